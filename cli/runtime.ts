@@ -1,0 +1,85 @@
+/**
+ * What every command needs, built once from the global flags: the validated configuration, a logger and
+ * a way to open the database. Commands get it from {@link runtimeOf} and pass plain data down to the
+ * rooms.
+ */
+import { type Command, InvalidArgumentError } from "commander";
+import { type Config, loadConfig } from "../common/config.js";
+import { createLogger, type Logger } from "../common/logger.js";
+import { parseBytes, parseDurationMs } from "../common/units.js";
+import { type DatabaseHandle, openDatabase } from "../db/client.js";
+import { migrateDatabase } from "../db/migrate.js";
+
+export interface GlobalOptions {
+  db?: string;
+  redis?: string;
+  config?: string;
+}
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+}
+
+/** Loads configuration with the global flags layered over environment and file. */
+export function runtimeOf(command: Command): Runtime {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const env = { ...process.env };
+  if (globals.db !== undefined) env.DATABASE_URL = globals.db;
+  if (globals.redis !== undefined) env.REDIS_URL = globals.redis;
+  const config = loadConfig({ file: globals.config ?? process.env.RIGHTSIZE_CONFIG, env });
+  return { config, logger: createLogger(config.log.level) };
+}
+
+/**
+ * Opens the configured database, brings its schema up to date (idempotent, guarded by a lock), runs
+ * `work`, and closes it whatever happens.
+ */
+export async function withDatabase<T>(
+  runtime: Runtime,
+  work: (handle: DatabaseHandle) => Promise<T>,
+): Promise<T> {
+  const handle = await openDatabase(runtime.config.database.url);
+  try {
+    await migrateDatabase(handle, runtime.config.retention);
+    return await work(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Commander argument parsers: a bad value exits 2 naming the flag and what it expects. */
+export const flagParsers = {
+  durationMs(value: string): number {
+    const ms = parseDurationMs(value);
+    if (!Number.isFinite(ms) || ms <= 0)
+      throw new InvalidArgumentError("expected a duration such as 1s, 500ms or 14d");
+    return ms;
+  },
+  days(value: string): number {
+    return flagParsers.durationMs(value) / 86_400_000;
+  },
+  bytes(value: string): number {
+    const bytes = parseBytes(value);
+    if (!Number.isFinite(bytes) || bytes <= 0)
+      throw new InvalidArgumentError("expected a size such as 512Mi or 2GiB");
+    return bytes;
+  },
+  positiveNumber(value: string): number {
+    const number = Number(value);
+    if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError("expected a number above 0");
+    return number;
+  },
+  positiveInt(value: string): number {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number <= 0)
+      throw new InvalidArgumentError("expected a whole number above 0");
+    return number;
+  },
+  list(value: string): string[] {
+    return value
+      .split(",")
+      .map((item) => item.trim())
+      .filter(Boolean);
+  },
+};

@@ -1,0 +1,147 @@
+/**
+ * The analysis document (`rightsize analyze --json`, `--recommendations FILE`): the contract between the
+ * analyzer that writes it and the reports, patches and CI check that read it. DESIGN.md "Analysis
+ * document" lists the required fields; fields marked "extension" are additions readers may rely on too.
+ *
+ * Units: cores are CPU cores (1.0 = one core busy), bytes are bytes, percentiles are of per-second
+ * samples unless named per run. `timeShares` are fractions of the task's thread-time, summing to about 1.
+ */
+import { z } from "zod";
+
+const num = z.number();
+const nullableNum = z.number().nullable();
+
+export const bottleneckClasses = [
+  "cpu",
+  "cpu-contention",
+  "cpu-throttled",
+  "memory",
+  "disk-io",
+  "network-wait",
+  "idle",
+  "balanced",
+  "unknown",
+] as const;
+export type BottleneckClass = (typeof bottleneckClasses)[number];
+
+export const confidenceLevels = ["none", "low", "medium", "high"] as const;
+export type Confidence = (typeof confidenceLevels)[number];
+
+export const severityLevels = ["good", "ok", "warning", "critical"] as const;
+export type Severity = (typeof severityLevels)[number];
+
+/** Where a requested or limit value came from. */
+export const requestSources = ["cgroup", "declared", "config", "flag"] as const;
+export type RequestSource = (typeof requestSources)[number];
+
+export const orchestrators = ["airflow", "prefect", "generic"] as const;
+export type Orchestrator = (typeof orchestrators)[number];
+
+const requestSource = z.enum(requestSources).nullable();
+
+export const taskAnalysisSchema = z.object({
+  orchestrator: z.string(),
+  pipeline: z.string(),
+  task: z.string(),
+  runs: z.number().int(),
+  durationSeconds: z.object({ p50: num, p95: num, max: num }),
+  cpu: z.object({
+    requestCores: nullableNum,
+    limitCores: nullableNum,
+    requestSource,
+    p50: num,
+    p90: num,
+    p95: num,
+    p99: num,
+    max: num,
+    cpuSecondsPerRun: z.object({ p50: num, max: num }),
+    /** extension: share of CFS periods throttled (0..1), null when unknown. */
+    throttledShare: nullableNum.optional(),
+  }),
+  memory: z.object({
+    requestBytes: nullableNum,
+    limitBytes: nullableNum,
+    requestSource,
+    peakBytes: z.object({ p50: num, p95: num, max: num }),
+    oomKills: z.number().int(),
+  }),
+  disk: z.object({ readBytesPerRun: z.object({ p50: num }), writeBytesPerRun: z.object({ p50: num }) }),
+  network: z.object({
+    rxBytesPerRun: z.object({ p50: nullableNum }),
+    txBytesPerRun: z.object({ p50: nullableNum }),
+  }),
+  timeShares: z.object({
+    cpu: num,
+    cpuWait: num,
+    diskWait: num,
+    networkWait: num,
+    idle: num,
+    childWait: num,
+  }),
+  bottleneck: z.enum(bottleneckClasses),
+  evidence: z.array(z.string()),
+  processes: z.array(
+    z.object({ command: z.string(), count: z.number().int(), cpuSeconds: num, peakRssBytes: num }),
+  ),
+  recommendation: z.object({
+    cpuCores: num,
+    memoryBytes: num,
+    confidence: z.enum(confidenceLevels),
+    severity: z.enum(severityLevels),
+    /** null when no request is known: the saving cannot be computed. */
+    monthlySavingsUsd: nullableNum,
+    reason: z.string(),
+  }),
+  /** extension: remote endpoints the task's threads waited on, most waited first. */
+  endpoints: z.array(z.object({ endpoint: z.string(), waitSeconds: num })).optional(),
+  /** extension: the last runs against the window median, where they moved by more than 30 %. */
+  regressions: z
+    .array(
+      z.object({
+        metric: z.enum(["durationSeconds", "peakMemoryBytes", "cpuSeconds"]),
+        recent: num,
+        median: num,
+        change: num,
+      }),
+    )
+    .optional(),
+  /** extension: per-run figures for charts, oldest first. */
+  recentRuns: z
+    .array(
+      z.object({
+        runId: z.string(),
+        tryNumber: z.number().int(),
+        startedAt: z.string(),
+        durationSeconds: num,
+        cpuP95: num,
+        cpuMax: num,
+        peakMemoryBytes: num,
+        exitCode: z.number().int().nullable(),
+      }),
+    )
+    .optional(),
+});
+
+export const analysisDocumentSchema = z.object({
+  generatedAt: z.string(),
+  windowDays: z.number(),
+  /** extension: end of the analysis window (ISO-8601). */
+  windowEnd: z.string().optional(),
+  /** extension: the prices savings were computed with. */
+  pricing: z.object({ cpuHourUsd: num, memoryGibHourUsd: num }).optional(),
+  tasks: z.array(taskAnalysisSchema),
+});
+
+export type TaskAnalysis = z.infer<typeof taskAnalysisSchema>;
+export type AnalysisDocument = z.infer<typeof analysisDocumentSchema>;
+
+/** The key that names a task everywhere: DESIGN.md "Task identity". */
+export interface TaskKey {
+  orchestrator: string;
+  pipeline: string;
+  task: string;
+}
+
+export function taskKeyString(key: TaskKey): string {
+  return `${key.orchestrator}/${key.pipeline}/${key.task}`;
+}

@@ -1,0 +1,42 @@
+/**
+ * Error classes that carry meaning across rooms. The CLI maps them to exit codes: {@link UsageError} and
+ * {@link ConfigError} exit 2, everything else exits 1.
+ */
+
+/** A flag, argument or input file the user gave is wrong. Exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A configuration value (file or environment) is wrong. Exit code 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** The database cannot be reached or opened. */
+export class DatabaseUnavailableError extends Error {
+  override name = "DatabaseUnavailableError";
+}
+
+/** Turns anything thrown into an Error, so catch blocks can rely on `.message` and `.stack`. */
+export function coerceError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  if (typeof thrown === "string") return new Error(thrown);
+  try {
+    return new Error(`non-error thrown: ${JSON.stringify(thrown)}`);
+  } catch {
+    return new Error(`non-error thrown: ${String(thrown)}`);
+  }
+}
+
+/** The message of an error and of every `cause` below it, joined: what a user needs on one line. */
+export function describeError(thrown: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = thrown;
+  for (let depth = 0; current !== undefined && depth < 5; depth++) {
+    const error = coerceError(current);
+    if (!parts.some((part) => part.includes(error.message))) parts.push(error.message);
+    current = error.cause;
+  }
+  return parts.join(": ");
+}

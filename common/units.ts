@@ -1,0 +1,74 @@
+/** Quantity maths shared by config parsing and output: durations and byte sizes. Pure functions. */
+
+const durationUnits: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** Parses `500ms`, `1s`, `1.5m`, `2h`, `14d`, `1w` (a bare number is seconds) into milliseconds; NaN if malformed. */
+export function parseDurationMs(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$/.exec(text);
+  if (!match) return Number.NaN;
+  return Number(match[1]) * (durationUnits[match[2] ?? "s"] ?? Number.NaN);
+}
+
+const byteUnits: Record<string, number> = {
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  ki: 1024,
+  kib: 1024,
+  mi: 1024 ** 2,
+  mib: 1024 ** 2,
+  gi: 1024 ** 3,
+  gib: 1024 ** 3,
+  ti: 1024 ** 4,
+  tib: 1024 ** 4,
+};
+
+/** Parses `1GiB`, `512Mi`, `64 MB`, `1000` (bytes) into bytes; NaN if malformed. */
+export function parseBytes(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  if (!match) return Number.NaN;
+  const unit = (match[2] ?? "").toLowerCase();
+  const factor = unit === "" ? 1 : byteUnits[unit];
+  return factor === undefined ? Number.NaN : Math.round(Number(match[1]) * factor);
+}
+
+/** `1536 MiB` → `1.5 GiB`: binary units, at most one decimal, for people. */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return "–";
+  const sign = bytes < 0 ? "-" : "";
+  let value = Math.abs(bytes);
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${sign}${value.toFixed(digits).replace(/\.0$/, "")} ${units[unit]}`;
+}
+
+/** Seconds → `850 ms`, `42 s`, `3m 20s`, `2h 05m`, for people. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "–";
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 60) return `${Number(seconds.toFixed(1))} s`;
+  if (seconds < 3600)
+    return `${Math.floor(seconds / 60)}m ${String(Math.round(seconds % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(seconds / 3600)}h ${String(Math.round((seconds % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+export const MiB = 1024 ** 2;
+export const GiB = 1024 ** 3;

@@ -1,0 +1,240 @@
+/**
+ * The database schema (drizzle). `samples` is range-partitioned by day: drizzle-kit generates its table,
+ * and the migration adds `PARTITION BY RANGE (ts)` (see db/migrations/0000_*.sql); partitions are made
+ * and dropped by `rightsize_maintain_partitions()` (db/migrations/0001_*.sql).
+ *
+ * Units everywhere: seconds, bytes, cores. A null measure means "unknown", never zero.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+const int8 = (name: string) => bigint(name, { mode: "number" });
+
+/** A worker host a collector runs on; inventory taken once at collector start. */
+export const hosts = pgTable("hosts", {
+  id: text("id").primaryKey(),
+  hostname: text("hostname").notNull(),
+  cores: integer("cores"),
+  memoryBytes: int8("memory_bytes"),
+  os: text("os"),
+  kernel: text("kernel"),
+  cgroupVersion: integer("cgroup_version"),
+  inventory: jsonb("inventory").$type<Record<string, unknown>>(),
+  firstSeen: ts("first_seen").notNull().defaultNow(),
+  lastSeen: ts("last_seen").notNull().defaultNow(),
+});
+
+/**
+ * One try of one task run on one host (DESIGN.md "Task identity"). The id is made by the collector, so
+ * samples can be spooled to disk before the execution row reaches the database.
+ */
+export const taskExecutions = pgTable(
+  "task_executions",
+  {
+    id: uuid("id").primaryKey(),
+    orchestrator: text("orchestrator").notNull(),
+    pipeline: text("pipeline").notNull(),
+    task: text("task").notNull(),
+    runId: text("run_id").notNull(),
+    tryNumber: integer("try_number").notNull().default(1),
+    /** -1 when the task is not mapped. */
+    mapIndex: integer("map_index").notNull().default(-1),
+    hostId: text("host_id").notNull(),
+    /** Which resolver attributed it: env, airflow-argv, airflow-title, airflow-log, prefect-env, wrapper… */
+    attribution: text("attribution").notNull(),
+    rootPid: integer("root_pid"),
+    /** Root process start time in clock ticks since boot: with the pid, a process's identity. */
+    rootStartTicks: int8("root_start_ticks"),
+    cgroupPath: text("cgroup_path"),
+    startedAt: ts("started_at").notNull(),
+    endedAt: ts("ended_at"),
+    exitCode: integer("exit_code"),
+    /** running, succeeded, failed, killed, or lost (left open by a collector that died). */
+    status: text("status").notNull().default("running"),
+    requestCpuCores: doublePrecision("request_cpu_cores"),
+    limitCpuCores: doublePrecision("limit_cpu_cores"),
+    cpuSource: text("cpu_source"),
+    requestMemoryBytes: int8("request_memory_bytes"),
+    limitMemoryBytes: int8("limit_memory_bytes"),
+    memorySource: text("memory_source"),
+    /** Top remote endpoints the task's threads waited on: [{ endpoint, waitSeconds }]. */
+    endpoints: jsonb("endpoints").$type<Array<{ endpoint: string; waitSeconds: number }>>(),
+  },
+  (table) => [
+    uniqueIndex("task_executions_identity").on(
+      table.orchestrator,
+      table.pipeline,
+      table.task,
+      table.runId,
+      table.tryNumber,
+      table.mapIndex,
+      table.hostId,
+    ),
+    index("task_executions_task_started").on(table.orchestrator, table.pipeline, table.task, table.startedAt),
+    index("task_executions_open").on(table.hostId).where(sql`${table.endedAt} is null`),
+  ],
+);
+
+/**
+ * One row per execution per tick. Counters are deltas over the tick (`intervalSeconds`); thread-time
+ * columns are thread-seconds spent in each state during the tick, so their sums give time shares.
+ */
+export const samples = pgTable(
+  "samples",
+  {
+    executionId: uuid("execution_id").notNull(),
+    ts: ts("ts").notNull(),
+    intervalSeconds: real("interval_seconds").notNull(),
+    cpuCores: real("cpu_cores"),
+    /** Tree-wide utime+stime+cutime+cstime (or the task cgroup's usage) at this tick, cumulative. */
+    cpuSecondsTotal: doublePrecision("cpu_seconds_total"),
+    rssBytes: int8("rss_bytes"),
+    diskReadBytes: int8("disk_read_bytes"),
+    diskWriteBytes: int8("disk_write_bytes"),
+    netRxBytes: int8("net_rx_bytes"),
+    netTxBytes: int8("net_tx_bytes"),
+    onCpuSeconds: real("on_cpu_seconds"),
+    cpuWaitSeconds: real("cpu_wait_seconds"),
+    diskWaitSeconds: real("disk_wait_seconds"),
+    netWaitSeconds: real("net_wait_seconds"),
+    childWaitSeconds: real("child_wait_seconds"),
+    idleSeconds: real("idle_seconds"),
+    threads: integer("threads"),
+    processesAlive: integer("processes_alive"),
+    /** Processes started during the tick, including those that exited before the tick saw them. */
+    processesStarted: integer("processes_started"),
+    throttledPeriods: integer("throttled_periods"),
+    totalPeriods: integer("total_periods"),
+    throttledSeconds: real("throttled_seconds"),
+    oomKills: integer("oom_kills"),
+    psiCpuSome: real("psi_cpu_some"),
+    psiMemorySome: real("psi_memory_some"),
+    psiIoSome: real("psi_io_some"),
+    hostLoad1: real("host_load1"),
+  },
+  (table) => [primaryKey({ columns: [table.executionId, table.ts] })],
+);
+
+/** Every process seen in an execution's tree, with its totals. argv is redacted before it is stored. */
+export const executionProcesses = pgTable(
+  "execution_processes",
+  {
+    executionId: uuid("execution_id").notNull(),
+    pid: integer("pid").notNull(),
+    startTicks: int8("start_ticks").notNull(),
+    ppid: integer("ppid"),
+    command: text("command").notNull(),
+    argv: text("argv"),
+    firstSeen: ts("first_seen").notNull(),
+    lastSeen: ts("last_seen").notNull(),
+    cpuSeconds: doublePrecision("cpu_seconds").notNull().default(0),
+    peakRssBytes: int8("peak_rss_bytes").notNull().default(0),
+    readBytes: int8("read_bytes"),
+    writeBytes: int8("write_bytes"),
+    exited: boolean("exited").notNull().default(false),
+  },
+  (table) => [primaryKey({ columns: [table.executionId, table.pid, table.startTicks] })],
+);
+
+/** A resource request found in a DAG or flow source by `rightsize scan`. */
+export const declaredRequests = pgTable(
+  "declared_requests",
+  {
+    id: serial("id").primaryKey(),
+    repo: text("repo").notNull(),
+    file: text("file").notNull(),
+    line: integer("line").notNull(),
+    column: integer("column").notNull(),
+    orchestrator: text("orchestrator").notNull(),
+    pipeline: text("pipeline").notNull(),
+    task: text("task").notNull(),
+    /** cpu or memory. */
+    resource: text("resource").notNull(),
+    /** request or limit. */
+    kind: text("kind").notNull(),
+    /** The literal as written (`"2Gi"`, `2048`), or the expression when dynamic. */
+    raw: text("raw").notNull(),
+    unit: text("unit"),
+    /** Cores or bytes; null when dynamic. */
+    value: doublePrecision("value"),
+    dynamic: boolean("dynamic").notNull().default(false),
+    /** Which declaration pattern matched (resources, pod_override, container_resources, …). */
+    pattern: text("pattern").notNull(),
+    scannedAt: ts("scanned_at").notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex("declared_requests_identity").on(
+      table.repo,
+      table.orchestrator,
+      table.pipeline,
+      table.task,
+      table.resource,
+      table.kind,
+    ),
+  ],
+);
+
+/** One task's analysis over one window: the task entry of the analysis document. */
+export const taskProfiles = pgTable(
+  "task_profiles",
+  {
+    orchestrator: text("orchestrator").notNull(),
+    pipeline: text("pipeline").notNull(),
+    task: text("task").notNull(),
+    windowEnd: ts("window_end").notNull(),
+    windowDays: real("window_days").notNull(),
+    runs: integer("runs").notNull(),
+    bottleneck: text("bottleneck").notNull(),
+    document: jsonb("document").notNull().$type<Record<string, unknown>>(),
+    computedAt: ts("computed_at").notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.orchestrator, table.pipeline, table.task, table.windowEnd] })],
+);
+
+/** The recommendation of one task for one window, kept apart for the check and history queries. */
+export const recommendations = pgTable(
+  "recommendations",
+  {
+    orchestrator: text("orchestrator").notNull(),
+    pipeline: text("pipeline").notNull(),
+    task: text("task").notNull(),
+    windowEnd: ts("window_end").notNull(),
+    cpuCores: doublePrecision("cpu_cores").notNull(),
+    memoryBytes: int8("memory_bytes").notNull(),
+    confidence: text("confidence").notNull(),
+    severity: text("severity").notNull(),
+    monthlySavingsUsd: doublePrecision("monthly_savings_usd"),
+    reason: text("reason").notNull(),
+    computedAt: ts("computed_at").notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.orchestrator, table.pipeline, table.task, table.windowEnd] })],
+);
+
+/** A rendering of the analysis: what was written where, and whether the email went out. */
+export const reportRuns = pgTable("report_runs", {
+  id: serial("id").primaryKey(),
+  windowEnd: ts("window_end").notNull(),
+  generatedAt: ts("generated_at").notNull().defaultNow(),
+  htmlPath: text("html_path"),
+  markdownPath: text("markdown_path"),
+  /** skipped, sent, or failed. */
+  emailStatus: text("email_status"),
+  emailError: text("email_error"),
+  tasks: integer("tasks").notNull().default(0),
+});
