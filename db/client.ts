@@ -29,7 +29,7 @@ export interface DatabaseHandle {
 }
 
 export interface OpenOptions {
-  /** Seconds to wait for a Postgres connection before failing. @defaultValue 10 */
+  /** Seconds to wait for a Postgres connection before failing: commands fail within 10 s. @defaultValue 8 */
   connectTimeoutSeconds?: number;
   /** postgres.js pool size. @defaultValue 4 */
   maxConnections?: number;
@@ -66,7 +66,7 @@ async function openPostgres(
   options: OpenOptions,
 ): Promise<DatabaseHandle> {
   const where = describePostgres(target.url);
-  const timeout = options.connectTimeoutSeconds ?? 10;
+  const timeout = options.connectTimeoutSeconds ?? 8;
   const client = postgres(target.url, {
     max: options.maxConnections ?? 4,
     connect_timeout: timeout,

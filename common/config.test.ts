@@ -1,0 +1,92 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig, settings } from "./config.js";
+import { ConfigError } from "./errors.js";
+
+function yamlFile(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "rightsize-config-")), "rightsize.yaml");
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("loadConfig", () => {
+  it("documents a default for every setting and loads them with no file and no environment", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.database.url).toBe("./.rightsize/db");
+    expect(config.redis.url).toBeNull();
+    expect(config.collector.intervalMs).toBe(1000);
+    expect(config.collector.spoolMaxBytes).toBe(1024 ** 3);
+    expect(config.analysis.windowDays).toBe(14);
+    expect(config.analysis.maxRuns).toBe(100);
+    expect(config.analysis.cpuBuffer).toBe(0.15);
+    expect(config.pricing).toEqual({ cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 });
+    expect(config.retention).toEqual({ days: 30, partitionsAheadDays: 7 });
+    expect(config.check.minMemoryBytes).toBe(512 * 1024 ** 2);
+    expect(config.email.to).toEqual([]);
+    for (const setting of settings) {
+      expect(setting.description.length, setting.key).toBeGreaterThan(10);
+      expect(setting.expected.length, setting.key).toBeGreaterThan(3);
+    }
+  });
+
+  it("layers file under environment", () => {
+    const file = yamlFile(
+      [
+        "collector:",
+        "  interval: 500ms",
+        "analysis:",
+        "  window: 7d",
+        "  requests:",
+        "    - pipeline: etl_daily",
+        "      task: load",
+        "      cpuCores: 2",
+        "      memory: 4GiB",
+        "email:",
+        "  to: [a@example.com, b@example.com]",
+      ].join("\n"),
+    );
+    const config = loadConfig({
+      file,
+      env: { RIGHTSIZE_WINDOW: "3d", RIGHTSIZE_EMAIL_TO: "ops@example.com, x@y.z" },
+    });
+    expect(config.collector.intervalMs).toBe(500);
+    expect(config.analysis.windowDays).toBe(3);
+    expect(config.analysis.requests).toEqual([
+      { pipeline: "etl_daily", task: "load", cpuCores: 2, memoryBytes: 4 * 1024 ** 3 },
+    ]);
+    expect(config.email.to).toEqual(["ops@example.com", "x@y.z"]);
+  });
+
+  it("names key, value, origin and expectation for a bad environment value", () => {
+    expect(() => loadConfig({ env: { RIGHTSIZE_INTERVAL: "soon" } })).toThrow(
+      new ConfigError(
+        'config: collector.interval = "soon" (from RIGHTSIZE_INTERVAL): expected a duration such as 1s or 500ms',
+      ),
+    );
+    expect(() => loadConfig({ env: { REDIS_URL: "localhost:6379" } })).toThrow(
+      /redis\.url .*expected redis:\/\//,
+    );
+    expect(() => loadConfig({ env: { RIGHTSIZE_TZ: "Mars/Olympus" } })).toThrow(/schedule\.timezone/);
+    expect(() => loadConfig({ env: { RIGHTSIZE_PRICE_CPU_HOUR: "-1" } })).toThrow(
+      /pricing\.cpuHourUsd = "-1"/,
+    );
+  });
+
+  it("names file and line for a bad file value, a typo'd key and broken YAML", () => {
+    const bad = yamlFile("log:\n  level: info\nanalysis:\n  maxRuns: many\n");
+    expect(() => loadConfig({ file: bad, env: {} })).toThrow(
+      `config: analysis.maxRuns = "many" (at ${bad}:4): expected a whole number above 0`,
+    );
+    const typo = yamlFile("collector:\n  intervl: 1s\n");
+    expect(() => loadConfig({ file: typo, env: {} })).toThrow(
+      `config: ${typo}:2: unknown key 'collector.intervl' (did you mean 'collector.interval'?)`,
+    );
+    const broken = yamlFile("collector:\n  interval: [1s\n");
+    expect(() => loadConfig({ file: broken, env: {} })).toThrow(new RegExp(`${broken}:\\d+: not valid YAML`));
+    expect(() => loadConfig({ file: "/nonexistent/rightsize.yaml", env: {} })).toThrow(
+      /cannot read \/nonexistent\/rightsize.yaml/,
+    );
+  });
+});
