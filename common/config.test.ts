@@ -90,3 +90,12 @@ describe("loadConfig", () => {
     );
   });
 });
+
+describe("README configuration reference", () => {
+  it("is the settings table, so every documented setting exists and every setting is documented", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { settingsTable } = await import("./config.js");
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    expect(readme).toContain(settingsTable());
+  });
+});

@@ -584,3 +584,17 @@ function toConfig(raw: Record<string, unknown>): Config {
     } as Config["check"],
   };
 }
+
+/** The configuration reference as a Markdown table (README "Configuration" is this, checked by a test). */
+export function settingsTable(): string {
+  const show = (value: unknown): string => {
+    if (value === null) return "(unset)";
+    if (Array.isArray(value)) return value.length === 0 ? "(empty)" : `\`${value.join(",")}\``;
+    return `\`${String(value)}\``;
+  };
+  const rows = settings.map(
+    (setting) =>
+      `| \`${setting.key}\` | ${setting.env ? `\`${setting.env}\`` : "–"} | ${show(setting.default)} | ${setting.description} |`,
+  );
+  return ["| key (YAML file) | environment | default | meaning |", "|---|---|---|---|", ...rows].join("\n");
+}
