@@ -1,0 +1,117 @@
+/**
+ * The demo's task bodies: real work of one kind each, so the real collector sees real CPU, memory, disk,
+ * network and process churn. Started by cli/demo/pipeline.ts in the shape of an orchestrator's task
+ * process (see there); the kind of work comes from DEMO_WORKLOAD, its length from DEMO_SECONDS.
+ *
+ * Kept free of imports from the rest of the project: it runs as a short-lived child many times.
+ */
+import { spawnSync } from "node:child_process";
+import { closeSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
+import { get } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker, isMainThread, workerData } from "node:worker_threads";
+
+const seconds = Number(process.env.DEMO_SECONDS ?? "4");
+const deadline = Date.now() + seconds * 1000;
+
+function burn(until: number): number {
+  let x = 0;
+  while (Date.now() < until) {
+    for (let i = 0; i < 100_000; i++) x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+  }
+  return x;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function cpuThreads(threads: number): Promise<void> {
+  const workers = Array.from(
+    { length: threads },
+    () => new Worker(new URL(import.meta.url), { workerData: { until: deadline } }),
+  );
+  await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once("exit", resolve))));
+}
+
+async function memory(megabytes: number): Promise<void> {
+  const chunks: Buffer[] = [];
+  // Touch every page, a chunk at a time, so RSS really grows; then hold it.
+  for (let i = 0; i < megabytes / 16; i++) {
+    chunks.push(Buffer.alloc(16 * 1024 * 1024, i % 251));
+    await sleep(20);
+  }
+  while (Date.now() < deadline) await sleep(100);
+  if (chunks.length === 0) throw new Error("nothing allocated");
+}
+
+function disk(): void {
+  const file = join(tmpdir(), `rightsize-demo-${process.pid}.dat`);
+  const block = Buffer.alloc(1024 * 1024, 7);
+  const fd = openSync(file, "w");
+  try {
+    // 1 MiB writes with an fsync after each: the thread spends its time blocked on the device.
+    while (Date.now() < deadline) {
+      writeSync(fd, block);
+      fsyncSync(fd);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+}
+
+async function httpWait(url: string): Promise<void> {
+  while (Date.now() < deadline) {
+    await new Promise<void>((resolve, reject) => {
+      get(url, (response) => {
+        response.resume();
+        response.on("end", resolve);
+      }).on("error", reject);
+    });
+  }
+}
+
+function spawnMany(): void {
+  // Hundreds of short-lived children, as shell-heavy tasks do (gzip per file, psql per table…).
+  let children = 0;
+  while (Date.now() < deadline) {
+    spawnSync("sh", ["-c", "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done"]);
+    children++;
+  }
+  process.stdout.write(`spawned ${children} children\n`);
+}
+
+async function main(): Promise<void> {
+  const kind = process.env.DEMO_WORKLOAD ?? "sleep";
+  switch (kind) {
+    case "cpu":
+      burn(deadline);
+      break;
+    case "threads":
+      await cpuThreads(Number(process.env.DEMO_THREADS ?? "2"));
+      break;
+    case "memory":
+      await memory(Number(process.env.DEMO_MEGABYTES ?? "400"));
+      break;
+    case "disk":
+      disk();
+      break;
+    case "http":
+      await httpWait(process.env.DEMO_URL ?? "http://127.0.0.1:1/");
+      break;
+    case "spawn":
+      spawnMany();
+      break;
+    case "sleep":
+      await sleep(seconds * 1000);
+      break;
+    default:
+      throw new Error(`unknown DEMO_WORKLOAD ${kind}`);
+  }
+}
+
+if (isMainThread) {
+  await main();
+} else {
+  burn((workerData as { until: number }).until);
+}
