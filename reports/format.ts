@@ -1,0 +1,45 @@
+/**
+ * Number formats for people, shared by every report format and the email. Bytes and durations come from
+ * common/units.ts; this adds cores, shares and money. Missing values print as an en dash.
+ */
+import { formatBytes, formatDuration } from "../common/units.js";
+
+export { formatBytes, formatDuration };
+
+const dash = "–";
+
+function missing(value: number | null | undefined): value is null | undefined {
+  return value === null || value === undefined || !Number.isFinite(value);
+}
+
+/** `0.25 cores`, `1 core`, `12 cores`: two significant decimals below 10, whole numbers above. */
+export function formatCores(cores: number | null | undefined): string {
+  if (missing(cores)) return dash;
+  const digits = Math.abs(cores) >= 10 ? 0 : 2;
+  const text = Number(cores.toFixed(digits)).toString();
+  return `${text} ${text === "1" ? "core" : "cores"}`;
+}
+
+/** A fraction as a percentage: 0.425 → `43 %`; below 1 % one decimal so small shares don't read as zero. */
+export function formatPercent(fraction: number | null | undefined): string {
+  if (missing(fraction)) return dash;
+  const percent = fraction * 100;
+  const digits = percent !== 0 && Math.abs(percent) < 1 ? 1 : 0;
+  return `${Number(percent.toFixed(digits))} %`;
+}
+
+const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 0 });
+const usdCents = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+
+/** `$1,234` (cents only under $10, where they matter). Negative amounts are costs: `-$12`. */
+export function formatUsd(amount: number | null | undefined): string {
+  if (missing(amount)) return dash;
+  return Math.abs(amount) < 10 ? usdCents.format(amount) : usd.format(amount);
+}
+
+/** A relative change: 0.42 → `+42 %`, -0.3 → `-30 %`. */
+export function formatChange(change: number | null | undefined): string {
+  if (missing(change)) return dash;
+  const text = formatPercent(change);
+  return change > 0 ? `+${text}` : text;
+}

@@ -1,0 +1,417 @@
+/**
+ * The analysis document shaped for templates: ranked groups, verdicts and chart geometry. Pure: numbers
+ * in, numbers and strings out. Templates only place what is computed here and format it with helpers.
+ */
+import { type AnalysisDocument, type TaskAnalysis, taskKeyString } from "../common/analysis-document.js";
+import {
+  compareTasks,
+  groupByPipeline,
+  type Headline,
+  headlineOf,
+  type TaskVerdict,
+  verdictOf,
+} from "./summary.js";
+
+/** Options every renderer accepts. */
+export interface RenderOptions {
+  /**
+   * Suggested patches, keyed by task key (`orchestrator/pipeline/task`, see `taskKeyString`) → unified
+   * diff text. Shown under the task when present.
+   */
+  patches?: ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+  /** Markdown and email: at most this many tasks in the tables. @defaultValue 25 */
+  maxTasks?: number;
+  /** Where the full report lives, mentioned by the Markdown and the email when given. */
+  reportUrl?: string;
+}
+
+export const defaultMaxTasks = 25;
+
+export interface Bar {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** Tooltip: which runs or percentile, and the value. */
+  title: string;
+}
+
+export interface ChartLine {
+  kind: "request" | "limit" | "recommendation";
+  /** Horizontal position: values run along the x axis. */
+  x: number;
+  label: string;
+  value: number;
+  color: string;
+}
+
+/**
+ * A distribution chart with values along the x axis: either a histogram of runs (bar height = how many
+ * runs fell in the bin) or, without per-run data, one horizontal bar per percentile. Request, limit and
+ * recommendation are vertical lines on the same axis, so "how far is what we ask from what we use" reads
+ * at a glance. Its size does not grow with the number of runs.
+ */
+export interface Chart {
+  width: number;
+  height: number;
+  bars: Bar[];
+  lines: ChartLine[];
+  /** The value at the right edge, for the axis label. */
+  top: number;
+  caption: string;
+  unit: "cores" | "bytes";
+}
+
+export interface TimeSegment {
+  kind: "cpu" | "cpuWait" | "diskWait" | "networkWait" | "childWait" | "idle";
+  label: string;
+  share: number;
+  /** Share of the bar's width in percent, normalized so the segments fill it. */
+  widthPercent: number;
+  color: string;
+}
+
+export interface TaskView {
+  /** Anchor id, unique within the report. */
+  id: string;
+  key: string;
+  rank: number;
+  task: TaskAnalysis;
+  verdict: TaskVerdict;
+  cpuChart: Chart;
+  memoryChart: Chart;
+  timeSegments: TimeSegment[];
+  topProcesses: TaskAnalysis["processes"];
+  endpoints: NonNullable<TaskAnalysis["endpoints"]>;
+  patch: string | null;
+  severityRank: number;
+  severityColor: string;
+  /** Email bar cells: CPU p95 and memory peak as a share of the request (100 when over it). */
+  cpuUsage: UsageBar;
+  memoryUsage: UsageBar;
+}
+
+export interface UsageBar {
+  /** Filled width in percent, 0–100. */
+  percent: number;
+  rest: number;
+  color: string;
+}
+
+export interface PipelineView {
+  orchestrator: string;
+  pipeline: string;
+  monthlySavingsUsd: number;
+  worstSeverity: string;
+  tasks: TaskView[];
+}
+
+export interface ReportView {
+  generatedAt: string;
+  windowDays: number;
+  windowEnd: string | null;
+  headline: Headline;
+  pipelines: PipelineView[];
+  /** Tasks in report order (the first `maxTasks` for the compact formats). */
+  ranked: TaskView[];
+  /** Tasks left out of `ranked` by `maxTasks`. */
+  omitted: number;
+  regressions: Array<{ task: TaskView; regression: NonNullable<TaskAnalysis["regressions"]>[number] }>;
+  oomRisks: TaskView[];
+  reportUrl: string | null;
+}
+
+/** Colors shared by the HTML charts and the email's bar cells (colorblind-safe Okabe–Ito palette). */
+export const palette = {
+  cpu: "#0072B2",
+  cpuWait: "#E69F00",
+  diskWait: "#009E73",
+  networkWait: "#CC79A7",
+  childWait: "#56B4E9",
+  idle: "#BBBBBB",
+  request: "#D55E00",
+  recommendation: "#009E73",
+  limit: "#666666",
+} as const;
+
+const timeLabels: Record<TimeSegment["kind"], string> = {
+  cpu: "CPU",
+  cpuWait: "CPU wait",
+  diskWait: "disk",
+  networkWait: "network",
+  childWait: "child wait",
+  idle: "idle",
+};
+
+const chartWidth = 320;
+const chartHeight = 96;
+/** Head-room right of the largest value so the top line and bar never touch the frame. */
+const chartHeadroom = 1.1;
+/** Histogram bins: enough to tell a tight distribution from a spread one at 320 px, few enough to stay small. */
+const histogramBins = 16;
+
+function patchOf(options: RenderOptions, key: string): string | null {
+  const patches = options.patches;
+  if (!patches) return null;
+  const found = patches instanceof Map ? patches.get(key) : (patches as Record<string, string>)[key];
+  return typeof found === "string" && found.length > 0 ? found : null;
+}
+
+function positive(value: number | null | undefined): number {
+  return value !== null && value !== undefined && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+const round = (value: number) => Math.round(value * 10) / 10;
+
+function chartLines(
+  candidates: Array<Omit<ChartLine, "x" | "color">>,
+  scale: (value: number) => number,
+): ChartLine[] {
+  return candidates
+    .filter((line) => positive(line.value) > 0)
+    .map((line) => ({ ...line, x: round(scale(line.value)), color: palette[line.kind] }));
+}
+
+/** Histogram of per-run values: bins from 0 to the axis top, empty bins drawn as nothing. */
+export function histogramChart(
+  unit: Chart["unit"],
+  values: number[],
+  caption: string,
+  lineCandidates: Array<Omit<ChartLine, "x" | "color">>,
+  format: (value: number) => string,
+): Chart {
+  const top =
+    Math.max(...values.map(positive), ...lineCandidates.map((line) => positive(line.value)), 0) *
+      chartHeadroom || 1;
+  const scale = (value: number) => (positive(value) / top) * chartWidth;
+  const counts = new Array<number>(histogramBins).fill(0);
+  for (const value of values) {
+    const bin = Math.min(histogramBins - 1, Math.floor((positive(value) / top) * histogramBins));
+    counts[bin]!++;
+  }
+  const tallest = Math.max(...counts, 1);
+  const binWidth = chartWidth / histogramBins;
+  const bars: Bar[] = [];
+  counts.forEach((count, bin) => {
+    if (count === 0) return;
+    const height = Math.max(2, (count / tallest) * (chartHeight - 4));
+    bars.push({
+      x: round(bin * binWidth + 1),
+      y: round(chartHeight - height),
+      width: round(binWidth - 2),
+      height: round(height),
+      title: `${count} ${count === 1 ? "run" : "runs"} at ${format((bin * top) / histogramBins)}–${format(((bin + 1) * top) / histogramBins)}`,
+    });
+  });
+  return {
+    width: chartWidth,
+    height: chartHeight,
+    bars,
+    lines: chartLines(lineCandidates, scale),
+    top,
+    caption,
+    unit,
+  };
+}
+
+/** One horizontal bar per percentile, for documents without per-run figures. */
+export function percentileChart(
+  unit: Chart["unit"],
+  points: Array<{ label: string; value: number }>,
+  caption: string,
+  lineCandidates: Array<Omit<ChartLine, "x" | "color">>,
+  format: (value: number) => string,
+): Chart {
+  const top =
+    Math.max(
+      ...points.map((point) => positive(point.value)),
+      ...lineCandidates.map((line) => positive(line.value)),
+      0,
+    ) * chartHeadroom || 1;
+  const scale = (value: number) => (positive(value) / top) * chartWidth;
+  const slot = chartHeight / Math.max(points.length, 1);
+  const bars = points.map((point, index) => ({
+    x: 0,
+    y: round(index * slot + 1),
+    width: round(Math.max(scale(point.value), point.value > 0 ? 1 : 0)),
+    height: round(slot - 2),
+    title: `${point.label}: ${format(point.value)}`,
+  }));
+  return {
+    width: chartWidth,
+    height: chartHeight,
+    bars,
+    lines: chartLines(lineCandidates, scale),
+    top,
+    caption,
+    unit,
+  };
+}
+
+function cpuChart(task: TaskAnalysis, format: (cores: number) => string): Chart {
+  const lines: Array<Omit<ChartLine, "x" | "color">> = [
+    { kind: "request", label: "request", value: task.cpu.requestCores ?? Number.NaN },
+    { kind: "limit", label: "limit", value: task.cpu.limitCores ?? Number.NaN },
+    { kind: "recommendation", label: "recommended", value: task.recommendation.cpuCores },
+  ];
+  const runs = task.recentRuns ?? [];
+  if (runs.length > 0) {
+    return histogramChart(
+      "cores",
+      runs.map((run) => run.cpuP95),
+      `p95 cores of each run (${runs.length} runs)`,
+      lines,
+      format,
+    );
+  }
+  const { cpu } = task;
+  return percentileChart(
+    "cores",
+    [
+      { label: "p50", value: cpu.p50 },
+      { label: "p90", value: cpu.p90 },
+      { label: "p95", value: cpu.p95 },
+      { label: "p99", value: cpu.p99 },
+      { label: "max", value: cpu.max },
+    ],
+    "cores: p50, p90, p95, p99 and max of all samples",
+    lines,
+    format,
+  );
+}
+
+function memoryChart(task: TaskAnalysis, format: (bytes: number) => string): Chart {
+  const lines: Array<Omit<ChartLine, "x" | "color">> = [
+    { kind: "request", label: "request", value: task.memory.requestBytes ?? Number.NaN },
+    { kind: "limit", label: "limit", value: task.memory.limitBytes ?? Number.NaN },
+    { kind: "recommendation", label: "recommended", value: task.recommendation.memoryBytes },
+  ];
+  const runs = task.recentRuns ?? [];
+  if (runs.length > 0) {
+    return histogramChart(
+      "bytes",
+      runs.map((run) => run.peakMemoryBytes),
+      `peak memory of each run (${runs.length} runs)`,
+      lines,
+      format,
+    );
+  }
+  const { peakBytes } = task.memory;
+  return percentileChart(
+    "bytes",
+    [
+      { label: "p50 of run peaks", value: peakBytes.p50 },
+      { label: "p95 of run peaks", value: peakBytes.p95 },
+      { label: "max of run peaks", value: peakBytes.max },
+    ],
+    "peak memory per run: p50, p95 and max",
+    lines,
+    format,
+  );
+}
+
+export function timeSegmentsOf(task: TaskAnalysis): TimeSegment[] {
+  const kinds: TimeSegment["kind"][] = ["cpu", "cpuWait", "diskWait", "networkWait", "childWait", "idle"];
+  const total = kinds.reduce((sum, kind) => sum + positive(task.timeShares[kind]), 0);
+  if (total === 0) return [];
+  return kinds
+    .map((kind) => {
+      const share = positive(task.timeShares[kind]);
+      return {
+        kind,
+        label: timeLabels[kind],
+        share,
+        widthPercent: Math.round((share / total) * 10_000) / 100,
+        color: palette[kind],
+      };
+    })
+    .filter((segment) => segment.share > 0);
+}
+
+const severityRanks = { critical: 0, warning: 1, ok: 2, good: 3 } as const;
+export const severityColors = {
+  critical: "#b3261e",
+  warning: "#b86e00",
+  ok: "#2e6da4",
+  good: "#2e7d32",
+} as const;
+
+/** Use against request as a bar: red when use reaches the request, blue otherwise; empty without a request. */
+export function usageBar(used: number, request: number | null): UsageBar {
+  if (request === null || !(request > 0) || !Number.isFinite(used))
+    return { percent: 0, rest: 100, color: palette.cpu };
+  const percent = Math.min(100, Math.max(0, Math.round((used / request) * 100)));
+  return { percent, rest: 100 - percent, color: used >= request ? palette.request : palette.cpu };
+}
+/** Processes and endpoints shown per task: the heaviest few tell the story; the rest is noise. */
+const topListLength = 5;
+
+export function buildReportView(
+  document: AnalysisDocument,
+  options: RenderOptions = {},
+  formats: { cores: (value: number) => string; bytes: (value: number) => string },
+  maxTasks = Number.POSITIVE_INFINITY,
+): ReportView {
+  let counter = 0;
+  const views = new Map<TaskAnalysis, TaskView>();
+  const viewOf = (task: TaskAnalysis): TaskView => {
+    let view = views.get(task);
+    if (view) return view;
+    const key = taskKeyString(task);
+    counter++;
+    view = {
+      id: `task-${counter}`,
+      key,
+      rank: 0,
+      task,
+      verdict: verdictOf(task),
+      cpuChart: cpuChart(task, formats.cores),
+      memoryChart: memoryChart(task, formats.bytes),
+      timeSegments: timeSegmentsOf(task),
+      topProcesses: [...task.processes].sort((a, b) => b.cpuSeconds - a.cpuSeconds).slice(0, topListLength),
+      endpoints: [...(task.endpoints ?? [])]
+        .sort((a, b) => b.waitSeconds - a.waitSeconds)
+        .slice(0, topListLength),
+      patch: patchOf(options, key),
+      severityRank: severityRanks[task.recommendation.severity],
+      severityColor: severityColors[task.recommendation.severity],
+      cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
+      memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
+    };
+    views.set(task, view);
+    return view;
+  };
+  const sorted = [...document.tasks].sort(compareTasks);
+  const shown = sorted.slice(0, maxTasks);
+  const ranked = shown.map((task, index) => {
+    const view = viewOf(task);
+    view.rank = index + 1;
+    return view;
+  });
+  const pipelines =
+    maxTasks === Number.POSITIVE_INFINITY
+      ? groupByPipeline(document.tasks).map((group) => ({
+          orchestrator: group.orchestrator,
+          pipeline: group.pipeline,
+          monthlySavingsUsd: group.monthlySavingsUsd,
+          worstSeverity: group.worstSeverity,
+          tasks: group.tasks.map(viewOf),
+        }))
+      : [];
+  const regressions = sorted.flatMap((task) =>
+    (task.regressions ?? []).map((regression) => ({ task: viewOf(task), regression })),
+  );
+  const oomRisks = sorted.filter((task) => verdictOf(task).oomRisk).map(viewOf);
+  return {
+    generatedAt: document.generatedAt,
+    windowDays: document.windowDays,
+    windowEnd: document.windowEnd ?? null,
+    headline: headlineOf(document),
+    pipelines,
+    ranked,
+    omitted: sorted.length - shown.length,
+    regressions,
+    oomRisks,
+    reportUrl: options.reportUrl ?? null,
+  };
+}
