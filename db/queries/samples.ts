@@ -1,11 +1,18 @@
 /** Samples: one row per execution per tick, in daily partitions. */
 import { asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
+import { copySamples } from "../copy.js";
 import { samples } from "../schema.js";
 import { ensurePartitions } from "./partitions.js";
 
 export type SampleRow = typeof samples.$inferSelect;
 export type NewSample = typeof samples.$inferInsert;
+
+/**
+ * Rows per INSERT statement: the wire protocol caps bind parameters at 65,535, and samples has 27
+ * columns (2,000 × 27 = 54,000).
+ */
+const INSERT_CHUNK_ROWS = 2_000;
 
 /**
  * Inserts samples, skipping any (execution, tick) already stored, so a replayed batch lands once.
@@ -20,7 +27,12 @@ export async function insertSamples(db: Db, rows: NewSample[]): Promise<void> {
     if (row.ts > last) last = row.ts;
   }
   await ensurePartitions(db, first, last);
-  await db.insert(samples).values(rows).onConflictDoNothing();
+  for (let start = 0; start < rows.length; start += INSERT_CHUNK_ROWS) {
+    await db
+      .insert(samples)
+      .values(rows.slice(start, start + INSERT_CHUNK_ROWS))
+      .onConflictDoNothing();
+  }
 }
 
 export async function listSamples(db: Db, executionId: string): Promise<SampleRow[]> {
@@ -33,4 +45,28 @@ export async function countSamples(db: Db, executionId?: string): Promise<number
     .from(samples)
     .where(executionId ? eq(samples.executionId, executionId) : undefined);
   return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * The collector's ingest path: makes sure the day partitions exist (skipping days in `knownDays`, which
+ * it then fills in), then COPYs the rows (db/copy.ts), skipping any (execution, tick) already stored.
+ * Returns how many rows were new.
+ */
+export async function ingestSamples(db: Db, rows: NewSample[], knownDays?: Set<string>): Promise<number> {
+  if (rows.length === 0) return 0;
+  let first: Date | undefined;
+  let last: Date | undefined;
+  const days = new Set<string>();
+  for (const row of rows) {
+    const day = row.ts.toISOString().slice(0, 10);
+    if (knownDays?.has(day)) continue;
+    days.add(day);
+    if (!first || row.ts < first) first = row.ts;
+    if (!last || row.ts > last) last = row.ts;
+  }
+  if (first && last) {
+    await ensurePartitions(db, first, last);
+    for (const day of days) knownDays?.add(day);
+  }
+  return copySamples(db, rows);
 }

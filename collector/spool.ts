@@ -1,0 +1,278 @@
+/**
+ * The on-disk spool: where the writer's batches wait while the database is unreachable.
+ *
+ * Append-only segment files in one folder (`segment-000000000001.spool`, …), replayed in name order.
+ * Each record is one line `CRC32HEX<TAB>JSON<LF>`: the checksum tells a torn or corrupted line (a crash
+ * mid-write, a full disk) from a good one, so a bad line is skipped with a warning and the rest of the
+ * segment still replays. A segment is removed only when the caller says its records are committed.
+ *
+ * The spool is bounded: an append that would take it past `maxBytes` is refused and counted; that is the
+ * only way the collector loses data. The spool does file I/O synchronously: appends are one small write
+ * per flush interval (one batch a second), and a synchronous write cannot interleave with a rotation.
+ */
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { describeError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+
+const SEGMENT_PATTERN = /^segment-(\d{12})\.spool$/;
+
+/** When the spool calls fsync. */
+export type SpoolSync = "append" | "rotate";
+
+export interface SpoolOptions {
+  dir: string;
+  /** Bound on the bytes of all segments together. */
+  maxBytes: number;
+  logger: Logger;
+  /**
+   * A segment is sealed and a new one started past this size, so replay reads bounded pieces and frees
+   * disk as it goes. @defaultValue 8 MiB, or maxBytes / 8 when that is smaller
+   */
+  segmentBytes?: number;
+  /**
+   * "append": fsync after every append (a batch survives a power cut as soon as `append` returns);
+   * "rotate": only when a segment is sealed or the spool closed (a crash of the process loses nothing,
+   * since the page cache outlives it; a power cut may lose the open segment's tail).
+   * @defaultValue "append" — one batch per flush interval makes it cheap; see BENCHMARKS.md "ingest".
+   */
+  sync?: SpoolSync;
+}
+
+/** What reading a segment found. */
+export interface SegmentContents {
+  records: unknown[];
+  /** Lines skipped because their checksum or JSON was bad (a torn write). */
+  corruptLines: number;
+}
+
+export interface SpoolStats {
+  bytes: number;
+  segments: number;
+  appendedRecords: number;
+  droppedRecords: number;
+}
+
+export class Spool {
+  readonly dir: string;
+  readonly maxBytes: number;
+  private readonly logger: Logger;
+  private readonly segmentBytes: number;
+  private readonly sync: SpoolSync;
+  /** Sizes of every segment on disk, by path, in replay order (Map keeps insertion order). */
+  private readonly sizes = new Map<string, number>();
+  private nextSequence: number;
+  private active: { path: string; fd: number } | null = null;
+  private appended = 0;
+  private dropped = 0;
+
+  /** Opens (creating if needed) the spool folder and takes stock of what a previous process left. */
+  constructor(options: SpoolOptions) {
+    this.dir = options.dir;
+    this.maxBytes = options.maxBytes;
+    this.logger = options.logger;
+    this.segmentBytes = Math.max(1, options.segmentBytes ?? Math.min(8 * 1024 * 1024, options.maxBytes / 8));
+    this.sync = options.sync ?? "append";
+    mkdirSync(this.dir, { recursive: true });
+    let last = 0;
+    const names = readdirSync(this.dir)
+      .filter((name) => SEGMENT_PATTERN.test(name))
+      .sort();
+    for (const name of names) {
+      const path = join(this.dir, name);
+      this.sizes.set(path, statSync(path).size);
+      last = Number(SEGMENT_PATTERN.exec(name)?.[1]);
+    }
+    // A new process never appends to an old segment: its tail may be torn, and a good line glued to a
+    // torn one would be lost with it.
+    this.nextSequence = last + 1;
+  }
+
+  /** Bytes on disk in all segments. */
+  get bytes(): number {
+    let total = 0;
+    for (const size of this.sizes.values()) total += size;
+    return total;
+  }
+
+  /** True when records wait for replay. */
+  hasRecords(): boolean {
+    for (const size of this.sizes.values()) if (size > 0) return true;
+    return false;
+  }
+
+  stats(): SpoolStats {
+    return {
+      bytes: this.bytes,
+      segments: this.sizes.size,
+      appendedRecords: this.appended,
+      droppedRecords: this.dropped,
+    };
+  }
+
+  /**
+   * Appends one record. Returns false, and counts it, when the spool is full or the disk refuses the
+   * write: the caller decides how loudly to report it. Never throws.
+   */
+  append(record: unknown): boolean {
+    const json = JSON.stringify(record);
+    const line = Buffer.from(`${crc32(json).toString(16).padStart(8, "0")}\t${json}\n`);
+    if (this.bytes + line.length > this.maxBytes) {
+      this.dropped++;
+      return false;
+    }
+    try {
+      if (this.active && (this.sizes.get(this.active.path) ?? 0) + line.length > this.segmentBytes) {
+        this.seal();
+      }
+      const active = this.active ?? this.startSegment();
+      writeFully(active.fd, line);
+      if (this.sync === "append") fsyncSync(active.fd);
+      this.sizes.set(active.path, (this.sizes.get(active.path) ?? 0) + line.length);
+      this.appended++;
+      return true;
+    } catch (error) {
+      this.logger.error({ err: describeError(error), dir: this.dir }, "cannot write to the spool");
+      // Whatever part of the line reached the file is a torn line: checksum-skipped at replay. A fresh
+      // segment keeps later appends from being glued to it.
+      this.sealQuietly();
+      this.dropped++;
+      return false;
+    }
+  }
+
+  /**
+   * The segments to replay, oldest first. Seals the open segment first, so everything appended so far
+   * is included and later appends go to a new segment.
+   */
+  segments(): string[] {
+    this.seal();
+    return [...this.sizes.keys()];
+  }
+
+  /** Reads a segment's good records in order, skipping (and counting) torn or corrupt lines. */
+  read(path: string): SegmentContents {
+    const text = readFileSync(path, "utf8");
+    const records: unknown[] = [];
+    let corruptLines = 0;
+    let start = 0;
+    while (start < text.length) {
+      let end = text.indexOf("\n", start);
+      // A last line without its newline was cut mid-write: torn, whatever its content looks like.
+      const torn = end === -1;
+      if (torn) end = text.length;
+      const line = text.slice(start, end);
+      start = end + 1;
+      if (line.length === 0) continue;
+      const record = torn ? undefined : parseLine(line);
+      if (record === undefined) corruptLines++;
+      else records.push(record.value);
+    }
+    if (corruptLines > 0) {
+      this.logger.warn({ segment: path, corruptLines }, "skipped torn or corrupt spool lines");
+    }
+    return { records, corruptLines };
+  }
+
+  /** Deletes a replayed segment: call only once all its records are committed. */
+  remove(path: string): void {
+    if (this.active?.path === path) this.seal();
+    rmSync(path, { force: true });
+    this.sizes.delete(path);
+  }
+
+  /**
+   * Sets one record aside in `rejected/records.spool` (same line format) instead of replaying it: for a
+   * record the database refuses for good, so it neither blocks the replay nor vanishes. Returns the file.
+   */
+  reject(record: unknown): string {
+    const folder = join(this.dir, "rejected");
+    mkdirSync(folder, { recursive: true });
+    const target = join(folder, "records.spool");
+    const json = JSON.stringify(record);
+    const fd = openSync(target, "a");
+    try {
+      writeFully(fd, Buffer.from(`${crc32(json).toString(16).padStart(8, "0")}\t${json}\n`));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return target;
+  }
+
+  /** Seals the open segment (fsync + close). The spool stays usable: the next append starts a segment. */
+  close(): void {
+    this.seal();
+  }
+
+  private startSegment(): { path: string; fd: number } {
+    const name = `segment-${String(this.nextSequence++).padStart(12, "0")}.spool`;
+    const path = join(this.dir, name);
+    const fd = openSync(path, "a");
+    this.active = { path, fd };
+    this.sizes.set(path, 0);
+    if (this.sync === "append") fsyncDirectory(this.dir);
+    return this.active;
+  }
+
+  private seal(): void {
+    if (!this.active) return;
+    const { fd } = this.active;
+    this.active = null;
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private sealQuietly(): void {
+    try {
+      this.seal();
+    } catch (error) {
+      this.logger.warn({ err: describeError(error) }, "cannot seal spool segment");
+    }
+  }
+}
+
+function writeFully(fd: number, buffer: Buffer): void {
+  let offset = 0;
+  while (offset < buffer.length) offset += writeSync(fd, buffer, offset);
+}
+
+/** A new file's name is durable only once its folder is synced. */
+function fsyncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // Some filesystems refuse fsync on a directory; the data itself is still synced.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** One spool line, or undefined when its checksum or JSON is bad. Exported for tests. */
+export function parseLine(line: string): { value: unknown } | undefined {
+  const tab = line.indexOf("\t");
+  if (tab !== 8) return undefined;
+  const json = line.slice(tab + 1);
+  if (crc32(json).toString(16).padStart(8, "0") !== line.slice(0, tab)) return undefined;
+  try {
+    return { value: JSON.parse(json) };
+  } catch {
+    return undefined;
+  }
+}
