@@ -1,0 +1,89 @@
+/** What the DAG and flow scanners report: declared requests with their exact place in the source. */
+import type { Literal, QuantityUnit } from "./quantities.js";
+
+export type Resource = "cpu" | "memory";
+export type RequestKind = "request" | "limit";
+
+/** Which declaration form a finding came from. */
+export type Pattern =
+  | "resources"
+  | "pod_override"
+  | "container_resources"
+  | "kubernetes_executor"
+  | "prefect_yaml"
+  | "prefect_deploy";
+
+/** The task keyword argument a Python pattern lives in, i.e. what a per-task override sets. */
+export type TaskKeyword = "resources" | "executor_config" | "container_resources";
+
+/** One declared value in one place, and every task that gets it. */
+export interface Finding {
+  /** Path relative to the repository, with `/` separators. */
+  file: string;
+  /** 1-based line and column of the value. */
+  line: number;
+  column: number;
+  /**
+   * Offsets (JavaScript string indexes into the file's text) of the part a patch replaces: the whole
+   * number, or the text between a string's quotes.
+   */
+  start: number;
+  end: number;
+  /** The literal as written (with quotes for strings), or the expression when dynamic. */
+  raw: string;
+  /** Null when dynamic. */
+  literal: Literal | null;
+  unit: QuantityUnit;
+  /** Cores or bytes; null when dynamic. */
+  value: number | null;
+  /** A call, f-string, Jinja template or unresolvable name: reported, never patched. */
+  dynamic: boolean;
+  resource: Resource;
+  kind: RequestKind;
+  pattern: Pattern;
+  orchestrator: "airflow" | "prefect";
+  pipeline: string;
+  /** Task ids that get this value, sorted. */
+  tasks: string[];
+  /** How the value reaches its tasks: written on the task, through default_args, or a module variable. */
+  via: "task" | "default_args" | "variable";
+}
+
+/** Where a per-task override can be written for a Python task. */
+export interface TaskSite {
+  orchestrator: "airflow" | "prefect";
+  pipeline: string;
+  task: string;
+  file: string;
+  line: number;
+  /** Offset right after the last argument of the operator call or `@task(...)`, or after a bare `@task`. */
+  insertAt: number;
+  /** A bare decorator (`@task`): an override adds `(…)`. */
+  bare: boolean;
+  /** Multi-line argument lists: the indentation of the last argument. Null when on one line. */
+  indent: string | null;
+  /** Value ranges of keyword arguments the task itself passes that a pattern lives in. */
+  keywords: Partial<Record<TaskKeyword, { start: number; end: number }>>;
+  /** The K8s models module name the file imports (`k8s` in `from kubernetes.client import models as k8s`). */
+  k8sModule: string;
+}
+
+/** A file the scanner could not read. */
+export interface ScanProblem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export interface ScanResult {
+  findings: Finding[];
+  /** Every task seen, declared or not, for the check's "no request" verdict. */
+  tasks: TaskSite[];
+  problems: ScanProblem[];
+  /** Files scanned (relative paths). */
+  files: string[];
+}
+
+export function emptyScanResult(): ScanResult {
+  return { findings: [], tasks: [], problems: [], files: [] };
+}

@@ -1,0 +1,184 @@
+/**
+ * Finds declared requests in prefect.yaml: each deployment's `work_pool.job_variables` (anchors, aliases
+ * and `<<` merges followed). Uses the `yaml` package's node ranges so a patch can replace exactly the
+ * scalar, keeping comments and quotes. Pure function of the file's text.
+ */
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  Scalar,
+} from "yaml";
+import type { Finding, ScanResult } from "./findings.js";
+import { emptyScanResult } from "./findings.js";
+import type { PrefectNames } from "./python-scanner.js";
+import { prefectUnit } from "./python-scanner.js";
+import { type Literal, parseDeclared } from "./quantities.js";
+
+type YamlNode = unknown;
+
+function deref(document: Document, node: YamlNode): YamlNode {
+  let current = node;
+  for (let depth = 0; depth < 10 && isAlias(current); depth++) current = current.resolve(document);
+  return current;
+}
+
+/** A key of a mapping, following `<<: *anchor` merges (YAML 1.1 merge keys, which Prefect's loader reads). */
+function lookup(document: Document, node: YamlNode, key: string): YamlNode {
+  const map = deref(document, node);
+  if (!isMap(map)) return undefined;
+  for (const pair of map.items) {
+    if (isPair(pair) && isScalar(pair.key) && pair.key.value === key) return deref(document, pair.value);
+  }
+  for (const pair of map.items) {
+    if (isPair(pair) && isScalar(pair.key) && pair.key.value === "<<") {
+      const merged = deref(document, pair.value);
+      const sources = isSeq(merged) ? merged.items : [merged];
+      for (const source of sources) {
+        const found = lookup(document, source, key);
+        if (found !== undefined) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+function entries(document: Document, node: YamlNode): Array<[string, YamlNode]> {
+  const map = deref(document, node);
+  if (!isMap(map)) return [];
+  const result: Array<[string, YamlNode]> = [];
+  for (const pair of map.items) {
+    if (!isPair(pair) || !isScalar(pair.key)) continue;
+    const key = String(pair.key.value);
+    if (key === "<<") {
+      const merged = deref(document, pair.value);
+      for (const source of isSeq(merged) ? merged.items : [merged]) result.push(...entries(document, source));
+    } else {
+      result.push([key, deref(document, pair.value)]);
+    }
+  }
+  // Own keys win over merged ones: keep the first occurrence after putting own keys first.
+  const own = result.filter(([key]) =>
+    map.items.some((pair) => isScalar(pair.key) && pair.key.value === key),
+  );
+  const merged = result.filter(([key]) => !own.some(([ownKey]) => ownKey === key));
+  const seen = new Set<string>();
+  return [...own, ...merged].filter(([key]) => (seen.has(key) ? false : (seen.add(key), true)));
+}
+
+/** Scans one prefect.yaml. A malformed file is reported with its line and skipped. */
+export function scanPrefectYaml(file: string, text: string, names: PrefectNames): ScanResult {
+  const result = emptyScanResult();
+  result.files.push(file);
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  const error = document.errors[0];
+  if (error) {
+    result.problems.push({
+      file,
+      line: lineCounter.linePos(error.pos[0]).line,
+      message: `not valid YAML: ${error.message.split("\n")[0]}; file skipped`,
+    });
+    return result;
+  }
+  const deployments = deref(document, document.get("deployments", true));
+  if (deployments === undefined || deployments === null) return result;
+  if (!isSeq(deployments)) {
+    const line = lineCounter.linePos((deployments as Scalar).range?.[0] ?? 0).line;
+    result.problems.push({ file, line, message: "`deployments` is not a list; file skipped" });
+    return result;
+  }
+  // One scalar may be shared through an anchor by several deployments; each deployment is its own
+  // pipeline, so it becomes one finding per deployment at the same place and the patcher sees whether
+  // they agree.
+  const shared = new Map<number, { finding: Finding; pipelines: string[] }>();
+  for (const item of deployments.items) {
+    const deployment = deref(document, item);
+    const nameNode = lookup(document, deployment, "name");
+    if (!isScalar(nameNode) || typeof nameNode.value !== "string") continue;
+    const name = nameNode.value;
+    const line = lineCounter.linePos(nameNode.range?.[0] ?? 0).line;
+    result.tasks.push({
+      orchestrator: "prefect",
+      pipeline: name,
+      task: "__flow__",
+      file,
+      line,
+      insertAt: nameNode.range?.[1] ?? 0,
+      bare: false,
+      indent: null,
+      keywords: {},
+      k8sModule: "k8s",
+    });
+    const variables = lookup(document, lookup(document, deployment, "work_pool"), "job_variables");
+    for (const [key, value] of entries(document, variables)) {
+      const resource = names.cpuVariables.includes(key)
+        ? "cpu"
+        : names.memoryVariables.includes(key)
+          ? "memory"
+          : null;
+      if (!resource || !isScalar(value) || !value.range) continue;
+      const existing = shared.get(value.range[0]);
+      if (existing) {
+        if (!existing.pipelines.includes(name)) existing.pipelines.push(name);
+        continue;
+      }
+      shared.set(value.range[0], {
+        finding: scalarFinding(file, text, value, resource, name, lineCounter),
+        pipelines: [name],
+      });
+    }
+  }
+  for (const { finding, pipelines } of shared.values()) {
+    for (const pipeline of pipelines) {
+      result.findings.push({ ...finding, pipeline, via: pipelines.length > 1 ? "variable" : "task" });
+    }
+  }
+  return result;
+}
+
+function scalarFinding(
+  file: string,
+  text: string,
+  scalar: Scalar,
+  resource: "cpu" | "memory",
+  pipeline: string,
+  lineCounter: LineCounter,
+): Finding {
+  const [start, end] = scalar.range!;
+  const quoted = scalar.type === Scalar.QUOTE_DOUBLE || scalar.type === Scalar.QUOTE_SINGLE;
+  const raw = text.slice(start, end);
+  const plainValue = scalar.value;
+  let literal: Literal | null = null;
+  if (typeof plainValue === "number") literal = { kind: "number", text: raw };
+  else if (typeof plainValue === "string" && !plainValue.includes("{{") && plainValue !== "")
+    literal = { kind: "string", text: quoted ? raw.slice(1, -1) : raw };
+  const unit = prefectUnit(resource, literal);
+  const value = literal ? parseDeclared(unit, literal) : Number.NaN;
+  const dynamic = literal === null || !Number.isFinite(value) || (quoted && raw.slice(1, -1) !== plainValue);
+  const position = lineCounter.linePos(start);
+  return {
+    file,
+    line: position.line,
+    column: position.col,
+    start: quoted ? start + 1 : start,
+    end: quoted ? end - 1 : end,
+    raw,
+    literal: dynamic ? null : literal,
+    unit,
+    value: dynamic ? null : value,
+    dynamic,
+    resource,
+    kind: "request",
+    pattern: "prefect_yaml",
+    orchestrator: "prefect",
+    pipeline,
+    tasks: ["__flow__"],
+    via: "task",
+  };
+}
