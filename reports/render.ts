@@ -27,6 +27,12 @@ const templatesDir = new URL("./templates/", import.meta.url);
 
 const handlebars = Handlebars.create();
 
+const metricNames: Record<string, string> = {
+  durationSeconds: "duration",
+  peakMemoryBytes: "peak memory",
+  cpuSeconds: "CPU time",
+};
+
 /** Metric names of `regressions[]` → how their values read. */
 function formatMetric(metric: unknown, value: unknown): string {
   const number = typeof value === "number" ? value : Number.NaN;
@@ -52,6 +58,7 @@ handlebars.registerHelper("percent", (value: unknown) => formatPercent(asNumber(
 handlebars.registerHelper("usd", (value: unknown) => formatUsd(asNumber(value)));
 handlebars.registerHelper("change", (value: unknown) => formatChange(asNumber(value)));
 handlebars.registerHelper("metricValue", formatMetric);
+handlebars.registerHelper("metricName", (metric: unknown) => metricNames[String(metric)] ?? String(metric));
 handlebars.registerHelper("quantity", (value: unknown, unit: unknown) =>
   unit === "bytes" ? formatBytes(asNumber(value)) : formatCores(asNumber(value)),
 );

@@ -34,6 +34,10 @@ export interface Bar {
   height: number;
   /** Tooltip: which runs or percentile, and the value. */
   title: string;
+  /** Short label drawn beside the bar (percentile charts only). */
+  label?: string;
+  labelX?: number;
+  labelY?: number;
 }
 
 export interface ChartLine {
@@ -149,6 +153,8 @@ const chartHeight = 96;
 const chartHeadroom = 1.1;
 /** Histogram bins: enough to tell a tight distribution from a spread one at 320 px, few enough to stay small. */
 const histogramBins = 16;
+/** Width kept for a percentile label ("p99") at the chart's 10 px font. */
+const labelRoom = 24;
 
 function patchOf(options: RenderOptions, key: string): string | null {
   const patches = options.patches;
@@ -217,7 +223,7 @@ export function histogramChart(
 /** One horizontal bar per percentile, for documents without per-run figures. */
 export function percentileChart(
   unit: Chart["unit"],
-  points: Array<{ label: string; value: number }>,
+  points: Array<{ label: string; short: string; value: number }>,
   caption: string,
   lineCandidates: Array<Omit<ChartLine, "x" | "color">>,
   format: (value: number) => string,
@@ -230,13 +236,21 @@ export function percentileChart(
     ) * chartHeadroom || 1;
   const scale = (value: number) => (positive(value) / top) * chartWidth;
   const slot = chartHeight / Math.max(points.length, 1);
-  const bars = points.map((point, index) => ({
-    x: 0,
-    y: round(index * slot + 1),
-    width: round(Math.max(scale(point.value), point.value > 0 ? 1 : 0)),
-    height: round(slot - 2),
-    title: `${point.label}: ${format(point.value)}`,
-  }));
+  const bars = points.map((point, index) => {
+    const width = round(Math.max(scale(point.value), point.value > 0 ? 1 : 0));
+    // Labels sit right of the bar, or inside its end when the bar reaches the right edge.
+    const labelX = width + 4 + labelRoom > chartWidth ? Math.max(2, width - labelRoom) : width + 4;
+    return {
+      x: 0,
+      y: round(index * slot + 1),
+      width,
+      height: round(slot - 2),
+      title: `${point.label}: ${format(point.value)}`,
+      label: point.short,
+      labelX: round(labelX),
+      labelY: round(index * slot + slot / 2 + 4),
+    };
+  });
   return {
     width: chartWidth,
     height: chartHeight,
@@ -268,11 +282,11 @@ function cpuChart(task: TaskAnalysis, format: (cores: number) => string): Chart 
   return percentileChart(
     "cores",
     [
-      { label: "p50", value: cpu.p50 },
-      { label: "p90", value: cpu.p90 },
-      { label: "p95", value: cpu.p95 },
-      { label: "p99", value: cpu.p99 },
-      { label: "max", value: cpu.max },
+      { label: "p50", short: "p50", value: cpu.p50 },
+      { label: "p90", short: "p90", value: cpu.p90 },
+      { label: "p95", short: "p95", value: cpu.p95 },
+      { label: "p99", short: "p99", value: cpu.p99 },
+      { label: "max", short: "max", value: cpu.max },
     ],
     "cores: p50, p90, p95, p99 and max of all samples",
     lines,
@@ -300,9 +314,9 @@ function memoryChart(task: TaskAnalysis, format: (bytes: number) => string): Cha
   return percentileChart(
     "bytes",
     [
-      { label: "p50 of run peaks", value: peakBytes.p50 },
-      { label: "p95 of run peaks", value: peakBytes.p95 },
-      { label: "max of run peaks", value: peakBytes.max },
+      { label: "p50 of run peaks", short: "p50", value: peakBytes.p50 },
+      { label: "p95 of run peaks", short: "p95", value: peakBytes.p95 },
+      { label: "max of run peaks", short: "max", value: peakBytes.max },
     ],
     "peak memory per run: p50, p95 and max",
     lines,

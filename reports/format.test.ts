@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { formatChange, formatCores, formatPercent, formatUsd } from "./format.js";
+
+describe("report number formats", () => {
+  it("formats cores", () => {
+    expect(formatCores(1)).toBe("1 core");
+    expect(formatCores(0.254)).toBe("0.25 cores");
+    expect(formatCores(12.4)).toBe("12 cores");
+    expect(formatCores(null)).toBe("–");
+  });
+
+  it("formats shares as percentages, keeping small ones visible", () => {
+    expect(formatPercent(0.425)).toBe("43 %");
+    expect(formatPercent(0.004)).toBe("0.4 %");
+    expect(formatPercent(0)).toBe("0 %");
+    expect(formatPercent(Number.NaN)).toBe("–");
+  });
+
+  it("formats money with cents only where they matter", () => {
+    expect(formatUsd(1234.56)).toBe("$1,235");
+    expect(formatUsd(3.1)).toBe("$3.10");
+    expect(formatUsd(-12.4)).toBe("-$12");
+    expect(formatUsd(undefined)).toBe("–");
+  });
+
+  it("signs changes", () => {
+    expect(formatChange(0.42)).toBe("+42 %");
+    expect(formatChange(-0.3)).toBe("-30 %");
+  });
+});

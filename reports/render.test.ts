@@ -1,0 +1,205 @@
+/** Content of the rendered reports: the seeded numbers appear, user text is escaped, Markdown parses. */
+import type { Root, RootContent, Table } from "mdast";
+import { toString as mdText } from "mdast-util-to-string";
+import remarkGfm from "remark-gfm";
+import remarkParse from "remark-parse";
+import { unified } from "unified";
+import { describe, expect, it } from "vitest";
+import type { AnalysisDocument } from "../common/analysis-document.js";
+import {
+  escapeMarkdown,
+  renderEmail,
+  rendererFor,
+  renderHtmlReport,
+  renderMarkdownReport,
+} from "./render.js";
+import { buildTask, hostileName, largeAnalysis, sampleAnalysis } from "./test-fixtures.js";
+
+function parseMarkdown(markdown: string): Root {
+  return unified().use(remarkParse).use(remarkGfm).parse(markdown);
+}
+
+function tables(root: Root): string[][][] {
+  return root.children
+    .filter((node): node is Table => node.type === "table")
+    .map((table) => table.children.map((row) => row.children.map((cell) => mdText(cell))));
+}
+
+function walk(node: Root | RootContent, visit: (node: Root | RootContent) => void): void {
+  visit(node);
+  if ("children" in node) for (const child of node.children) walk(child, visit);
+}
+
+describe("HTML report", () => {
+  const html = renderHtmlReport(sampleAnalysis());
+
+  it("shows the headline and the seeded numbers", () => {
+    expect(html).toContain("<b>$1,323</b>monthly savings");
+    expect(html).toContain("<b>2</b>over-provisioned");
+    expect(html).toContain("<b>1</b>under-provisioned");
+    expect(html).toContain("<b>1</b>at OOM risk");
+    expect(html).toContain("<b>2</b>regressed");
+    expect(html).toContain("8 cores → 1.5 cores");
+    expect(html).toContain("16 GiB → 3.5 GiB");
+    expect(html).toContain("$1,235");
+    expect(html).toContain("<strong>2 OOM kills</strong>");
+    expect(html).toContain("gzip -9 orders.csv");
+    expect(html).toContain("s3.eu-west-1.amazonaws.com:443");
+    expect(html).toContain("peak memory +63 %");
+    expect(html).toContain("CPU 81 %");
+  });
+
+  it("shows what users named as text, in tables, titles and SVG alike", () => {
+    expect(html).not.toContain(hostileName);
+    expect(html).not.toContain("<img");
+    expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(html).toContain("&lt;img src&#x3D;x onerror&#x3D;alert(2)&gt;:80");
+    // One script element: the report's own.
+    expect(html.match(/<script/g)).toHaveLength(1);
+  });
+
+  it("is self-contained: no external stylesheet, script, image or font", () => {
+    expect(html).not.toMatch(/<link\b/);
+    expect(html).not.toMatch(/\bsrc=/);
+    expect(html).not.toMatch(/url\(/);
+    expect(html).not.toMatch(/https?:\/\//);
+  });
+
+  it("groups tasks by pipeline, worst pipeline first", () => {
+    const groups = [...html.matchAll(/<tr class="group"><th colspan="9">([^<]+) <small>/g)].map((m) => m[1]);
+    expect(groups).toEqual(["etl_daily", "reporting", "nightly-ml"]);
+  });
+
+  it("shows a patch when one is given for the task, escaped", () => {
+    const withPatch = renderHtmlReport(sampleAnalysis(), {
+      patches: new Map([["airflow/etl_daily/transform_orders", "-cpu=8\n+cpu=<1.5>\n"]]),
+    });
+    expect(withPatch).toContain("Suggested patch");
+    expect(withPatch).toContain("+cpu&#x3D;&lt;1.5&gt;");
+    expect(html).not.toContain("Suggested patch");
+  });
+
+  it("renders an empty analysis with a sentence instead of a table", () => {
+    const empty = renderHtmlReport({ generatedAt: "2026-11-21T02:00:00Z", windowDays: 14, tasks: [] });
+    expect(empty).toContain("No tasks were analyzed");
+    expect(empty).toContain("<b>$0.00</b>monthly savings");
+  });
+});
+
+describe("Markdown report", () => {
+  const markdown = renderMarkdownReport(sampleAnalysis());
+  const root = parseMarkdown(markdown);
+  const [headline, ranked, regressions, oom] = tables(root);
+
+  it("parses into the headline, task, regression and OOM tables", () => {
+    expect(tables(root)).toHaveLength(4);
+    expect(headline).toEqual([
+      ["monthly savings", "over-provisioned", "under-provisioned", "at OOM risk", "regressed"],
+      ["$1,323", "2", "1", "1", "2"],
+    ]);
+    expect(ranked?.[0]).toEqual([
+      "#",
+      "pipeline",
+      "task",
+      "bottleneck",
+      "CPU request → rec.",
+      "memory request → rec.",
+      "savings/month",
+      "severity",
+      "confidence",
+    ]);
+    expect(ranked?.slice(1).map((row) => row[2])).toEqual([
+      "load_orders",
+      "transform_orders",
+      "export_to_s3",
+      "__flow__",
+      hostileName,
+    ]);
+    expect(ranked?.[2]).toEqual([
+      "2",
+      "etl_daily",
+      "transform_orders",
+      "cpu",
+      "8 cores → 1.5 cores",
+      "16 GiB → 3.5 GiB",
+      "$1,235",
+      "warning",
+      "high",
+    ]);
+    expect(ranked?.[1]?.[7]).toBe("critical, OOM risk");
+    expect(regressions?.slice(1)).toEqual([
+      ["etl_daily", "load_orders", "peak memory", "1.9 GiB", "1.2 GiB", "+63 %"],
+      ["reporting", "export_to_s3", "duration", "25m 00s", "15m 00s", "+67 %"],
+    ]);
+    expect(oom?.slice(1)).toEqual([["etl_daily", "load_orders", "1.9 GiB", "2 GiB", "2 GiB", "2"]]);
+  });
+
+  it("keeps user text as text: no HTML nodes, no emphasis, no broken cells", () => {
+    const kinds = new Set<string>();
+    walk(root, (node) => kinds.add(node.type));
+    expect(kinds.has("html")).toBe(false);
+    expect(kinds.has("emphasis")).toBe(false);
+    expect(kinds.has("strong")).toBe(false);
+    const nasty: AnalysisDocument = {
+      ...sampleAnalysis(),
+      tasks: [
+        buildTask({
+          pipeline: "a|b",
+          task: "*bold* [link](http://x) `code`\nnext line",
+          usedCores: 1,
+          peakBytes: 1e9,
+          recommendedCores: 1,
+          recommendedBytes: 1e9,
+        }),
+      ],
+    };
+    const [, nastyRows] = tables(parseMarkdown(renderMarkdownReport(nasty)));
+    expect(nastyRows?.[1]?.slice(1, 3)).toEqual(["a|b", "*bold* [link](http://x) `code` next line"]);
+    expect(nastyRows?.[1]).toHaveLength(9);
+  });
+
+  it("stays short: at most maxTasks rows, and says how many more there are", () => {
+    const big = renderMarkdownReport(largeAnalysis(200), { maxTasks: 10 });
+    const [, rows] = tables(parseMarkdown(big));
+    expect(rows).toHaveLength(11);
+    expect(big).toContain("190 more tasks are in the full report.");
+    // GitHub rejects comments over 65,536 characters.
+    expect(renderMarkdownReport(largeAnalysis(1000)).length).toBeLessThan(65_536);
+  });
+
+  it("escapes Markdown table syntax", () => {
+    expect(escapeMarkdown("a|b_c*d<e>\nf")).toBe("a\\|b\\_c\\*d&lt;e&gt; f");
+  });
+});
+
+describe("email", () => {
+  const email = renderEmail(sampleAnalysis());
+
+  it("carries the headline numbers in the subject", () => {
+    expect(email.subject).toBe(
+      "rightsize: $1,323/month to save · 2 over-provisioned · 1 under-provisioned · 1 at OOM risk · 2 regressed",
+    );
+  });
+
+  it("has an HTML body without SVG, scripts or style sheets, with bar cells", () => {
+    expect(email.html).not.toMatch(/<svg|<script|<style|<link/);
+    expect(email.html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(email.html).toMatch(/<td width="\d+(\.\d+)?%" style="background:#[0-9A-Fa-f]{6}/);
+    expect(email.html).toContain("$1,235");
+  });
+
+  it("has a plain-text part with the same essentials", () => {
+    expect(email.text).toContain("Monthly savings:    $1,323");
+    expect(email.text).toContain("2. [warning] etl_daily / transform_orders (cpu)");
+    expect(email.text).toContain(`[good] etl_daily / ${hostileName}`);
+    expect(email.text).not.toContain("&lt;");
+  });
+});
+
+describe("renderer registry", () => {
+  it("finds html and md, and names the valid formats for an unknown one", () => {
+    expect(rendererFor("md").render(sampleAnalysis())).toContain("## rightsize");
+    expect(rendererFor("html").extension).toBe("html");
+    expect(() => rendererFor("pdf")).toThrow("unknown report format 'pdf': expected one of html, md");
+  });
+});
