@@ -1,30 +1,14 @@
 /** The `rightsize` command tree: global flags, help text and every command's registration. */
-import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
+import { packageVersion } from "../common/package-root.js";
 import { commands } from "./commands/index.js";
-
-/** package.json sits two folders up from dist/cli/ and one up from cli/ (tests run the sources). */
-function readVersion(): string {
-  for (const candidate of ["../../package.json", "../package.json"]) {
-    try {
-      const manifest = JSON.parse(readFileSync(new URL(candidate, import.meta.url), "utf8")) as {
-        name?: string;
-        version?: string;
-      };
-      if (manifest.name === "rightsize" && manifest.version) return manifest.version;
-    } catch {
-      // not this one
-    }
-  }
-  return "unknown";
-}
 
 export function buildProgram(): Command {
   const program = new Command("rightsize")
     .description(
       "Watches what Airflow and Prefect tasks really do at run time (CPU, memory, disk, network, where the time goes) and tells you how to size them.",
     )
-    .version(readVersion(), "-V, --version")
+    .version(packageVersion(), "-V, --version")
     .addOption(
       new Option("--db <url>", "postgres://… for a server, a folder or pglite://PATH for embedded").env(
         "DATABASE_URL",

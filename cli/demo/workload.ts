@@ -5,7 +5,7 @@
  *
  * Kept free of imports from the rest of the project: it runs as a short-lived child many times.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
@@ -110,8 +110,27 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * Airflow 3's task supervisor keeps the task's log file open while its child runs the task: the collector
+ * finds the task identity in that path among the supervisor's open files.
+ */
+async function supervise(logFile: string): Promise<void> {
+  const fd = openSync(logFile, "a");
+  try {
+    const env = { ...process.env };
+    delete env.DEMO_LOG_FILE;
+    const child = spawn(process.execPath, [process.argv[1]!], { env, stdio: "inherit" });
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    writeSync(fd, `task exited with ${code}\n`);
+    process.exitCode = code ?? 1;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 if (isMainThread) {
-  await main();
+  if (process.env.DEMO_LOG_FILE) await supervise(process.env.DEMO_LOG_FILE);
+  else await main();
 } else {
   burn((workerData as { until: number }).until);
 }

@@ -1,0 +1,99 @@
+/**
+ * The demo's sample pipeline: an Airflow DAG and three Prefect deployments (declared in examples/), each
+ * task doing one kind of work in the process shape its orchestrator gives it, so the collector's real
+ * attribution path sees them.
+ */
+import type { BottleneckClass } from "../../common/analysis-document.js";
+
+/** How the orchestrator's task process looks from /proc. */
+export type ProcessShape =
+  /** Airflow 2: argv `airflow tasks run DAG TASK RUN --raw`. */
+  | "airflow-argv"
+  /** Airflow 3: a supervisor holding `…/dag_id=D/run_id=R/task_id=T/attempt=K.log` open. */
+  | "airflow-log"
+  /** Prefect: PREFECT__FLOW_RUN_ID, PREFECT__FLOW_NAME and PREFECT__DEPLOYMENT_NAME in the environment. */
+  | "prefect-env";
+
+export interface DemoTask {
+  orchestrator: "airflow" | "prefect";
+  /** DAG id, or Prefect deployment name. */
+  pipeline: string;
+  /** Task id; `__flow__` for a Prefect flow run. */
+  task: string;
+  shape: ProcessShape;
+  /** DEMO_WORKLOAD of cli/demo/workload.ts, plus its settings. */
+  workload: "cpu" | "threads" | "memory" | "disk" | "http" | "sleep" | "spawn";
+  env?: Record<string, string>;
+  /** The bottleneck class the task is built to show. */
+  expected: BottleneckClass;
+  /** What it stands for, for the terminal summary. */
+  story: string;
+}
+
+export const demoTasks: DemoTask[] = [
+  {
+    orchestrator: "airflow",
+    pipeline: "demo_etl",
+    task: "compress_orders",
+    shape: "airflow-argv",
+    workload: "cpu",
+    expected: "cpu",
+    story: "single-threaded gzip with a 4-core request",
+  },
+  {
+    orchestrator: "airflow",
+    pipeline: "demo_etl",
+    task: "transform_parallel",
+    shape: "airflow-argv",
+    workload: "threads",
+    env: { DEMO_THREADS: "2" },
+    expected: "cpu",
+    story: "multi-threaded join on every core",
+  },
+  {
+    orchestrator: "airflow",
+    pipeline: "demo_etl",
+    task: "build_index",
+    shape: "airflow-argv",
+    workload: "memory",
+    env: { DEMO_MEGABYTES: "480" },
+    expected: "memory",
+    story: "holds 480 MiB against an 8 GiB request",
+  },
+  {
+    orchestrator: "airflow",
+    pipeline: "demo_etl",
+    task: "write_parquet",
+    shape: "airflow-log",
+    workload: "disk",
+    expected: "disk-io",
+    story: "writes and fsyncs, blocked on the disk",
+  },
+  {
+    orchestrator: "prefect",
+    pipeline: "fetch-api",
+    task: "__flow__",
+    shape: "prefect-env",
+    workload: "http",
+    expected: "network-wait",
+    story: "waits on a slow HTTP API",
+  },
+  {
+    orchestrator: "prefect",
+    pipeline: "nightly-sleeper",
+    task: "__flow__",
+    shape: "prefect-env",
+    workload: "sleep",
+    expected: "idle",
+    story: "sleeps, waiting for an upstream",
+  },
+  {
+    orchestrator: "prefect",
+    pipeline: "split-files",
+    task: "__flow__",
+    shape: "prefect-env",
+    workload: "spawn",
+    expected: "cpu",
+    story: "spawns hundreds of short-lived shells",
+  },
+];
