@@ -1,0 +1,304 @@
+/**
+ * The nightly publish step against real parts: a real SMTP server on loopback (smtp-server), a real
+ * database on both engines, and a real BullMQ queue on Redis for the retry. Checks that the message is
+ * one valid MIME message with text, HTML and the report attached, and that a failed send keeps the
+ * report on disk, records the failure, and succeeds on the job's retry.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Queue, QueueEvents, Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { SMTPServer } from "smtp-server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Config, loadConfig } from "../common/config.js";
+import { silentLogger } from "../common/logger.js";
+import { latestReportRun } from "../db/queries/report-runs.js";
+import { engines, type TestDatabase } from "../test-support/databases.js";
+import { redisUrl } from "../test-support/services.js";
+import { EmailDeliveryError } from "./email.js";
+import { publishAnalysis } from "./publish.js";
+import { hostileName, sampleAnalysis } from "./test-fixtures.js";
+
+interface MimePart {
+  headers: Map<string, string>;
+  body: string;
+  parts: MimePart[];
+}
+
+/** Decodes RFC 2047 encoded words (`=?UTF-8?Q?…?=` / `?B?`) in a header. */
+function decodeWords(value: string): string {
+  return value
+    .replace(/\?=\s+=\?/g, "?==?")
+    .replace(/=\?([^?]+)\?([QB])\?([^?]*)\?=/gi, (_, _charset: string, encoding: string, text: string) =>
+      encoding.toUpperCase() === "B"
+        ? Buffer.from(text, "base64").toString("utf8")
+        : Buffer.from(
+            text
+              .replace(/_/g, " ")
+              .replace(/=([0-9A-F]{2})/gi, (_m, hex: string) =>
+                String.fromCharCode(Number.parseInt(hex, 16)),
+              ),
+            "latin1",
+          ).toString("utf8"),
+    );
+}
+
+function decodeBody(body: string, encoding: string | undefined): string {
+  if (encoding === "base64") return Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
+  if (encoding === "quoted-printable") {
+    const bytes = body
+      .replace(/=\r?\n/g, "")
+      .replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+    return Buffer.from(bytes, "latin1").toString("utf8");
+  }
+  return body;
+}
+
+/** A small MIME reader: enough to check the structure nodemailer produces, strict about what it checks. */
+function parseMime(raw: string): MimePart {
+  const split = raw.indexOf("\r\n\r\n");
+  if (split < 0) throw new Error("MIME part without a blank line after the headers");
+  const headers = new Map<string, string>();
+  for (const line of raw
+    .slice(0, split)
+    .replace(/\r\n[ \t]+/g, " ")
+    .split("\r\n")) {
+    const colon = line.indexOf(":");
+    if (colon < 0) throw new Error(`malformed header line: ${line}`);
+    headers.set(line.slice(0, colon).trim().toLowerCase(), decodeWords(line.slice(colon + 1).trim()));
+  }
+  const rawBody = raw.slice(split + 4);
+  const type = headers.get("content-type") ?? "text/plain";
+  const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
+  if (type.startsWith("multipart/")) {
+    if (!boundary) throw new Error(`multipart without boundary: ${type}`);
+    const chunks = rawBody.split(`--${boundary}`);
+    if (!chunks.at(-1)?.startsWith("--")) throw new Error(`multipart ${boundary} is not closed`);
+    const parts = chunks
+      .slice(1, -1)
+      .map((chunk) => parseMime(chunk.replace(/^\r\n/, "").replace(/\r\n$/, "")));
+    return { headers, body: "", parts };
+  }
+  return {
+    headers,
+    body: decodeBody(rawBody, headers.get("content-transfer-encoding")?.toLowerCase()),
+    parts: [],
+  };
+}
+
+function mediaType(part: MimePart): string {
+  return (part.headers.get("content-type") ?? "text/plain").split(";")[0]!.trim().toLowerCase();
+}
+
+interface Mailbox {
+  server: SMTPServer;
+  messages: Array<{ from: string; to: string[]; raw: string }>;
+  close(): Promise<void>;
+}
+
+function startSmtpServer(port: number): Promise<Mailbox> {
+  const messages: Mailbox["messages"] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        messages.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+          raw: Buffer.concat(chunks).toString("utf8"),
+        });
+        callback();
+      });
+    },
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () =>
+      resolve({ server, messages, close: () => new Promise((done) => server.close(() => done())) }),
+    );
+  });
+}
+
+/** A loopback port nothing listens on (taken from the kernel, then released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function testConfig(env: Record<string, string>): Config {
+  return loadConfig({
+    env: { RIGHTSIZE_REPORTS_DIR: mkdtempSync(join(tmpdir(), "rightsize-reports-")), ...env },
+  });
+}
+
+describe.each(engines)("publishAnalysis on $name", ({ create }) => {
+  let database: TestDatabase;
+  let mailbox: Mailbox;
+  let port: number;
+
+  beforeAll(async () => {
+    database = await create();
+    port = await freePort();
+    mailbox = await startSmtpServer(port);
+  });
+
+  afterAll(async () => {
+    await mailbox?.close();
+    await database?.drop();
+  });
+
+  it("writes both files, records the run and sends one MIME message with text, HTML and the report", async () => {
+    const config = testConfig({
+      SMTP_URL: `smtp://127.0.0.1:${port}`,
+      RIGHTSIZE_EMAIL_FROM: "rightsize@example.test",
+      RIGHTSIZE_EMAIL_TO: "data-team@example.test, oncall@example.test",
+    });
+    const result = await publishAnalysis({
+      db: database.handle.db,
+      document: sampleAnalysis(),
+      config,
+      logger: silentLogger,
+    });
+    expect(result.email).toBe("sent");
+    expect(result.htmlPath).toBe(join(config.reports.outDir, "rightsize-2026-11-21.html"));
+    const html = readFileSync(result.htmlPath, "utf8");
+    expect(html).toContain("<b>$1,323</b>monthly savings");
+    expect(readFileSync(result.markdownPath, "utf8")).toContain("| $1,323 | 2 | 1 | 1 | 2 |");
+
+    const run = await latestReportRun(database.handle.db);
+    expect(run).toMatchObject({
+      id: result.reportRunId,
+      emailStatus: "sent",
+      emailError: null,
+      tasks: 5,
+      htmlPath: result.htmlPath,
+      markdownPath: result.markdownPath,
+    });
+    expect(run?.windowEnd.toISOString()).toBe("2026-11-21T02:00:00.000Z");
+
+    expect(mailbox.messages).toHaveLength(1);
+    const [message] = mailbox.messages;
+    expect(message?.from).toBe("rightsize@example.test");
+    expect(message?.to).toEqual(["data-team@example.test", "oncall@example.test"]);
+    const mime = parseMime(message!.raw);
+    expect(mime.headers.get("mime-version")).toBe("1.0");
+    expect(mime.headers.get("subject")).toBe(
+      "rightsize: $1,323/month to save · 2 over-provisioned · 1 under-provisioned · 1 at OOM risk · 2 regressed",
+    );
+    expect(mediaType(mime)).toBe("multipart/mixed");
+    expect(mime.parts.map(mediaType)).toEqual(["multipart/alternative", "text/html"]);
+    const [alternative, attachment] = mime.parts;
+    expect(alternative!.parts.map(mediaType)).toEqual(["text/plain", "text/html"]);
+    const [text, body] = alternative!.parts;
+    expect(text!.body).toContain("Monthly savings:    $1,323");
+    expect(text!.body).toContain(hostileName);
+    expect(body!.body).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(body!.body).not.toMatch(/<svg|<script/);
+    expect(attachment!.headers.get("content-disposition")).toMatch(
+      /^attachment; filename="?rightsize-2026-11-21\.html"?$/,
+    );
+    expect(attachment!.body).toBe(html);
+  });
+
+  it("skips the email with no recipients, and still writes and records", async () => {
+    const config = testConfig({ SMTP_URL: `smtp://127.0.0.1:${port}` });
+    const before = mailbox.messages.length;
+    const result = await publishAnalysis({
+      db: database.handle.db,
+      document: sampleAnalysis(),
+      config,
+      logger: silentLogger,
+    });
+    expect(result.email).toBe("skipped");
+    expect(existsSync(result.htmlPath) && existsSync(result.markdownPath)).toBe(true);
+    expect((await latestReportRun(database.handle.db))?.emailStatus).toBe("skipped");
+    expect(mailbox.messages.length).toBe(before);
+  });
+
+  it("with the SMTP server down: throws, keeps the report and records the failure", async () => {
+    const config = testConfig({
+      SMTP_URL: `smtp://127.0.0.1:${await freePort()}`,
+      RIGHTSIZE_EMAIL_TO: "a@example.test",
+    });
+    const error = await publishAnalysis({
+      db: database.handle.db,
+      document: sampleAnalysis(),
+      config,
+      logger: silentLogger,
+    }).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(EmailDeliveryError);
+    expect((error as Error).message).toMatch(/cannot send the report email via smtp:\/\/127\.0\.0\.1:\d+/);
+    const htmlPath = join(config.reports.outDir, "rightsize-2026-11-21.html");
+    expect(readFileSync(htmlPath, "utf8")).toContain("monthly savings");
+    expect(existsSync(join(config.reports.outDir, "rightsize-2026-11-21.md"))).toBe(true);
+    const run = await latestReportRun(database.handle.db);
+    expect(run?.emailStatus).toBe("failed");
+    expect(run?.htmlPath).toBe(htmlPath);
+    expect(run?.emailError).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe("publish as a BullMQ job", () => {
+  it("fails while the SMTP server is down, and the retry sends once it is up", async () => {
+    const [{ create }] = engines;
+    const database = await create();
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const prefix = `rightsize-test-${randomBytes(6).toString("hex")}`;
+    const port = await freePort();
+    const config = testConfig({
+      SMTP_URL: `smtp://127.0.0.1:${port}`,
+      RIGHTSIZE_EMAIL_TO: "team@example.test",
+    });
+    let mailbox: Mailbox | undefined;
+    const queue = new Queue("publish", { connection, prefix });
+    const events = new QueueEvents("publish", { connection: connection.duplicate(), prefix });
+    const worker = new Worker(
+      "publish",
+      async () =>
+        publishAnalysis({ db: database.handle.db, document: sampleAnalysis(), config, logger: silentLogger }),
+      { connection: connection.duplicate(), prefix },
+    );
+    const failures: string[] = [];
+    worker.on("failed", (_job, error) => {
+      failures.push(error.message);
+      // The server comes back between the attempts, as after an SMTP outage.
+      if (!mailbox) void startSmtpServer(port).then((started) => (mailbox = started));
+    });
+    try {
+      await events.waitUntilReady();
+      const job = await queue.add("publish", {}, { attempts: 3, backoff: { type: "fixed", delay: 500 } });
+      const result = await job.waitUntilFinished(events, 30_000);
+      expect(result).toMatchObject({ email: "sent" });
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toMatch(/cannot send the report email/);
+      expect(mailbox?.messages).toHaveLength(1);
+      const runs = await database.handle.db.query.reportRuns.findMany({
+        orderBy: (table, { asc }) => asc(table.id),
+      });
+      expect(runs.map((run) => run.emailStatus)).toEqual(["failed", "sent"]);
+      expect(existsSync(runs[0]!.htmlPath!)).toBe(true);
+    } finally {
+      await worker.close();
+      await events.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await connection.quit();
+      await mailbox?.close();
+      await database.drop();
+    }
+  });
+});
