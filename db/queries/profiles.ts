@@ -1,5 +1,6 @@
 /** Task profiles and recommendations: one row per task key per analysis window end. */
 import { desc, eq, sql } from "drizzle-orm";
+import { type AnalysisDocument, analysisDocumentSchema } from "../../common/analysis-document.js";
 import type { Db } from "../client.js";
 import { recommendations, taskProfiles } from "../schema.js";
 
@@ -69,4 +70,25 @@ export async function listRecommendations(db: Db, windowEnd: Date): Promise<Reco
     .from(recommendations)
     .where(eq(recommendations.windowEnd, windowEnd))
     .orderBy(recommendations.orchestrator, recommendations.pipeline, recommendations.task);
+}
+
+/**
+ * The analysis document of the latest window (or of `windowEnd`), rebuilt from the stored task profiles;
+ * undefined when that window has none. The reports, the check and `analyze --json` all read this one.
+ */
+export async function loadAnalysisDocument(db: Db, windowEnd?: Date): Promise<AnalysisDocument | undefined> {
+  const end = windowEnd ?? (await latestWindowEnd(db));
+  if (!end) return undefined;
+  const rows = await listTaskProfiles(db, end);
+  if (rows.length === 0) return undefined;
+  const generatedAt = new Date(Math.max(...rows.map((row) => row.computedAt.getTime())));
+  const pricing = rows.find((row) => row.document.pricing !== undefined)?.document.pricing;
+  // Parsing puts the keys back in contract order (jsonb stores them sorted) and drops storage-only keys.
+  return analysisDocumentSchema.parse({
+    generatedAt: generatedAt.toISOString(),
+    windowDays: rows[0]!.windowDays,
+    windowEnd: end.toISOString(),
+    ...(pricing === undefined ? {} : { pricing }),
+    tasks: rows.map((row) => row.document),
+  });
 }

@@ -1,0 +1,192 @@
+/**
+ * Bottleneck classification: what a task's time went to, as one class from the contract enum plus
+ * sentences carrying the numbers behind it. Pure: takes the task's totals, returns plain data.
+ *
+ * The rules run in order and the first that holds wins: a hard limit (memory, throttling) explains
+ * more than where threads waited, and waiting for a CPU explains more than being busy on one.
+ */
+import type { BottleneckClass } from "../common/analysis-document.js";
+import { formatBytes } from "../common/units.js";
+import { coresText, percentText } from "./statistics.js";
+
+/**
+ * Peak memory at or above this share of the limit is memory-bound: the kernel reclaims page cache hard
+ * near memory.max, and one larger input away is an OOM kill. Chosen value; the 10 % margin is smaller
+ * than the 15 % buffer the recommendation adds, so a task sized by us does not land here.
+ */
+export const MEMORY_PRESSURE_SHARE = 0.9;
+/** Throttled in more than this share of CFS periods: the issue's threshold (5 %), which is also where
+ * Kubernetes' CPUThrottlingHigh alert (kube-prometheus, 25 %) would be far too late for batch work. */
+export const THROTTLED_SHARE = 0.05;
+/**
+ * Waiting for a CPU at least this share of runnable time (on CPU + waiting) means the host is crowded.
+ * Chosen value: a quarter of runnable time queued (schedstat run delay) stretches the CPU part of a run
+ * by a third, more than sample noise on a busy-but-fine host (a few %).
+ */
+export const CONTENTION_RUNNABLE_SHARE = 0.25;
+/** …and the waiting must be a real part of the task's active time, not a blip on a tiny task. */
+export const CONTENTION_ACTIVE_SHARE = 0.15;
+/** Sleeping at least this share of own thread time… */
+export const IDLE_SHARE = 0.6;
+/** …while using less than this many cores on average: a task that mostly sleeps (polls, sensors). */
+export const IDLE_MAX_AVERAGE_CORES = 0.1;
+/** Blocked on sockets for half of the active thread time: the network is the largest single cause. */
+export const NETWORK_ACTIVE_SHARE = 0.5;
+/** Blocked on disk for 40 % of active time: lower than network, since disk waits also stall page faults. */
+export const DISK_ACTIVE_SHARE = 0.4;
+/** On a CPU for 70 % of active time: compute-bound, the remaining 30 % left to I/O and waiting. */
+export const CPU_ACTIVE_SHARE = 0.7;
+
+export interface ThreadSeconds {
+  cpu: number;
+  cpuWait: number;
+  diskWait: number;
+  networkWait: number;
+  childWait: number;
+  idle: number;
+}
+
+export interface ClassificationInput {
+  runs: number;
+  /** Samples seen over all runs. */
+  ticks: number;
+  threadSeconds: ThreadSeconds;
+  /** Wall seconds covered by samples, over all runs. */
+  sampledSeconds: number;
+  /** CPU seconds over all runs. */
+  cpuSeconds: number;
+  throttledShare: number | null;
+  oomKills: number;
+  /** Runs with at least one OOM kill. */
+  oomRuns: number;
+  peakMemoryBytes: number;
+  memoryLimitBytes: number | null;
+  hostLoadAvg: number | null;
+  hostCores: number | null;
+  /** Most waited first. */
+  endpoints: Array<{ endpoint: string; waitSeconds: number }>;
+  diskReadBytesPerRun: number;
+  diskWriteBytesPerRun: number;
+}
+
+export interface Classification {
+  bottleneck: BottleneckClass;
+  evidence: string[];
+}
+
+function waitedOn(endpoints: ClassificationInput["endpoints"]): string {
+  const top = endpoints.slice(0, 2).map((item) => item.endpoint);
+  return top.length === 0 ? "" : `, mostly ${top.join(" and ")}`;
+}
+
+export function classifyBottleneck(input: ClassificationInput): Classification {
+  const t = input.threadSeconds;
+  const own = t.cpu + t.cpuWait + t.diskWait + t.networkWait + t.idle;
+  const active = t.cpu + t.cpuWait + t.diskWait + t.networkWait;
+  if (input.runs === 0 || input.ticks === 0) {
+    return {
+      bottleneck: "unknown",
+      evidence: [`no samples in ${input.runs} run${input.runs === 1 ? "" : "s"}: nothing to classify`],
+    };
+  }
+  if (input.oomKills > 0) {
+    return {
+      bottleneck: "memory",
+      evidence: [
+        `killed by the OOM killer ${input.oomKills} time${input.oomKills === 1 ? "" : "s"} in ${input.oomRuns} of ${input.runs} runs; peak ${formatBytes(input.peakMemoryBytes)}${input.memoryLimitBytes === null ? "" : ` against a ${formatBytes(input.memoryLimitBytes)} limit`}`,
+      ],
+    };
+  }
+  if (input.memoryLimitBytes !== null && input.memoryLimitBytes > 0) {
+    const share = input.peakMemoryBytes / input.memoryLimitBytes;
+    if (share >= MEMORY_PRESSURE_SHARE) {
+      return {
+        bottleneck: "memory",
+        evidence: [
+          `memory peaked at ${formatBytes(input.peakMemoryBytes)}, ${percentText(share)} of its ${formatBytes(input.memoryLimitBytes)} limit`,
+        ],
+      };
+    }
+  }
+  if (input.throttledShare !== null && input.throttledShare > THROTTLED_SHARE) {
+    return {
+      bottleneck: "cpu-throttled",
+      evidence: [
+        `throttled by its CPU limit in ${percentText(input.throttledShare)} of scheduler periods (above ${percentText(THROTTLED_SHARE)})`,
+      ],
+    };
+  }
+  if (active <= 0 && own <= 0) {
+    const averageCores = input.sampledSeconds > 0 ? input.cpuSeconds / input.sampledSeconds : 0;
+    return averageCores < IDLE_MAX_AVERAGE_CORES
+      ? {
+          bottleneck: "idle",
+          evidence: [`used ${coresText(averageCores)} cores on average and no thread states were recorded`],
+        }
+      : {
+          bottleneck: "unknown",
+          evidence: [
+            `used ${coresText(averageCores)} cores on average, but no thread states were recorded to say where the rest went`,
+          ],
+        };
+  }
+  const runnable = t.cpu + t.cpuWait;
+  const runnableWait = runnable > 0 ? t.cpuWait / runnable : 0;
+  if (
+    runnableWait >= CONTENTION_RUNNABLE_SHARE &&
+    active > 0 &&
+    t.cpuWait / active >= CONTENTION_ACTIVE_SHARE
+  ) {
+    const host =
+      input.hostLoadAvg !== null
+        ? ` on a host at load ${Number(input.hostLoadAvg.toFixed(1))}${input.hostCores === null ? "" : ` on ${input.hostCores} cores`}`
+        : "";
+    return {
+      bottleneck: "cpu-contention",
+      evidence: [`waited for a CPU ${percentText(runnableWait)} of its runnable time${host}`],
+    };
+  }
+  const averageCores = input.sampledSeconds > 0 ? input.cpuSeconds / input.sampledSeconds : 0;
+  const idleShare = own > 0 ? t.idle / own : 0;
+  if (idleShare >= IDLE_SHARE && averageCores < IDLE_MAX_AVERAGE_CORES) {
+    return {
+      bottleneck: "idle",
+      evidence: [
+        `asleep ${percentText(idleShare)} of its thread time, using ${coresText(averageCores)} cores on average`,
+      ],
+    };
+  }
+  const networkShare = active > 0 ? t.networkWait / active : 0;
+  if (networkShare >= NETWORK_ACTIVE_SHARE) {
+    return {
+      bottleneck: "network-wait",
+      evidence: [
+        `${percentText(networkShare)} of its active thread time blocked on sockets${waitedOn(input.endpoints)}`,
+      ],
+    };
+  }
+  const diskShare = active > 0 ? t.diskWait / active : 0;
+  if (diskShare >= DISK_ACTIVE_SHARE) {
+    return {
+      bottleneck: "disk-io",
+      evidence: [
+        `${percentText(diskShare)} of its active thread time blocked on disk, reading ${formatBytes(input.diskReadBytesPerRun)} and writing ${formatBytes(input.diskWriteBytesPerRun)} per run (median)`,
+      ],
+    };
+  }
+  const cpuShare = active > 0 ? t.cpu / active : 0;
+  if (cpuShare >= CPU_ACTIVE_SHARE) {
+    return {
+      bottleneck: "cpu",
+      evidence: [
+        `on a CPU ${percentText(cpuShare)} of its active thread time, ${coresText(averageCores)} cores on average`,
+      ],
+    };
+  }
+  return {
+    bottleneck: "balanced",
+    evidence: [
+      `no single cause: of its active thread time ${percentText(cpuShare)} on a CPU, ${percentText(networkShare)} on sockets, ${percentText(diskShare)} on disk, ${percentText(active > 0 ? t.cpuWait / active : 0)} waiting for a CPU`,
+    ],
+  };
+}

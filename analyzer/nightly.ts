@@ -1,0 +1,216 @@
+/**
+ * The nightly analysis steps, each one thin (STYLE.md 5): load through db/, compute with the pure
+ * analyzer functions, persist. The BullMQ processors (jobs.ts) and the inline runner both call these, so
+ * the queue and `rightsize analyze` cannot disagree.
+ */
+import {
+  type AnalysisDocument,
+  analysisDocumentSchema,
+  type TaskAnalysis,
+  type TaskKey,
+  taskAnalysisSchema,
+  taskKeyString,
+} from "../common/analysis-document.js";
+import type { Config } from "../common/config.js";
+import { coerceError, describeError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { Db } from "../db/client.js";
+import {
+  type AnalysisWindow,
+  listTaskKeysInWindow,
+  loadTaskProcesses,
+  loadTaskRuns,
+} from "../db/queries/analysis.js";
+import { listDeclaredRequests } from "../db/queries/declared-requests.js";
+import { loadAnalysisDocument, upsertTaskResult } from "../db/queries/profiles.js";
+import type { RecommendationSettings } from "./recommend.js";
+import { declaredValuesOf, matchConfiguredRequest } from "./requests.js";
+import { buildTaskAnalysis } from "./task-analysis.js";
+
+/** The task's data cannot give an analysis (a contract violation, not a passing outage): don't retry. */
+export class AnalysisDataError extends Error {
+  override name = "AnalysisDataError";
+}
+
+/** What one night analyzes: the window ending at `end`, `days` long. */
+export interface Night {
+  windowEnd: Date;
+  windowDays: number;
+}
+
+export function windowOf(night: Night, maxRuns: number): AnalysisWindow {
+  return {
+    start: new Date(night.windowEnd.getTime() - night.windowDays * 86_400_000),
+    end: night.windowEnd,
+    maxRuns,
+  };
+}
+
+export function settingsOf(config: Config): RecommendationSettings {
+  return {
+    cpuBuffer: config.analysis.cpuBuffer,
+    memoryBuffer: config.analysis.memoryBuffer,
+    cpuRunPercentile: config.analysis.cpuRunPercentile,
+    memoryPeakPercentile: config.analysis.memoryPeakPercentile,
+    pricing: { ...config.pricing },
+  };
+}
+
+/** The task keys the night fans out to. */
+export async function tasksOfNight(db: Db, config: Config, night: Night): Promise<TaskKey[]> {
+  return listTaskKeysInWindow(db, windowOf(night, config.analysis.maxRuns));
+}
+
+/**
+ * Analyzes one task over the night's window and upserts its profile and recommendation under
+ * (task key, window end): computing the same night again overwrites with the same values.
+ */
+export async function analyzeTask(
+  db: Db,
+  config: Config,
+  night: Night,
+  key: TaskKey,
+): Promise<TaskAnalysis | undefined> {
+  const window = windowOf(night, config.analysis.maxRuns);
+  const { runs, cores } = await loadTaskRuns(db, key, window);
+  if (runs.length === 0) return undefined;
+  const [processes, declaredRows] = await Promise.all([
+    loadTaskProcesses(db, key, window),
+    listDeclaredRequests(db, key),
+  ]);
+  const analysis = buildTaskAnalysis(
+    {
+      key,
+      runs,
+      cores,
+      processes,
+      declared: declaredValuesOf(declaredRows),
+      configured: matchConfiguredRequest(config.analysis.requests, key),
+      windowEnd: night.windowEnd,
+      windowDays: night.windowDays,
+      maxRuns: config.analysis.maxRuns,
+    },
+    settingsOf(config),
+  );
+  const checked = taskAnalysisSchema.safeParse(analysis);
+  if (!checked.success) {
+    throw new AnalysisDataError(
+      `task ${taskKeyString(key)}: analysis does not fit the document contract: ${checked.error.issues
+        .slice(0, 3)
+        .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
+        .join("; ")}`,
+    );
+  }
+  if (hasNonFinite(analysis)) {
+    throw new AnalysisDataError(`task ${taskKeyString(key)}: a measure is not a finite number`);
+  }
+  await upsertTaskResult(
+    db,
+    {
+      ...key,
+      windowEnd: night.windowEnd,
+      windowDays: night.windowDays,
+      runs: analysis.runs,
+      bottleneck: analysis.bottleneck,
+      // Pricing rides along (stripped when the document is rebuilt) so readers know what savings assumed.
+      document: { ...analysis, pricing: { ...config.pricing } } as unknown as Record<string, unknown>,
+    },
+    {
+      ...key,
+      windowEnd: night.windowEnd,
+      cpuCores: analysis.recommendation.cpuCores,
+      memoryBytes: analysis.recommendation.memoryBytes,
+      confidence: analysis.recommendation.confidence,
+      severity: analysis.recommendation.severity,
+      monthlySavingsUsd: analysis.recommendation.monthlySavingsUsd,
+      reason: analysis.recommendation.reason,
+    },
+  );
+  return analysis;
+}
+
+function hasNonFinite(value: unknown): boolean {
+  if (typeof value === "number") return !Number.isFinite(value);
+  if (Array.isArray(value)) return value.some(hasNonFinite);
+  if (value !== null && typeof value === "object") return Object.values(value).some(hasNonFinite);
+  return false;
+}
+
+/** Publishing, injected so the analyzer room does not import reports/ outside the publish step. */
+export type Publisher = (options: {
+  db: Db;
+  document: AnalysisDocument;
+  config: Config;
+  logger: Logger;
+}) => Promise<unknown>;
+
+/** Rebuilds the night's document from the stored profiles and hands it to the publisher. */
+export async function publishNight(
+  db: Db,
+  config: Config,
+  logger: Logger,
+  night: Night,
+  publish: Publisher,
+): Promise<AnalysisDocument> {
+  const document = (await loadAnalysisDocument(db, night.windowEnd)) ?? emptyDocument(night);
+  const result = await publish({ db, document, config, logger });
+  logger.info(
+    { windowEnd: night.windowEnd.toISOString(), tasks: document.tasks.length, result },
+    "published",
+  );
+  return document;
+}
+
+export function emptyDocument(night: Night): AnalysisDocument {
+  return analysisDocumentSchema.parse({
+    generatedAt: new Date().toISOString(),
+    windowDays: night.windowDays,
+    windowEnd: night.windowEnd.toISOString(),
+    tasks: [],
+  });
+}
+
+export interface InlineResult {
+  document: AnalysisDocument;
+  analyzed: number;
+  failed: Array<{ task: string; error: string }>;
+}
+
+/**
+ * The whole night in this process, without Redis: the same steps the queue runs, `concurrency` tasks at
+ * a time. A task that fails is logged and left out, as a failed child job is in the flow.
+ */
+export async function runNightInline(options: {
+  db: Db;
+  config: Config;
+  logger: Logger;
+  night: Night;
+  publish?: Publisher;
+  concurrency?: number;
+}): Promise<InlineResult> {
+  const { db, config, logger, night } = options;
+  const keys = await tasksOfNight(db, config, night);
+  const failed: InlineResult["failed"] = [];
+  let next = 0;
+  let analyzed = 0;
+  const lanes = Array.from(
+    { length: Math.max(1, options.concurrency ?? config.queue.concurrency) },
+    async () => {
+      while (next < keys.length) {
+        const key = keys[next++]!;
+        try {
+          if (await analyzeTask(db, config, night, key)) analyzed++;
+        } catch (error) {
+          const message = describeError(coerceError(error));
+          logger.error({ task: taskKeyString(key), error: message }, "task analysis failed");
+          failed.push({ task: taskKeyString(key), error: message });
+        }
+      }
+    },
+  );
+  await Promise.all(lanes);
+  const document = options.publish
+    ? await publishNight(db, config, logger, night, options.publish)
+    : ((await loadAnalysisDocument(db, night.windowEnd)) ?? emptyDocument(night));
+  return { document, analyzed, failed };
+}

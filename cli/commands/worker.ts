@@ -1,0 +1,60 @@
+import { type Command, Option } from "commander";
+import { connect, startWorker } from "../../analyzer/jobs.js";
+import { UsageError } from "../../common/errors.js";
+import { flagParsers, runtimeOf, withDatabase } from "../runtime.js";
+
+export function register(program: Command): void {
+  program
+    .command("worker")
+    .description(
+      "run the nightly jobs from the BullMQ queue (nightly fan-out, analyze-task, publish, partition maintenance) until SIGTERM or SIGINT, which lets running jobs finish first",
+    )
+    .addOption(
+      new Option(
+        "--lock-duration <duration>",
+        "how long a job stays claimed by a worker that stopped answering",
+      )
+        .argParser(flagParsers.durationMs)
+        .default(30_000, "30s"),
+    )
+    .addHelpText(
+      "after",
+      `
+Needs --redis or REDIS_URL. Start as many workers as you like, on any hosts that reach the Redis and
+the database; each runs queue.concurrency jobs at once (RIGHTSIZE_CONCURRENCY). A worker killed
+mid-job loses nothing: after --lock-duration another worker reruns the job (results are upserts).
+
+Examples:
+  rightsize worker --redis redis://127.0.0.1:6379 --db postgres://rightsize@db:5432/rightsize
+  RIGHTSIZE_CONCURRENCY=4 rightsize worker`,
+    )
+    .action(async (options: { lockDuration: number }, command: Command) => {
+      const runtime = runtimeOf(command);
+      const { config, logger } = runtime;
+      if (!config.redis.url) throw new UsageError("worker needs a Redis: pass --redis URL or set REDIS_URL");
+      await withDatabase(runtime, async (handle) => {
+        const connection = connect(config.redis.url!);
+        const { worker, drain } = startWorker({
+          db: handle.db,
+          config,
+          logger,
+          connection,
+          lockDurationMs: options.lockDuration,
+        });
+        await worker.waitUntilReady();
+        logger.info(
+          { prefix: config.queue.prefix, concurrency: config.queue.concurrency, database: handle.label },
+          "worker ready",
+        );
+        process.stdout.write(`worker ready (pid ${process.pid})\n`);
+        await new Promise<void>((stop) => {
+          process.once("SIGTERM", () => stop());
+          process.once("SIGINT", () => stop());
+        });
+        logger.info("draining: finishing running jobs");
+        await drain();
+        connection.disconnect();
+        logger.info("worker stopped");
+      });
+    });
+}
