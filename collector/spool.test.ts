@@ -1,0 +1,109 @@
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../common/logger.js";
+import { parseLine, Spool } from "./spool.js";
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "rightsize-spool-unit-"));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function replayAll(spool: Spool): unknown[] {
+  const out: unknown[] = [];
+  for (const segment of spool.segments()) {
+    out.push(...spool.read(segment).records);
+    spool.remove(segment);
+  }
+  return out;
+}
+
+describe("spool", () => {
+  it("replays records in append order across segments and removes them", () => {
+    const dir = tempDir();
+    const spool = new Spool({ dir, maxBytes: 1024 * 1024, segmentBytes: 200, logger: silentLogger });
+    const records = Array.from({ length: 50 }, (_, index) => ({ index, text: "x".repeat(index % 13) }));
+    for (const record of records) expect(spool.append(record)).toBe(true);
+    expect(spool.segments().length).toBeGreaterThan(5);
+    expect(replayAll(spool)).toEqual(records);
+    expect(spool.hasRecords()).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("a new spool on the same folder finds what an earlier one left, and appends after it", () => {
+    const dir = tempDir();
+    const first = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger, sync: "rotate" });
+    first.append({ n: 1 });
+    first.append({ n: 2 });
+    // No close: the process died. The page cache has the bytes, as after a real crash of the process.
+    const second = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    expect(second.hasRecords()).toBe(true);
+    second.append({ n: 3 });
+    expect(replayAll(second)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+  });
+
+  it("refuses appends past its bound and counts them", () => {
+    const dir = tempDir();
+    const spool = new Spool({ dir, maxBytes: 1000, logger: silentLogger });
+    let accepted = 0;
+    for (let index = 0; index < 40; index++) if (spool.append({ index, pad: "y".repeat(40) })) accepted++;
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeLessThan(40);
+    expect(spool.stats()).toMatchObject({ appendedRecords: accepted, droppedRecords: 40 - accepted });
+    expect(spool.bytes).toBeLessThanOrEqual(1000);
+    expect(replayAll(spool)).toHaveLength(accepted);
+  });
+
+  it("skips a torn tail and a corrupted middle line, keeping every good record", () => {
+    const dir = tempDir();
+    const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    for (let n = 0; n < 5; n++) spool.append({ n });
+    const [segment] = spool.segments();
+    const lines = readFileSync(segment!, "utf8").split("\n");
+    lines[2] = lines[2]!.replace('"n":2', '"n":9'); // bit rot: the checksum no longer matches
+    writeFileSync(segment!, `${lines.join("\n")}0badc0de\t{"n":`); // and a torn last write
+    const reopened = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    const contents = reopened.read(reopened.segments()[0]!);
+    expect(contents.records).toEqual([{ n: 0 }, { n: 1 }, { n: 3 }, { n: 4 }]);
+    expect(contents.corruptLines).toBe(2);
+  });
+
+  it("sets refused records aside in rejected/", () => {
+    const dir = tempDir();
+    const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    const file = spool.reject({ bad: true });
+    appendFileSync(file, "");
+    expect(
+      readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => parseLine(line)?.value),
+    ).toEqual([{ bad: true }]);
+  });
+
+  it("any truncation of a line is detected (property)", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.nat(), (value, cut) => {
+        const dir = tempDir();
+        const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+        spool.append(value);
+        const [segment] = spool.segments();
+        const text = readFileSync(segment!, "utf8");
+        // Cut anywhere before the final newline: the line is torn.
+        const at = cut % (text.length - 1);
+        writeFileSync(segment!, text.slice(0, at));
+        const contents = spool.read(segment!);
+        rmSync(dir, { recursive: true, force: true });
+        return contents.records.length === 0 && contents.corruptLines === (at === 0 ? 0 : 1);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
