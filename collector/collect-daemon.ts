@@ -1,0 +1,130 @@
+/**
+ * `rightsize collect`: the host daemon. Discovers attributed task roots host-wide, samples them until
+ * stopped (SIGINT/SIGTERM, or the optional duration), then flushes and returns. Executions a crashed
+ * collector left open are resumed when their root still runs, and reported "lost" otherwise.
+ */
+import type { Logger } from "../common/logger.js";
+import type { ExecutionRow } from "../db/queries/executions.js";
+import type { Attribution } from "./attribution.js";
+import { takeHostInventory } from "./host-inventory.js";
+import { startSamplerLoop } from "./loop.js";
+import { redactArgv } from "./redact.js";
+import { Sampler } from "./sampler.js";
+import type { NewExecution, SampleWriter } from "./writer.js";
+
+export interface CollectOptions {
+  intervalMs: number;
+  /** Stop after this long; null: until a signal. */
+  durationMs: number | null;
+  procRoot: string;
+  cgroupRoot: string;
+  hostId: string;
+  writer: SampleWriter;
+  logger: Logger;
+  /** Executions this host left open (ended_at null), with the time of their last sample. */
+  openExecutions: Array<{ row: ExecutionRow; lastSampleAt: Date | null }>;
+  pollMs?: number;
+  /** Resolves when the daemon should stop (tests); signals work as well. */
+  stop?: Promise<void>;
+}
+
+export interface CollectSummary {
+  ticks: number;
+  resumed: number;
+  lost: number;
+  executions: number;
+}
+
+function attributionOf(row: ExecutionRow): Attribution {
+  return {
+    orchestrator: row.orchestrator,
+    pipeline: row.pipeline,
+    task: row.task,
+    runId: row.runId,
+    tryNumber: row.tryNumber,
+    mapIndex: row.mapIndex < 0 ? null : row.mapIndex,
+    source: row.attribution,
+  };
+}
+
+/** Resumes open executions whose root still runs; the others were lost with the collector that died. */
+export function reconcileOpenExecutions(
+  sampler: Sampler,
+  open: CollectOptions["openExecutions"],
+): { resumed: string[]; lost: NewExecution[] } {
+  const resumed: string[] = [];
+  const lost: NewExecution[] = [];
+  for (const { row, lastSampleAt } of open) {
+    const alive =
+      row.rootPid !== null &&
+      row.rootStartTicks !== null &&
+      sampler.resume({
+        id: row.id,
+        attribution: attributionOf(row),
+        rootPid: row.rootPid,
+        rootStartTicks: row.rootStartTicks,
+        startedAt: row.startedAt,
+      });
+    if (alive) resumed.push(row.id);
+    else lost.push({ ...row, status: "lost", endedAt: lastSampleAt ?? row.startedAt });
+  }
+  return { resumed, lost };
+}
+
+export async function runCollector(options: CollectOptions): Promise<CollectSummary> {
+  const { logger, writer } = options;
+  const sampler = new Sampler({
+    procRoot: options.procRoot,
+    cgroupRoot: options.cgroupRoot,
+    hostId: options.hostId,
+    sink: writer,
+    logger,
+    redact: redactArgv,
+    intervalMs: options.intervalMs,
+  });
+  const { resumed, lost } = reconcileOpenExecutions(sampler, options.openExecutions);
+  for (const row of lost) writer.execution(row);
+  if (resumed.length + lost.length > 0)
+    logger.info({ resumed: resumed.length, lost: lost.length }, "open executions reconciled");
+  try {
+    writer.host(await takeHostInventory(options.hostId, sampler.cgroupLayout));
+  } catch (error) {
+    logger.warn({ err: error }, "host inventory failed");
+  }
+  let executions = 0;
+  const seen = new Set<string>();
+  const loop = startSamplerLoop(sampler, {
+    intervalMs: options.intervalMs,
+    pollMs: options.pollMs,
+    discover: true,
+    logger,
+    afterTick: () => {
+      for (const id of sampler.openExecutions()) {
+        if (!seen.has(id)) {
+          seen.add(id);
+          executions++;
+        }
+      }
+      sampler.endFinished();
+    },
+  });
+  logger.info({ intervalMs: options.intervalMs, hostId: options.hostId }, "collector started");
+  await new Promise<void>((resolve) => {
+    const timers: NodeJS.Timeout[] = [];
+    const done = () => {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.off(signal, done);
+      for (const timer of timers) clearTimeout(timer);
+      resolve();
+    };
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, done);
+    if (options.durationMs !== null) timers.push(setTimeout(done, options.durationMs));
+    options.stop?.then(done);
+  });
+  loop.stop();
+  // Tasks still running stay open: a collector started later resumes them (same root pid and start).
+  sampler.tick();
+  sampler.close();
+  await writer.close();
+  logger.info({ ticks: loop.ticks(), executions }, "collector stopped");
+  return { ticks: loop.ticks(), resumed: resumed.length, lost: lost.length, executions };
+}

@@ -1,0 +1,244 @@
+/**
+ * `rightsize run … -- CMD`: starts CMD with inherited stdio (in a cgroup of its own where one can be
+ * made), forwards SIGINT/SIGTERM/SIGHUP, samples its whole tree, records the execution and returns CMD's
+ * exit code (128 + signal number when a signal killed it, as shells report it).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { constants } from "node:os";
+import pidusage from "pidusage";
+import { coerceError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { Attribution } from "./attribution.js";
+import { createOwnCgroup, type OwnCgroup } from "./cgroup.js";
+import { takeHostInventory } from "./host-inventory.js";
+import { startSamplerLoop } from "./loop.js";
+import { parseProcCgroup } from "./procfs-parse.js";
+import { redactArgv } from "./redact.js";
+import { Sampler } from "./sampler.js";
+import type { SampleWriter } from "./writer.js";
+
+export interface RunOptions {
+  command: string[];
+  attribution: Attribution;
+  requests: { cpuCores: number | null; memoryBytes: number | null };
+  intervalMs: number;
+  procRoot: string;
+  cgroupRoot: string;
+  hostId: string;
+  writer: SampleWriter;
+  logger: Logger;
+  /** Poll of the tree's children lists; 0 turns it off. */
+  pollMs?: number;
+}
+
+/** The child joins the cgroup(s) before it execs CMD, so nothing CMD starts escapes them. */
+const TRAMPOLINE =
+  'IFS=:; for f in $RIGHTSIZE_CGROUP_PROCS; do echo $$ > "$f"; done 2>/dev/null; unset IFS RIGHTSIZE_CGROUP_PROCS; exec "$@"';
+
+/** Exit code of a command a signal ended: 128 + the signal's number (POSIX shells). */
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const number = signal ? constants.signals[signal] : undefined;
+  return 128 + (number ?? 0);
+}
+
+export function statusOf(
+  code: number | null,
+  signal: NodeJS.Signals | null,
+): "succeeded" | "failed" | "killed" {
+  if (signal !== null) return "killed";
+  return code === 0 ? "succeeded" : "failed";
+}
+
+function waitForExit(
+  child: ChildProcess,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }> {
+  return new Promise((resolve) => {
+    child.once("error", (error) => resolve({ code: 127, signal: null, error }));
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+}
+
+const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+function forwardSignals(child: ChildProcess): () => void {
+  const handlers = FORWARDED.map((signal) => {
+    const handler = () => {
+      child.kill(signal);
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  return () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
+}
+
+/** Waits (briefly) until the child is in the cgroup, or has exec'd without joining it. */
+async function joinedCgroup(
+  procRoot: string,
+  pid: number,
+  own: OwnCgroup,
+  sampler: Sampler,
+): Promise<boolean> {
+  const name = own.cgroup.path.split("/").pop() ?? "";
+  // The trampoline joins within a few ms; 2 s covers a loaded machine.
+  for (let waited = 0; waited < 2000; waited += 5) {
+    const text = sampler.reader.read(`${procRoot}/${pid}/cgroup`);
+    if (text === undefined) return false;
+    if (parseProcCgroup(text).some((entry) => entry.path.endsWith(`/${name}`))) return true;
+    const comm = sampler.reader.read(`${procRoot}/${pid}/comm`)?.trim();
+    if (comm !== undefined && comm !== "sh" && comm !== "dash" && comm !== "bash") return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return false;
+}
+
+export async function runCommand(options: RunOptions): Promise<number> {
+  if (process.platform !== "linux") return runWithPidusage(options);
+  const { logger, writer } = options;
+  const sampler = new Sampler({
+    procRoot: options.procRoot,
+    cgroupRoot: options.cgroupRoot,
+    hostId: options.hostId,
+    sink: writer,
+    logger,
+    redact: redactArgv,
+    intervalMs: options.intervalMs,
+  });
+  const executionId = randomUUID();
+  const own = createOwnCgroup(
+    sampler.reader,
+    options.procRoot,
+    sampler.cgroupLayout,
+    `rightsize-${executionId}`,
+  );
+  if (!own) logger.info("no cgroup of its own could be made: CPU and I/O come from the process tree");
+  const [file, ...args] = options.command as [string, ...string[]];
+  const env = { ...process.env, RIGHTSIZE_WRAPPED: executionId };
+  const startedAtMs = Date.now();
+  const child = own
+    ? spawn("/bin/sh", ["-c", TRAMPOLINE, "rightsize-run", file, ...args], {
+        stdio: "inherit",
+        env: { ...env, RIGHTSIZE_CGROUP_PROCS: own.procsFiles.join(":") },
+      })
+    : spawn(file, args, { stdio: "inherit", env });
+  const exited = waitForExit(child);
+  const stopForwarding = forwardSignals(child);
+  const inventory = takeHostInventory(options.hostId, sampler.cgroupLayout)
+    .then((host) => writer.host(host))
+    .catch((error) => logger.warn({ err: coerceError(error) }, "host inventory failed"));
+  let loop: ReturnType<typeof startSamplerLoop> | null = null;
+  let tracked = false;
+  if (child.pid !== undefined) {
+    const inCgroup = own ? await joinedCgroup(options.procRoot, child.pid, own, sampler) : false;
+    if (own && !inCgroup)
+      logger.info("the command did not join its cgroup: CPU and I/O come from the process tree");
+    sampler.track({
+      pid: child.pid,
+      attribution: options.attribution,
+      startedAtMs,
+      ownCgroup: inCgroup ? own!.cgroup : null,
+      requests: options.requests,
+      executionId,
+    });
+    tracked = true;
+    loop = startSamplerLoop(sampler, {
+      intervalMs: options.intervalMs,
+      pollMs: options.pollMs,
+      discover: false,
+      logger,
+    });
+  }
+  const result = await exited;
+  stopForwarding();
+  loop?.stop();
+  if (result.error) process.stderr.write(`rightsize: cannot start ${file}: ${result.error.message}\n`);
+  const exitCode = exitCodeOf(result.code, result.signal);
+  if (tracked) {
+    try {
+      sampler.tick(); // the last partial tick: the cgroup still holds the final counters
+    } catch (error) {
+      logger.error({ err: coerceError(error) }, "final tick failed");
+    }
+    sampler.end(executionId, { exitCode, status: statusOf(result.code, result.signal) });
+  }
+  sampler.close();
+  await inventory;
+  await writer.close();
+  if (own) {
+    const left = own.remove();
+    if (left.length > 0)
+      logger.warn({ cgroups: left }, "cgroup not removed: processes of the command still run in it");
+  }
+  return exitCode;
+}
+
+/**
+ * Outside Linux there is no /proc: pidusage gives the root process's CPU and memory only (it spawns `ps`
+ * per call on macOS, so this path is for trying rightsize out, not for production hosts).
+ */
+async function runWithPidusage(options: RunOptions): Promise<number> {
+  const { logger, writer } = options;
+  logger.warn(
+    `on ${process.platform} only the command's own CPU and memory are measured: no children, disk, network, thread states or cgroup limits`,
+  );
+  const executionId = randomUUID();
+  const startedAt = new Date();
+  const [file, ...args] = options.command as [string, ...string[]];
+  const child = spawn(file, args, {
+    stdio: "inherit",
+    env: { ...process.env, RIGHTSIZE_WRAPPED: executionId },
+  });
+  const exited = waitForExit(child);
+  const stopForwarding = forwardSignals(child);
+  const base = {
+    id: executionId,
+    orchestrator: options.attribution.orchestrator,
+    pipeline: options.attribution.pipeline,
+    task: options.attribution.task,
+    runId: options.attribution.runId ?? startedAt.toISOString(),
+    tryNumber: options.attribution.tryNumber ?? 1,
+    mapIndex: options.attribution.mapIndex ?? -1,
+    hostId: options.hostId,
+    attribution: options.attribution.source,
+    rootPid: child.pid ?? null,
+    startedAt,
+    requestCpuCores: options.requests.cpuCores,
+    cpuSource: options.requests.cpuCores === null ? null : "flag",
+    requestMemoryBytes: options.requests.memoryBytes,
+    memorySource: options.requests.memoryBytes === null ? null : "flag",
+  };
+  writer.execution(base);
+  let cpuSecondsTotal = 0;
+  let last = Date.now();
+  const timer = setInterval(() => {
+    if (child.pid === undefined) return;
+    pidusage(child.pid)
+      .then((stat) => {
+        const now = Date.now();
+        const intervalSeconds = (now - last) / 1000;
+        last = now;
+        cpuSecondsTotal = stat.ctime / 1000;
+        writer.samples([
+          {
+            executionId,
+            ts: new Date(now),
+            intervalSeconds,
+            cpuCores: stat.cpu / 100,
+            cpuSecondsTotal,
+            rssBytes: stat.memory,
+          },
+        ]);
+      })
+      .catch((error) => logger.debug({ err: coerceError(error) }, "pidusage failed"));
+  }, options.intervalMs);
+  const result = await exited;
+  clearInterval(timer);
+  stopForwarding();
+  const exitCode = exitCodeOf(result.code, result.signal);
+  writer.execution({ ...base, endedAt: new Date(), exitCode, status: statusOf(result.code, result.signal) });
+  await writer.close();
+  return exitCode;
+}
