@@ -5,6 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
 
 export const fixtureFiles: Record<string, string> = {
   "dags/resources_dag.py": `from airflow import DAG
@@ -259,4 +260,153 @@ export function writeFixtureRepository(folder: string): string {
     writeFileSync(path, text);
   }
   return folder;
+}
+
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+
+interface FixtureTask {
+  orchestrator?: string;
+  pipeline: string;
+  task: string;
+  cpuCores: number;
+  memoryBytes: number;
+  peakBytes?: number;
+  throttledShare?: number;
+  confidence?: TaskAnalysis["recommendation"]["confidence"];
+  runs?: number;
+  monthlySavingsUsd?: number | null;
+}
+
+/** One analysis-document task entry with the figures a test cares about and plausible rest. */
+export function analysisTask(spec: FixtureTask): TaskAnalysis {
+  const peak = spec.peakBytes ?? spec.memoryBytes / 1.15;
+  return {
+    orchestrator: spec.orchestrator ?? "airflow",
+    pipeline: spec.pipeline,
+    task: spec.task,
+    runs: spec.runs ?? 12,
+    durationSeconds: { p50: 600, p95: 700, max: 800 },
+    cpu: {
+      requestCores: null,
+      limitCores: null,
+      requestSource: null,
+      p50: spec.cpuCores / 2,
+      p90: spec.cpuCores / 1.2,
+      p95: spec.cpuCores / 1.15,
+      p99: spec.cpuCores,
+      max: spec.cpuCores,
+      cpuSecondsPerRun: { p50: 300, max: 400 },
+      throttledShare: spec.throttledShare ?? 0,
+    },
+    memory: {
+      requestBytes: null,
+      limitBytes: null,
+      requestSource: null,
+      peakBytes: { p50: peak * 0.8, p95: peak * 0.95, max: peak },
+      oomKills: 0,
+    },
+    disk: { readBytesPerRun: { p50: 0 }, writeBytesPerRun: { p50: 0 } },
+    network: { rxBytesPerRun: { p50: null }, txBytesPerRun: { p50: null } },
+    timeShares: { cpu: 0.6, cpuWait: 0.05, diskWait: 0.05, networkWait: 0.1, idle: 0.2, childWait: 0 },
+    bottleneck: (spec.throttledShare ?? 0) > 0.05 ? "cpu-throttled" : "balanced",
+    evidence: [],
+    processes: [],
+    recommendation: {
+      cpuCores: spec.cpuCores,
+      memoryBytes: spec.memoryBytes,
+      confidence: spec.confidence ?? "high",
+      severity: "warning",
+      monthlySavingsUsd: spec.monthlySavingsUsd === undefined ? 10 : spec.monthlySavingsUsd,
+      reason: "fixture",
+    },
+  };
+}
+
+/** Recommendations for the fixture repository: over-, under-, un-declared, shared and split tasks. */
+export function fixtureAnalysis(): AnalysisDocument {
+  return {
+    generatedAt: "2026-11-20T02:00:00.000Z",
+    windowDays: 14,
+    tasks: [
+      analysisTask({
+        pipeline: "resources_dag",
+        task: "crunch",
+        cpuCores: 0.3,
+        memoryBytes: 900 * MiB,
+        monthlySavingsUsd: 41.5,
+      }),
+      analysisTask({ pipeline: "resources_dag", task: "notify", cpuCores: 0.1, memoryBytes: 200 * MiB }),
+      analysisTask({
+        pipeline: "pod_inline",
+        task: "score",
+        cpuCores: 1.2,
+        memoryBytes: 5 * GiB,
+        monthlySavingsUsd: 12,
+      }),
+      analysisTask({ pipeline: "pod_shared", task: "extract", cpuCores: 0.7, memoryBytes: 3 * GiB }),
+      analysisTask({ pipeline: "pod_shared", task: "transform", cpuCores: 0.7, memoryBytes: 3 * GiB }),
+      analysisTask({ pipeline: "pod_split", task: "small", cpuCores: 0.2, memoryBytes: 600 * MiB }),
+      analysisTask({ pipeline: "pod_split", task: "large", cpuCores: 3.1, memoryBytes: 7 * GiB }),
+      analysisTask({ pipeline: "taskflow_etl", task: "load", cpuCores: 0.2, memoryBytes: 700 * MiB }),
+      analysisTask({
+        pipeline: "kpo_dag",
+        task: "train",
+        cpuCores: 3,
+        memoryBytes: 3 * GiB,
+        peakBytes: 2.8 * GiB,
+        monthlySavingsUsd: null,
+      }),
+      analysisTask({
+        pipeline: "legacy_dag",
+        task: "archive",
+        cpuCores: 1.5,
+        memoryBytes: 600 * MiB,
+        throttledShare: 0.2,
+      }),
+      analysisTask({ pipeline: "defaults_dag", task: "a", cpuCores: 0.25, memoryBytes: GiB }),
+      analysisTask({ pipeline: "defaults_dag", task: "b", cpuCores: 0.25, memoryBytes: GiB }),
+      analysisTask({
+        pipeline: "defaults_dag",
+        task: "c",
+        cpuCores: 0.1,
+        memoryBytes: 100 * MiB,
+        confidence: "none",
+        runs: 0,
+      }),
+      analysisTask({ pipeline: "decorated_defaults", task: "fetch", cpuCores: 0.1, memoryBytes: 256 * MiB }),
+      analysisTask({ pipeline: "decorated_defaults", task: "parse", cpuCores: 0.8, memoryBytes: 256 * MiB }),
+      analysisTask({ pipeline: "dynamic_dag", task: "unknown_name", cpuCores: 0.5, memoryBytes: 2 * GiB }),
+      analysisTask({
+        orchestrator: "prefect",
+        pipeline: "hourly-sync",
+        task: "__flow__",
+        cpuCores: 0.5,
+        memoryBytes: GiB,
+      }),
+      analysisTask({
+        orchestrator: "prefect",
+        pipeline: "daily-rollup",
+        task: "__flow__",
+        cpuCores: 0.5,
+        memoryBytes: 3 * GiB,
+      }),
+      analysisTask({
+        orchestrator: "prefect",
+        pipeline: "ecs-export",
+        task: "__flow__",
+        cpuCores: 0.9,
+        memoryBytes: 3 * GiB,
+      }),
+      analysisTask({
+        orchestrator: "prefect",
+        pipeline: "nightly-ecs",
+        task: "__flow__",
+        cpuCores: 0.1,
+        memoryBytes: 100 * MiB,
+        confidence: "none",
+      }),
+      analysisTask({ pipeline: "elsewhere_dag", task: "not_in_this_repo", cpuCores: 1, memoryBytes: GiB }),
+    ],
+  };
 }

@@ -187,10 +187,11 @@ export function formatLike(unit: QuantityUnit, original: Literal, value: number)
       const suffix = match?.[3];
       const exponent = match?.[2];
       if (suffix) {
-        const inUnit = value / suffixFactors[suffix]!;
-        // Millicores (and smaller) are whole numbers by the Kubernetes convention; larger suffixes may
-        // carry decimals ("1.5Gi").
-        return `${suffixFactors[suffix]! < 1 ? String(Math.ceil(inUnit - 1e-6)) : decimal(inUnit, 2)}${suffix}`;
+        const factor = suffixFactors[suffix]!;
+        // Millicores and Ki/Mi/k/M are written whole; G/Gi and larger in quarters ("1.25Gi"), so a
+        // 640 MiB recommendation reads "0.75Gi", not "0.63Gi".
+        const quantum = factor >= 1e9 ? 0.25 : 1;
+        return `${Number((Math.ceil(value / factor / quantum - 1e-6) * quantum).toFixed(2))}${suffix}`;
       }
       if (exponent) return writeNumber(`1${exponent}`, value, 3);
       const text = match?.[1] ?? original.text;
@@ -202,5 +203,7 @@ export function formatLike(unit: QuantityUnit, original: Literal, value: number)
 /** Cores or bytes for people: `0.5 cores`, `2 GiB`. */
 export function describeValue(unit: QuantityUnit, value: number | null): string {
   if (value === null || !Number.isFinite(value)) return "–";
-  return isCpuUnit(unit) ? `${Number(value.toFixed(3))} cores` : formatBytes(value);
+  if (!isCpuUnit(unit)) return formatBytes(value);
+  const cores = Number(value.toFixed(3));
+  return `${cores} ${cores === 1 ? "core" : "cores"}`;
 }

@@ -4,11 +4,12 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
+import { parseDocument } from "yaml";
 import { UsageError } from "../../common/errors.js";
 import type { ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import { scanPrefectYaml } from "./prefect-scanner.js";
-import { type PrefectNames, pythonParser, scanPythonSource } from "./python-scanner.js";
+import { firstSyntaxError, type PrefectNames, pythonParser, scanPythonSource } from "./python-scanner.js";
 
 /** Folders that hold no DAG sources of the repository's own. */
 const skippedFolders = new Set([
@@ -71,4 +72,26 @@ export function readSources(repo: string, files: Iterable<string>): Map<string, 
   const sources = new Map<string, string>();
   for (const file of files) sources.set(file, readFileSync(join(repo, file), "utf8"));
   return sources;
+}
+
+/**
+ * A checker for patched files: Python must parse without ERROR nodes, YAML without errors. Returns a
+ * problem description or null.
+ */
+export async function syntaxChecker(): Promise<(file: string, text: string) => string | null> {
+  const parser = await pythonParser();
+  return (file, text) => {
+    if (file.endsWith(".py")) {
+      const tree = parser.parse(text);
+      if (!tree) return "could not be parsed";
+      try {
+        const error = firstSyntaxError(tree.rootNode);
+        return error ? `syntax error at line ${error.startPosition.row + 1}` : null;
+      } finally {
+        tree.delete();
+      }
+    }
+    const document = parseDocument(text);
+    return document.errors[0] ? document.errors[0].message.split("\n")[0]! : null;
+  };
 }

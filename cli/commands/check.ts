@@ -1,0 +1,102 @@
+import { appendFileSync } from "node:fs";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import {
+  checkRequests,
+  renderCheckJson,
+  renderCheckText,
+  renderGithubAnnotations,
+  renderJobSummary,
+} from "../../reports/requests/check.js";
+import { describeProblems } from "../../reports/requests/recommendations.js";
+import { scanRepository } from "../../reports/requests/scan-repository.js";
+import { runtimeOf } from "../runtime.js";
+import { loadRecommendations, repoFolder } from "./patch.js";
+
+/** The check found violations at or above --fail-on: exit 1. */
+export class CheckFailedError extends Error {
+  override name = "CheckFailedError";
+}
+
+const formats = ["text", "github", "json"] as const;
+type Format = (typeof formats)[number];
+
+function parseFormats(value: string): Format[] {
+  const list = value
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+  const unknown = list.filter((item) => !formats.includes(item as Format));
+  if (list.length === 0 || unknown.length > 0) {
+    throw new InvalidArgumentError(`expected one or more of ${formats.join(", ")}, comma-separated`);
+  }
+  return list as Format[];
+}
+
+interface CheckCommandOptions {
+  repo: string;
+  recommendations?: string;
+  format: Format[];
+  failOn: "warning" | "critical";
+}
+
+export function register(program: Command): void {
+  program
+    .command("check")
+    .description(
+      "the CI gate: compares the requests declared in the repository with the recommendations and exits 1 on over-provisioned, under-provisioned or undeclared tasks",
+    )
+    .requiredOption("--repo <dir>", "the DAG/flow repository")
+    .option("--recommendations <file>", "an analysis document (`analyze --json`) instead of the database")
+    .addOption(
+      new Option(
+        "--format <list>",
+        "text (a table), github (annotations + job summary), json; comma-separated",
+      )
+        .argParser(parseFormats)
+        .default(["text"], "text"),
+    )
+    .addOption(
+      new Option("--fail-on <severity>", "exit 1 on violations of this severity or worse")
+        .choices(["warning", "critical"])
+        .default("warning"),
+    )
+    .addHelpText(
+      "after",
+      `
+Verdicts: over-provisioned (request > check.overRatio × recommendation and at least check.minCpuCores /
+check.minMemory more: warning), under-provisioned (memory request below the observed peak: critical;
+CPU throttled in more than 5 % of periods: warning), no request declared (warning). Tasks without data
+(no runs, or confidence none) are listed but never fail the check.
+
+With --format github, each violation becomes a ::warning / ::error annotation on its file and line, and a
+Markdown summary is appended to $GITHUB_STEP_SUMMARY when that is set.
+
+Examples:
+  rightsize check --repo . --recommendations analysis.json
+  rightsize check --repo . --format github --fail-on critical
+
+See docs/requests.md for a ready GitHub Actions workflow.`,
+    )
+    .action(async (options: CheckCommandOptions, command: Command) => {
+      const runtime = runtimeOf(command);
+      const repo = repoFolder(options.repo);
+      const scan = await scanRepository(repo, runtime.config.prefect);
+      for (const line of describeProblems(scan)) process.stderr.write(`warning: ${line}\n`);
+      const document = await loadRecommendations(runtime, options.recommendations);
+      const report = checkRequests(scan, document, runtime.config.check, options.failOn);
+      for (const format of options.format) {
+        if (format === "text") process.stdout.write(renderCheckText(report));
+        if (format === "json") process.stdout.write(renderCheckJson(report));
+        if (format === "github") {
+          process.stdout.write(renderGithubAnnotations(report));
+          const summaryFile = process.env.GITHUB_STEP_SUMMARY;
+          if (summaryFile) appendFileSync(summaryFile, renderJobSummary(report));
+        }
+      }
+      if (report.failed) {
+        throw new CheckFailedError(
+          `check failed: ${report.violations.length} violation(s), fail on ${options.failOn} or worse`,
+        );
+      }
+    });
+}

@@ -1,0 +1,110 @@
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import type { AnalysisDocument } from "../../common/analysis-document.js";
+import { UsageError } from "../../common/errors.js";
+import { loadAnalysisDocument } from "../../db/queries/profiles.js";
+import type { ScanResult } from "../../reports/requests/findings.js";
+import {
+  type PatchPlan,
+  planPatches,
+  renderUnifiedDiff,
+  usableRecommendations,
+} from "../../reports/requests/patcher.js";
+import { describeProblems, readRecommendationsFile } from "../../reports/requests/recommendations.js";
+import { readSources, scanRepository, syntaxChecker } from "../../reports/requests/scan-repository.js";
+import { type Runtime, runtimeOf, withDatabase } from "../runtime.js";
+
+/** `--recommendations FILE`, or the latest analysis in the database. */
+export async function loadRecommendations(
+  runtime: Runtime,
+  file: string | undefined,
+): Promise<AnalysisDocument> {
+  if (file) return readRecommendationsFile(file);
+  const document = await withDatabase(runtime, (handle) => loadAnalysisDocument(handle.db));
+  if (!document) {
+    throw new UsageError(
+      "no analysis in the database yet: run `rightsize analyze` or pass --recommendations FILE",
+    );
+  }
+  return document;
+}
+
+/** The repository folder from `--repo`, resolved; a missing folder is a usage error. */
+export function repoFolder(path: string): string {
+  if (!existsSync(path)) throw new UsageError(`--repo ${path}: no such folder`);
+  return realpathSync(resolve(path));
+}
+
+/** Scan, read the recommendations, plan the edits and check the patched files still parse. */
+export async function planForRepository(
+  runtime: Runtime,
+  repo: string,
+  recommendationsFile: string | undefined,
+): Promise<{ scan: ScanResult; document: AnalysisDocument; plan: PatchPlan }> {
+  const scan = await scanRepository(repo, runtime.config.prefect);
+  for (const line of describeProblems(scan)) process.stderr.write(`warning: ${line}\n`);
+  const document = await loadRecommendations(runtime, recommendationsFile);
+  const sources = readSources(repo, new Set(scan.findings.map((finding) => finding.file)));
+  const plan = planPatches(scan, sources, usableRecommendations(document.tasks), await syntaxChecker());
+  return { scan, document, plan };
+}
+
+/** One line per change and per note. */
+export function describePlan(plan: PatchPlan): string[] {
+  return [
+    ...plan.changes.map(
+      (change) =>
+        `${change.file}:${change.line}  ${change.tasks.join(", ")}  ${change.resource} ${change.kind} ${change.from} -> ${change.to} (${change.fromText} -> ${change.toText})${change.how === "override" ? "  per-task override" : ""}`,
+    ),
+    ...plan.notes.map((note) => `note: ${note}`),
+  ];
+}
+
+interface PatchOptions {
+  repo: string;
+  recommendations?: string;
+  out?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command("patch")
+    .description(
+      "writes unified diffs that set the declared requests in DAG files and prefect.yaml to the recommendations; your files are never modified",
+    )
+    .requiredOption("--repo <dir>", "the DAG/flow repository")
+    .option("--recommendations <file>", "an analysis document (`analyze --json`) instead of the database")
+    .option("--out <dir>", "where rightsize.patch is written (default: <reports.outDir>/patches)")
+    .addHelpText(
+      "after",
+      `
+Only literal values change; formatting, quotes and comments stay. A value shared by several tasks changes
+once when they agree; otherwise the tasks that differ get their own declaration (a per-task override,
+explained in the patch header). Requests become the recommendation rounded to a friendly step in the
+file's own style; limits are left alone unless the new request exceeds them (then they keep their ratio).
+Dynamic values and tasks without data are left alone. Nothing is written when any step fails.
+
+Examples:
+  rightsize patch --repo ~/src/airflow-dags
+  rightsize patch --repo . --recommendations analysis.json --out /tmp/patches && git apply /tmp/patches/rightsize.patch
+
+See docs/requests.md.`,
+    )
+    .action(async (options: PatchOptions, command: Command) => {
+      const runtime = runtimeOf(command);
+      const repo = repoFolder(options.repo);
+      const { plan } = await planForRepository(runtime, repo, options.recommendations);
+      const lines = describePlan(plan);
+      if (plan.files.length === 0) {
+        process.stdout.write(`${[...lines, "nothing to change"].join("\n")}\n`);
+        return;
+      }
+      const out = resolve(options.out ?? join(runtime.config.reports.outDir, "patches"));
+      mkdirSync(out, { recursive: true });
+      const file = join(out, "rightsize.patch");
+      writeFileSync(file, renderUnifiedDiff(plan));
+      lines.push(`${plan.changes.length} change(s) in ${plan.files.length} file(s): ${file}`);
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+}

@@ -1,0 +1,276 @@
+/**
+ * The CI gate (pure): declared requests against recommendations, one verdict per task and resource, and
+ * its renderings (a text table, GitHub workflow commands with a job summary, JSON).
+ */
+import Table from "cli-table3";
+import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
+import type { Finding, Resource, ScanResult } from "./findings.js";
+import { keyOf } from "./patcher.js";
+import { describeValue } from "./quantities.js";
+
+export type Verdict = "over-provisioned" | "under-provisioned" | "no-request" | "dynamic" | "no-data" | "ok";
+export type CheckSeverity = "info" | "warning" | "critical";
+
+export interface CheckOptions {
+  /** Over-provisioned when request > overRatio × recommendation … */
+  overRatio: number;
+  /** … and at least this many cores more (CPU) … */
+  minCpuCores: number;
+  /** … or this many bytes more (memory). */
+  minMemoryBytes: number;
+}
+
+export interface CheckItem {
+  orchestrator: string;
+  pipeline: string;
+  task: string;
+  file: string;
+  line: number;
+  /** Null for verdicts about the task as a whole (no data, no request at all). */
+  resource: Resource | null;
+  verdict: Verdict;
+  severity: CheckSeverity;
+  declared: string | null;
+  recommended: string | null;
+  message: string;
+}
+
+export interface CheckReport {
+  items: CheckItem[];
+  /** Files the scan skipped (syntax errors, malformed YAML). */
+  problems: ScanResult["problems"];
+  violations: CheckItem[];
+  failOn: "warning" | "critical";
+  failed: boolean;
+}
+
+/**
+ * Share of CFS periods throttled above which a task counts as CPU-starved: the issue's 5 %, well under
+ * the 25 % at which kube-prometheus' CPUThrottlingHigh alert fires, because a batch task has no slack.
+ */
+export const throttledShareThreshold = 0.05;
+
+const severityRank: Record<CheckSeverity, number> = { info: 0, warning: 1, critical: 2 };
+
+function requestFinding(
+  scan: ScanResult,
+  orchestrator: string,
+  pipeline: string,
+  task: string,
+  resource: Resource,
+) {
+  return scan.findings.find(
+    (finding) =>
+      finding.kind === "request" &&
+      finding.resource === resource &&
+      finding.orchestrator === orchestrator &&
+      finding.pipeline === pipeline &&
+      finding.tasks.includes(task),
+  );
+}
+
+/** Compares every task found in the repository with its recommendation. */
+export function checkRequests(
+  scan: ScanResult,
+  document: AnalysisDocument,
+  options: CheckOptions,
+  failOn: "warning" | "critical",
+): CheckReport {
+  const analyses = new Map<string, TaskAnalysis>();
+  for (const task of document.tasks) analyses.set(keyOf(task.orchestrator, task.pipeline, task.task), task);
+  const items: CheckItem[] = [];
+  const seen = new Set<string>();
+  for (const site of scan.tasks) {
+    const key = keyOf(site.orchestrator, site.pipeline, site.task);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const base = { orchestrator: site.orchestrator, pipeline: site.pipeline, task: site.task };
+    const analysis = analyses.get(key);
+    if (!analysis || analysis.runs === 0 || analysis.recommendation.confidence === "none") {
+      items.push({
+        ...base,
+        file: site.file,
+        line: site.line,
+        resource: null,
+        verdict: "no-data",
+        severity: "info",
+        declared: null,
+        recommended: null,
+        message: analysis ? "not enough runs observed to judge" : "no runs observed in the analysis window",
+      });
+      continue;
+    }
+    const cpu = requestFinding(scan, site.orchestrator, site.pipeline, site.task, "cpu");
+    const memory = requestFinding(scan, site.orchestrator, site.pipeline, site.task, "memory");
+    if (!cpu && !memory) {
+      items.push({
+        ...base,
+        file: site.file,
+        line: site.line,
+        resource: null,
+        verdict: "no-request",
+        severity: "warning",
+        declared: null,
+        recommended: `${describeValue("cores", analysis.recommendation.cpuCores)}, ${describeValue("k8s-memory", analysis.recommendation.memoryBytes)}`,
+        message: `declares no CPU or memory request; recommended ${describeValue("cores", analysis.recommendation.cpuCores)} and ${describeValue("k8s-memory", analysis.recommendation.memoryBytes)}`,
+      });
+      continue;
+    }
+    for (const [resource, finding] of [
+      ["cpu", cpu],
+      ["memory", memory],
+    ] as const) {
+      items.push(judge(base, resource, finding, analysis, options, site));
+    }
+  }
+  const violations = items.filter((item) => item.severity !== "info" && item.verdict !== "ok");
+  const failed = violations.some((item) => severityRank[item.severity] >= severityRank[failOn]);
+  return { items, problems: scan.problems, violations, failOn, failed };
+}
+
+function judge(
+  base: { orchestrator: string; pipeline: string; task: string },
+  resource: Resource,
+  finding: Finding | undefined,
+  analysis: TaskAnalysis,
+  options: CheckOptions,
+  site: { file: string; line: number },
+): CheckItem {
+  const unit = resource === "cpu" ? "cores" : "k8s-memory";
+  const recommendedValue =
+    resource === "cpu" ? analysis.recommendation.cpuCores : analysis.recommendation.memoryBytes;
+  const recommended = describeValue(unit, recommendedValue);
+  const item = (verdict: Verdict, severity: CheckSeverity, message: string): CheckItem => ({
+    ...base,
+    file: finding?.file ?? site.file,
+    line: finding?.line ?? site.line,
+    resource,
+    verdict,
+    severity,
+    declared: finding ? (finding.dynamic ? finding.raw : describeValue(unit, finding.value)) : null,
+    recommended,
+    message,
+  });
+  if (!finding)
+    return item("no-request", "warning", `declares no ${resource} request; recommended ${recommended}`);
+  if (finding.dynamic || finding.value === null) {
+    return item(
+      "dynamic",
+      "info",
+      `${resource} request ${finding.raw} is computed at run time; not compared`,
+    );
+  }
+  const declared = finding.value;
+  const declaredText = describeValue(unit, declared);
+  if (resource === "memory" && declared < analysis.memory.peakBytes.max) {
+    return item(
+      "under-provisioned",
+      "critical",
+      `memory request ${declaredText} is below the observed peak ${describeValue(unit, analysis.memory.peakBytes.max)}; recommended ${recommended}`,
+    );
+  }
+  const throttled = analysis.cpu.throttledShare ?? 0;
+  if (
+    resource === "cpu" &&
+    (throttled > throttledShareThreshold || analysis.bottleneck === "cpu-throttled")
+  ) {
+    return item(
+      "under-provisioned",
+      "warning",
+      `CPU throttled in ${Math.round(throttled * 100)} % of periods with a request of ${declaredText}; recommended ${recommended}`,
+    );
+  }
+  const minimum = resource === "cpu" ? options.minCpuCores : options.minMemoryBytes;
+  if (declared > options.overRatio * recommendedValue && declared - recommendedValue >= minimum) {
+    const saving = analysis.recommendation.monthlySavingsUsd;
+    return item(
+      "over-provisioned",
+      "warning",
+      `${resource} request ${declaredText} is ${(declared / recommendedValue).toFixed(1)}× the recommended ${recommended}${saving ? ` (saves about $${saving.toFixed(2)}/month)` : ""}`,
+    );
+  }
+  return item("ok", "info", `${resource} request ${declaredText} fits the recommended ${recommended}`);
+}
+
+/** A table for people. */
+export function renderCheckText(report: CheckReport): string {
+  const table = new Table({
+    head: ["task", "resource", "declared", "recommended", "verdict", "where"],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const item of report.items) {
+    table.push([
+      `${item.pipeline}/${item.task}`,
+      item.resource ?? "–",
+      item.declared ?? "–",
+      item.recommended ?? "–",
+      item.verdict,
+      `${item.file}:${item.line}`,
+    ]);
+  }
+  const lines = [table.toString()];
+  for (const item of report.violations)
+    lines.push(`${item.severity}: ${item.file}:${item.line} ${item.pipeline}/${item.task}: ${item.message}`);
+  lines.push(summaryLine(report));
+  return `${lines.join("\n")}\n`;
+}
+
+function summaryLine(report: CheckReport): string {
+  const critical = report.violations.filter((item) => item.severity === "critical").length;
+  const warnings = report.violations.filter((item) => item.severity === "warning").length;
+  return `${report.failed ? "FAILED" : "passed"}: ${critical} critical, ${warnings} warning(s) (fail on ${report.failOn})`;
+}
+
+/** GitHub's workflow-command escaping: data escapes %, CR and LF; properties also : and ,. */
+function escapeData(text: string): string {
+  return text.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+}
+function escapeProperty(text: string): string {
+  return escapeData(text).replace(/:/g, "%3A").replace(/,/g, "%2C");
+}
+
+/** `::warning file=…,line=…,title=…::message` / `::error …` per violation. */
+export function renderGithubAnnotations(report: CheckReport): string {
+  const skipped = report.problems.map(
+    (problem) =>
+      `::warning file=${escapeProperty(problem.file)},line=${problem.line},title=rightsize%3A file skipped::${escapeData(problem.message)}\n`,
+  );
+  return (
+    skipped.join("") +
+    report.violations
+      .map((item) => {
+        const command = item.severity === "critical" ? "error" : "warning";
+        const title = `rightsize: ${item.pipeline}/${item.task} ${item.verdict}`;
+        return `::${command} file=${escapeProperty(item.file)},line=${item.line},title=${escapeProperty(title)}::${escapeData(item.message)}\n`;
+      })
+      .join("")
+  );
+}
+
+function cell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+/** The Markdown job summary ($GITHUB_STEP_SUMMARY). */
+export function renderJobSummary(report: CheckReport): string {
+  const lines = [`## rightsize check: ${report.failed ? "failed" : "passed"}`, "", summaryLine(report), ""];
+  if (report.violations.length > 0) {
+    lines.push(
+      "| severity | task | resource | declared | recommended | verdict | where |",
+      "| --- | --- | --- | --- | --- | --- | --- |",
+    );
+    for (const item of report.violations) {
+      lines.push(
+        `| ${item.severity} | ${cell(`${item.pipeline}/${item.task}`)} | ${item.resource ?? "–"} | ${cell(item.declared ?? "–")} | ${cell(item.recommended ?? "–")} | ${item.verdict} | \`${cell(`${item.file}:${item.line}`)}\` |`,
+      );
+    }
+    lines.push("");
+  }
+  const noData = report.items.filter((item) => item.verdict === "no-data").length;
+  if (noData > 0) lines.push(`${noData} task(s) without enough data were not judged.`, "");
+  return `${lines.join("\n")}\n`;
+}
+
+export function renderCheckJson(report: CheckReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}

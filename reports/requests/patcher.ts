@@ -1,0 +1,400 @@
+/**
+ * Turns recommendations into edits of the literal values the scanner found (pure): which value each
+ * declaration should carry, one edit per shared declaration when its tasks agree, per-task overrides when
+ * they don't, and unified diffs that `git apply` accepts.
+ *
+ * Limits: a request becomes the recommendation (rounded to a friendly step, in the literal's own style).
+ * A limit is left alone while the new request fits under it; when the new request would exceed it, the
+ * limit moves with the request and keeps the limit/request ratio the file had (1 when the file declared
+ * no request). Limits are never lowered: a limit is a safety net the owner chose.
+ */
+import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
+import type { TaskAnalysis } from "../../common/analysis-document.js";
+import type {
+  Finding,
+  Pattern,
+  RequestKind,
+  Resource,
+  ScanResult,
+  TaskKeyword,
+  TaskSite,
+} from "./findings.js";
+import { describeValue, formatLike, friendlyValue, parseDeclared } from "./quantities.js";
+
+/** A patch could not be made safely; nothing is written. */
+export class PatchError extends Error {
+  override name = "PatchError";
+}
+
+/** One value changed, for the command output, the commit message and the PR body. */
+export interface Change {
+  file: string;
+  line: number;
+  orchestrator: string;
+  pipeline: string;
+  /** `dag/task` (Airflow) or the deployment name (Prefect) of every task the change applies to. */
+  tasks: string[];
+  resource: Resource;
+  kind: RequestKind;
+  /** As written before and after (with quotes for strings). */
+  from: string;
+  to: string;
+  fromValue: number;
+  toValue: number;
+  /** Human form of the values: `4 cores`, `8 GiB`. */
+  fromText: string;
+  toText: string;
+  /** How the change was made. */
+  how: "shared" | "override";
+}
+
+export interface PatchedFile {
+  file: string;
+  before: string;
+  after: string;
+}
+
+export interface PatchPlan {
+  files: PatchedFile[];
+  changes: Change[];
+  /** Why something was done a particular way, or left alone. */
+  notes: string[];
+}
+
+/** The recommendations by task key: only tasks with data (runs and a confidence above none). */
+export function usableRecommendations(tasks: TaskAnalysis[]): Map<string, TaskAnalysis> {
+  const map = new Map<string, TaskAnalysis>();
+  for (const task of tasks) {
+    if (task.runs > 0 && task.recommendation.confidence !== "none") {
+      map.set(keyOf(task.orchestrator, task.pipeline, task.task), task);
+    }
+  }
+  return map;
+}
+
+export function keyOf(orchestrator: string, pipeline: string, task: string): string {
+  return `${orchestrator}/${pipeline}/${task}`;
+}
+
+interface Member {
+  finding: Finding;
+  task: string;
+  /** The literal text the task wants, without quotes for strings. */
+  wanted: string;
+  wantedValue: number;
+}
+
+const keywordOf: Partial<Record<Pattern, TaskKeyword>> = {
+  resources: "resources",
+  pod_override: "executor_config",
+  kubernetes_executor: "executor_config",
+  container_resources: "container_resources",
+};
+
+/** The text (between quotes for strings) a finding should carry for one task. */
+function wantedFor(
+  finding: Finding,
+  task: string,
+  scan: ScanResult,
+  recommendations: Map<string, TaskAnalysis>,
+): { text: string; value: number } {
+  const current = { text: finding.literal!.text, value: finding.value! };
+  const analysis = recommendations.get(keyOf(finding.orchestrator, finding.pipeline, task));
+  if (!analysis) return current;
+  const recommended =
+    finding.resource === "cpu" ? analysis.recommendation.cpuCores : analysis.recommendation.memoryBytes;
+  if (!Number.isFinite(recommended) || recommended <= 0) return current;
+  const newRequest = friendlyValue(finding.unit, recommended);
+  let target = newRequest;
+  if (finding.kind === "limit") {
+    if (newRequest <= current.value) return current;
+    const request = scan.findings.find(
+      (other) =>
+        other.kind === "request" &&
+        other.resource === finding.resource &&
+        other.pattern === finding.pattern &&
+        other.pipeline === finding.pipeline &&
+        other.tasks.includes(task) &&
+        other.value !== null,
+    );
+    const ratio = request?.value ? Math.max(1, current.value / request.value) : 1;
+    target = friendlyValue(finding.unit, newRequest * ratio);
+  }
+  const text = formatLike(finding.unit, finding.literal!, target);
+  const value = parseDeclared(finding.unit, { kind: finding.literal!.kind, text });
+  // A value equal to the current one in another spelling ("1" vs "1.0") is not a change.
+  if (Math.abs(value - current.value) < 1e-9 * Math.max(1, current.value)) return current;
+  return { text, value };
+}
+
+/** `dag/task` for Airflow; the deployment name for Prefect, whose only task is the flow. */
+function label(member: Member): string {
+  return member.finding.orchestrator === "prefect"
+    ? member.finding.pipeline
+    : `${member.finding.pipeline}/${member.task}`;
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** Re-quotes a string literal's new text the way the original was quoted. */
+function literalSource(finding: Finding, text: string): string {
+  if (finding.literal?.kind !== "string") return text;
+  const open = finding.raw.slice(0, finding.raw.indexOf(finding.literal.text));
+  const close = finding.raw.slice(
+    finding.raw.lastIndexOf(finding.literal.text) + finding.literal.text.length,
+  );
+  return `${open}${text}${close}`;
+}
+
+/**
+ * Plans the edits for every non-dynamic finding. `sources` holds the text of every file a finding points
+ * into. Throws {@link PatchError} when an edited file would no longer parse (checked by `verify`).
+ */
+export function planPatches(
+  scan: ScanResult,
+  sources: Map<string, string>,
+  recommendations: Map<string, TaskAnalysis>,
+  verify: (file: string, text: string) => string | null = () => null,
+): PatchPlan {
+  const edits = new Map<string, Edit[]>();
+  const changes: Change[] = [];
+  const notes: string[] = [];
+  const addEdit = (file: string, edit: Edit) => {
+    const list = edits.get(file) ?? [];
+    list.push(edit);
+    edits.set(file, list);
+  };
+
+  // One group per place in a file: a module variable or default_args shared by several tasks (and, in
+  // prefect.yaml, by several deployments through an anchor) is one group.
+  const groups = new Map<string, Member[]>();
+  for (const finding of scan.findings) {
+    if (finding.dynamic || finding.literal === null || finding.value === null) continue;
+    const key = `${finding.file}:${finding.start}:${finding.resource}:${finding.kind}`;
+    const members = groups.get(key) ?? [];
+    for (const task of finding.tasks) {
+      const wanted = wantedFor(finding, task, scan, recommendations);
+      members.push({ finding, task, wanted: wanted.text, wantedValue: wanted.value });
+    }
+    groups.set(key, members);
+  }
+
+  const overrides = new Map<string, { site: TaskSite; pattern: Pattern; reason: string }>();
+  for (const members of groups.values()) {
+    const first = members[0]!.finding;
+    const wantedTexts = new Set(members.map((member) => member.wanted));
+    const change = (subset: Member[], how: Change["how"]): Change => ({
+      file: first.file,
+      line: first.line,
+      orchestrator: first.orchestrator,
+      pipeline: [...new Set(subset.map((member) => member.finding.pipeline))].join(", "),
+      tasks: subset.map(label),
+      resource: first.resource,
+      kind: first.kind,
+      from: first.raw,
+      to: literalSource(first, subset[0]!.wanted),
+      fromValue: first.value!,
+      toValue: subset[0]!.wantedValue,
+      fromText: describeValue(first.unit, first.value),
+      toText: describeValue(first.unit, subset[0]!.wantedValue),
+      how,
+    });
+    if (wantedTexts.size === 1) {
+      if (members[0]!.wanted !== first.literal!.text) {
+        addEdit(first.file, { start: first.start, end: first.end, text: members[0]!.wanted });
+        changes.push(change(members, "shared"));
+      }
+      continue;
+    }
+    // The tasks sharing this value want different values. The shared literal keeps the value of the
+    // tasks without data (unchanged) or else of the largest group; every other task gets its own.
+    const byWanted = new Map<string, Member[]>();
+    for (const member of members)
+      byWanted.set(member.wanted, [...(byWanted.get(member.wanted) ?? []), member]);
+    // Where no per-task override can be written (prefect.yaml anchors), the shared value becomes the
+    // largest one wanted, which is enough for every task sharing it.
+    const overridable = keywordOf[first.pattern] !== undefined;
+    const keeperText = !overridable
+      ? [...members].sort((a, b) => b.wantedValue - a.wantedValue)[0]!.wanted
+      : byWanted.has(first.literal!.text)
+        ? first.literal!.text
+        : [...byWanted.entries()].sort(
+            (a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]),
+          )[0]![0];
+    if (keeperText !== first.literal!.text) {
+      addEdit(first.file, { start: first.start, end: first.end, text: keeperText });
+      changes.push(change(byWanted.get(keeperText)!, "shared"));
+    }
+    const summary = [...byWanted.entries()]
+      .map(
+        ([text, group]) =>
+          `${group.map(label).join(", ")}: ${describeValue(first.unit, group[0]!.wantedValue)} (${text})`,
+      )
+      .join("; ");
+    const reason = `${first.resource} ${first.kind} at ${first.file}:${first.line} is shared by tasks that need different values (${summary})`;
+    for (const [text, group] of byWanted) {
+      if (text === keeperText) continue;
+      for (const member of group) {
+        const keyword = keywordOf[first.pattern];
+        const site = scan.tasks.find(
+          (candidate) =>
+            candidate.orchestrator === first.orchestrator &&
+            candidate.pipeline === member.finding.pipeline &&
+            candidate.task === member.task,
+        );
+        if (!keyword || !site) {
+          notes.push(
+            `${reason}: no per-task override is possible for ${label(member)} in ${first.file} (${first.pattern}); the shared value is the largest one wanted`,
+          );
+          continue;
+        }
+        overrides.set(`${member.finding.pipeline}/${member.task}/${first.pattern}`, {
+          site,
+          pattern: first.pattern,
+          reason,
+        });
+        changes.push(change([member], "override"));
+      }
+    }
+  }
+
+  for (const { site, pattern, reason } of overrides.values()) {
+    const declaration = renderDeclaration(scan, site, pattern, recommendations);
+    const keyword = keywordOf[pattern]!;
+    const existing = site.keywords[keyword];
+    const comment = `# rightsize: per-task override, ${reason}`;
+    notes.push(`override for ${site.pipeline}/${site.task} in ${site.file}: ${reason}`);
+    if (existing) {
+      addEdit(site.file, { start: existing.start, end: existing.end, text: declaration });
+    } else if (site.bare) {
+      addEdit(site.file, { start: site.insertAt, end: site.insertAt, text: `(${keyword}=${declaration})` });
+    } else {
+      const source = sources.get(site.file) ?? "";
+      const afterOpenParen = source[site.insertAt - 1] === "(";
+      const text =
+        site.indent !== null
+          ? `,\n${site.indent}${comment}\n${site.indent}${keyword}=${declaration}`
+          : `${afterOpenParen ? "" : ", "}${keyword}=${declaration}`;
+      addEdit(site.file, { start: site.insertAt, end: site.insertAt, text });
+    }
+  }
+
+  const files: PatchedFile[] = [];
+  for (const [file, list] of [...edits.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const before = sources.get(file);
+    if (before === undefined) throw new PatchError(`${file}: source not available for patching`);
+    const sorted = list.sort((a, b) => b.start - a.start || b.end - a.end);
+    let after = before;
+    let floor = Number.POSITIVE_INFINITY;
+    for (const edit of sorted) {
+      if (edit.end > floor) {
+        throw new PatchError(`${file}: overlapping edits at offset ${edit.start}; change it by hand`);
+      }
+      after = after.slice(0, edit.start) + edit.text + after.slice(edit.end);
+      floor = edit.start;
+    }
+    const problem = verify(file, after);
+    if (problem)
+      throw new PatchError(`${file}: the patched file would not parse (${problem}); nothing written`);
+    files.push({ file, before, after });
+  }
+  changes.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+  return { files, changes, notes };
+}
+
+/** The whole declaration of `pattern` for one task, with its wanted values (dynamic ones copied as written). */
+function renderDeclaration(
+  scan: ScanResult,
+  site: TaskSite,
+  pattern: Pattern,
+  recommendations: Map<string, TaskAnalysis>,
+): string {
+  const value = (resource: Resource, kind: RequestKind): string | null => {
+    const finding = scan.findings.find(
+      (candidate) =>
+        candidate.pattern === pattern &&
+        candidate.pipeline === site.pipeline &&
+        candidate.tasks.includes(site.task) &&
+        candidate.resource === resource &&
+        candidate.kind === kind,
+    );
+    if (!finding) return null;
+    if (finding.dynamic || !finding.literal) return finding.raw;
+    return literalSource(finding, wantedFor(finding, site.task, scan, recommendations).text);
+  };
+  const dict = (entries: Array<[string, string | null]>) =>
+    `{${entries
+      .filter((entry): entry is [string, string] => entry[1] !== null)
+      .map(([key, text]) => `"${key}": ${text}`)
+      .join(", ")}}`;
+  const requirements = () => {
+    const parts: string[] = [];
+    const requests = dict([
+      ["cpu", value("cpu", "request")],
+      ["memory", value("memory", "request")],
+    ]);
+    const limits = dict([
+      ["cpu", value("cpu", "limit")],
+      ["memory", value("memory", "limit")],
+    ]);
+    if (requests !== "{}") parts.push(`requests=${requests}`);
+    if (limits !== "{}") parts.push(`limits=${limits}`);
+    return `${site.k8sModule}.V1ResourceRequirements(${parts.join(", ")})`;
+  };
+  switch (pattern) {
+    case "resources":
+      return dict([
+        ["cpus", value("cpu", "request")],
+        ["ram", value("memory", "request")],
+      ]);
+    case "kubernetes_executor":
+      return `{"KubernetesExecutor": ${dict([
+        ["request_cpu", value("cpu", "request")],
+        ["limit_cpu", value("cpu", "limit")],
+        ["request_memory", value("memory", "request")],
+        ["limit_memory", value("memory", "limit")],
+      ])}}`;
+    case "pod_override": {
+      const k8s = site.k8sModule;
+      return `{"pod_override": ${k8s}.V1Pod(spec=${k8s}.V1PodSpec(containers=[${k8s}.V1Container(name="base", resources=${requirements()})]))}`;
+    }
+    case "container_resources":
+      return requirements();
+    default:
+      throw new PatchError(`${site.file}: no per-task override for ${pattern}`);
+  }
+}
+
+/**
+ * Unified diffs of the planned files with `a/` and `b/` paths, preceded by `#` lines explaining the
+ * changes (git apply ignores text before the first diff header).
+ */
+export function renderUnifiedDiff(plan: PatchPlan): string {
+  const header = [
+    ...plan.changes.map(
+      (change) =>
+        `# ${change.file}:${change.line} ${change.tasks.join(", ")}: ${change.resource} ${change.kind} ${change.from} -> ${change.to}${change.how === "override" ? " (per-task override)" : ""}`,
+    ),
+    ...plan.notes.map((note) => `# ${note}`),
+  ];
+  const diffs = plan.files.map((file) => {
+    const patch = createTwoFilesPatch(
+      `a/${file.file}`,
+      `b/${file.file}`,
+      file.before,
+      file.after,
+      undefined,
+      undefined,
+      {
+        context: 3,
+        headerOptions: FILE_HEADERS_ONLY,
+      },
+    );
+    return `diff --git a/${file.file} b/${file.file}\n${patch}`;
+  });
+  return `${header.length > 0 ? `${header.join("\n")}\n` : ""}${diffs.join("")}`;
+}

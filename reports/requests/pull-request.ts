@@ -1,0 +1,250 @@
+/**
+ * Pull requests: a branch with the patched files committed on a git work tree (simple-git), optionally
+ * pushed, and optionally opened (or updated) as a GitHub pull request through Octokit. The branch belongs
+ * to rightsize: an existing branch of the same name is reset to the scanned commit and pushed with
+ * --force, so there is always one branch and one pull request per name.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Octokit } from "@octokit/rest";
+import { simpleGit } from "simple-git";
+import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
+import { UsageError } from "../../common/errors.js";
+import { escapeMarkdown, renderMarkdownReport } from "../render.js";
+import { type Change, keyOf, type PatchPlan } from "./patcher.js";
+
+/** Git or GitHub refused; the message says which step. */
+export class PullRequestError extends Error {
+  override name = "PullRequestError";
+}
+
+export interface GithubTarget {
+  owner: string;
+  repo: string;
+  token: string;
+  apiUrl: string;
+}
+
+export interface PullRequestOptions {
+  repo: string;
+  plan: PatchPlan;
+  document: AnalysisDocument;
+  branch: string;
+  base: string;
+  push: boolean;
+  remote: string;
+  github: GithubTarget | null;
+}
+
+export interface PullRequestResult {
+  branch: string;
+  commit: string | null;
+  pushed: boolean;
+  pullRequest: { number: number; url: string; updated: boolean } | null;
+}
+
+interface ChangeGroup {
+  tasks: string[];
+  changes: Change[];
+  savingsUsd: number | null;
+}
+
+/** Changes grouped by the tasks they apply to, each group with the monthly saving of its tasks. */
+export function groupChanges(plan: PatchPlan, document: AnalysisDocument): ChangeGroup[] {
+  const analyses = new Map<string, TaskAnalysis>();
+  for (const task of document.tasks) {
+    const label = task.orchestrator === "prefect" ? task.pipeline : `${task.pipeline}/${task.task}`;
+    analyses.set(`${task.orchestrator}:${label}`, task);
+  }
+  const groups = new Map<string, ChangeGroup>();
+  for (const change of plan.changes) {
+    const key = change.tasks.join(", ");
+    const group = groups.get(key) ?? { tasks: change.tasks, changes: [], savingsUsd: null };
+    group.changes.push(change);
+    groups.set(key, group);
+  }
+  for (const group of groups.values()) {
+    const orchestrator = group.changes[0]!.orchestrator;
+    const savings = group.tasks.map(
+      (task) => analyses.get(`${orchestrator}:${task}`)?.recommendation.monthlySavingsUsd ?? null,
+    );
+    group.savingsUsd = savings.every((saving) => saving === null)
+      ? null
+      : savings.reduce<number>((sum, saving) => sum + (saving ?? 0), 0);
+  }
+  return [...groups.values()];
+}
+
+function usd(amount: number | null): string {
+  return amount === null ? "saving unknown" : `saves about $${amount.toFixed(2)}/month`;
+}
+
+function totalSavings(groups: ChangeGroup[]): number {
+  return groups.reduce((sum, group) => sum + (group.savingsUsd ?? 0), 0);
+}
+
+export function pullRequestTitle(plan: PatchPlan, document: AnalysisDocument): string {
+  const groups = groupChanges(plan, document);
+  const tasks = new Set(groups.flatMap((group) => group.tasks)).size;
+  const total = totalSavings(groups);
+  return `rightsize: resize ${tasks} task${tasks === 1 ? "" : "s"}${total > 0 ? ` (about $${total.toFixed(2)}/month)` : ""}`;
+}
+
+/** The commit message: a title, then every change under its tasks with their saving. */
+export function commitMessage(plan: PatchPlan, document: AnalysisDocument): string {
+  const lines = [pullRequestTitle(plan, document), ""];
+  for (const group of groupChanges(plan, document)) {
+    lines.push(`- ${group.tasks.join(", ")} (${usd(group.savingsUsd)})`);
+    for (const change of group.changes) {
+      lines.push(
+        `  - ${change.file}:${change.line} ${change.resource} ${change.kind} ${change.from} -> ${change.to} (${change.fromText} -> ${change.toText})${change.how === "override" ? ", per-task override" : ""}`,
+      );
+    }
+  }
+  if (plan.notes.length > 0) lines.push("", ...plan.notes.map((note) => `Note: ${note}`));
+  return `${lines.join("\n")}\n`;
+}
+
+/** The pull request body: the changes as a table, the notes, and the Markdown report of the changed tasks. */
+export function pullRequestBody(plan: PatchPlan, document: AnalysisDocument): string {
+  const groups = groupChanges(plan, document);
+  const lines = [
+    "Resource requests resized from observed usage by rightsize.",
+    "",
+    "| tasks | file | resource | from | to | monthly saving |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const group of groups) {
+    for (const change of group.changes) {
+      lines.push(
+        `| ${escapeMarkdown(group.tasks.join(", "))} | \`${change.file}:${change.line}\` | ${change.resource} ${change.kind} | ${escapeMarkdown(change.fromText)} | ${escapeMarkdown(change.toText)} | ${group.savingsUsd === null ? "–" : `$${group.savingsUsd.toFixed(2)}`} |`,
+      );
+    }
+  }
+  if (plan.notes.length > 0) lines.push("", ...plan.notes.map((note) => `- ${escapeMarkdown(note)}`));
+  const changed = new Set(
+    plan.changes.flatMap((change) =>
+      change.tasks.map((label) =>
+        change.orchestrator === "prefect"
+          ? keyOf("prefect", label, "__flow__")
+          : keyOf(change.orchestrator, ...splitLabel(label)),
+      ),
+    ),
+  );
+  const tasks = document.tasks.filter((task) =>
+    changed.has(keyOf(task.orchestrator, task.pipeline, task.task)),
+  );
+  if (tasks.length > 0) lines.push("", renderMarkdownReport({ ...document, tasks }).trim());
+  return `${lines.join("\n")}\n`;
+}
+
+function splitLabel(label: string): [string, string] {
+  const slash = label.lastIndexOf("/");
+  return [label.slice(0, slash), label.slice(slash + 1)];
+}
+
+/** Branch, commit, push and pull request, in that order; the work tree is left on its original branch. */
+export async function makePullRequest(options: PullRequestOptions): Promise<PullRequestResult> {
+  const git = simpleGit(options.repo);
+  if (!(await git.checkIsRepo())) throw new UsageError(`--repo ${options.repo}: not a git work tree`);
+  const result: PullRequestResult = {
+    branch: options.branch,
+    commit: null,
+    pushed: false,
+    pullRequest: null,
+  };
+  if (options.plan.files.length === 0) return result;
+  const status = await git.status();
+  const dirty = options.plan.files.filter((file) => status.files.some((entry) => entry.path === file.file));
+  if (dirty.length > 0) {
+    throw new UsageError(
+      `--repo ${options.repo}: uncommitted changes in ${dirty.map((file) => file.file).join(", ")}; commit or stash them first`,
+    );
+  }
+  const original = (await git.revparse(["--abbrev-ref", "HEAD"])).trim();
+  const originalCommit = (await git.revparse(["HEAD"])).trim();
+  const identity = await committerEnvironment(git);
+  try {
+    // -B: an existing branch of this name is reset to the scanned commit, not duplicated.
+    await git.checkout(["-B", options.branch]);
+    for (const file of options.plan.files) writeFileSync(join(options.repo, file.file), file.after);
+    await git.add(options.plan.files.map((file) => file.file));
+    await git.env({ ...process.env, ...identity }).commit(commitMessage(options.plan, options.document));
+    result.commit = (await git.revparse(["HEAD"])).trim();
+  } catch (error) {
+    throw new PullRequestError(`git: could not commit on ${options.branch}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  } finally {
+    // Back where the user was; the patched files return to their committed content.
+    await git.checkout(original === "HEAD" ? originalCommit : original).catch(() => undefined);
+  }
+  if (options.push || options.github) {
+    try {
+      await git.push(options.remote, `${options.branch}:${options.branch}`, ["--force"]);
+      result.pushed = true;
+    } catch (error) {
+      throw new PullRequestError(
+        `git push ${options.remote} ${options.branch}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+  if (options.github) result.pullRequest = await openPullRequest(options, options.github);
+  return result;
+}
+
+/** Commits need an identity; where the repository has none configured, commit as rightsize. */
+async function committerEnvironment(git: ReturnType<typeof simpleGit>): Promise<Record<string, string>> {
+  const email = await git.getConfig("user.email");
+  if (email.value) return {};
+  return {
+    GIT_AUTHOR_NAME: "rightsize",
+    GIT_AUTHOR_EMAIL: "rightsize@localhost",
+    GIT_COMMITTER_NAME: "rightsize",
+    GIT_COMMITTER_EMAIL: "rightsize@localhost",
+  };
+}
+
+async function openPullRequest(
+  options: PullRequestOptions,
+  target: GithubTarget,
+): Promise<{ number: number; url: string; updated: boolean }> {
+  const octokit = new Octokit({ auth: target.token, baseUrl: target.apiUrl, log: undefined });
+  const title = pullRequestTitle(options.plan, options.document);
+  const body = pullRequestBody(options.plan, options.document);
+  try {
+    const existing = await octokit.pulls.list({
+      owner: target.owner,
+      repo: target.repo,
+      head: `${target.owner}:${options.branch}`,
+      state: "open",
+    });
+    const open = existing.data[0];
+    if (open) {
+      const updated = await octokit.pulls.update({
+        owner: target.owner,
+        repo: target.repo,
+        pull_number: open.number,
+        title,
+        body,
+      });
+      return { number: updated.data.number, url: updated.data.html_url, updated: true };
+    }
+    const created = await octokit.pulls.create({
+      owner: target.owner,
+      repo: target.repo,
+      title,
+      head: options.branch,
+      base: options.base,
+      body,
+    });
+    return { number: created.data.number, url: created.data.html_url, updated: false };
+  } catch (error) {
+    throw new PullRequestError(`GitHub ${target.owner}/${target.repo}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
