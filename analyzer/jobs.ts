@@ -7,6 +7,7 @@
  * the flow's job ids derive from the nightly job's id, so a retried `nightly` adds nothing twice.
  */
 import { createHash } from "node:crypto";
+import { hostname } from "node:os";
 import { FlowProducer, type Job, type JobsOptions, Queue, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { TaskKey } from "../common/analysis-document.js";
@@ -217,6 +218,8 @@ export function startWorker(
   const worker = new Worker(QUEUE_NAME, (job) => processor.process(job), {
     connection: context.connection,
     prefix: context.config.queue.prefix,
+    // Stored on every job it runs (processedBy): who ran what, when a night is inspected.
+    name: `${hostname()}-${process.pid}`,
     concurrency: context.config.queue.concurrency,
     lockDuration,
     stalledInterval: lockDuration,

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "bullmq";
@@ -135,6 +135,10 @@ describe("nightly flow on BullMQ", () => {
       children.filter((job) => job.name === "analyze-task").map((job) => job.processedBy),
     );
     expect(names.size).toBe(2);
+    // The publish parent ran the reports room's publisher.
+    expect(readdirSync(reportsDir)).toEqual(
+      expect.arrayContaining(["rightsize-2026-11-20.html", "rightsize-2026-11-20.md"]),
+    );
     for (const child of pair) child.kill("SIGTERM");
     expect(await Promise.all(pair.map(exited))).toEqual([0, 0]);
   });
