@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatChange, formatCores, formatPercent, formatUsd } from "./format.js";
+import { formatChange, formatCores, formatInstant, formatPercent, formatUsd } from "./format.js";
 
 describe("report number formats", () => {
   it("formats cores", () => {
@@ -26,5 +26,11 @@ describe("report number formats", () => {
   it("signs changes", () => {
     expect(formatChange(0.42)).toBe("+42 %");
     expect(formatChange(-0.3)).toBe("-30 %");
+  });
+
+  it("shows instants in UTC to the minute, and odd text as it is", () => {
+    expect(formatInstant("2026-11-21T02:00:00.000Z")).toBe("2026-11-21 02:00 UTC");
+    expect(formatInstant("2026-11-21T03:30:00+01:00")).toBe("2026-11-21 02:30 UTC");
+    expect(formatInstant("last night")).toBe("last night");
   });
 });

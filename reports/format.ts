@@ -43,3 +43,11 @@ export function formatChange(change: number | null | undefined): string {
   const text = formatPercent(change);
   return change > 0 ? `+${text}` : text;
 }
+
+/** An ISO-8601 instant as `2026-11-21 02:00 UTC`; text that is not a time is returned as it is. */
+export function formatInstant(text: string | null | undefined): string {
+  if (text === null || text === undefined) return dash;
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) return text;
+  return `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}

@@ -16,6 +16,7 @@ import {
   formatChange,
   formatCores,
   formatDuration,
+  formatInstant,
   formatPercent,
   formatUsd,
 } from "./format.js";
@@ -58,6 +59,9 @@ handlebars.registerHelper("percent", (value: unknown) => formatPercent(asNumber(
 handlebars.registerHelper("usd", (value: unknown) => formatUsd(asNumber(value)));
 handlebars.registerHelper("change", (value: unknown) => formatChange(asNumber(value)));
 handlebars.registerHelper("metricValue", formatMetric);
+handlebars.registerHelper("datetime", (value: unknown) =>
+  formatInstant(typeof value === "string" ? value : null),
+);
 handlebars.registerHelper("metricName", (metric: unknown) => metricNames[String(metric)] ?? String(metric));
 handlebars.registerHelper("quantity", (value: unknown, unit: unknown) =>
   unit === "bytes" ? formatBytes(asNumber(value)) : formatCores(asNumber(value)),

@@ -118,5 +118,7 @@ describe("buildReportView", () => {
     ]);
     expect(view.regressions[1]?.task.patch).toBe("diff");
     expect(view.oomRisks.map((task) => task.task.task)).toEqual(["load_orders"]);
+    const s3 = view.regressions[1]?.task;
+    expect(s3?.dominantSegment).toMatchObject({ kind: "networkWait", share: 0.85 });
   });
 });

@@ -85,6 +85,8 @@ export interface TaskView {
   cpuChart: Chart;
   memoryChart: Chart;
   timeSegments: TimeSegment[];
+  /** The largest time share: what the task mostly did. */
+  dominantSegment: TimeSegment | null;
   topProcesses: TaskAnalysis["processes"];
   endpoints: NonNullable<TaskAnalysis["endpoints"]>;
   patch: string | null;
@@ -382,6 +384,7 @@ export function buildReportView(
       cpuChart: cpuChart(task, formats.cores),
       memoryChart: memoryChart(task, formats.bytes),
       timeSegments: timeSegmentsOf(task),
+      dominantSegment: null,
       topProcesses: [...task.processes].sort((a, b) => b.cpuSeconds - a.cpuSeconds).slice(0, topListLength),
       endpoints: [...(task.endpoints ?? [])]
         .sort((a, b) => b.waitSeconds - a.waitSeconds)
@@ -392,6 +395,10 @@ export function buildReportView(
       cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
       memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
     };
+    view.dominantSegment = view.timeSegments.reduce<TimeSegment | null>(
+      (largest, segment) => (largest === null || segment.share > largest.share ? segment : largest),
+      null,
+    );
     views.set(task, view);
     return view;
   };
