@@ -6,6 +6,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
+import { emptyScanResult, type ScanResult } from "./findings.js";
+import { scanPrefectYaml } from "./prefect-scanner.js";
+import { type PrefectNames, pythonParser, scanPythonSource } from "./python-scanner.js";
 
 export const fixtureFiles: Record<string, string> = {
   "dags/resources_dag.py": `from airflow import DAG
@@ -152,7 +155,10 @@ default_args = {
 
 with DAG("defaults_dag", default_args=default_args) as dag:
     a = BashOperator(task_id="a", bash_command="a.sh")
-    b = BashOperator(task_id="b", bash_command="b.sh")
+    b = BashOperator(
+        task_id="b",
+        bash_command="b.sh",
+    )
     c = BashOperator(task_id="c", bash_command="c.sh", resources={"cpus": 0.5, "ram": 512})
     a >> b >> c
 `,
@@ -365,7 +371,7 @@ export function fixtureAnalysis(): AnalysisDocument {
         throttledShare: 0.2,
       }),
       analysisTask({ pipeline: "defaults_dag", task: "a", cpuCores: 0.25, memoryBytes: GiB }),
-      analysisTask({ pipeline: "defaults_dag", task: "b", cpuCores: 0.25, memoryBytes: GiB }),
+      analysisTask({ pipeline: "defaults_dag", task: "b", cpuCores: 0.25, memoryBytes: 3 * GiB }),
       analysisTask({
         pipeline: "defaults_dag",
         task: "c",
@@ -409,4 +415,29 @@ export function fixtureAnalysis(): AnalysisDocument {
       analysisTask({ pipeline: "elsewhere_dag", task: "not_in_this_repo", cpuCores: 1, memoryBytes: GiB }),
     ],
   };
+}
+
+/** The configuration's default Prefect variable names. */
+export const defaultPrefectNames: PrefectNames = {
+  cpuVariables: ["cpu", "cpu_request"],
+  memoryVariables: ["memory", "memory_request"],
+};
+
+/** Scans in-memory files (path → text) the way scanRepository scans a folder, in path order. */
+export async function scanFiles(
+  files: Record<string, string> = fixtureFiles,
+  names: PrefectNames = defaultPrefectNames,
+): Promise<ScanResult> {
+  const parser = await pythonParser();
+  const result = emptyScanResult();
+  for (const [file, text] of Object.entries(files).sort((a, b) => a[0].localeCompare(b[0]))) {
+    const part = file.endsWith(".py")
+      ? scanPythonSource(parser, file, text, names)
+      : scanPrefectYaml(file, text, names);
+    result.findings.push(...part.findings);
+    result.tasks.push(...part.tasks);
+    result.problems.push(...part.problems);
+    result.files.push(...part.files);
+  }
+  return result;
 }

@@ -183,7 +183,7 @@ export function planPatches(
     groups.set(key, members);
   }
 
-  const overrides = new Map<string, { site: TaskSite; pattern: Pattern; reason: string }>();
+  const overrides = new Map<string, { site: TaskSite; pattern: Pattern; reasons: string[] }>();
   for (const members of groups.values()) {
     const first = members[0]!.finding;
     const wantedTexts = new Set(members.map((member) => member.wanted));
@@ -252,17 +252,17 @@ export function planPatches(
           );
           continue;
         }
-        overrides.set(`${member.finding.pipeline}/${member.task}/${first.pattern}`, {
-          site,
-          pattern: first.pattern,
-          reason,
-        });
+        const overrideKey = `${member.finding.pipeline}/${member.task}/${first.pattern}`;
+        const override = overrides.get(overrideKey) ?? { site, pattern: first.pattern, reasons: [] };
+        if (!override.reasons.includes(reason)) override.reasons.push(reason);
+        overrides.set(overrideKey, override);
         changes.push(change([member], "override"));
       }
     }
   }
 
-  for (const { site, pattern, reason } of overrides.values()) {
+  for (const { site, pattern, reasons } of overrides.values()) {
+    const reason = reasons.join("; ");
     const declaration = renderDeclaration(scan, site, pattern, recommendations);
     const keyword = keywordOf[pattern]!;
     const existing = site.keywords[keyword];

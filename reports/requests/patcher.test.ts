@@ -1,0 +1,246 @@
+import { describe, expect, it } from "vitest";
+import type { ScanResult } from "./findings.js";
+import { fixtureAnalysis, fixtureFiles, scanFiles } from "./fixture-repository.js";
+import {
+  PatchError,
+  type PatchPlan,
+  planPatches,
+  renderUnifiedDiff,
+  usableRecommendations,
+} from "./patcher.js";
+import { firstSyntaxError, pythonParser } from "./python-scanner.js";
+
+const sources = () => new Map(Object.entries(fixtureFiles));
+
+async function fixturePlan(): Promise<{ scan: ScanResult; plan: PatchPlan; diff: string }> {
+  const scan = await scanFiles();
+  const plan = planPatches(scan, sources(), usableRecommendations(fixtureAnalysis().tasks));
+  return { scan, plan, diff: renderUnifiedDiff(plan) };
+}
+
+/** The diff of one file out of the combined patch. */
+function fileDiff(diff: string, file: string): string {
+  const start = diff.indexOf(`diff --git a/${file} `);
+  const next = diff.indexOf("\ndiff --git", start + 1);
+  return diff.slice(start, next === -1 ? diff.length : next + 1);
+}
+
+describe("patch plan for the fixture repository", () => {
+  it("lists exactly the expected changes and explains every override", async () => {
+    const { diff } = await fixturePlan();
+    expect(diff.split("\n").filter((line) => line.startsWith("# "))).toEqual([
+      '# dags/decorated_defaults.py:4 decorated_defaults/fetch: cpu request "500m" -> "100m"',
+      '# dags/decorated_defaults.py:4 decorated_defaults/parse: cpu request "500m" -> "800m" (per-task override)',
+      '# dags/decorated_defaults.py:4 decorated_defaults/fetch, decorated_defaults/parse: memory request "512Mi" -> "256Mi"',
+      "# dags/defaults.py:6 defaults_dag/a, defaults_dag/b: cpu request 1 -> 0.25",
+      "# dags/defaults.py:6 defaults_dag/a: memory request 2048 -> 1024",
+      "# dags/defaults.py:6 defaults_dag/b: memory request 2048 -> 3072 (per-task override)",
+      "# dags/dynamic.py:24 dynamic_dag/unknown_name: memory request 1024 -> 2048",
+      "# dags/kpo.py:10 kpo_dag/train: cpu request 1 -> 3",
+      '# dags/kpo.py:10 kpo_dag/train: memory request "1024Mi" -> "3072Mi"',
+      "# dags/kpo.py:11 kpo_dag/train: cpu limit 2.0 -> 6.0",
+      '# dags/kpo.py:11 kpo_dag/train: memory limit "2048Mi" -> "6144Mi"',
+      '# dags/legacy.py:8 legacy_dag/archive: cpu request "1" -> "1.5"',
+      '# dags/legacy.py:8 legacy_dag/archive: memory request "1G" -> "0.75G"',
+      '# dags/pod_inline.py:16 pod_inline/score: cpu request "2000m" -> "1250m"',
+      '# dags/pod_inline.py:16 pod_inline/score: memory request "8Gi" -> "5Gi"',
+      "# dags/pod_shared.py:11 pod_shared/extract, pod_shared/transform: cpu request 2 -> 0.7",
+      "# dags/pod_shared.py:11 pod_shared/extract, pod_shared/transform: memory request '4096Mi' -> '3072Mi'",
+      '# dags/pod_split.py:5 pod_split/small: cpu request "1" -> "0.2"',
+      '# dags/pod_split.py:5 pod_split/large: cpu request "1" -> "3.25" (per-task override)',
+      '# dags/pod_split.py:5 pod_split/small: memory request "2Gi" -> "0.75Gi"',
+      '# dags/pod_split.py:5 pod_split/large: memory request "2Gi" -> "7Gi" (per-task override)',
+      "# dags/resources_dag.py:8 resources_dag/crunch: cpu request 4 -> 0.3",
+      "# dags/resources_dag.py:8 resources_dag/crunch: memory request 8192 -> 960",
+      "# dags/taskflow.py:11 taskflow_etl/load: cpu request 0.5 -> 0.2",
+      '# dags/taskflow.py:11 taskflow_etl/load: memory request "1Gi" -> "0.75Gi"',
+      '# prefect.yaml:7 hourly-sync, daily-rollup: cpu request "1000m" -> "500m"',
+      '# prefect.yaml:8 daily-rollup: memory request "2Gi" -> "3Gi"',
+      "# prefect.yaml:26 ecs-export: cpu request 4096 -> 1024",
+      "# prefect.yaml:27 ecs-export: memory request 16384 -> 3072",
+      "# memory request at prefect.yaml:8 is shared by tasks that need different values (hourly-sync: 1 GiB (1Gi); daily-rollup: 3 GiB (3Gi)): no per-task override is possible for hourly-sync in prefect.yaml (prefect_yaml); the shared value is the largest one wanted",
+      "# override for decorated_defaults/parse in dags/decorated_defaults.py: cpu request at dags/decorated_defaults.py:4 is shared by tasks that need different values (decorated_defaults/fetch: 0.1 cores (100m); decorated_defaults/parse: 0.8 cores (800m))",
+      "# override for defaults_dag/b in dags/defaults.py: memory request at dags/defaults.py:6 is shared by tasks that need different values (defaults_dag/a: 1 GiB (1024); defaults_dag/b: 3 GiB (3072))",
+      "# override for pod_split/large in dags/pod_split.py: cpu request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 3.25 cores (3.25); pod_split/small: 0.2 cores (0.2)); memory request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 7 GiB (7Gi); pod_split/small: 768 MiB (0.75Gi))",
+    ]);
+  });
+
+  it.each([
+    [
+      "dags/decorated_defaults.py",
+      `diff --git a/dags/decorated_defaults.py b/dags/decorated_defaults.py
+--- a/dags/decorated_defaults.py
++++ b/dags/decorated_defaults.py
+@@ -1,13 +1,13 @@
+ from airflow.decorators import dag, task
+ 
+ 
+-@dag(dag_id="decorated_defaults", default_args={"executor_config": {"KubernetesExecutor": {"request_cpu": "500m", "request_memory": "512Mi"}}})
++@dag(dag_id="decorated_defaults", default_args={"executor_config": {"KubernetesExecutor": {"request_cpu": "100m", "request_memory": "256Mi"}}})
+ def pipeline():
+     @task
+     def fetch():
+         return 1
+ 
+-    @task
++    @task(executor_config={"KubernetesExecutor": {"request_cpu": "800m", "request_memory": "256Mi"}})
+     def parse(x):
+         return x
+ 
+`,
+    ],
+    [
+      "dags/defaults.py",
+      `diff --git a/dags/defaults.py b/dags/defaults.py
+--- a/dags/defaults.py
++++ b/dags/defaults.py
+@@ -3,7 +3,7 @@
+ 
+ default_args = {
+     "owner": "data",
+-    "resources": {"cpus": 1, "ram": 2048},
++    "resources": {"cpus": 0.25, "ram": 1024},
+ }
+ 
+ with DAG("defaults_dag", default_args=default_args) as dag:
+@@ -11,6 +11,8 @@
+     b = BashOperator(
+         task_id="b",
+         bash_command="b.sh",
++        # rightsize: per-task override, memory request at dags/defaults.py:6 is shared by tasks that need different values (defaults_dag/a: 1 GiB (1024); defaults_dag/b: 3 GiB (3072))
++        resources={"cpus": 0.25, "ram": 3072},
+     )
+     c = BashOperator(task_id="c", bash_command="c.sh", resources={"cpus": 0.5, "ram": 512})
+     a >> b >> c
+`,
+    ],
+    [
+      "dags/pod_split.py",
+      `diff --git a/dags/pod_split.py b/dags/pod_split.py
+--- a/dags/pod_split.py
++++ b/dags/pod_split.py
+@@ -2,7 +2,7 @@
+ from airflow.operators.python import PythonOperator
+ from kubernetes.client import models as k8s
+ 
+-SIZING = {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "2Gi"}))]))}
++SIZING = {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "0.2", "memory": "0.75Gi"}))]))}
+ 
+ with DAG("pod_split") as dag:
+     small = PythonOperator(
+@@ -13,5 +13,5 @@
+     large = PythonOperator(
+         task_id="large",
+         python_callable=print,
+-        executor_config=SIZING,
++        executor_config={"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "3.25", "memory": "7Gi"}))]))},
+     )
+`,
+    ],
+    [
+      "dags/kpo.py",
+      `diff --git a/dags/kpo.py b/dags/kpo.py
+--- a/dags/kpo.py
++++ b/dags/kpo.py
+@@ -7,7 +7,7 @@
+         task_id="train",
+         image="trainer:1",
+         container_resources=k8s.V1ResourceRequirements(
+-            requests={"cpu": 1, "memory": "1024Mi"},
+-            limits={"cpu": 2.0, "memory": "2048Mi"},
++            requests={"cpu": 3, "memory": "3072Mi"},
++            limits={"cpu": 6.0, "memory": "6144Mi"},
+         ),
+     )
+`,
+    ],
+    [
+      "prefect.yaml",
+      `diff --git a/prefect.yaml b/prefect.yaml
+--- a/prefect.yaml
++++ b/prefect.yaml
+@@ -4,8 +4,8 @@
+ 
+ definitions:
+   job_variables: &small_job
+-    cpu: "1000m"   # Cloud Run: one vCPU
+-    memory: "2Gi"
++    cpu: "500m"   # Cloud Run: one vCPU
++    memory: "3Gi"
+ 
+ deployments:
+   - name: hourly-sync
+@@ -23,6 +23,6 @@
+     work_pool:
+       name: ecs
+       job_variables:
+-        cpu: 4096 # four vCPU
+-        memory: 16384
++        cpu: 1024 # four vCPU
++        memory: 3072
+         image: export:2
+`,
+    ],
+  ])("writes the exact diff for %s", async (file, expected) => {
+    const { diff } = await fixturePlan();
+    expect(fileDiff(diff, file)).toBe(expected);
+  });
+
+  it("leaves dynamic values, tasks without data and limits that still fit alone", async () => {
+    const { plan } = await fixturePlan();
+    const touched = new Set(plan.files.map((file) => file.file));
+    expect(touched.has("flows/deploy_flows.py")).toBe(false); // nightly-ecs: confidence none
+    const dynamic = plan.files.find((file) => file.file === "dags/dynamic.py")!;
+    expect(dynamic.after).toContain('"request_cpu": cpu_for("computed")');
+    expect(dynamic.after).toContain('"{{ var.value.cpu }}"');
+    expect(dynamic.after).toContain('"cpus": UNDEFINED_CPUS, "ram": 2048');
+    const defaults = plan.files.find((file) => file.file === "dags/defaults.py")!;
+    expect(defaults.after).toContain('resources={"cpus": 0.5, "ram": 512}'); // task c has no data
+    const inline = plan.files.find((file) => file.file === "dags/pod_inline.py")!;
+    expect(inline.after).toContain('limits={"cpu": "4000m", "memory": "16Gi"}');
+    const taskflow = plan.files.find((file) => file.file === "dags/taskflow.py")!;
+    expect(taskflow.after).toContain('limits={"memory": "1Gi"}');
+  });
+
+  it("keeps every patched Python file parseable and every YAML comment", async () => {
+    const { plan } = await fixturePlan();
+    const parser = await pythonParser();
+    for (const file of plan.files.filter((candidate) => candidate.file.endsWith(".py"))) {
+      const tree = parser.parse(file.after)!;
+      expect(firstSyntaxError(tree.rootNode), file.file).toBeNull();
+      tree.delete();
+    }
+    const yaml = plan.files.find((file) => file.file === "prefect.yaml")!;
+    const comments = (text: string) =>
+      text
+        .split("\n")
+        .filter((line) => line.includes("#"))
+        .map((line) => line.slice(line.indexOf("#")));
+    expect(comments(yaml.after)).toEqual(comments(yaml.before));
+    expect(yaml.after.split("\n")).toHaveLength(yaml.before.split("\n").length);
+  });
+
+  it("changes nothing outside the literals when no override is needed", async () => {
+    const { plan } = await fixturePlan();
+    const shared = plan.files.find((file) => file.file === "dags/pod_shared.py")!;
+    expect(shared.after.replace("'cpu': 0.7", "'cpu': 2").replace("'3072Mi'", "'4096Mi'")).toBe(
+      shared.before,
+    );
+  });
+
+  it("plans nothing without recommendations", async () => {
+    const scan = await scanFiles();
+    const plan = planPatches(scan, sources(), new Map());
+    expect(plan.files).toEqual([]);
+    expect(renderUnifiedDiff(plan)).toBe("");
+  });
+
+  it("refuses (and writes nothing) when a patched file would not parse", async () => {
+    const scan = await scanFiles();
+    expect(() =>
+      planPatches(scan, sources(), usableRecommendations(fixtureAnalysis().tasks), (file) =>
+        file === "dags/kpo.py" ? "pretend syntax error" : null,
+      ),
+    ).toThrow(PatchError);
+  });
+});
