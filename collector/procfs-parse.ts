@@ -26,10 +26,12 @@ export interface ProcStat {
 }
 
 /**
- * Parses a stat line. The comm field is in parentheses and may itself hold spaces, parentheses and even
+ * Parses a stat line (with its final newline). The comm field is in parentheses and may itself hold spaces, parentheses and even
  * newlines, so the fields are split at the LAST ')' (as procps does).
  */
 export function parseStat(text: string): ProcStat | null {
+  // The kernel ends the line with a newline; without it the read was cut and the last field may be too.
+  if (!text.endsWith("\n")) return null;
   const open = text.indexOf("(");
   const close = text.lastIndexOf(")");
   if (open < 0 || close < open) return null;

@@ -396,11 +396,18 @@ export class Sampler {
     for (const execution of this.executions.values()) {
       for (const record of [...execution.processes.values()]) {
         if (!record.alive) continue;
-        if (record.looks < 3 && record.firstSeenMs !== now) {
+        const young = record.looks < 3 && record.firstSeenMs !== now;
+        // The root's parent is outside the tree, so nothing keeps its counters once it exits: re-read
+        // them each poll, and its last ~25 ms is all that can be lost.
+        const root = record.pid === execution.rootPid;
+        if (young || root) {
           // Young: re-read to catch its exec (a forked shell becoming `gzip`) and its last CPU time.
-          record.looks++;
-          const stat = this.readStat(record.pid);
-          if (stat && stat.startTicks === record.startTicks) this.refresh(record, stat, now);
+          if (young) record.looks++;
+          const stat = this.readStat(record.pid, root);
+          if (stat && stat.startTicks === record.startTicks) {
+            this.refresh(record, stat, now);
+            if (root) this.readProcessIo(record);
+          }
         }
         this.findChildren(execution, record, now);
       }
@@ -451,9 +458,7 @@ export class Sampler {
     const execution = this.executions.get(id);
     if (!execution) return false;
     const root = execution.processes.get(execution.rootPid);
-    return (
-      root?.alive === true && root.startTicks === execution.rootStartTicks && root.state !== "Z"
-    );
+    return root?.alive === true && root.startTicks === execution.rootStartTicks && root.state !== "Z";
   }
 
   /** Ends executions whose root is gone (collect mode); the exit code is not visible from outside. */
@@ -577,6 +582,14 @@ export class Sampler {
     record.state = stat.state;
   }
 
+  private readProcessIo(record: ProcessRecord): void {
+    const io = this.reader.readKept(`${this.procRoot}/${record.pid}/io`);
+    if (io === undefined) return;
+    const parsed = parseIo(io);
+    record.readBytes = parsed.readBytes;
+    record.writeBytes = parsed.writeBytes;
+  }
+
   private readStat(pid: number, kept = false): ProcStat | null {
     const path = `${this.procRoot}/${pid}/stat`;
     const text = kept ? this.reader.readKept(path) : this.reader.read(path);
@@ -671,12 +684,7 @@ export class Sampler {
         continue;
       }
       this.refresh(record, stat, now);
-      const io = this.reader.readKept(`${this.procRoot}/${record.pid}/io`);
-      if (io !== undefined) {
-        const parsed = parseIo(io);
-        record.readBytes = parsed.readBytes;
-        record.writeBytes = parsed.writeBytes;
-      }
+      this.readProcessIo(record);
     }
     for (const record of [...execution.processes.values()]) {
       if (record.alive) seen += this.findChildren(execution, record, now);
