@@ -89,7 +89,7 @@ export function scanPythonSource(
       result.problems.push({
         file,
         line: error.startPosition.row + 1,
-        message: `syntax error${error.isMissing ? ` (missing ${error.type})` : ""}; file skipped`,
+        message: `syntax error${error.isMissing ? ` (missing "${error.type}")` : ""}; file skipped`,
       });
       return result;
     }
