@@ -96,6 +96,14 @@ describe.each(engines)("rightsize report from the database on $name", ({ name, c
     const database = await create();
     const dir = tempDir();
     try {
+      if (name === "postgres") {
+        // Before the first analysis: a clear failure, not an empty report.
+        const empty = await runCli(["report", "--db", database.url, "--out", dir]);
+        expect(empty.code).toBe(1);
+        expect(empty.stderr).toMatch(
+          /^rightsize: no analysis in postgres .* yet: run `rightsize analyze` first/,
+        );
+      }
       const document: AnalysisDocument = sampleAnalysis();
       const windowEnd = new Date(document.windowEnd!);
       for (const task of document.tasks) {
@@ -123,10 +131,6 @@ describe.each(engines)("rightsize report from the database on $name", ({ name, c
       expect(html).toContain("<b>$1,323</b>monthly savings");
       expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
       expect(html).not.toContain(hostileName);
-
-      const empty = await runCli(["report", "--db", join(tempDir(), "db"), "--out", dir]);
-      expect(empty.code).toBe(1);
-      expect(empty.stderr).toMatch(/^rightsize: no analysis in pglite .* yet: run `rightsize analyze` first/);
     } finally {
       if (name === "pglite") {
         const { rmSync } = await import("node:fs");
