@@ -85,7 +85,7 @@ export class WriteTimeoutError extends Error {
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 5_000;
 /** A batch that takes longer than this is treated as a lost connection (it replays idempotently). */
-const WRITE_TIMEOUT_MS = 30_000;
+const WRITE_TIMEOUT_MS = 20_000;
 /** Postgres connect timeout: an unreachable server must not hold a flush for postgres.js' default 30 s. */
 const CONNECT_TIMEOUT_SECONDS = 5;
 /** A replayed batch the database refuses this many times, with the database otherwise answering, is set aside. */
@@ -144,9 +144,16 @@ const connectionCodes = new Set([
   "57P02",
   "57P03",
   "53300",
+  // Undefined table or function: the database is not migrated yet (`rightsize db migrate`); retrying
+  // keeps the batches until it is, where setting them aside would strand them.
+  "42P01",
+  "42883",
 ]);
 
-/** True when an error means "the database is not there" rather than "the database refuses this data". */
+/**
+ * True when an error means "the database is not there (or not ready)" rather than "the database refuses
+ * this data": the first kind is retried for as long as it lasts, the second a few times.
+ */
 export function isConnectionError(thrown: unknown): boolean {
   let current: unknown = thrown;
   for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
