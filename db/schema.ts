@@ -233,7 +233,7 @@ export const reportRuns = pgTable("report_runs", {
   generatedAt: ts("generated_at").notNull().defaultNow(),
   htmlPath: text("html_path"),
   markdownPath: text("markdown_path"),
-  /** skipped, sent, or failed. */
+  /** pending (written, email being sent), skipped, sent, or failed. */
   emailStatus: text("email_status"),
   emailError: text("email_error"),
   tasks: integer("tasks").notNull().default(0),

@@ -15,7 +15,7 @@ import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Config, loadConfig } from "../common/config.js";
 import { silentLogger } from "../common/logger.js";
-import { latestReportRun } from "../db/queries/report-runs.js";
+import { latestReportRun, listReportRuns } from "../db/queries/report-runs.js";
 import { engines, type TestDatabase } from "../test-support/databases.js";
 import { redisUrl } from "../test-support/services.js";
 import { EmailDeliveryError } from "./email.js";
@@ -286,9 +286,7 @@ describe("publish as a BullMQ job", () => {
       expect(failures).toHaveLength(1);
       expect(failures[0]).toMatch(/cannot send the report email/);
       expect(mailbox?.messages).toHaveLength(1);
-      const runs = await database.handle.db.query.reportRuns.findMany({
-        orderBy: (table, { asc }) => asc(table.id),
-      });
+      const runs = (await listReportRuns(database.handle.db)).reverse();
       expect(runs.map((run) => run.emailStatus)).toEqual(["failed", "sent"]);
       expect(existsSync(runs[0]!.htmlPath!)).toBe(true);
     } finally {

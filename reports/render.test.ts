@@ -79,10 +79,20 @@ describe("HTML report", () => {
     expect(html).not.toContain("Suggested patch");
   });
 
-  it("renders an empty analysis with a sentence instead of a table", () => {
-    const empty = renderHtmlReport({ generatedAt: "2026-11-21T02:00:00Z", windowDays: 14, tasks: [] });
+  it("names the prices savings were computed with", () => {
+    expect(html).toContain("at $0.031611 per vCPU-hour and $0.004237 per GiB-hour");
+  });
+
+  it("renders an empty analysis in every format without tables of tasks", () => {
+    const document = { generatedAt: "2026-11-21T02:00:00Z", windowDays: 14, tasks: [] };
+    const empty = renderHtmlReport(document);
     expect(empty).toContain("No tasks were analyzed");
     expect(empty).toContain("<b>$0.00</b>monthly savings");
+    expect(tables(parseMarkdown(renderMarkdownReport(document)))).toHaveLength(1);
+    const email = renderEmail(document);
+    expect(email.subject).toContain("$0.00/month to save · 0 over-provisioned");
+    expect(email.html).not.toContain("Tasks, worst first");
+    expect(email.text).toContain("0 tasks in 0 pipelines");
   });
 });
 

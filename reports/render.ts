@@ -57,6 +57,11 @@ handlebars.registerHelper("cores", (value: unknown) => formatCores(asNumber(valu
 handlebars.registerHelper("duration", (value: unknown) => formatDuration(asNumber(value)));
 handlebars.registerHelper("percent", (value: unknown) => formatPercent(asNumber(value)));
 handlebars.registerHelper("usd", (value: unknown) => formatUsd(asNumber(value)));
+/** Unit prices keep their digits: $0.031611, not $0.03. */
+handlebars.registerHelper("usdPrecise", (value: unknown) => {
+  const number = asNumber(value);
+  return number === null ? "–" : `$${number}`;
+});
 handlebars.registerHelper("change", (value: unknown) => formatChange(asNumber(value)));
 handlebars.registerHelper("metricValue", formatMetric);
 handlebars.registerHelper("datetime", (value: unknown) =>

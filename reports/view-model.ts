@@ -125,6 +125,7 @@ export interface ReportView {
   regressions: Array<{ task: TaskView; regression: NonNullable<TaskAnalysis["regressions"]>[number] }>;
   oomRisks: TaskView[];
   reportUrl: string | null;
+  pricing: AnalysisDocument["pricing"] | null;
 }
 
 /** Colors shared by the HTML charts and the email's bar cells (colorblind-safe Okabe–Ito palette). */
@@ -434,5 +435,6 @@ export function buildReportView(
     regressions,
     oomRisks,
     reportUrl: options.reportUrl ?? null,
+    pricing: document.pricing ?? null,
   };
 }

@@ -19,3 +19,8 @@ export async function latestReportRun(db: Db): Promise<ReportRunRow | undefined>
   const rows = await db.select().from(reportRuns).orderBy(desc(reportRuns.id)).limit(1);
   return rows[0];
 }
+
+/** The latest report runs, newest first: what was written, and which emails went out or failed. */
+export async function listReportRuns(db: Db, limit = 20): Promise<ReportRunRow[]> {
+  return db.select().from(reportRuns).orderBy(desc(reportRuns.id)).limit(limit);
+}
