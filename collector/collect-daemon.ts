@@ -73,6 +73,18 @@ export function reconcileOpenExecutions(
 
 export async function runCollector(options: CollectOptions): Promise<CollectSummary> {
   const { logger, writer } = options;
+  // Signal handlers go in first: a SIGTERM during start-up (inventory, reconciliation) also stops cleanly.
+  const stopped = new Promise<void>((resolve) => {
+    const timers: NodeJS.Timeout[] = [];
+    const done = () => {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.off(signal, done);
+      for (const timer of timers) clearTimeout(timer);
+      resolve();
+    };
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, done);
+    if (options.durationMs !== null) timers.push(setTimeout(done, options.durationMs));
+    options.stop?.then(done);
+  });
   const sampler = new Sampler({
     procRoot: options.procRoot,
     cgroupRoot: options.cgroupRoot,
@@ -109,17 +121,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     },
   });
   logger.info({ intervalMs: options.intervalMs, hostId: options.hostId }, "collector started");
-  await new Promise<void>((resolve) => {
-    const timers: NodeJS.Timeout[] = [];
-    const done = () => {
-      for (const signal of ["SIGINT", "SIGTERM"] as const) process.off(signal, done);
-      for (const timer of timers) clearTimeout(timer);
-      resolve();
-    };
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, done);
-    if (options.durationMs !== null) timers.push(setTimeout(done, options.durationMs));
-    options.stop?.then(done);
-  });
+  await stopped;
   loop.stop();
   // Tasks still running stay open: a collector started later resumes them (same root pid and start).
   sampler.tick();

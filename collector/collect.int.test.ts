@@ -1,0 +1,211 @@
+/**
+ * `rightsize collect` finds task processes host-wide by the attribution resolvers, with real processes
+ * shaped like Airflow 2, Airflow 3, Prefect and explicit env, and the real Postgres. Needs `npm run build`.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queryRows } from "../db/client.js";
+import { upsertExecution } from "../db/queries/executions.js";
+import { cliPath, runCli } from "../test-support/cli.js";
+import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
+
+const python = execFileSync("python3", ["-c", "import sys; print(sys.executable)"], {
+  encoding: "utf8",
+}).trim();
+
+let database: TestDatabase;
+let folder: string;
+const hostId = `collect-test-${randomUUID().slice(0, 8)}`;
+const workloads: ChildProcess[] = [];
+
+function start(file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(file, args, {
+    stdio: "ignore",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+  });
+  workloads.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  database = await createPostgresTestDatabase();
+  folder = mkdtempSync(join(tmpdir(), "rightsize-collect-test-"));
+});
+
+afterAll(async () => {
+  for (const child of workloads) child.kill("SIGKILL");
+  await database?.drop();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+interface Row {
+  orchestrator: string;
+  pipeline: string;
+  task: string;
+  run_id: string;
+  try_number: number;
+  map_index: number;
+  attribution: string;
+  status: string;
+  samples: number;
+}
+
+describe("rightsize collect", () => {
+  it("attributes Airflow 2, Airflow 3, Prefect and explicit-env processes, and closes lost executions", async () => {
+    // A collector that died left this one open; its root process is long gone.
+    const lostId = randomUUID();
+    await upsertExecution(database.handle.db, {
+      id: lostId,
+      orchestrator: "generic",
+      pipeline: "old",
+      task: "crashed",
+      runId: "r0",
+      hostId,
+      attribution: "env",
+      rootPid: 999_999_999,
+      rootStartTicks: 1,
+      startedAt: new Date(Date.now() - 60_000),
+    });
+
+    // Airflow 2 argv (`airflow tasks run DAG TASK RUN --raw`), with an exec'd child carrying AIRFLOW_CTX_*.
+    const bin = join(folder, "bin");
+    mkdirSync(bin);
+    writeFileSync(
+      join(bin, "airflow"),
+      "#!/bin/sh\nenv AIRFLOW_CTX_DAG_ID=a2dag AIRFLOW_CTX_TASK_ID=a2task AIRFLOW_CTX_TRY_NUMBER=3 sleep 9\n",
+    );
+    chmodSync(join(bin, "airflow"), 0o755);
+    start(join(bin, "airflow"), ["tasks", "run", "a2dag", "a2task", "a2run", "--map-index", "4", "--raw"]);
+    // Airflow 2 task runner title (setproctitle rewrites argv; `exec -a` does the same).
+    start("/bin/bash", ["-c", 'exec -a "airflow task runner: titledag titletask titlerun 77" sleep 9']);
+    // Airflow 3: the supervisor keeps the task log open.
+    const log = join(folder, "logs", "dag_id=a3dag", "run_id=a3run", "task_id=a3task", "attempt=2.log");
+    mkdirSync(join(log, ".."), { recursive: true });
+    start(python, ["-c", `import time\nf = open(${JSON.stringify(log)}, "a")\ntime.sleep(9)`]);
+    // Airflow 3 on Kubernetes: execute_workload --json-string.
+    const workload = JSON.stringify({
+      ti: { dag_id: "k8sdag", task_id: "k8stask", run_id: "k8srun", try_number: 5, map_index: -1 },
+    });
+    start(python, [
+      "-c",
+      "import time; time.sleep(9)",
+      "airflow.sdk.execution_time.execute_workload",
+      "--json-string",
+      workload,
+    ]);
+    // Prefect flow run.
+    const flowRunId = randomUUID();
+    start("/bin/sleep", ["9"], {
+      PREFECT__FLOW_RUN_ID: flowRunId,
+      PREFECT__FLOW_NAME: "pflow",
+      PREFECT__DEPLOYMENT_NAME: "pdeploy",
+    });
+    // Explicit env.
+    start("/bin/sleep", ["9"], {
+      RIGHTSIZE_PIPELINE: "xpipe",
+      RIGHTSIZE_TASK: "xtask",
+      RIGHTSIZE_RUN: "xrun",
+      RIGHTSIZE_TRY: "2",
+    });
+    // Not a task: must not be attributed.
+    start("/bin/sleep", ["9"]);
+
+    const result = await runCli(
+      ["--db", database.url, "collect", "--interval", "500ms", "--duration", "4s"],
+      {
+        env: { RIGHTSIZE_HOST_ID: hostId, RIGHTSIZE_SPOOL_DIR: join(folder, "spool") },
+      },
+    );
+    expect(result.stderr).not.toMatch(/"level":5\d/);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/collected \d+ ticks/);
+
+    const rows = await queryRows<Row>(
+      database.handle.db,
+      sql`select orchestrator, pipeline, task, run_id, try_number, map_index, attribution, status,
+                 (select count(*)::int from samples s where s.execution_id = e.id) as samples
+            from task_executions e where host_id = ${hostId}`,
+    );
+    const find = (pipeline: string) => rows.find((row) => row.pipeline === pipeline);
+    expect(find("a2dag")).toMatchObject({
+      orchestrator: "airflow",
+      task: "a2task",
+      run_id: "a2run",
+      map_index: 4,
+      try_number: 3,
+      attribution: "airflow-argv",
+    });
+    expect(find("titledag")).toMatchObject({
+      orchestrator: "airflow",
+      task: "titletask",
+      run_id: "titlerun",
+      attribution: "airflow-title",
+    });
+    expect(find("a3dag")).toMatchObject({
+      orchestrator: "airflow",
+      task: "a3task",
+      run_id: "a3run",
+      try_number: 2,
+      attribution: "airflow-log",
+    });
+    expect(find("k8sdag")).toMatchObject({
+      task: "k8stask",
+      run_id: "k8srun",
+      try_number: 5,
+      attribution: "airflow-workload",
+    });
+    expect(find("pdeploy")).toMatchObject({
+      orchestrator: "prefect",
+      task: "__flow__",
+      run_id: flowRunId,
+      attribution: "prefect-env",
+    });
+    expect(find("xpipe")).toMatchObject({
+      orchestrator: "generic",
+      task: "xtask",
+      run_id: "xrun",
+      try_number: 2,
+      attribution: "env",
+    });
+    expect(find("old")).toMatchObject({ status: "lost" });
+    // The child with AIRFLOW_CTX_* belongs to the a2dag tree, not an execution of its own.
+    expect(rows.filter((row) => row.pipeline === "a2dag")).toHaveLength(1);
+    for (const pipeline of ["a2dag", "titledag", "a3dag", "k8sdag", "pdeploy", "xpipe"]) {
+      expect(find(pipeline)?.status).toBe("running");
+      expect(find(pipeline)?.samples).toBeGreaterThanOrEqual(4);
+    }
+    expect(rows).toHaveLength(7);
+  });
+
+  it("flushes and exits 0 on SIGTERM", async () => {
+    const child = spawn(process.execPath, [cliPath, "--db", database.url, "collect", "--interval", "200ms"], {
+      env: {
+        ...process.env,
+        RIGHTSIZE_HOST_ID: `${hostId}-term`,
+        RIGHTSIZE_SPOOL_DIR: join(folder, "spool-term"),
+        LOG_LEVEL: "info",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    let signalled = false;
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+      if (!signalled && stderr.includes("collector started")) {
+        signalled = true;
+        child.kill("SIGTERM");
+      }
+    });
+    const code = await new Promise<number | null>((resolve) =>
+      child.on("exit", (exitCode, signal) => resolve(exitCode ?? (signal as unknown as number))),
+    );
+    expect(stderr).toContain("collector started");
+    expect(code).toBe(0);
+    expect(stderr).toContain("collector stopped");
+  });
+});
