@@ -1,0 +1,203 @@
+/**
+ * The nightly analysis of many samples (issue 4: 10 M samples = 1,000 tasks × 20 runs × 500 ticks) in the
+ * real Postgres, side by side with its floor: one hand-written GROUP BY computing the same per-run
+ * percentiles and sums over the same samples. Targets: analysis ≤ 1.5 × the floor, peak RSS of the
+ * analyzing process ≤ 300 MB, and how both grow from 1 M to 10 M.
+ *
+ * The analysis runs as the real command (`rightsize analyze`, inline, queue.concurrency tasks at a time)
+ * in a child process, so its peak RSS (VmHWM) is that of the analyzing process alone. Sizes:
+ * ANALYSIS_BENCH_SIZES=1m,10m (default) or e.g. 0.1m,1m for a quick run.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+
+const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const cliPath = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+/** The issue's shape: 20 runs of 500 one-second ticks per task; the task count sets the size. */
+const runsPerTask = 20;
+const ticksPerRun = 500;
+
+function parseSizes(text: string): number[] {
+  return text.split(",").map((item) => {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*([km]?)\s*$/i.exec(item);
+    if (!match) throw new Error(`ANALYSIS_BENCH_SIZES: '${item}' is not a size such as 1m or 100k`);
+    const factor = { "": 1, k: 1e3, m: 1e6 }[match[2]!.toLowerCase() as "" | "k" | "m"];
+    return Math.round(Number(match[1]) * factor);
+  });
+}
+
+async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `rightsize_bench_${process.pid}_${Date.now()}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const cleanup = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      await cleanup.unsafe(`drop database if exists ${name} with (force)`);
+      await cleanup.end();
+    },
+  };
+}
+
+/** Runs the CLI, polling the child's VmHWM (peak RSS) from /proc while it runs. */
+function runCli(args: string[]): Promise<{ seconds: number; peakRssBytes: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      env: { ...process.env, LOG_LEVEL: "warn", REDIS_URL: "" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let stdout = "";
+    let peak = 0;
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    const poll = setInterval(() => {
+      try {
+        const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+        if (match) peak = Math.max(peak, Number(match[1]) * 1024);
+      } catch {
+        // the child is gone between ticks: the last reading stands
+      }
+    }, 50);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearInterval(poll);
+      if (code !== 0) reject(new Error(`rightsize ${args.join(" ")} exited ${code}`));
+      else resolve({ seconds: (performance.now() - started) / 1000, peakRssBytes: peak, stdout });
+    });
+  });
+}
+
+async function generate(sql: postgres.Sql, tasks: number, windowEnd: Date): Promise<void> {
+  const end = windowEnd.toISOString();
+  // 20 runs 15 h apart end an hour before the window end: 12.5 days, inside the 14-day window.
+  await sql`
+    insert into task_executions (id, orchestrator, pipeline, task, run_id, try_number, host_id, attribution,
+                                 started_at, ended_at, exit_code, status, request_cpu_cores, cpu_source,
+                                 request_memory_bytes, memory_source)
+    select gen_random_uuid(), 'airflow', 'bench_' || (t / 50), 'task_' || t, 'run_' || r, 1, 'bench-host', 'env',
+           ${end}::timestamptz - interval '1 hour' - (${runsPerTask} - r) * interval '15 hours' - ${ticksPerRun} * interval '1 second',
+           ${end}::timestamptz - interval '1 hour' - (${runsPerTask} - r) * interval '15 hours',
+           0, 'succeeded', 2, 'flag', 2147483648, 'flag'
+    from generate_series(1, ${tasks}) t, generate_series(1, ${runsPerTask}) r`;
+  await sql`select rightsize_ensure_partition(d::date)
+            from generate_series((${end}::timestamptz - interval '15 days')::date, ${end}::timestamptz::date, interval '1 day') d`;
+  // In slices of 50 tasks: one statement per slice keeps each transaction's WAL and locks modest.
+  for (let first = 1; first <= tasks; first += 50) {
+    await sql`
+      insert into samples (execution_id, ts, interval_seconds, cpu_cores, cpu_seconds_total, rss_bytes,
+                           disk_read_bytes, disk_write_bytes, net_rx_bytes, net_tx_bytes, on_cpu_seconds,
+                           cpu_wait_seconds, disk_wait_seconds, net_wait_seconds, child_wait_seconds, idle_seconds,
+                           threads, processes_alive, processes_started, host_load1)
+      select e.id, e.started_at + k * interval '1 second', 1, c.cores, k * 0.8, (200 + (k % 97)) * 1048576,
+             4096, 8192, 1024, 512, c.cores, 0.05, 0.1, 0.1, 0, 0.3, 4, 2, case when k = 1 then 1 else 0 end, 1.5
+      from task_executions e
+      cross join generate_series(1, ${ticksPerRun}) k
+      cross join lateral (select (abs(hashint8(k * 7919 + length(e.task))) % 160) / 100.0 as cores) c
+      where e.pipeline like 'bench_%' and substr(e.task, 6)::int between ${first} and ${first + 49}`;
+  }
+  await sql.unsafe("vacuum analyze task_executions");
+  await sql.unsafe("vacuum analyze samples");
+}
+
+/** The floor: the same per-run figures as the analyzer's per-run SQL, in one GROUP BY over the window. */
+async function floorQuery(sql: postgres.Sql, windowEnd: Date): Promise<{ seconds: number; rows: number }> {
+  const end = windowEnd.toISOString();
+  const started = performance.now();
+  const rows = await sql`
+    select s.execution_id,
+           percentile_cont(0.5) within group (order by s.cpu_cores) as p50,
+           percentile_cont(0.95) within group (order by s.cpu_cores) as p95,
+           max(s.cpu_cores) as max, sum(s.cpu_cores * s.interval_seconds) as cpu_seconds,
+           max(s.rss_bytes) as peak, sum(s.disk_read_bytes) as disk_read, sum(s.on_cpu_seconds) as on_cpu,
+           sum(s.net_wait_seconds) as net_wait, sum(s.idle_seconds) as idle
+    from samples s join task_executions e on e.id = s.execution_id
+    where e.started_at >= ${end}::timestamptz - interval '14 days' and e.ended_at <= ${end}::timestamptz
+    group by s.execution_id`;
+  return { seconds: (performance.now() - started) / 1000, rows: rows.length };
+}
+
+export async function run(): Promise<void> {
+  const sizes = parseSizes(process.env.ANALYSIS_BENCH_SIZES ?? "1m,10m");
+  const windowEnd = new Date(Math.floor(Date.now() / 60_000) * 60_000);
+  const results: Array<{ samples: number; tasks: number; floor: number; analysis: number; rss: number }> = [];
+  for (const size of sizes) {
+    const tasks = Math.max(1, Math.round(size / (runsPerTask * ticksPerRun)));
+    const database = await createDatabase();
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      await runCli(["db", "migrate", "--db", database.url]);
+      const generating = performance.now();
+      await generate(sql, tasks, windowEnd);
+      const [{ n }] = (await sql`select count(*)::int as n from samples`) as unknown as [{ n: number }];
+      process.stdout.write(
+        `generated ${n.toLocaleString("en")} samples (${tasks} tasks) in ${((performance.now() - generating) / 1000).toFixed(0)} s\n`,
+      );
+      // Warm the cache once so neither side pays the first read from disk.
+      await floorQuery(sql, windowEnd);
+      const floor = await floorQuery(sql, windowEnd);
+      const analysis = await runCli([
+        "analyze",
+        "--db",
+        database.url,
+        "--window-end",
+        windowEnd.toISOString(),
+      ]);
+      if (!analysis.stdout.includes(`analyzed ${tasks} tasks`)) {
+        throw new Error(`the analysis did not analyze ${tasks} tasks: ${analysis.stdout}`);
+      }
+      results.push({
+        samples: n,
+        tasks,
+        floor: floor.seconds,
+        analysis: analysis.seconds,
+        rss: analysis.peakRssBytes,
+      });
+    } finally {
+      await sql.end();
+      // ANALYSIS_BENCH_KEEP=1 keeps the generated database for EXPLAIN and friends.
+      if (process.env.ANALYSIS_BENCH_KEEP === "1") process.stdout.write(`kept ${database.url}\n`);
+      else await database.drop();
+    }
+  }
+  const header = [
+    "samples",
+    "tasks",
+    "floor: one GROUP BY (s)",
+    "rightsize analyze (s)",
+    "× floor",
+    "analyze peak RSS (MB)",
+  ];
+  const rows = results.map((r) => [
+    r.samples.toLocaleString("en"),
+    String(r.tasks),
+    r.floor.toFixed(2),
+    r.analysis.toFixed(2),
+    (r.analysis / r.floor).toFixed(2),
+    (r.rss / 1e6).toFixed(0),
+  ]);
+  const first = results[0];
+  const last = results.at(-1);
+  if (first && last && last !== first) {
+    rows.push([
+      `growth ×${(last.samples / first.samples).toFixed(0)}`,
+      "",
+      `×${(last.floor / first.floor).toFixed(1)}`,
+      `×${(last.analysis / first.analysis).toFixed(1)}`,
+      "",
+      `×${(last.rss / first.rss).toFixed(2)}`,
+    ]);
+  }
+  const lines = [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`);
+  process.stdout.write(
+    `${runsPerTask} runs × ${ticksPerRun} ticks per task; analyze = the whole CLI process (start-up, migration check, ${"every task"}); targets: ≤ 1.5 × floor, ≤ 300 MB\n${lines.join("\n")}\n`,
+  );
+}
