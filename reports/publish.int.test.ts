@@ -5,7 +5,7 @@
  * report on disk, records the failure, and succeeds on the job's retry.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -175,6 +175,11 @@ describe.each(engines)("publishAnalysis on $name", ({ create }) => {
     });
     expect(result.email).toBe("sent");
     expect(result.htmlPath).toBe(join(config.reports.outDir, "rightsize-2026-11-21.html"));
+    // Written whole through a temp file and a rename: nothing else is left in the folder.
+    expect(readdirSync(config.reports.outDir).sort()).toEqual([
+      "rightsize-2026-11-21.html",
+      "rightsize-2026-11-21.md",
+    ]);
     const html = readFileSync(result.htmlPath, "utf8");
     expect(html).toContain("<b>$1,323</b>monthly savings");
     expect(readFileSync(result.markdownPath, "utf8")).toContain("| $1,323 | 2 | 1 | 1 | 2 |");

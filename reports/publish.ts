@@ -3,7 +3,7 @@
  * files and the report_runs row come first so a failed email never loses the report; a failed email
  * throws after recording, so the BullMQ job that called this retries.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import type { Config } from "../common/config.js";
@@ -31,6 +31,16 @@ export function reportBaseName(document: AnalysisDocument): string {
   return `rightsize-${day}`;
 }
 
+/**
+ * Writes a report file whole or not at all (temp file, then rename): a reader or a mail attachment never
+ * sees half a report, and a crash mid-write keeps the previous night's file.
+ */
+export function writeReportFile(path: string, content: string): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, content);
+  renameSync(temporary, path);
+}
+
 function windowEndOf(document: AnalysisDocument): Date {
   const date = new Date(document.windowEnd ?? document.generatedAt);
   return Number.isNaN(date.getTime()) ? new Date() : date;
@@ -51,8 +61,8 @@ export async function publishAnalysis(options: {
   mkdirSync(outDir, { recursive: true });
   const htmlPath = join(outDir, `${base}.html`);
   const markdownPath = join(outDir, `${base}.md`);
-  writeFileSync(htmlPath, html);
-  writeFileSync(markdownPath, markdown);
+  writeReportFile(htmlPath, html);
+  writeReportFile(markdownPath, markdown);
   logger.info({ htmlPath, markdownPath, tasks: document.tasks.length }, "report written");
 
   const { smtpUrl, from, to } = config.email;

@@ -1,10 +1,10 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
-import { reportBaseName } from "../../reports/publish.js";
+import { reportBaseName, writeReportFile } from "../../reports/publish.js";
 import { rendererFor, renderers } from "../../reports/render.js";
 import { readRecommendationsFile } from "../../reports/requests/recommendations.js";
 import { flagParsers, runtimeOf, withDatabase } from "../runtime.js";
@@ -99,7 +99,7 @@ Examples:
       for (const format of options.format) {
         const renderer = rendererFor(format);
         const path = join(outDir, `${base}.${renderer.extension}`);
-        writeFileSync(path, renderer.render(document, renderOptions));
+        writeReportFile(path, renderer.render(document, renderOptions));
         runtime.logger.info({ path, format, tasks: document.tasks.length }, "report written");
         process.stdout.write(`${path}\n`);
       }
