@@ -44,12 +44,16 @@ export interface PullRequestResult {
 }
 
 interface ChangeGroup {
-  tasks: string[];
+  /** `dag/task` or the deployment name. */
+  task: string;
   changes: Change[];
   savingsUsd: number | null;
 }
 
-/** Changes grouped by the tasks they apply to, each group with the monthly saving of its tasks. */
+/**
+ * Changes grouped by task, each task with its monthly saving from the analysis. A change to a value
+ * several tasks share is listed under each of them, so every saving is counted once.
+ */
 export function groupChanges(plan: PatchPlan, document: AnalysisDocument): ChangeGroup[] {
   const analyses = new Map<string, TaskAnalysis>();
   for (const task of document.tasks) {
@@ -58,21 +62,23 @@ export function groupChanges(plan: PatchPlan, document: AnalysisDocument): Chang
   }
   const groups = new Map<string, ChangeGroup>();
   for (const change of plan.changes) {
-    const key = change.tasks.join(", ");
-    const group = groups.get(key) ?? { tasks: change.tasks, changes: [], savingsUsd: null };
-    group.changes.push(change);
-    groups.set(key, group);
-  }
-  for (const group of groups.values()) {
-    const orchestrator = group.changes[0]!.orchestrator;
-    const savings = group.tasks.map(
-      (task) => analyses.get(`${orchestrator}:${task}`)?.recommendation.monthlySavingsUsd ?? null,
-    );
-    group.savingsUsd = savings.every((saving) => saving === null)
-      ? null
-      : savings.reduce<number>((sum, saving) => sum + (saving ?? 0), 0);
+    for (const task of change.tasks) {
+      const key = `${change.orchestrator}:${task}`;
+      const group = groups.get(key) ?? {
+        task,
+        changes: [],
+        savingsUsd: analyses.get(key)?.recommendation.monthlySavingsUsd ?? null,
+      };
+      group.changes.push(change);
+      groups.set(key, group);
+    }
   }
   return [...groups.values()];
+}
+
+function sharedWith(change: Change, task: string): string {
+  const others = change.tasks.filter((other) => other !== task);
+  return others.length > 0 ? `, shared with ${others.join(", ")}` : "";
 }
 
 function usd(amount: number | null): string {
@@ -85,7 +91,7 @@ function totalSavings(groups: ChangeGroup[]): number {
 
 export function pullRequestTitle(plan: PatchPlan, document: AnalysisDocument): string {
   const groups = groupChanges(plan, document);
-  const tasks = new Set(groups.flatMap((group) => group.tasks)).size;
+  const tasks = groups.length;
   const total = totalSavings(groups);
   return `rightsize: resize ${tasks} task${tasks === 1 ? "" : "s"}${total > 0 ? ` (about $${total.toFixed(2)}/month)` : ""}`;
 }
@@ -94,10 +100,10 @@ export function pullRequestTitle(plan: PatchPlan, document: AnalysisDocument): s
 export function commitMessage(plan: PatchPlan, document: AnalysisDocument): string {
   const lines = [pullRequestTitle(plan, document), ""];
   for (const group of groupChanges(plan, document)) {
-    lines.push(`- ${group.tasks.join(", ")} (${usd(group.savingsUsd)})`);
+    lines.push(`- ${group.task} (${usd(group.savingsUsd)})`);
     for (const change of group.changes) {
       lines.push(
-        `  - ${change.file}:${change.line} ${change.resource} ${change.kind} ${change.from} -> ${change.to} (${change.fromText} -> ${change.toText})${change.how === "override" ? ", per-task override" : ""}`,
+        `  - ${change.file}:${change.line} ${change.resource} ${change.kind} ${change.from} -> ${change.to} (${change.fromText} -> ${change.toText})${change.how === "override" ? ", per-task override" : ""}${sharedWith(change, group.task)}`,
       );
     }
   }
@@ -111,15 +117,16 @@ export function pullRequestBody(plan: PatchPlan, document: AnalysisDocument): st
   const lines = [
     "Resource requests resized from observed usage by rightsize.",
     "",
-    "| tasks | file | resource | from | to | monthly saving |",
+    "| task | file | resource | from | to | monthly saving of the task |",
     "| --- | --- | --- | --- | --- | --- |",
   ];
   for (const group of groups) {
-    for (const change of group.changes) {
+    group.changes.forEach((change, index) => {
+      const saving = index > 0 ? "" : group.savingsUsd === null ? "–" : `$${group.savingsUsd.toFixed(2)}`;
       lines.push(
-        `| ${escapeMarkdown(group.tasks.join(", "))} | \`${change.file}:${change.line}\` | ${change.resource} ${change.kind} | ${escapeMarkdown(change.fromText)} | ${escapeMarkdown(change.toText)} | ${group.savingsUsd === null ? "–" : `$${group.savingsUsd.toFixed(2)}`} |`,
+        `| ${escapeMarkdown(group.task)} | \`${change.file}:${change.line}\` | ${change.resource} ${change.kind}${change.how === "override" ? " (override)" : ""} | ${escapeMarkdown(change.fromText)} | ${escapeMarkdown(change.toText)} | ${saving} |`,
       );
-    }
+    });
   }
   if (plan.notes.length > 0) lines.push("", ...plan.notes.map((note) => `- ${escapeMarkdown(note)}`));
   const changed = new Set(
@@ -169,7 +176,9 @@ export async function makePullRequest(options: PullRequestOptions): Promise<Pull
     await git.checkout(["-B", options.branch]);
     for (const file of options.plan.files) writeFileSync(join(options.repo, file.file), file.after);
     await git.add(options.plan.files.map((file) => file.file));
-    await git.env({ ...process.env, ...identity }).commit(commitMessage(options.plan, options.document));
+    await simpleGit({ baseDir: options.repo, config: identity }).commit(
+      commitMessage(options.plan, options.document),
+    );
     result.commit = (await git.revparse(["HEAD"])).trim();
   } catch (error) {
     throw new PullRequestError(`git: could not commit on ${options.branch}: ${(error as Error).message}`, {
@@ -197,15 +206,10 @@ export async function makePullRequest(options: PullRequestOptions): Promise<Pull
 }
 
 /** Commits need an identity; where the repository has none configured, commit as rightsize. */
-async function committerEnvironment(git: ReturnType<typeof simpleGit>): Promise<Record<string, string>> {
+async function committerEnvironment(git: ReturnType<typeof simpleGit>): Promise<string[]> {
   const email = await git.getConfig("user.email");
-  if (email.value) return {};
-  return {
-    GIT_AUTHOR_NAME: "rightsize",
-    GIT_AUTHOR_EMAIL: "rightsize@localhost",
-    GIT_COMMITTER_NAME: "rightsize",
-    GIT_COMMITTER_EMAIL: "rightsize@localhost",
-  };
+  if (email.value) return [];
+  return ["user.name=rightsize", "user.email=rightsize@localhost"];
 }
 
 async function openPullRequest(

@@ -1,0 +1,192 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../test-support/cli.js";
+import { fixtureAnalysis, fixtureFiles, writeFixtureRepository } from "./fixture-repository.js";
+
+interface Recorded {
+  method: string;
+  url: string;
+  authorization: string | undefined;
+  body: Record<string, unknown> | null;
+}
+
+/** A stand-in for the GitHub REST API on 127.0.0.1 that records every request. */
+function startGithub(): Promise<{ server: Server; url: string; requests: Recorded[] }> {
+  const requests: Recorded[] = [];
+  const open: Array<{ number: number; head: string }> = [];
+  const read = (request: IncomingMessage) =>
+    new Promise<string>((resolve) => {
+      let data = "";
+      request.on("data", (chunk) => {
+        data += chunk;
+      });
+      request.on("end", () => resolve(data));
+    });
+  const server = createServer(async (request, response) => {
+    const text = await read(request);
+    const body = text ? (JSON.parse(text) as Record<string, unknown>) : null;
+    requests.push({
+      method: request.method!,
+      url: request.url!,
+      authorization: request.headers.authorization,
+      body,
+    });
+    const url = new URL(request.url!, "http://127.0.0.1");
+    response.setHeader("content-type", "application/json");
+    if (request.method === "GET" && url.pathname === "/repos/acme/dags/pulls") {
+      const head = url.searchParams.get("head")?.split(":")[1];
+      response.end(
+        JSON.stringify(open.filter((pull) => pull.head === head).map((pull) => ({ number: pull.number }))),
+      );
+      return;
+    }
+    if (request.method === "POST" && url.pathname === "/repos/acme/dags/pulls") {
+      const number = 7 + open.length;
+      open.push({ number, head: String(body?.head) });
+      response.statusCode = 201;
+      response.end(JSON.stringify({ number, html_url: `http://127.0.0.1/acme/dags/pull/${number}` }));
+      return;
+    }
+    const update = /^\/repos\/acme\/dags\/pulls\/(\d+)$/.exec(url.pathname);
+    if (request.method === "PATCH" && update) {
+      response.end(
+        JSON.stringify({
+          number: Number(update[1]),
+          html_url: `http://127.0.0.1/acme/dags/pull/${update[1]}`,
+        }),
+      );
+      return;
+    }
+    response.statusCode = 404;
+    response.end(JSON.stringify({ message: "Not Found" }));
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests });
+    });
+  });
+}
+
+const identity = {
+  GIT_AUTHOR_NAME: "t",
+  GIT_AUTHOR_EMAIL: "t@localhost",
+  GIT_COMMITTER_NAME: "t",
+  GIT_COMMITTER_EMAIL: "t@localhost",
+};
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, ...identity } });
+
+describe("rightsize pr", () => {
+  let work: string;
+  let repo: string;
+  let remote: string;
+  let analysisFile: string;
+  let github: Awaited<ReturnType<typeof startGithub>>;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), "rightsize-pr-"));
+    remote = join(work, "remote.git");
+    git(work, "init", "-q", "--bare", "-b", "main", remote);
+    repo = writeFixtureRepository(join(work, "repo"));
+    git(repo, "init", "-q", "-b", "main");
+    git(repo, "add", ".");
+    git(repo, "commit", "-q", "-m", "DAGs");
+    git(repo, "remote", "add", "origin", remote);
+    git(repo, "push", "-q", "origin", "main");
+    analysisFile = join(work, "analysis.json");
+    writeFileSync(analysisFile, JSON.stringify(fixtureAnalysis()));
+    github = await startGithub();
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => github.server.close(resolve));
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("commits the changes on a branch, pushes it and opens a pull request", async () => {
+    const result = await runCli(
+      ["pr", "--repo", repo, "--recommendations", analysisFile, "--github", "acme/dags"],
+      {
+        env: { GITHUB_TOKEN: "test-token", GITHUB_API_URL: github.url },
+      },
+    );
+    expect(result.stderr).not.toContain("rightsize:");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("opened pull request #7: http://127.0.0.1/acme/dags/pull/7");
+
+    // The push landed in the remote: one commit on top of main, listing every change and its saving.
+    expect(git(remote, "rev-list", "--count", "main..rightsize/rightsizing").trim()).toBe("1");
+    const message = git(remote, "log", "-1", "--format=%B", "rightsize/rightsizing");
+    expect(message).toContain("rightsize: resize 17 tasks");
+    expect(message).toContain("- resources_dag/crunch (saves about $41.50/month)");
+    expect(message).toContain("  - dags/resources_dag.py:8 cpu request 4 -> 0.3 (4 cores -> 0.3 cores)");
+    expect(message).toContain("- kpo_dag/train (saving unknown)");
+    expect(message).toContain('  - dags/kpo.py:11 memory limit "2048Mi" -> "6144Mi" (2 GiB -> 6 GiB)');
+    expect(message).toContain(
+      '  - dags/decorated_defaults.py:4 cpu request "500m" -> "800m" (0.5 cores -> 0.8 cores), per-task override',
+    );
+    expect(message).toContain(
+      "  - dags/pod_shared.py:11 cpu request 2 -> 0.7 (2 cores -> 0.7 cores), shared with pod_shared/transform",
+    );
+    expect(git(remote, "show", "rightsize/rightsizing:dags/kpo.py")).toContain(
+      'limits={"cpu": 6.0, "memory": "6144Mi"}',
+    );
+
+    // The user's work tree is back on main with its files untouched.
+    expect(git(repo, "rev-parse", "--abbrev-ref", "HEAD").trim()).toBe("main");
+    for (const [file, text] of Object.entries(fixtureFiles))
+      expect(readFileSync(join(repo, file), "utf8")).toBe(text);
+
+    const create = github.requests.find((request) => request.method === "POST")!;
+    expect(create.url).toBe("/repos/acme/dags/pulls");
+    expect(create.authorization).toBe("token test-token");
+    expect(create.body).toMatchObject({ head: "rightsize/rightsizing", base: "main" });
+    expect(create.body!.title).toMatch(/^rightsize: resize 17 tasks \(about \$\d+\.\d{2}\/month\)$/);
+    expect(create.body!.body).toContain(
+      "| task | file | resource | from | to | monthly saving of the task |",
+    );
+    expect(create.body!.body).toContain(
+      "| resources\\_dag/crunch | `dags/resources_dag.py:8` | cpu request | 4 cores | 0.3 cores | $41.50 |",
+    );
+  });
+
+  it("updates the same branch and pull request on a second run instead of duplicating them", async () => {
+    const document = fixtureAnalysis();
+    const crunch = document.tasks.find((task) => task.task === "crunch")!;
+    crunch.recommendation.cpuCores = 0.6;
+    writeFileSync(analysisFile, JSON.stringify(document));
+    const before = github.requests.length;
+    const result = await runCli(
+      ["pr", "--repo", repo, "--recommendations", analysisFile, "--github", "acme/dags", "--base", "main"],
+      { env: { GITHUB_TOKEN: "test-token", GITHUB_API_URL: github.url } },
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("updated pull request #7");
+    expect(git(remote, "rev-list", "--count", "main..rightsize/rightsizing").trim()).toBe("1");
+    expect(git(remote, "branch", "--list").split("\n").filter(Boolean)).toHaveLength(2);
+    expect(git(remote, "log", "-1", "--format=%B", "rightsize/rightsizing")).toContain(
+      "cpu request 4 -> 0.6",
+    );
+    const calls = github.requests.slice(before).map((request) => request.method);
+    expect(calls).toEqual(["GET", "PATCH"]);
+    expect(github.requests.at(-1)!.body!.body).toContain("0.6 cores");
+  });
+
+  it("pushes without GitHub and refuses a folder that is not a git work tree", async () => {
+    const pushed = await runCli(
+      ["pr", "--repo", repo, "--recommendations", analysisFile, "--branch", "rightsize/plain", "--push"],
+      {},
+    );
+    expect(pushed.code).toBe(0);
+    expect(git(remote, "rev-list", "--count", "main..rightsize/plain").trim()).toBe("1");
+    const plain = writeFixtureRepository(join(work, "plain"));
+    const refused = await runCli(["pr", "--repo", plain, "--recommendations", analysisFile]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("not a git work tree");
+  });
+});
