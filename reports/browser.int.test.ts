@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderHtmlReport } from "./render.js";
-import { hostileName, sampleAnalysis } from "./test-fixtures.js";
+import { hostileName, largeAnalysis, sampleAnalysis } from "./test-fixtures.js";
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -107,6 +107,11 @@ describe("HTML report in headless Chromium", () => {
       bodies.map((body) => [...body.querySelectorAll("tr.task-row a")].map((link) => link.textContent)),
     );
     expect(etlOrder.find((names) => names.includes("transform_orders"))?.[0]).toBe("transform_orders");
+    expect(await page.getAttribute("th[data-sort=savings]", "aria-sort")).toBe("descending");
+    // Keyboard: Enter on the focused header sorts the other way.
+    await page.focus("th[data-sort=savings]");
+    await page.keyboard.press("Enter");
+    expect(await page.getAttribute("th[data-sort=savings]", "aria-sort")).toBe("ascending");
 
     const screenshot = join(dir, "report.png");
     await page.screenshot({ path: screenshot, fullPage: true });
@@ -115,6 +120,25 @@ describe("HTML report in headless Chromium", () => {
 
     expect(problems).toEqual([]);
     expect(requests).toEqual([]);
+    await page.close();
+  });
+
+  it("opens a 1,000-task report without errors, and filters it", async () => {
+    const file = join(dir, "large.html");
+    writeFileSync(file, renderHtmlReport(largeAnalysis(1000)));
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const problems: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(message.text());
+    });
+    page.on("pageerror", (error) => problems.push(error.message));
+    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+    expect(await page.locator("figure.chart svg").count()).toBe(2000);
+    expect(await page.textContent("#shown")).toBe("1000 shown");
+    await page.fill("#filter", "task_0042_");
+    expect(await page.textContent("#shown")).toBe("1 shown");
+    expect(await page.locator("tbody.pipeline:not(.hidden)").count()).toBe(1);
+    expect(problems).toEqual([]);
     await page.close();
   });
 });
