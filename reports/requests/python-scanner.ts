@@ -152,6 +152,12 @@ function descendantsOf(node: Node, visit: (node: Node) => boolean | undefined): 
   }
 }
 
+/** The items of this `with` statement only (not of `with` statements nested in its body). */
+function withItems(statement: Node): Node[] {
+  const clause = statement.namedChildren.find((child) => child?.type === "with_clause");
+  return (clause?.namedChildren ?? []).filter((child): child is Node => child?.type === "with_item");
+}
+
 function within(node: Node, scope: Node): boolean {
   return node.startIndex >= scope.startIndex && node.endIndex <= scope.endIndex;
 }
@@ -159,6 +165,8 @@ function within(node: Node, scope: Node): boolean {
 class FileScanner {
   private readonly variables = new Map<string, Node>();
   private readonly dags: DagScope[] = [];
+  /** `with TaskGroup("g"):` blocks and `@task_group` function bodies: their ids prefix task ids. */
+  private readonly groups: Array<{ id: string; body: Node }> = [];
   private readonly findings = new Map<string, Finding>();
   private k8sModule = "k8s";
 
@@ -173,6 +181,7 @@ class FileScanner {
   scan(): void {
     this.collectModule();
     this.collectDags();
+    this.collectTaskGroups();
     this.collectTasks();
     this.collectDeployCalls();
     this.result.findings.push(
@@ -245,7 +254,7 @@ class FileScanner {
         }
       }
       if (node.type === "with_statement") {
-        for (const item of node.descendantsOfType("with_item")) {
+        for (const item of withItems(node)) {
           let value = item?.childForFieldName("value") ?? null;
           let variable: string | null = null;
           if (value?.type === "as_pattern") {
@@ -279,6 +288,50 @@ class FileScanner {
     });
   }
 
+  private collectTaskGroups(): void {
+    // prefix_group_id=False keeps task ids unprefixed (Airflow's TaskGroup argument).
+    const prefixes = (keywords: Map<string, Node>) => keywords.get("prefix_group_id")?.text !== "False";
+    descendantsOf(this.root, (node) => {
+      if (node.type === "with_statement") {
+        for (const item of withItems(node)) {
+          let value = item?.childForFieldName("value") ?? null;
+          if (value?.type === "as_pattern") value = value.namedChild(0);
+          if (value?.type !== "call" || calleeName(value) !== "TaskGroup") continue;
+          const keywords = keywordArguments(value);
+          const id = stringValue(keywords.get("group_id")) ?? stringValue(positionalArguments(value)[0]);
+          const body = node.childForFieldName("body");
+          if (id && body && prefixes(keywords)) this.groups.push({ id, body });
+        }
+      }
+      if (node.type === "decorated_definition") {
+        const definition = node.childForFieldName("definition");
+        for (const decorator of node.namedChildren.filter((child) => child?.type === "decorator")) {
+          const expression = decorator!.namedChild(0);
+          const name = expression?.type === "call" ? calleeName(expression) : expression?.text;
+          if (name !== "task_group" && !name?.endsWith(".task_group")) continue;
+          const keywords =
+            expression?.type === "call" ? keywordArguments(expression) : new Map<string, Node>();
+          const id =
+            stringValue(keywords.get("group_id")) ??
+            (expression?.type === "call" ? stringValue(positionalArguments(expression)[0]) : null) ??
+            definition?.childForFieldName("name")?.text;
+          const body = definition?.childForFieldName("body");
+          if (id && body && prefixes(keywords)) this.groups.push({ id, body });
+        }
+      }
+      return true;
+    });
+  }
+
+  /** `outer.inner.` for a task inside task groups (Airflow's default prefix_group_id=True), else "". */
+  private groupPrefix(node: Node): string {
+    return this.groups
+      .filter((group) => within(node, group.body))
+      .sort((a, b) => a.body.startIndex - b.body.startIndex)
+      .map((group) => `${group.id}.`)
+      .join("");
+  }
+
   /** The DAG a task belongs to: the innermost enclosing `with DAG`/`@dag`, its `dag=` name, or the file's only DAG. */
   private dagOf(node: Node, keywords: Map<string, Node>): DagScope | null {
     const enclosing = this.dags
@@ -302,7 +355,16 @@ class FileScanner {
         const taskId = stringValue(keywords.get("task_id"));
         if (taskId !== null && calleeName(node) !== "DAG" && calleeName(node) !== "override") {
           const dag = this.dagOf(node, keywords);
-          if (dag) this.task(dag, taskId, node, keywords, node.childForFieldName("arguments")!, false);
+          if (dag) {
+            this.task(
+              dag,
+              this.groupPrefix(node) + taskId,
+              node,
+              keywords,
+              node.childForFieldName("arguments")!,
+              false,
+            );
+          }
         }
       }
       return true;
@@ -319,9 +381,10 @@ class FileScanner {
       // `@task`, `@task(...)`, `@task.kubernetes(...)`, `@task.virtualenv`: every TaskFlow decorator.
       if (name !== "task" && !name.startsWith("task.")) continue;
       const keywords = expression.type === "call" ? keywordArguments(expression) : new Map<string, Node>();
-      const taskId = stringValue(keywords.get("task_id")) ?? definition?.childForFieldName("name")?.text;
+      const ownId = stringValue(keywords.get("task_id")) ?? definition?.childForFieldName("name")?.text;
       const dag = this.dagOf(node, keywords);
-      if (!taskId || !dag) continue;
+      if (!ownId || !dag) continue;
+      const taskId = this.groupPrefix(node) + ownId;
       if (expression.type === "call") {
         this.task(dag, taskId, node, keywords, expression.childForFieldName("arguments")!, false);
       } else {

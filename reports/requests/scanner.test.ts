@@ -143,6 +143,39 @@ describe("scanner details", () => {
     ).toEqual(["own cpu 2", "inherits cpu 1", "inherits memory 512"]);
   });
 
+  it("prefixes task ids with their task groups, as Airflow does", async () => {
+    const scan = await scanFiles({
+      "g.py": `from airflow import DAG
+from airflow.decorators import task, task_group
+from airflow.operators.empty import EmptyOperator
+from airflow.utils.task_group import TaskGroup
+
+with DAG("grouped") as dag:
+    with TaskGroup("outer"):
+        with TaskGroup(group_id="inner"):
+            EmptyOperator(task_id="deep", resources={"cpus": 1})
+        EmptyOperator(task_id="shallow", resources={"cpus": 2})
+    with TaskGroup("flat", prefix_group_id=False):
+        EmptyOperator(task_id="unprefixed", resources={"cpus": 3})
+
+    @task_group
+    def loaders():
+        @task(resources={"cpus": 4})
+        def load():
+            pass
+        load()
+
+    loaders()
+`,
+    });
+    expect(scan.findings.map((finding) => `${finding.tasks.join(",")}=${finding.raw}`)).toEqual([
+      "outer.inner.deep=1",
+      "outer.shallow=2",
+      "unprefixed=3",
+      "loaders.load=4",
+    ]);
+  });
+
   it("names the line of a malformed prefect.yaml", () => {
     const result = scanPrefectYaml(
       "prefect.yaml",
