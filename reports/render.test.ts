@@ -43,6 +43,9 @@ describe("HTML report", () => {
     expect(html).toContain("16 GiB → 3.5 GiB");
     expect(html).toContain("$1,235");
     expect(html).toContain("<strong>2 OOM kills</strong>");
+    expect(html).toContain("<p>Saves $1,235/month · ");
+    expect(html).toContain("<p>Costs $3.10/month more · ");
+    expect(html).toContain("<p>Saving unknown (no request known) · ");
     expect(html).toContain("gzip -9 orders.csv");
     expect(html).toContain("s3.eu-west-1.amazonaws.com:443");
     expect(html).toContain("peak memory +63 %");

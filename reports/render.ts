@@ -57,6 +57,13 @@ handlebars.registerHelper("cores", (value: unknown) => formatCores(asNumber(valu
 handlebars.registerHelper("duration", (value: unknown) => formatDuration(asNumber(value)));
 handlebars.registerHelper("percent", (value: unknown) => formatPercent(asNumber(value)));
 handlebars.registerHelper("usd", (value: unknown) => formatUsd(asNumber(value)));
+/** A task's saving as a phrase: what it saves, what more it costs, or why it is unknown. */
+handlebars.registerHelper("savingPhrase", (value: unknown) => {
+  const amount = asNumber(value);
+  if (amount === null) return "Saving unknown (no request known)";
+  if (amount < 0) return `Costs ${formatUsd(-amount)}/month more`;
+  return `Saves ${formatUsd(amount)}/month`;
+});
 /** Unit prices keep their digits: $0.031611, not $0.03. */
 handlebars.registerHelper("usdPrecise", (value: unknown) => {
   const number = asNumber(value);
