@@ -1,4 +1,6 @@
 /** Content of the rendered reports: the seeded numbers appear, user text is escaped, Markdown parses. */
+
+import fc from "fast-check";
 import type { Root, RootContent, Table } from "mdast";
 import { toString as mdText } from "mdast-util-to-string";
 import remarkGfm from "remark-gfm";
@@ -214,5 +216,58 @@ describe("renderer registry", () => {
     expect(rendererFor("md").render(sampleAnalysis())).toContain("## rightsize");
     expect(rendererFor("html").extension).toBe("html");
     expect(() => rendererFor("pdf")).toThrow("unknown report format 'pdf': expected one of html, md");
+  });
+});
+
+describe("escaping holds for any name (property)", () => {
+  const named = (pipeline: string, task: string): AnalysisDocument => ({
+    generatedAt: "2026-11-21T02:00:00Z",
+    windowDays: 14,
+    tasks: [
+      buildTask({
+        pipeline,
+        task,
+        usedCores: 1,
+        peakBytes: 1e9,
+        recommendedCores: 1,
+        recommendedBytes: 1e9,
+        evidence: [task],
+        processes: [{ command: task, count: 1, cpuSeconds: 1, peakRssBytes: 1 }],
+        endpoints: [{ endpoint: pipeline, waitSeconds: 1 }],
+      }),
+    ],
+  });
+  // Printable text: control characters other than newlines are not something a DAG id carries.
+  // Markdown and HTML syntax characters, densely, next to arbitrary text.
+  const syntax = fc
+    .array(fc.constantFrom(..."|*_[]()<>`\\~#!&;:/.-=+ \nabhtpw@".split("")), { minLength: 1, maxLength: 30 })
+    .map((chars) => chars.join(""));
+  const name = fc
+    .oneof(fc.string({ unit: "grapheme", minLength: 1, maxLength: 40 }), syntax)
+    .map((text) => text.replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, ""))
+    .filter((text) => text.trim().length > 0);
+
+  it("Markdown: each name comes back as the same text in its own cell", () => {
+    fc.assert(
+      fc.property(name, name, (pipeline, task) => {
+        const [, rows] = tables(parseMarkdown(renderMarkdownReport(named(pipeline, task))));
+        const clean = (text: string) => text.replace(/\s+/g, " ").trim();
+        expect(rows?.[1]).toHaveLength(9);
+        expect(clean(rows?.[1]?.[1] ?? "")).toBe(clean(pipeline));
+        expect(clean(rows?.[1]?.[2] ?? "")).toBe(clean(task));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("HTML: a name never opens an element", () => {
+    fc.assert(
+      fc.property(name, name, (pipeline, task) => {
+        const html = renderHtmlReport(named(`<xq>${pipeline}`, `<zz>${task}</zz>`));
+        expect(html).not.toMatch(/<\/?(xq|zz)>/);
+        expect(html.match(/<script/g)).toHaveLength(1);
+      }),
+      { numRuns: 50 },
+    );
   });
 });
