@@ -237,13 +237,13 @@ describe("escaping holds for any name (property)", () => {
       }),
     ],
   });
-  // Printable text: control characters other than newlines are not something a DAG id carries.
   // Markdown and HTML syntax characters, densely, next to arbitrary text.
   const syntax = fc
     .array(fc.constantFrom(..."|*_[]()<>`\\~#!&;:/.-=+ \nabhtpw@".split("")), { minLength: 1, maxLength: 30 })
     .map((chars) => chars.join(""));
   const name = fc
     .oneof(fc.string({ unit: "grapheme", minLength: 1, maxLength: 40 }), syntax)
+    // Printable text: control characters other than newlines are not something a DAG id carries.
     .map((text) => text.replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, ""))
     .filter((text) => text.trim().length > 0);
 
