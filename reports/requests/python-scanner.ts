@@ -152,6 +152,42 @@ function descendantsOf(node: Node, visit: (node: Node) => boolean | undefined): 
   }
 }
 
+interface IndexedNode {
+  node: Node;
+  inDecorator: boolean;
+}
+
+/** The node types the scanner looks at; everything else is walked past without materializing a Node. */
+const indexedTypes = new Set(["assignment", "call", "with_statement", "decorated_definition"]);
+
+/**
+ * One pass over the tree with a cursor, keeping only the node types the scanner needs, in document
+ * order. Materializing every node through web-tree-sitter's JS wrappers was most of the scan's time
+ * (bench/requests.bench.ts).
+ */
+function indexTree(root: Node): IndexedNode[] {
+  const nodes: IndexedNode[] = [];
+  const cursor = root.walk();
+  let decoratorDepth = 0;
+  try {
+    for (;;) {
+      const type = cursor.nodeType;
+      if (indexedTypes.has(type) && cursor.nodeIsNamed)
+        nodes.push({ node: cursor.currentNode, inDecorator: decoratorDepth > 0 });
+      if (type === "decorator") decoratorDepth++;
+      if (cursor.gotoFirstChild()) continue;
+      // Leave nodes upwards until one has a next sibling.
+      for (;;) {
+        if (cursor.nodeType === "decorator") decoratorDepth--;
+        if (cursor.gotoNextSibling()) break;
+        if (!cursor.gotoParent()) return nodes;
+      }
+    }
+  } finally {
+    cursor.delete();
+  }
+}
+
 /** The items of this `with` statement only (not of `with` statements nested in its body). */
 function withItems(statement: Node): Node[] {
   const clause = statement.namedChildren.find((child) => child?.type === "with_clause");
@@ -169,6 +205,12 @@ class FileScanner {
   private readonly groups: Array<{ id: string; body: Node }> = [];
   private readonly findings = new Map<string, Finding>();
   private k8sModule = "k8s";
+  private index: IndexedNode[] = [];
+
+  /** Calls `visit` on every indexed node in document order, optionally skipping those inside decorators. */
+  private visit(skipDecorated: boolean, visit: (node: Node) => unknown): void {
+    for (const entry of this.index) if (!(skipDecorated && entry.inDecorator)) visit(entry.node);
+  }
 
   constructor(
     private readonly file: string,
@@ -179,6 +221,7 @@ class FileScanner {
   ) {}
 
   scan(): void {
+    this.index = indexTree(this.root);
     this.collectModule();
     this.collectDags();
     this.collectTaskGroups();
@@ -243,7 +286,7 @@ class FileScanner {
   }
 
   private collectDags(): void {
-    descendantsOf(this.root, (node) => {
+    this.visit(false, (node) => {
       if (node.type === "assignment") {
         const right = node.childForFieldName("right");
         const left = node.childForFieldName("left");
@@ -291,7 +334,7 @@ class FileScanner {
   private collectTaskGroups(): void {
     // prefix_group_id=False keeps task ids unprefixed (Airflow's TaskGroup argument).
     const prefixes = (keywords: Map<string, Node>) => keywords.get("prefix_group_id")?.text !== "False";
-    descendantsOf(this.root, (node) => {
+    this.visit(false, (node) => {
       if (node.type === "with_statement") {
         for (const item of withItems(node)) {
           let value = item?.childForFieldName("value") ?? null;
@@ -347,8 +390,8 @@ class FileScanner {
   }
 
   private collectTasks(): void {
-    descendantsOf(this.root, (node) => {
-      if (node.type === "decorator") return false;
+    // Calls inside decorators are the decorators' own arguments (`@task(task_id=…)`), not operators.
+    this.visit(true, (node) => {
       if (node.type === "decorated_definition") this.decoratedTask(node);
       if (node.type === "call") {
         const keywords = keywordArguments(node);
@@ -650,7 +693,7 @@ class FileScanner {
 
   /** Prefect: `flow.deploy(name="…", job_variables={…})`; the deployment name is the pipeline. */
   private collectDeployCalls(): void {
-    descendantsOf(this.root, (node) => {
+    this.visit(true, (node) => {
       if (node.type !== "call" || calleeName(node) !== "deploy") return true;
       const fn = node.childForFieldName("function");
       if (fn?.type !== "attribute") return true;
