@@ -190,6 +190,41 @@ export const declaredRequests = pgTable(
   ],
 );
 
+/**
+ * A finished execution's samples, summarized once (the analyzer's first night that sees it ended): the
+ * nightly analysis reads these instead of the samples. `coresQuantiles` holds the per-second cores at
+ * the 0, 1, …, 100th percentile (101 values, percentile_cont), a sketch that task-level percentiles
+ * are merged from.
+ */
+export const runSummaries = pgTable("run_summaries", {
+  executionId: uuid("execution_id").primaryKey(),
+  ticks: integer("ticks").notNull(),
+  sampledSeconds: doublePrecision("sampled_seconds").notNull(),
+  cpuP50: doublePrecision("cpu_p50"),
+  cpuP95: doublePrecision("cpu_p95"),
+  cpuMax: doublePrecision("cpu_max"),
+  cpuSeconds: doublePrecision("cpu_seconds"),
+  coresQuantiles: doublePrecision("cores_quantiles").array(),
+  peakRssBytes: doublePrecision("peak_rss_bytes"),
+  diskReadBytes: doublePrecision("disk_read_bytes"),
+  diskWriteBytes: doublePrecision("disk_write_bytes"),
+  netRxBytes: doublePrecision("net_rx_bytes"),
+  netTxBytes: doublePrecision("net_tx_bytes"),
+  onCpuSeconds: doublePrecision("on_cpu_seconds").notNull(),
+  cpuWaitSeconds: doublePrecision("cpu_wait_seconds").notNull(),
+  diskWaitSeconds: doublePrecision("disk_wait_seconds").notNull(),
+  netWaitSeconds: doublePrecision("net_wait_seconds").notNull(),
+  childWaitSeconds: doublePrecision("child_wait_seconds").notNull(),
+  idleSeconds: doublePrecision("idle_seconds").notNull(),
+  oomKills: integer("oom_kills").notNull(),
+  throttledPeriods: doublePrecision("throttled_periods"),
+  totalPeriods: doublePrecision("total_periods"),
+  processesMax: integer("processes_max"),
+  processesStarted: integer("processes_started"),
+  hostLoadAvg: doublePrecision("host_load_avg"),
+  computedAt: ts("computed_at").notNull().defaultNow(),
+});
+
 /** One task's analysis over one window: the task entry of the analysis document. */
 export const taskProfiles = pgTable(
   "task_profiles",
