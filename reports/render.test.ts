@@ -98,6 +98,8 @@ describe("HTML report", () => {
     expect(email.subject).toContain("$0.00/month to save · 0 over-provisioned");
     expect(email.html).not.toContain("Tasks, worst first");
     expect(email.text).toContain("0 tasks in 0 pipelines");
+    const one = renderMarkdownReport({ ...document, tasks: sampleAnalysis().tasks.slice(2, 3) });
+    expect(one).toContain("1 task in 1 pipeline, 14-day window");
   });
 });
 

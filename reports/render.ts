@@ -57,6 +57,12 @@ handlebars.registerHelper("cores", (value: unknown) => formatCores(asNumber(valu
 handlebars.registerHelper("duration", (value: unknown) => formatDuration(asNumber(value)));
 handlebars.registerHelper("percent", (value: unknown) => formatPercent(asNumber(value)));
 handlebars.registerHelper("usd", (value: unknown) => formatUsd(asNumber(value)));
+/** `1 task`, `3 tasks`: English plurals with an s are all the reports need. */
+export function plural(count: unknown, noun: unknown): string {
+  const number = typeof count === "number" ? count : Number(count);
+  return `${number} ${noun}${number === 1 ? "" : "s"}`;
+}
+handlebars.registerHelper("plural", plural);
 /** A task's saving as a phrase: what it saves, what more it costs, or why it is unknown. */
 handlebars.registerHelper("savingPhrase", (value: unknown) => {
   const amount = asNumber(value);

@@ -276,7 +276,7 @@ function cpuChart(task: TaskAnalysis, format: (cores: number) => string): Chart 
     return histogramChart(
       "cores",
       runs.map((run) => run.cpuP95),
-      `p95 cores of each run (${runs.length} runs)`,
+      `p95 cores of each run (${runs.length} ${runs.length === 1 ? "run" : "runs"})`,
       lines,
       format,
     );
@@ -308,7 +308,7 @@ function memoryChart(task: TaskAnalysis, format: (bytes: number) => string): Cha
     return histogramChart(
       "bytes",
       runs.map((run) => run.peakMemoryBytes),
-      `peak memory of each run (${runs.length} runs)`,
+      `peak memory of each run (${runs.length} ${runs.length === 1 ? "run" : "runs"})`,
       lines,
       format,
     );
