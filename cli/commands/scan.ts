@@ -1,5 +1,4 @@
-import { realpathSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { replaceDeclaredRequests } from "../../db/queries/declared-requests.js";
 import { declaredRows } from "../../reports/requests/declared-rows.js";
@@ -8,6 +7,7 @@ import { describeValue } from "../../reports/requests/quantities.js";
 import { describeProblems } from "../../reports/requests/recommendations.js";
 import { scanRepository } from "../../reports/requests/scan-repository.js";
 import { runtimeOf, withDatabase } from "../runtime.js";
+import { repoFolder } from "./patch.js";
 
 interface ScanOptions {
   repo: string;
@@ -50,7 +50,7 @@ See docs/requests.md.`,
     )
     .action(async (options: ScanOptions, command: Command) => {
       const runtime = runtimeOf(command);
-      const repo = realpathSync(resolve(options.repo));
+      const repo = repoFolder(options.repo);
       const scan = await scanRepository(repo, runtime.config.prefect);
       for (const line of describeProblems(scan)) process.stderr.write(`warning: ${line}\n`);
       if (options.json) {

@@ -184,6 +184,22 @@ describe("rightsize pr", () => {
     );
     expect(pushed.code).toBe(0);
     expect(git(remote, "rev-list", "--count", "main..rightsize/plain").trim()).toBe("1");
+    // On the branch itself (whose files hold crunch at 0.6 cores), a different recommendation is refused.
+    const original = join(work, "original.json");
+    writeFileSync(original, JSON.stringify(fixtureAnalysis()));
+    git(repo, "checkout", "-q", "rightsize/plain");
+    const onBranch = await runCli([
+      "pr",
+      "--repo",
+      repo,
+      "--recommendations",
+      original,
+      "--branch",
+      "rightsize/plain",
+    ]);
+    git(repo, "checkout", "-q", "main");
+    expect(onBranch.code).toBe(2);
+    expect(onBranch.stderr).toContain("rightsize/plain is checked out");
     const plain = writeFixtureRepository(join(work, "plain"));
     const refused = await runCli(["pr", "--repo", plain, "--recommendations", analysisFile]);
     expect(refused.code).toBe(2);

@@ -161,14 +161,23 @@ export async function makePullRequest(options: PullRequestOptions): Promise<Pull
     pullRequest: null,
   };
   if (options.plan.files.length === 0) return result;
+  const original = (await git.revparse(["--abbrev-ref", "HEAD"])).trim();
+  if (original === options.branch) {
+    throw new UsageError(
+      `--repo ${options.repo}: ${options.branch} is checked out; run from the branch the changes should start from (e.g. ${options.base})`,
+    );
+  }
+  // `git status` paths are relative to the top of the work tree, which may be above --repo.
+  const prefix = (await git.revparse(["--show-prefix"])).trim();
   const status = await git.status();
-  const dirty = options.plan.files.filter((file) => status.files.some((entry) => entry.path === file.file));
+  const dirty = options.plan.files.filter((file) =>
+    status.files.some((entry) => entry.path === `${prefix}${file.file}`),
+  );
   if (dirty.length > 0) {
     throw new UsageError(
       `--repo ${options.repo}: uncommitted changes in ${dirty.map((file) => file.file).join(", ")}; commit or stash them first`,
     );
   }
-  const original = (await git.revparse(["--abbrev-ref", "HEAD"])).trim();
   const originalCommit = (await git.revparse(["HEAD"])).trim();
   const identity = await committerEnvironment(git);
   try {
