@@ -6,10 +6,11 @@ import type { Logger } from "../common/logger.js";
 import type { Sampler } from "./sampler.js";
 
 /**
- * Children lists of tracked trees are re-read this often, so a subprocess living ≥ ~25 ms is seen (the
- * issue's short-lived children live < 100 ms); measured cost in BENCHMARKS.md "collector".
+ * Children lists of busy tracked trees are re-read this often, so a subprocess living ≥ ~10 ms is seen
+ * (the issue's short-lived children live < 100 ms). A poll is one read of /proc/loadavg when nothing
+ * was forked; measured cost in BENCHMARKS.md "collector".
  */
-export const DEFAULT_POLL_MS = 25;
+export const DEFAULT_POLL_MS = 10;
 
 export interface LoopOptions {
   intervalMs: number;

@@ -3,7 +3,7 @@
  *
  * Everything here is synchronous procfs reading and never awaits the database: rows go to a
  * {@link SampleSink} (the writer), which only buffers. Two loops drive it (collector/loop.ts): `tick()`
- * every interval, and `poll()` every ~25 ms, which reads only the children lists of tracked trees so
+ * every interval, and `poll()` every ~10 ms, which reads only the children lists of tracked trees so
  * short-lived subprocesses are seen and counted at a cost proportional to the trees, not the host.
  */
 import { randomUUID } from "node:crypto";
@@ -53,6 +53,11 @@ import {
 /** USER_HZ: clock ticks per second in /proc times; 100 on every Linux architecture in use (man 5 proc). */
 export const CLOCK_TICKS_PER_SECOND = 100;
 
+/** A tree that spawned within this long is polled at full rate. */
+const HOT_TREE_MS = 2000;
+/** A quiet tree's children are read every this many polls (200 ms at the 10 ms default). */
+const QUIET_TREE_POLL_EVERY = 20;
+
 /** Where the sampler's rows go: the writer's buffering calls. */
 export interface SampleSink {
   execution(row: NewExecution): void;
@@ -99,6 +104,10 @@ export interface ResumedExecution {
 interface ThreadMark {
   runNs: number;
   delayNs: number;
+  slices: number;
+  /** What the thread was blocked in at the last tick, and on which endpoints. */
+  blocked: "disk" | "net" | "child" | "idle";
+  endpoints: string[];
 }
 
 interface ProcessRecord {
@@ -172,6 +181,10 @@ interface ExecutionState {
   ownNetns: string | null;
   startedThisTick: number;
   churnThisTick: boolean;
+  /** Last time a child was seen starting or leaving. */
+  lastChurnMs: number;
+  /** Re-read the root's counters every poll (`run`: its parent is the wrapper). */
+  watchRoot: boolean;
   status: string;
   endedAt: Date | null;
   exitCode: number | null;
@@ -206,8 +219,11 @@ export class Sampler {
   private readonly executions = new Map<string, ExecutionState>();
   /** pid → execution id, for every live tracked process. */
   private readonly owner = new Map<number, string>();
-  /** Host pids known from /proc listings (collect mode): pid → times examined for attribution. */
+  /** Host pids known from /proc listings (collect mode): pid → the listing that last saw it. */
   private readonly known = new Map<number, number>();
+  /** New pids still to be examined for attribution: pid → times examined. */
+  private readonly pending = new Map<number, number>();
+  private generation = 0;
   private readonly bootTimeSeconds: number | null;
   private readonly hostNetns: string | undefined;
   private readonly syscalls = SYSCALL_TABLES[process.arch];
@@ -247,6 +263,7 @@ export class Sampler {
       ownCgroup: Boolean(root.ownCgroup),
       countFromZero: true,
     });
+    execution.watchRoot = true;
     if (root.requests?.cpuCores != null) {
       execution.resources.requestCpuCores = root.requests.cpuCores;
       execution.resources.cpuSource = "flag";
@@ -321,38 +338,40 @@ export class Sampler {
    */
   discover(): void {
     const entries = listDir(this.procRoot) ?? [];
-    const present = new Set<number>();
+    const generation = ++this.generation;
     for (const entry of entries) {
       const code = entry.charCodeAt(0);
       if (code < 48 || code > 57) continue;
       const pid = Number(entry);
-      present.add(pid);
       if (!this.known.has(pid)) {
-        this.known.set(pid, 0);
-        this.otherAllocations++;
+        this.pending.set(pid, 0);
+        if (!this.owner.has(pid)) this.otherAllocations++;
+      }
+      this.known.set(pid, generation);
+    }
+    for (const [pid, seen] of this.known) {
+      if (seen !== generation) {
+        this.known.delete(pid);
+        this.pending.delete(pid);
       }
     }
-    for (const pid of this.known.keys()) if (!present.has(pid)) this.known.delete(pid);
 
     // Examined three times at most (its first ticks): enough to see an exec or a log file opened at start.
     const candidates = new Map<number, { stat: ProcStat; attribution: Attribution }>();
-    for (const [pid, examined] of this.known) {
-      if (examined >= 3 || pid === process.pid) continue;
-      this.known.set(pid, examined + 1);
-      if (this.owner.has(pid)) {
-        this.known.set(pid, 3);
-        continue;
-      }
+    for (const [pid, examined] of this.pending) {
+      if (examined >= 2 || this.owner.has(pid) || pid === process.pid) this.pending.delete(pid);
+      else this.pending.set(pid, examined + 1);
+      if (this.owner.has(pid) || pid === process.pid) continue;
       const stat = this.readStat(pid);
       // Kernel threads (children of kthreadd, pid 2) have no environment or argv worth reading.
       if (!stat || pid === 2 || stat.ppid === 2) {
-        this.known.set(pid, 3);
+        this.pending.delete(pid);
         continue;
       }
       const env = parseEnviron(this.reader.read(`${this.procRoot}/${pid}/environ`) ?? "");
       if (env.RIGHTSIZE_WRAPPED) {
         // `rightsize run` samples this one itself.
-        this.known.set(pid, 3);
+        this.pending.delete(pid);
         continue;
       }
       const argv = parseCmdline(this.reader.read(`${this.procRoot}/${pid}/cmdline`) ?? "");
@@ -381,7 +400,7 @@ export class Sampler {
         countFromZero: ageSeconds !== null && ageSeconds * 1000 < 2 * this.options.intervalMs,
       });
       this.adopt(execution, candidate.stat, this.now());
-      this.known.set(pid, 3);
+      this.pending.delete(pid);
       this.options.logger.info(
         { execution: execution.id, pid, ...candidate.attribution },
         "task execution discovered",
@@ -392,15 +411,26 @@ export class Sampler {
 
   /** Fast inner poll: children lists of tracked trees only, so short-lived children are seen. */
   poll(): void {
+    // Nothing was forked anywhere since the last poll (the host's last pid is unchanged): no new child
+    // to find. One read of /proc/loadavg instead of one per tracked process.
+    const lastPid = parseLoadavg(this.reader.readKept(`${this.procRoot}/loadavg`) ?? "")?.lastPid ?? null;
+    const forked = lastPid === null || lastPid !== this.lastPolledPid;
+    this.lastPolledPid = lastPid;
+    this.polls++;
     const now = this.now();
     for (const execution of this.executions.values()) {
+      // Trees that spawned lately are read every poll, quiet ones every 20th, so the first child of a
+      // burst is seen within ~200 ms and its siblings at full rate.
+      const hot = now - execution.lastChurnMs < HOT_TREE_MS;
+      const due = forked && (hot || this.polls % QUIET_TREE_POLL_EVERY === 0);
+      if (!due && !execution.watchRoot) continue;
       for (const record of [...execution.processes.values()]) {
         if (!record.alive) continue;
         const young = record.looks < 3 && record.firstSeenMs !== now;
-        // The root's parent is outside the tree, so nothing keeps its counters once it exits: re-read
-        // them each poll, and its last ~25 ms is all that can be lost.
-        const root = record.pid === execution.rootPid;
-        if (young || root) {
+        // `run`: the root's parent is the wrapper, so nothing keeps its counters once it exits: re-read
+        // them each poll, and only its last ~10 ms can be lost.
+        const root = execution.watchRoot && record.pid === execution.rootPid;
+        if ((young && due) || root) {
           // Young: re-read to catch its exec (a forked shell becoming `gzip`) and its last CPU time.
           if (young) record.looks++;
           const stat = this.readStat(record.pid, root);
@@ -409,7 +439,7 @@ export class Sampler {
             if (root) this.readProcessIo(record);
           }
         }
-        this.findChildren(execution, record, now);
+        if (due) this.findChildren(execution, record, now);
       }
     }
   }
@@ -523,6 +553,8 @@ export class Sampler {
       ownNetns: null,
       startedThisTick: 0,
       churnThisTick: false,
+      lastChurnMs: 0,
+      watchRoot: false,
       status: "running",
       endedAt: null,
       exitCode: null,
@@ -649,7 +681,10 @@ export class Sampler {
         found++;
       }
     }
-    if (found > 0) execution.churnThisTick = true;
+    if (found > 0) {
+      execution.churnThisTick = true;
+      execution.lastChurnMs = now;
+    }
     return found;
   }
 
@@ -661,6 +696,7 @@ export class Sampler {
     this.owner.delete(record.pid);
     this.reader.forgetPrefix(`${this.procRoot}/${record.pid}/`);
     execution.churnThisTick = true;
+    execution.lastChurnMs = this.now();
     const parent = execution.processes.get(record.ppid);
     // A reaped child's times and I/O move into its parent's cutime/cstime and io; only a process whose
     // parent is outside the tree (the root) takes them away with it.
@@ -757,6 +793,8 @@ export class Sampler {
   }
 
   private lastPidSeen: number | null = null;
+  private lastPolledPid: number | null = null;
+  private polls = 0;
   /** Pids the collector knows went elsewhere this tick (its own threads, discovered host processes). */
   private otherAllocations = 0;
 
@@ -775,32 +813,39 @@ export class Sampler {
       const sched = schedText === undefined ? null : parseSchedstat(schedText);
       if (!sched) continue;
       threads++;
-      let state = record.state;
-      if (tid !== record.pid || record.numThreads > 1) {
-        const text = this.reader.readKept(`${base}/${tid}/stat`);
-        const threadStat = text === undefined ? null : parseStat(text);
-        if (!threadStat) continue;
-        state = threadStat.state;
-      }
-      const syscall = state === "S" ? parseSyscall(this.reader.read(`${base}/${tid}/syscall`) ?? "") : null;
-      const wait = classifyThread(state, syscall, this.syscalls);
+      const previous = record.threads.get(tid);
       let blocked: "disk" | "net" | "child" | "idle" = "idle";
       let endpoints: string[] = [];
-      if (wait.kind === "disk" || wait.kind === "child") blocked = wait.kind;
-      else if (wait.kind === "fd-read") {
-        const link = readLink(`${this.procRoot}/${record.pid}/fd/${wait.fd}`);
-        const inode = link === undefined ? null : socketInode(link);
-        if (inode !== null) {
-          blocked = "net";
-          const socket = this.tcpOf(record.pid).get(inode);
-          if (socket) endpoints = [socket.remote];
+      if (previous !== undefined && previous.slices === sched.slices && previous.runNs === sched.runNs) {
+        // Not scheduled once since the last tick: still blocked in the same wait, no need to look again.
+        blocked = previous.blocked;
+        endpoints = previous.endpoints;
+      } else {
+        let state = record.state;
+        if (tid !== record.pid || record.numThreads > 1) {
+          const text = this.reader.readKept(`${base}/${tid}/stat`);
+          const threadStat = text === undefined ? null : parseStat(text);
+          if (!threadStat) continue;
+          state = threadStat.state;
         }
-      } else if (wait.kind === "multiplex") {
-        endpoints = this.establishedRemotes(record.pid);
-        if (endpoints.length > 0) blocked = "net";
+        const syscall =
+          state === "S" ? parseSyscall(this.reader.readKept(`${base}/${tid}/syscall`) ?? "") : null;
+        const wait = classifyThread(state, syscall, this.syscalls);
+        if (wait.kind === "disk" || wait.kind === "child") blocked = wait.kind;
+        else if (wait.kind === "fd-read") {
+          const link = readLink(`${this.procRoot}/${record.pid}/fd/${wait.fd}`);
+          const inode = link === undefined ? null : socketInode(link);
+          if (inode !== null) {
+            blocked = "net";
+            const socket = this.tcpOf(record.pid).get(inode);
+            if (socket) endpoints = [socket.remote];
+          }
+        } else if (wait.kind === "multiplex") {
+          endpoints = this.establishedRemotes(record.pid);
+          if (endpoints.length > 0) blocked = "net";
+        }
       }
       // A thread without a mark started during this tick (or the tree is new): all its time is this tick's.
-      const previous = record.threads.get(tid);
       const runDelta = (sched.runNs - (previous?.runNs ?? 0)) / 1e9;
       const delayDelta = (sched.delayNs - (previous?.delayNs ?? 0)) / 1e9;
       const split = splitThreadTick(intervalSeconds, runDelta, delayDelta, blocked);
@@ -810,7 +855,7 @@ export class Sampler {
         for (const endpoint of endpoints)
           execution.endpoints.set(endpoint, (execution.endpoints.get(endpoint) ?? 0) + share);
       }
-      marks.set(tid, sched);
+      marks.set(tid, { ...sched, blocked, endpoints });
     }
     for (const tid of record.threads.keys()) {
       if (!marks.has(tid)) this.reader.forgetPrefix(`${base}/${tid}/`);

@@ -1,0 +1,221 @@
+/**
+ * Collector CPU per tick (issue 3): 50 task processes tracked on a host with 1,000 processes (950 plain
+ * `sleep`s + 50 `sleep`s with RIGHTSIZE_* env, each its own task execution), side by side in one run with
+ * pidusage and systeminformation's processes() over the same 50 pids, and `pidstat` (sysstat). Target:
+ * ≤ 5 ms CPU per tick. Then the real loop (1 s ticks, 10 ms polls) for a few minutes: CPU per second
+ * and the collector's RSS at start and at the end.
+ *
+ * CPU is process.cpuUsage() for in-process readers, and the bench's own cutime+cstime (reaped children,
+ * /proc/self/stat) for tools that spawn (systeminformation's `ps`, pidstat). Rows go to a counting sink:
+ * this measures the collector's eyes, not the database (see the ingest benchmark).
+ *
+ * Minutes of the real loop: `--minutes N` when run directly (node dist/bench/collector.bench.js
+ * --minutes 10) or COLLECTOR_BENCH_MINUTES=N under `npm run bench`; default 1.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import Table from "cli-table3";
+import pidusage from "pidusage";
+import si from "systeminformation";
+import { startSamplerLoop } from "../collector/loop.js";
+import { Sampler, type SampleSink } from "../collector/sampler.js";
+import { silentLogger } from "../common/logger.js";
+
+const TASKS = 50;
+const HOST_PROCESSES = 1000;
+const TICKS = 50;
+const POLLS = 400;
+
+function childCpuMs(): number {
+  // Fields after the comm's ')' : cutime is index 13, cstime 14 (man 5 proc), in 1/100 s.
+  const text = readFileSync("/proc/self/stat", "utf8");
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+function ownCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+function rssMiB(): number {
+  return process.memoryUsage().rss / 1024 ** 2;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function spawnHost(): Promise<{ tasks: ChildProcess[]; all: ChildProcess[] }> {
+  const all: ChildProcess[] = [];
+  const tasks: ChildProcess[] = [];
+  for (let i = 0; i < HOST_PROCESSES; i++) {
+    const task = i < TASKS;
+    const env = task
+      ? {
+          PATH: process.env.PATH,
+          RIGHTSIZE_PIPELINE: "bench",
+          RIGHTSIZE_TASK: `task-${i}`,
+          RIGHTSIZE_RUN: `run-${process.pid}`,
+        }
+      : { PATH: process.env.PATH };
+    const child = spawn("sleep", ["3600"], { stdio: "ignore", env });
+    all.push(child);
+    if (task) tasks.push(child);
+    // Spawning in bursts keeps the event loop (and fork rate) sane on a 2-core machine.
+    if (i % 50 === 49) await sleep(20);
+  }
+  await sleep(500);
+  return { tasks, all };
+}
+
+function countingSink(): SampleSink & { rows: number } {
+  const sink = {
+    rows: 0,
+    execution() {},
+    samples(rows: unknown[]) {
+      sink.rows += rows.length;
+    },
+    processes() {},
+  };
+  return sink;
+}
+
+function minutesWanted(): number {
+  const flag = process.argv.indexOf("--minutes");
+  const text = flag >= 0 ? process.argv[flag + 1] : process.env.COLLECTOR_BENCH_MINUTES;
+  const minutes = text === undefined ? 1 : Number(text);
+  if (!Number.isFinite(minutes) || minutes < 0)
+    throw new Error(`--minutes: '${text}' is not a number of minutes`);
+  return minutes;
+}
+
+export async function run(): Promise<void> {
+  const minutes = minutesWanted();
+  const { tasks, all } = await spawnHost();
+  const pids = tasks.map((child) => child.pid!);
+  try {
+    const sink = countingSink();
+    const rssBefore = rssMiB();
+    const sampler = new Sampler({
+      procRoot: "/proc",
+      cgroupRoot: "/sys/fs/cgroup",
+      hostId: "bench",
+      sink,
+      logger: silentLogger,
+      redact: (argv) => argv,
+      intervalMs: 1000,
+    });
+    // First discovery reads every pid of the host once; each new pid is looked at in its first 3 ticks.
+    let before = ownCpuMs();
+    sampler.discover();
+    sampler.tick();
+    const firstTickMs = ownCpuMs() - before;
+    for (let i = 0; i < 3; i++) {
+      sampler.discover();
+      sampler.tick();
+      await sleep(50);
+    }
+    const tracked = sampler.openExecutions().length;
+
+    let cpu = 0;
+    for (let i = 0; i < TICKS; i++) {
+      await sleep(20);
+      before = ownCpuMs();
+      sampler.discover();
+      sampler.tick();
+      cpu += ownCpuMs() - before;
+    }
+    const tickMs = cpu / TICKS;
+
+    cpu = 0;
+    for (let i = 0; i < POLLS; i++) {
+      before = ownCpuMs();
+      sampler.poll();
+      cpu += ownCpuMs() - before;
+    }
+    const pollMs = cpu / POLLS;
+
+    cpu = 0;
+    await pidusage(pids);
+    for (let i = 0; i < TICKS; i++) {
+      await sleep(20);
+      before = ownCpuMs();
+      await pidusage(pids);
+      cpu += ownCpuMs() - before;
+    }
+    pidusage.clear();
+    const pidusageMs = cpu / TICKS;
+
+    // systeminformation spawns `ps` and helpers per call: few calls, own CPU + reaped children.
+    const siCalls = 3;
+    const wanted = new Set(pids);
+    before = ownCpuMs() + childCpuMs();
+    let siSeen = 0;
+    for (let i = 0; i < siCalls; i++) {
+      const list = await si.processes();
+      siSeen = list.list.filter((entry) => wanted.has(entry.pid)).length;
+    }
+    const siMs = (ownCpuMs() + childCpuMs() - before) / siCalls;
+
+    // pidstat reporting CPU, memory and disk of the same pids, 10 one-second reports.
+    const reports = 10;
+    const childBefore = childCpuMs();
+    await new Promise<void>((resolve, reject) => {
+      const pidstat = spawn("pidstat", ["-h", "-u", "-r", "-d", "-p", pids.join(","), "1", String(reports)], {
+        stdio: "ignore",
+      });
+      pidstat.on("error", reject);
+      pidstat.on("exit", () => resolve());
+    });
+    const pidstatMs = (childCpuMs() - childBefore) / reports;
+
+    const table = new Table({
+      head: ["reader (50 task pids, 1,000 on host)", "CPU ms / tick", "× rightsize", "what it reads"],
+    });
+    const row = (name: string, ms: number, what: string) =>
+      table.push([name, ms.toFixed(2), (ms / tickMs).toFixed(2), what]);
+    row(
+      "rightsize sampler tick (discover + tick)",
+      tickMs,
+      `stat, io, schedstat, syscall, children; ${tracked} executions`,
+    );
+    row("rightsize poll (children lists only)", pollMs, "task/TID/children of tracked trees");
+    row("pidusage(pids)", pidusageMs, "/proc/PID/stat only");
+    row("systeminformation processes()", siMs, `ps + helpers for every process (${siSeen}/50 pids found)`);
+    row("pidstat -u -r -d -p PIDS 1", pidstatMs, "stat, status, io (C)");
+    process.stdout.write(`${table.toString()}\n`);
+    process.stdout.write(
+      `first tick (discovering all ${HOST_PROCESSES}+ pids): ${firstTickMs.toFixed(1)} ms CPU; polls per second at 10 ms: 100 → ${(100 * pollMs).toFixed(2)} ms CPU/s (quiet host)\n`,
+    );
+
+    // The real loop as `collect` runs it: 1 s ticks, 10 ms polls, discovery every tick.
+    if (minutes > 0) {
+      const rssStart = rssMiB();
+      const cpuStart = ownCpuMs();
+      const loop = startSamplerLoop(sampler, { intervalMs: 1000, discover: true, logger: silentLogger });
+      const seconds = minutes * 60;
+      await sleep(seconds * 1000);
+      loop.stop();
+      const cpuPerSecond = (ownCpuMs() - cpuStart) / seconds;
+      const loopTable = new Table({ head: ["real loop", "value"] });
+      loopTable.push(
+        ["minutes", String(minutes)],
+        ["ticks", String(loop.ticks())],
+        ["CPU ms per second (ticks + 100 polls)", cpuPerSecond.toFixed(2)],
+        ["share of one core", `${(cpuPerSecond / 10).toFixed(2)} %`],
+        ["RSS before the sampler (MiB)", rssBefore.toFixed(1)],
+        ["RSS at loop start (MiB)", rssStart.toFixed(1)],
+        [`RSS after ${minutes} min (MiB)`, rssMiB().toFixed(1)],
+        ["sample rows produced", String(sink.rows)],
+      );
+      process.stdout.write(`${loopTable.toString()}\n`);
+    }
+    sampler.close();
+  } finally {
+    for (const child of all) child.kill("SIGKILL");
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await run();
+}
