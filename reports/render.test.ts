@@ -180,8 +180,20 @@ describe("Markdown report", () => {
     const [, rows] = tables(parseMarkdown(big));
     expect(rows).toHaveLength(11);
     expect(big).toContain("190 more tasks are in the full report.");
-    // GitHub rejects comments over 65,536 characters.
-    expect(renderMarkdownReport(largeAnalysis(1000)).length).toBeLessThan(65_536);
+    // GitHub rejects comments over 65,536 characters, even on a night where everything regressed.
+    const bad = largeAnalysis(1000);
+    for (const task of bad.tasks) {
+      task.memory.oomKills = 1;
+      task.regressions = [
+        { metric: "durationSeconds", recent: 900, median: 600, change: 0.5 },
+        { metric: "cpuSeconds", recent: 90, median: 60, change: 0.5 },
+      ];
+    }
+    const markdown = renderMarkdownReport(bad);
+    expect(markdown.length).toBeLessThan(65_536);
+    expect(markdown).toContain("1975 more regressions are in the full report.");
+    expect(markdown).toContain("975 more tasks at OOM risk are in the full report.");
+    expect(tables(parseMarkdown(markdown)).map((table) => table.length)).toEqual([2, 26, 26, 26]);
   });
 
   it("escapes Markdown table syntax", () => {

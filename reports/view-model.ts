@@ -124,6 +124,9 @@ export interface ReportView {
   omitted: number;
   regressions: Array<{ task: TaskView; regression: NonNullable<TaskAnalysis["regressions"]>[number] }>;
   oomRisks: TaskView[];
+  /** Regressions and OOM risks left out by `maxTasks`. */
+  omittedRegressions: number;
+  omittedOomRisks: number;
   reportUrl: string | null;
   pricing: AnalysisDocument["pricing"] | null;
 }
@@ -420,10 +423,15 @@ export function buildReportView(
           tasks: group.tasks.map(viewOf),
         }))
       : [];
-  const regressions = sorted.flatMap((task) =>
-    (task.regressions ?? []).map((regression) => ({ task: viewOf(task), regression })),
+  // The compact formats bound these lists too, so a bad night cannot push a PR comment past its limit.
+  const allRegressions = sorted.flatMap((task) =>
+    (task.regressions ?? []).map((regression) => ({ task, regression })),
   );
-  const oomRisks = sorted.filter((task) => verdictOf(task).oomRisk).map(viewOf);
+  const regressions = allRegressions
+    .slice(0, maxTasks)
+    .map(({ task, regression }) => ({ task: viewOf(task), regression }));
+  const allOomRisks = sorted.filter((task) => verdictOf(task).oomRisk);
+  const oomRisks = allOomRisks.slice(0, maxTasks).map(viewOf);
   return {
     generatedAt: document.generatedAt,
     windowDays: document.windowDays,
@@ -433,7 +441,9 @@ export function buildReportView(
     ranked,
     omitted: sorted.length - shown.length,
     regressions,
+    omittedRegressions: allRegressions.length - regressions.length,
     oomRisks,
+    omittedOomRisks: allOomRisks.length - oomRisks.length,
     reportUrl: options.reportUrl ?? null,
     pricing: document.pricing ?? null,
   };
