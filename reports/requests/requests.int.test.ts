@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listDeclaredRequests, replaceDeclaredRequests } from "../../db/queries/declared-requests.js";
+import { upsertTaskResult } from "../../db/queries/profiles.js";
 import { runCli } from "../../test-support/cli.js";
 import { createPostgresTestDatabase, engines, type TestDatabase } from "../../test-support/databases.js";
 import { declaredRows } from "./declared-rows.js";
@@ -111,6 +112,36 @@ describe("rightsize scan", () => {
       { file: "dags/broken.py", line: 4, message: "syntax error; file skipped" },
     ]);
     expect(await listDeclaredRequests(database.handle.db, { repo })).toHaveLength(48);
+  });
+
+  it("checks against the latest analysis in the database when no file is given", async () => {
+    const before = await runCli(["--db", database.url, "check", "--repo", repo]);
+    expect(before.code).toBe(2);
+    expect(before.stderr).toContain("no analysis in the database yet");
+    const windowEnd = new Date("2026-11-20T02:00:00Z");
+    for (const task of fixtureAnalysis().tasks) {
+      const key = { orchestrator: task.orchestrator, pipeline: task.pipeline, task: task.task, windowEnd };
+      await upsertTaskResult(
+        database.handle.db,
+        { ...key, windowDays: 14, runs: task.runs, bottleneck: task.bottleneck, document: task },
+        {
+          ...key,
+          cpuCores: task.recommendation.cpuCores,
+          memoryBytes: task.recommendation.memoryBytes,
+          confidence: task.recommendation.confidence,
+          severity: task.recommendation.severity,
+          monthlySavingsUsd: task.recommendation.monthlySavingsUsd,
+          reason: task.recommendation.reason,
+        },
+      );
+    }
+    const result = await runCli(["--db", database.url, "check", "--repo", repo, "--format", "json"]);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as { violations: Array<{ pipeline: string; verdict: string }> };
+    expect(report.violations).toContainEqual(
+      expect.objectContaining({ pipeline: "kpo_dag", verdict: "under-provisioned" }),
+    );
+    expect(report.violations).toHaveLength(17);
   });
 
   it("exits 2 on a missing --repo", async () => {
