@@ -25,6 +25,20 @@ export default defineConfig({
           maxWorkers: 2,
         },
       },
+      {
+        test: {
+          // End-to-end runs of the whole product measure real workloads: they run alone, after the
+          // other projects (`npm test` starts them separately), so parallel tests don't load the cores
+          // the workloads are classified by.
+          name: "e2e",
+          include: ["**/*.e2e.test.ts"],
+          exclude: ["node_modules/**", "dist/**"],
+          globalSetup: ["test-support/global-setup.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -4,6 +4,7 @@ import * as analyze from "./analyze.js";
 import * as check from "./check.js";
 import * as collect from "./collect.js";
 import * as db from "./db.js";
+import * as demo from "./demo.js";
 import * as patch from "./patch.js";
 import * as pr from "./pr.js";
 import * as report from "./report.js";
@@ -13,4 +14,4 @@ import * as schedule from "./schedule.js";
 import * as status from "./status.js";
 import * as worker from "./worker.js";
 
-export const commands: Array<{ register(program: Command): void }> = [db, status, collect, run, analyze, worker, schedule, report, scan, check, patch, pr];
+export const commands: Array<{ register(program: Command): void }> = [demo, db, status, collect, run, analyze, worker, schedule, report, scan, check, patch, pr];
