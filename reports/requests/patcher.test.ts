@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ScanResult } from "./findings.js";
-import { fixtureAnalysis, fixtureFiles, scanFiles } from "./fixture-repository.js";
+import { analysisTask, fixtureAnalysis, fixtureFiles, scanFiles } from "./fixture-repository.js";
 import {
   PatchError,
   type PatchPlan,
@@ -242,5 +242,72 @@ describe("patch plan for the fixture repository", () => {
         file === "dags/kpo.py" ? "pretend syntax error" : null,
       ),
     ).toThrow(PatchError);
+  });
+});
+
+describe("per-task overrides", () => {
+  it("appends the keyword argument to a one-line call and keeps the shared value for the larger group", async () => {
+    const files = {
+      "dags/one_line.py": `from airflow import DAG
+from airflow.operators.bash import BashOperator
+
+with DAG("one_line", default_args={"resources": {"cpus": 2, "ram": 4096}}) as dag:
+    BashOperator(task_id="x", bash_command="x")
+    BashOperator(task_id="y", bash_command="y")
+    BashOperator(task_id="z", bash_command="z")
+`,
+    };
+    const scan = await scanFiles(files);
+    const recommendations = usableRecommendations([
+      analysisTask({ pipeline: "one_line", task: "x", cpuCores: 0.5, memoryBytes: 1024 ** 3 }),
+      analysisTask({ pipeline: "one_line", task: "y", cpuCores: 0.5, memoryBytes: 1024 ** 3 }),
+      analysisTask({ pipeline: "one_line", task: "z", cpuCores: 3, memoryBytes: 1024 ** 3 }),
+    ]);
+    const plan = planPatches(scan, new Map(Object.entries(files)), recommendations);
+    expect(plan.files[0]!.after).toBe(`from airflow import DAG
+from airflow.operators.bash import BashOperator
+
+with DAG("one_line", default_args={"resources": {"cpus": 0.5, "ram": 1024}}) as dag:
+    BashOperator(task_id="x", bash_command="x")
+    BashOperator(task_id="y", bash_command="y")
+    BashOperator(task_id="z", bash_command="z", resources={"cpus": 3, "ram": 1024})
+`);
+    expect(plan.notes).toEqual([
+      "override for one_line/z in dags/one_line.py: cpu request at dags/one_line.py:4 is shared by tasks that need different values (one_line/x, one_line/y: 0.5 cores (0.5); one_line/z: 3 cores (3))",
+    ]);
+  });
+
+  it("keeps the shared value for tasks without data and overrides only the tasks with data", async () => {
+    const files = {
+      "dags/partial.py": `from airflow import DAG
+from airflow.operators.bash import BashOperator
+from kubernetes.client import models as k8s
+
+POD = {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "2", "memory": "4Gi"}, limits={"memory": "4Gi"}))]))}
+
+with DAG("partial") as dag:
+    BashOperator(task_id="known", bash_command="x", executor_config=POD)
+    BashOperator(task_id="unknown", bash_command="y", executor_config=POD)
+`,
+    };
+    const scan = await scanFiles(files);
+    const recommendations = usableRecommendations([
+      analysisTask({ pipeline: "partial", task: "known", cpuCores: 0.2, memoryBytes: 6 * 1024 ** 3 }),
+    ]);
+    const plan = planPatches(scan, new Map(Object.entries(files)), recommendations);
+    const after = plan.files[0]!.after;
+    expect(after).toContain('requests={"cpu": "2", "memory": "4Gi"}, limits={"memory": "4Gi"}'); // unknown keeps it
+    expect(after).toContain(
+      'BashOperator(task_id="known", bash_command="x", executor_config={"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "0.2", "memory": "6Gi"}, limits={"memory": "6Gi"}))]))})',
+    );
+    expect(
+      plan.changes.map(
+        (change) => `${change.tasks.join(",")} ${change.resource} ${change.kind} ${change.to} ${change.how}`,
+      ),
+    ).toEqual([
+      'partial/known cpu request "0.2" override',
+      'partial/known memory request "6Gi" override',
+      'partial/known memory limit "6Gi" override',
+    ]);
   });
 });

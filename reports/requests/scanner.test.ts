@@ -188,6 +188,15 @@ with DAG("grouped") as dag:
     expect(result.problems[0]!.message).toMatch(/not valid YAML/);
   });
 
+  it("reports Jinja and prefect variable templates in prefect.yaml as dynamic", () => {
+    const text =
+      'deployments:\n  - name: t\n    work_pool:\n      job_variables:\n        cpu: "{{ prefect.variables.cpu }}"\n        memory: 2048\n';
+    const result = scanPrefectYaml("prefect.yaml", text, names);
+    expect(result.findings.map((finding) => `${finding.resource} ${finding.dynamic} ${finding.raw}`)).toEqual(
+      ['cpu true "{{ prefect.variables.cpu }}"', "memory false 2048"],
+    );
+  });
+
   it("uses the configured Prefect variable names", () => {
     const text =
       "deployments:\n  - name: k\n    work_pool:\n      job_variables:\n        cpu_limit_custom: '2'\n        mem_custom: 1Gi\n";
