@@ -169,7 +169,9 @@ export async function run(): Promise<void> {
     });
     const pidstatMs = (childCpuMs() - childBefore) / reports;
 
+    const plain = { style: { head: [], border: [] } };
     const table = new Table({
+      ...plain,
       head: ["reader (50 task pids, 1,000 on host)", "CPU ms / tick", "× rightsize", "what it reads"],
     });
     const row = (name: string, ms: number, what: string) =>
@@ -197,7 +199,7 @@ export async function run(): Promise<void> {
       await sleep(seconds * 1000);
       loop.stop();
       const cpuPerSecond = (ownCpuMs() - cpuStart) / seconds;
-      const loopTable = new Table({ head: ["real loop", "value"] });
+      const loopTable = new Table({ ...plain, head: ["real loop", "value"] });
       loopTable.push(
         ["minutes", String(minutes)],
         ["ticks", String(loop.ticks())],

@@ -43,7 +43,7 @@ afterAll(async () => {
   rmSync(folder, { recursive: true, force: true });
 });
 
-interface Row {
+type Row = {
   orchestrator: string;
   pipeline: string;
   task: string;
@@ -53,7 +53,7 @@ interface Row {
   attribution: string;
   status: string;
   samples: number;
-}
+};
 
 describe("rightsize collect", () => {
   it("attributes Airflow 2, Airflow 3, Prefect and explicit-env processes, and closes lost executions", async () => {
