@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { taskAnalysisSchema } from "../common/analysis-document.js";
 import { GiB, MiB } from "../common/units.js";
-import type { CorePercentiles, RunSummary } from "../db/queries/analysis.js";
+import type { RunSummary } from "../db/queries/analysis.js";
 import {
   confidenceOf,
   cpuSeverity,
@@ -12,7 +12,7 @@ import {
   type RunFigures,
 } from "./recommend.js";
 import { declaredValuesOf, matchConfiguredRequest, noDeclaredValues, resolveRequests } from "./requests.js";
-import { percentileOf, roundUpTo } from "./statistics.js";
+import { type CorePercentiles, mergedQuantile, percentileOf, roundUpTo } from "./statistics.js";
 import { buildTaskAnalysis, type TaskInput } from "./task-analysis.js";
 import { syntheticRun, syntheticRuns } from "./test-fixtures.js";
 
@@ -26,7 +26,7 @@ const settings: RecommendationSettings = {
 const key = { orchestrator: "airflow", pipeline: "etl", task: "load" };
 
 function cores(max: number, p95 = max, p50 = max): CorePercentiles {
-  return { p50, p90: p95, p95, p99: max, max, samples: 100 };
+  return { p50, p90: p95, p95, p99: max, max };
 }
 
 function analyze(runs: RunSummary[], extra: Partial<TaskInput> = {}) {
@@ -455,5 +455,46 @@ describe("requests and quantities", () => {
     expect(roundUpTo(0.35, 0.05)).toBe(0.35);
     expect(roundUpTo(0.351, 0.05)).toBe(0.4);
     expect(roundUpTo(64 * MiB + 1, 64 * MiB)).toBe(128 * MiB);
+  });
+});
+
+describe("merged percentiles of per-second cores", () => {
+  /** A run's sketch as the SQL makes it: percentile_cont at 0, 1, …, 100 % (R-7, as simple-statistics). */
+  const sketchOf = (values: number[]) => ({
+    quantiles: Array.from({ length: 101 }, (_, index) => percentileOf(values, index / 100)),
+    weight: values.length,
+  });
+
+  it("is exact for one run", () => {
+    const values = Array.from({ length: 500 }, (_, index) => ((index * 37) % 101) / 50);
+    for (const p of [0.5, 0.9, 0.95, 0.99]) {
+      expect(mergedQuantile([sketchOf(values)], p)).toBeCloseTo(percentileOf(values, p), 6);
+    }
+  });
+
+  it("across runs of different shapes and lengths, lands within 1 % of rank of the exact union", () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let trial = 0; trial < 20; trial++) {
+      const runs = Array.from({ length: 1 + Math.floor(random() * 20) }, (_, run) =>
+        Array.from(
+          { length: 50 + Math.floor(random() * 600) },
+          () => (run % 3) * 0.7 + random() * (1 + run / 5),
+        ),
+      );
+      const union = runs.flat().sort((a, b) => a - b);
+      for (const p of [0.5, 0.9, 0.95, 0.99]) {
+        const merged = mergedQuantile(runs.map(sketchOf), p);
+        const rank = union.filter((value) => value <= merged).length / union.length;
+        expect(Math.abs(rank - p)).toBeLessThanOrEqual(0.011);
+      }
+    }
+  });
+
+  it("no sketches: 0", () => {
+    expect(mergedQuantile([], 0.5)).toBe(0);
   });
 });

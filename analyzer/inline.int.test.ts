@@ -30,10 +30,11 @@ const expectedClass: Record<string, string> = {
 };
 
 async function rowCounts(database: TestDatabase) {
-  const [row] = await queryRows<{ profiles: number; recommendations: number }>(
+  const [row] = await queryRows<{ profiles: number; recommendations: number; summaries: number }>(
     database.handle.db,
     sql`select (select count(*) from task_profiles)::int as profiles,
-               (select count(*) from recommendations)::int as recommendations`,
+               (select count(*) from recommendations)::int as recommendations,
+               (select count(*) from run_summaries)::int as summaries`,
   );
   return row;
 }
@@ -101,7 +102,8 @@ describe.each(engines)("inline night on $name", ({ create }) => {
 
   it("computes the same night twice without adding or changing rows", async () => {
     const before = await rowCounts(database);
-    expect(before).toEqual({ profiles: 10, recommendations: 10 });
+    // One summary per execution, made once.
+    expect(before).toEqual({ profiles: 10, recommendations: 10, summaries: 80 });
     await runNightInline({
       db: database.handle.db,
       config,

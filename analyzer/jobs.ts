@@ -23,6 +23,7 @@ import {
   type Night,
   type Publisher,
   publishNight,
+  summarizeNight,
   tasksOfNight,
 } from "./nightly.js";
 
@@ -132,6 +133,8 @@ export function createProcessor(context: JobContext): {
     switch (job.name) {
       case jobNames.nightly: {
         const night = nightOfJob(job, config);
+        // One pass over the night's samples here makes each analyze-task job a read of a few rows.
+        const summarized = await summarizeNight(db, config, night);
         const keys = await tasksOfNight(db, config, night);
         const parentId = safeId(`night-${job.id}`);
         const data: NightData = { windowEnd: night.windowEnd.toISOString(), windowDays: night.windowDays };
@@ -154,7 +157,7 @@ export function createProcessor(context: JobContext): {
           })),
         });
         logger.info(
-          { windowEnd: data.windowEnd, tasks: keys.length, publishJob: `${parentId}-publish` },
+          { windowEnd: data.windowEnd, summarized, tasks: keys.length, publishJob: `${parentId}-publish` },
           "night fanned out",
         );
         return { windowEnd: data.windowEnd, tasks: keys.length, publishJobId: `${parentId}-publish` };

@@ -20,6 +20,7 @@ import {
   listTaskKeysInWindow,
   loadTaskProcesses,
   loadTaskRuns,
+  summarizeRuns,
 } from "../db/queries/analysis.js";
 import { listDeclaredRequests } from "../db/queries/declared-requests.js";
 import { loadAnalysisDocument, upsertTaskResult } from "../db/queries/profiles.js";
@@ -56,6 +57,14 @@ export function settingsOf(config: Config): RecommendationSettings {
   };
 }
 
+/**
+ * Summarizes every run of the night that has no summary yet, in one pass over the window's samples;
+ * the nightly job and the inline runner call it before analyzing tasks.
+ */
+export async function summarizeNight(db: Db, config: Config, night: Night): Promise<number> {
+  return summarizeRuns(db, windowOf(night, config.analysis.maxRuns));
+}
+
 /** The task keys the night fans out to. */
 export async function tasksOfNight(db: Db, config: Config, night: Night): Promise<TaskKey[]> {
   return listTaskKeysInWindow(db, windowOf(night, config.analysis.maxRuns));
@@ -72,7 +81,9 @@ export async function analyzeTask(
   key: TaskKey,
 ): Promise<TaskAnalysis | undefined> {
   const window = windowOf(night, config.analysis.maxRuns);
-  const { runs, cores } = await loadTaskRuns(db, key, window);
+  // Normally the night summarized every run at once; a task analyzed on its own catches up here.
+  await summarizeRuns(db, window, key);
+  const runs = await loadTaskRuns(db, key, window);
   if (runs.length === 0) return undefined;
   const [processes, declaredRows] = await Promise.all([
     loadTaskProcesses(db, key, window),
@@ -82,7 +93,6 @@ export async function analyzeTask(
     {
       key,
       runs,
-      cores,
       processes,
       declared: declaredValuesOf(declaredRows),
       configured: matchConfiguredRequest(config.analysis.requests, key),
@@ -189,6 +199,8 @@ export async function runNightInline(options: {
   concurrency?: number;
 }): Promise<InlineResult> {
   const { db, config, logger, night } = options;
+  const summarized = await summarizeNight(db, config, night);
+  logger.info({ summarized }, "runs summarized");
   const keys = await tasksOfNight(db, config, night);
   const failed: InlineResult["failed"] = [];
   let next = 0;

@@ -17,6 +17,7 @@ import type { AnalysisDocument } from "../common/analysis-document.js";
 import { loadConfig } from "../common/config.js";
 import { silentLogger } from "../common/logger.js";
 import { queryRows } from "../db/client.js";
+import { listPartitions } from "../db/queries/partitions.js";
 import { loadAnalysisDocument } from "../db/queries/profiles.js";
 import { cliPath } from "../test-support/cli.js";
 import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
@@ -93,6 +94,8 @@ async function counts() {
 async function forgetResults(): Promise<void> {
   await database.handle.db.execute(sql`delete from task_profiles`);
   await database.handle.db.execute(sql`delete from recommendations`);
+  // Summaries too: the flow must make its own, not reuse the inline night's.
+  await database.handle.db.execute(sql`delete from run_summaries`);
 }
 
 /** The document minus the moment it was computed, which differs between any two runs by design. */
@@ -176,13 +179,22 @@ describe("nightly flow on BullMQ", () => {
     expect(await exited(second)).toBe(0);
   });
 
-  it("running the same night again leaves the row counts unchanged", async () => {
+  it("running the same night again leaves the row counts unchanged; partition maintenance runs as a job", async () => {
     const before = await counts();
     const worker = await startWorker();
     const { publishJobId } = await enqueueNight(queue, night);
     await waitForCompletion(publishJobId);
     expect(await counts()).toEqual(before);
     expect(comparable(await loadAnalysisDocument(database.handle.db, windowEnd))).toEqual(comparable(inline));
+
+    // Partition maintenance is a job too: a missing partition ahead is made again.
+    const ahead = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10).replace(/-/g, "");
+    await database.handle.db.execute(sql.raw(`drop table samples_p${ahead}`));
+    expect(await listPartitions(database.handle.db)).not.toContain(`samples_p${ahead}`);
+    const maintenance = await queue.add("maintain-partitions", {}, { jobId: `maintenance-${prefix}` });
+    await waitForCompletion(maintenance.id!);
+    expect(await listPartitions(database.handle.db)).toContain(`samples_p${ahead}`);
+
     worker.kill("SIGTERM");
     expect(await exited(worker)).toBe(0);
   });

@@ -4,11 +4,18 @@
  */
 import type { TaskAnalysis, TaskKey } from "../common/analysis-document.js";
 import type { ConfiguredRequest } from "../common/config.js";
-import type { CorePercentiles, ProcessSummary, RunSummary } from "../db/queries/analysis.js";
+import type { ProcessSummary, RunSummary } from "../db/queries/analysis.js";
 import { classifyBottleneck } from "./classify.js";
 import { findRegressions, type RecommendationSettings, type RunFigures, recommend } from "./recommend.js";
 import { type DeclaredValues, resolveRequests } from "./requests.js";
-import { coresText, percentileOf, percentText, sum } from "./statistics.js";
+import {
+  type CorePercentiles,
+  corePercentilesOf,
+  coresText,
+  percentileOf,
+  percentText,
+  sum,
+} from "./statistics.js";
 
 /** Charts show this many latest runs. */
 export const RECENT_RUNS_SHOWN = 20;
@@ -19,7 +26,8 @@ export interface TaskInput {
   key: TaskKey;
   /** Any order; sorted oldest first here. */
   runs: RunSummary[];
-  cores: CorePercentiles | null;
+  /** Percentiles of per-second cores; omitted: merged from the runs' sketches. */
+  cores?: CorePercentiles | null;
   processes: ProcessSummary[];
   declared: DeclaredValues;
   configured: ConfiguredRequest | undefined;
@@ -62,6 +70,19 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     requests: resolveRequests(run, input.declared, input.configured),
   }));
   const latest = figures.at(-1)?.requests;
+  const cores =
+    input.cores !== undefined
+      ? input.cores
+      : corePercentilesOf(
+          runs.map((run) => ({
+            quantiles: run.coresQuantiles ?? [],
+            weight: run.coresQuantiles ? run.ticks : 0,
+          })),
+          percentileOf(
+            runs.map((run) => run.cpuMax),
+            1,
+          ),
+        );
   const threadSeconds = {
     cpu: sum(runs.map((run) => run.onCpuSeconds)),
     cpuWait: sum(runs.map((run) => run.cpuWaitSeconds)),
@@ -112,13 +133,13 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
   const averageCores = sampledSeconds > 0 ? cpuSeconds / sampledSeconds : 0;
   if (latest?.cpuRequest != null && latest.cpuRequest > 0 && sampledSeconds > 0) {
     evidence.push(
-      `used ${coresText(averageCores)} cores on average (p95 ${coresText(input.cores?.p95 ?? 0)}) against a ${coresText(latest.cpuRequest)}-core request: ${percentText(averageCores / latest.cpuRequest)} utilization`,
+      `used ${coresText(averageCores)} cores on average (p95 ${coresText(cores?.p95 ?? 0)}) against a ${coresText(latest.cpuRequest)}-core request: ${percentText(averageCores / latest.cpuRequest)} utilization`,
     );
   }
   const recommendation = recommend(
     {
       runs: figures,
-      coresMax: input.cores?.max ?? 0,
+      coresMax: cores?.max ?? 0,
       throttledShare,
       windowEnd: input.windowEnd,
       windowDays: input.windowDays,
@@ -149,11 +170,11 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
       requestCores: latest?.cpuRequest ?? null,
       limitCores: latest?.cpuLimit ?? null,
       requestSource: latest?.cpuSource ?? null,
-      p50: input.cores?.p50 ?? 0,
-      p90: input.cores?.p90 ?? 0,
-      p95: input.cores?.p95 ?? 0,
-      p99: input.cores?.p99 ?? 0,
-      max: input.cores?.max ?? 0,
+      p50: cores?.p50 ?? 0,
+      p90: cores?.p90 ?? 0,
+      p95: cores?.p95 ?? 0,
+      p99: cores?.p99 ?? 0,
+      max: cores?.max ?? 0,
       cpuSecondsPerRun: {
         p50: percentileOf(
           runs.map((run) => run.cpuSeconds),

@@ -41,6 +41,7 @@ export function syntheticRun(overrides: Partial<RunSummary> = {}, index = 0): Ru
     cpuP95: 1,
     cpuMax: 1,
     cpuSeconds: durationSeconds,
+    coresQuantiles: null,
     peakRssBytes: 400 * MiB,
     diskReadBytes: 0,
     diskWriteBytes: 0,

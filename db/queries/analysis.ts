@@ -1,6 +1,7 @@
 /**
- * The analyzer's read side: per-run summaries of a task's executions in a window, aggregated inside the
- * database so that the analyzing process never holds the samples (its memory grows with runs, not ticks).
+ * The analyzer's read side: each finished execution's samples summarized once inside the database
+ * (run_summaries), then per-task reads of one row per run, so the analyzing process never holds samples
+ * (its memory grows with runs, not ticks).
  */
 import { type SQL, sql } from "drizzle-orm";
 import { type Db, queryRows } from "../client.js";
@@ -47,6 +48,8 @@ export interface RunSummary {
   cpuP95: number | null;
   cpuMax: number | null;
   cpuSeconds: number | null;
+  /** Per-second cores at the 0, 1, …, 100th percentile (see {@link SKETCH_POINTS}); null when unsampled. */
+  coresQuantiles: number[] | null;
   peakRssBytes: number | null;
   diskReadBytes: number | null;
   diskWriteBytes: number | null;
@@ -64,16 +67,6 @@ export interface RunSummary {
   processesMax: number | null;
   processesStarted: number | null;
   hostLoadAvg: number | null;
-}
-
-/** Percentiles of a task's per-second cores over all samples of its analyzed runs. */
-export interface CorePercentiles {
-  p50: number;
-  p90: number;
-  p95: number;
-  p99: number;
-  max: number;
-  samples: number;
 }
 
 export interface ProcessSummary {
@@ -133,29 +126,28 @@ interface RawRunRow extends Record<string, unknown> {
   endpoints: unknown;
   ticks: number | null;
   sampled_seconds: number | null;
-  cpu_q: number[] | string | null;
+  cpu_p50: number | null;
+  cpu_p95: number | null;
   cpu_max: number | null;
   cpu_seconds: number | null;
-  peak_rss: number | null;
-  disk_read: number | null;
-  disk_write: number | null;
-  net_rx: number | null;
-  net_tx: number | null;
-  on_cpu: number | null;
-  cpu_wait: number | null;
-  disk_wait: number | null;
-  net_wait: number | null;
-  child_wait: number | null;
-  idle: number | null;
+  cores_quantiles: number[] | string | null;
+  peak_rss_bytes: number | null;
+  disk_read_bytes: number | null;
+  disk_write_bytes: number | null;
+  net_rx_bytes: number | null;
+  net_tx_bytes: number | null;
+  on_cpu_seconds: number | null;
+  cpu_wait_seconds: number | null;
+  disk_wait_seconds: number | null;
+  net_wait_seconds: number | null;
+  child_wait_seconds: number | null;
+  idle_seconds: number | null;
   oom_kills: number | null;
   throttled_periods: number | null;
   total_periods: number | null;
   processes_max: number | null;
   processes_started: number | null;
   host_load_avg: number | null;
-  task_q: number[] | string | null;
-  task_max: number | null;
-  task_samples: number | null;
 }
 
 const toNumber = (value: unknown): number | null =>
@@ -182,141 +174,160 @@ function parseEndpoints(value: unknown): RunSummary["endpoints"] {
     .map((item) => ({ endpoint: item.endpoint, waitSeconds: Number(item.waitSeconds) || 0 }));
 }
 
+/** The sketch's percentiles: 0, 1, …, 100 % (101 values). */
+export const SKETCH_POINTS = 101;
+const sketchFractions = sql.raw(
+  `array[${Array.from({ length: SKETCH_POINTS }, (_, index) => (index / (SKETCH_POINTS - 1)).toFixed(2)).join(",")}]::float8[]`,
+);
+
+/** The per-run aggregates over samples aliased `x`, in run_summaries' column order after execution_id. */
+const summaryAggregates = sql`
+  count(*)::int as ticks,
+  coalesce(sum(x.interval_seconds), 0)::float8,
+  (percentile_cont(${sketchFractions}) within group (order by x.cpu_cores))[51],
+  (percentile_cont(${sketchFractions}) within group (order by x.cpu_cores))[96],
+  max(x.cpu_cores)::float8,
+  -- The cumulative counter misses the CPU spent before the first tick; the integral of cores misses
+  -- nothing sampled but rounds each tick. Both under-count, so the larger is closer.
+  greatest(max(x.cpu_seconds_total) - min(x.cpu_seconds_total), sum(x.cpu_cores * x.interval_seconds))::float8,
+  -- Postgres sorts once for every percentile_cont over the same ORDER BY in a query level.
+  percentile_cont(${sketchFractions}) within group (order by x.cpu_cores),
+  max(x.rss_bytes)::float8,
+  sum(x.disk_read_bytes)::float8,
+  sum(x.disk_write_bytes)::float8,
+  sum(x.net_rx_bytes)::float8,
+  sum(x.net_tx_bytes)::float8,
+  coalesce(sum(x.on_cpu_seconds), 0)::float8,
+  coalesce(sum(x.cpu_wait_seconds), 0)::float8,
+  coalesce(sum(x.disk_wait_seconds), 0)::float8,
+  coalesce(sum(x.net_wait_seconds), 0)::float8,
+  coalesce(sum(x.child_wait_seconds), 0)::float8,
+  coalesce(sum(x.idle_seconds), 0)::float8,
+  coalesce(sum(x.oom_kills), 0)::int,
+  sum(x.throttled_periods)::float8,
+  sum(x.total_periods)::float8,
+  max(x.processes_alive)::int,
+  sum(x.processes_started)::int,
+  avg(x.host_load1)::float8`;
+
+const summaryColumns = sql.raw(`execution_id, ticks, sampled_seconds, cpu_p50, cpu_p95, cpu_max, cpu_seconds,
+  cores_quantiles, peak_rss_bytes, disk_read_bytes, disk_write_bytes, net_rx_bytes, net_tx_bytes,
+  on_cpu_seconds, cpu_wait_seconds, disk_wait_seconds, net_wait_seconds, child_wait_seconds, idle_seconds,
+  oom_kills, throttled_periods, total_periods, processes_max, processes_started, host_load_avg`);
+
+/** Finished executions in the window (of one task, if given) that have no summary yet. */
+function unsummarized(window: AnalysisWindow, key?: TaskKeyRow): SQL {
+  const ofTask = key
+    ? sql`and e.orchestrator = ${key.orchestrator} and e.pipeline = ${key.pipeline} and e.task = ${key.task}`
+    : sql``;
+  return sql`select e.id, e.started_at, e.ended_at from task_executions e
+             where e.ended_at is not null
+               and e.started_at >= ${window.start.toISOString()}::timestamptz
+               and e.ended_at <= ${window.end.toISOString()}::timestamptz
+               ${ofTask}
+               and not exists (select 1 from run_summaries r where r.execution_id = e.id)`;
+}
+
 /**
- * One task's runs in the window with their samples summarized, plus the percentiles of its per-second
- * cores across all of them: one statement, one pass over the samples (the task's samples are read once
- * into a CTE that both aggregates use; Postgres holds them, bounded by maxRuns × ticks per run).
+ * Summarizes the samples of every finished execution in the window that has none yet (of one task, if
+ * `key` is given), in the database: the analyzing process receives nothing but a count. A summary is
+ * made once per execution; executions without samples get none, so later samples are still seen.
+ *
+ * Without a key it is one GROUP BY over the window's samples, as a hand-written report query would be;
+ * with a key each run's samples are probed by primary key within the run's own time bounds (LATERAL:
+ * run-time partition pruning), which for one task is far cheaper than hashing the window.
  */
-export async function loadTaskRuns(
-  db: Db,
-  key: TaskKeyRow,
-  window: AnalysisWindow,
-): Promise<{ runs: RunSummary[]; cores: CorePercentiles | null }> {
-  const rows = await queryRows<RawRunRow>(
-    db,
-    sql`with runs as (${runsOf(key, window)}),
-        s as materialized (
-          -- Only the columns used: the CTE is held in memory, and narrow rows sort faster.
-          select x.execution_id, x.interval_seconds, x.cpu_cores, x.cpu_seconds_total, x.rss_bytes,
-                 x.disk_read_bytes, x.disk_write_bytes, x.net_rx_bytes, x.net_tx_bytes, x.on_cpu_seconds,
-                 x.cpu_wait_seconds, x.disk_wait_seconds, x.net_wait_seconds, x.child_wait_seconds,
-                 x.idle_seconds, x.oom_kills, x.throttled_periods, x.total_periods, x.processes_alive,
-                 x.processes_started, x.host_load1
-          from runs r
-          -- LATERAL with each run's own time bounds makes the plan a nested loop of primary-key probes
-          -- into only the partitions the run spans (run-time pruning); a plain join lets the planner
-          -- hash the whole window's samples for every task (25× slower at 1 M samples).
+export async function summarizeRuns(db: Db, window: AnalysisWindow, key?: TaskKeyRow): Promise<number> {
+  const statement = key
+    ? sql`with todo as (${unsummarized(window, key)})
+          insert into run_summaries (${summaryColumns})
+          select t.id, a.* from todo t
           cross join lateral (
-            select * from samples x
-            where x.execution_id = r.id
-              and x.ts >= r.started_at - ${SAMPLE_SLACK}
-              and x.ts <= r.ended_at + ${SAMPLE_SLACK}
-          ) x
-        ),
-        per_run as (
-          select execution_id,
-            count(*)::int as ticks,
-            sum(interval_seconds)::float8 as sampled_seconds,
-            -- One sort for both percentiles.
-            percentile_cont(array[0.5, 0.95]) within group (order by cpu_cores) as cpu_q,
-            max(cpu_cores)::float8 as cpu_max,
-            -- The cumulative counter misses the CPU spent before the first tick; the integral of cores
-            -- misses nothing sampled but rounds each tick. Both under-count, so the larger is closer.
-            greatest(max(cpu_seconds_total) - min(cpu_seconds_total),
-                     sum(cpu_cores * interval_seconds))::float8 as cpu_seconds,
-            max(rss_bytes)::float8 as peak_rss,
-            sum(disk_read_bytes)::float8 as disk_read,
-            sum(disk_write_bytes)::float8 as disk_write,
-            sum(net_rx_bytes)::float8 as net_rx,
-            sum(net_tx_bytes)::float8 as net_tx,
-            coalesce(sum(on_cpu_seconds), 0)::float8 as on_cpu,
-            coalesce(sum(cpu_wait_seconds), 0)::float8 as cpu_wait,
-            coalesce(sum(disk_wait_seconds), 0)::float8 as disk_wait,
-            coalesce(sum(net_wait_seconds), 0)::float8 as net_wait,
-            coalesce(sum(child_wait_seconds), 0)::float8 as child_wait,
-            coalesce(sum(idle_seconds), 0)::float8 as idle,
-            coalesce(sum(oom_kills), 0)::int as oom_kills,
-            sum(throttled_periods)::float8 as throttled_periods,
-            sum(total_periods)::float8 as total_periods,
-            max(processes_alive)::int as processes_max,
-            sum(processes_started)::int as processes_started,
-            avg(host_load1)::float8 as host_load_avg
-          from s group by execution_id
-        ),
-        task_cores as (
-          select percentile_cont(array[0.5, 0.9, 0.95, 0.99]) within group (order by cpu_cores) as task_q,
-                 max(cpu_cores)::float8 as task_max,
-                 count(cpu_cores)::int as task_samples
-          from s
-        )
-        select r.*, h.cores as host_cores, p.*, t.*
-        from runs r
-        left join hosts h on h.id = r.host_id
-        left join per_run p on p.execution_id = r.id
-        cross join task_cores t
-        order by r.started_at, r.id`,
-  );
-  const first = rows[0];
-  const quantiles = first ? toNumberArray(first.task_q) : null;
-  const cores =
-    first && quantiles && (first.task_samples ?? 0) > 0
-      ? {
-          p50: quantiles[0] ?? 0,
-          p90: quantiles[1] ?? 0,
-          p95: quantiles[2] ?? 0,
-          p99: quantiles[3] ?? 0,
-          max: Number(first.task_max ?? 0),
-          samples: Number(first.task_samples),
-        }
-      : null;
-  const runs = rows.map((row): RunSummary => {
-    const startedAt = toDate(row.started_at);
-    const endedAt = toDate(row.ended_at);
-    const runQuantiles = toNumberArray(row.cpu_q);
-    return {
-      executionId: row.id,
-      runId: row.run_id,
-      tryNumber: Number(row.try_number),
-      hostId: row.host_id,
-      hostCores: toNumber(row.host_cores),
-      startedAt,
-      endedAt,
-      durationSeconds: Math.max(0, (endedAt.getTime() - startedAt.getTime()) / 1000),
-      exitCode: toNumber(row.exit_code),
-      status: row.status,
-      requestCpuCores: toNumber(row.request_cpu_cores),
-      limitCpuCores: toNumber(row.limit_cpu_cores),
-      cpuSource: row.cpu_source,
-      requestMemoryBytes: toNumber(row.request_memory_bytes),
-      limitMemoryBytes: toNumber(row.limit_memory_bytes),
-      memorySource: row.memory_source,
-      endpoints: parseEndpoints(row.endpoints),
-      ticks: Number(row.ticks ?? 0),
-      sampledSeconds: Number(row.sampled_seconds ?? 0),
-      cpuP50: runQuantiles?.[0] ?? null,
-      cpuP95: runQuantiles?.[1] ?? null,
-      cpuMax: toNumber(row.cpu_max),
-      cpuSeconds: toNumber(row.cpu_seconds),
-      peakRssBytes: toNumber(row.peak_rss),
-      diskReadBytes: toNumber(row.disk_read),
-      diskWriteBytes: toNumber(row.disk_write),
-      netRxBytes: toNumber(row.net_rx),
-      netTxBytes: toNumber(row.net_tx),
-      onCpuSeconds: Number(row.on_cpu ?? 0),
-      cpuWaitSeconds: Number(row.cpu_wait ?? 0),
-      diskWaitSeconds: Number(row.disk_wait ?? 0),
-      netWaitSeconds: Number(row.net_wait ?? 0),
-      childWaitSeconds: Number(row.child_wait ?? 0),
-      idleSeconds: Number(row.idle ?? 0),
-      oomKills: Number(row.oom_kills ?? 0),
-      throttledPeriods: toNumber(row.throttled_periods),
-      totalPeriods: toNumber(row.total_periods),
-      processesMax: toNumber(row.processes_max),
-      processesStarted: toNumber(row.processes_started),
-      hostLoadAvg: toNumber(row.host_load_avg),
-    };
-  });
-  return { runs, cores };
+            select ${summaryAggregates} from samples x
+            where x.execution_id = t.id
+              and x.ts >= t.started_at - ${SAMPLE_SLACK} and x.ts <= t.ended_at + ${SAMPLE_SLACK}
+          ) a
+          where a.ticks > 0
+          on conflict (execution_id) do nothing
+          returning execution_id`
+    : sql`with todo as materialized (${unsummarized(window)})
+          insert into run_summaries (${summaryColumns})
+          select x.execution_id, ${summaryAggregates}
+          from samples x join todo t on t.id = x.execution_id
+          where x.ts >= ${window.start.toISOString()}::timestamptz - ${SAMPLE_SLACK}
+            and x.ts <= ${window.end.toISOString()}::timestamptz + ${SAMPLE_SLACK}
+          group by x.execution_id
+          on conflict (execution_id) do nothing
+          returning execution_id`;
+  const rows = await queryRows<{ execution_id: string }>(db, statement);
+  return rows.length;
+}
+
+/**
+ * One task's runs in the window with their summaries (runs without samples come back with `ticks` 0).
+ * Summarize first ({@link summarizeRuns}); this reads one row per run.
+ */
+export async function loadTaskRuns(db: Db, key: TaskKeyRow, window: AnalysisWindow): Promise<RunSummary[]> {
+  const rows = await queryRows<RawRunRow>(db, taskRunsQuery(key, window));
+  return rows.map(parseRun);
+}
+
+/** The statement behind {@link loadTaskRuns}, apart so that EXPLAIN can run it. */
+export function taskRunsQuery(key: TaskKeyRow, window: AnalysisWindow): SQL {
+  return sql`with runs as (${runsOf(key, window)})
+             select r.*, h.cores as host_cores, rs.*
+             from runs r
+             left join hosts h on h.id = r.host_id
+             left join run_summaries rs on rs.execution_id = r.id
+             order by r.started_at, r.id`;
+}
+
+function parseRun(row: RawRunRow): RunSummary {
+  const startedAt = toDate(row.started_at);
+  const endedAt = toDate(row.ended_at);
+  return {
+    executionId: row.id,
+    runId: row.run_id,
+    tryNumber: Number(row.try_number),
+    hostId: row.host_id,
+    hostCores: toNumber(row.host_cores),
+    startedAt,
+    endedAt,
+    durationSeconds: Math.max(0, (endedAt.getTime() - startedAt.getTime()) / 1000),
+    exitCode: toNumber(row.exit_code),
+    status: row.status,
+    requestCpuCores: toNumber(row.request_cpu_cores),
+    limitCpuCores: toNumber(row.limit_cpu_cores),
+    cpuSource: row.cpu_source,
+    requestMemoryBytes: toNumber(row.request_memory_bytes),
+    limitMemoryBytes: toNumber(row.limit_memory_bytes),
+    memorySource: row.memory_source,
+    endpoints: parseEndpoints(row.endpoints),
+    ticks: Number(row.ticks ?? 0),
+    sampledSeconds: Number(row.sampled_seconds ?? 0),
+    cpuP50: toNumber(row.cpu_p50),
+    cpuP95: toNumber(row.cpu_p95),
+    cpuMax: toNumber(row.cpu_max),
+    cpuSeconds: toNumber(row.cpu_seconds),
+    coresQuantiles: toNumberArray(row.cores_quantiles),
+    peakRssBytes: toNumber(row.peak_rss_bytes),
+    diskReadBytes: toNumber(row.disk_read_bytes),
+    diskWriteBytes: toNumber(row.disk_write_bytes),
+    netRxBytes: toNumber(row.net_rx_bytes),
+    netTxBytes: toNumber(row.net_tx_bytes),
+    onCpuSeconds: Number(row.on_cpu_seconds ?? 0),
+    cpuWaitSeconds: Number(row.cpu_wait_seconds ?? 0),
+    diskWaitSeconds: Number(row.disk_wait_seconds ?? 0),
+    netWaitSeconds: Number(row.net_wait_seconds ?? 0),
+    childWaitSeconds: Number(row.child_wait_seconds ?? 0),
+    idleSeconds: Number(row.idle_seconds ?? 0),
+    oomKills: Number(row.oom_kills ?? 0),
+    throttledPeriods: toNumber(row.throttled_periods),
+    totalPeriods: toNumber(row.total_periods),
+    processesMax: toNumber(row.processes_max),
+    processesStarted: toNumber(row.processes_started),
+    hostLoadAvg: toNumber(row.host_load_avg),
+  };
 }
 
 /** The commands a task's analyzed runs started, most CPU first. */
