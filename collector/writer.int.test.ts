@@ -1,7 +1,7 @@
 import { appendFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sql } from "drizzle-orm";
+import { getTableColumns, sql } from "drizzle-orm";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../common/logger.js";
@@ -9,7 +9,8 @@ import { queryRows } from "../db/client.js";
 import { getExecution } from "../db/queries/executions.js";
 import { getHost } from "../db/queries/hosts.js";
 import { listProcesses } from "../db/queries/processes.js";
-import { countSamples, listSamples } from "../db/queries/samples.js";
+import { countSamples, ingestSamples, listSamples, type NewSample } from "../db/queries/samples.js";
+import { samples } from "../db/schema.js";
 import { createPostgresTestDatabase, engines, type TestDatabase } from "../test-support/databases.js";
 import { startTcpProxy } from "../test-support/tcp-proxy.js";
 import { createWriter } from "./writer.js";
@@ -23,14 +24,16 @@ function tempSpool(): string {
 
 describe.each(engines)("writer round trip on $name", ({ create }) => {
   let database: TestDatabase;
-  let spoolDir: string;
+  let spoolDir: string | undefined;
   beforeAll(async () => {
     database = await create();
   });
   afterAll(async () => {
     await database.drop();
   });
-  afterEach(() => rmSync(spoolDir, { recursive: true, force: true }));
+  afterEach(() => {
+    if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
+  });
 
   it("stores hosts, executions, samples across day partitions and processes; a repeated batch lands once", async () => {
     spoolDir = tempSpool();
@@ -91,6 +94,39 @@ describe.each(engines)("writer round trip on $name", ({ create }) => {
       sql`select count(distinct tableoid)::int as n from samples where execution_id = ${execution.id}`,
     );
     expect(partitions[0]?.n).toBe(2);
+  });
+
+  it("COPY keeps every column's value: big and negative integers, reals, nulls, millisecond times", async () => {
+    const id = testExecution("h1").id;
+    const base = testSample(id, new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678)), 0);
+    const odd: NewSample = {
+      ...base,
+      cpuCores: 1.1,
+      cpuSecondsTotal: 12_345.678_901_234,
+      rssBytes: 2 ** 52 + 7,
+      diskReadBytes: -3,
+      diskWriteBytes: 0,
+      netRxBytes: null,
+      threads: -2_147_483_648,
+      processesAlive: 2_147_483_647,
+      psiCpuSome: Number.POSITIVE_INFINITY,
+      hostLoad1: null,
+    };
+    const second = {
+      ...testSample(id, new Date(Date.UTC(2025, 11, 31, 23, 59, 59, 1)), 0),
+      rssBytes: -(2 ** 40),
+    };
+    const { db } = database.handle;
+    await ingestSamples(db, [odd, second]);
+    const stored = await listSamples(db, id);
+    // real columns are float4: the drivers read back the shortest decimal of the float4, which for these
+    // values (at most 7 significant digits) is the value written.
+    const expected = [second, odd].map((row) => {
+      const copy: Record<string, unknown> = { ...row };
+      for (const [property] of Object.entries(getTableColumns(samples))) copy[property] ??= null;
+      return copy;
+    });
+    expect(stored).toEqual(expected);
   });
 
   it("refuses rows without a valid time at the door and stores the rest", async () => {

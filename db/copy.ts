@@ -1,7 +1,8 @@
 /**
- * Bulk sample ingest by COPY. Rows are copied into a staging table, then moved with
- * `insert … select … on conflict do nothing`: COPY alone would abort the whole batch on one duplicate,
- * and a batch replayed from the spool must land exactly once, idempotent on (execution_id, ts).
+ * Bulk sample ingest by COPY (binary format). A batch is copied straight into samples; COPY aborts the
+ * whole batch on one duplicate, so a batch that partly exists already (replayed from the spool after a
+ * lost acknowledgement) is copied into a staging table instead and moved with `insert … select … on
+ * conflict do nothing`: it lands exactly once, idempotent on (execution_id, ts).
  *
  * Postgres: postgres.js streams `copy … from stdin` (DESIGN.md: as fast as psql). PGlite: its
  * `copy … from '/dev/blob'` with the text in a Blob (BENCHMARKS.md "ingest" compares it with multi-row
@@ -58,11 +59,143 @@ export function* sampleCopyText(rows: SampleInsert[]): Generator<string> {
   }
 }
 
+/** Microseconds between the Unix epoch and Postgres' epoch (2000-01-01 UTC), for binary timestamps. */
+const POSTGRES_EPOCH_MS = 946_684_800_000;
+const TWO_TO_32 = 4_294_967_296;
+
+/** Writes one non-null value at `offset` (after its 4-byte length), returns the offset after it. */
+type BinaryEncoder = (buffer: Buffer, offset: number, value: unknown) => number;
+
+function writeInt64(buffer: Buffer, offset: number, value: number): void {
+  // Exact for safe integers without a BigInt per value: high word floor-divided, low word the rest.
+  const high = Math.floor(value / TWO_TO_32);
+  buffer.writeInt32BE(high, offset);
+  buffer.writeUInt32BE(value - high * TWO_TO_32, offset + 4);
+}
+
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  if (code >= 65 && code <= 70) return code - 55;
+  return -1;
+}
+
+const encoders: Record<string, { size: number; encode: BinaryEncoder }> = {
+  uuid: {
+    size: 16,
+    encode(buffer, offset, value) {
+      const text = String(value);
+      let at = offset;
+      let high = -1;
+      for (let index = 0; index < text.length; index++) {
+        const code = text.charCodeAt(index);
+        if (code === 45) continue; // "-"
+        const digit = hexDigit(code);
+        if (digit < 0 || at >= offset + 16) throw new TypeError(`not a uuid: '${text}'`);
+        if (high < 0) high = digit;
+        else {
+          buffer[at++] = high * 16 + digit;
+          high = -1;
+        }
+      }
+      if (at !== offset + 16 || high >= 0) throw new TypeError(`not a uuid: '${text}'`);
+      return at;
+    },
+  },
+  "timestamp with time zone": {
+    size: 8,
+    encode(buffer, offset, value) {
+      const ms = value instanceof Date ? value.getTime() : new Date(value as string).getTime();
+      if (Number.isNaN(ms)) throw new TypeError(`not a time: '${String(value)}'`);
+      writeInt64(buffer, offset, (ms - POSTGRES_EPOCH_MS) * 1000);
+      return offset + 8;
+    },
+  },
+  real: {
+    size: 4,
+    encode(buffer, offset, value) {
+      buffer.writeFloatBE(value as number, offset);
+      return offset + 4;
+    },
+  },
+  "double precision": {
+    size: 8,
+    encode(buffer, offset, value) {
+      buffer.writeDoubleBE(value as number, offset);
+      return offset + 8;
+    },
+  },
+  bigint: {
+    size: 8,
+    encode(buffer, offset, value) {
+      writeInt64(buffer, offset, Math.round(value as number));
+      return offset + 8;
+    },
+  },
+  integer: {
+    size: 4,
+    encode(buffer, offset, value) {
+      buffer.writeInt32BE(Math.round(value as number), offset);
+      return offset + 4;
+    },
+  },
+};
+
+const binaryColumns = Object.entries(getTableColumns(samples)).map(([property, column]) => {
+  const encoder = encoders[column.getSQLType()];
+  return { property: property as keyof SampleInsert, encoder };
+});
+/** Binary COPY needs an encoder for every column type; a new type falls back to text until it has one. */
+const binaryReady = binaryColumns.every((column) => column.encoder !== undefined);
+const rowBytesMax = 2 + binaryColumns.reduce((sum, column) => sum + 4 + (column.encoder?.size ?? 0), 0);
+/** "PGCOPY\n\377\r\n\0", flags, header extension length (Postgres docs, "Binary Format"). */
+const BINARY_HEADER = Buffer.from([
+  0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
+]);
+
+/**
+ * Sample rows as COPY binary, in chunks: header first, the -1 trailer last. Binary skips turning 25
+ * numbers a row into text and Postgres parsing them back, which made the text path CPU-bound in Node.
+ */
+export function* sampleCopyBinary(rows: SampleInsert[]): Generator<Buffer> {
+  yield BINARY_HEADER;
+  for (let start = 0; start < rows.length; start += ROWS_PER_CHUNK) {
+    const end = Math.min(rows.length, start + ROWS_PER_CHUNK);
+    const buffer = Buffer.allocUnsafe((end - start) * rowBytesMax);
+    let offset = 0;
+    for (let index = start; index < end; index++) {
+      const row = rows[index]!;
+      buffer.writeInt16BE(binaryColumns.length, offset);
+      offset += 2;
+      for (const { property, encoder } of binaryColumns) {
+        const value = row[property];
+        if (value === null || value === undefined) {
+          buffer.writeInt32BE(-1, offset);
+          offset += 4;
+        } else {
+          const after = encoder!.encode(buffer, offset + 4, value);
+          buffer.writeInt32BE(after - offset - 4, offset);
+          offset = after;
+        }
+      }
+    }
+    yield buffer.subarray(0, offset);
+  }
+  yield Buffer.from([0xff, 0xff]);
+}
+
+/** The COPY data and its format clause: binary when every column type has an encoder. */
+function copyData(rows: SampleInsert[]): { chunks: Iterable<Buffer | string>; format: string } {
+  return binaryReady
+    ? { chunks: sampleCopyBinary(rows), format: "(format binary)" }
+    : { chunks: sampleCopyText(rows), format: "" };
+}
+
 /** The column list of samples in COPY order, for `copy samples (…)` statements outside this module. */
 export const sampleCopyColumns = columnList;
 
 /**
- * Postgres: a permanent UNLOGGED staging table, made on first use (`like samples`, so it follows the
+ * The staging path, for batches that partly exist already. Postgres: a permanent UNLOGGED staging table, made on first use (`like samples`, so it follows the
  * samples columns; dropped and made again when they changed). Not a temp table in a transaction:
  * postgres.js 3.4 crashes the process with a TypeError when a connection drops inside `begin()` (it
  * writes the rollback to a socket already gone), and a collector must survive a database outage. COPY
@@ -90,35 +223,96 @@ export class CopyStalledError extends Error {
 
 /**
  * A COPY stream into a connection that died is never ended nor failed by postgres.js 3.4: without a bound
- * the write would wait forever. 5 s plus 1 s per 100,000 rows is over 15 times DESIGN.md's ~300k rows/s.
+ * the write would wait forever; nor does it report an error Postgres raises during COPY (it would reach
+ * the stream only before `end()`). So the copy is abandoned when Postgres takes no chunk (2,000 rows,
+ * about 300 KB) for 10 s, or does not finish 10 s after the last one: far beyond a slow but live server.
  */
-function copyDeadlineMs(rows: number): number {
-  return 5_000 + Math.ceil(rows / 100_000) * 1_000;
+const STALL_MS = 10_000;
+const FINISH_MS = 10_000;
+
+/** Streams chunks into a COPY writable, failing with {@link CopyStalledError} when it stops moving. */
+async function streamCopy(writable: NodeJS.WritableStream, chunks: Iterable<Buffer | string>, rows: number) {
+  let timer: NodeJS.Timeout | undefined;
+  let rejectStall: (error: Error) => void = () => {};
+  const arm = (ms: number, what: string) => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => rejectStall(new CopyStalledError(`COPY of ${rows} samples ${what} for ${ms / 1000} s`)),
+      ms,
+    );
+  };
+  function* watched(): Generator<Buffer | string> {
+    for (const chunk of chunks) {
+      arm(STALL_MS, "took no data");
+      yield chunk;
+    }
+    arm(FINISH_MS, "did not finish");
+  }
+  try {
+    await Promise.race([
+      pipeline(Readable.from(watched()), writable),
+      new Promise((_, reject) => {
+        rejectStall = reject;
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether any row of the batch may already be stored: per execution, is anything stored between its
+ * first and last tick in the batch? One index range probe per execution on the primary key.
+ */
+async function mayOverlap(sql: Sql, rows: SampleInsert[]): Promise<boolean> {
+  const ranges = new Map<string, { low: number; high: number }>();
+  for (const row of rows) {
+    const time = row.ts.getTime();
+    const range = ranges.get(row.executionId);
+    if (!range) ranges.set(row.executionId, { low: time, high: time });
+    else if (time < range.low) range.low = time;
+    else if (time > range.high) range.high = time;
+  }
+  const probe = JSON.stringify(
+    [...ranges].map(([id, range]) => ({
+      id,
+      low: new Date(range.low).toISOString(),
+      high: new Date(range.high).toISOString(),
+    })),
+  );
+  const found = await sql.unsafe(
+    `select exists (select 1 from json_to_recordset($1::json) as r(id uuid, low timestamptz, high timestamptz)
+       join samples s on s.execution_id = r.id and s.ts between r.low and r.high) as found`,
+    [probe],
+  );
+  return found[0]?.found === true;
 }
 
 async function copyPostgres(sql: Sql, rows: SampleInsert[]): Promise<number> {
+  // Fast path: straight into samples, when none of the batch can be stored yet. The check comes first
+  // because postgres.js 3.4 never reports an error raised during COPY (a duplicate would only surface
+  // as a stall): a batch replayed after a lost acknowledgement, or a tick sent twice, takes the staging
+  // path instead.
+  if (!(await mayOverlap(sql, rows))) {
+    const { chunks, format } = copyData(rows);
+    await streamCopy(
+      await sql.unsafe(`copy samples (${columnList}) from stdin ${format}`).writable(),
+      chunks,
+      rows.length,
+    );
+    return rows.length;
+  }
   if (!stagingReady.has(sql)) {
     await sql.unsafe(createStaging);
     stagingReady.add(sql);
   }
   try {
-    const writable = await sql.unsafe(`copy ${STAGING} (${columnList}) from stdin`).writable();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = copyDeadlineMs(rows.length);
-    await Promise.race([
-      pipeline(Readable.from(sampleCopyText(rows)), writable),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new CopyStalledError(
-                `COPY of ${rows.length} samples did not finish within ${deadline / 1000} s`,
-              ),
-            ),
-          deadline,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const staged = copyData(rows);
+    await streamCopy(
+      await sql.unsafe(`copy ${STAGING} (${columnList}) from stdin ${staged.format}`).writable(),
+      staged.chunks,
+      rows.length,
+    );
     const result = await sql.unsafe(moveStaging);
     return result.count;
   } catch (error) {
@@ -130,6 +324,26 @@ async function copyPostgres(sql: Sql, rows: SampleInsert[]): Promise<number> {
     }
     throw error;
   }
+}
+
+async function copyPglite(pglite: PGlite, rows: SampleInsert[]): Promise<number> {
+  const blob = () => {
+    const { chunks } = copyData(rows);
+    return new Blob([...chunks]);
+  };
+  const format = binaryReady ? "(format binary)" : "";
+  try {
+    await pglite.query(`copy samples (${columnList}) from '/dev/blob' ${format}`, [], { blob: blob() });
+    return rows.length;
+  } catch (error) {
+    if ((error as { code?: string }).code !== "23505") throw error;
+  }
+  return pglite.transaction(async (tx) => {
+    await tx.exec(createTempStaging);
+    await tx.query(`copy ${TEMP_STAGING} (${columnList}) from '/dev/blob' ${format}`, [], { blob: blob() });
+    const result = await tx.query(moveTempStaging);
+    return result.affectedRows ?? 0;
+  });
 }
 
 /** The driver client under a drizzle database. */
@@ -149,11 +363,5 @@ export async function copySamples(db: Db, rows: SampleInsert[]): Promise<number>
   if (rows.length === 0) return 0;
   const client = clientOf(db);
   if (client.kind === "postgres") return copyPostgres(client.sql, rows);
-  return client.pglite.transaction(async (tx) => {
-    await tx.exec(createTempStaging);
-    const blob = new Blob([...sampleCopyText(rows)]);
-    await tx.query(`copy ${TEMP_STAGING} (${columnList}) from '/dev/blob'`, [], { blob });
-    const result = await tx.query(moveTempStaging);
-    return result.affectedRows ?? 0;
-  });
+  return copyPglite(client.pglite, rows);
 }

@@ -54,19 +54,16 @@ export async function countSamples(db: Db, executionId?: string): Promise<number
  */
 export async function ingestSamples(db: Db, rows: NewSample[], knownDays?: Set<string>): Promise<number> {
   if (rows.length === 0) return 0;
-  let first: Date | undefined;
-  let last: Date | undefined;
-  const days = new Set<string>();
+  const days = new Map<string, Date>();
   for (const row of rows) {
     const day = row.ts.toISOString().slice(0, 10);
-    if (knownDays?.has(day)) continue;
-    days.add(day);
-    if (!first || row.ts < first) first = row.ts;
-    if (!last || row.ts > last) last = row.ts;
+    if (!knownDays?.has(day) && !days.has(day)) days.set(day, row.ts);
   }
-  if (first && last) {
-    await ensurePartitions(db, first, last);
-    for (const day of days) knownDays?.add(day);
+  // Day by day, not first to last: one sample with a clock far off must not make a partition for
+  // every day in between.
+  for (const [day, ts] of days) {
+    await ensurePartitions(db, ts, ts);
+    knownDays?.add(day);
   }
   return copySamples(db, rows);
 }
