@@ -311,3 +311,27 @@ with DAG("partial") as dag:
     ]);
   });
 });
+
+describe("file encodings", () => {
+  it("edits the right characters after non-ASCII text and keeps CRLF line ends", async () => {
+    const text =
+      'from airflow import DAG\r\n# café 🚀 déjà\r\nwith DAG("crlf") as dag:\r\n    BashOperator(task_id="t", bash_command="🚀", resources={"cpus": 4, "ram": 8192})\r\n';
+    const files = { "my dags/crlf.py": text };
+    const scan = await scanFiles(files);
+    expect(scan.findings.map((finding) => `${finding.line}:${finding.column} ${finding.raw}`)).toEqual([
+      "4:69 4",
+      "4:79 8192",
+    ]);
+    const plan = planPatches(
+      scan,
+      new Map(Object.entries(files)),
+      usableRecommendations([
+        analysisTask({ pipeline: "crlf", task: "t", cpuCores: 0.3, memoryBytes: 900 * 1024 ** 2 }),
+      ]),
+    );
+    expect(plan.files[0]!.after).toBe(text.replace('{"cpus": 4, "ram": 8192}', '{"cpus": 0.3, "ram": 960}'));
+    expect(renderUnifiedDiff(plan)).toContain(
+      '-    BashOperator(task_id="t", bash_command="🚀", resources={"cpus": 4, "ram": 8192})\r\n+    BashOperator(task_id="t", bash_command="🚀", resources={"cpus": 0.3, "ram": 960})\r\n',
+    );
+  });
+});
