@@ -450,18 +450,18 @@ export class Sampler {
     this.tcpCache = new Map();
     this.fdCache = new Map();
     const host = this.readHost();
-    let knownAllocations = 0;
     const rows: NewSample[] = [];
     const processRows: NewProcess[] = [];
     for (const execution of this.executions.values()) {
       if (execution.endedAt !== null) continue;
       try {
-        knownAllocations += this.walk(execution, now);
+        this.walk(execution, now);
       } catch (error) {
         this.options.logger.error({ err: error, execution: execution.id }, "tree walk failed; tick skipped");
       }
     }
-    this.attributeUnseenStarts(host, knownAllocations);
+    this.attributeUnseenStarts(host, this.seenSinceTick);
+    this.seenSinceTick = 0;
     for (const execution of this.executions.values()) {
       if (execution.endedAt !== null) continue;
       try {
@@ -553,7 +553,8 @@ export class Sampler {
       ownNetns: null,
       startedThisTick: 0,
       churnThisTick: false,
-      lastChurnMs: 0,
+      // A task spawns most at its start: poll it at full rate from the beginning.
+      lastChurnMs: this.now(),
       watchRoot: false,
       status: "running",
       endedAt: null,
@@ -675,7 +676,10 @@ export class Sampler {
         const stat = this.readStat(pid);
         if (!stat) continue;
         if (known) this.depart(execution, known);
-        execution.processes.set(pid, this.newRecord(stat, now));
+        const child = this.newRecord(stat, now);
+        // Its I/O so far belongs to this tick (it started after the last one); read it before it can exit.
+        this.readProcessIo(child);
+        execution.processes.set(pid, child);
         this.owner.set(pid, execution.id);
         execution.startedThisTick++;
         found++;
@@ -684,6 +688,7 @@ export class Sampler {
     if (found > 0) {
       execution.churnThisTick = true;
       execution.lastChurnMs = now;
+      this.seenSinceTick += found;
     }
     return found;
   }
@@ -709,9 +714,8 @@ export class Sampler {
     execution.departed.push(record);
   }
 
-  /** Refreshes every process of the tree and finds new ones. Returns pids/tids newly seen (for the pid counter). */
-  private walk(execution: ExecutionState, now: number): number {
-    let seen = 0;
+  /** Refreshes every process of the tree and finds new ones. */
+  private walk(execution: ExecutionState, now: number): void {
     for (const record of [...execution.processes.values()]) {
       if (!record.alive) continue;
       const stat = this.readStat(record.pid, true);
@@ -723,10 +727,9 @@ export class Sampler {
       this.readProcessIo(record);
     }
     for (const record of [...execution.processes.values()]) {
-      if (record.alive) seen += this.findChildren(execution, record, now);
+      if (record.alive) this.findChildren(execution, record, now);
     }
     this.refine(execution);
-    return seen;
   }
 
   /** Airflow trees: a descendant's AIRFLOW_CTX_TRY_NUMBER or open log tells the try the root did not. */
@@ -793,6 +796,8 @@ export class Sampler {
   }
 
   private lastPidSeen: number | null = null;
+  /** Children the polls and walks adopted since the last tick: pids the counter need not explain. */
+  private seenSinceTick = 0;
   private lastPolledPid: number | null = null;
   private polls = 0;
   /** Pids the collector knows went elsewhere this tick (its own threads, discovered host processes). */

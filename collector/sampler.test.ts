@@ -1,0 +1,249 @@
+/**
+ * The sampler's tree arithmetic over a fixture /proc in a temp folder, with its own clock: CPU stays
+ * continuous when children exit and are reaped, a root's time is kept when it leaves, a child seen only
+ * by a poll is counted and listed, and a thread blocked on a socket is network wait with its endpoint.
+ */
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../common/logger.js";
+import type { NewExecution } from "../db/queries/executions.js";
+import type { NewProcess } from "../db/queries/processes.js";
+import type { NewSample } from "../db/queries/samples.js";
+import { Sampler } from "./sampler.js";
+
+const folders: string[] = [];
+afterAll(() => {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+interface Proc {
+  comm: string;
+  ppid: number;
+  state?: string;
+  utime: number;
+  stime?: number;
+  cutime?: number;
+  cstime?: number;
+  start: number;
+  rssPages?: number;
+  readBytes?: number;
+  writeBytes?: number;
+  runNs?: number;
+  delayNs?: number;
+  slices?: number;
+  children?: number[];
+  syscall?: string;
+}
+
+function fixture() {
+  const proc = mkdtempSync(join(tmpdir(), "rightsize-proc-"));
+  folders.push(proc);
+  writeFileSync(join(proc, "stat"), "cpu  1 0 1 100 0 0 0 0 0 0\nbtime 1700000000\nprocesses 10\n");
+  writeFileSync(join(proc, "loadavg"), "0.50 0.40 0.30 1/100 5000\n");
+  mkdirSync(join(proc, "net"));
+  const write = (pid: number, p: Proc) => {
+    const dir = join(proc, String(pid));
+    mkdirSync(join(dir, "task", String(pid)), { recursive: true });
+    mkdirSync(join(dir, "fd"), { recursive: true });
+    mkdirSync(join(dir, "net"), { recursive: true });
+    // Fields after comm: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+    // cutime cstime priority nice threads itreal starttime vsize rss
+    const stat = `${pid} (${p.comm}) ${p.state ?? "S"} ${p.ppid} ${pid} ${pid} 0 -1 0 0 0 0 0 ${p.utime} ${p.stime ?? 0} ${p.cutime ?? 0} ${p.cstime ?? 0} 20 0 1 0 ${p.start} 1000000 ${p.rssPages ?? 100}\n`;
+    writeFileSync(join(dir, "stat"), stat);
+    writeFileSync(join(dir, "cmdline"), `${p.comm}\0--flag\0`);
+    writeFileSync(join(dir, "environ"), "PATH=/bin\0");
+    writeFileSync(join(dir, "io"), `read_bytes: ${p.readBytes ?? 0}\nwrite_bytes: ${p.writeBytes ?? 0}\n`);
+    writeFileSync(
+      join(dir, "task", String(pid), "schedstat"),
+      `${p.runNs ?? 0} ${p.delayNs ?? 0} ${p.slices ?? 0}\n`,
+    );
+    writeFileSync(
+      join(dir, "task", String(pid), "children"),
+      (p.children ?? []).map((c) => `${c} `).join(""),
+    );
+    writeFileSync(
+      join(dir, "task", String(pid), "syscall"),
+      p.syscall ?? "35 0x0 0x0 0x0 0x0 0x0 0x0 0x7ffe 0x7fd4\n",
+    );
+  };
+  /** An exited and reaped process: its files read empty (kept fds see the truncation). */
+  const exit = (pid: number) => {
+    for (const file of ["stat", "io", `task/${pid}/schedstat`, `task/${pid}/children`])
+      writeFileSync(join(proc, String(pid), file), "");
+  };
+  return { proc, write, exit };
+}
+
+function collectingSink() {
+  const sink = {
+    executionRows: [] as NewExecution[],
+    sampleRows: [] as NewSample[],
+    processRows: [] as NewProcess[],
+    execution(row: NewExecution) {
+      sink.executionRows.push(row);
+    },
+    samples(rows: NewSample[]) {
+      sink.sampleRows.push(...rows);
+    },
+    processes(rows: NewProcess[]) {
+      sink.processRows.push(...rows);
+    },
+  };
+  return sink;
+}
+
+function makeSampler(proc: string) {
+  let now = 1_000_000;
+  const sink = collectingSink();
+  const sampler = new Sampler({
+    procRoot: proc,
+    cgroupRoot: join(proc, "no-cgroup-fs"),
+    hostId: "h",
+    sink,
+    logger: silentLogger,
+    redact: (argv) => argv.map((arg) => (arg === "--flag" ? "--REDACTED" : arg)),
+    intervalMs: 1000,
+    pageSize: 4096,
+    now: () => now,
+  });
+  return { sampler, sink, advance: (ms: number) => (now += ms), at: () => now };
+}
+
+const attribution = {
+  orchestrator: "generic",
+  pipeline: "p",
+  task: "t",
+  runId: "r",
+  tryNumber: null,
+  mapIndex: null,
+  source: "wrapper",
+};
+
+describe("Sampler over a fixture /proc", () => {
+  it("keeps CPU continuous when a child exits and is reaped, and keeps the root's time when it leaves", () => {
+    const { proc, write, exit } = fixture();
+    write(100, { comm: "sh", ppid: 1, utime: 0, start: 500, children: [101] });
+    write(101, { comm: "gzip", ppid: 100, utime: 0, start: 501 });
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    const id = sampler.track({ pid: 100, attribution, startedAtMs: at() });
+
+    advance(1000);
+    write(100, { comm: "sh", ppid: 1, utime: 10, start: 500, children: [101], writeBytes: 1000 });
+    write(101, { comm: "gzip", ppid: 100, utime: 90, start: 501, writeBytes: 4000 });
+    sampler.tick();
+    // The first tick also adopts 101; its 0.9 s happened in this tick.
+    expect(sink.sampleRows.at(-1)).toMatchObject({
+      executionId: id,
+      cpuCores: 1,
+      processesAlive: 2,
+      diskWriteBytes: 5000,
+    });
+
+    advance(1000);
+    // gzip used 0.5 s more, exited, and sh reaped it: its 1.4 s and I/O are now in sh's cutime and io.
+    exit(101);
+    write(100, { comm: "sh", ppid: 1, utime: 20, cutime: 140, start: 500, writeBytes: 1000 + 4000 + 2000 });
+    sampler.tick();
+    const second = sink.sampleRows.at(-1)!;
+    expect(second.cpuCores).toBeCloseTo(0.6, 6);
+    expect(second.cpuSecondsTotal).toBeCloseTo(1.6, 6);
+    expect(second.diskWriteBytes).toBe(2000);
+    expect(second.processesAlive).toBe(1);
+
+    advance(1000);
+    // The root itself exits: its parent is outside the tree, so its last-seen totals are kept.
+    exit(100);
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)).toMatchObject({
+      cpuCores: 0,
+      cpuSecondsTotal: 1.6,
+      processesAlive: 0,
+      diskWriteBytes: 0,
+    });
+    expect(sampler.rootAlive(id)).toBe(false);
+    sampler.end(id, { exitCode: 0, status: "succeeded" });
+    expect(sink.executionRows.at(-1)).toMatchObject({
+      id,
+      status: "succeeded",
+      exitCode: 0,
+      runId: "r",
+      tryNumber: 1,
+      mapIndex: -1,
+    });
+    const gzip = sink.processRows.filter((row) => row.pid === 101).at(-1)!;
+    expect(gzip).toMatchObject({ command: "gzip", argv: "gzip --REDACTED", exited: true, cpuSeconds: 0.9 });
+    sampler.close();
+  });
+
+  it("counts and lists a child that only a poll saw", () => {
+    const { proc, write, exit } = fixture();
+    write(200, { comm: "make", ppid: 1, utime: 0, start: 700 });
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    const id = sampler.track({ pid: 200, attribution, startedAtMs: at() });
+    advance(1000);
+    sampler.tick();
+    advance(300);
+    write(200, { comm: "make", ppid: 1, utime: 0, start: 700, children: [201] });
+    write(201, { comm: "cc1", ppid: 200, utime: 3, start: 720 });
+    writeFileSync(join(proc, "loadavg"), "0.50 0.40 0.30 1/100 5001\n");
+    sampler.poll();
+    advance(300);
+    exit(201);
+    write(200, { comm: "make", ppid: 1, utime: 0, cutime: 4, start: 700 });
+    advance(400);
+    sampler.tick();
+    const sample = sink.sampleRows.filter((row) => row.executionId === id).at(-1)!;
+    expect(sample.processesStarted).toBe(1);
+    expect(sample.cpuSecondsTotal).toBeCloseTo(0.04, 6);
+    expect(sink.processRows.filter((row) => row.command === "cc1").at(-1)).toMatchObject({
+      pid: 201,
+      exited: true,
+    });
+    sampler.close();
+  });
+
+  it("charges a thread blocked reading a TCP socket to network wait and records the endpoint", () => {
+    const { proc, write } = fixture();
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    // recvfrom (45 on x86-64, 207 on arm64) on fd 3, a socket whose inode is in the process's net/tcp.
+    const recvfrom = process.arch === "arm64" ? 207 : 45;
+    write(300, {
+      comm: "python3",
+      ppid: 1,
+      utime: 0,
+      start: 900,
+      runNs: 0,
+      slices: 1,
+      syscall: `${recvfrom} 0x3 0x0 0x0 0x0 0x0 0x0 0x7ffe 0x7fd4\n`,
+    });
+    symlinkSync("socket:[777]", join(proc, "300", "fd", "3"));
+    writeFileSync(
+      join(proc, "300", "net", "tcp"),
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:9C40 0A00000A:1538 01 00000000:00000000 00:00000000 00000000     0        0 777 1 0 20 4 30 10 -1\n",
+    );
+    const id = sampler.track({ pid: 300, attribution, startedAtMs: at() });
+    advance(1000);
+    sampler.tick();
+    advance(1000);
+    // 50 ms on a CPU in this tick, the rest blocked in recvfrom.
+    write(300, {
+      comm: "python3",
+      ppid: 1,
+      utime: 5,
+      start: 900,
+      runNs: 50_000_000,
+      slices: 2,
+      syscall: `${recvfrom} 0x3 0x0 0x0 0x0 0x0 0x0 0x7ffe 0x7fd4\n`,
+    });
+    sampler.tick();
+    const sample = sink.sampleRows.filter((row) => row.executionId === id).at(-1)!;
+    expect(sample.onCpuSeconds).toBeCloseTo(0.05, 6);
+    expect(sample.netWaitSeconds).toBeCloseTo(0.95, 6);
+    expect(sample.idleSeconds).toBe(0);
+    sampler.end(id, { exitCode: 0, status: "succeeded" });
+    expect(sink.executionRows.at(-1)?.endpoints?.[0]?.endpoint).toBe("10.0.0.10:5432");
+    sampler.close();
+  });
+});
