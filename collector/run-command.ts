@@ -26,10 +26,41 @@ export interface RunOptions {
   procRoot: string;
   cgroupRoot: string;
   hostId: string;
-  writer: SampleWriter;
+  /** May still be opening (an embedded database takes seconds): the command does not wait for it. */
+  writer: SampleWriter | Promise<SampleWriter>;
   logger: Logger;
   /** Poll of the tree's children lists; 0 turns it off. */
   pollMs?: number;
+}
+
+/** Buffers rows until the writer is ready, then hands them over in order and forwards the rest. */
+class DeferredSink {
+  private writer: SampleWriter | null = null;
+  private queue: Array<(writer: SampleWriter) => void> = [];
+
+  attach(writer: SampleWriter): void {
+    this.writer = writer;
+    for (const call of this.queue) call(writer);
+    this.queue = [];
+  }
+
+  private send(call: (writer: SampleWriter) => void): void {
+    if (this.writer) call(this.writer);
+    else this.queue.push(call);
+  }
+
+  host(row: Parameters<SampleWriter["host"]>[0]): void {
+    this.send((writer) => writer.host(row));
+  }
+  execution(row: Parameters<SampleWriter["execution"]>[0]): void {
+    this.send((writer) => writer.execution(row));
+  }
+  samples(rows: Parameters<SampleWriter["samples"]>[0]): void {
+    this.send((writer) => writer.samples(rows));
+  }
+  processes(rows: Parameters<SampleWriter["processes"]>[0]): void {
+    this.send((writer) => writer.processes(rows));
+  }
 }
 
 /** The child joins the cgroup(s) before it execs CMD, so nothing CMD starts escapes them. */
@@ -97,7 +128,14 @@ async function joinedCgroup(
 
 export async function runCommand(options: RunOptions): Promise<number> {
   if (process.platform !== "linux") return runWithPidusage(options);
-  const { logger, writer } = options;
+  const { logger } = options;
+  const writer = new DeferredSink();
+  const ready = Promise.resolve(options.writer).then((opened) => {
+    writer.attach(opened);
+    return opened;
+  });
+  // Awaited after the command ends; until then a failure must not count as unhandled.
+  ready.catch(() => {});
   const sampler = new Sampler({
     procRoot: options.procRoot,
     cgroupRoot: options.cgroupRoot,
@@ -166,7 +204,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   }
   sampler.close();
   await inventory;
-  await writer.close();
+  await (await ready).close();
   if (own) {
     const left = own.remove();
     if (left.length > 0)
@@ -180,7 +218,8 @@ export async function runCommand(options: RunOptions): Promise<number> {
  * per call on macOS, so this path is for trying rightsize out, not for production hosts).
  */
 async function runWithPidusage(options: RunOptions): Promise<number> {
-  const { logger, writer } = options;
+  const { logger } = options;
+  const writer = await options.writer;
   logger.warn(
     `on ${process.platform} only the command's own CPU and memory are measured: no children, disk, network, thread states or cgroup limits`,
   );

@@ -78,7 +78,8 @@ Examples:
     .action(async (command: string[], flags: RunFlags, self: Command) => {
       if (command.length === 0) throw new UsageError("run: no command given (put it after --)");
       const runtime = runtimeOf(self);
-      const database = await openCollectorDatabase(runtime);
+      // The command starts at once; the database (an embedded one takes seconds) opens meanwhile.
+      const database = openCollectorDatabase(runtime);
       let exitCode = 1;
       try {
         exitCode = await runCommand({
@@ -97,11 +98,11 @@ Examples:
           procRoot: runtime.config.collector.procRoot,
           cgroupRoot: runtime.config.collector.cgroupRoot,
           hostId: runtime.config.collector.hostId,
-          writer: database.writer,
+          writer: database.then((opened) => opened.writer),
           logger: runtime.logger,
         });
       } finally {
-        await database.close();
+        await (await database).close();
       }
       // The entry point sets 0 for a command that returned; the wrapped command's code must win.
       process.once("exit", () => {
