@@ -35,6 +35,7 @@ interface Proc {
   slices?: number;
   children?: number[];
   syscall?: string;
+  environ?: string;
 }
 
 function fixture() {
@@ -53,7 +54,7 @@ function fixture() {
     const stat = `${pid} (${p.comm}) ${p.state ?? "S"} ${p.ppid} ${pid} ${pid} 0 -1 0 0 0 0 0 ${p.utime} ${p.stime ?? 0} ${p.cutime ?? 0} ${p.cstime ?? 0} 20 0 1 0 ${p.start} 1000000 ${p.rssPages ?? 100}\n`;
     writeFileSync(join(dir, "stat"), stat);
     writeFileSync(join(dir, "cmdline"), `${p.comm}\0--flag\0`);
-    writeFileSync(join(dir, "environ"), "PATH=/bin\0");
+    writeFileSync(join(dir, "environ"), p.environ ?? "PATH=/bin\0");
     writeFileSync(join(dir, "io"), `read_bytes: ${p.readBytes ?? 0}\nwrite_bytes: ${p.writeBytes ?? 0}\n`);
     writeFileSync(
       join(dir, "task", String(pid), "schedstat"),
@@ -244,6 +245,61 @@ describe("Sampler over a fixture /proc", () => {
     expect(sample.idleSeconds).toBe(0);
     sampler.end(id, { exitCode: 0, status: "succeeded" });
     expect(sink.executionRows.at(-1)?.endpoints?.[0]?.endpoint).toBe("10.0.0.10:5432");
+    sampler.close();
+  });
+
+  it("discovers an attributed root host-wide, adopts its tree, and ends it when the root is gone", () => {
+    const { proc, write, exit } = fixture();
+    write(400, {
+      comm: "bash",
+      ppid: 1,
+      utime: 0,
+      start: 1000,
+      children: [401],
+      environ:
+        "PATH=/bin\0RIGHTSIZE_PIPELINE=nightly\0RIGHTSIZE_TASK=export\0RIGHTSIZE_RUN=r9\0AWS_SECRET_ACCESS_KEY=x\0",
+    });
+    // Its child inherits the same env: it must join the tree, not start an execution of its own.
+    write(401, {
+      comm: "gzip",
+      ppid: 400,
+      utime: 0,
+      start: 1001,
+      environ: "RIGHTSIZE_PIPELINE=nightly\0RIGHTSIZE_TASK=export\0",
+    });
+    write(402, { comm: "sleep", ppid: 1, utime: 0, start: 1002 });
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    sampler.discover();
+    sampler.tick();
+    expect(sink.executionRows).toHaveLength(1);
+    expect(sink.executionRows[0]).toMatchObject({
+      orchestrator: "generic",
+      pipeline: "nightly",
+      task: "export",
+      runId: "r9",
+      attribution: "env",
+      rootPid: 400,
+    });
+    // Started at boot time + start ticks / 100.
+    expect(sink.executionRows[0]!.startedAt).toEqual(new Date((1700000000 + 10) * 1000));
+    advance(1000);
+    sampler.discover();
+    sampler.tick();
+    expect(sink.executionRows).toHaveLength(1);
+    expect(new Set(sink.processRows.map((row) => row.pid))).toEqual(new Set([400, 401]));
+    const lastSeen = at();
+    advance(1000);
+    exit(401);
+    exit(400);
+    sampler.discover();
+    sampler.tick();
+    sampler.endFinished();
+    expect(sink.executionRows.at(-1)).toMatchObject({
+      status: "ended",
+      exitCode: null,
+      endedAt: new Date(lastSeen),
+    });
+    expect(sampler.openExecutions()).toEqual([]);
     sampler.close();
   });
 });

@@ -185,6 +185,8 @@ interface ExecutionState {
   lastChurnMs: number;
   /** Re-read the root's counters every poll (`run`: its parent is the wrapper). */
   watchRoot: boolean;
+  /** When the root was last seen alive. */
+  rootLastSeenMs: number;
   status: string;
   endedAt: Date | null;
   exitCode: number | null;
@@ -495,8 +497,7 @@ export class Sampler {
   endFinished(): void {
     for (const execution of [...this.executions.values()]) {
       if (execution.endedAt === null && !this.rootAlive(execution.id)) {
-        const root = execution.processes.get(execution.rootPid);
-        this.end(execution.id, { exitCode: null, status: "ended", atMs: root?.lastSeenMs ?? this.now() });
+        this.end(execution.id, { exitCode: null, status: "ended", atMs: execution.rootLastSeenMs });
       }
     }
   }
@@ -556,6 +557,7 @@ export class Sampler {
       // A task spawns most at its start: poll it at full rate from the beginning.
       lastChurnMs: this.now(),
       watchRoot: false,
+      rootLastSeenMs: init.startedAt.getTime(),
       status: "running",
       endedAt: null,
       exitCode: null,
@@ -702,6 +704,7 @@ export class Sampler {
     this.reader.forgetPrefix(`${this.procRoot}/${record.pid}/`);
     execution.churnThisTick = true;
     execution.lastChurnMs = this.now();
+    if (record.pid === execution.rootPid) execution.rootLastSeenMs = record.lastSeenMs;
     const parent = execution.processes.get(record.ppid);
     // A reaped child's times and I/O move into its parent's cutime/cstime and io; only a process whose
     // parent is outside the tree (the root) takes them away with it.
