@@ -47,6 +47,8 @@ export interface Finding {
   tasks: string[];
   /** How the value reaches its tasks: written on the task, through default_args, or a module variable. */
   via: "task" | "default_args" | "variable";
+  /** Prefect only: the job variable's name (`cpu`, `memory`, or a configured one). */
+  variable?: string;
 }
 
 /** Where a per-task override can be written for a Python task. */
@@ -66,6 +68,11 @@ export interface TaskSite {
   keywords: Partial<Record<TaskKeyword, { start: number; end: number }>>;
   /** The K8s models module name the file imports (`k8s` in `from kubernetes.client import models as k8s`). */
   k8sModule: string;
+  /**
+   * prefect.yaml only: the deployment's own `work_pool.job_variables: *anchor` alias, which a per-deployment
+   * override replaces with `{<<: *anchor, …}`.
+   */
+  jobVariablesAlias?: { start: number; end: number; anchor: string };
 }
 
 /** A file the scanner could not read. */

@@ -55,13 +55,14 @@ describe("patch plan for the fixture repository", () => {
       "# dags/taskflow.py:11 taskflow_etl/load: cpu request 0.5 -> 0.2",
       '# dags/taskflow.py:11 taskflow_etl/load: memory request "1Gi" -> "0.75Gi"',
       '# prefect.yaml:7 hourly-sync, daily-rollup: cpu request "1000m" -> "500m"',
-      '# prefect.yaml:8 daily-rollup: memory request "2Gi" -> "3Gi"',
+      '# prefect.yaml:8 hourly-sync: memory request "2Gi" -> "1Gi"',
+      '# prefect.yaml:8 daily-rollup: memory request "2Gi" -> "3Gi" (per-task override)',
       "# prefect.yaml:26 ecs-export: cpu request 4096 -> 1024",
       "# prefect.yaml:27 ecs-export: memory request 16384 -> 3072",
-      "# memory request at prefect.yaml:8 is shared by tasks that need different values (hourly-sync: 1 GiB (1Gi); daily-rollup: 3 GiB (3Gi)): no per-task override is possible for hourly-sync in prefect.yaml (prefect_yaml); the shared value is the largest one wanted",
       "# override for decorated_defaults/parse in dags/decorated_defaults.py: cpu request at dags/decorated_defaults.py:4 is shared by tasks that need different values (decorated_defaults/fetch: 0.1 cores (100m); decorated_defaults/parse: 0.8 cores (800m))",
       "# override for defaults_dag/b in dags/defaults.py: memory request at dags/defaults.py:6 is shared by tasks that need different values (defaults_dag/a: 1 GiB (1024); defaults_dag/b: 3 GiB (3072))",
       "# override for pod_split/large in dags/pod_split.py: cpu request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 3.25 cores (3.25); pod_split/small: 0.2 cores (0.2)); memory request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 7 GiB (7Gi); pod_split/small: 768 MiB (0.75Gi))",
+      "# override for daily-rollup in prefect.yaml: memory request at prefect.yaml:8 is shared by tasks that need different values (hourly-sync: 1 GiB (1Gi); daily-rollup: 3 GiB (3Gi))",
     ]);
   });
 
@@ -166,11 +167,18 @@ describe("patch plan for the fixture repository", () => {
 -    cpu: "1000m"   # Cloud Run: one vCPU
 -    memory: "2Gi"
 +    cpu: "500m"   # Cloud Run: one vCPU
-+    memory: "3Gi"
++    memory: "1Gi"
  
  deployments:
    - name: hourly-sync
-@@ -23,6 +23,6 @@
+@@ -17,12 +17,12 @@
+     entrypoint: flows/rollup.py:rollup
+     work_pool:
+       name: cloud-run
+-      job_variables: *small_job
++      job_variables: {<<: *small_job, cpu: "500m", memory: "3Gi"}
+   - name: ecs-export
+     entrypoint: flows/export.py:export
      work_pool:
        name: ecs
        job_variables:
@@ -333,5 +341,45 @@ describe("file encodings", () => {
     expect(renderUnifiedDiff(plan)).toContain(
       '-    BashOperator(task_id="t", bash_command="🚀", resources={"cpus": 4, "ram": 8192})\r\n+    BashOperator(task_id="t", bash_command="🚀", resources={"cpus": 0.3, "ram": 960})\r\n',
     );
+  });
+});
+
+describe("prefect.yaml shared values", () => {
+  it("writes the largest value wanted when the deployments share the whole work pool", async () => {
+    const files = {
+      "prefect.yaml": `pools:
+  shared: &pool
+    name: k8s
+    job_variables:
+      memory: "2Gi" # sized by hand
+deployments:
+  - name: small
+    work_pool: *pool
+  - name: big
+    work_pool: *pool
+`,
+    };
+    const scan = await scanFiles(files);
+    const recommendations = usableRecommendations([
+      analysisTask({
+        orchestrator: "prefect",
+        pipeline: "small",
+        task: "__flow__",
+        cpuCores: 0.1,
+        memoryBytes: 1024 ** 3,
+      }),
+      analysisTask({
+        orchestrator: "prefect",
+        pipeline: "big",
+        task: "__flow__",
+        cpuCores: 0.1,
+        memoryBytes: 5 * 1024 ** 3,
+      }),
+    ]);
+    const plan = planPatches(scan, new Map(Object.entries(files)), recommendations);
+    expect(plan.files[0]!.after).toBe(files["prefect.yaml"].replace('memory: "2Gi"', 'memory: "5Gi"'));
+    expect(plan.notes).toEqual([
+      "memory request at prefect.yaml:5 is shared by tasks that need different values (small: 1 GiB (1Gi); big: 5 GiB (5Gi)): no per-task override is possible for small in prefect.yaml (prefect_yaml); the shared value is the largest one wanted",
+    ]);
   });
 });

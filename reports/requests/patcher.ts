@@ -215,9 +215,20 @@ export function planPatches(
     const byWanted = new Map<string, Member[]>();
     for (const member of members)
       byWanted.set(member.wanted, [...(byWanted.get(member.wanted) ?? []), member]);
-    // Where no per-task override can be written (prefect.yaml anchors), the shared value becomes the
-    // largest one wanted, which is enough for every task sharing it.
-    const overridable = keywordOf[first.pattern] !== undefined;
+    // Where no per-task override can be written (a prefect.yaml anchor reached through a shared work
+    // pool), the shared value becomes the largest one wanted, which is enough for every task sharing it.
+    const siteOf = (member: Member) =>
+      scan.tasks.find(
+        (candidate) =>
+          candidate.orchestrator === first.orchestrator &&
+          candidate.pipeline === member.finding.pipeline &&
+          candidate.task === member.task,
+      );
+    const canOverride = (site: TaskSite | undefined) =>
+      site !== undefined &&
+      (keywordOf[first.pattern] !== undefined ||
+        (first.pattern === "prefect_yaml" && site.jobVariablesAlias !== undefined));
+    const overridable = members.every((member) => canOverride(siteOf(member)));
     const keeperText = !overridable
       ? [...members].sort((a, b) => b.wantedValue - a.wantedValue)[0]!.wanted
       : byWanted.has(first.literal!.text)
@@ -239,14 +250,8 @@ export function planPatches(
     for (const [text, group] of byWanted) {
       if (text === keeperText) continue;
       for (const member of group) {
-        const keyword = keywordOf[first.pattern];
-        const site = scan.tasks.find(
-          (candidate) =>
-            candidate.orchestrator === first.orchestrator &&
-            candidate.pipeline === member.finding.pipeline &&
-            candidate.task === member.task,
-        );
-        if (!keyword || !site) {
+        const site = siteOf(member);
+        if (!overridable || !site) {
           notes.push(
             `${reason}: no per-task override is possible for ${label(member)} in ${first.file} (${first.pattern}); the shared value is the largest one wanted`,
           );
@@ -263,11 +268,35 @@ export function planPatches(
 
   for (const { site, pattern, reasons } of overrides.values()) {
     const reason = reasons.join("; ");
+    notes.push(
+      `override for ${site.orchestrator === "prefect" ? site.pipeline : `${site.pipeline}/${site.task}`} in ${site.file}: ${reason}`,
+    );
+    if (pattern === "prefect_yaml" && site.jobVariablesAlias) {
+      // A YAML merge key keeps everything the anchor holds and overrides this deployment's values
+      // (Prefect reads prefect.yaml with PyYAML's safe loader, which honors `<<`).
+      const values = scan.findings
+        .filter(
+          (finding) => finding.pattern === pattern && finding.pipeline === site.pipeline && finding.variable,
+        )
+        .map((finding) => {
+          const text =
+            finding.dynamic || !finding.literal
+              ? finding.raw
+              : literalSource(finding, wantedFor(finding, site.task, scan, recommendations).text);
+          return `${finding.variable}: ${text}`;
+        });
+      const alias = site.jobVariablesAlias;
+      addEdit(site.file, {
+        start: alias.start,
+        end: alias.end,
+        text: `{<<: *${alias.anchor}, ${values.join(", ")}}`,
+      });
+      continue;
+    }
     const declaration = renderDeclaration(scan, site, pattern, recommendations);
     const keyword = keywordOf[pattern]!;
     const existing = site.keywords[keyword];
     const comment = `# rightsize: per-task override, ${reason}`;
-    notes.push(`override for ${site.pipeline}/${site.task} in ${site.file}: ${reason}`);
     if (existing) {
       addEdit(site.file, { start: existing.start, end: existing.end, text: declaration });
     } else if (site.bare) {

@@ -71,6 +71,28 @@ function entries(document: Document, node: YamlNode): Array<[string, YamlNode]> 
   return [...own, ...merged].filter(([key]) => (seen.has(key) ? false : (seen.add(key), true)));
 }
 
+/** The value of a key written in this very mapping (no merges, aliases left unresolved). */
+function ownValue(node: YamlNode, key: string): YamlNode {
+  if (!isMap(node)) return undefined;
+  const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === key);
+  return pair?.value;
+}
+
+/**
+ * `work_pool: {…, job_variables: *anchor}` written in the deployment itself (not reached through a
+ * shared work pool): the one shape where a per-deployment override can be written without touching
+ * other deployments.
+ */
+function ownJobVariablesAlias(
+  deployment: YamlNode,
+): { start: number; end: number; anchor: string } | undefined {
+  const workPool = ownValue(deployment, "work_pool");
+  if (!isMap(workPool)) return undefined;
+  const variables = ownValue(workPool, "job_variables");
+  if (!isAlias(variables) || !variables.range) return undefined;
+  return { start: variables.range[0], end: variables.range[1], anchor: variables.source };
+}
+
 /** Scans one prefect.yaml. A malformed file is reported with its line and skipped. */
 export function scanPrefectYaml(file: string, text: string, names: PrefectNames): ScanResult {
   const result = emptyScanResult();
@@ -103,6 +125,7 @@ export function scanPrefectYaml(file: string, text: string, names: PrefectNames)
     if (!isScalar(nameNode) || typeof nameNode.value !== "string") continue;
     const name = nameNode.value;
     const line = lineCounter.linePos(nameNode.range?.[0] ?? 0).line;
+    const alias = ownJobVariablesAlias(deployment);
     result.tasks.push({
       orchestrator: "prefect",
       pipeline: name,
@@ -114,6 +137,7 @@ export function scanPrefectYaml(file: string, text: string, names: PrefectNames)
       indent: null,
       keywords: {},
       k8sModule: "k8s",
+      ...(alias ? { jobVariablesAlias: alias } : {}),
     });
     const variables = lookup(document, lookup(document, deployment, "work_pool"), "job_variables");
     for (const [key, value] of entries(document, variables)) {
@@ -129,7 +153,7 @@ export function scanPrefectYaml(file: string, text: string, names: PrefectNames)
         continue;
       }
       shared.set(value.range[0], {
-        finding: scalarFinding(file, text, value, resource, name, lineCounter),
+        finding: { ...scalarFinding(file, text, value, resource, name, lineCounter), variable: key },
         pipelines: [name],
       });
     }

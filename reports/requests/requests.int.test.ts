@@ -157,7 +157,7 @@ describe("rightsize patch", () => {
     const result = await runCli(["patch", "--repo", repo, "--recommendations", analysisFile, "--out", out]);
     expect(result.stderr).toContain("dags/broken.py:4");
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain("29 change(s) in 11 file(s)");
+    expect(result.stdout).toContain("30 change(s) in 11 file(s)");
     const patch = join(out, "rightsize.patch");
     for (const [file, text] of Object.entries(fixtureFiles))
       expect(readFileSync(join(repo, file), "utf8")).toBe(text);
@@ -182,6 +182,19 @@ describe("rightsize patch", () => {
     expect(yaml).toContain('cpu: "500m"   # Cloud Run: one vCPU');
     expect(yaml).toContain("# Prefect deployments for the warehouse flows.");
     expect(yaml).toContain("cpu: 1024 # four vCPU");
+    // Prefect reads prefect.yaml with PyYAML's safe loader: the merge-key override must mean what it says.
+    const loaded = JSON.parse(
+      execFileSync("python3", [
+        "-c",
+        "import json, sys, yaml; d = yaml.safe_load(open(sys.argv[1])); print(json.dumps({x['name']: x['work_pool'].get('job_variables') for x in d['deployments']}))",
+        join(clean, "prefect.yaml"),
+      ]).toString(),
+    ) as Record<string, unknown>;
+    expect(loaded).toEqual({
+      "hourly-sync": { cpu: "500m", memory: "1Gi" },
+      "daily-rollup": { cpu: "500m", memory: "3Gi" },
+      "ecs-export": { cpu: 1024, memory: 3072, image: "export:2" },
+    });
   });
 
   it("writes nothing when the recommendations file is bad", async () => {
