@@ -228,6 +228,22 @@ describe("patch plan for the fixture repository", () => {
     expect(yaml.after.split("\n")).toHaveLength(yaml.before.split("\n").length);
   });
 
+  it("finds the overridden values when the patched prefect.yaml is scanned again", async () => {
+    const { plan } = await fixturePlan();
+    const yaml = plan.files.find((file) => file.file === "prefect.yaml")!;
+    const rescanned = await scanFiles({ "prefect.yaml": yaml.after });
+    expect(
+      rescanned.findings.map((finding) => `${finding.pipeline} ${finding.variable} ${finding.raw}`),
+    ).toEqual([
+      'hourly-sync cpu "500m"',
+      'hourly-sync memory "1Gi"',
+      'daily-rollup cpu "500m"',
+      'daily-rollup memory "3Gi"',
+      "ecs-export cpu 1024",
+      "ecs-export memory 3072",
+    ]);
+  });
+
   it("changes nothing outside the literals when no override is needed", async () => {
     const { plan } = await fixturePlan();
     const shared = plan.files.find((file) => file.file === "dags/pod_shared.py")!;

@@ -51,24 +51,25 @@ function lookup(document: Document, node: YamlNode, key: string): YamlNode {
 function entries(document: Document, node: YamlNode): Array<[string, YamlNode]> {
   const map = deref(document, node);
   if (!isMap(map)) return [];
-  const result: Array<[string, YamlNode]> = [];
+  const own: Array<[string, YamlNode]> = [];
+  const merged: Array<[string, YamlNode]> = [];
   for (const pair of map.items) {
     if (!isPair(pair) || !isScalar(pair.key)) continue;
     const key = String(pair.key.value);
     if (key === "<<") {
-      const merged = deref(document, pair.value);
-      for (const source of isSeq(merged) ? merged.items : [merged]) result.push(...entries(document, source));
+      const source = deref(document, pair.value);
+      for (const item of isSeq(source) ? source.items : [source]) merged.push(...entries(document, item));
     } else {
-      result.push([key, deref(document, pair.value)]);
+      own.push([key, deref(document, pair.value)]);
     }
   }
-  // Own keys win over merged ones: keep the first occurrence after putting own keys first.
-  const own = result.filter(([key]) =>
-    map.items.some((pair) => isScalar(pair.key) && pair.key.value === key),
-  );
-  const merged = result.filter(([key]) => !own.some(([ownKey]) => ownKey === key));
+  // Keys written in the mapping win over merged ones (YAML merge-key semantics).
   const seen = new Set<string>();
-  return [...own, ...merged].filter(([key]) => (seen.has(key) ? false : (seen.add(key), true)));
+  return [...own, ...merged].filter(([key]) => {
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** The value of a key written in this very mapping (no merges, aliases left unresolved). */

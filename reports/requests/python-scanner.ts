@@ -130,7 +130,7 @@ function positionalArguments(call: Node): Node[] {
 
 /** The value of a plain string literal (no f-string, no concatenation), else null. */
 function stringValue(node: Node | undefined | null): string | null {
-  if (!node || node.type !== "string") return null;
+  if (node?.type !== "string") return null;
   if (node.namedChildren.some((child) => child?.type === "interpolation")) return null;
   const start = node.namedChildren.find((child) => child?.type === "string_start")?.text ?? "";
   if (/[fF]/.test(start)) return null;

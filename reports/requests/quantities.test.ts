@@ -178,7 +178,7 @@ describe("round trips (properties)", () => {
           const text = `${n}${suffix}`;
           const unit: QuantityUnit = suffix === "m" ? "k8s-cpu" : "k8s-memory";
           const value = parseDeclared(unit, { kind: "string", text });
-          expect(formatLike(unit, { kind: "string", text: "1" + suffix }, value)).toBe(text);
+          expect(formatLike(unit, { kind: "string", text: `1${suffix}` }, value)).toBe(text);
         },
       ),
       { numRuns: 300 },
