@@ -244,6 +244,19 @@ describe("patch plan for the fixture repository", () => {
     ]);
   });
 
+  it("is idempotent: planning again on the patched files changes nothing", async () => {
+    const { plan } = await fixturePlan();
+    const patched = { ...fixtureFiles };
+    for (const file of plan.files) patched[file.file] = file.after;
+    const again = planPatches(
+      await scanFiles(patched),
+      new Map(Object.entries(patched)),
+      usableRecommendations(fixtureAnalysis().tasks),
+    );
+    expect(again.changes).toEqual([]);
+    expect(again.files).toEqual([]);
+  });
+
   it("changes nothing outside the literals when no override is needed", async () => {
     const { plan } = await fixturePlan();
     const shared = plan.files.find((file) => file.file === "dags/pod_shared.py")!;
