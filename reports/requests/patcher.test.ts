@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ScanResult } from "./findings.js";
 import { analysisTask, fixtureAnalysis, fixtureFiles, scanFiles } from "./fixture-repository.js";
@@ -9,6 +10,7 @@ import {
   usableRecommendations,
 } from "./patcher.js";
 import { firstSyntaxError, pythonParser } from "./python-scanner.js";
+import { formatLike, friendlyValue, parseDeclared } from "./quantities.js";
 
 const sources = () => new Map(Object.entries(fixtureFiles));
 
@@ -411,4 +413,65 @@ deployments:
       "memory request at prefect.yaml:5 is shared by tasks that need different values (small: 1 GiB (1Gi); big: 5 GiB (5Gi)): no per-task override is possible for small in prefect.yaml (prefect_yaml); the shared value is the largest one wanted",
     ]);
   });
+});
+
+describe("patch properties over random recommendations", () => {
+  it("always parses, lands every request on its recommendation and is idempotent", async () => {
+    const parser = await pythonParser();
+    const base = await scanFiles();
+    const keys = [...new Set(base.tasks.map((task) => `${task.orchestrator}|${task.pipeline}|${task.task}`))];
+    const verify = (file: string, text: string) => {
+      if (!file.endsWith(".py")) return null;
+      const tree = parser.parse(text)!;
+      const error = firstSyntaxError(tree.rootNode);
+      tree.delete();
+      return error ? `line ${error.startPosition.row + 1}` : null;
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            cpu: fc.double({ min: 0.01, max: 16, noNaN: true }),
+            memory: fc.integer({ min: 10 * 1024 ** 2, max: 40 * 1024 ** 3 }),
+            hasData: fc.boolean(),
+          }),
+          { minLength: keys.length, maxLength: keys.length },
+        ),
+        async (specs) => {
+          const tasks = keys.flatMap((key, index) => {
+            const [orchestrator, pipeline, task] = key.split("|") as [string, string, string];
+            const spec = specs[index]!;
+            return spec.hasData
+              ? [analysisTask({ orchestrator, pipeline, task, cpuCores: spec.cpu, memoryBytes: spec.memory })]
+              : [];
+          });
+          const recommendations = usableRecommendations(tasks);
+          const plan = planPatches(base, sources(), recommendations, verify);
+          const patched = { ...fixtureFiles };
+          for (const file of plan.files) patched[file.file] = file.after;
+          const rescanned = await scanFiles(patched);
+          for (const finding of rescanned.findings) {
+            if (finding.dynamic || finding.kind !== "request") continue;
+            for (const task of finding.tasks) {
+              const analysis = recommendations.get(`${finding.orchestrator}/${finding.pipeline}/${task}`);
+              if (!analysis) continue;
+              const wanted =
+                finding.resource === "cpu"
+                  ? analysis.recommendation.cpuCores
+                  : analysis.recommendation.memoryBytes;
+              const written = formatLike(finding.unit, finding.literal!, friendlyValue(finding.unit, wanted));
+              const expected = parseDeclared(finding.unit, { kind: finding.literal!.kind, text: written });
+              expect(
+                finding.value,
+                `${finding.file}:${finding.line} ${finding.pipeline}/${task} ${finding.resource}`,
+              ).toBeCloseTo(expected, 6);
+            }
+          }
+          const again = planPatches(rescanned, new Map(Object.entries(patched)), recommendations, verify);
+          expect(again.changes).toEqual([]);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  }, 60_000);
 });
