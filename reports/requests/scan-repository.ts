@@ -55,7 +55,17 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
   const result = emptyScanResult();
   for (const path of listFiles(repo)) {
     const file = relative(repo, path).split(sep).join("/");
-    const text = readFileSync(path, "utf8");
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      result.problems.push({
+        file,
+        line: 1,
+        message: `cannot be read (${(error as Error).message}); file skipped`,
+      });
+      continue;
+    }
     const part = file.endsWith(".py")
       ? scanPythonSource(parser, file, text, names)
       : scanPrefectYaml(file, text, names);
