@@ -445,7 +445,6 @@ class FileScanner {
     bare: boolean,
   ): void {
     const own = this.declarationsOf(keywords);
-    const ownKeywords = new Set(own.map((declaration) => declaration.keyword));
     // default_args fill in keyword arguments the task doesn't pass itself (Airflow's BaseOperator merge).
     const inherited = this.declarationsOf(dag.defaultArgs).filter(
       (declaration) => !keywords.has(declaration.keyword),
@@ -456,7 +455,8 @@ class FileScanner {
       ...inherited.map((d) => [d, "default_args"] as const),
     ]) {
       const key = `${declaration.resource}/${declaration.kind}`;
-      if (seen.has(key) || (ownKeywords.has(declaration.keyword) && via === "default_args")) continue;
+      // One value per resource and kind: the first declaration found wins (own before inherited).
+      if (seen.has(key)) continue;
       seen.add(key);
       this.record(declaration, "airflow", dag.id, taskId, via);
     }
