@@ -467,6 +467,24 @@ describe("patch properties over random recommendations", () => {
               ).toBeCloseTo(expected, 6);
             }
           }
+          // A limit never ends below its request (Kubernetes would reject the pod).
+          for (const limit of rescanned.findings.filter(
+            (finding) => finding.kind === "limit" && !finding.dynamic,
+          )) {
+            const request = rescanned.findings.find(
+              (finding) =>
+                finding.kind === "request" &&
+                !finding.dynamic &&
+                finding.resource === limit.resource &&
+                finding.pattern === limit.pattern &&
+                finding.pipeline === limit.pipeline &&
+                finding.tasks.some((task) => limit.tasks.includes(task)),
+            );
+            if (request)
+              expect(limit.value!, `${limit.file}:${limit.line}`).toBeGreaterThanOrEqual(
+                request.value! - 1e-6,
+              );
+          }
           const again = planPatches(rescanned, new Map(Object.entries(patched)), recommendations, verify);
           expect(again.changes).toEqual([]);
         },

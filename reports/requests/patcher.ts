@@ -107,7 +107,6 @@ function wantedFor(
   const newRequest = friendlyValue(finding.unit, recommended);
   let target = newRequest;
   if (finding.kind === "limit") {
-    if (newRequest <= current.value) return current;
     const request = scan.findings.find(
       (other) =>
         other.kind === "request" &&
@@ -115,10 +114,21 @@ function wantedFor(
         other.pattern === finding.pattern &&
         other.pipeline === finding.pipeline &&
         other.tasks.includes(task) &&
+        other.literal !== null &&
         other.value !== null,
     );
+    // Compare with the request as it will be written: its own style may round it up further (Gi
+    // quarters), and Kubernetes rejects a request above its limit.
+    const written = request
+      ? parseDeclared(request.unit, {
+          kind: request.literal!.kind,
+          text: formatLike(request.unit, request.literal!, friendlyValue(request.unit, recommended)),
+        })
+      : newRequest;
+    const requestValue = Math.max(newRequest, written);
+    if (requestValue <= current.value) return current;
     const ratio = request?.value ? Math.max(1, current.value / request.value) : 1;
-    target = friendlyValue(finding.unit, newRequest * ratio);
+    target = friendlyValue(finding.unit, requestValue * ratio);
   }
   const text = formatLike(finding.unit, finding.literal!, target);
   const value = parseDeclared(finding.unit, { kind: finding.literal!.kind, text });
