@@ -5,7 +5,7 @@ import { getTableColumns, sql } from "drizzle-orm";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../common/logger.js";
-import { queryRows } from "../db/client.js";
+import { openDatabase, queryRows } from "../db/client.js";
 import { getExecution } from "../db/queries/executions.js";
 import { getHost } from "../db/queries/hosts.js";
 import { listProcesses } from "../db/queries/processes.js";
@@ -192,6 +192,36 @@ describe("writer against an unreachable Postgres", () => {
     expect(await getExecution(database.handle.db, execution.id)).toMatchObject({ status: "running" });
     expect(writer.stats()).toMatchObject({ databaseUp: true, replayedBatches: 5, spoolBytes: 0 });
     expect(readdirSync(spoolDir).filter((name) => name.endsWith(".spool"))).toEqual([]);
+  });
+
+  it("with a borrowed Postgres handle that loses its connection, goes on with its own and leaves the handle open", async () => {
+    const proxy = await startTcpProxy("127.0.0.1", Number(new URL(database.url).port || 5432));
+    const borrowed = await openDatabase(proxy.url(database.url));
+    const writer = await createWriter({
+      databaseUrl: proxy.url(database.url),
+      database: borrowed,
+      spoolDir: spool(),
+      spoolMaxBytes: 10 * 1024 * 1024,
+      logger: silentLogger,
+      flushIntervalMs: 100,
+    });
+    const execution = testExecution("h1");
+    const start = new Date();
+    writer.samples([testSample(execution.id, start, 0)]);
+    await writer.flush();
+    await proxy.cut();
+    writer.samples([testSample(execution.id, start, 1)]);
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ databaseUp: false, spooledSamples: 1 });
+    await proxy.restore();
+    writer.samples([testSample(execution.id, start, 2)]);
+    await writer.flush();
+    await writer.close();
+    expect(await countSamples(database.handle.db, execution.id)).toBe(3);
+    // Still usable by its owner: postgres.js reconnects it on the next query.
+    expect(await countSamples(borrowed.db, execution.id)).toBe(3);
+    await borrowed.close();
+    await proxy.close();
   });
 
   it("a full spool drops batches, counts them, and keeps what it holds", async () => {

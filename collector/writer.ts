@@ -69,7 +69,8 @@ export interface WriterOptions {
   flushIntervalMs?: number;
   /**
    * An already open database to write to instead of opening `databaseUrl` (needed for an embedded PGlite
-   * folder the caller holds open: two handles on one folder would corrupt it). The writer never closes it.
+   * folder the caller holds open: two handles on one folder would corrupt it). The writer never closes it;
+   * after a lost Postgres connection it opens its own client from `databaseUrl` instead.
    */
   database?: DatabaseHandle;
   /** See {@link SpoolSync}. @defaultValue "append" */
@@ -187,7 +188,7 @@ class Writer implements SampleWriter {
   private readonly logger: Logger;
   private readonly options: WriterOptions;
   private handle: DatabaseHandle | null;
-  private readonly ownsHandle: boolean;
+  private ownsHandle: boolean;
   /** Days whose sample partition is known to exist on the current connection. */
   private readonly knownDays = new Set<string>();
   private pendingHosts = new Map<string, NewHost>();
@@ -499,8 +500,14 @@ class Writer implements SampleWriter {
     this.backoffMs = this.backoffMs === 0 ? FIRST_BACKOFF_MS : Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
     this.retryAt = Date.now() + this.backoffMs;
     this.knownDays.clear();
-    // A broken postgres.js pool can keep handing out dead connections: start over with a new client.
+    // A broken postgres.js pool can keep handing out dead connections: start over with a new client. A
+    // borrowed Postgres handle is left to its owner and the writer opens its own from then on; a borrowed
+    // PGlite handle is kept (a second handle on its folder would corrupt it).
     if (connection && this.ownsHandle) void this.dropHandle();
+    else if (connection && this.handle?.target.kind === "postgres") {
+      this.handle = null;
+      this.ownsHandle = true;
+    }
   }
 
   private async dropHandle(): Promise<void> {
