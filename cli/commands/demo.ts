@@ -9,7 +9,7 @@ import { formatBytes } from "../../common/units.js";
 import { parseDatabaseUrl } from "../../db/client.js";
 import { runDemo } from "../demo/pipeline.js";
 import { demoTasks } from "../demo/scenario.js";
-import { type GlobalOptions, flagParsers, runtimeOf } from "../runtime.js";
+import { flagParsers, type GlobalOptions, runtimeOf } from "../runtime.js";
 
 interface DemoFlags {
   runs: number;
@@ -24,7 +24,15 @@ function cores(value: number | null | undefined): string {
 
 function summaryTable(tasks: TaskAnalysis[]): string {
   const table = new Table({
-    head: ["task", "class", "built to show", "CPU cores req → rec", "memory req → rec", "saving / month", "confidence"],
+    head: [
+      "task",
+      "class",
+      "built to show",
+      "CPU cores req → rec",
+      "memory req → rec",
+      "saving / month",
+      "confidence",
+    ],
     style: { head: [], border: [] },
   });
   for (const expected of demoTasks) {
@@ -87,12 +95,16 @@ Examples:
           rmSync(target.folder, { recursive: true, force: true });
           say(`reset: removed the embedded database at ${target.folder}`);
         } else if (existsSync(target.folder) && readdirSync(target.folder).length > 0) {
-          say(`reusing the embedded database at ${target.folder} (its earlier runs count too; --reset starts over)`);
+          say(
+            `reusing the embedded database at ${target.folder} (its earlier runs count too; --reset starts over)`,
+          );
         } else {
           say(`creating an embedded database at ${target.folder}`);
         }
       } else if (flags.reset) {
-        throw new UsageError("--reset only empties the embedded database; use a fresh Postgres database instead");
+        throw new UsageError(
+          "--reset only empties the embedded database; use a fresh Postgres database instead",
+        );
       } else {
         say(`using ${target.kind} database ${runtime.config.database.url.replace(/\/\/[^@/]*@/, "//…@")}`);
       }
@@ -115,7 +127,10 @@ Examples:
       });
       say("");
       say(summaryTable(result.document.tasks));
-      const total = result.document.tasks.reduce((sum, task) => sum + (task.recommendation.monthlySavingsUsd ?? 0), 0);
+      const total = result.document.tasks.reduce(
+        (sum, task) => sum + (task.recommendation.monthlySavingsUsd ?? 0),
+        0,
+      );
       say(`\nestimated saving: $${total.toFixed(2)} a month at the configured prices`);
       say(`analysis  ${result.analysisFile}`);
       for (const file of readdirSync(result.reportDir).filter((name) => /\.(html|md)$/.test(name))) {

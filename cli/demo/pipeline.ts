@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { type Server, createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,7 +65,12 @@ function runStep(options: DemoOptions, args: string[]): Promise<string> {
     child.on("error", reject);
     child.on("close", (code) => {
       if (code === 0) resolve(stdout);
-      else reject(new DemoStepError(`rightsize ${args.join(" ")} exited ${code}: ${stderr.trim().split("\n").slice(-5).join(" | ")}`));
+      else
+        reject(
+          new DemoStepError(
+            `rightsize ${args.join(" ")} exited ${code}: ${stderr.trim().split("\n").slice(-5).join(" | ")}`,
+          ),
+        );
     });
   });
 }
@@ -104,7 +109,12 @@ function launchTask(task: DemoTask, runId: string, context: LaunchContext): Prom
     args = [join(context.binDir, "airflow"), "tasks", "run", task.pipeline, task.task, runId, "--raw"];
     env.AIRFLOW_CTX_TRY_NUMBER = "1";
   } else if (task.shape === "airflow-log") {
-    const folder = join(context.logsDir, `dag_id=${task.pipeline}`, `run_id=${runId}`, `task_id=${task.task}`);
+    const folder = join(
+      context.logsDir,
+      `dag_id=${task.pipeline}`,
+      `run_id=${runId}`,
+      `task_id=${task.task}`,
+    );
     mkdirSync(folder, { recursive: true });
     env.DEMO_LOG_FILE = join(folder, "attempt=1.log");
     args = [workloadScript];
@@ -200,11 +210,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   step("rendering reports");
   const reportDir = options.outDir;
-  await runStep(options, ["report", "--recommendations", analysisFile, "--out", reportDir, "--format", "html,md"]);
+  await runStep(options, [
+    "report",
+    "--recommendations",
+    analysisFile,
+    "--out",
+    reportDir,
+    "--format",
+    "html,md",
+  ]);
 
   step("writing patches for the DAG and prefect.yaml");
   const patchDir = join(options.outDir, "patches");
-  await runStep(options, ["patch", "--repo", options.examplesDir, "--recommendations", analysisFile, "--out", patchDir]);
+  await runStep(options, [
+    "patch",
+    "--repo",
+    options.examplesDir,
+    "--recommendations",
+    analysisFile,
+    "--out",
+    patchDir,
+  ]);
 
   step("done");
   return { document, analysisFile, reportDir, patchDir };

@@ -10,7 +10,7 @@ import { closeSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Worker, isMainThread, workerData } from "node:worker_threads";
+import { isMainThread, Worker, workerData } from "node:worker_threads";
 
 const seconds = Number(process.env.DEMO_SECONDS ?? "4");
 const deadline = Date.now() + seconds * 1000;
