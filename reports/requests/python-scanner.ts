@@ -19,6 +19,9 @@ import { type Literal, parseDeclared, type QuantityUnit } from "./quantities.js"
 
 let parserPromise: Promise<Parser> | undefined;
 
+/** The smallest task-level CPU ECS accepts (EC2 launch type; Fargate starts at 256). */
+const ecsMinimumCpuUnits = 128;
+
 /** The tree-sitter parser with the Python grammar, loaded once per process. */
 export function pythonParser(): Promise<Parser> {
   parserPromise ??= (async () => {
@@ -733,11 +736,18 @@ class FileScanner {
 }
 
 /**
- * Prefect job variables: numbers are ECS units (CPU units, MiB), and so are strings of digits; other
- * strings are Kubernetes quantities (Cloud Run and Kubernetes work pools: "1000m", "512Mi").
+ * Prefect job variables: numbers (and strings of digits) are ECS units — CPU units and MiB — except CPU
+ * values below 128, which no ECS task can have (the ECS developer guide's task CPU minimum is 128 units)
+ * and so are cores, as a custom Kubernetes template writes them. Other strings are Kubernetes
+ * quantities (Cloud Run and Kubernetes work pools: "1000m", "512Mi").
  */
 export function prefectUnit(resource: Resource, literal: Literal | null): QuantityUnit {
-  const ecs = literal === null || literal.kind === "number" || /^\d+$/.test(literal.text.trim());
-  if (resource === "cpu") return ecs ? "ecs-cpu-units" : "k8s-cpu";
+  const numeric =
+    literal !== null && (literal.kind === "number" || /^\d+(\.\d+)?$/.test(literal.text.trim()));
+  const ecs = literal === null || numeric;
+  if (resource === "cpu") {
+    if (numeric && Number(literal!.text.trim().replace(/_/g, "")) < ecsMinimumCpuUnits) return "k8s-cpu";
+    return ecs ? "ecs-cpu-units" : "k8s-cpu";
+  }
   return ecs ? "MiB" : "k8s-memory";
 }

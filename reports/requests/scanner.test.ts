@@ -205,7 +205,7 @@ with DAG("grouped") as dag:
       memoryVariables: ["mem_custom"],
     });
     expect(result.findings.map((finding) => `${finding.resource} ${finding.unit} ${finding.value}`)).toEqual([
-      "cpu ecs-cpu-units 0.001953125",
+      "cpu k8s-cpu 2",
       "memory k8s-memory 1073741824",
     ]);
   });
