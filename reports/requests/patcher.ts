@@ -429,7 +429,7 @@ export function renderUnifiedDiff(plan: PatchPlan): string {
       undefined,
       undefined,
       {
-        context: 3,
+        context: 3, // git's default number of context lines
         headerOptions: FILE_HEADERS_ONLY,
       },
     );

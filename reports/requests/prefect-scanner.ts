@@ -24,6 +24,8 @@ type YamlNode = unknown;
 
 function deref(document: Document, node: YamlNode): YamlNode {
   let current = node;
+  // An alias resolves to its anchor's node, never to another alias in practice; the bound only
+  // guards against a malformed document.
   for (let depth = 0; depth < 10 && isAlias(current); depth++) current = current.resolve(document);
   return current;
 }

@@ -19,6 +19,12 @@ import { type Literal, parseDeclared, type QuantityUnit } from "./quantities.js"
 
 let parserPromise: Promise<Parser> | undefined;
 
+/**
+ * How many module-level names are followed from one use (`POD = BASE`, `BASE = k8s.V1Pod(…)`): real DAG
+ * files chain two or three; the bound stops `A = B; B = A` from looping.
+ */
+const maxNameDepth = 5;
+
 /** The smallest task-level CPU ECS accepts (EC2 launch type; Fargate starts at 256). */
 const ecsMinimumCpuUnits = 128;
 
@@ -257,7 +263,7 @@ class FileScanner {
 
   private resolve(node: Node | undefined | null, depth = 0): { node: Node | null; viaVariable: boolean } {
     if (!node) return { node: null, viaVariable: false };
-    if (node.type === "identifier" && depth < 5) {
+    if (node.type === "identifier" && depth < maxNameDepth) {
       const value = this.variables.get(node.text);
       if (value) return { node: this.resolve(value, depth + 1).node, viaVariable: true };
     }
@@ -603,7 +609,7 @@ class FileScanner {
 
   /** The first call named `name` inside `node`, following module-level names. */
   private findCall(node: Node | null, name: string, depth = 0): { node: Node | null; viaVariable: boolean } {
-    if (!node || depth > 5) return { node: null, viaVariable: false };
+    if (!node || depth > maxNameDepth) return { node: null, viaVariable: false };
     let found: { node: Node | null; viaVariable: boolean } = { node: null, viaVariable: false };
     descendantsOf(node, (current) => {
       if (found.node) return false;
