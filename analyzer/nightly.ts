@@ -18,11 +18,9 @@ import type { Db } from "../db/client.js";
 import {
   type AnalysisWindow,
   listTaskKeysInWindow,
-  loadTaskProcesses,
-  loadTaskRuns,
+  loadTaskHistory,
   summarizeRuns,
 } from "../db/queries/analysis.js";
-import { listDeclaredRequests } from "../db/queries/declared-requests.js";
 import { loadAnalysisDocument, upsertTaskResult } from "../db/queries/profiles.js";
 import type { RecommendationSettings } from "./recommend.js";
 import { declaredValuesOf, matchConfiguredRequest } from "./requests.js";
@@ -72,7 +70,8 @@ export async function tasksOfNight(db: Db, config: Config, night: Night): Promis
 
 /**
  * Analyzes one task over the night's window and upserts its profile and recommendation under
- * (task key, window end): computing the same night again overwrites with the same values.
+ * (task key, window end): computing the same night again overwrites with the same values. The night's
+ * runs must be summarized first ({@link summarizeNight}): the nightly job does it before it fans out.
  */
 export async function analyzeTask(
   db: Db,
@@ -81,20 +80,14 @@ export async function analyzeTask(
   key: TaskKey,
 ): Promise<TaskAnalysis | undefined> {
   const window = windowOf(night, config.analysis.maxRuns);
-  // Normally the night summarized every run at once; a task analyzed on its own catches up here.
-  await summarizeRuns(db, window, key);
-  const runs = await loadTaskRuns(db, key, window);
+  const { runs, processes, declared } = await loadTaskHistory(db, key, window);
   if (runs.length === 0) return undefined;
-  const [processes, declaredRows] = await Promise.all([
-    loadTaskProcesses(db, key, window),
-    listDeclaredRequests(db, key),
-  ]);
   const analysis = buildTaskAnalysis(
     {
       key,
       runs,
       processes,
-      declared: declaredValuesOf(declaredRows),
+      declared: declaredValuesOf(declared),
       configured: matchConfiguredRequest(config.analysis.requests, key),
       windowEnd: night.windowEnd,
       windowDays: night.windowDays,

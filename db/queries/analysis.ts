@@ -215,71 +215,123 @@ const summaryColumns = sql.raw(`execution_id, ticks, sampled_seconds, cpu_p50, c
   on_cpu_seconds, cpu_wait_seconds, disk_wait_seconds, net_wait_seconds, child_wait_seconds, idle_seconds,
   oom_kills, throttled_periods, total_periods, processes_max, processes_started, host_load_avg`);
 
-/** Finished executions in the window (of one task, if given) that have no summary yet. */
-function unsummarized(window: AnalysisWindow, key?: TaskKeyRow): SQL {
-  const ofTask = key
-    ? sql`and e.orchestrator = ${key.orchestrator} and e.pipeline = ${key.pipeline} and e.task = ${key.task}`
-    : sql``;
+/** Finished executions in the window that have no summary yet. */
+function unsummarized(window: AnalysisWindow): SQL {
   return sql`select e.id, e.started_at, e.ended_at from task_executions e
              where e.ended_at is not null
                and e.started_at >= ${window.start.toISOString()}::timestamptz
                and e.ended_at <= ${window.end.toISOString()}::timestamptz
-               ${ofTask}
                and not exists (select 1 from run_summaries r where r.execution_id = e.id)`;
 }
 
 /**
- * Summarizes the samples of every finished execution in the window that has none yet (of one task, if
- * `key` is given), in the database: the analyzing process receives nothing but a count. A summary is
- * made once per execution; executions without samples get none, so later samples are still seen.
- *
- * Without a key it is one GROUP BY over the window's samples, as a hand-written report query would be;
- * with a key each run's samples are probed by primary key within the run's own time bounds (LATERAL:
- * run-time partition pruning), which for one task is far cheaper than hashing the window.
+ * Summarizes the samples of every finished execution in the window that has none yet, in the database:
+ * one statement, and the analyzing process receives nothing but the ids. A summary is made once per execution; executions without
+ * samples get none, so samples that arrive later are still seen.
  */
-export async function summarizeRuns(db: Db, window: AnalysisWindow, key?: TaskKeyRow): Promise<number> {
-  const statement = key
-    ? sql`with todo as (${unsummarized(window, key)})
-          insert into run_summaries (${summaryColumns})
-          select t.id, a.* from todo t
-          cross join lateral (
-            select ${summaryAggregates} from samples x
-            where x.execution_id = t.id
-              and x.ts >= t.started_at - ${SAMPLE_SLACK} and x.ts <= t.ended_at + ${SAMPLE_SLACK}
-          ) a
-          where a.ticks > 0
-          on conflict (execution_id) do nothing
-          returning execution_id`
-    : sql`with todo as materialized (${unsummarized(window)})
-          insert into run_summaries (${summaryColumns})
-          select x.execution_id, ${summaryAggregates}
-          from samples x join todo t on t.id = x.execution_id
-          where x.ts >= ${window.start.toISOString()}::timestamptz - ${SAMPLE_SLACK}
-            and x.ts <= ${window.end.toISOString()}::timestamptz + ${SAMPLE_SLACK}
-          group by x.execution_id
-          on conflict (execution_id) do nothing
-          returning execution_id`;
-  const rows = await queryRows<{ execution_id: string }>(db, statement);
-  return rows.length;
+export async function summarizeRuns(db: Db, window: AnalysisWindow): Promise<number> {
+  return db.transaction(async (tx) => {
+    // JIT would compile two dozen aggregates for a statement that spends its time in index probes and
+    // small sorts: compiling costs more than it saves (bench/analysis.bench.ts, 1 M samples).
+    await tx.execute(sql`set local jit = off`);
+    const rows = await queryRows<{ execution_id: string }>(tx as unknown as Db, summarizeRunsQuery(window));
+    return rows.length;
+  });
+}
+
+/** The statement behind {@link summarizeRuns}, apart so that EXPLAIN can run it. */
+export function summarizeRunsQuery(window: AnalysisWindow): SQL {
+  // LATERAL per execution, bounded by its own span: each run's samples come from a primary-key range in
+  // the one or two partitions it spans (run-time pruning) and are aggregated on their own, so there is
+  // no sort of the whole window by execution (which spills to disk) as a plain GROUP BY needs.
+  return sql`with todo as (${unsummarized(window)})
+             insert into run_summaries (${summaryColumns})
+             select t.id, a.* from todo t
+             cross join lateral (
+               select ${summaryAggregates} from samples x
+               where x.execution_id = t.id
+                 and x.ts >= t.started_at - ${SAMPLE_SLACK} and x.ts <= t.ended_at + ${SAMPLE_SLACK}
+             ) a
+             where a.ticks > 0
+             on conflict (execution_id) do nothing
+             returning execution_id`;
+}
+
+/** A declared request row as the analyzer needs it (db/queries/declared-requests.ts has the whole row). */
+export interface DeclaredValueRow {
+  resource: string;
+  kind: string;
+  value: number | null;
+  scannedAt: Date;
+}
+
+/** Everything one task's analysis reads: its runs with their summaries, its commands, its declared requests. */
+export interface TaskHistory {
+  runs: RunSummary[];
+  processes: ProcessSummary[];
+  declared: DeclaredValueRow[];
 }
 
 /**
- * One task's runs in the window with their summaries (runs without samples come back with `ticks` 0).
- * Summarize first ({@link summarizeRuns}); this reads one row per run.
+ * One task's runs in the window with their summaries (runs without samples come back with `ticks` 0),
+ * the commands they started (most CPU first) and the task's declared requests: one statement, one round
+ * trip. Summarize first ({@link summarizeRuns}); this reads one row per run.
  */
-export async function loadTaskRuns(db: Db, key: TaskKeyRow, window: AnalysisWindow): Promise<RunSummary[]> {
-  const rows = await queryRows<RawRunRow>(db, taskRunsQuery(key, window));
-  return rows.map(parseRun);
+export async function loadTaskHistory(db: Db, key: TaskKeyRow, window: AnalysisWindow): Promise<TaskHistory> {
+  const rows = await queryRows<RawRunRow & { processes: unknown; declared: unknown }>(
+    db,
+    taskHistoryQuery(key, window),
+  );
+  const first = rows[0];
+  const processes = first ? (parseJson(first.processes) as Array<Record<string, unknown>>) : [];
+  const declared = first ? (parseJson(first.declared) as Array<Record<string, unknown>>) : [];
+  return {
+    runs: rows.map(parseRun),
+    processes: processes.map((row) => ({
+      command: String(row.command),
+      count: Number(row.count),
+      cpuSeconds: Number(row.cpu_seconds),
+      peakRssBytes: Number(row.peak_rss),
+    })),
+    declared: declared.map((row) => ({
+      resource: String(row.resource),
+      kind: String(row.kind),
+      value: toNumber(row.value),
+      scannedAt: new Date(String(row.scanned_at)),
+    })),
+  };
 }
 
-/** The statement behind {@link loadTaskRuns}, apart so that EXPLAIN can run it. */
-export function taskRunsQuery(key: TaskKeyRow, window: AnalysisWindow): SQL {
-  return sql`with runs as (${runsOf(key, window)})
-             select r.*, h.cores as host_cores, rs.*
+/** Commands listed per task: the few that explain most of its CPU. */
+const PROCESSES_SHOWN = 10;
+
+/** The statement behind {@link loadTaskHistory}, apart so that EXPLAIN can run it. */
+export function taskHistoryQuery(key: TaskKeyRow, window: AnalysisWindow): SQL {
+  return sql`with runs as (${runsOf(key, window)}),
+             commands as (
+               select coalesce(json_agg(c order by c.cpu_seconds desc, c.command), '[]'::json) as processes
+               from (select p.command, count(*)::int as count, sum(p.cpu_seconds)::float8 as cpu_seconds,
+                            max(p.peak_rss_bytes)::float8 as peak_rss
+                     from execution_processes p join runs r on r.id = p.execution_id
+                     group by p.command order by 3 desc, 1 limit ${PROCESSES_SHOWN}) c
+             ),
+             declared as (
+               select coalesce(json_agg(d), '[]'::json) as declared
+               from (select resource, kind, value, scanned_at from declared_requests
+                     where orchestrator = ${key.orchestrator} and pipeline = ${key.pipeline}
+                       and task = ${key.task}) d
+             )
+             select r.*, h.cores as host_cores, rs.*, commands.processes, declared.declared
              from runs r
              left join hosts h on h.id = r.host_id
              left join run_summaries rs on rs.execution_id = r.id
+             cross join commands cross join declared
              order by r.started_at, r.id`;
+}
+
+function parseJson(value: unknown): unknown[] {
+  const parsed = typeof value === "string" ? (JSON.parse(value) as unknown) : value;
+  return Array.isArray(parsed) ? parsed : [];
 }
 
 function parseRun(row: RawRunRow): RunSummary {
@@ -328,29 +380,4 @@ function parseRun(row: RawRunRow): RunSummary {
     processesStarted: toNumber(row.processes_started),
     hostLoadAvg: toNumber(row.host_load_avg),
   };
-}
-
-/** The commands a task's analyzed runs started, most CPU first. */
-export async function loadTaskProcesses(
-  db: Db,
-  key: TaskKeyRow,
-  window: AnalysisWindow,
-  limit = 10,
-): Promise<ProcessSummary[]> {
-  const rows = await queryRows<{ command: string; count: number; cpu_seconds: number; peak_rss: number }>(
-    db,
-    sql`with runs as (${runsOf(key, window)})
-        select p.command, count(*)::int as count, sum(p.cpu_seconds)::float8 as cpu_seconds,
-               max(p.peak_rss_bytes)::float8 as peak_rss
-        from execution_processes p join runs r on r.id = p.execution_id
-        group by p.command
-        order by 3 desc, 1
-        limit ${limit}`,
-  );
-  return rows.map((row) => ({
-    command: row.command,
-    count: Number(row.count),
-    cpuSeconds: Number(row.cpu_seconds),
-    peakRssBytes: Number(row.peak_rss),
-  }));
 }
