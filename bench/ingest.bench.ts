@@ -110,9 +110,13 @@ async function postgresLines(): Promise<Line[]> {
   try {
     await migrateDatabase(handle);
     const client = postgres(database.url, { max: 1, onnotice: () => {} });
-    const first = rows.reduce((min, row) => (row.ts < min ? row.ts : min), rows[0]!.ts);
-    const last = rows.reduce((max, row) => (row.ts > max ? row.ts : max), rows[0]!.ts);
-    await ensurePartitions(handle.db, first, last);
+    let first = rows[0]!.ts.getTime();
+    let last = first;
+    for (const row of rows) {
+      first = Math.min(first, row.ts.getTime());
+      last = Math.max(last, row.ts.getTime());
+    }
+    await ensurePartitions(handle.db, new Date(first), new Date(last));
     const empty = async () => {
       await client.unsafe("truncate samples");
       await client.unsafe("vacuum analyze samples");
