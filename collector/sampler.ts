@@ -55,8 +55,8 @@ export const CLOCK_TICKS_PER_SECOND = 100;
 
 /** A tree that spawned within this long is polled at full rate. */
 const HOT_TREE_MS = 2000;
-/** A quiet tree's children are read every this many polls (200 ms at the 10 ms default). */
-const QUIET_TREE_POLL_EVERY = 20;
+/** A quiet tree's children are read this often: its first child of a burst is seen within this. */
+const QUIET_TREE_POLL_MS = 200;
 
 /** Where the sampler's rows go: the writer's buffering calls. */
 export interface SampleSink {
@@ -187,6 +187,8 @@ interface ExecutionState {
   watchRoot: boolean;
   /** When the root was last seen alive. */
   rootLastSeenMs: number;
+  /** When a poll last read the tree's children lists. */
+  lastPolledMs: number;
   status: string;
   endedAt: Date | null;
   exitCode: number | null;
@@ -411,20 +413,27 @@ export class Sampler {
     }
   }
 
-  /** Fast inner poll: children lists of tracked trees only, so short-lived children are seen. */
-  poll(): void {
+  /**
+   * Fast inner poll: children lists of tracked trees only, so short-lived children are seen.
+   * `everyTree` reads every tree whatever the gates (for measuring the busy-host cost). Returns whether
+   * any tree is busy (spawned lately): the loop polls fast only then.
+   */
+  poll(everyTree = false): boolean {
     // Nothing was forked anywhere since the last poll (the host's last pid is unchanged): no new child
     // to find. One read of /proc/loadavg instead of one per tracked process.
     const lastPid = parseLoadavg(this.reader.readKept(`${this.procRoot}/loadavg`) ?? "")?.lastPid ?? null;
     const forked = lastPid === null || lastPid !== this.lastPolledPid;
     this.lastPolledPid = lastPid;
-    this.polls++;
     const now = this.now();
+    let anyHot = false;
     for (const execution of this.executions.values()) {
-      // Trees that spawned lately are read every poll, quiet ones every 20th, so the first child of a
+      // Trees that spawned lately are read every poll, quiet ones every 200 ms, so the first child of a
       // burst is seen within ~200 ms and its siblings at full rate.
       const hot = now - execution.lastChurnMs < HOT_TREE_MS;
-      const due = forked && (hot || this.polls % QUIET_TREE_POLL_EVERY === 0);
+      anyHot ||= hot;
+      const quietDue = now - execution.lastPolledMs >= QUIET_TREE_POLL_MS;
+      const due = everyTree || (forked && (hot || quietDue));
+      if (due) execution.lastPolledMs = now;
       if (!due && !execution.watchRoot) continue;
       for (const record of [...execution.processes.values()]) {
         if (!record.alive) continue;
@@ -444,6 +453,7 @@ export class Sampler {
         if (due) this.findChildren(execution, record, now);
       }
     }
+    return anyHot;
   }
 
   /** One tick: every tracked tree's measures, one sample per execution. */
@@ -558,6 +568,7 @@ export class Sampler {
       lastChurnMs: this.now(),
       watchRoot: false,
       rootLastSeenMs: init.startedAt.getTime(),
+      lastPolledMs: 0,
       status: "running",
       endedAt: null,
       exitCode: null,
@@ -802,7 +813,6 @@ export class Sampler {
   /** Children the polls and walks adopted since the last tick: pids the counter need not explain. */
   private seenSinceTick = 0;
   private lastPolledPid: number | null = null;
-  private polls = 0;
   /** Pids the collector knows went elsewhere this tick (its own threads, discovered host processes). */
   private otherAllocations = 0;
 
