@@ -1,4 +1,5 @@
-import { appendFileSync } from "node:fs";
+import { appendFileSync, realpathSync } from "node:fs";
+import { isAbsolute, relative, sep } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import {
   checkRequests,
@@ -11,6 +12,17 @@ import { describeProblems } from "../../reports/requests/recommendations.js";
 import { scanRepository } from "../../reports/requests/scan-repository.js";
 import { runtimeOf } from "../runtime.js";
 import { loadRecommendations, repoFolder } from "./patch.js";
+
+/**
+ * Where --repo sits below the workspace (GITHUB_WORKSPACE, else the current folder), with a trailing
+ * slash; empty when it is the workspace itself or outside it.
+ */
+function workspacePrefix(repo: string): string {
+  const path = relative(realpathSync(process.env.GITHUB_WORKSPACE || process.cwd()), repo)
+    .split(sep)
+    .join("/");
+  return path === "" || path.startsWith("..") || isAbsolute(path) ? "" : `${path}/`;
+}
 
 /** The check found violations at or above --fail-on: exit 1. */
 export class CheckFailedError extends Error {
@@ -88,7 +100,7 @@ See docs/requests.md for a ready GitHub Actions workflow.`,
         if (format === "text") process.stdout.write(renderCheckText(report));
         if (format === "json") process.stdout.write(renderCheckJson(report));
         if (format === "github") {
-          process.stdout.write(renderGithubAnnotations(report));
+          process.stdout.write(renderGithubAnnotations(report, workspacePrefix(repo)));
           const summaryFile = process.env.GITHUB_STEP_SUMMARY;
           if (summaryFile) appendFileSync(summaryFile, renderJobSummary(report));
         }

@@ -110,6 +110,9 @@ describe("checkRequests", () => {
       "::warning file=dags/gate.py,line=7,title=rightsize%3A gate/throttled under-provisioned::CPU throttled in 30 %25 of periods with a request of 1 core; recommended 1 core",
       "::warning file=dags/gate.py,line=8,title=rightsize%3A gate/bare no-request::declares no CPU or memory request; recommended 0.2 cores and 1 GiB",
     ]);
+    expect(renderGithubAnnotations(report, "airflow/").split("\n")[1]).toMatch(
+      /^::warning file=airflow\/dags\/gate\.py,line=5,/,
+    );
     const summary = renderJobSummary(report);
     expect(summary).toContain("## rightsize check: failed");
     expect(summary).toContain(

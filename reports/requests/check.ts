@@ -229,11 +229,15 @@ function escapeProperty(text: string): string {
   return escapeData(text).replace(/:/g, "%3A").replace(/,/g, "%2C");
 }
 
-/** `::warning file=…,line=…,title=…::message` / `::error …` per violation. */
-export function renderGithubAnnotations(report: CheckReport): string {
+/**
+ * `::warning file=…,line=…,title=…::message` / `::error …` per violation. GitHub resolves `file` from the
+ * workspace root: `pathPrefix` is where the scanned repository sits inside it (`airflow/` for
+ * `--repo airflow`).
+ */
+export function renderGithubAnnotations(report: CheckReport, pathPrefix = ""): string {
   const skipped = report.problems.map(
     (problem) =>
-      `::warning file=${escapeProperty(problem.file)},line=${problem.line},title=rightsize%3A file skipped::${escapeData(problem.message)}\n`,
+      `::warning file=${escapeProperty(pathPrefix + problem.file)},line=${problem.line},title=rightsize%3A file skipped::${escapeData(problem.message)}\n`,
   );
   return (
     skipped.join("") +
@@ -241,7 +245,7 @@ export function renderGithubAnnotations(report: CheckReport): string {
       .map((item) => {
         const command = item.severity === "critical" ? "error" : "warning";
         const title = `rightsize: ${item.pipeline}/${item.task} ${item.verdict}`;
-        return `::${command} file=${escapeProperty(item.file)},line=${item.line},title=${escapeProperty(title)}::${escapeData(item.message)}\n`;
+        return `::${command} file=${escapeProperty(pathPrefix + item.file)},line=${item.line},title=${escapeProperty(title)}::${escapeData(item.message)}\n`;
       })
       .join("")
   );

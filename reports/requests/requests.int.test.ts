@@ -212,9 +212,10 @@ describe("rightsize check", () => {
   it("annotates over-, under- and un-declared tasks, writes the job summary and exits 1", async () => {
     const summary = join(work, "summary.md");
     writeFileSync(summary, "previous step\n");
+    // In a workflow the repository is the workspace: annotations name files relative to it.
     const result = await runCli(
       ["check", "--repo", repo, "--recommendations", analysisFile, "--format", "github"],
-      { env: { GITHUB_STEP_SUMMARY: summary } },
+      { env: { GITHUB_STEP_SUMMARY: summary, GITHUB_WORKSPACE: repo } },
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("rightsize: check failed: 17 violation(s), fail on warning or worse");
@@ -235,6 +236,18 @@ describe("rightsize check", () => {
     expect(written).toContain(
       "| critical | kpo_dag/train | memory | 1 GiB | 3 GiB | under-provisioned | `dags/kpo.py:10` |",
     );
+  });
+
+  it("names files relative to the workspace when --repo is a folder inside it", async () => {
+    const result = await runCli(
+      ["check", "--repo", "repo", "--recommendations", analysisFile, "--format", "github"],
+      {
+        cwd: work,
+        env: { GITHUB_WORKSPACE: "" },
+      },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("::error file=repo/dags/kpo.py,line=10,");
   });
 
   it("passes with --fail-on critical when only warnings remain, and tasks without data never fail", async () => {
