@@ -36,6 +36,8 @@ interface Proc {
   children?: number[];
   syscall?: string;
   environ?: string;
+  /** Thread-group id: differs from the pid for a thread. */
+  tgid?: number;
 }
 
 function fixture() {
@@ -55,6 +57,10 @@ function fixture() {
     writeFileSync(join(dir, "stat"), stat);
     writeFileSync(join(dir, "cmdline"), `${p.comm}\0--flag\0`);
     writeFileSync(join(dir, "environ"), p.environ ?? "PATH=/bin\0");
+    writeFileSync(
+      join(dir, "status"),
+      `Name:\t${p.comm}\nTgid:\t${p.tgid ?? pid}\nPid:\t${pid}\nPPid:\t${p.ppid}\n`,
+    );
     writeFileSync(join(dir, "io"), `read_bytes: ${p.readBytes ?? 0}\nwrite_bytes: ${p.writeBytes ?? 0}\n`);
     writeFileSync(
       join(dir, "task", String(pid), "schedstat"),
@@ -300,6 +306,28 @@ describe("Sampler over a fixture /proc", () => {
       endedAt: new Date(lastSeen),
     });
     expect(sampler.openExecutions()).toEqual([]);
+    sampler.close();
+  });
+
+  it("finds new processes by probing the pids handed out since the last tick, and skips threads", () => {
+    const { proc, write } = fixture();
+    const { sampler, sink, advance } = makeSampler(proc);
+    sampler.discover(); // first look: lists /proc (last pid 5000)
+    const env = "RIGHTSIZE_PIPELINE=p\0RIGHTSIZE_TASK=probed\0";
+    write(5001, { comm: "job", ppid: 1, utime: 0, start: 2000, environ: env });
+    // A thread of some process: same pid space, same environment, but not a process of its own.
+    write(5002, {
+      comm: "job",
+      ppid: 1,
+      utime: 0,
+      start: 2001,
+      environ: "RIGHTSIZE_PIPELINE=p\0RIGHTSIZE_TASK=thread\0",
+      tgid: 4000,
+    });
+    writeFileSync(join(proc, "loadavg"), "0.50 0.40 0.30 1/100 5002\n");
+    advance(1000);
+    sampler.discover();
+    expect(sink.executionRows.map((row) => row.task)).toEqual(["probed"]);
     sampler.close();
   });
 });
