@@ -184,6 +184,8 @@ describe("writer against an unreachable Postgres", () => {
     }
     expect(writer.stats()).toMatchObject({ databaseUp: false, spooledSamples: 5, writtenSamples: 0 });
     expect(writer.stats().spoolBytes).toBeGreaterThan(0);
+    // Retries while down do not seal a segment each: one file holds the outage.
+    expect(readdirSync(spoolDir).filter((name) => name.endsWith(".spool"))).toHaveLength(1);
     await proxy.restore();
     await writer.flush();
     await writer.close();

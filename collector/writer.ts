@@ -392,6 +392,14 @@ class Writer implements SampleWriter {
   private async replay(): Promise<void> {
     // Bounded per cycle so a big backlog does not keep new rows in memory for long: they spool behind it.
     const deadline = Date.now() + Math.max(2_000, 2 * (this.options.flushIntervalMs ?? 1000));
+    // Connect first: listing the segments seals the open one, and sealing on every retry of a long
+    // outage would leave one small file per retry.
+    try {
+      await this.database();
+    } catch (error) {
+      this.failed(error);
+      return;
+    }
     for (const segment of this.spool.segments()) {
       if (Date.now() > deadline) return;
       let records: unknown[];
