@@ -1,4 +1,13 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -47,6 +56,26 @@ describe("spool", () => {
     expect(second.hasRecords()).toBe(true);
     second.append({ n: 3 });
     expect(replayAll(second)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+  });
+
+  it("shares a folder: a live process's segments are left alone, a dead one's are adopted", () => {
+    const dir = tempDir();
+    // Segments written "by" other processes: the parent of this test (alive) and a finished child.
+    const scratch = tempDir();
+    const writer = new Spool({ dir: scratch, maxBytes: 1024 * 1024, logger: silentLogger });
+    writer.append({ from: "live" });
+    const [liveSource] = writer.segments();
+    writer.append({ from: "dead" });
+    const [, deadSource] = writer.segments();
+    const deadPid = spawnSync("true").pid!;
+    renameSync(liveSource!, join(dir, `segment-000000000001-${process.ppid}.spool`));
+    renameSync(deadSource!, join(dir, `segment-000000000002-${deadPid}.spool`));
+
+    const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    spool.append({ from: "me" });
+    expect(replayAll(spool)).toEqual([{ from: "dead" }, { from: "me" }]);
+    // New segments sort after every existing one, the live process's included.
+    expect(readdirSync(dir)).toEqual([`segment-000000000001-${process.ppid}.spool`]);
   });
 
   it("refuses appends past its bound and counts them", () => {

@@ -1,7 +1,9 @@
 /**
  * The on-disk spool: where the writer's batches wait while the database is unreachable.
  *
- * Append-only segment files in one folder (`segment-000000000001.spool`, …), replayed in name order.
+ * Append-only segment files in one folder (`segment-000000000001-PID.spool`, …), replayed in name order.
+ * Writers of several processes may share the folder; each replays its own segments and those of
+ * processes that are gone.
  * Each record is one line `CRC32HEX<TAB>JSON<LF>`: the checksum tells a torn or corrupted line (a crash
  * mid-write, a full disk) from a good one, so a bad line is skipped with a warning and the rest of the
  * segment still replays. A segment is removed only when the caller says its records are committed.
@@ -26,7 +28,17 @@ import { crc32 } from "node:zlib";
 import { describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 
-const SEGMENT_PATTERN = /^segment-(\d{12})\.spool$/;
+/** `segment-SEQUENCE-PID.spool`: the pid of the process that wrote it (absent in older spools). */
+const SEGMENT_PATTERN = /^segment-(\d{12})(?:-(\d+))?\.spool$/;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 /** When the spool calls fsync. */
 export type SpoolSync = "append" | "rotate";
@@ -85,18 +97,36 @@ export class Spool {
     this.segmentBytes = Math.max(1, options.segmentBytes ?? Math.min(8 * 1024 * 1024, options.maxBytes / 8));
     this.sync = options.sync ?? "append";
     mkdirSync(this.dir, { recursive: true });
+    // A new process never appends to an old segment: its tail may be torn, and a good line glued to a
+    // torn one would be lost with it.
+    this.nextSequence = this.adopt() + 1;
+  }
+
+  /**
+   * Takes over the segments no live process owns: its own, those of dead processes and unowned ones.
+   * Several writers may share one folder (each `rightsize run` on a host uses the default): a writer
+   * leaves a live one's segments alone, and picks them up once that process is gone. Returns the
+   * highest sequence number seen, so new segments sort after every existing one.
+   */
+  private adopt(): number {
     let last = 0;
     const names = readdirSync(this.dir)
       .filter((name) => SEGMENT_PATTERN.test(name))
       .sort();
     for (const name of names) {
+      const match = SEGMENT_PATTERN.exec(name)!;
+      last = Math.max(last, Number(match[1]));
       const path = join(this.dir, name);
-      this.sizes.set(path, statSync(path).size);
-      last = Number(SEGMENT_PATTERN.exec(name)?.[1]);
+      if (this.sizes.has(path)) continue;
+      const owner = match[2] === undefined ? undefined : Number(match[2]);
+      if (owner !== undefined && owner !== process.pid && isAlive(owner)) continue;
+      try {
+        this.sizes.set(path, statSync(path).size);
+      } catch {
+        // Replayed and removed by another writer in between.
+      }
     }
-    // A new process never appends to an old segment: its tail may be torn, and a good line glued to a
-    // torn one would be lost with it.
-    this.nextSequence = last + 1;
+    return last;
   }
 
   /** Bytes on disk in all segments. */
@@ -158,12 +188,21 @@ export class Spool {
    */
   segments(): string[] {
     this.seal();
-    return [...this.sizes.keys()];
+    this.adopt();
+    return [...this.sizes.keys()].sort();
   }
 
   /** Reads a segment's good records in order, skipping (and counting) torn or corrupt lines. */
   read(path: string): SegmentContents {
-    const text = readFileSync(path, "utf8");
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      // Another writer sharing the folder replayed and removed it first: nothing left to do.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      this.sizes.delete(path);
+      return { records: [], corruptLines: 0 };
+    }
     const records: unknown[] = [];
     let corruptLines = 0;
     let start = 0;
@@ -217,7 +256,7 @@ export class Spool {
   }
 
   private startSegment(): { path: string; fd: number } {
-    const name = `segment-${String(this.nextSequence++).padStart(12, "0")}.spool`;
+    const name = `segment-${String(this.nextSequence++).padStart(12, "0")}-${process.pid}.spool`;
     const path = join(this.dir, name);
     const fd = openSync(path, "a");
     this.active = { path, fd };
