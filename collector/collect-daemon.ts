@@ -125,6 +125,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
   loop.stop();
   // Tasks still running stay open: a collector started later resumes them (same root pid and start).
   sampler.tick();
+  sampler.writeLiveProcesses();
   sampler.close();
   await writer.close();
   logger.info({ ticks: loop.ticks(), executions }, "collector stopped");

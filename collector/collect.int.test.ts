@@ -173,7 +173,17 @@ describe("rightsize collect", () => {
       attribution: "env",
     });
     expect(find("old")).toMatchObject({ status: "lost" });
-    // The child with AIRFLOW_CTX_* belongs to the a2dag tree, not an execution of its own.
+    // The child with AIRFLOW_CTX_* belongs to the a2dag tree, not an execution of its own, and a
+    // collector that stops writes its processes' latest sightings.
+    const [tree] = await queryRows<{ n: number; commands: string; span: number }>(
+      database.handle.db,
+      sql`select count(*)::int as n, string_agg(p.command, ',' order by p.command) as commands,
+                 extract(epoch from max(p.last_seen) - min(p.first_seen))::float8 as span
+            from execution_processes p join task_executions e on e.id = p.execution_id
+           where e.host_id = ${hostId} and e.pipeline = 'a2dag'`,
+    );
+    expect(tree).toMatchObject({ n: 2, commands: "airflow,sleep" });
+    expect(tree?.span).toBeGreaterThan(2);
     expect(rows.filter((row) => row.pipeline === "a2dag")).toHaveLength(1);
     for (const pipeline of ["a2dag", "titledag", "a3dag", "k8sdag", "pdeploy", "xpipe"]) {
       expect(find(pipeline)?.status).toBe("running");

@@ -340,6 +340,16 @@ export class Sampler {
     this.executions.delete(id);
   }
 
+  /** Writes every live process's current totals (a collector stopping while its tasks run on). */
+  writeLiveProcesses(): void {
+    const rows: NewProcess[] = [];
+    for (const execution of this.executions.values()) {
+      for (const record of execution.processes.values())
+        if (record.alive) rows.push(this.processRow(execution, record));
+    }
+    if (rows.length > 0) this.options.sink.processes(rows);
+  }
+
   /** Releases kept file descriptors. */
   close(): void {
     this.reader.close();
