@@ -32,6 +32,7 @@ describe.each(engines)("migrations on $name", ({ create }) => {
       "hosts",
       "recommendations",
       "report_runs",
+      "run_summaries",
       "samples",
       "task_executions",
       "task_profiles",
