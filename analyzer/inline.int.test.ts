@@ -54,7 +54,7 @@ describe.each(engines)("inline night on $name", ({ create }) => {
       night: { windowEnd, windowDays: 14 },
     });
     expect(result.failed).toEqual([]);
-    document = result.document;
+    document = result.document!;
   });
   afterAll(async () => {
     await database?.drop();

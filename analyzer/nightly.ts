@@ -174,7 +174,8 @@ export function emptyDocument(night: Night): AnalysisDocument {
 }
 
 export interface InlineResult {
-  document: AnalysisDocument;
+  /** The night's document; undefined when neither asked for (`document: false`) nor published. */
+  document: AnalysisDocument | undefined;
   analyzed: number;
   failed: Array<{ task: string; error: string }>;
 }
@@ -190,6 +191,8 @@ export async function runNightInline(options: {
   night: Night;
   publish?: Publisher;
   concurrency?: number;
+  /** Rebuild the night's document from the stored profiles at the end. @defaultValue true */
+  document?: boolean;
 }): Promise<InlineResult> {
   const { db, config, logger, night } = options;
   const summarized = await summarizeNight(db, config, night);
@@ -216,6 +219,8 @@ export async function runNightInline(options: {
   await Promise.all(lanes);
   const document = options.publish
     ? await publishNight(db, config, logger, night, options.publish)
-    : ((await loadAnalysisDocument(db, night.windowEnd)) ?? emptyDocument(night));
+    : options.document === false
+      ? undefined
+      : ((await loadAnalysisDocument(db, night.windowEnd)) ?? emptyDocument(night));
   return { document, analyzed, failed };
 }

@@ -111,7 +111,7 @@ beforeAll(async () => {
   const config = loadConfig({ env: {} });
   const result = await runNightInline({ db: database.handle.db, config, logger: silentLogger, night });
   expect(result.failed).toEqual([]);
-  inline = result.document;
+  inline = result.document!;
   expect(inline.tasks).toHaveLength(50);
 });
 

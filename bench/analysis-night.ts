@@ -23,6 +23,8 @@ try {
     config,
     logger: silentLogger,
     night: { windowEnd: new Date(windowEnd), windowDays: config.analysis.windowDays },
+    // As `rightsize analyze` without --json: results stored, no document rebuilt.
+    document: false,
   });
   process.stdout.write(
     `${JSON.stringify({ seconds: (performance.now() - started) / 1000, analyzed: result.analyzed, failed: result.failed.length })}\n`,
