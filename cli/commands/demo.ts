@@ -53,7 +53,7 @@ function summaryTable(tasks: TaskAnalysis[]): string {
       task.bottleneck === expected.expected ? `✓ ${expected.expected}` : `✗ ${expected.expected}`,
       `${cores(task.cpu.requestCores)} → ${cores(task.recommendation.cpuCores)}`,
       `${formatBytes(task.memory.requestBytes)} → ${formatBytes(task.recommendation.memoryBytes)}`,
-      saving === null ? "unknown" : `$${saving.toFixed(2)}`,
+      saving === null ? "unknown" : saving > 0 && saving < 0.01 ? "< $0.01" : `$${saving.toFixed(2)}`,
       task.recommendation.confidence,
     ]);
   }
@@ -122,6 +122,9 @@ Examples:
         runs: flags.runs,
         secondsPerTask: flags.seconds,
         intervalMs: 500,
+        // BullMQ workers are separate processes: they share a Postgres, never an embedded folder.
+        queue: runtime.config.redis.url !== null && target.kind === "postgres",
+        env: { RIGHTSIZE_REPORTS_DIR: outDir },
         logger: runtime.logger,
         progress: say,
       });
@@ -131,7 +134,9 @@ Examples:
         (sum, task) => sum + (task.recommendation.monthlySavingsUsd ?? 0),
         0,
       );
-      say(`\nestimated saving: $${total.toFixed(2)} a month at the configured prices`);
+      say(
+        `\nestimated saving: ${total > 0 && total < 0.01 ? "under $0.01" : `$${total.toFixed(2)}`} a month at the configured prices (the demo's runs last seconds)`,
+      );
       say(`analysis  ${result.analysisFile}`);
       for (const file of readdirSync(result.reportDir).filter((name) => /\.(html|md)$/.test(name))) {
         say(`report    ${join(result.reportDir, file)}`);

@@ -31,6 +31,8 @@ export interface DemoOptions {
   secondsPerTask: number;
   intervalMs: number;
   tasks?: DemoTask[];
+  /** Analyze through BullMQ workers (started by the demo) instead of inline: needs Redis and Postgres. */
+  queue: boolean;
   logger: Logger;
   /** Progress lines for people. */
   progress(line: string): void;
@@ -75,6 +77,19 @@ function runStep(options: DemoOptions, args: string[]): Promise<string> {
   });
 }
 
+/** Starts a long-running `rightsize` command (collector, worker); keeps the tail of its log for errors. */
+function startRightsize(options: DemoOptions, args: string[]): { child: ChildProcess; log(): string } {
+  const child = spawn(process.execPath, [cliMain, ...options.globalArgs, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  child.stderr?.on("data", (chunk) => {
+    log = (log + chunk).slice(-4000);
+  });
+  return { child, log: () => log.trim() };
+}
+
 function startSlowApi(): Promise<{ server: Server; url: string }> {
   const server = createServer((_request, response) => {
     setTimeout(() => response.end(JSON.stringify({ orders: [] })), SLOW_API_DELAY_MS);
@@ -100,7 +115,7 @@ function launchTask(task: DemoTask, runId: string, context: LaunchContext): Prom
     ...process.env,
     ...task.env,
     DEMO_WORKLOAD: task.workload,
-    DEMO_SECONDS: String(context.secondsPerTask),
+    DEMO_SECONDS: String(context.secondsPerTask * (task.durationFactor ?? 1)),
     DEMO_URL: context.apiUrl,
   };
   let args: string[];
@@ -153,22 +168,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await runStep(options, ["scan", "--repo", options.examplesDir]);
 
   step(`starting the collector (tick ${options.intervalMs} ms)`);
-  const collector = spawn(
-    process.execPath,
-    [cliMain, ...options.globalArgs, "collect", "--interval", `${options.intervalMs}ms`],
-    { env: { ...process.env, ...options.env }, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let collectorLog = "";
-  collector.stderr.on("data", (chunk) => {
-    collectorLog = (collectorLog + chunk).slice(-4000);
-  });
+  const { child: collector, log: collectorLog } = startRightsize(options, [
+    "collect",
+    "--interval",
+    `${options.intervalMs}ms`,
+  ]);
   const api = await startSlowApi();
   let failure: unknown;
   try {
     // Let the collector open the database and take its first look before the first task starts.
     await sleep(3000);
     if (collector.exitCode !== null) {
-      throw new DemoStepError(`the collector exited ${collector.exitCode}: ${collectorLog.trim()}`);
+      throw new DemoStepError(`the collector exited ${collector.exitCode}: ${collectorLog()}`);
     }
     const context: LaunchContext = {
       binDir,
@@ -200,12 +211,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   if (failure) throw failure;
   // A collector that did not flush and exit cleanly leaves the analysis without its data.
   if (collectorCode !== 0) {
-    throw new DemoStepError(`the collector exited ${collectorCode} on SIGTERM: ${collectorLog.trim()}`);
+    throw new DemoStepError(`the collector exited ${collectorCode} on SIGTERM: ${collectorLog()}`);
   }
 
-  step("analyzing");
   const analysisFile = join(options.outDir, "analysis.json");
-  await runStep(options, ["analyze", "--json", analysisFile]);
+  if (options.queue) {
+    step("analyzing through the nightly job flow on BullMQ, with two workers");
+    const workers = [1, 2].map(() => startRightsize(options, ["worker"]));
+    try {
+      await runStep(options, ["analyze", "--enqueue", "--json", analysisFile]);
+    } finally {
+      for (const worker of workers) worker.child.kill("SIGTERM");
+      await Promise.all(workers.map((worker) => waitForExit(worker.child)));
+    }
+  } else {
+    step("analyzing");
+    await runStep(options, ["analyze", "--json", analysisFile]);
+  }
   const document = analysisDocumentSchema.parse(JSON.parse(readFileSync(analysisFile, "utf8")));
 
   step("rendering reports");

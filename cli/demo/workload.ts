@@ -35,10 +35,13 @@ async function cpuThreads(threads: number): Promise<void> {
 
 async function memory(megabytes: number): Promise<void> {
   const chunks: Buffer[] = [];
-  // Touch every page, a chunk at a time, so RSS really grows; then hold it.
+  // Touch one byte per 4 KiB page, a chunk at a time: RSS really grows, at a fraction of the CPU that
+  // filling every byte would cost, so holding the memory stays the task's story.
   for (let i = 0; i < megabytes / 16; i++) {
-    chunks.push(Buffer.alloc(16 * 1024 * 1024, i % 251));
-    await sleep(20);
+    const chunk = Buffer.allocUnsafeSlow(16 * 1024 * 1024);
+    for (let offset = 0; offset < chunk.length; offset += 4096) chunk[offset] = i % 251;
+    chunks.push(chunk);
+    await sleep(10);
   }
   while (Date.now() < deadline) await sleep(100);
   if (chunks.length === 0) throw new Error("nothing allocated");
@@ -75,7 +78,8 @@ function spawnMany(): void {
   // Hundreds of short-lived children, as shell-heavy tasks do (gzip per file, psql per table…).
   let children = 0;
   while (Date.now() < deadline) {
-    spawnSync("sh", ["-c", "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done"]);
+    // Each child computes for a few milliseconds, like a small gzip or a psql one-liner.
+    spawnSync("sh", ["-c", "i=0; while [ $i -lt 4000 ]; do i=$((i+1)); done"]);
     children++;
   }
   process.stdout.write(`spawned ${children} children\n`);
