@@ -146,6 +146,19 @@ describe("bottleneck classes", () => {
     expect(analysis.endpoints?.[0]).toEqual({ endpoint: "127.0.0.1:5432", waitSeconds: 2000 });
   });
 
+  it("network-wait: one thread on a socket all run long beside a pool of idle threads", () => {
+    // An event-loop runtime: the main thread waits in epoll on an HTTP API, eight pool threads sleep.
+    const analysis = analyze(
+      syntheticRuns(5, () => ({
+        ...states({ cpu: 0.02, net: 0.95, idle: 8 }),
+        cpuSeconds: 12,
+        cpuP95: 0.04,
+        cpuMax: 0.06,
+      })),
+    );
+    expect(analysis.bottleneck).toBe("network-wait");
+  });
+
   it("idle: asleep and using almost no CPU", () => {
     const analysis = analyze(
       syntheticRuns(5, () => ({

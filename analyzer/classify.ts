@@ -26,6 +26,13 @@ export const THROTTLED_SHARE = 0.05;
 export const CONTENTION_RUNNABLE_SHARE = 0.25;
 /** …and the waiting must be a real part of the task's active time, not a blip on a tiny task. */
 export const CONTENTION_ACTIVE_SHARE = 0.15;
+/**
+ * Blocked on sockets (or disk) for at least this share of the sampled wall time, counted in
+ * thread-seconds: on average a thread was waiting on the network half the run. Such a task waits on a
+ * remote system even when idle thread pools (libuv, JVM, BLAS) outnumber the waiting thread and make the
+ * task look asleep by thread-time. Half: the same bar as NETWORK_ACTIVE_SHARE.
+ */
+export const WAIT_WALL_SHARE = 0.5;
 /** Sleeping at least this share of own thread time… */
 export const IDLE_SHARE = 0.6;
 /** …while using less than this many cores on average: a task that mostly sleeps (polls, sensors). */
@@ -147,8 +154,17 @@ export function classifyBottleneck(input: ClassificationInput): Classification {
     };
   }
   const averageCores = input.sampledSeconds > 0 ? input.cpuSeconds / input.sampledSeconds : 0;
+  const networkShare = active > 0 ? t.networkWait / active : 0;
+  const diskShare = active > 0 ? t.diskWait / active : 0;
+  const wall = input.sampledSeconds;
+  const networkBound = networkShare >= NETWORK_ACTIVE_SHARE;
+  const diskBound = diskShare >= DISK_ACTIVE_SHARE;
   const idleShare = own > 0 ? t.idle / own : 0;
-  if (idleShare >= IDLE_SHARE && averageCores < IDLE_MAX_AVERAGE_CORES) {
+  const waitsMostOfTheRun =
+    wall > 0 &&
+    ((networkBound && t.networkWait / wall >= WAIT_WALL_SHARE) ||
+      (diskBound && t.diskWait / wall >= WAIT_WALL_SHARE));
+  if (idleShare >= IDLE_SHARE && averageCores < IDLE_MAX_AVERAGE_CORES && !waitsMostOfTheRun) {
     return {
       bottleneck: "idle",
       evidence: [
@@ -156,8 +172,7 @@ export function classifyBottleneck(input: ClassificationInput): Classification {
       ],
     };
   }
-  const networkShare = active > 0 ? t.networkWait / active : 0;
-  if (networkShare >= NETWORK_ACTIVE_SHARE) {
+  if (networkBound) {
     return {
       bottleneck: "network-wait",
       evidence: [
@@ -165,8 +180,7 @@ export function classifyBottleneck(input: ClassificationInput): Classification {
       ],
     };
   }
-  const diskShare = active > 0 ? t.diskWait / active : 0;
-  if (diskShare >= DISK_ACTIVE_SHARE) {
+  if (diskBound) {
     return {
       bottleneck: "disk-io",
       evidence: [
