@@ -46,6 +46,7 @@ function fixture() {
   writeFileSync(join(proc, "stat"), "cpu  1 0 1 100 0 0 0 0 0 0\nbtime 1700000000\nprocesses 10\n");
   writeFileSync(join(proc, "loadavg"), "0.50 0.40 0.30 1/100 5000\n");
   mkdirSync(join(proc, "net"));
+  let writes = 0;
   const write = (pid: number, p: Proc) => {
     const dir = join(proc, String(pid));
     mkdirSync(join(dir, "task", String(pid)), { recursive: true });
@@ -62,9 +63,11 @@ function fixture() {
       `Name:\t${p.comm}\nTgid:\t${p.tgid ?? pid}\nPid:\t${pid}\nPPid:\t${p.ppid}\n`,
     );
     writeFileSync(join(dir, "io"), `read_bytes: ${p.readBytes ?? 0}\nwrite_bytes: ${p.writeBytes ?? 0}\n`);
+    // Rewriting a process stands for it having run: without explicit values, every write is a new slice.
+    writes++;
     writeFileSync(
       join(dir, "task", String(pid), "schedstat"),
-      `${p.runNs ?? 0} ${p.delayNs ?? 0} ${p.slices ?? 0}\n`,
+      `${p.runNs ?? (p.utime + (p.stime ?? 0)) * 10_000_000} ${p.delayNs ?? 0} ${p.slices ?? writes}\n`,
     );
     writeFileSync(
       join(dir, "task", String(pid), "children"),

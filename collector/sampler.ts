@@ -792,8 +792,16 @@ export class Sampler {
 
   /** Refreshes every process of the tree and finds new ones. */
   private walk(execution: ExecutionState, now: number): void {
+    const quiet = new Set<ProcessRecord>();
     for (const record of [...execution.processes.values()]) {
       if (!record.alive) continue;
+      if (this.unscheduled(record)) {
+        // Not run once since the last tick: its times, I/O and children cannot have changed (a fork,
+        // a write, reaping a child all need the CPU), so its files need not be read again.
+        record.lastSeenMs = now;
+        quiet.add(record);
+        continue;
+      }
       const stat = this.readStat(record.pid, true);
       if (!stat || stat.startTicks !== record.startTicks) {
         this.depart(execution, record);
@@ -803,9 +811,23 @@ export class Sampler {
       this.readProcessIo(record);
     }
     for (const record of [...execution.processes.values()]) {
-      if (record.alive) this.findChildren(execution, record, now);
+      if (record.alive && !quiet.has(record)) this.findChildren(execution, record, now);
     }
     this.refine(execution);
+  }
+
+  /**
+   * Whether a single-threaded process was not scheduled since the last tick (schedstat's run time and
+   * timeslice count unchanged). Its schedstat is read here; a process gone reads as scheduled, so the
+   * full read notices the exit.
+   */
+  private unscheduled(record: ProcessRecord): boolean {
+    if (record.numThreads !== 1) return false;
+    const mark = record.threads.get(record.pid);
+    if (mark === undefined) return false;
+    const text = this.reader.readKept(`${this.procRoot}/${record.pid}/task/${record.pid}/schedstat`);
+    const sched = text === undefined ? null : parseSchedstat(text);
+    return sched !== null && sched.runNs === mark.runNs && sched.slices === mark.slices;
   }
 
   /** Airflow trees: a descendant's AIRFLOW_CTX_TRY_NUMBER or open log tells the try the root did not. */
