@@ -17,6 +17,10 @@ import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
 import { maintainPartitions } from "../db/queries/partitions.js";
 import { publishAnalysis } from "../reports/publish.js";
+import { floorToMinute, MAINTENANCE_CRON } from "./nightly.js";
+
+export { floorToMinute, MAINTENANCE_CRON };
+
 import {
   AnalysisDataError,
   analyzeTask,
@@ -38,12 +42,6 @@ export const jobNames = {
 } as const;
 
 export const schedulerIds = { nightly: "nightly", maintenance: "maintain-partitions" } as const;
-
-/**
- * Partition maintenance runs hourly at minute 17: creating tomorrow's partition must never wait for a
- * single nightly slot that a down worker could miss, and minute 17 stays clear of the top-of-hour rush.
- */
-export const MAINTENANCE_CRON = "17 * * * *";
 
 /**
  * 5 attempts, exponential from 10 s (10, 20, 40, 80 s): rides out a Postgres restart or failover of a
@@ -81,11 +79,6 @@ function safeId(text: string): string {
 function taskJobId(parentId: string, key: TaskKey): string {
   const digest = createHash("sha1").update(`${key.orchestrator}\0${key.pipeline}\0${key.task}`).digest("hex");
   return `${parentId}-task-${digest.slice(0, 16)}`;
-}
-
-/** Window ends fall on whole minutes, so the same night computed twice has the same name. */
-export function floorToMinute(ms: number): Date {
-  return new Date(Math.floor(ms / 60_000) * 60_000);
 }
 
 /** The night a `nightly` job stands for: its explicit window end, else the time its scheduler fired it for. */

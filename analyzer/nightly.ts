@@ -224,3 +224,14 @@ export async function runNightInline(options: {
       : ((await loadAnalysisDocument(db, night.windowEnd)) ?? emptyDocument(night));
   return { document, analyzed, failed };
 }
+
+/**
+ * Partition maintenance runs hourly at minute 17: creating tomorrow's partition must never wait for a
+ * single nightly slot that a down worker could miss, and minute 17 stays clear of the top-of-hour rush.
+ */
+export const MAINTENANCE_CRON = "17 * * * *";
+
+/** Window ends fall on whole minutes, so the same night computed twice has the same name. */
+export function floorToMinute(ms: number): Date {
+  return new Date(Math.floor(ms / 60_000) * 60_000);
+}

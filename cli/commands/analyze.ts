@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { connect, enqueueNight, floorToMinute, openQueue } from "../../analyzer/jobs.js";
-import { runNightInline } from "../../analyzer/nightly.js";
+import type * as Jobs from "../../analyzer/jobs.js";
+import { floorToMinute, runNightInline } from "../../analyzer/nightly.js";
 import { type AnalysisDocument, analysisDocumentSchema } from "../../common/analysis-document.js";
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
@@ -84,6 +84,8 @@ Examples:
         let document: AnalysisDocument | undefined;
         let summary: string;
         if (options.enqueue) {
+          // BullMQ alone takes half a second to load: only the commands that use the queue pay for it.
+          const { connect, enqueueNight, openQueue } = await import("../../analyzer/jobs.js");
           const connection = connect(config.redis.url!);
           const queue = openQueue(connection, config);
           try {
@@ -130,7 +132,7 @@ Examples:
 
 /** Polls the publish job of the flow: it exists once the nightly job has run, and completes last. */
 async function waitForJob(
-  queue: ReturnType<typeof openQueue>,
+  queue: ReturnType<typeof Jobs.openQueue>,
   jobId: string,
   timeoutMs: number,
 ): Promise<void> {

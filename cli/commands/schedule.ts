@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { connect, MAINTENANCE_CRON, openQueue, registerSchedulers } from "../../analyzer/jobs.js";
+import { MAINTENANCE_CRON } from "../../analyzer/nightly.js";
 import { describeError, UsageError } from "../../common/errors.js";
 import { runtimeOf } from "../runtime.js";
 
@@ -50,6 +50,8 @@ Examples:
         cron: options.cron ?? config.schedule.cron,
         timezone: options.tz ?? config.schedule.timezone,
       };
+      // BullMQ alone takes half a second to load: only the commands that use the queue pay for it.
+      const { connect, openQueue, registerSchedulers } = await import("../../analyzer/jobs.js");
       const connection = connect(config.redis.url);
       const queue = openQueue(connection, config);
       try {

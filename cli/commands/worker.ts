@@ -1,5 +1,4 @@
 import { type Command, Option } from "commander";
-import { connect, startWorker } from "../../analyzer/jobs.js";
 import { UsageError } from "../../common/errors.js";
 import { flagParsers, runtimeOf, withDatabase } from "../runtime.js";
 
@@ -33,6 +32,8 @@ Examples:
       const { config, logger } = runtime;
       if (!config.redis.url) throw new UsageError("worker needs a Redis: pass --redis URL or set REDIS_URL");
       await withDatabase(runtime, async (handle) => {
+        // BullMQ alone takes half a second to load: only the commands that use the queue pay for it.
+        const { connect, startWorker } = await import("../../analyzer/jobs.js");
         const connection = connect(config.redis.url!);
         const { worker, drain } = startWorker({
           db: handle.db,
