@@ -9,7 +9,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["**/*.test.ts"],
-          exclude: ["**/*.int.test.ts", "node_modules/**", "dist/**"],
+          exclude: ["**/*.int.test.ts", "**/*.e2e.test.ts", "node_modules/**", "dist/**"],
         },
       },
       {
