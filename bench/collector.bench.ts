@@ -1,6 +1,7 @@
 /**
  * Collector CPU per tick (issue 3): 50 task processes tracked on a host with 1,000 processes (950 plain
- * `sleep`s + 50 `sleep`s with RIGHTSIZE_* env, each its own task execution), side by side in one run with
+ * `sleep`s + 50 tasks with RIGHTSIZE_* env, each its own task execution: python loops waking every
+ * 250 ms, or with COLLECTOR_BENCH_TASKS=idle `sleep`s), side by side in one run with
  * pidusage and systeminformation's processes() over the same 50 pids, and `pidstat` (sysstat). Target:
  * ≤ 5 ms CPU per tick. Then the real loop (1 s ticks, 10 ms polls) for a few minutes: CPU per second
  * and the collector's RSS at start and at the end.
@@ -58,7 +59,12 @@ async function spawnHost(): Promise<{ tasks: ChildProcess[]; all: ChildProcess[]
           RIGHTSIZE_RUN: `run-${process.pid}`,
         }
       : { PATH: process.env.PATH };
-    const child = spawn("sleep", ["3600"], { stdio: "ignore", env });
+    // Waking tasks run a little every 250 ms, so every tick reads all their files (the worst case for
+    // the sampler, which skips a process that was not scheduled since the last tick); idle ones sleep.
+    const child =
+      task && taskKind() === "waking"
+        ? spawn("python3", ["-c", "import time\nwhile True: time.sleep(0.25)"], { stdio: "ignore", env })
+        : spawn("sleep", ["3600"], { stdio: "ignore", env });
     all.push(child);
     if (task) tasks.push(child);
     // Spawning in bursts keeps the event loop (and fork rate) sane on a 2-core machine.
@@ -78,6 +84,14 @@ function countingSink(): SampleSink & { rows: number } {
     processes() {},
   };
   return sink;
+}
+
+/** COLLECTOR_BENCH_TASKS=idle (sleeping) or waking (default: the sampler reads them fully each tick). */
+function taskKind(): "idle" | "waking" {
+  const kind = process.env.COLLECTOR_BENCH_TASKS ?? "waking";
+  if (kind !== "idle" && kind !== "waking")
+    throw new Error(`COLLECTOR_BENCH_TASKS: '${kind}' is not idle or waking`);
+  return kind;
 }
 
 function minutesWanted(): number {
@@ -181,7 +195,12 @@ export async function run(): Promise<void> {
     const plain = { style: { head: [], border: [] } };
     const table = new Table({
       ...plain,
-      head: ["reader (50 task pids, 1,000 on host)", "CPU ms / tick", "× rightsize", "what it reads"],
+      head: [
+        `reader (50 ${taskKind()} task pids, 1,000 on host)`,
+        "CPU ms / tick",
+        "× rightsize",
+        "what it reads",
+      ],
     });
     const row = (name: string, ms: number, what: string) =>
       table.push([name, ms.toFixed(2), (ms / tickMs).toFixed(2), what]);
