@@ -53,7 +53,7 @@ function summaryTable(tasks: TaskAnalysis[]): string {
       task.bottleneck === expected.expected ? `✓ ${expected.expected}` : `✗ ${expected.expected}`,
       `${cores(task.cpu.requestCores)} → ${cores(task.recommendation.cpuCores)}`,
       `${formatBytes(task.memory.requestBytes)} → ${formatBytes(task.recommendation.memoryBytes)}`,
-      saving === null ? "unknown" : saving > 0 && saving < 0.01 ? "< $0.01" : `$${saving.toFixed(2)}`,
+      saving === null ? "unknown" : `$${saving.toFixed(2)}`,
       task.recommendation.confidence,
     ]);
   }
@@ -134,8 +134,9 @@ Examples:
         (sum, task) => sum + (task.recommendation.monthlySavingsUsd ?? 0),
         0,
       );
+      // Savings are (requested − recommended) × run time × price: runs of a few seconds save cents.
       say(
-        `\nestimated saving: ${total > 0 && total < 0.01 ? "under $0.01" : `$${total.toFixed(2)}`} a month at the configured prices (the demo's runs last seconds)`,
+        `\nestimated saving: $${total.toFixed(2)} a month at the configured prices, from runs of a few seconds each`,
       );
       say(`analysis  ${result.analysisFile}`);
       for (const file of readdirSync(result.reportDir).filter((name) => /\.(html|md)$/.test(name))) {

@@ -14,4 +14,18 @@ import * as schedule from "./schedule.js";
 import * as status from "./status.js";
 import * as worker from "./worker.js";
 
-export const commands: Array<{ register(program: Command): void }> = [demo, db, status, collect, run, analyze, worker, schedule, report, scan, check, patch, pr];
+export const commands: Array<{ register(program: Command): void }> = [
+  demo,
+  db,
+  status,
+  collect,
+  run,
+  analyze,
+  worker,
+  schedule,
+  report,
+  scan,
+  check,
+  patch,
+  pr,
+];

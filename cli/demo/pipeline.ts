@@ -132,7 +132,9 @@ function launchTask(task: DemoTask, runId: string, context: LaunchContext): Prom
     );
     mkdirSync(folder, { recursive: true });
     env.DEMO_LOG_FILE = join(folder, "attempt=1.log");
-    args = [workloadScript];
+    // A Celery worker's forked supervisor: its argv says `airflow celery worker`, only the open log
+    // file says which task it runs.
+    args = [join(context.binDir, "airflow"), "celery", "worker"];
   } else {
     env.PREFECT__FLOW_RUN_ID = randomUUID();
     env.PREFECT__FLOW_NAME = task.pipeline.replaceAll("-", "_");
@@ -215,18 +217,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
 
   const analysisFile = join(options.outDir, "analysis.json");
+  // The window ends on the next whole minute, so the runs that ended this minute are in it.
+  const windowEnd = new Date(Math.ceil(Date.now() / 60_000) * 60_000).toISOString();
   if (options.queue) {
     step("analyzing through the nightly job flow on BullMQ, with two workers");
     const workers = [1, 2].map(() => startRightsize(options, ["worker"]));
     try {
-      await runStep(options, ["analyze", "--enqueue", "--json", analysisFile]);
+      await runStep(options, ["analyze", "--enqueue", "--window-end", windowEnd, "--json", analysisFile]);
     } finally {
       for (const worker of workers) worker.child.kill("SIGTERM");
       await Promise.all(workers.map((worker) => waitForExit(worker.child)));
     }
   } else {
     step("analyzing");
-    await runStep(options, ["analyze", "--json", analysisFile]);
+    await runStep(options, ["analyze", "--window-end", windowEnd, "--json", analysisFile]);
   }
   const document = analysisDocumentSchema.parse(JSON.parse(readFileSync(analysisFile, "utf8")));
 

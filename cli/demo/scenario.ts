@@ -9,7 +9,7 @@ import type { BottleneckClass } from "../../common/analysis-document.js";
 export type ProcessShape =
   /** Airflow 2: argv `airflow tasks run DAG TASK RUN --raw`. */
   | "airflow-argv"
-  /** Airflow 3: a supervisor holding `…/dag_id=D/run_id=R/task_id=T/attempt=K.log` open. */
+  /** Airflow 3: a supervisor (forked from `airflow celery worker`) holding `…/dag_id=D/run_id=R/task_id=T/attempt=K.log` open. */
   | "airflow-log"
   /** Prefect: PREFECT__FLOW_RUN_ID, PREFECT__FLOW_NAME and PREFECT__DEPLOYMENT_NAME in the environment. */
   | "prefect-env";

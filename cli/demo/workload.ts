@@ -78,8 +78,9 @@ function spawnMany(): void {
   // Hundreds of short-lived children, as shell-heavy tasks do (gzip per file, psql per table…).
   let children = 0;
   while (Date.now() < deadline) {
-    // Each child computes for a few milliseconds, like a small gzip or a psql one-liner.
-    spawnSync("sh", ["-c", "i=0; while [ $i -lt 4000 ]; do i=$((i+1)); done"]);
+    // Each child computes for some 20 ms, like a small gzip or a psql one-liner: long enough that the
+    // scheduler's latency in starting each new process stays a small part of its time.
+    spawnSync("sh", ["-c", "i=0; while [ $i -lt 12000 ]; do i=$((i+1)); done"]);
     children++;
   }
   process.stdout.write(`spawned ${children} children\n`);
