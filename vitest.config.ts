@@ -4,6 +4,9 @@ import { defineConfig } from "vitest/config";
 // Postgres, Redis, SMTP server, git and browser; see README "Tests".
 export default defineConfig({
   test: {
+    // Collector tests measure real processes: more files at once than cores would skew the very numbers
+    // they check.
+    maxWorkers: 2,
     projects: [
       {
         test: {
@@ -20,9 +23,6 @@ export default defineConfig({
           globalSetup: ["test-support/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // Collector tests measure real processes: too many at once on a 2-core machine would skew
-          // the very numbers they check.
-          maxWorkers: 2,
         },
       },
       {

@@ -49,10 +49,11 @@ async function memory(megabytes: number): Promise<void> {
 
 function disk(): void {
   const file = join(tmpdir(), `rightsize-demo-${process.pid}.dat`);
-  const block = Buffer.alloc(1024 * 1024, 7);
+  // 64 KiB per fsync: the thread spends some 80 % of its time blocked on the device here, against 30 %
+  // with 1 MiB writes, where copying the data into the page cache takes the rest.
+  const block = Buffer.alloc(64 * 1024, 7);
   const fd = openSync(file, "w");
   try {
-    // 1 MiB writes with an fsync after each: the thread spends its time blocked on the device.
     while (Date.now() < deadline) {
       writeSync(fd, block);
       fsyncSync(fd);
