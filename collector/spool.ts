@@ -27,18 +27,10 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
+import { isProcessAlive } from "../common/process-alive.js";
 
 /** `segment-SEQUENCE-PID.spool`: the pid of the process that wrote it (absent in older spools). */
 const SEGMENT_PATTERN = /^segment-(\d{12})(?:-(\d+))?\.spool$/;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** When the spool calls fsync. */
 export type SpoolSync = "append" | "rotate";
@@ -119,7 +111,7 @@ export class Spool {
       const path = join(this.dir, name);
       if (this.sizes.has(path)) continue;
       const owner = match[2] === undefined ? undefined : Number(match[2]);
-      if (owner !== undefined && owner !== process.pid && isAlive(owner)) continue;
+      if (owner !== undefined && owner !== process.pid && isProcessAlive(owner)) continue;
       try {
         this.sizes.set(path, statSync(path).size);
       } catch {

@@ -12,6 +12,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { DatabaseUnavailableError, describeError } from "../common/errors.js";
+import { isProcessAlive } from "../common/process-alive.js";
 import * as schema from "./schema.js";
 
 export type Schema = typeof schema;
@@ -111,7 +112,7 @@ function lockFolder(folder: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const owner = Number(readFileSync(lockFile, "utf8").trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isProcessAlive(owner)) {
         throw new DatabaseUnavailableError(
           `embedded database ${folder} is in use by process ${owner} (lock ${lockFile}); stop it or use --db postgres://…`,
         );
@@ -120,15 +121,6 @@ function lockFolder(folder: string): () => void {
     }
   }
   throw new DatabaseUnavailableError(`cannot lock embedded database ${folder} (lock ${lockFile})`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 async function openPglite(target: Extract<DatabaseTarget, { kind: "pglite" }>): Promise<DatabaseHandle> {
