@@ -74,7 +74,8 @@ describe("rightsize demo", () => {
     const htmlText = readFileSync(join(out, html!), "utf8");
     for (const task of demoTasks)
       expect(htmlText).toContain(task.task === "__flow__" ? task.pipeline : task.task);
-    expect(readFileSync(join(out, markdown!), "utf8")).toContain("compress_orders");
+    // Markdown escapes the underscores of names.
+    expect(readFileSync(join(out, markdown!), "utf8")).toContain("| demo\\_etl | compress\\_orders | cpu |");
 
     const patches = readdirSync(join(out, "patches"));
     expect(patches.length).toBeGreaterThan(0);
