@@ -36,8 +36,7 @@ export interface TaskCgroup {
 }
 
 export type CgroupLayout =
-  | { kind: "v2"; root: string }
-  | { kind: "v1"; root: string; unified: string | null };
+  { kind: "v2"; root: string } | { kind: "v1"; root: string; unified: string | null };
 
 export function detectCgroupLayout(cgroupRoot: string): CgroupLayout | null {
   if (existsSync(join(cgroupRoot, "cgroup.controllers"))) return { kind: "v2", root: cgroupRoot };

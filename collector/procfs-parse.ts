@@ -189,9 +189,7 @@ export function parseEnviron(text: string): Record<string, string> {
  * "NR ARG0 … ARG5 SP PC" (blocked in system call NR).
  */
 export type SyscallState =
-  | { kind: "running" }
-  | { kind: "none" }
-  | { kind: "syscall"; nr: number; args: number[] };
+  { kind: "running" } | { kind: "none" } | { kind: "syscall"; nr: number; args: number[] };
 
 export function parseSyscall(text: string): SyscallState | null {
   const trimmed = text.trim();

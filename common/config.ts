@@ -421,9 +421,7 @@ export const settings: Setting[] = [
 
 /** Where each setting's value was read from, for error messages. */
 type Origin =
-  | { kind: "default" }
-  | { kind: "env"; name: string }
-  | { kind: "file"; file: string; line: number };
+  { kind: "default" } | { kind: "env"; name: string } | { kind: "file"; file: string; line: number };
 
 function describeOrigin(origin: Origin): string {
   if (origin.kind === "env") return `from ${origin.name}`;

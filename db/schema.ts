@@ -87,7 +87,9 @@ export const taskExecutions = pgTable(
       table.hostId,
     ),
     index("task_executions_task_started").on(table.orchestrator, table.pipeline, table.task, table.startedAt),
-    index("task_executions_open").on(table.hostId).where(sql`${table.endedAt} is null`),
+    index("task_executions_open")
+      .on(table.hostId)
+      .where(sql`${table.endedAt} is null`),
   ],
 );
 
