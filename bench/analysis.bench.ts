@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
+import { createScratchDatabase, type ScratchDatabase } from "../db/scratch-database.js";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const cliPath = fileURLToPath(new URL("../cli/main.js", import.meta.url));
@@ -31,21 +32,8 @@ function parseSizes(text: string): number[] {
   });
 }
 
-async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `rightsize_bench_${process.pid}_${Date.now()}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const cleanup = postgres(adminUrl, { max: 1, onnotice: () => {} });
-      await cleanup.unsafe(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
-    },
-  };
+function createDatabase(): Promise<ScratchDatabase> {
+  return createScratchDatabase(adminUrl, "rightsize_bench");
 }
 
 /** Runs a script of ours, polling the child's VmHWM (peak RSS) from /proc while it runs. */

@@ -28,6 +28,7 @@ import { sampleCopyBinary, sampleCopyColumns, sampleCopyText } from "../db/copy.
 import { migrateDatabase } from "../db/migrate.js";
 import { ensurePartitions } from "../db/queries/partitions.js";
 import { ingestSamples, insertSamples, type NewSample } from "../db/queries/samples.js";
+import { createScratchDatabase, type ScratchDatabase } from "../db/scratch-database.js";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const executions = 100;
@@ -62,21 +63,8 @@ async function timed(work: () => Promise<void>): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `rightsize_bench_ingest_${process.pid}_${Date.now()}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const cleanup = postgres(adminUrl, { max: 1, onnotice: () => {} });
-      await cleanup.unsafe(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
-    },
-  };
+function createDatabase(): Promise<ScratchDatabase> {
+  return createScratchDatabase(adminUrl, "rightsize_bench_ingest");
 }
 
 interface Line {

@@ -3,13 +3,12 @@
  * random name on the real server, or a PGlite folder in a temp dir. Failed tests keep their database for
  * inspection unless KEEP_TEST_DATABASES=0; passing suites drop theirs.
  */
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import postgres from "postgres";
 import { type DatabaseHandle, openDatabase } from "../db/client.js";
 import { migrateDatabase } from "../db/migrate.js";
+import { createScratchDatabase, type ScratchDatabase } from "../db/scratch-database.js";
 import { postgresAdminUrl } from "./services.js";
 
 export interface TestDatabase {
@@ -20,21 +19,8 @@ export interface TestDatabase {
 }
 
 /** Creates an empty Postgres database and returns its URL (not migrated). */
-export async function createEmptyPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `rightsize_test_${randomBytes(6).toString("hex")}`;
-  const admin = postgres(postgresAdminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(postgresAdminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const cleanup = postgres(postgresAdminUrl, { max: 1, onnotice: () => {} });
-      await cleanup.unsafe(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
-    },
-  };
+export function createEmptyPostgresDatabase(): Promise<ScratchDatabase> {
+  return createScratchDatabase(postgresAdminUrl, "rightsize_test");
 }
 
 export async function createPostgresTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
