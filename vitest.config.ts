@@ -37,6 +37,10 @@ export default defineConfig({
           testTimeout: 600_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          // Real workloads on a shared 2-core machine: a stray load spike (another tenant, a package
+          // index refresh) can tip one borderline classification. One retry of the whole test, which
+          // reruns every workload; two failures in a row fail the run.
+          retry: 1,
         },
       },
     ],
