@@ -49,8 +49,8 @@ const knownVariables = new Set([
 ]);
 
 /** Fails unless `words` (a container's args, a unit's ExecStart) run a real command with real flags. */
-function expectRealCommand(words: string[]): void {
-  const found = resolve(buildProgram(), words);
+async function expectRealCommand(words: string[]): Promise<void> {
+  const found = resolve(await buildProgram(), words);
   expect(found, `no rightsize command '${words.join(" ")}'`).toBeDefined();
   const known = flagsOf(found!.command);
   for (const word of found!.rest.filter((item) => item.startsWith("-"))) {
@@ -75,9 +75,12 @@ describe("docker-compose.yml", () => {
     );
   });
 
-  it.each(rightsizeServices)("service %s runs a real rightsize command with real flags", (_name, service) => {
-    expectRealCommand(service.command ?? []);
-  });
+  it.each(rightsizeServices)(
+    "service %s runs a real rightsize command with real flags",
+    async (_name, service) => {
+      await expectRealCommand(service.command ?? []);
+    },
+  );
 
   it.each(rightsizeServices)("service %s sets only known settings", (_name, service) => {
     for (const variable of Object.keys(service.environment ?? {})) {
@@ -97,7 +100,7 @@ describe("Dockerfile", () => {
 });
 
 describe("deploy/systemd/rightsize-collector.service", () => {
-  it("starts a real collect command as root and stops it with SIGTERM", () => {
+  it("starts a real collect command as root and stops it with SIGTERM", async () => {
     const unit = readFileSync(
       new URL("../deploy/systemd/rightsize-collector.service", import.meta.url),
       "utf8",
@@ -110,7 +113,7 @@ describe("deploy/systemd/rightsize-collector.service", () => {
     );
     const exec = directives.get("ExecStart")?.split(/\s+/) ?? [];
     expect(exec.slice(0, 2)).toEqual(["/usr/bin/env", "rightsize"]);
-    expectRealCommand(exec.slice(2));
+    await expectRealCommand(exec.slice(2));
     expect(directives.get("User")).toBe("root");
     expect(directives.get("KillSignal")).toBe("SIGTERM");
     const variable = directives.get("Environment")?.split("=")[0];
@@ -145,11 +148,11 @@ describe("deploy/kubernetes/rightsize.yaml", () => {
     expect(documents[1]!.spec.template.spec.hostPID).toBe(true);
   });
 
-  it("runs real commands and sets only known settings", () => {
+  it("runs real commands and sets only known settings", async () => {
     for (const document of documents) {
       for (const name of Object.keys(document.data ?? {})) expect(knownVariables, name).toContain(name);
       for (const container of document.kind === "ConfigMap" ? [] : document.spec.template.spec.containers) {
-        expectRealCommand(container.args);
+        await expectRealCommand(container.args);
         for (const variable of container.env ?? [])
           expect(knownVariables, variable.name).toContain(variable.name);
       }

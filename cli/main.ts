@@ -8,7 +8,7 @@ import { ConfigError, describeError, UsageError } from "../common/errors.js";
 import { buildProgram } from "./program.js";
 
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv.slice(2));
   try {
     await program.parseAsync(argv);
     return 0;

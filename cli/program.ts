@@ -1,9 +1,13 @@
 /** The `rightsize` command tree: global flags, help text and every command's registration. */
 import { Command, Option } from "commander";
 import { packageVersion } from "../common/package-root.js";
-import { commands } from "./commands/index.js";
+import { loadCommands } from "./commands/index.js";
 
-export function buildProgram(): Command {
+/**
+ * The command tree. With `args` (argv after `node main.js`) only the command they name is loaded; without,
+ * every command.
+ */
+export async function buildProgram(args?: string[]): Promise<Command> {
   const program = new Command("rightsize")
     .description(
       "Watches what Airflow and Prefect tasks really do at run time (CPU, memory, disk, network, where the time goes) and tells you how to size them.",
@@ -30,7 +34,7 @@ Examples:
 
 Configuration: defaults < --config FILE < environment < flags. See README "Configuration".`,
   );
-  for (const command of commands) command.register(program);
+  for (const command of await loadCommands(args)) command.register(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
