@@ -21,7 +21,7 @@ import {
   loadTaskHistory,
   summarizeRuns,
 } from "../db/queries/analysis.js";
-import { loadAnalysisDocument, upsertTaskResult } from "../db/queries/profiles.js";
+import { loadAnalysisDocument, storeTaskAnalysis } from "../db/queries/profiles.js";
 import type { RecommendationSettings } from "./recommend.js";
 import { declaredValuesOf, matchConfiguredRequest } from "./requests.js";
 import { buildTaskAnalysis } from "./task-analysis.js";
@@ -107,28 +107,7 @@ export async function analyzeTask(
   if (hasNonFinite(analysis)) {
     throw new AnalysisDataError(`task ${taskKeyString(key)}: a measure is not a finite number`);
   }
-  await upsertTaskResult(
-    db,
-    {
-      ...key,
-      windowEnd: night.windowEnd,
-      windowDays: night.windowDays,
-      runs: analysis.runs,
-      bottleneck: analysis.bottleneck,
-      // Pricing rides along (stripped when the document is rebuilt) so readers know what savings assumed.
-      document: { ...analysis, pricing: { ...config.pricing } } as unknown as Record<string, unknown>,
-    },
-    {
-      ...key,
-      windowEnd: night.windowEnd,
-      cpuCores: analysis.recommendation.cpuCores,
-      memoryBytes: analysis.recommendation.memoryBytes,
-      confidence: analysis.recommendation.confidence,
-      severity: analysis.recommendation.severity,
-      monthlySavingsUsd: analysis.recommendation.monthlySavingsUsd,
-      reason: analysis.recommendation.reason,
-    },
-  );
+  await storeTaskAnalysis(db, analysis, night, config.pricing);
   return analysis;
 }
 

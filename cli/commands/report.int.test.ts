@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
-import { upsertTaskResult } from "../../db/queries/profiles.js";
+import { storeTaskAnalysis } from "../../db/queries/profiles.js";
 import { hostileName, sampleAnalysis } from "../../reports/test-fixtures.js";
 import { runCli } from "../../test-support/cli.js";
 import { engines } from "../../test-support/databases.js";
@@ -107,20 +107,7 @@ describe.each(engines)("rightsize report from the database on $name", ({ name, c
       const document: AnalysisDocument = sampleAnalysis();
       const windowEnd = new Date(document.windowEnd!);
       for (const task of document.tasks) {
-        const key = { orchestrator: task.orchestrator, pipeline: task.pipeline, task: task.task, windowEnd };
-        await upsertTaskResult(
-          database.handle.db,
-          { ...key, windowDays: 14, runs: task.runs, bottleneck: task.bottleneck, document: task },
-          {
-            ...key,
-            cpuCores: task.recommendation.cpuCores,
-            memoryBytes: task.recommendation.memoryBytes,
-            confidence: task.recommendation.confidence,
-            severity: task.recommendation.severity,
-            monthlySavingsUsd: task.recommendation.monthlySavingsUsd,
-            reason: task.recommendation.reason,
-          },
-        );
+        await storeTaskAnalysis(database.handle.db, task, { windowEnd, windowDays: 14 });
       }
       // PGlite allows one process per folder: the CLI opens it after this handle lets go.
       if (name === "pglite") await database.handle.close();

@@ -1,6 +1,10 @@
 /** Task profiles and recommendations: one row per task key per analysis window end. */
 import { desc, eq, sql } from "drizzle-orm";
-import { type AnalysisDocument, analysisDocumentSchema } from "../../common/analysis-document.js";
+import {
+  type AnalysisDocument,
+  analysisDocumentSchema,
+  type TaskAnalysis,
+} from "../../common/analysis-document.js";
 import type { Db } from "../client.js";
 import { recommendations, taskProfiles } from "../schema.js";
 
@@ -44,6 +48,44 @@ export async function upsertTaskResult(
       set cpu_cores = excluded.cpu_cores, memory_bytes = excluded.memory_bytes, confidence = excluded.confidence,
           severity = excluded.severity, monthly_savings_usd = excluded.monthly_savings_usd,
           reason = excluded.reason, computed_at = now()`);
+}
+
+/**
+ * Stores one task's entry of the analysis document for a window: the entry itself as the profile, its
+ * recommendation in its own row. `pricing` rides along in the stored entry (stripped when the document is
+ * rebuilt) so readers know what the savings assumed.
+ */
+export async function storeTaskAnalysis(
+  db: Db,
+  analysis: TaskAnalysis,
+  window: { windowEnd: Date; windowDays: number },
+  pricing?: AnalysisDocument["pricing"],
+): Promise<void> {
+  const key = { orchestrator: analysis.orchestrator, pipeline: analysis.pipeline, task: analysis.task };
+  const { recommendation } = analysis;
+  await upsertTaskResult(
+    db,
+    {
+      ...key,
+      ...window,
+      runs: analysis.runs,
+      bottleneck: analysis.bottleneck,
+      document: (pricing ? { ...analysis, pricing: { ...pricing } } : analysis) as unknown as Record<
+        string,
+        unknown
+      >,
+    },
+    {
+      ...key,
+      windowEnd: window.windowEnd,
+      cpuCores: recommendation.cpuCores,
+      memoryBytes: recommendation.memoryBytes,
+      confidence: recommendation.confidence,
+      severity: recommendation.severity,
+      monthlySavingsUsd: recommendation.monthlySavingsUsd,
+      reason: recommendation.reason,
+    },
+  );
 }
 
 /** The most recent window end that has profiles, or undefined before the first analysis. */

@@ -7,8 +7,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
 import { emptyScanResult, type ScanResult } from "./findings.js";
-import { scanPrefectYaml } from "./prefect-scanner.js";
-import { type PrefectNames, pythonParser, scanPythonSource } from "./python-scanner.js";
+import type { PrefectNames } from "./python-scanner.js";
+import { pythonParser } from "./python-scanner.js";
+import { scanSourceInto } from "./scan-repository.js";
 
 export const fixtureFiles: Record<string, string> = {
   "dags/resources_dag.py": `from airflow import DAG
@@ -431,13 +432,7 @@ export async function scanFiles(
   const parser = await pythonParser();
   const result = emptyScanResult();
   for (const [file, text] of Object.entries(files).sort((a, b) => a[0].localeCompare(b[0]))) {
-    const part = file.endsWith(".py")
-      ? scanPythonSource(parser, file, text, names)
-      : scanPrefectYaml(file, text, names);
-    result.findings.push(...part.findings);
-    result.tasks.push(...part.tasks);
-    result.problems.push(...part.problems);
-    result.files.push(...part.files);
+    scanSourceInto(result, parser, file, text, names);
   }
   return result;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listDeclaredRequests, replaceDeclaredRequests } from "../../db/queries/declared-requests.js";
-import { upsertTaskResult } from "../../db/queries/profiles.js";
+import { storeTaskAnalysis } from "../../db/queries/profiles.js";
 import { runCli } from "../../test-support/cli.js";
 import { createPostgresTestDatabase, engines, type TestDatabase } from "../../test-support/databases.js";
 import { declaredRows } from "./declared-rows.js";
@@ -120,20 +120,7 @@ describe("rightsize scan", () => {
     expect(before.stderr).toContain("no analysis in the database yet");
     const windowEnd = new Date("2026-11-20T02:00:00Z");
     for (const task of fixtureAnalysis().tasks) {
-      const key = { orchestrator: task.orchestrator, pipeline: task.pipeline, task: task.task, windowEnd };
-      await upsertTaskResult(
-        database.handle.db,
-        { ...key, windowDays: 14, runs: task.runs, bottleneck: task.bottleneck, document: task },
-        {
-          ...key,
-          cpuCores: task.recommendation.cpuCores,
-          memoryBytes: task.recommendation.memoryBytes,
-          confidence: task.recommendation.confidence,
-          severity: task.recommendation.severity,
-          monthlySavingsUsd: task.recommendation.monthlySavingsUsd,
-          reason: task.recommendation.reason,
-        },
-      );
+      await storeTaskAnalysis(database.handle.db, task, { windowEnd, windowDays: 14 });
     }
     const result = await runCli(["--db", database.url, "check", "--repo", repo, "--format", "json"]);
     expect(result.code).toBe(1);

@@ -42,6 +42,23 @@ function listFiles(root: string): string[] {
   return files;
 }
 
+/** Scans one DAG file (`.py`) or prefect.yaml's text and adds what it finds to `result`. */
+export function scanSourceInto(
+  result: ScanResult,
+  parser: Awaited<ReturnType<typeof pythonParser>>,
+  file: string,
+  text: string,
+  names: PrefectNames,
+): void {
+  const part = file.endsWith(".py")
+    ? scanPythonSource(parser, file, text, names)
+    : scanPrefectYaml(file, text, names);
+  result.findings.push(...part.findings);
+  result.tasks.push(...part.tasks);
+  result.problems.push(...part.problems);
+  result.files.push(...part.files);
+}
+
 /** Scans every DAG file and prefect.yaml under `repo`; paths in the result are relative to it. */
 export async function scanRepository(repo: string, names: PrefectNames): Promise<ScanResult> {
   let isFolder = false;
@@ -66,13 +83,7 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
       });
       continue;
     }
-    const part = file.endsWith(".py")
-      ? scanPythonSource(parser, file, text, names)
-      : scanPrefectYaml(file, text, names);
-    result.findings.push(...part.findings);
-    result.tasks.push(...part.tasks);
-    result.problems.push(...part.problems);
-    result.files.push(...part.files);
+    scanSourceInto(result, parser, file, text, names);
   }
   return result;
 }
