@@ -75,6 +75,10 @@ export const taskExecutions = pgTable(
     memorySource: text("memory_source"),
     /** Top remote endpoints the task's threads waited on: [{ endpoint, waitSeconds }]. */
     endpoints: jsonb("endpoints").$type<Array<{ endpoint: string; waitSeconds: number }>>(),
+    /** Real uid of the root process (the trust model, docs/collector-storage.md); null when unknown. */
+    uid: integer("uid"),
+    /** Kubernetes pod UID from the root's cgroup path; null outside Kubernetes. */
+    podUid: text("pod_uid"),
   },
   (table) => [
     uniqueIndex("task_executions_identity").on(
@@ -117,6 +121,16 @@ export const samples = pgTable(
     netWaitSeconds: real("net_wait_seconds"),
     childWaitSeconds: real("child_wait_seconds"),
     idleSeconds: real("idle_seconds"),
+    /**
+     * Wall-clock split of the tick (seconds, adding up to intervalSeconds): on a CPU when any thread ran,
+     * else waiting for a CPU when one was runnable, else blocked on disk / a socket / a child, else idle.
+     */
+    wallOnCpuSeconds: real("wall_on_cpu_seconds"),
+    wallCpuWaitSeconds: real("wall_cpu_wait_seconds"),
+    wallDiskWaitSeconds: real("wall_disk_wait_seconds"),
+    wallNetWaitSeconds: real("wall_net_wait_seconds"),
+    wallChildWaitSeconds: real("wall_child_wait_seconds"),
+    wallIdleSeconds: real("wall_idle_seconds"),
     threads: integer("threads"),
     processesAlive: integer("processes_alive"),
     /** Processes started during the tick, including those that exited before the tick saw them. */
@@ -218,6 +232,13 @@ export const runSummaries = pgTable("run_summaries", {
   netWaitSeconds: doublePrecision("net_wait_seconds").notNull(),
   childWaitSeconds: doublePrecision("child_wait_seconds").notNull(),
   idleSeconds: doublePrecision("idle_seconds").notNull(),
+  /** Wall-clock seconds per state (samples' wall_* columns summed); null for runs sampled before they existed. */
+  wallOnCpuSeconds: doublePrecision("wall_on_cpu_seconds"),
+  wallCpuWaitSeconds: doublePrecision("wall_cpu_wait_seconds"),
+  wallDiskWaitSeconds: doublePrecision("wall_disk_wait_seconds"),
+  wallNetWaitSeconds: doublePrecision("wall_net_wait_seconds"),
+  wallChildWaitSeconds: doublePrecision("wall_child_wait_seconds"),
+  wallIdleSeconds: doublePrecision("wall_idle_seconds"),
   oomKills: integer("oom_kills").notNull(),
   throttledPeriods: doublePrecision("throttled_periods"),
   totalPeriods: doublePrecision("total_periods"),
