@@ -1,40 +1,53 @@
 /**
- * Attribution resolvers (DESIGN.md "Attribution"): given what a process shows (argv, the attribution keys
- * of its environment, its open files), which task execution does it start? First match wins; the result
- * is inherited by the process's descendants. Pure functions of plain data.
+ * Attribution resolvers (DESIGN.md "Attribution"): given what a process shows (argv or title, the
+ * attribution keys of its environment, its open files), which task execution does it start? First match
+ * wins; the result is inherited by the process's descendants. Pure functions of plain data; the Airflow
+ * shapes live in collector/airflow-attribution.ts, Kubernetes pods in collector/kubernetes-pods.ts.
  */
+import {
+  fromAirflowArgv,
+  fromAirflowContextEnv,
+  fromAirflowTitle,
+  fromAirflowWorkerTitle,
+  fromAirflowWorkload,
+  fromOpenLogs,
+  fromStartupMessage,
+  isAirflowRunnerTitle,
+  logTemplatesFor,
+  type Serving,
+} from "./airflow-attribution.js";
+import type { LogTemplate } from "./airflow-log-template.js";
+import { type Attribution, mapIndexOf, positiveInt } from "./attribution-key.js";
 
-/** A task execution's identity as far as one process tells it (DESIGN.md "Task identity"). */
-export interface Attribution {
-  orchestrator: string;
-  pipeline: string;
-  task: string;
-  /** null: not told; the collector makes one from the root process's start. */
-  runId: string | null;
-  tryNumber: number | null;
-  mapIndex: number | null;
-  /** Which resolver matched: env, airflow-argv, airflow-title, airflow-workload, airflow-log, airflow-ctx-env, prefect-env, wrapper. */
-  source: string;
-}
+export type { Attribution } from "./attribution-key.js";
+export { mayHoldAirflowLog } from "./airflow-attribution.js";
 
-/** What a resolver may look at. `fdTargets` is read lazily by the caller (it costs a readdir). */
+/** What a resolver may look at. Open files and workload files cost I/O: the caller passes readers. */
 export interface ProcessFacts {
   argv: string[];
-  /** Only the attribution keys (see isAttributionEnvKey). */
+  /** Only the attribution keys (procfs-parse.ts isAttributionEnvKey), as read at first sight. */
   env: Record<string, string>;
-  fdTargets?: string[];
+  /** Targets of /proc/PID/fd/*, in fd order; read only when a resolver needs them. */
+  fdTargets?: readonly string[] | (() => readonly string[]);
+  /** Reads a file as the process sees it (confined to its root), for `--json-path`. */
+  readFile?: (path: string) => string | null;
+  /** `collector.airflowLogTemplate` compiled, tried before the defaults. */
+  logTemplates?: readonly LogTemplate[];
 }
 
-function positiveInt(value: string | undefined | null): number | null {
-  if (value === undefined || value === null || !/^\d+$/.test(value.trim())) return null;
-  const number = Number(value);
-  return number > 0 ? number : null;
-}
-
-function mapIndexOf(value: unknown): number | null {
-  const number = typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN;
-  return Number.isInteger(number) && number >= 0 ? number : null;
-}
+/**
+ * What a process is to attribution:
+ * - `task`: the root of an execution;
+ * - `serving`: never an execution; a child it forks belongs to `attribution` (as it shows while that
+ *   child starts), null when it shows none right now;
+ * - `runner`: an Airflow 3 task runner that tells no task itself: its serving parent's attribution;
+ * - `helper`: a process a serving one starts that is no task (multiprocessing's resource tracker).
+ */
+export type Resolution =
+  | { role: "task"; attribution: Attribution }
+  | { role: "serving"; attribution: Attribution | null }
+  | { role: "runner" }
+  | { role: "helper" };
 
 /** Explicit `RIGHTSIZE_*` environment: pipeline and task are required; orchestrator defaults to generic. */
 export function fromExplicitEnv(env: Record<string, string>): Attribution | null {
@@ -52,122 +65,54 @@ export function fromExplicitEnv(env: Record<string, string>): Attribution | null
   };
 }
 
-/** Finds `tasks run DAG TASK RUN [--map-index N]` after an `airflow` executable in an argv. */
-export function fromAirflowArgv(argv: string[], source = "airflow-argv"): Attribution | null {
-  for (let i = 0; i + 4 < argv.length; i++) {
-    const executable = argv[i]!;
-    if (!/(^|\/)airflow$/.test(executable)) continue;
-    if (argv[i + 1] !== "tasks" || argv[i + 2] !== "run") continue;
-    // Positional DAG TASK RUN come first; flags (some with values) may follow.
-    const [dag, task, run] = [argv[i + 3], argv[i + 4], argv[i + 5]];
-    if (!dag || !task || !run || [dag, task, run].some((value) => value.startsWith("-"))) return null;
-    let mapIndex: number | null = null;
-    for (let j = i + 6; j < argv.length; j++) {
-      const arg = argv[j]!;
-      if (arg === "--map-index") mapIndex = mapIndexOf(argv[j + 1]);
-      else if (arg.startsWith("--map-index=")) mapIndex = mapIndexOf(arg.slice("--map-index=".length));
-    }
-    return { orchestrator: "airflow", pipeline: dag, task, runId: run, tryNumber: null, mapIndex, source };
-  }
+/** What a Prefect flow run is known by (environment or pod labels). */
+export interface PrefectIdentity {
+  flowName?: string | null;
+  deploymentName?: string | null;
+  deploymentId?: string | null;
+  flowRunId?: string | null;
+}
+
+/**
+ * The Prefect pipeline key (DESIGN.md "Task identity"): `FLOW/DEPLOYMENT`, as Prefect names a deployment
+ * (`prefect deployment run FLOW/DEPLOYMENT`); `FLOW` for a flow run without a deployment. Prefect refuses
+ * `/` in flow names (prefect `src/prefect/utilities/names.py` / `BANNED_CHARACTERS` via
+ * `raise_on_name_with_banned_characters`), so a key starting with `/` can never be a real flow's:
+ * - deployment known but not its flow (the runner from 3.7.1 sets only the deployment name): `/ID` with
+ *   the deployment id when known, else `/NAME` (two flows' same-named deployments seen only by name
+ *   share it; their ids never do);
+ * - nothing but the flow-run id (workers before 3.6.17 set no names): `/flow-run/RUN`, one pipeline per
+ *   run, so two flows never merge; upgrade the worker or set RIGHTSIZE_PIPELINE for a useful key.
+ */
+export function prefectPipeline(identity: PrefectIdentity): string | null {
+  const flow = identity.flowName || null;
+  const deployment = identity.deploymentName || null;
+  if (flow) return deployment ? `${flow}/${deployment}` : flow;
+  if (identity.deploymentId) return `/${identity.deploymentId}`;
+  if (deployment) return `/${deployment}`;
+  if (identity.flowRunId) return `/flow-run/${identity.flowRunId}`;
   return null;
 }
 
 /**
- * Airflow 2 process titles (setproctitle overwrites argv, so /proc/PID/cmdline holds one string):
- * `airflow task runner: DAG TASK RUN [JOB]` and `airflow task supervisor: ['airflow', 'tasks', 'run', …]`.
+ * Prefect flow runs: `PREFECT__FLOW_RUN_ID` in the flow-run process's initial environment, with
+ * `PREFECT__FLOW_NAME`, `PREFECT__FLOW_ID`, `PREFECT__DEPLOYMENT_NAME`, `PREFECT__DEPLOYMENT_ID` from
+ * 3.6.17 workers (prefect `src/prefect/workers/base.py` `_base_flow_run_environment`/`prepare_for_flow_run`)
+ * and the runner (`src/prefect/runner/_starter_engine.py`, 3.7+: the deployment name only). The task is
+ * `__flow__`: task runs are threads or a reused pool, with no per-task marker on the host.
  */
-export function fromAirflowTitle(argv: string[]): Attribution | null {
-  const title = argv.join(" ").trim();
-  const runner = /^airflow task runner: (\S+) (\S+) (\S+)(?: (\S+))?/.exec(title);
-  if (runner) {
-    return {
-      orchestrator: "airflow",
-      pipeline: runner[1]!,
-      task: runner[2]!,
-      runId: runner[3]!,
-      tryNumber: null,
-      mapIndex: null,
-      source: "airflow-title",
-    };
-  }
-  const supervisor = /^airflow task supervisor: \[(.*)\]/.exec(title);
-  if (supervisor) {
-    // A Python list repr: 'a', 'b', "c'd"
-    const items = [...supervisor[1]!.matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"/g)].map(
-      (match) => match[1] ?? match[2] ?? "",
-    );
-    return fromAirflowArgv(items, "airflow-title");
-  }
-  return null;
-}
-
-/** Airflow 3 `… execute_workload --json-string {"ti": {…}}` (Kubernetes executor pods). */
-export function fromAirflowWorkload(argv: string[]): Attribution | null {
-  const at = argv.findIndex((arg) => arg === "--json-string" || arg.startsWith("--json-string="));
-  if (at < 0 || !argv.some((arg) => arg.endsWith("execute_workload"))) return null;
-  const flag = argv[at]!;
-  const json = flag.includes("=") ? flag.slice(flag.indexOf("=") + 1) : argv[at + 1];
-  if (!json) return null;
-  let document: unknown;
-  try {
-    document = JSON.parse(json);
-  } catch {
-    return null;
-  }
-  const ti = (document as { ti?: Record<string, unknown> } | null)?.ti;
-  if (!ti || typeof ti.dag_id !== "string" || typeof ti.task_id !== "string") return null;
-  return {
-    orchestrator: "airflow",
-    pipeline: ti.dag_id,
-    task: ti.task_id,
-    runId: typeof ti.run_id === "string" ? ti.run_id : null,
-    tryNumber: positiveInt(String(ti.try_number ?? "")),
-    mapIndex: mapIndexOf(ti.map_index),
-    source: "airflow-workload",
-  };
-}
-
-const AIRFLOW_LOG_PATH =
-  /\/dag_id=([^/]+)\/run_id=([^/]+)\/task_id=([^/]+)\/(?:map_index=(-?\d+)\/)?attempt=(\d+)\.log$/;
-
-/** An open Airflow task log `…/dag_id=D/run_id=R/task_id=T/[map_index=M/]attempt=K.log`. */
-export function fromAirflowLogPath(path: string): Attribution | null {
-  const match = AIRFLOW_LOG_PATH.exec(path);
-  if (!match) return null;
-  return {
-    orchestrator: "airflow",
-    pipeline: match[1]!,
-    task: match[3]!,
-    runId: match[2]!,
-    tryNumber: positiveInt(match[5]),
-    mapIndex: mapIndexOf(match[4]),
-    source: "airflow-log",
-  };
-}
-
-/** `AIRFLOW_CTX_*` variables, which Airflow exports to processes a task execs (BashOperator, subprocess). */
-export function fromAirflowContextEnv(env: Record<string, string>): Attribution | null {
-  const dag = env.AIRFLOW_CTX_DAG_ID;
-  const task = env.AIRFLOW_CTX_TASK_ID;
-  if (!dag || !task) return null;
-  return {
-    orchestrator: "airflow",
-    pipeline: dag,
-    task,
-    runId: env.AIRFLOW_CTX_DAG_RUN_ID || null,
-    tryNumber: positiveInt(env.AIRFLOW_CTX_TRY_NUMBER),
-    mapIndex: mapIndexOf(env.AIRFLOW_CTX_MAP_INDEX),
-    source: "airflow-ctx-env",
-  };
-}
-
-/** Prefect flow runs: the deployment (or, without one, the flow) is the pipeline; the task is `__flow__`. */
 export function fromPrefectEnv(env: Record<string, string>): Attribution | null {
   const runId = env.PREFECT__FLOW_RUN_ID;
   if (!runId) return null;
+  const pipeline = prefectPipeline({
+    flowName: env.PREFECT__FLOW_NAME,
+    deploymentName: env.PREFECT__DEPLOYMENT_NAME,
+    deploymentId: env.PREFECT__DEPLOYMENT_ID,
+    flowRunId: runId,
+  })!;
   return {
     orchestrator: "prefect",
-    pipeline: env.PREFECT__DEPLOYMENT_NAME || env.PREFECT__FLOW_NAME || "unknown-flow",
+    pipeline,
     task: "__flow__",
     runId,
     tryNumber: null,
@@ -176,29 +121,80 @@ export function fromPrefectEnv(env: Record<string, string>): Attribution | null 
   };
 }
 
-/** Whether the fds are worth reading for this process: only a Python-ish or airflow process keeps task logs. */
-export function mayHoldAirflowLog(argv: string[]): boolean {
-  return argv.some((arg) => /airflow|python/.test(arg));
+function fdsOf(facts: ProcessFacts): readonly string[] {
+  const fds = facts.fdTargets;
+  return typeof fds === "function" ? fds() : (fds ?? []);
+}
+
+function serving(found: Serving, facts: ProcessFacts, templates: () => LogTemplate[]): Resolution {
+  return {
+    role: "serving",
+    attribution: found.attribution ?? (found.readsLog ? fromOpenLogs(fdsOf(facts), templates()) : null),
+  };
 }
 
 /** Runs the resolvers in order; the first match wins. */
+export function resolveProcess(facts: ProcessFacts): Resolution | null {
+  const { argv, env } = facts;
+  let templates: LogTemplate[] | undefined;
+  const templatesOf = () => (templates ??= logTemplatesFor(facts.logTemplates ?? [], env));
+  const task = (attribution: Attribution | null): Resolution | null =>
+    attribution ? { role: "task", attribution } : null;
+
+  // Python's multiprocessing starts these beside the children it spawns (CPython
+  // `Lib/multiprocessing/resource_tracker.py`, `forkserver.py`): they serve the parent, no task.
+  if (argv.some((arg) => /multiprocessing\.(resource_tracker|forkserver)\b/.test(arg)))
+    return { role: "helper" };
+  const explicit = fromExplicitEnv(env);
+  // RIGHTSIZE_SERVES=1: a long-lived process (flow.serve(), a custom worker) whose every child is one run
+  // of the key; its children inherit the variables, and a child of a serving process is the task.
+  if (explicit && env.RIGHTSIZE_SERVES === "1") return { role: "serving", attribution: explicit };
+  const early =
+    task(explicit) ??
+    task(fromStartupMessage(env)) ??
+    task(fromAirflowArgv(argv)) ??
+    task(fromAirflowTitle(argv));
+  if (early) return early;
+  if (isAirflowRunnerTitle(argv)) {
+    // A runner that still holds the log (inherited across the fork) tells its own task.
+    const own = fromOpenLogs(fdsOf(facts), templatesOf());
+    return own ? { role: "task", attribution: { ...own, source: "airflow-runner" } } : { role: "runner" };
+  }
+  const worker = fromAirflowWorkerTitle(argv) ?? fromAirflowWorkload(argv, facts.readFile);
+  if (worker) return serving(worker, facts, templatesOf);
+  // Anything else holding a task log is an Airflow 3 supervisor (a Celery pool child runs it in-process):
+  // the task is the runner it forks (task-sdk/src/airflow/sdk/execution_time/supervisor.py `supervise`
+  // opens the log before `ActivitySubprocess.start` forks).
+  if (argv.some((arg) => /airflow|python|celery/.test(arg))) {
+    const log = fromOpenLogs(fdsOf(facts), templatesOf());
+    if (log) return { role: "serving", attribution: log };
+  }
+  return task(fromAirflowContextEnv(env)) ?? task(fromPrefectEnv(env));
+}
+
+/**
+ * Everything a process tells about a task whatever its role (for refining a tree's try or run from a
+ * descendant): the task attribution, or the serving one.
+ */
 export function resolveAttribution(facts: ProcessFacts): Attribution | null {
-  const fromLog = () => {
-    for (const target of facts.fdTargets ?? []) {
-      const found = fromAirflowLogPath(target);
-      if (found) return found;
-    }
-    return null;
+  const resolution = resolveProcess(facts);
+  if (!resolution || resolution.role === "runner" || resolution.role === "helper") return null;
+  return resolution.attribution;
+}
+
+/**
+ * The attribution of a process that first shows up as a child of `parent`: a serving parent hands the
+ * child its current task (the runner's `airflow worker -- <ti id>` title comes later, after the startup
+ * message). Null when the parent serves nothing now. `child` is the child's own resolution.
+ */
+export function childOfServing(parent: Resolution | null, child: Resolution | null): Attribution | null {
+  if (child?.role === "task") return child.attribution;
+  if (child?.role === "helper") return null;
+  if (parent?.role !== "serving" || !parent.attribution) return null;
+  return {
+    ...parent.attribution,
+    source: parent.attribution.source === "airflow-log" ? "airflow-runner" : parent.attribution.source,
   };
-  return (
-    fromExplicitEnv(facts.env) ??
-    fromAirflowArgv(facts.argv) ??
-    fromAirflowTitle(facts.argv) ??
-    fromAirflowWorkload(facts.argv) ??
-    fromLog() ??
-    fromAirflowContextEnv(facts.env) ??
-    fromPrefectEnv(facts.env)
-  );
 }
 
 /**

@@ -168,8 +168,23 @@ export function isAttributionEnvKey(key: string): boolean {
     key.startsWith("AIRFLOW_CTX_") ||
     key === "PREFECT__FLOW_RUN_ID" ||
     key === "PREFECT__FLOW_NAME" ||
-    key === "PREFECT__DEPLOYMENT_NAME"
+    key === "PREFECT__FLOW_ID" ||
+    key === "PREFECT__DEPLOYMENT_NAME" ||
+    key === "PREFECT__DEPLOYMENT_ID" ||
+    // Airflow 3's run_as_user re-exec carries its task in these (collector/airflow-attribution.ts).
+    key === "_AIRFLOW__STARTUP_MSG" ||
+    key === "_AIRFLOW__REEXECUTED_PROCESS" ||
+    key === "AIRFLOW__LOGGING__LOG_FILENAME_TEMPLATE"
   );
+}
+
+/**
+ * Whether /proc/PID/environ no longer holds an environment: setproctitle (unless SPT_NOENV is set) moves
+ * the environment away and writes the title over the memory this file shows, so it reads as the title's
+ * tail and NULs, with no KEY=VALUE entry left (dvarrazzo/py-setproctitle `src/spt_status.c`).
+ */
+export function environLooksClobbered(text: string): boolean {
+  return !/(^|\0)[A-Za-z_][A-Za-z0-9_]*=/.test(text);
 }
 
 /** /proc/PID/environ, keeping only the attribution keys. */

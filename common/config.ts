@@ -34,6 +34,12 @@ export interface Config {
     procRoot: string;
     cgroupRoot: string;
     hostId: string;
+    /** Airflow's `[logging] log_filename_template`, when it is not the default (docs/collector.md). */
+    airflowLogTemplate: string | null;
+    /** `auto`, `off`, or the URL of a kubelet's `/pods` or of an API server. */
+    kubernetesApi: string;
+    /** This node's name, to ask the API server for this node's pods only. */
+    nodeName: string | null;
   };
   analysis: {
     windowDays: number;
@@ -178,6 +184,33 @@ export const settings: Setting[] = [
     expected: "a non-empty name",
     description: "Name this host is stored under.",
     parse: text,
+  },
+  {
+    key: "collector.airflowLogTemplate",
+    env: "RIGHTSIZE_AIRFLOW_LOG_TEMPLATE",
+    default: null,
+    expected: "Airflow's [logging] log_filename_template, pasted as is",
+    description:
+      "Airflow task log file names, when your Airflow changed the default: tasks are recognised by the log their supervisor holds open. The default and the pre-2.3 template are always tried; a worker's own AIRFLOW__LOGGING__LOG_FILENAME_TEMPLATE is read too.",
+    parse: optionalText,
+  },
+  {
+    key: "collector.kubernetesApi",
+    env: "RIGHTSIZE_KUBERNETES_API",
+    default: "auto",
+    expected:
+      "auto, off, or a URL (https://NODE:10250/pods for a kubelet, https://HOST:6443 for an API server)",
+    description:
+      "Where pod metadata comes from (task keys of KubernetesExecutor, KubernetesPodOperator and Prefect pods, and requests from the pod spec). auto: the API server through the in-cluster service account, for this node's pods only.",
+    parse: text.refine((value) => value === "auto" || value === "off" || /^https?:\/\/./.test(value)),
+  },
+  {
+    key: "collector.nodeName",
+    env: "RIGHTSIZE_NODE_NAME",
+    default: null,
+    expected: "the node's name (downward API spec.nodeName)",
+    description: "This Kubernetes node's name: the API server is asked for its pods only.",
+    parse: optionalText,
   },
   {
     key: "analysis.window",

@@ -72,3 +72,35 @@ export function formatDuration(seconds: number | null | undefined): string {
 
 export const MiB = 1024 ** 2;
 export const GiB = 1024 ** 3;
+
+const kubernetesSuffixes: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+  Pi: 1024 ** 5,
+  Ei: 1024 ** 6,
+};
+
+// The Kubernetes quantity grammar (k8s.io/apimachinery resource.Quantity): a signed decimal number
+// followed by a binary suffix, a decimal suffix or a decimal exponent.
+const kubernetesQuantity =
+  /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$/;
+
+/** Parses a Kubernetes quantity (`500m`, `2`, `2Gi`, `1e9`) into its base unit (cores or bytes); NaN otherwise. */
+export function parseKubernetesQuantity(text: string): number {
+  const match = kubernetesQuantity.exec(text.trim());
+  if (!match) return Number.NaN;
+  const number = Number(match[1]);
+  if (match[2]) return Number(`${match[1]}${match[2]}`);
+  return match[3] ? number * kubernetesSuffixes[match[3]]! : number;
+}
