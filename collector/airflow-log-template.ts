@@ -88,7 +88,7 @@ export function compileLogTemplate(template: string): LogTemplate {
         regex += ")?";
         open--;
       } else {
-        throw new LogTemplateError(`log_filename_template: unsupported tag {% ${tag} %} in "${template}"`);
+        throw new LogTemplateError(`unsupported tag {% ${tag} %} in "${template}"`);
       }
       continue;
     }
@@ -103,12 +103,11 @@ export function compileLogTemplate(template: string): LogTemplate {
       regex += "[^/]*";
     }
   }
-  if (open > 0)
-    throw new LogTemplateError(`log_filename_template: {% if %} without {% endif %} in "${template}"`);
+  if (open > 0) throw new LogTemplateError(`{% if %} without {% endif %} in "${template}"`);
   regex += escapeRegex(template.slice(at));
   if (!fields.includes("dag") || !fields.includes("task")) {
     throw new LogTemplateError(
-      `log_filename_template: "${template}" names no dag_id and task_id, so a log file cannot tell its task`,
+      `"${template}" names no dag_id and task_id, so a log file cannot tell its task`,
     );
   }
   return { source: template, pattern: new RegExp(`(?:^|/)${regex}$`), fields };

@@ -20,7 +20,6 @@ import type { LogTemplate } from "./airflow-log-template.js";
 import { type Attribution, mapIndexOf, positiveInt } from "./attribution-key.js";
 
 export type { Attribution } from "./attribution-key.js";
-export { mayHoldAirflowLog } from "./airflow-attribution.js";
 
 /** What a resolver may look at. Open files and workload files cost I/O: the caller passes readers. */
 export interface ProcessFacts {

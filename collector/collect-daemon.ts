@@ -5,8 +5,10 @@
  */
 import type { Logger } from "../common/logger.js";
 import type { ExecutionRow } from "../db/queries/executions.js";
+import type { LogTemplate } from "./airflow-log-template.js";
 import type { Attribution } from "./attribution.js";
 import { takeHostInventory } from "./host-inventory.js";
+import type { PodSource } from "./kubernetes-client.js";
 import { startSamplerLoop } from "./loop.js";
 import { redactArgv } from "./redact.js";
 import { Sampler } from "./sampler.js";
@@ -26,6 +28,10 @@ export interface CollectOptions {
   pollMs?: number;
   /** Resolves when the daemon should stop (tests); signals work as well. */
   stop?: Promise<void>;
+  /** `collector.airflowLogTemplate`, compiled (collector/airflow-log-template.ts). */
+  logTemplates?: readonly LogTemplate[];
+  /** Pod metadata for Kubernetes nodes; its first listing is awaited at start. */
+  pods?: PodSource | null;
 }
 
 export interface CollectSummary {
@@ -93,7 +99,10 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     logger,
     redact: redactArgv,
     intervalMs: options.intervalMs,
+    attribution: { logTemplates: options.logTemplates, pods: options.pods },
   });
+  // The first pod listing (or the one line saying no Kubernetes API answers) before the first tick.
+  await options.pods?.start();
   const { resumed, lost } = reconcileOpenExecutions(sampler, options.openExecutions);
   for (const row of lost) writer.execution(row);
   if (resumed.length + lost.length > 0)

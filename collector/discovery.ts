@@ -4,11 +4,16 @@
  * times (a process may exec or open its task log after it starts), then never again.
  */
 import type { Logger } from "../common/logger.js";
-import { type Attribution, mayHoldAirflowLog, refineAttribution, resolveAttribution } from "./attribution.js";
+import { mayHoldAirflowLog } from "./airflow-attribution.js";
+import type { LogTemplate } from "./airflow-log-template.js";
+import { type Attribution, refineAttribution, resolveAttribution } from "./attribution.js";
 import type { ExecutionState } from "./execution-state.js";
+import type { PodSource } from "./kubernetes-client.js";
+import type { PodPlace } from "./kubernetes-pods.js";
+import { ProcessAttributor } from "./process-attributor.js";
 import type { ProcessTree } from "./process-tree.js";
 import { listDir, type ProcReader } from "./proc-reader.js";
-import { type ProcStat, parseCmdline, parseEnviron, parseLoadavg } from "./procfs-parse.js";
+import { type ProcStat, parseEnviron, parseLoadavg } from "./procfs-parse.js";
 
 /** Discovery lists all of /proc every this many ticks (else it probes only the pids handed out since). */
 const FULL_LISTING_EVERY = 10;
@@ -20,6 +25,8 @@ export interface DiscoveredRoot {
   pid: number;
   stat: ProcStat;
   attribution: Attribution;
+  /** The pod it runs in, when its cgroup names one. */
+  pod: PodPlace | null;
 }
 
 export interface DiscoveryOptions {
@@ -29,6 +36,10 @@ export interface DiscoveryOptions {
   tree: ProcessTree;
   /** Open fd targets of a process (thread-waits.ts caches them per tick). */
   fdTargets: (pid: number) => string[];
+  /** `collector.airflowLogTemplate`, compiled. */
+  logTemplates?: readonly LogTemplate[];
+  /** Pod metadata (collector/kubernetes-client.ts); null or absent outside Kubernetes. */
+  pods?: PodSource | null;
 }
 
 export class Discovery {
@@ -44,7 +55,38 @@ export class Discovery {
   /** Pids the collector knows went elsewhere since the last tick (not to tracked trees). */
   private otherAllocations = 0;
 
-  constructor(private readonly options: DiscoveryOptions) {}
+  /** Reads what a new process shows and decides whether it starts an execution. */
+  private readonly attributor: ProcessAttributor;
+
+  constructor(private readonly options: DiscoveryOptions) {
+    this.attributor = new ProcessAttributor(options);
+  }
+
+  /**
+   * Fills requests and limits from the execution's pod spec (source `pod-spec`) once it is listed.
+   * Returns true when the execution changed.
+   */
+  applyPodSpec(execution: ExecutionState): boolean {
+    if (!execution.pod || !execution.podSpecPending) return false;
+    const spec = this.attributor.podResources(execution.pod);
+    if (spec === "pending") return false;
+    execution.podSpecPending = false;
+    if (spec === null) return false;
+    const resources = execution.resources;
+    // The pod spec is what was asked for; the cgroup only mirrors it (and holds no request on cgroup v1
+    // with CFS quota alone), so the spec wins where it speaks.
+    if (spec.requestCpuCores !== null || spec.limitCpuCores !== null) {
+      resources.requestCpuCores = spec.requestCpuCores;
+      resources.limitCpuCores = spec.limitCpuCores;
+      resources.cpuSource = "pod-spec";
+    }
+    if (spec.requestMemoryBytes !== null || spec.limitMemoryBytes !== null) {
+      resources.requestMemoryBytes = spec.requestMemoryBytes;
+      resources.limitMemoryBytes = spec.limitMemoryBytes;
+      resources.memorySource = "pod-spec";
+    }
+    return true;
+  }
 
   /** Pids known to have gone to untracked processes since the last call; resets the count. */
   takeOtherAllocations(): number {
@@ -74,7 +116,8 @@ export class Discovery {
     this.probedUpTo = lastPid;
 
     // Examined three times at most (its first ticks): enough to see an exec or a log file opened at start.
-    const candidates = new Map<number, { stat: ProcStat; attribution: Attribution }>();
+    const candidates = new Map<number, { stat: ProcStat; attribution: Attribution; pod: PodPlace | null }>();
+    this.attributor.beginPass();
     for (const [pid, examined] of this.pending) {
       if (examined >= 2 || tree.owner.has(pid) || pid === process.pid) this.pending.delete(pid);
       else this.pending.set(pid, examined + 1);
@@ -85,16 +128,11 @@ export class Discovery {
         this.pending.delete(pid);
         continue;
       }
-      const env = parseEnviron(reader.read(`${procRoot}/${pid}/environ`) ?? "");
-      if (env.RIGHTSIZE_WRAPPED) {
-        // `rightsize run` samples this one itself.
-        this.pending.delete(pid);
-        continue;
-      }
-      const argv = parseCmdline(reader.read(`${procRoot}/${pid}/cmdline`) ?? "");
-      const facts = { argv, env, fdTargets: mayHoldAirflowLog(argv) ? this.options.fdTargets(pid) : [] };
-      const attribution = resolveAttribution(facts);
-      if (attribution) candidates.set(pid, { stat, attribution });
+      const found = this.attributor.resolve(pid, stat);
+      if (found === "wrapped") this.pending.delete(pid);
+      // Only pod metadata not listed yet could tell: look again next tick.
+      else if (found === "wait") this.pending.set(pid, Math.min(examined, 1));
+      else if (found) candidates.set(pid, { stat, ...found });
     }
     const roots: DiscoveredRoot[] = [];
     for (const [pid, candidate] of candidates) {
@@ -136,6 +174,7 @@ export class Discovery {
       if (seen !== generation) {
         this.known.delete(pid);
         this.pending.delete(pid);
+        this.attributor.forget(pid);
       }
     }
     this.probeFound.clear();

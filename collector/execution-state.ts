@@ -6,6 +6,7 @@
 import type { NewExecution } from "../db/queries/executions.js";
 import type { Attribution } from "./attribution.js";
 import type { TaskCgroup } from "./cgroup.js";
+import type { PodPlace } from "./kubernetes-pods.js";
 import type { Carry, TreeReading } from "./sample-math.js";
 
 /** What a thread was blocked in at the last tick. */
@@ -59,6 +60,10 @@ export interface ExecutionState {
   /** Exited processes whose final row is still to be written. */
   departed: ProcessRecord[];
   cgroup: TaskCgroup | null;
+  /** The Kubernetes pod the root runs in (its cgroup names it); null outside pods. */
+  pod: PodPlace | null;
+  /** The pod's spec is not listed yet: its requests are filled in when it is (source `pod-spec`). */
+  podSpecPending: boolean;
   /** The cgroup holds this task only, so its counters are the task's. */
   ownCgroup: boolean;
   resources: Pick<

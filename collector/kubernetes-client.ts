@@ -146,12 +146,10 @@ export class PodSource {
     const endpoint = podEndpoint(options);
     if ("none" in endpoint) {
       this.endpoint = null;
-      if (options.api !== "auto" || endpoint.none.startsWith("no service")) {
-        options.logger.info(
-          { reason: endpoint.none },
-          "no Kubernetes API: pods are not attributed by their metadata",
-        );
-      }
+      options.logger.info(
+        { reason: endpoint.none },
+        "no Kubernetes API: pods are not attributed by their metadata",
+      );
     } else {
       this.endpoint = endpoint;
     }

@@ -26,7 +26,13 @@ import {
   withPod,
 } from "./kubernetes-pods.js";
 import { type ProcReader, readLink } from "./proc-reader.js";
-import { environLooksClobbered, parseCmdline, parseEnviron, parseStat } from "./procfs-parse.js";
+import {
+  environLooksClobbered,
+  type ProcStat,
+  parseCmdline,
+  parseEnviron,
+  parseStat,
+} from "./procfs-parse.js";
 
 export interface AttributorOptions {
   reader: ProcReader;
@@ -134,10 +140,15 @@ export class ProcessAttributor {
 
   /**
    * Whether a new process starts an execution: its attribution and pod, `wait` when only pod metadata
-   * not listed yet could tell, or null. Serving processes (workers, supervisors) never start one.
+   * not listed yet could tell, `wrapped` for a `rightsize run` child, or null. Serving processes
+   * (workers, supervisors) never start one.
    */
-  resolve(pid: number, startTicks: number, ppid: number): FoundRoot | "wait" | null {
-    const own = resolveProcess(this.facts(pid, this.envOf(pid, startTicks, ppid)));
+  resolve(pid: number, stat: Pick<ProcStat, "startTicks" | "ppid">): FoundRoot | "wait" | "wrapped" | null {
+    const ppid = stat.ppid;
+    const env = this.envOf(pid, stat.startTicks, ppid);
+    // `rightsize run` samples this one itself.
+    if (env.RIGHTSIZE_WRAPPED) return "wrapped";
+    const own = resolveProcess(this.facts(pid, env));
     let attribution: Attribution | null = null;
     if (own?.role === "task") attribution = own.attribution;
     else attribution = childOfServing(this.resolveParent(ppid), own);

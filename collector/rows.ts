@@ -20,6 +20,7 @@ export function executionRow(execution: ExecutionState, hostId: string): NewExec
     rootPid: execution.rootPid,
     rootStartTicks: execution.rootStartTicks,
     cgroupPath: execution.cgroup?.path ?? null,
+    podUid: execution.pod?.podUid ?? null,
     startedAt: execution.startedAt,
     endedAt: execution.endedAt,
     exitCode: execution.exitCode,

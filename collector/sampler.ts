@@ -26,6 +26,8 @@ import {
   readCgroupResources,
   type TaskCgroup,
 } from "./cgroup.js";
+import type { LogTemplate } from "./airflow-log-template.js";
+import type { PodSource } from "./kubernetes-client.js";
 import { Discovery, refineFromDescendants } from "./discovery.js";
 import type { ExecutionState } from "./execution-state.js";
 import { type HostReading, HostReader } from "./host-reading.js";
@@ -74,6 +76,8 @@ export interface SamplerOptions {
   pageSize?: number;
   /** Wall clock in ms; tests may pass their own. */
   now?: () => number;
+  /** Collect mode: configured log templates and pod metadata for discovery (collector/process-attributor.ts). */
+  attribution?: { logTemplates?: readonly LogTemplate[]; pods?: PodSource | null };
 }
 
 /** What `rightsize run` knows about the command it started. */
@@ -138,6 +142,7 @@ export class Sampler {
       logger: options.logger,
       tree: this.tree,
       fdTargets: (pid) => this.waits.fdTargets(pid),
+      ...options.attribution,
     });
     this.host = new HostReader(this.reader, this.procRoot);
     this.refineSources = {
@@ -267,9 +272,17 @@ export class Sampler {
         // A process seen within two ticks of its start has used next to nothing before: count from zero.
         countFromZero: ageSeconds !== null && ageSeconds * 1000 < 2 * this.options.intervalMs,
       });
+      execution.pod = root.pod;
+      execution.podSpecPending = root.pod !== null;
+      this.discovery.applyPodSpec(execution);
       this.tree.adopt(execution, stat, this.now());
       this.options.logger.info({ execution: execution.id, pid, ...attribution }, "task execution discovered");
       this.options.sink.execution(executionRow(execution, this.options.hostId));
+    }
+    // Pod specs listed since (the API answers off the tick): their requests join the execution's row.
+    for (const execution of this.executions.values()) {
+      if (execution.podSpecPending && execution.endedAt === null && this.discovery.applyPodSpec(execution))
+        this.options.sink.execution(executionRow(execution, this.options.hostId));
     }
   }
 
@@ -400,6 +413,8 @@ export class Sampler {
       processes: new Map(),
       departed: [],
       cgroup,
+      pod: null,
+      podSpecPending: false,
       ownCgroup: init.ownCgroup,
       resources: {
         requestCpuCores: resources?.requestCpuCores ?? null,

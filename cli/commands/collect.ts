@@ -1,8 +1,10 @@
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
+import { compileLogTemplate, LogTemplateError } from "../../collector/airflow-log-template.js";
 import { runCollector } from "../../collector/collect-daemon.js";
+import { PodSource } from "../../collector/kubernetes-client.js";
 import { createWriter, type SampleWriter } from "../../collector/writer.js";
-import { describeError } from "../../common/errors.js";
+import { ConfigError, describeError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import { type DatabaseHandle, openDatabase, queryRows } from "../../db/client.js";
 import { migrateDatabase } from "../../db/migrate.js";
@@ -74,8 +76,9 @@ export function register(program: Command): void {
       `
 Run it as root on each worker host (a DaemonSet with hostPID and /proc mounted, or a systemd unit):
 reading other users' /proc/PID/io, environ and syscall files needs it. Tasks are recognised by
-RIGHTSIZE_PIPELINE/RIGHTSIZE_TASK env, Airflow 2 argv and process titles, Airflow 2/3 open task logs,
-AIRFLOW_CTX_* env, Airflow 3 execute_workload argv, and PREFECT__FLOW_RUN_ID env (docs/collector.md).
+RIGHTSIZE_PIPELINE/RIGHTSIZE_TASK env, Airflow 2 argv and process titles, the Airflow 3 runner a
+Celery pool child, LocalExecutor or Edge worker or execute_workload supervisor forks (by the task log
+it holds), AIRFLOW_CTX_* env, PREFECT__FLOW_RUN_ID env, and Kubernetes pod metadata (docs/collector.md).
 SIGINT/SIGTERM flush and exit 0. Executions a crashed collector left open are resumed if their
 process still runs, else closed with status "lost". While the database is unreachable samples go to
 the spool (collector.spoolDir, bounded by collector.spoolMaxBytes) and are replayed later.
@@ -88,6 +91,21 @@ Examples:
     .action(async (flags: { interval?: number; duration?: number }, self: Command) => {
       const runtime = runtimeOf(self);
       const { config } = runtime;
+      let logTemplates;
+      try {
+        logTemplates = config.collector.airflowLogTemplate
+          ? [compileLogTemplate(config.collector.airflowLogTemplate)]
+          : [];
+      } catch (error) {
+        if (error instanceof LogTemplateError)
+          throw new ConfigError(`config: collector.airflowLogTemplate: ${error.message}`);
+        throw error;
+      }
+      const pods = new PodSource({
+        api: config.collector.kubernetesApi,
+        nodeName: config.collector.nodeName,
+        logger: runtime.logger,
+      });
       const database = await openCollectorDatabase(runtime);
       try {
         const open = [];
@@ -109,6 +127,8 @@ Examples:
           writer: database.writer,
           logger: runtime.logger,
           openExecutions: open,
+          logTemplates,
+          pods,
         });
         process.stdout.write(
           `collected ${summary.ticks} ticks, ${summary.executions} executions (${summary.resumed} resumed, ${summary.lost} lost)\n`,
