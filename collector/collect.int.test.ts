@@ -22,9 +22,13 @@ let database: TestDatabase;
 let folder: string;
 const hostId = `collect-test-${randomUUID().slice(0, 8)}`;
 const workloads: ChildProcess[] = [];
+// Task processes outlive the collector's start-up and its 4 s by far, even on a loaded machine; they are
+// killed when the file ends.
 
 function start(file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   const child = spawn(file, args, {
+    // Its own process group, so the end of the file kills grandchildren too (no orphan outlives the test).
+    detached: true,
     stdio: "ignore",
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
   });
@@ -38,7 +42,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of workloads) child.kill("SIGKILL");
+  for (const child of workloads) {
+    try {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
   await database?.drop();
   rmSync(folder, { recursive: true, force: true });
 });
@@ -77,46 +87,60 @@ describe("rightsize collect", () => {
     mkdirSync(bin);
     writeFileSync(
       join(bin, "airflow"),
-      "#!/bin/sh\nenv AIRFLOW_CTX_DAG_ID=a2dag AIRFLOW_CTX_TASK_ID=a2task AIRFLOW_CTX_TRY_NUMBER=3 sleep 9\n",
+      "#!/bin/sh\nenv AIRFLOW_CTX_DAG_ID=a2dag AIRFLOW_CTX_TASK_ID=a2task AIRFLOW_CTX_TRY_NUMBER=3 sleep 60\n",
     );
     chmodSync(join(bin, "airflow"), 0o755);
     start(join(bin, "airflow"), ["tasks", "run", "a2dag", "a2task", "a2run", "--map-index", "4", "--raw"]);
     // Airflow 2 task runner title (setproctitle rewrites argv; `exec -a` does the same).
-    start("/bin/bash", ["-c", 'exec -a "airflow task runner: titledag titletask titlerun 77" sleep 9']);
-    // Airflow 3: the supervisor keeps the task log open.
+    start("/bin/bash", ["-c", 'exec -a "airflow task runner: titledag titletask titlerun 77" sleep 60']);
+    // Airflow 3: the supervisor keeps the task log open and forks the runner, which retitles itself
+    // (real setproctitle, Debian's python3-setproctitle); the supervisor is never the execution.
     const log = join(folder, "logs", "dag_id=a3dag", "run_id=a3run", "task_id=a3task", "attempt=2.log");
     mkdirSync(join(log, ".."), { recursive: true });
-    start(python, ["-c", `import time\nf = open(${JSON.stringify(log)}, "a")\ntime.sleep(9)`]);
-    // Airflow 3 on Kubernetes: execute_workload --json-string.
+    const forkRunner = (title: string) =>
+      [
+        "import os, time, setproctitle",
+        "pid = os.fork()",
+        "if pid == 0:",
+        `    setproctitle.setproctitle(${JSON.stringify(title)})`,
+        "    time.sleep(60)",
+        "    os._exit(0)",
+        "os.waitpid(pid, 0)",
+      ].join("\n");
+    const supervisor = start("/usr/bin/python3", [
+      "-c",
+      `f = open(${JSON.stringify(log)}, "a")\n${forkRunner("airflow worker -- 01930f4e-7c3a-7b8e-9d2f-0a1b2c3d4e5f")}`,
+    ]);
+    // Airflow 3 on Kubernetes: execute_workload --json-string is the supervisor; its child the task.
     const workload = JSON.stringify({
       ti: { dag_id: "k8sdag", task_id: "k8stask", run_id: "k8srun", try_number: 5, map_index: -1 },
     });
-    start(python, [
+    start("/usr/bin/python3", [
       "-c",
-      "import time; time.sleep(9)",
+      forkRunner("airflow worker -- 01930f4e-7c3a-7b8e-9d2f-0a1b2c3d4e60"),
       "airflow.sdk.execution_time.execute_workload",
       "--json-string",
       workload,
     ]);
     // Prefect flow run.
     const flowRunId = randomUUID();
-    start("/bin/sleep", ["9"], {
+    start("/bin/sleep", ["60"], {
       PREFECT__FLOW_RUN_ID: flowRunId,
       PREFECT__FLOW_NAME: "pflow",
       PREFECT__DEPLOYMENT_NAME: "pdeploy",
     });
     // Explicit env.
-    start("/bin/sleep", ["9"], {
+    start("/bin/sleep", ["60"], {
       RIGHTSIZE_PIPELINE: "xpipe",
       RIGHTSIZE_TASK: "xtask",
       RIGHTSIZE_RUN: "xrun",
       RIGHTSIZE_TRY: "2",
     });
     // Not a task: must not be attributed.
-    const plain = start("/bin/sleep", ["9"]);
+    const plain = start("/bin/sleep", ["60"]);
 
     const result = await runCli(
-      ["--db", database.url, "collect", "--interval", "500ms", "--duration", "4s"],
+      ["--db", database.url, "collect", "--interval", "500ms", "--duration", "8s"],
       {
         env: { RIGHTSIZE_HOST_ID: hostId, RIGHTSIZE_SPOOL_DIR: join(folder, "spool") },
       },
@@ -151,15 +175,21 @@ describe("rightsize collect", () => {
       task: "a3task",
       run_id: "a3run",
       try_number: 2,
-      attribution: "airflow-log",
+      attribution: "airflow-runner",
     });
+    expect(rows.filter((row) => row.pipeline === "a3dag")).toHaveLength(1);
+    const [supervised] = await queryRows<{ n: number }>(
+      database.handle.db,
+      sql`select count(*)::int as n from task_executions where host_id = ${hostId} and root_pid = ${supervisor.pid!}`,
+    );
+    expect(supervised?.n).toBe(0);
     expect(find("k8sdag")).toMatchObject({
       task: "k8stask",
       run_id: "k8srun",
       try_number: 5,
       attribution: "airflow-workload",
     });
-    expect(find("pdeploy")).toMatchObject({
+    expect(find("pflow/pdeploy")).toMatchObject({
       orchestrator: "prefect",
       task: "__flow__",
       run_id: flowRunId,
@@ -185,7 +215,7 @@ describe("rightsize collect", () => {
     expect(tree).toMatchObject({ n: 2, commands: "airflow,sleep" });
     expect(tree?.span).toBeGreaterThan(2);
     expect(rows.filter((row) => row.pipeline === "a2dag")).toHaveLength(1);
-    for (const pipeline of ["a2dag", "titledag", "a3dag", "k8sdag", "pdeploy", "xpipe"]) {
+    for (const pipeline of ["a2dag", "titledag", "a3dag", "k8sdag", "pflow/pdeploy", "xpipe"]) {
       expect(find(pipeline)?.status).toBe("running");
       expect(find(pipeline)?.samples).toBeGreaterThanOrEqual(4);
     }
