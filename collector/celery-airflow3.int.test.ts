@@ -1,0 +1,206 @@
+/**
+ * Airflow 3 on the CeleryExecutor, with the real parts that matter to attribution: a Celery prefork worker
+ * (Debian's python3-celery on the test Redis, a queue of its own) whose pool child does what Airflow 3's
+ * supervisor does for each task (task-sdk `execution_time/supervisor.py` `supervise`): open the task log at
+ * Airflow's path, fork the runner, which retitles itself `airflow worker -- <ti id>` with real setproctitle
+ * (task_runner.py `startup`) and works. Two tasks run one after the other in the same pool child: each is
+ * its own execution with its run and try, and the pool child is never one. Needs `npm run build`.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queryRows } from "../db/client.js";
+import { cliPath } from "../test-support/cli.js";
+import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
+import { redisUrl } from "../test-support/services.js";
+
+// Debian's interpreter: the one python3-celery, python3-redis and python3-setproctitle are installed for.
+const python = "/usr/bin/python3";
+const queue = `rightsize-test-${randomUUID()}`;
+const hostId = `celery-test-${randomUUID().slice(0, 8)}`;
+let database: TestDatabase;
+let folder: string;
+let worker: ChildProcess | null = null;
+
+const tasksModule = `
+import os, time
+import setproctitle
+from celery import Celery
+
+app = Celery("rightsize_test", broker=os.environ["BROKER"], backend=os.environ["BROKER"])
+app.conf.task_default_queue = os.environ["QUEUE"]
+app.conf.worker_hijack_root_logger = False
+
+@app.task
+def supervise(log_path, ti_id, seconds):
+    # What Airflow 3's supervisor does inside the pool child: the log first, then the runner.
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    log = open(log_path, "ab")
+    pid = os.fork()
+    if pid == 0:
+        setproctitle.setproctitle("airflow worker -- " + ti_id)
+        end = time.time() + seconds
+        n = 0
+        while time.time() < end:
+            n += 1
+        os._exit(0)
+    os.waitpid(pid, 0)
+    log.close()
+    return os.getpid()
+`;
+
+const client = `
+import sys, json
+from tasks import supervise
+pids = []
+for log_path, ti_id in json.loads(sys.argv[1]):
+    pids.append(supervise.apply_async(args=[log_path, ti_id, 2.5]).get(timeout=300))
+print(json.dumps(pids))
+`;
+
+beforeAll(async () => {
+  database = await createPostgresTestDatabase();
+  folder = mkdtempSync(join(tmpdir(), "rightsize-celery-test-"));
+  writeFileSync(join(folder, "tasks.py"), tasksModule);
+  writeFileSync(join(folder, "client.py"), client);
+});
+
+afterAll(async () => {
+  if (worker?.pid) {
+    try {
+      process.kill(-worker.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  await database?.drop();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+function pythonEnv(): NodeJS.ProcessEnv {
+  return { PATH: "/usr/bin:/bin", BROKER: `${redisUrl}/0`, QUEUE: queue, PYTHONPATH: folder };
+}
+
+describe("Airflow 3 on a real Celery prefork worker", () => {
+  it("makes each supervised task its own execution and never the pool child", async () => {
+    worker = spawn(
+      python,
+      [
+        "-m",
+        "celery",
+        "-A",
+        "tasks",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=1",
+        "-Q",
+        queue,
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel=WARNING",
+      ],
+      { cwd: folder, env: pythonEnv(), stdio: "ignore", detached: true },
+    );
+
+    // The collector first (its start-up is slow on a loaded machine), then the tasks.
+    const collector = spawn(
+      process.execPath,
+      [cliPath, "--db", database.url, "collect", "--interval", "500ms"],
+      {
+        env: {
+          ...process.env,
+          RIGHTSIZE_HOST_ID: hostId,
+          RIGHTSIZE_SPOOL_DIR: join(folder, "spool"),
+          RIGHTSIZE_KUBERNETES_API: "off",
+          LOG_LEVEL: "info",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    const started = new Promise<void>((resolve) => {
+      collector.stderr.on("data", (chunk) => {
+        stderr += chunk;
+        if (stderr.includes("collector started")) resolve();
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => collector.on("exit", (code) => resolve(code)));
+    await started;
+
+    const logs = join(folder, "logs");
+    const runs = [
+      [join(logs, "dag_id=celery_dag/run_id=run_1/task_id=burn/attempt=1.log"), randomUUID()],
+      [join(logs, "dag_id=celery_dag/run_id=run_2/task_id=burn/attempt=2.log"), randomUUID()],
+    ];
+    const poolPids = JSON.parse(
+      execFileSync(python, [join(folder, "client.py"), JSON.stringify(runs)], {
+        cwd: folder,
+        env: pythonEnv(),
+        encoding: "utf8",
+        timeout: 600_000,
+      }),
+    ) as number[];
+    // Both tasks ran in the same long-lived pool child.
+    expect(poolPids).toHaveLength(2);
+    expect(poolPids[0]).toBe(poolPids[1]);
+    const poolPid = poolPids[0]!;
+    // The pool child really is retitled by Celery (billiard's setproctitle), and still alive.
+    expect(execFileSync("cat", [`/proc/${poolPid}/cmdline`], { encoding: "utf8" })).toMatch(/ForkPoolWorker/);
+
+    // A few ticks more so the second runner's end is seen, then stop.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    collector.kill("SIGTERM");
+    expect(await exited, stderr).toBe(0);
+
+    const rows = await queryRows<{
+      pipeline: string;
+      task: string;
+      run_id: string;
+      try_number: number;
+      map_index: number;
+      attribution: string;
+      root_pid: number;
+      cpu: number | null;
+    }>(
+      database.handle.db,
+      sql`select pipeline, task, run_id, try_number, map_index, attribution, root_pid,
+                 (select max(cpu_seconds_total) from samples s where s.execution_id = e.id)::float8 as cpu
+            from task_executions e where host_id = ${hostId} and pipeline = 'celery_dag' order by run_id`,
+    );
+    expect(rows.map(({ cpu: _cpu, root_pid: _pid, ...row }) => row)).toEqual([
+      {
+        pipeline: "celery_dag",
+        task: "burn",
+        run_id: "run_1",
+        try_number: 1,
+        map_index: -1,
+        attribution: "airflow-runner",
+      },
+      {
+        pipeline: "celery_dag",
+        task: "burn",
+        run_id: "run_2",
+        try_number: 2,
+        map_index: -1,
+        attribution: "airflow-runner",
+      },
+    ]);
+    // Two runners, two roots, neither the pool child; the pool child's CPU is in no execution.
+    expect(new Set(rows.map((row) => row.root_pid)).size).toBe(2);
+    for (const row of rows) {
+      expect(row.root_pid).not.toBe(poolPid);
+      expect(row.cpu).toBeGreaterThan(0);
+    }
+    const [pool] = await queryRows<{ n: number }>(
+      database.handle.db,
+      sql`select count(*)::int as n from execution_processes p join task_executions e on e.id = p.execution_id
+           where e.host_id = ${hostId} and p.pid = ${poolPid}`,
+    );
+    expect(pool?.n).toBe(0);
+  });
+});
