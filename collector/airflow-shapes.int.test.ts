@@ -1,0 +1,253 @@
+/**
+ * `rightsize collect` against real processes in each shape Airflow 2 and 3 and Prefect start tasks in:
+ * titles written by real setproctitle (Debian's python3-setproctitle for /usr/bin/python3), serving
+ * parents holding task logs by the default, the pre-2.3 and a configured template, the run_as_user
+ * re-exec's _AIRFLOW__STARTUP_MSG, execute_workload --json-path, the Edge worker's title, and two Prefect
+ * flows whose deployments share a name. Needs `npm run build`.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queryRows } from "../db/client.js";
+import { runCli } from "../test-support/cli.js";
+import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
+
+const python = "/usr/bin/python3";
+const hostId = `shapes-test-${randomUUID().slice(0, 8)}`;
+let database: TestDatabase;
+let folder: string;
+const workloads: ChildProcess[] = [];
+
+// One process shape: optionally hold a log open, retitle, fork a child that retitles (or not) and waits.
+const shapeScript = `
+import json, os, sys, time
+import setproctitle
+spec = json.loads(sys.argv[1])
+if spec.get("log"):
+    os.makedirs(os.path.dirname(spec["log"]), exist_ok=True)
+    log = open(spec["log"], "ab")
+if spec.get("title"):
+    setproctitle.setproctitle(spec["title"])
+if "child_title" in spec:
+    pid = os.fork()
+    if pid == 0:
+        if spec["child_title"]:
+            setproctitle.setproctitle(spec["child_title"])
+        time.sleep(60)
+        os._exit(0)
+    os.waitpid(pid, 0)
+else:
+    time.sleep(60)
+`;
+
+function start(file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(file, args, {
+    detached: true,
+    stdio: "ignore",
+    env: { PATH: "/usr/bin:/bin", ...env },
+  });
+  workloads.push(child);
+  return child;
+}
+
+function shape(
+  spec: Record<string, string | null>,
+  extraArgv: string[] = [],
+  env: Record<string, string> = {},
+) {
+  return start(python, [join(folder, "shape.py"), JSON.stringify(spec), ...extraArgv], env);
+}
+
+beforeAll(async () => {
+  database = await createPostgresTestDatabase();
+  folder = mkdtempSync(join(tmpdir(), "rightsize-shapes-test-"));
+  writeFileSync(join(folder, "shape.py"), shapeScript);
+});
+
+afterAll(async () => {
+  for (const child of workloads) {
+    try {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  await database?.drop();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+type Row = {
+  pipeline: string;
+  task: string;
+  run_id: string;
+  try_number: number;
+  map_index: number;
+  attribution: string;
+  root_pid: number;
+};
+
+describe("Airflow and Prefect shapes, as they really start tasks", () => {
+  it("attributes each shape with its run, try and map index, and no serving parent", async () => {
+    const logs = join(folder, "logs");
+    const runner = (n: number) =>
+      `airflow worker -- 01930f4e-7c3a-7b8e-9d2f-0a1b2c3d4e${String(n).padStart(2, "0")}`;
+    const command = (dag: string) =>
+      `['airflow', 'tasks', 'run', '${dag}', 'sup', 'run_a', '--local', '--subdir', 'DAGS_FOLDER/x.py']`;
+
+    // Airflow 2 fork mode: the supervisor's title holds the command; its forked runner's the key.
+    const a2supervisor = shape({
+      title: `airflow task supervisor: ${command("a2fork")}`,
+      child_title: "airflow task runner: a2fork sup run_a 12",
+    });
+    // Airflow 2 LocalExecutor (parallelism 0): the worker is serving, the supervisor it forks the task.
+    const a2worker = shape({
+      title: `airflow worker -- LocalExecutor: ${command("a2local_exec")}`,
+      child_title: `airflow task supervisor: ${command("a2local_exec")}`,
+    });
+    // Airflow 2 `--local` argv.
+    const bin = join(folder, "bin");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "airflow"), `#!${python}\nimport time\ntime.sleep(60)\n`);
+    chmodSync(join(bin, "airflow"), 0o755);
+    start(join(bin, "airflow"), ["tasks", "run", "a2argv", "t", "manual__1", "--local", "--map-index", "7"]);
+    // Airflow 3 LocalExecutor worker holding the default log; Edge worker job process; a configured
+    // template; the pre-2.3 template.
+    const local3 = shape({
+      title: "airflow worker -- LocalExecutor: 01930f4e-7c3a-7b8e-9d2f-0a1b2c3d4eff",
+      log: join(logs, "dag_id=local3/run_id=r3/task_id=t3/map_index=2/attempt=3.log"),
+      child_title: runner(1),
+    });
+    const edge = shape({
+      title:
+        "airflow edge worker: TaskInstanceKey(dag_id='edge_dag', task_id='e', run_id='er', try_number=4, map_index=2)",
+      child_title: runner(2),
+    });
+    const custom = shape({ log: join(logs, "custom_dag/ctask/crun/try-3.txt"), child_title: runner(3) });
+    const legacy = shape({
+      log: join(logs, "legacy_dag/ltask/2021-05-01T00:00:00+00:00/2.log"),
+      child_title: runner(4),
+    });
+    // Airflow 3 run_as_user re-exec: the workload in its environment, no log.
+    start(python, ["-c", "import time; time.sleep(60)"], {
+      _AIRFLOW__REEXECUTED_PROCESS: "1",
+      _AIRFLOW__STARTUP_MSG: JSON.stringify({
+        type: "StartupDetails",
+        ti: {
+          id: randomUUID(),
+          dag_id: "sudo_dag",
+          task_id: "s",
+          run_id: "sr",
+          try_number: 2,
+          map_index: -1,
+        },
+        dag_rel_path: "x.py",
+      }),
+    });
+    // Airflow 3 execute_workload --json-path FILE (older cncf.kubernetes): the supervisor; its child the task.
+    const workloadFile = join(folder, "workload.json");
+    writeFileSync(
+      workloadFile,
+      JSON.stringify({ ti: { dag_id: "json_dag", task_id: "j", run_id: "jr", try_number: 1, map_index: 0 } }),
+    );
+    const jsonSupervisor = shape({ child_title: runner(5) }, [
+      "airflow.sdk.execution_time.execute_workload",
+      "--json-path",
+      workloadFile,
+    ]);
+    // Prefect: two flows whose deployments share a name.
+    for (const flow of ["ingest", "report"]) {
+      start("/bin/sleep", ["60"], {
+        PREFECT__FLOW_RUN_ID: randomUUID(),
+        PREFECT__FLOW_NAME: flow,
+        PREFECT__DEPLOYMENT_NAME: "prod",
+      });
+    }
+
+    const result = await runCli(
+      ["--db", database.url, "collect", "--interval", "500ms", "--duration", "4s"],
+      {
+        env: {
+          RIGHTSIZE_HOST_ID: hostId,
+          RIGHTSIZE_SPOOL_DIR: join(folder, "spool"),
+          RIGHTSIZE_AIRFLOW_LOG_TEMPLATE:
+            "{{ ti.dag_id }}/{{ ti.task_id }}/{{ ti.run_id }}/try-{{ try_number }}.txt",
+          RIGHTSIZE_KUBERNETES_API: "off",
+        },
+      },
+    );
+    expect(result.code, result.stderr).toBe(0);
+
+    const rows = await queryRows<Row>(
+      database.handle.db,
+      sql`select pipeline, task, run_id, try_number, map_index, attribution, root_pid
+            from task_executions where host_id = ${hostId}`,
+    );
+    const only = (pipeline: string) => {
+      const found = rows.filter((row) => row.pipeline === pipeline);
+      expect(found, pipeline).toHaveLength(1);
+      return found[0]!;
+    };
+    expect(only("a2fork")).toMatchObject({
+      task: "sup",
+      run_id: "run_a",
+      attribution: "airflow-title",
+      root_pid: a2supervisor.pid,
+    });
+    expect(only("a2local_exec")).toMatchObject({ task: "sup", attribution: "airflow-title" });
+    expect(only("a2local_exec").root_pid).not.toBe(a2worker.pid);
+    expect(only("a2argv")).toMatchObject({
+      task: "t",
+      run_id: "manual__1",
+      map_index: 7,
+      attribution: "airflow-argv",
+    });
+    expect(only("local3")).toMatchObject({
+      task: "t3",
+      run_id: "r3",
+      try_number: 3,
+      map_index: 2,
+      attribution: "airflow-runner",
+    });
+    expect(only("edge_dag")).toMatchObject({
+      task: "e",
+      run_id: "er",
+      try_number: 4,
+      map_index: 2,
+      attribution: "airflow-worker",
+    });
+    expect(only("custom_dag")).toMatchObject({
+      task: "ctask",
+      run_id: "crun",
+      try_number: 3,
+      attribution: "airflow-runner",
+    });
+    expect(only("legacy_dag")).toMatchObject({
+      task: "ltask",
+      run_id: "2021-05-01T00:00:00+00:00",
+      try_number: 2,
+    });
+    expect(only("sudo_dag")).toMatchObject({
+      task: "s",
+      run_id: "sr",
+      try_number: 2,
+      attribution: "airflow-startup-msg",
+    });
+    expect(only("json_dag")).toMatchObject({
+      task: "j",
+      run_id: "jr",
+      try_number: 1,
+      map_index: 0,
+      attribution: "airflow-workload",
+    });
+    expect(only("ingest/prod")).toMatchObject({ task: "__flow__", attribution: "prefect-env" });
+    expect(only("report/prod")).toMatchObject({ task: "__flow__", attribution: "prefect-env" });
+    // Serving parents are never roots.
+    const roots = new Set(rows.map((row) => row.root_pid));
+    for (const parent of [a2worker, local3, edge, custom, legacy, jsonSupervisor])
+      expect(roots.has(parent.pid!)).toBe(false);
+  });
+});
