@@ -128,30 +128,69 @@ describe("deploy/kubernetes/rightsize.yaml", () => {
     expect(document.errors).toEqual([]);
     return document.toJSON() as {
       kind: string;
-      metadata: { name: string };
+      metadata: { name: string; namespace?: string };
       data?: Record<string, string>;
+      rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+      subjects?: Array<{ kind: string; name: string; namespace: string }>;
+      roleRef?: { kind: string; name: string };
       spec: {
         template: {
-          spec: { hostPID?: boolean; containers: Array<{ args: string[]; env?: Array<{ name: string }> }> };
+          spec: {
+            hostPID?: boolean;
+            serviceAccountName?: string;
+            containers: Array<{
+              args: string[];
+              env?: Array<{ name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
+            }>;
+          };
         };
       };
     };
   });
+  const workloads = () =>
+    documents.filter((document) => ["DaemonSet", "Deployment", "Job"].includes(document.kind));
 
   it("has a collector DaemonSet on the host PID namespace, a worker Deployment and a schedule Job", () => {
     expect(documents.map((document) => `${document.kind}/${document.metadata.name}`)).toEqual([
       "ConfigMap/rightsize-config",
+      "ServiceAccount/rightsize-collector",
+      "ClusterRole/rightsize-collector",
+      "ClusterRoleBinding/rightsize-collector",
       "DaemonSet/rightsize-collector",
       "Deployment/rightsize-worker",
       "Job/rightsize-schedule",
     ]);
-    expect(documents[1]!.spec.template.spec.hostPID).toBe(true);
+    expect(documents.find((document) => document.kind === "DaemonSet")!.spec.template.spec.hostPID).toBe(
+      true,
+    );
+  });
+
+  it("lets the collector get and list pods, nothing more, and tells it its node", () => {
+    const byKind = (kind: string) => documents.find((document) => document.kind === kind)!;
+    expect(byKind("ClusterRole").rules).toEqual([
+      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
+    ]);
+    const account = byKind("ServiceAccount").metadata;
+    expect(byKind("ClusterRoleBinding").subjects).toEqual([
+      { kind: "ServiceAccount", name: account.name, namespace: account.namespace },
+    ]);
+    expect(byKind("ClusterRoleBinding").roleRef).toMatchObject({
+      kind: "ClusterRole",
+      name: byKind("ClusterRole").metadata.name,
+    });
+    const collector = byKind("DaemonSet").spec.template.spec;
+    expect(collector.serviceAccountName).toBe(account.name);
+    expect(collector.containers[0]!.env).toContainEqual({
+      name: "RIGHTSIZE_NODE_NAME",
+      valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } },
+    });
   });
 
   it("runs real commands and sets only known settings", async () => {
     for (const document of documents) {
       for (const name of Object.keys(document.data ?? {})) expect(knownVariables, name).toContain(name);
-      for (const container of document.kind === "ConfigMap" ? [] : document.spec.template.spec.containers) {
+      const containers = workloads().includes(document) ? document.spec.template.spec.containers : [];
+      for (const container of containers) {
         await expectRealCommand(container.args);
         for (const variable of container.env ?? [])
           expect(knownVariables, variable.name).toContain(variable.name);
