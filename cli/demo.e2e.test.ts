@@ -63,7 +63,7 @@ describe("rightsize demo", () => {
     expect(compress.cpu.requestSource).toBe("declared");
     expect(compress.recommendation.cpuCores).toBeLessThan(2);
     expect(compress.runs).toBe(2);
-    const spawner = document.tasks.find((task) => task.pipeline === "split-files")!;
+    const spawner = document.tasks.find((task) => task.pipeline === "split-files/split-files")!;
     expect(spawner.processes.find((process) => process.command === "sh")?.count ?? 0).toBeGreaterThan(50);
 
     const reports = readdirSync(out);

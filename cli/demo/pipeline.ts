@@ -132,13 +132,15 @@ function launchTask(task: DemoTask, runId: string, context: LaunchContext): Prom
     );
     mkdirSync(folder, { recursive: true });
     env.DEMO_LOG_FILE = join(folder, "attempt=1.log");
-    // A Celery worker's forked supervisor: its argv says `airflow celery worker`, only the open log
-    // file says which task it runs.
+    // A Celery worker's supervisor: its argv says `airflow celery worker`, only the open log file says
+    // which task it runs; it starts the runner (cli/demo/workload.ts `supervise`), which is the task.
     args = [join(context.binDir, "airflow"), "celery", "worker"];
   } else {
+    // What a Prefect worker puts in a flow run's environment (3.6.17+: the names as well as the run id).
+    const [flow, deployment] = task.pipeline.split("/");
     env.PREFECT__FLOW_RUN_ID = randomUUID();
-    env.PREFECT__FLOW_NAME = task.pipeline.replaceAll("-", "_");
-    env.PREFECT__DEPLOYMENT_NAME = task.pipeline;
+    env.PREFECT__FLOW_NAME = flow;
+    if (deployment) env.PREFECT__DEPLOYMENT_NAME = deployment;
     args = [workloadScript];
   }
   const child = spawn(process.execPath, args, { env, stdio: "ignore" });

@@ -9,14 +9,18 @@ import type { BottleneckClass } from "../../common/analysis-document.js";
 export type ProcessShape =
   /** Airflow 2: argv `airflow tasks run DAG TASK RUN --raw`. */
   | "airflow-argv"
-  /** Airflow 3: a supervisor (forked from `airflow celery worker`) holding `…/dag_id=D/run_id=R/task_id=T/attempt=K.log` open. */
+  /**
+   * Airflow 3: a supervisor (argv `airflow celery worker`, as in a Celery pool child) holding
+   * `…/dag_id=D/run_id=R/task_id=T/attempt=K.log` open, which starts the runner titled
+   * `airflow worker -- <ti id>`: the runner is the task, the supervisor never is.
+   */
   | "airflow-log"
   /** Prefect: PREFECT__FLOW_RUN_ID, PREFECT__FLOW_NAME and PREFECT__DEPLOYMENT_NAME in the environment. */
   | "prefect-env";
 
 export interface DemoTask {
   orchestrator: "airflow" | "prefect";
-  /** DAG id, or Prefect deployment name. */
+  /** DAG id, or Prefect `FLOW/DEPLOYMENT` (the flow's name as Prefect derives it from the entrypoint). */
   pipeline: string;
   /** Task id; `__flow__` for a Prefect flow run. */
   task: string;
@@ -77,7 +81,7 @@ export const demoTasks: DemoTask[] = [
   },
   {
     orchestrator: "prefect",
-    pipeline: "fetch-api",
+    pipeline: "fetch-api/fetch-api",
     task: "__flow__",
     shape: "prefect-env",
     workload: "http",
@@ -86,7 +90,7 @@ export const demoTasks: DemoTask[] = [
   },
   {
     orchestrator: "prefect",
-    pipeline: "nightly-sleeper",
+    pipeline: "wait-for-upstream/nightly-sleeper",
     task: "__flow__",
     shape: "prefect-env",
     workload: "sleep",
@@ -95,7 +99,7 @@ export const demoTasks: DemoTask[] = [
   },
   {
     orchestrator: "prefect",
-    pipeline: "split-files",
+    pipeline: "split-files/split-files",
     task: "__flow__",
     shape: "prefect-env",
     workload: "spawn",

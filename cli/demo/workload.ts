@@ -6,6 +6,7 @@
  * Kept free of imports from the rest of the project: it runs as a short-lived child many times.
  */
 import { spawn, spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
@@ -117,15 +118,20 @@ async function main(): Promise<void> {
 }
 
 /**
- * Airflow 3's task supervisor keeps the task's log file open while its child runs the task: the collector
- * finds the task identity in that path among the supervisor's open files.
+ * Airflow 3's task supervisor keeps the task's log file open and starts the task runner, which retitles
+ * itself `airflow worker -- <ti id>` (apache/airflow task-sdk `execution_time/supervisor.py` `supervise`,
+ * `task_runner.py` `startup`). The collector takes the task from the supervisor's open log and makes the
+ * runner, not the supervisor, the execution.
  */
 async function supervise(logFile: string): Promise<void> {
   const fd = openSync(logFile, "a");
   try {
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, DEMO_RUNNER_TITLE: `airflow worker -- ${randomUUID()}` };
     delete env.DEMO_LOG_FILE;
-    const child = spawn(process.execPath, [process.argv[1]!], { env, stdio: "inherit" });
+    // Node writes a new title into the memory argv came in (libuv `uv_set_process_title`): the filler
+    // argument makes room for the runner's title.
+    const room = "-".repeat(64);
+    const child = spawn(process.execPath, [process.argv[1]!, room], { env, stdio: "inherit" });
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
     writeSync(fd, `task exited with ${code}\n`);
     process.exitCode = code ?? 1;
@@ -136,7 +142,10 @@ async function supervise(logFile: string): Promise<void> {
 
 if (isMainThread) {
   if (process.env.DEMO_LOG_FILE) await supervise(process.env.DEMO_LOG_FILE);
-  else await main();
+  else {
+    if (process.env.DEMO_RUNNER_TITLE) process.title = process.env.DEMO_RUNNER_TITLE;
+    await main();
+  }
 } else {
   burn((workerData as { until: number }).until);
 }
