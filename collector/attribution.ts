@@ -76,7 +76,8 @@ export interface PrefectIdentity {
  * The Prefect pipeline key (DESIGN.md "Task identity"): `FLOW/DEPLOYMENT`, as Prefect names a deployment
  * (`prefect deployment run FLOW/DEPLOYMENT`); `FLOW` for a flow run without a deployment. Prefect refuses
  * `/` in flow names (prefect `src/prefect/types/names.py` `BANNED_CHARACTERS`, checked by
- * `src/prefect/flows.py` `Flow.__init__` via `_raise_on_name_with_banned_characters`, at ce79dd3), so a key starting with `/` can never be a real flow's:
+ * `src/prefect/flows.py` `Flow.__init__` via `_raise_on_name_with_banned_characters`, at ce79dd3), so a
+ * key starting with `/` can never be a real flow's:
  * - deployment known but not its flow (the runner from 3.7.1 sets only the deployment name): `/ID` with
  *   the deployment id when known, else `/NAME` (two flows' same-named deployments seen only by name
  *   share it; their ids never do);
