@@ -70,6 +70,7 @@ export function reconcileOpenExecutions(
         rootPid: row.rootPid,
         rootStartTicks: row.rootStartTicks,
         startedAt: row.startedAt,
+        podUid: row.podUid,
       });
     if (alive) resumed.push(row.id);
     else lost.push({ ...row, status: "lost", endedAt: lastSampleAt ?? row.startedAt });

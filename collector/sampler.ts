@@ -98,6 +98,8 @@ export interface ResumedExecution {
   rootPid: number;
   rootStartTicks: number;
   startedAt: Date;
+  /** The Kubernetes pod it runs in, as stored. */
+  podUid?: string | null;
 }
 
 function measurePageSize(reader: ProcReader, procRoot: string): number {
@@ -205,6 +207,11 @@ export class Sampler {
       ownCgroup: false,
       countFromZero: false,
     });
+    // Its pod stays on the row, and the pod spec's requests are read again once the pod is listed.
+    if (previous.podUid) {
+      execution.pod = { podUid: previous.podUid, containerId: null };
+      execution.podSpecPending = true;
+    }
     this.tree.adopt(execution, stat, this.now());
     return true;
   }
