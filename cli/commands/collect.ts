@@ -37,17 +37,26 @@ export async function openCollectorDatabase(
     await handle?.close().catch(() => {});
     handle = null;
   }
-  const writer = await createWriter({
-    databaseUrl: config.database.url,
-    spoolDir: config.collector.spoolDir,
-    spoolMaxBytes: config.collector.spoolMaxBytes,
-    logger,
-    database: handle ?? undefined,
-  });
+  let writer: SampleWriter;
+  try {
+    writer = await createWriter({
+      databaseUrl: config.database.url,
+      spoolDir: config.collector.spoolDir,
+      spoolMaxBytes: config.collector.spoolMaxBytes,
+      logger,
+      database: handle ?? undefined,
+    });
+  } catch (error) {
+    // An open Postgres pool keeps Node's event loop alive: without this the command would print the
+    // error and then never exit (a supervisor waiting for the exit never restarts it).
+    await handle?.close().catch(() => {});
+    throw error;
+  }
   return {
     handle,
     writer,
     close: async () => {
+      await writer.close();
       await handle?.close();
     },
   };
@@ -88,6 +97,8 @@ Examples:
     .action(async (flags: { interval?: number; duration?: number }, self: Command) => {
       const runtime = runtimeOf(self);
       const { config } = runtime;
+      // A failure to open the spool rejects here, with the database already closed: the command exits 1
+      // at once and systemd (Restart=on-failure) or the DaemonSet starts it again.
       const database = await openCollectorDatabase(runtime);
       try {
         const open = [];

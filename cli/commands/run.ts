@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { runCommand } from "../../collector/run-command.js";
-import { UsageError } from "../../common/errors.js";
+import { describeError, UsageError } from "../../common/errors.js";
 import { flagParsers, runtimeOf } from "../runtime.js";
 import { openCollectorDatabase } from "./collect.js";
 
@@ -78,31 +78,40 @@ Examples:
     .action(async (command: string[], flags: RunFlags, self: Command) => {
       if (command.length === 0) throw new UsageError("run: no command given (put it after --)");
       const runtime = runtimeOf(self);
-      // The command starts at once; the database (an embedded one takes seconds) opens meanwhile.
+      const { logger } = runtime;
+      // The command starts at once; the database (an embedded one takes seconds) opens meanwhile. Whatever
+      // happens to rightsize's own storage (no spool folder, no database), the command still runs and its
+      // exit code is the one returned: rightsize only watches.
       const database = openCollectorDatabase(runtime);
-      let exitCode = 1;
+      database.catch((error) =>
+        logger.error(
+          { err: describeError(error) },
+          "cannot store this execution: the command runs unrecorded",
+        ),
+      );
+      const exitCode = await runCommand({
+        command,
+        attribution: {
+          orchestrator: flags.orchestrator,
+          pipeline: flags.pipeline,
+          task: flags.task,
+          runId: flags.run ?? null,
+          tryNumber: flags.try ?? null,
+          mapIndex: flags.mapIndex ?? null,
+          source: "wrapper",
+        },
+        requests: { cpuCores: flags.requestCpu ?? null, memoryBytes: flags.requestMemory ?? null },
+        intervalMs: flags.interval ?? runtime.config.collector.intervalMs,
+        procRoot: runtime.config.collector.procRoot,
+        cgroupRoot: runtime.config.collector.cgroupRoot,
+        hostId: runtime.config.collector.hostId,
+        writer: database.then((opened) => opened.writer),
+        logger,
+      });
       try {
-        exitCode = await runCommand({
-          command,
-          attribution: {
-            orchestrator: flags.orchestrator,
-            pipeline: flags.pipeline,
-            task: flags.task,
-            runId: flags.run ?? null,
-            tryNumber: flags.try ?? null,
-            mapIndex: flags.mapIndex ?? null,
-            source: "wrapper",
-          },
-          requests: { cpuCores: flags.requestCpu ?? null, memoryBytes: flags.requestMemory ?? null },
-          intervalMs: flags.interval ?? runtime.config.collector.intervalMs,
-          procRoot: runtime.config.collector.procRoot,
-          cgroupRoot: runtime.config.collector.cgroupRoot,
-          hostId: runtime.config.collector.hostId,
-          writer: database.then((opened) => opened.writer),
-          logger: runtime.logger,
-        });
-      } finally {
         await (await database).close();
+      } catch (error) {
+        logger.debug({ err: describeError(error) }, "closing the database after run failed");
       }
       // The entry point sets 0 for a command that returned; the wrapped command's code must win.
       process.once("exit", () => {
