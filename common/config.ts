@@ -7,7 +7,8 @@
  * same table, so a setting documented is a setting that exists.
  */
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { homedir, hostname } from "node:os";
+import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
@@ -142,10 +143,11 @@ export const settings: Setting[] = [
   {
     key: "collector.spoolDir",
     env: "RIGHTSIZE_SPOOL_DIR",
-    default: "./.rightsize/spool",
+    default: "(root: /var/lib/rightsize/spool; others: $XDG_STATE_HOME/rightsize/spool)",
     expected: "a folder path",
-    description: "Where samples wait on disk while the database is unreachable.",
-    parse: text,
+    description:
+      "Where samples wait on disk while the database is unreachable: a folder only this user can write (docs/collector-storage.md). A relative path is taken from the working directory at start.",
+    parse: text.transform((path) => resolvePath(path)),
   },
   {
     key: "collector.spoolMaxBytes",
@@ -511,8 +513,22 @@ function readFile(file: string): Map<string, { value: unknown; line: number }> {
   return values;
 }
 
-function defaultValue(setting: Setting): unknown {
+/**
+ * The spool's default: absolute, never under the working directory. Root (the `collect` daemon, `run`
+ * under sudo) uses /var/lib/rightsize/spool (the FHS's /var/lib, as systemd's StateDirectory=rightsize);
+ * any other user their XDG state folder ($XDG_STATE_HOME, else ~/.local/state: XDG Base Directory
+ * Specification 0.8), which only they can write.
+ */
+export function defaultSpoolDir(env: NodeJS.ProcessEnv, euid = process.geteuid?.() ?? 0): string {
+  if (euid === 0) return "/var/lib/rightsize/spool";
+  const state = env.XDG_STATE_HOME;
+  const base = state && isAbsolute(state) ? state : join(env.HOME || homedir(), ".local", "state");
+  return join(base, "rightsize", "spool");
+}
+
+function defaultValue(setting: Setting, env: NodeJS.ProcessEnv): unknown {
   if (setting.key === "collector.hostId") return hostname();
+  if (setting.key === "collector.spoolDir") return defaultSpoolDir(env);
   return setting.default;
 }
 
@@ -527,7 +543,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     : new Map<string, { value: unknown; line: number }>();
   const result: Record<string, unknown> = {};
   for (const setting of settings) {
-    let raw: unknown = defaultValue(setting);
+    let raw: unknown = defaultValue(setting, env);
     let origin: Origin = { kind: "default" };
     const fileValue = fromFile.get(setting.key);
     if (fileValue) {
