@@ -1,0 +1,195 @@
+/**
+ * Finds new task roots host-wide (collect mode), and refines a tree's attribution from its descendants.
+ * Lists /proc, or probes only the pids handed out since the last look, and reads each new pid a few
+ * times (a process may exec or open its task log after it starts), then never again.
+ */
+import type { Logger } from "../common/logger.js";
+import { type Attribution, mayHoldAirflowLog, refineAttribution, resolveAttribution } from "./attribution.js";
+import type { ExecutionState } from "./execution-state.js";
+import type { ProcessTree } from "./process-tree.js";
+import { listDir, type ProcReader } from "./proc-reader.js";
+import { type ProcStat, parseCmdline, parseEnviron, parseLoadavg } from "./procfs-parse.js";
+
+/** Discovery lists all of /proc every this many ticks (else it probes only the pids handed out since). */
+const FULL_LISTING_EVERY = 10;
+/** More new pids than this since the last tick: listing /proc is cheaper than probing each. */
+const MAX_PROBED_PIDS = 2000;
+
+/** A process that resolved to a task and has no tracked or candidate ancestor: a new execution's root. */
+export interface DiscoveredRoot {
+  pid: number;
+  stat: ProcStat;
+  attribution: Attribution;
+}
+
+export interface DiscoveryOptions {
+  reader: ProcReader;
+  procRoot: string;
+  logger: Logger;
+  tree: ProcessTree;
+  /** Open fd targets of a process (thread-waits.ts caches them per tick). */
+  fdTargets: (pid: number) => string[];
+}
+
+export class Discovery {
+  /** Host pids known from /proc listings: pid → the listing that last saw it. */
+  private readonly known = new Map<number, number>();
+  /** New pids still to be examined for attribution: pid → times examined. */
+  private readonly pending = new Map<number, number>();
+  private generation = 0;
+  /** Discovery has looked at every pid up to this one (null: not yet). */
+  private probedUpTo: number | null = null;
+  private probing = true;
+  private readonly probeFound = new Set<number>();
+  /** Pids the collector knows went elsewhere since the last tick (not to tracked trees). */
+  private otherAllocations = 0;
+
+  constructor(private readonly options: DiscoveryOptions) {}
+
+  /** Pids known to have gone to untracked processes since the last call; resets the count. */
+  takeOtherAllocations(): number {
+    const others = this.otherAllocations;
+    this.otherAllocations = 0;
+    return others;
+  }
+
+  /** New task roots since the last look. */
+  findRoots(): DiscoveredRoot[] {
+    const { reader, procRoot, tree } = this.options;
+    const lastPid = parseLoadavg(reader.readKept(`${procRoot}/loadavg`) ?? "")?.lastPid ?? null;
+    const from = this.probedUpTo;
+    const generation = ++this.generation;
+    // New processes have the pids handed out since the last look ([from+1, lastPid]): probing those costs
+    // in proportion to the fork rate, where listing /proc costs in proportion to the host (~1.5 ms for
+    // 2,000 entries here). The listing still runs every 10th tick to forget exited pids and to check
+    // that the counter speaks of our pid namespace, and whenever the counter wrapped or jumped far.
+    const inRange = lastPid !== null && from !== null && lastPid >= from && lastPid - from <= MAX_PROBED_PIDS;
+    if (this.probing && inRange) {
+      for (let pid = from + 1; pid <= lastPid; pid++) this.probePid(pid, generation);
+    }
+    if (!this.probing || !inRange || generation % FULL_LISTING_EVERY === 0) {
+      // After a probe of the same range, anything the listing finds new is something probing missed.
+      this.listAll(generation, this.probing && inRange);
+    }
+    this.probedUpTo = lastPid;
+
+    // Examined three times at most (its first ticks): enough to see an exec or a log file opened at start.
+    const candidates = new Map<number, { stat: ProcStat; attribution: Attribution }>();
+    for (const [pid, examined] of this.pending) {
+      if (examined >= 2 || tree.owner.has(pid) || pid === process.pid) this.pending.delete(pid);
+      else this.pending.set(pid, examined + 1);
+      if (tree.owner.has(pid) || pid === process.pid) continue;
+      const stat = tree.readStat(pid);
+      // Kernel threads (children of kthreadd, pid 2) have no environment or argv worth reading.
+      if (!stat || pid === 2 || stat.ppid === 2) {
+        this.pending.delete(pid);
+        continue;
+      }
+      const env = parseEnviron(reader.read(`${procRoot}/${pid}/environ`) ?? "");
+      if (env.RIGHTSIZE_WRAPPED) {
+        // `rightsize run` samples this one itself.
+        this.pending.delete(pid);
+        continue;
+      }
+      const argv = parseCmdline(reader.read(`${procRoot}/${pid}/cmdline`) ?? "");
+      const facts = { argv, env, fdTargets: mayHoldAirflowLog(argv) ? this.options.fdTargets(pid) : [] };
+      const attribution = resolveAttribution(facts);
+      if (attribution) candidates.set(pid, { stat, attribution });
+    }
+    const roots: DiscoveredRoot[] = [];
+    for (const [pid, candidate] of candidates) {
+      if (this.hasTrackedOrCandidateAncestor(candidate.stat.ppid, candidates)) continue;
+      this.pending.delete(pid);
+      roots.push({ pid, ...candidate });
+    }
+    return roots;
+  }
+
+  /** A freshly allocated pid: a new process when it is a thread-group leader (threads share the pid space). */
+  private probePid(pid: number, generation: number): void {
+    const status = this.options.reader.read(`${this.options.procRoot}/${pid}/status`);
+    if (status === undefined) return;
+    const tgid = Number(/\nTgid:\s*(\d+)/.exec(status)?.[1]);
+    if (tgid !== pid) return;
+    // Allocated since the last look, so a new process even if an older one once had this pid.
+    this.pending.set(pid, 0);
+    this.probeFound.add(pid);
+    if (!this.options.tree.owner.has(pid)) this.otherAllocations++;
+    this.known.set(pid, generation);
+  }
+
+  private listAll(generation: number, checkProbes: boolean): void {
+    const entries = listDir(this.options.procRoot) ?? [];
+    let missedByProbes = 0;
+    for (const entry of entries) {
+      const code = entry.charCodeAt(0);
+      if (code < 48 || code > 57) continue;
+      const pid = Number(entry);
+      if (!this.known.has(pid)) {
+        this.pending.set(pid, 0);
+        if (!this.options.tree.owner.has(pid)) this.otherAllocations++;
+        if (checkProbes && !this.probeFound.has(pid)) missedByProbes++;
+      }
+      this.known.set(pid, generation);
+    }
+    for (const [pid, seen] of this.known) {
+      if (seen !== generation) {
+        this.known.delete(pid);
+        this.pending.delete(pid);
+      }
+    }
+    this.probeFound.clear();
+    // Live processes the probes never saw: the pid counter is another namespace's (a container without
+    // the host's pid namespace). A few may be a race at start-up; more means probing is blind here.
+    if (this.probing && missedByProbes > 3) {
+      this.probing = false;
+      this.options.logger.info(
+        { missedByProbes },
+        "the pid counter does not match this /proc: listing it every tick",
+      );
+    }
+  }
+
+  private hasTrackedOrCandidateAncestor(ppid: number, candidates: Map<number, unknown>): boolean {
+    let pid = ppid;
+    // Task roots sit a few levels below a worker; 32 levels bounds a walk through a cyclic or odd tree.
+    for (let depth = 0; depth < 32 && pid > 1; depth++) {
+      if (this.options.tree.owner.has(pid) || candidates.has(pid)) return true;
+      const stat = this.options.tree.readStat(pid);
+      if (!stat) return false;
+      pid = stat.ppid;
+    }
+    return false;
+  }
+}
+
+/**
+ * Airflow trees: a descendant's AIRFLOW_CTX_TRY_NUMBER or open log tells the try the root did not.
+ * Updates the execution's attribution (and run id) and returns true when it changed.
+ */
+export function refineFromDescendants(
+  execution: ExecutionState,
+  options: Pick<DiscoveryOptions, "reader" | "procRoot" | "fdTargets">,
+): boolean {
+  const attribution = execution.attribution;
+  if (attribution.orchestrator !== "airflow" || attribution.tryNumber !== null) return false;
+  for (const record of execution.processes.values()) {
+    if (!record.alive || record.examined >= 3) continue;
+    record.examined++;
+    const env = parseEnviron(options.reader.read(`${options.procRoot}/${record.pid}/environ`) ?? "");
+    const argv = record.argv ?? [];
+    const found = resolveAttribution({
+      argv,
+      env,
+      fdTargets: mayHoldAirflowLog(argv) ? options.fdTargets(record.pid) : [],
+    });
+    const refined = found ? refineAttribution(execution.attribution, found) : null;
+    if (refined) {
+      execution.attribution = refined;
+      if (refined.runId !== null && execution.runId !== refined.runId && attribution.runId === null)
+        execution.runId = refined.runId;
+      return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,95 @@
+/**
+ * What the collector keeps about each followed execution and each process of its tree, between ticks.
+ * Plain data only: the modules that read /proc (process-tree.ts, thread-waits.ts, discovery.ts) update
+ * it, sample-math.ts computes from it, rows.ts maps it to table rows, and the Sampler coordinates.
+ */
+import type { NewExecution } from "../db/queries/executions.js";
+import type { Attribution } from "./attribution.js";
+import type { TaskCgroup } from "./cgroup.js";
+import type { Carry, TreeReading } from "./sample-math.js";
+
+/** What a thread was blocked in at the last tick. */
+export type BlockedIn = "disk" | "net" | "child" | "idle";
+
+export interface ThreadMark {
+  runNs: number;
+  delayNs: number;
+  slices: number;
+  /** What the thread was blocked in at the last tick, and on which endpoints. */
+  blocked: BlockedIn;
+  endpoints: string[];
+}
+
+export interface ProcessRecord {
+  pid: number;
+  startTicks: number;
+  ppid: number;
+  comm: string;
+  argv: string[] | null;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  /** Own utime+stime, ticks. */
+  ownTicks: number;
+  /** cutime+cstime: reaped children, ticks. */
+  childTicks: number;
+  rssBytes: number;
+  peakRssBytes: number;
+  readBytes: number | null;
+  writeBytes: number | null;
+  numThreads: number;
+  state: string;
+  alive: boolean;
+  /** Times a young process was re-read by the poll (to catch its exec). */
+  looks: number;
+  /** Ticks the process has been examined for attribution refinement. */
+  examined: number;
+  /** Row needs writing: first seen, or exited. */
+  dirty: boolean;
+  threads: Map<number, ThreadMark>;
+}
+
+export interface ExecutionState {
+  id: string;
+  attribution: Attribution;
+  runId: string;
+  startedAt: Date;
+  rootPid: number;
+  rootStartTicks: number;
+  processes: Map<number, ProcessRecord>;
+  /** Exited processes whose final row is still to be written. */
+  departed: ProcessRecord[];
+  cgroup: TaskCgroup | null;
+  /** The cgroup holds this task only, so its counters are the task's. */
+  ownCgroup: boolean;
+  resources: Pick<
+    NewExecution,
+    | "requestCpuCores"
+    | "limitCpuCores"
+    | "cpuSource"
+    | "requestMemoryBytes"
+    | "limitMemoryBytes"
+    | "memorySource"
+  >;
+  /** The reading the next sample is measured from (null: none yet, the first tick only sets it). */
+  previous: TreeReading | null;
+  /** Exited processes' times whose parent is outside the tree (the root): no one else keeps them. */
+  carry: Carry;
+  /** Highest cumulative CPU reported: the series never goes back. */
+  reportedCpuSeconds: number;
+  endpoints: Map<string, number>;
+  /** Network namespace link when the task has its own; else null (bytes unknown). */
+  ownNetns: string | null;
+  startedThisTick: number;
+  churnThisTick: boolean;
+  /** Last time a child was seen starting or leaving. */
+  lastChurnMs: number;
+  /** Re-read the root's counters every poll (`run`: its parent is the wrapper). */
+  watchRoot: boolean;
+  /** When the root was last seen alive. */
+  rootLastSeenMs: number;
+  /** When a poll last read the tree's children lists. */
+  lastPolledMs: number;
+  status: string;
+  endedAt: Date | null;
+  exitCode: number | null;
+}

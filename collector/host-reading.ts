@@ -1,0 +1,39 @@
+/**
+ * Host-wide readings of one tick, shared by every execution's sample: load, the pid counter, and the
+ * host's pressure stall totals (their change since the last tick).
+ */
+import type { ProcReader } from "./proc-reader.js";
+import { parseLoadavg, parsePressure } from "./procfs-parse.js";
+
+export interface HostReading {
+  load1: number | null;
+  lastPid: number | null;
+  /** Stall time since the last reading, µs (null: unknown or first reading). */
+  pressure: { cpu: number | null; memory: number | null; io: number | null };
+}
+
+export class HostReader {
+  private previous: Map<string, number> | null = null;
+
+  constructor(
+    private readonly reader: ProcReader,
+    private readonly procRoot: string,
+  ) {}
+
+  read(): HostReading {
+    const load = parseLoadavg(this.reader.readKept(`${this.procRoot}/loadavg`) ?? "");
+    const totals = new Map<string, number>();
+    const pressure = { cpu: null as number | null, memory: null as number | null, io: null as number | null };
+    for (const name of ["cpu", "memory", "io"] as const) {
+      const text = this.reader.readKept(`${this.procRoot}/pressure/${name}`);
+      const some = text === undefined ? null : parsePressure(text).some;
+      if (some) {
+        totals.set(name, some.totalUs);
+        const before = this.previous?.get(name);
+        if (before !== undefined) pressure[name] = some.totalUs - before;
+      }
+    }
+    this.previous = totals;
+    return { load1: load?.load1 ?? null, lastPid: load?.lastPid ?? null, pressure };
+  }
+}
