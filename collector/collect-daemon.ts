@@ -47,14 +47,31 @@ function attributionOf(row: ExecutionRow): Attribution {
   };
 }
 
-/** Resumes open executions whose root still runs; the others were lost with the collector that died. */
+/**
+ * Resumes open executions whose root still runs; the others were lost with the collector that died.
+ * An execution `rightsize run` recorded belongs to its wrapper: while its root runs it is left alone (the
+ * wrapper samples it and records its end; its root carries RIGHTSIZE_WRAPPED, so discovery skips it
+ * too), and once its root is gone it is marked lost only if nobody recorded an end (the "lost" write
+ * never overwrites an end, db/queries/executions.ts), so a wrapper's own end always wins.
+ */
 export function reconcileOpenExecutions(
   sampler: Sampler,
   open: CollectOptions["openExecutions"],
-): { resumed: string[]; lost: NewExecution[] } {
+): { resumed: string[]; lost: NewExecution[]; wrapped: string[] } {
   const resumed: string[] = [];
   const lost: NewExecution[] = [];
+  const wrapped: string[] = [];
   for (const { row, lastSampleAt } of open) {
+    if (row.attribution === "wrapper") {
+      const rootAlive =
+        row.rootPid !== null &&
+        row.rootStartTicks !== null &&
+        sampler.isAlive(row.rootPid, row.rootStartTicks);
+      if (rootAlive) {
+        wrapped.push(row.id);
+        continue;
+      }
+    }
     const alive =
       row.rootPid !== null &&
       row.rootStartTicks !== null &&
@@ -68,7 +85,7 @@ export function reconcileOpenExecutions(
     if (alive) resumed.push(row.id);
     else lost.push({ ...row, status: "lost", endedAt: lastSampleAt ?? row.startedAt });
   }
-  return { resumed, lost };
+  return { resumed, lost, wrapped };
 }
 
 export async function runCollector(options: CollectOptions): Promise<CollectSummary> {
