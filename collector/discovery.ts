@@ -8,7 +8,8 @@ import { type Attribution, mayHoldAirflowLog, refineAttribution, resolveAttribut
 import type { ExecutionState } from "./execution-state.js";
 import type { ProcessTree } from "./process-tree.js";
 import { listDir, type ProcReader } from "./proc-reader.js";
-import { type ProcStat, parseCmdline, parseEnviron, parseLoadavg } from "./procfs-parse.js";
+import { type ProcStat, parseCmdline, parseEnviron, parseLoadavg, parseProcCgroup } from "./procfs-parse.js";
+import { isTrusted, parseStatusUid, type TrustPolicy } from "./trust.js";
 
 /** Discovery lists all of /proc every this many ticks (else it probes only the pids handed out since). */
 const FULL_LISTING_EVERY = 10;
@@ -29,6 +30,8 @@ export interface DiscoveryOptions {
   tree: ProcessTree;
   /** Open fd targets of a process (thread-waits.ts caches them per tick). */
   fdTargets: (pid: number) => string[];
+  /** Whose processes may become executions (collector/trust.ts); absent: everyone's. */
+  trust?: TrustPolicy;
 }
 
 export class Discovery {
@@ -43,6 +46,8 @@ export class Discovery {
   private readonly probeFound = new Set<number>();
   /** Pids the collector knows went elsewhere since the last tick (not to tracked trees). */
   private otherAllocations = 0;
+  /** Task-shaped processes the trust model refused (collector/trust.ts). */
+  untrustedRoots = 0;
 
   constructor(private readonly options: DiscoveryOptions) {}
 
@@ -94,6 +99,10 @@ export class Discovery {
       const argv = parseCmdline(reader.read(`${procRoot}/${pid}/cmdline`) ?? "");
       const facts = { argv, env, fdTargets: mayHoldAirflowLog(argv) ? this.options.fdTargets(pid) : [] };
       const attribution = resolveAttribution(facts);
+      if (attribution && !this.trusted(pid, attribution)) {
+        this.pending.delete(pid);
+        continue;
+      }
       if (attribution) candidates.set(pid, { stat, attribution });
     }
     const roots: DiscoveredRoot[] = [];
@@ -148,6 +157,23 @@ export class Discovery {
         "the pid counter does not match this /proc: listing it every tick",
       );
     }
+  }
+
+  /** The trust check: who runs the process (real uid) and where (cgroup), never what it says it is. */
+  private trusted(pid: number, attribution: Attribution): boolean {
+    const { trust, reader, procRoot, logger } = this.options;
+    if (!trust) return true;
+    const uid = parseStatusUid(reader.read(`${procRoot}/${pid}/status`));
+    const cgroupPaths = parseProcCgroup(reader.read(`${procRoot}/${pid}/cgroup`) ?? "").map(
+      (entry) => entry.path,
+    );
+    if (isTrusted({ uid, cgroupPaths }, trust)) return true;
+    this.untrustedRoots++;
+    logger.warn(
+      { pid, uid, cgroup: cgroupPaths[0], pipeline: attribution.pipeline, task: attribution.task },
+      "task-shaped process of an untrusted user or cgroup ignored (collector.trust)",
+    );
+    return false;
   }
 
   private hasTrackedOrCandidateAncestor(ppid: number, candidates: Map<number, unknown>): boolean {

@@ -45,6 +45,7 @@ import {
 } from "./sample-math.js";
 import { emptyThreadSeconds } from "./thread-state.js";
 import { ThreadWaits } from "./thread-waits.js";
+import { parseStatusUid, type TrustPolicy } from "./trust.js";
 
 export { CLOCK_TICKS_PER_SECOND } from "./sample-math.js";
 
@@ -74,6 +75,8 @@ export interface SamplerOptions {
   pageSize?: number;
   /** Wall clock in ms; tests may pass their own. */
   now?: () => number;
+  /** Whose processes discovery may attribute (collector/trust.ts); absent: everyone's. */
+  trust?: TrustPolicy;
 }
 
 /** What `rightsize run` knows about the command it started. */
@@ -138,6 +141,7 @@ export class Sampler {
       logger: options.logger,
       tree: this.tree,
       fdTargets: (pid) => this.waits.fdTargets(pid),
+      trust: options.trust,
     });
     this.host = new HostReader(this.reader, this.procRoot);
     this.refineSources = {
@@ -243,6 +247,11 @@ export class Sampler {
   /** Releases kept file descriptors. */
   close(): void {
     this.reader.close();
+  }
+
+  /** Task-shaped processes discovery ignored because the trust model refused them. */
+  untrustedRoots(): number {
+    return this.discovery.untrustedRoots;
   }
 
   /** Finds new attributed task roots host-wide (collect mode) and starts following them. */
@@ -425,6 +434,7 @@ export class Sampler {
       status: "running",
       endedAt: null,
       exitCode: null,
+      uid: parseStatusUid(this.reader.read(`${this.procRoot}/${init.rootPid}/status`)),
     };
     const netns = readLink(`${this.procRoot}/${init.rootPid}/ns/net`);
     if (netns !== undefined && this.hostNetns !== undefined && netns !== this.hostNetns)

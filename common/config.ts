@@ -35,6 +35,10 @@ export interface Config {
     procRoot: string;
     cgroupRoot: string;
     hostId: string;
+    /** `collector.trust` entries (collector/trust.ts). */
+    trust: string[];
+    /** HOST:PORT of the OpenMetrics endpoint of `collect`; null: off. */
+    metricsListen: string | null;
   };
   analysis: {
     windowDays: number;
@@ -70,15 +74,30 @@ export interface Setting {
   parse: z.ZodType;
 }
 
+/**
+ * The longest delay a Node timer holds: setTimeout/setInterval take a signed 32-bit millisecond count
+ * and fire after 1 ms beyond it (Node docs, timers "setTimeout": "When delay is larger than 2147483647
+ * or less than 1, the delay will be set to 1"), which turned `--interval 25d` into a busy loop.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+/** Largest byte count stored exactly (int8 columns, JavaScript numbers: Number.MAX_SAFE_INTEGER). */
+export const MAX_BYTES = Number.MAX_SAFE_INTEGER;
+/** `collector.trust` entries (collector/trust.ts reads them). */
+export const TRUST_ENTRY =
+  /^(any|root|system-services|containers|uid:\d{1,10}|user:[A-Za-z_][A-Za-z0-9_.-]*\$?)$/;
+/** HOST:PORT (IPv4, [IPv6] or a name) with a TCP port. */
+export const LISTEN_ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
 const duration = z
   .union([z.number(), z.string()])
   .transform((value) => (typeof value === "number" ? value * 1000 : parseDurationMs(value)))
   .pipe(z.number().positive().finite());
-const days = duration.transform((ms) => ms / 86_400_000);
+/** Durations a time window or retention may span: up to 100 years (Date arithmetic stays exact). */
+const days = duration.pipe(z.number().max(100 * 365 * 86_400_000)).transform((ms) => ms / 86_400_000);
 const bytes = z
   .union([z.number(), z.string()])
   .transform((value) => (typeof value === "number" ? value : parseBytes(value)))
-  .pipe(z.number().nonnegative().finite());
+  .pipe(z.number().nonnegative().max(MAX_BYTES));
 const numeric = z.union([
   z.number(),
   z
@@ -136,9 +155,9 @@ export const settings: Setting[] = [
     key: "collector.interval",
     env: "RIGHTSIZE_INTERVAL",
     default: "1s",
-    expected: "a duration such as 1s or 500ms",
+    expected: "a duration from 50ms to 24d (a timer's limit) such as 1s or 500ms",
     description: "Sampling tick of `collect` and `run`.",
-    parse: duration.pipe(z.number().min(50)),
+    parse: duration.pipe(z.number().min(50).max(MAX_TIMER_MS)),
   },
   {
     key: "collector.spoolDir",
@@ -156,6 +175,27 @@ export const settings: Setting[] = [
     expected: "a size such as 1GiB or 512MiB",
     description: "Spool bound; only a full spool drops samples (counted and logged as errors).",
     parse: bytes,
+  },
+  {
+    key: "collector.trust",
+    env: "RIGHTSIZE_TRUST",
+    default: ["root", "system-services", "containers"],
+    expected:
+      "entries among root, system-services, containers, any, uid:N, user:NAME (comma-separated or a YAML list)",
+    description:
+      "Whose processes `collect` may turn into task executions: by real uid, or by the cgroup only root can place a process in (docs/collector-storage.md).",
+    parse: list.pipe(z.array(z.string().regex(TRUST_ENTRY)).min(1)),
+  },
+  {
+    key: "collector.metricsListen",
+    env: "RIGHTSIZE_METRICS_LISTEN",
+    default: null,
+    expected: "HOST:PORT such as 127.0.0.1:9464",
+    description: "OpenMetrics endpoint of `collect` (/metrics, /healthz, /readyz). Unset: off.",
+    parse: optionalText.refine(
+      (value) =>
+        value === null || (LISTEN_ADDRESS.test(value) && Number(LISTEN_ADDRESS.exec(value)![2]) <= 65_535),
+    ),
   },
   {
     key: "collector.procRoot",

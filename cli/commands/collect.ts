@@ -71,12 +71,12 @@ export function register(program: Command): void {
     .option(
       "--interval <duration>",
       "sampling tick (default: collector.interval, 1s)",
-      flagParsers.durationMs,
+      flagParsers.intervalMs,
     )
     .option(
       "--duration <duration>",
-      "stop after this long (default: run until SIGINT/SIGTERM)",
-      flagParsers.durationMs,
+      "stop after this long, up to 24d (default: run until SIGINT/SIGTERM)",
+      flagParsers.timerMs,
     )
     .addHelpText(
       "after",

@@ -8,7 +8,8 @@ import { openCollectorDatabase } from "./collect.js";
 export function parseCores(value: string): number {
   const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(value.trim());
   const cores = match ? Number(match[1]) / (match[2] === "m" ? 1000 : 1) : Number.NaN;
-  if (!Number.isFinite(cores) || cores <= 0)
+  // 1,048,576 cores: far past any machine, well inside a double precision column.
+  if (!Number.isFinite(cores) || cores <= 0 || cores > 1_048_576)
     throw new InvalidArgumentError("expected cores such as 2, 0.5 or 500m");
   return cores;
 }
@@ -36,13 +37,8 @@ export function register(program: Command): void {
     .requiredOption("--pipeline <name>", "the DAG, deployment or pipeline label")
     .requiredOption("--task <name>", "the task label")
     .option("--run <id>", "run id (default: the start time)")
-    .option("--try <n>", "try number (default 1)", flagParsers.positiveInt)
-    .option("--map-index <n>", "map index of a mapped task", (value: string) => {
-      const number = Number(value);
-      if (!Number.isInteger(number) || number < 0)
-        throw new InvalidArgumentError("expected a whole number from 0");
-      return number;
-    })
+    .option("--try <n>", "try number (default 1)", (value: string) => flagParsers.int4(value, 1))
+    .option("--map-index <n>", "map index of a mapped task", (value: string) => flagParsers.int4(value, 0))
     .option(
       "--request-cpu <cores>",
       'the CPU the task asked for (2, 0.5, 500m); stored with source "flag"',
@@ -56,7 +52,7 @@ export function register(program: Command): void {
     .option(
       "--interval <duration>",
       "sampling tick (default: collector.interval, 1s)",
-      flagParsers.durationMs,
+      flagParsers.intervalMs,
     )
     .argument("<command...>", "the command and its arguments, after --")
     .addHelpText(
