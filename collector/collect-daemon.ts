@@ -3,13 +3,16 @@
  * stopped (SIGINT/SIGTERM, or the optional duration), then flushes and returns. Executions a crashed
  * collector left open are resumed when their root still runs, and reported "lost" otherwise.
  */
+import type { Server } from "node:http";
 import type { Logger } from "../common/logger.js";
 import type { ExecutionRow } from "../db/queries/executions.js";
 import type { Attribution } from "./attribution.js";
+import { CollectorHealth } from "./health-metrics.js";
 import { takeHostInventory } from "./host-inventory.js";
 import { startSamplerLoop } from "./loop.js";
 import { redactArgv } from "./redact.js";
 import { Sampler } from "./sampler.js";
+import type { TrustPolicy } from "./trust.js";
 import type { NewExecution, SampleWriter } from "./writer.js";
 
 export interface CollectOptions {
@@ -26,6 +29,10 @@ export interface CollectOptions {
   pollMs?: number;
   /** Resolves when the daemon should stop (tests); signals work as well. */
   stop?: Promise<void>;
+  /** Whose processes may be attributed (collector/trust.ts); absent: everyone's. */
+  trust?: TrustPolicy;
+  /** HOST:PORT of the OpenMetrics endpoint; null or absent: off. */
+  metricsListen?: string | null;
 }
 
 export interface CollectSummary {
@@ -110,7 +117,30 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     logger,
     redact: redactArgv,
     intervalMs: options.intervalMs,
+    trust: options.trust,
   });
+  const health = new CollectorHealth(
+    {
+      writer: () => writer.stats(),
+      openExecutions: () => sampler.openExecutions().length,
+      untrustedRoots: () => sampler.untrustedRoots(),
+      spoolSegments: () => writer.stats().spoolSegments,
+      spoolQuarantined: () => writer.stats().spoolQuarantined,
+    },
+    options.intervalMs,
+  );
+  let server: Server | null = null;
+  if (options.metricsListen) {
+    try {
+      server = await health.listen(options.metricsListen, logger);
+    } catch (error) {
+      sampler.close();
+      await writer.close();
+      throw new Error(`cannot serve metrics on ${options.metricsListen}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
   const { resumed, lost } = reconcileOpenExecutions(sampler, options.openExecutions);
   for (const row of lost) writer.execution(row);
   if (resumed.length + lost.length > 0)
@@ -127,6 +157,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     pollMs: options.pollMs,
     discover: true,
     logger,
+    tickCpu: (micros) => health.tick(micros),
     afterTick: () => {
       for (const id of sampler.openExecutions()) {
         if (!seen.has(id)) {
@@ -145,6 +176,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
   sampler.writeLiveProcesses();
   sampler.close();
   await writer.close();
+  if (server) await new Promise((resolve) => server.close(resolve));
   logger.info({ ticks: loop.ticks(), executions }, "collector stopped");
   return { ticks: loop.ticks(), resumed: resumed.length, lost: lost.length, executions };
 }

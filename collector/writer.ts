@@ -56,6 +56,9 @@ export interface WriterStats {
   renumberedExecutions: number;
   /** Date.now() of the last batch committed to the database; null before the first. */
   lastWriteAtMs: number | null;
+  /** Segment files in the spool, and entries quarantined from its folder since start. */
+  spoolSegments: number;
+  spoolQuarantined: number;
   spoolBytes: number;
   /** Whether the last database attempt succeeded. */
   databaseUp: boolean;
@@ -359,6 +362,8 @@ class Writer implements SampleWriter {
       databaseUp: this.databaseUp,
       lastError: this.lastError,
       lastWriteAtMs: this.lastWriteAtMs,
+      spoolSegments: this.spool.stats().segments,
+      spoolQuarantined: this.spool.stats().quarantined,
     };
   }
 
