@@ -155,8 +155,8 @@ export const settings: Setting[] = [
     key: "collector.interval",
     env: "RIGHTSIZE_INTERVAL",
     default: "1s",
-    expected: "a duration from 50ms to 24d (a timer's limit) such as 1s or 500ms",
-    description: "Sampling tick of `collect` and `run`.",
+    expected: "a duration such as 1s or 500ms",
+    description: "Sampling tick of `collect` and `run`: 50ms to 24d (the longest a Node timer waits).",
     parse: duration.pipe(z.number().min(50).max(MAX_TIMER_MS)),
   },
   {
