@@ -132,7 +132,16 @@ describe("deploy/kubernetes/rightsize.yaml", () => {
       data?: Record<string, string>;
       spec: {
         template: {
-          spec: { hostPID?: boolean; containers: Array<{ args: string[]; env?: Array<{ name: string }> }> };
+          spec: {
+            hostPID?: boolean;
+            containers: Array<{
+              args: string[];
+              env?: Array<{ name: string }>;
+              ports?: Array<{ name: string; containerPort: number }>;
+              livenessProbe?: { httpGet: { path: string; port: string } };
+              readinessProbe?: { httpGet: { path: string; port: string } };
+            }>;
+          };
         };
       };
     };
@@ -146,6 +155,15 @@ describe("deploy/kubernetes/rightsize.yaml", () => {
       "Job/rightsize-schedule",
     ]);
     expect(documents[1]!.spec.template.spec.hostPID).toBe(true);
+  });
+
+  it("probes the collector's health endpoint on the port it listens on", () => {
+    const [collector] = documents[1]!.spec.template.spec.containers;
+    const listen = collector!.args[collector!.args.indexOf("--metrics-listen") + 1];
+    const port = collector!.ports?.find((entry) => entry.name === collector!.livenessProbe?.httpGet.port);
+    expect(listen).toBe(`0.0.0.0:${port?.containerPort}`);
+    expect(collector!.livenessProbe?.httpGet.path).toBe("/healthz");
+    expect(collector!.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
   });
 
   it("runs real commands and sets only known settings", async () => {
