@@ -7,7 +7,7 @@ import type { Server } from "node:http";
 import type { Logger } from "../common/logger.js";
 import type { ExecutionRow } from "../db/queries/executions.js";
 import type { Attribution } from "./attribution.js";
-import { CollectorHealth } from "./health-metrics.js";
+import type { CollectorHealth } from "./health-metrics.js";
 import { takeHostInventory } from "./host-inventory.js";
 import { startSamplerLoop } from "./loop.js";
 import { redactArgv } from "./redact.js";
@@ -119,18 +119,22 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     intervalMs: options.intervalMs,
     trust: options.trust,
   });
-  const health = new CollectorHealth(
-    {
-      writer: () => writer.stats(),
-      openExecutions: () => sampler.openExecutions().length,
-      untrustedRoots: () => sampler.untrustedRoots(),
-      spoolSegments: () => writer.stats().spoolSegments,
-      spoolQuarantined: () => writer.stats().spoolQuarantined,
-    },
-    options.intervalMs,
-  );
+  // prom-client takes about 0.45 s to load on this machine (`node -e 'import("prom-client")'`): only
+  // when the endpoint is asked for.
+  let health: CollectorHealth | null = null;
   let server: Server | null = null;
   if (options.metricsListen) {
+    const { CollectorHealth } = await import("./health-metrics.js");
+    health = new CollectorHealth(
+      {
+        writer: () => writer.stats(),
+        openExecutions: () => sampler.openExecutions().length,
+        untrustedRoots: () => sampler.untrustedRoots(),
+        spoolSegments: () => writer.stats().spoolSegments,
+        spoolQuarantined: () => writer.stats().spoolQuarantined,
+      },
+      options.intervalMs,
+    );
     try {
       server = await health.listen(options.metricsListen, logger);
     } catch (error) {
@@ -157,7 +161,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     pollMs: options.pollMs,
     discover: true,
     logger,
-    tickCpu: (micros) => health.tick(micros),
+    tickCpu: health ? (micros) => health!.tick(micros) : undefined,
     afterTick: () => {
       for (const id of sampler.openExecutions()) {
         if (!seen.has(id)) {

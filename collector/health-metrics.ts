@@ -5,8 +5,8 @@
  * scraped, so the per-tick path only bumps two numbers. Names, types and units: docs/collector-storage.md
  * "The collector's own health".
  *
- * Also `/healthz` (liveness: a tick ran within three intervals) and `/readyz` (readiness: the loop
- * started); both answer 200 or 503 with one line of text.
+ * Also `/healthz` (liveness: a tick ran within three intervals, at least 30 s) and `/readyz`
+ * (readiness: the loop started); both answer 200 or 503 with one line of text.
  */
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Registry } from "prom-client";
@@ -145,10 +145,14 @@ export class CollectorHealth {
     this.method = method;
   }
 
-  /** Alive: a tick ran within three intervals (or the loop has not started yet). */
+  /**
+   * Alive: a tick ran within three intervals, and never less than 30 s (chosen value: a host loaded far
+   * past its cores delays timers by seconds, and a restart would only add to the load), or the loop has
+   * not started yet.
+   */
   live(): boolean {
-    if (this.lastTickAtMs === null) return Date.now() - this.startedAtMs < 3 * this.intervalMs + 30_000;
-    return Date.now() - this.lastTickAtMs < 3 * this.intervalMs;
+    const allowedMs = Math.max(3 * this.intervalMs, 30_000);
+    return Date.now() - (this.lastTickAtMs ?? this.startedAtMs) < allowedMs;
   }
 
   ready(): boolean {
