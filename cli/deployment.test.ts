@@ -141,6 +141,9 @@ describe("deploy/kubernetes/rightsize.yaml", () => {
             containers: Array<{
               args: string[];
               env?: Array<{ name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
+              ports?: Array<{ name: string; containerPort: number }>;
+              livenessProbe?: { httpGet: { path: string; port: string } };
+              readinessProbe?: { httpGet: { path: string; port: string } };
             }>;
           };
         };
@@ -184,6 +187,15 @@ describe("deploy/kubernetes/rightsize.yaml", () => {
       name: "RIGHTSIZE_NODE_NAME",
       valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } },
     });
+  });
+
+  it("probes the collector's health endpoint on the port it listens on", () => {
+    const [collector] = documents[1]!.spec.template.spec.containers;
+    const listen = collector!.args[collector!.args.indexOf("--metrics-listen") + 1];
+    const port = collector!.ports?.find((entry) => entry.name === collector!.livenessProbe?.httpGet.port);
+    expect(listen).toBe(`0.0.0.0:${port?.containerPort}`);
+    expect(collector!.livenessProbe?.httpGet.path).toBe("/healthz");
+    expect(collector!.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
   });
 
   it("runs real commands and sets only known settings", async () => {

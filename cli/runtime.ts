@@ -4,7 +4,7 @@
  * rooms.
  */
 import { type Command, InvalidArgumentError } from "commander";
-import { type Config, loadConfig } from "../common/config.js";
+import { type Config, loadConfig, MAX_BYTES, MAX_TIMER_MS } from "../common/config.js";
 import { createLogger, type Logger } from "../common/logger.js";
 import { parseBytes, parseDurationMs } from "../common/units.js";
 import { type DatabaseHandle, openDatabase } from "../db/client.js";
@@ -56,13 +56,38 @@ export const flagParsers = {
       throw new InvalidArgumentError("expected a duration such as 1s, 500ms or 14d");
     return ms;
   },
+  /** A duration a timer waits (a tick, a run time): at most what setTimeout holds, about 24.8 days. */
+  timerMs(value: string): number {
+    const ms = flagParsers.durationMs(value);
+    if (ms > MAX_TIMER_MS)
+      throw new InvalidArgumentError("expected a duration up to 24d (2147483647 ms, a timer's limit)");
+    return ms;
+  },
+  /** A sampling tick: 50 ms (collector.interval's floor) up to a timer's limit. */
+  intervalMs(value: string): number {
+    const ms = flagParsers.timerMs(value);
+    if (ms < 50) throw new InvalidArgumentError("expected a tick of at least 50ms");
+    return ms;
+  },
+  /** A whole number an int4 column holds (try numbers, map indexes). */
+  int4(value: string, min: number): number {
+    const number = Number(value);
+    if (
+      !/^\d+$/.test(value.trim()) ||
+      !Number.isSafeInteger(number) ||
+      number < min ||
+      number > 2_147_483_647
+    )
+      throw new InvalidArgumentError(`expected a whole number from ${min} to 2147483647`);
+    return number;
+  },
   days(value: string): number {
     return flagParsers.durationMs(value) / 86_400_000;
   },
   bytes(value: string): number {
     const bytes = parseBytes(value);
-    if (!Number.isFinite(bytes) || bytes <= 0)
-      throw new InvalidArgumentError("expected a size such as 512Mi or 2GiB");
+    if (!Number.isFinite(bytes) || bytes <= 0 || bytes > MAX_BYTES)
+      throw new InvalidArgumentError("expected a size such as 512Mi or 2GiB (at most 8 PiB)");
     return bytes;
   },
   positiveNumber(value: string): number {

@@ -3,15 +3,18 @@
  * stopped (SIGINT/SIGTERM, or the optional duration), then flushes and returns. Executions a crashed
  * collector left open are resumed when their root still runs, and reported "lost" otherwise.
  */
+import type { Server } from "node:http";
 import type { Logger } from "../common/logger.js";
 import type { ExecutionRow } from "../db/queries/executions.js";
 import type { LogTemplate } from "./airflow-log-template.js";
 import type { Attribution } from "./attribution.js";
+import type { CollectorHealth } from "./health-metrics.js";
 import { takeHostInventory } from "./host-inventory.js";
 import type { PodSource } from "./kubernetes-client.js";
 import { startSamplerLoop } from "./loop.js";
 import { redactArgv } from "./redact.js";
 import { Sampler } from "./sampler.js";
+import type { TrustPolicy } from "./trust.js";
 import type { NewExecution, SampleWriter } from "./writer.js";
 
 export interface CollectOptions {
@@ -32,6 +35,10 @@ export interface CollectOptions {
   logTemplates?: readonly LogTemplate[];
   /** Pod metadata for Kubernetes nodes; its first listing is awaited at start. */
   pods?: PodSource | null;
+  /** Whose processes may be attributed (collector/trust.ts); absent: everyone's. */
+  trust?: TrustPolicy;
+  /** HOST:PORT of the OpenMetrics endpoint; null or absent: off. */
+  metricsListen?: string | null;
 }
 
 export interface CollectSummary {
@@ -53,14 +60,31 @@ function attributionOf(row: ExecutionRow): Attribution {
   };
 }
 
-/** Resumes open executions whose root still runs; the others were lost with the collector that died. */
+/**
+ * Resumes open executions whose root still runs; the others were lost with the collector that died.
+ * An execution `rightsize run` recorded belongs to its wrapper: while its root runs it is left alone (the
+ * wrapper samples it and records its end; its root carries RIGHTSIZE_WRAPPED, so discovery skips it
+ * too), and once its root is gone it is marked lost only if nobody recorded an end (the "lost" write
+ * never overwrites an end, db/queries/executions.ts), so a wrapper's own end always wins.
+ */
 export function reconcileOpenExecutions(
   sampler: Sampler,
   open: CollectOptions["openExecutions"],
-): { resumed: string[]; lost: NewExecution[] } {
+): { resumed: string[]; lost: NewExecution[]; wrapped: string[] } {
   const resumed: string[] = [];
   const lost: NewExecution[] = [];
+  const wrapped: string[] = [];
   for (const { row, lastSampleAt } of open) {
+    if (row.attribution === "wrapper") {
+      const rootAlive =
+        row.rootPid !== null &&
+        row.rootStartTicks !== null &&
+        sampler.isAlive(row.rootPid, row.rootStartTicks);
+      if (rootAlive) {
+        wrapped.push(row.id);
+        continue;
+      }
+    }
     const alive =
       row.rootPid !== null &&
       row.rootStartTicks !== null &&
@@ -75,7 +99,7 @@ export function reconcileOpenExecutions(
     if (alive) resumed.push(row.id);
     else lost.push({ ...row, status: "lost", endedAt: lastSampleAt ?? row.startedAt });
   }
-  return { resumed, lost };
+  return { resumed, lost, wrapped };
 }
 
 export async function runCollector(options: CollectOptions): Promise<CollectSummary> {
@@ -101,9 +125,36 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     redact: redactArgv,
     intervalMs: options.intervalMs,
     attribution: { logTemplates: options.logTemplates, pods: options.pods },
+    trust: options.trust,
   });
   // The first pod listing (or the one line saying no Kubernetes API answers) before the first tick.
   await options.pods?.start();
+  // prom-client takes about 0.45 s to load on this machine (`node -e 'import("prom-client")'`): only
+  // when the endpoint is asked for.
+  let health: CollectorHealth | null = null;
+  let server: Server | null = null;
+  if (options.metricsListen) {
+    const { CollectorHealth } = await import("./health-metrics.js");
+    health = new CollectorHealth(
+      {
+        writer: () => writer.stats(),
+        openExecutions: () => sampler.openExecutions().length,
+        untrustedRoots: () => sampler.untrustedRoots(),
+        spoolSegments: () => writer.stats().spoolSegments,
+        spoolQuarantined: () => writer.stats().spoolQuarantined,
+      },
+      options.intervalMs,
+    );
+    try {
+      server = await health.listen(options.metricsListen, logger);
+    } catch (error) {
+      sampler.close();
+      await writer.close();
+      throw new Error(`cannot serve metrics on ${options.metricsListen}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
   const { resumed, lost } = reconcileOpenExecutions(sampler, options.openExecutions);
   for (const row of lost) writer.execution(row);
   if (resumed.length + lost.length > 0)
@@ -120,6 +171,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     pollMs: options.pollMs,
     discover: true,
     logger,
+    tickCpu: health ? (micros) => health!.tick(micros) : undefined,
     afterTick: () => {
       for (const id of sampler.openExecutions()) {
         if (!seen.has(id)) {
@@ -138,6 +190,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
   sampler.writeLiveProcesses();
   sampler.close();
   await writer.close();
+  if (server) await new Promise((resolve) => server.close(resolve));
   logger.info({ ticks: loop.ticks(), executions }, "collector stopped");
   return { ticks: loop.ticks(), resumed: resumed.length, lost: lost.length, executions };
 }

@@ -13,7 +13,8 @@ import type { PodPlace } from "./kubernetes-pods.js";
 import { ProcessAttributor } from "./process-attributor.js";
 import type { ProcessTree } from "./process-tree.js";
 import { listDir, type ProcReader } from "./proc-reader.js";
-import { type ProcStat, parseEnviron, parseLoadavg } from "./procfs-parse.js";
+import { type ProcStat, parseEnviron, parseLoadavg, parseProcCgroup } from "./procfs-parse.js";
+import { isTrusted, parseStatusUid, type TrustPolicy } from "./trust.js";
 
 /** Discovery lists all of /proc every this many ticks (else it probes only the pids handed out since). */
 const FULL_LISTING_EVERY = 10;
@@ -40,6 +41,8 @@ export interface DiscoveryOptions {
   logTemplates?: readonly LogTemplate[];
   /** Pod metadata (collector/kubernetes-client.ts); null or absent outside Kubernetes. */
   pods?: PodSource | null;
+  /** Whose processes may become executions (collector/trust.ts); absent: everyone's. */
+  trust?: TrustPolicy;
 }
 
 export class Discovery {
@@ -54,6 +57,8 @@ export class Discovery {
   private readonly probeFound = new Set<number>();
   /** Pids the collector knows went elsewhere since the last tick (not to tracked trees). */
   private otherAllocations = 0;
+  /** Task-shaped processes the trust model refused (collector/trust.ts). */
+  untrustedRoots = 0;
 
   /** Reads what a new process shows and decides whether it starts an execution. */
   private readonly attributor: ProcessAttributor;
@@ -132,6 +137,7 @@ export class Discovery {
       if (found === "wrapped") this.pending.delete(pid);
       // Only pod metadata not listed yet could tell: look again next tick.
       else if (found === "wait") this.pending.set(pid, Math.min(examined, 1));
+      else if (found && !this.trusted(pid, found.attribution)) this.pending.delete(pid);
       else if (found) candidates.set(pid, { stat, ...found });
     }
     const roots: DiscoveredRoot[] = [];
@@ -187,6 +193,23 @@ export class Discovery {
         "the pid counter does not match this /proc: listing it every tick",
       );
     }
+  }
+
+  /** The trust check: who runs the process (real uid) and where (cgroup), never what it says it is. */
+  private trusted(pid: number, attribution: Attribution): boolean {
+    const { trust, reader, procRoot, logger } = this.options;
+    if (!trust) return true;
+    const uid = parseStatusUid(reader.read(`${procRoot}/${pid}/status`));
+    const cgroupPaths = parseProcCgroup(reader.read(`${procRoot}/${pid}/cgroup`) ?? "").map(
+      (entry) => entry.path,
+    );
+    if (isTrusted({ uid, cgroupPaths }, trust)) return true;
+    this.untrustedRoots++;
+    logger.warn(
+      { pid, uid, cgroup: cgroupPaths[0], pipeline: attribution.pipeline, task: attribution.task },
+      "task-shaped process of an untrusted user or cgroup ignored (collector.trust)",
+    );
+    return false;
   }
 
   private hasTrackedOrCandidateAncestor(ppid: number, candidates: Map<number, unknown>): boolean {

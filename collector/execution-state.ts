@@ -97,4 +97,6 @@ export interface ExecutionState {
   status: string;
   endedAt: Date | null;
   exitCode: number | null;
+  /** Real uid of the root process (the trust model); null when unreadable. */
+  uid: number | null;
 }

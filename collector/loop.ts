@@ -27,6 +27,8 @@ export interface LoopOptions {
   logger: Logger;
   /** Called after each tick (e.g. to end finished executions). */
   afterTick?: () => void;
+  /** Told the CPU time (user + system, µs) each discovery + tick took (the health metrics). */
+  tickCpu?: (micros: number) => void;
 }
 
 export interface SamplerLoop {
@@ -44,9 +46,14 @@ export function startSamplerLoop(sampler: Sampler, options: LoopOptions): Sample
     }
   };
   const tick = guarded("tick", () => {
+    const before = options.tickCpu ? process.cpuUsage() : null;
     if (options.discover) sampler.discover();
     sampler.tick();
     ticks++;
+    if (before) {
+      const used = process.cpuUsage(before);
+      options.tickCpu!(used.user + used.system);
+    }
     options.afterTick?.();
   });
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;

@@ -27,6 +27,7 @@ export function executionRow(execution: ExecutionState, hostId: string): NewExec
     status: execution.status,
     ...execution.resources,
     endpoints: execution.endpoints.size > 0 ? topEndpoints(execution.endpoints) : null,
+    uid: execution.uid,
   };
 }
 

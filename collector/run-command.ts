@@ -37,6 +37,7 @@ export interface RunOptions {
 class DeferredSink {
   private writer: SampleWriter | null = null;
   private queue: Array<(writer: SampleWriter) => void> = [];
+  private discarding = false;
 
   attach(writer: SampleWriter): void {
     this.writer = writer;
@@ -44,9 +45,15 @@ class DeferredSink {
     this.queue = [];
   }
 
+  /** The writer could not be opened: rows are dropped from now on instead of piling up in memory. */
+  discard(): void {
+    this.discarding = true;
+    this.queue = [];
+  }
+
   private send(call: (writer: SampleWriter) => void): void {
     if (this.writer) call(this.writer);
-    else this.queue.push(call);
+    else if (!this.discarding) this.queue.push(call);
   }
 
   host(row: Parameters<SampleWriter["host"]>[0]): void {
@@ -130,12 +137,17 @@ export async function runCommand(options: RunOptions): Promise<number> {
   if (process.platform !== "linux") return runWithPidusage(options);
   const { logger } = options;
   const writer = new DeferredSink();
-  const ready = Promise.resolve(options.writer).then((opened) => {
-    writer.attach(opened);
-    return opened;
-  });
-  // Awaited after the command ends; until then a failure must not count as unhandled.
-  ready.catch(() => {});
+  const ready = Promise.resolve(options.writer).then(
+    (opened) => {
+      writer.attach(opened);
+      return opened;
+    },
+    () => {
+      // The caller reports why; the command runs on unrecorded.
+      writer.discard();
+      return null;
+    },
+  );
   const sampler = new Sampler({
     procRoot: options.procRoot,
     cgroupRoot: options.cgroupRoot,
@@ -191,24 +203,30 @@ export async function runCommand(options: RunOptions): Promise<number> {
   }
   const result = await exited;
   stopForwarding();
-  loop?.stop();
-  if (result.error) process.stderr.write(`rightsize: cannot start ${file}: ${result.error.message}\n`);
   const exitCode = exitCodeOf(result.code, result.signal);
-  if (tracked) {
-    try {
-      sampler.tick(); // the last partial tick: the cgroup still holds the final counters
-    } catch (error) {
-      logger.error({ err: coerceError(error) }, "final tick failed");
+  // From here on nothing that goes wrong in rightsize may change the exit code or keep the cgroups.
+  try {
+    loop?.stop();
+    if (result.error) process.stderr.write(`rightsize: cannot start ${file}: ${result.error.message}\n`);
+    if (tracked) {
+      try {
+        sampler.tick(); // the last partial tick: the cgroup still holds the final counters
+      } catch (error) {
+        logger.error({ err: coerceError(error) }, "final tick failed");
+      }
+      sampler.end(executionId, { exitCode, status: statusOf(result.code, result.signal) });
     }
-    sampler.end(executionId, { exitCode, status: statusOf(result.code, result.signal) });
-  }
-  sampler.close();
-  await inventory;
-  await (await ready).close();
-  if (own) {
-    const left = own.remove();
-    if (left.length > 0)
-      logger.warn({ cgroups: left }, "cgroup not removed: processes of the command still run in it");
+    sampler.close();
+    await inventory;
+    await (await ready)?.close();
+  } catch (error) {
+    logger.error({ err: coerceError(error) }, "recording the execution failed");
+  } finally {
+    if (own) {
+      const left = own.remove();
+      if (left.length > 0)
+        logger.warn({ cgroups: left }, "cgroup not removed: processes of the command still run in it");
+    }
   }
   return exitCode;
 }
@@ -219,7 +237,8 @@ export async function runCommand(options: RunOptions): Promise<number> {
  */
 async function runWithPidusage(options: RunOptions): Promise<number> {
   const { logger } = options;
-  const writer = await options.writer;
+  // No writer (the caller reports why): the command still runs and its exit code is returned.
+  const writer = await Promise.resolve(options.writer).catch(() => null);
   logger.warn(
     `on ${process.platform} only the command's own CPU and memory are measured: no children, disk, network, thread states or cgroup limits`,
   );
@@ -249,7 +268,7 @@ async function runWithPidusage(options: RunOptions): Promise<number> {
     requestMemoryBytes: options.requests.memoryBytes,
     memorySource: options.requests.memoryBytes === null ? null : "flag",
   };
-  writer.execution(base);
+  writer?.execution(base);
   let cpuSecondsTotal = 0;
   let last = Date.now();
   const timer = setInterval(() => {
@@ -260,7 +279,7 @@ async function runWithPidusage(options: RunOptions): Promise<number> {
         const intervalSeconds = (now - last) / 1000;
         last = now;
         cpuSecondsTotal = stat.ctime / 1000;
-        writer.samples([
+        writer?.samples([
           {
             executionId,
             ts: new Date(now),
@@ -277,7 +296,9 @@ async function runWithPidusage(options: RunOptions): Promise<number> {
   clearInterval(timer);
   stopForwarding();
   const exitCode = exitCodeOf(result.code, result.signal);
-  writer.execution({ ...base, endedAt: new Date(), exitCode, status: statusOf(result.code, result.signal) });
-  await writer.close();
+  writer?.execution({ ...base, endedAt: new Date(), exitCode, status: statusOf(result.code, result.signal) });
+  await writer
+    ?.close()
+    .catch((error) => logger.error({ err: coerceError(error) }, "closing the writer failed"));
   return exitCode;
 }

@@ -47,6 +47,7 @@ import {
 } from "./sample-math.js";
 import { emptyThreadSeconds } from "./thread-state.js";
 import { ThreadWaits } from "./thread-waits.js";
+import { parseStatusUid, type TrustPolicy } from "./trust.js";
 
 export { CLOCK_TICKS_PER_SECOND } from "./sample-math.js";
 
@@ -78,6 +79,8 @@ export interface SamplerOptions {
   now?: () => number;
   /** Collect mode: configured log templates and pod metadata for discovery (collector/process-attributor.ts). */
   attribution?: { logTemplates?: readonly LogTemplate[]; pods?: PodSource | null };
+  /** Whose processes discovery may attribute (collector/trust.ts); absent: everyone's. */
+  trust?: TrustPolicy;
 }
 
 /** What `rightsize run` knows about the command it started. */
@@ -145,6 +148,7 @@ export class Sampler {
       tree: this.tree,
       fdTargets: (pid) => this.waits.fdTargets(pid),
       ...options.attribution,
+      trust: options.trust,
     });
     this.host = new HostReader(this.reader, this.procRoot);
     this.refineSources = {
@@ -255,6 +259,11 @@ export class Sampler {
   /** Releases kept file descriptors. */
   close(): void {
     this.reader.close();
+  }
+
+  /** Task-shaped processes discovery ignored because the trust model refused them. */
+  untrustedRoots(): number {
+    return this.discovery.untrustedRoots;
   }
 
   /** Finds new attributed task roots host-wide (collect mode) and starts following them. */
@@ -447,6 +456,7 @@ export class Sampler {
       status: "running",
       endedAt: null,
       exitCode: null,
+      uid: parseStatusUid(this.reader.read(`${this.procRoot}/${init.rootPid}/status`)),
     };
     const netns = readLink(`${this.procRoot}/${init.rootPid}/ns/net`);
     if (netns !== undefined && this.hostNetns !== undefined && netns !== this.hostNetns)

@@ -134,5 +134,6 @@ describe("spool", () => {
       }),
       { numRuns: 200 },
     );
-  });
+    // 200 spools with an fsync'd append each: seconds on a shared disk, past vitest's 5 s default.
+  }, 60_000);
 });

@@ -9,21 +9,34 @@
  * segment still replays. A segment is removed only when the caller says its records are committed.
  *
  * The spool is bounded: an append that would take it past `maxBytes` is refused and counted; that is the
- * only way the collector loses data. The spool does file I/O synchronously: appends are one small write
+ * only way the collector loses data.
+ *
+ * The collector runs as root and replays what it finds here into the database, so the folder is trusted
+ * only when nobody else can write into it (docs/collector-storage.md "Where the spool lives"): it must be
+ * owned by the effective user and writable by nobody else, on a path no other user can swap; folders are
+ * 0700 and files 0600. Files are opened without following links and without blocking (a FIFO named like a
+ * segment would otherwise freeze the event loop), and only regular files owned by the effective user are
+ * read. Anything else named like a segment is moved to `quarantine/`, counted and logged, never retried. The spool does file I/O synchronously: appends are one small write
  * per flush interval (one batch a second), and a synchronous write cannot interleave with a rotation.
  */
 import {
+  chmodSync,
   closeSync,
+  constants,
+  fstatSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
+  type Stats,
   statSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
@@ -31,6 +44,82 @@ import { isProcessAlive } from "../common/process-alive.js";
 
 /** `segment-SEQUENCE-PID.spool`: the pid of the process that wrote it (absent in older spools). */
 const SEGMENT_PATTERN = /^segment-(\d{12})(?:-(\d+))?\.spool$/;
+
+/** Open flags (fs.constants, open(2)): never follow a link, never wait on a FIFO. */
+const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_WRONLY } = constants;
+const READ_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+/** A new segment: must not exist yet (O_EXCL also refuses a planted link of that name). */
+const CREATE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW;
+const APPEND_FLAGS = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK;
+const FOLDER_MODE = 0o700;
+const FILE_MODE = 0o600;
+/** Group- or other-writable bits. */
+const WRITABLE_BY_OTHERS = 0o022;
+const STICKY = 0o1000;
+
+/** The spool folder, or a path leading to it, could be written by someone else: refused. */
+export class SpoolFolderUntrustedError extends Error {
+  override name = "SpoolFolderUntrustedError";
+}
+
+function effectiveUid(): number {
+  return process.geteuid?.() ?? 0;
+}
+
+/**
+ * Makes (0700) and checks the spool folder: an absolute path whose every ancestor is owned by root or the
+ * effective user and not writable by others unless sticky (as /tmp: nobody else can rename our entry
+ * there), the folder itself a real directory (not a link) owned by the effective user and writable by
+ * nobody else. A folder of ours readable by others is tightened to 0700 (command lines are in it).
+ * The same rule as OpenSSH's StrictModes for ~/.ssh (sshd_config(5)).
+ */
+export function prepareSpoolFolder(dir: string): void {
+  if (!isAbsolute(dir)) throw new SpoolFolderUntrustedError(`spool folder ${dir}: not an absolute path`);
+  const uid = effectiveUid();
+  try {
+    mkdirSync(dir, { recursive: true, mode: FOLDER_MODE });
+  } catch (error) {
+    throw new SpoolFolderUntrustedError(`spool folder ${dir}: cannot create it: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  for (let ancestor = dirname(dir); ; ancestor = dirname(ancestor)) {
+    const stats = statSync(ancestor);
+    if (stats.uid !== 0 && stats.uid !== uid)
+      throw new SpoolFolderUntrustedError(
+        `spool folder ${dir}: ${ancestor} belongs to uid ${stats.uid}, who could replace the spool`,
+      );
+    if ((stats.mode & WRITABLE_BY_OTHERS) !== 0 && (stats.mode & STICKY) === 0)
+      throw new SpoolFolderUntrustedError(
+        `spool folder ${dir}: ${ancestor} is writable by others (mode ${octal(stats.mode)}) without the sticky bit`,
+      );
+    if (dirname(ancestor) === ancestor) break;
+  }
+  const stats = lstatSync(dir);
+  if (!stats.isDirectory())
+    throw new SpoolFolderUntrustedError(`spool folder ${dir}: not a directory (a link or a file)`);
+  if (stats.uid !== uid)
+    throw new SpoolFolderUntrustedError(
+      `spool folder ${dir}: owned by uid ${stats.uid}, not by this process's uid ${uid}`,
+    );
+  if ((stats.mode & WRITABLE_BY_OTHERS) !== 0)
+    throw new SpoolFolderUntrustedError(
+      `spool folder ${dir}: writable by others (mode ${octal(stats.mode)}); make it 0700`,
+    );
+  if ((stats.mode & 0o077) !== 0) chmodSync(dir, FOLDER_MODE);
+}
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, "0");
+}
+
+/** Why a file in the spool folder may not be read, or null when it is a regular file of ours. */
+function untrustedFile(stats: Stats): string | null {
+  if (!stats.isFile()) return "not a regular file";
+  if (stats.uid !== effectiveUid()) return `owned by uid ${stats.uid}`;
+  if ((stats.mode & WRITABLE_BY_OTHERS) !== 0) return `writable by others (mode ${octal(stats.mode)})`;
+  return null;
+}
 
 /** When the spool calls fsync. */
 export type SpoolSync = "append" | "rotate";
@@ -66,6 +155,8 @@ export interface SpoolStats {
   segments: number;
   appendedRecords: number;
   droppedRecords: number;
+  /** Entries named like segments that could not be read safely, moved to `quarantine/`. */
+  quarantined: number;
 }
 
 export class Spool {
@@ -80,6 +171,9 @@ export class Spool {
   private active: { path: string; fd: number } | null = null;
   private appended = 0;
   private dropped = 0;
+  private quarantinedCount = 0;
+  /** Entries that could neither be read nor moved aside: skipped, never retried. */
+  private readonly ignored = new Set<string>();
 
   /** Opens (creating if needed) the spool folder and takes stock of what a previous process left. */
   constructor(options: SpoolOptions) {
@@ -88,7 +182,7 @@ export class Spool {
     this.logger = options.logger;
     this.segmentBytes = Math.max(1, options.segmentBytes ?? Math.min(8 * 1024 * 1024, options.maxBytes / 8));
     this.sync = options.sync ?? "append";
-    mkdirSync(this.dir, { recursive: true });
+    prepareSpoolFolder(this.dir);
     // A new process never appends to an old segment: its tail may be torn, and a good line glued to a
     // torn one would be lost with it.
     this.nextSequence = this.adopt() + 1;
@@ -109,14 +203,18 @@ export class Spool {
       const match = SEGMENT_PATTERN.exec(name)!;
       last = Math.max(last, Number(match[1]));
       const path = join(this.dir, name);
-      if (this.sizes.has(path)) continue;
+      if (this.sizes.has(path) || this.ignored.has(path)) continue;
       const owner = match[2] === undefined ? undefined : Number(match[2]);
       if (owner !== undefined && owner !== process.pid && isProcessAlive(owner)) continue;
+      let stats: Stats;
       try {
-        this.sizes.set(path, statSync(path).size);
+        stats = lstatSync(path);
       } catch {
-        // Replayed and removed by another writer in between.
+        continue; // Replayed and removed by another writer in between.
       }
+      const problem = untrustedFile(stats);
+      if (problem) this.quarantine(path, problem);
+      else this.sizes.set(path, stats.size);
     }
     return last;
   }
@@ -140,6 +238,7 @@ export class Spool {
       segments: this.sizes.size,
       appendedRecords: this.appended,
       droppedRecords: this.dropped,
+      quarantined: this.quarantinedCount,
     };
   }
 
@@ -184,16 +283,32 @@ export class Spool {
     return [...this.sizes.keys()].sort();
   }
 
-  /** Reads a segment's good records in order, skipping (and counting) torn or corrupt lines. */
+  /**
+   * Reads a segment's good records in order, skipping (and counting) torn or corrupt lines. A segment that
+   * cannot be read safely (a link, a FIFO, a folder, someone else's file, a read error) is quarantined
+   * and reads as empty, so it never blocks the replay.
+   */
   read(path: string): SegmentContents {
+    const empty = { records: [], corruptLines: 0 };
     let text: string;
+    let fd: number | undefined;
     try {
-      text = readFileSync(path, "utf8");
+      fd = openSync(path, READ_FLAGS);
+      const problem = untrustedFile(fstatSync(fd));
+      if (problem) {
+        closeSync(fd);
+        fd = undefined;
+        this.quarantine(path, problem);
+        return empty;
+      }
+      text = readFileSync(fd, "utf8");
     } catch (error) {
       // Another writer sharing the folder replayed and removed it first: nothing left to do.
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      this.sizes.delete(path);
-      return { records: [], corruptLines: 0 };
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") this.sizes.delete(path);
+      else this.quarantine(path, describeError(error));
+      return empty;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
     const records: unknown[] = [];
     let corruptLines = 0;
@@ -229,10 +344,15 @@ export class Spool {
    */
   reject(record: unknown): string {
     const folder = join(this.dir, "rejected");
-    mkdirSync(folder, { recursive: true });
+    prepareSpoolFolder(folder);
     const target = join(folder, "records.spool");
     const json = JSON.stringify(record);
-    const fd = openSync(target, "a");
+    let fd = openAppend(target);
+    if (fd === null) {
+      this.quarantine(target, "not a regular file of ours");
+      fd = openAppend(target);
+      if (fd === null) throw new Error(`cannot open ${target} safely`);
+    }
     try {
       writeFully(fd, Buffer.from(`${crc32(json).toString(16).padStart(8, "0")}\t${json}\n`));
       fsyncSync(fd);
@@ -247,10 +367,32 @@ export class Spool {
     this.seal();
   }
 
+  /**
+   * Moves an entry that cannot be read safely to `quarantine/` (rename does not follow links nor open
+   * FIFOs), counts and logs it. When even that fails it is remembered and skipped, never retried.
+   */
+  private quarantine(path: string, reason: string): void {
+    this.sizes.delete(path);
+    this.quarantinedCount++;
+    const folder = join(this.dir, "quarantine");
+    const target = join(folder, `${basename(path)}.${Date.now()}`);
+    try {
+      prepareSpoolFolder(folder);
+      renameSync(path, target);
+      this.logger.error({ entry: path, movedTo: target, reason }, "spool entry quarantined: not replayed");
+    } catch (error) {
+      this.ignored.add(path);
+      this.logger.error(
+        { entry: path, reason, err: describeError(error) },
+        "spool entry cannot be read nor moved aside: skipped",
+      );
+    }
+  }
+
   private startSegment(): { path: string; fd: number } {
     const name = `segment-${String(this.nextSequence++).padStart(12, "0")}-${process.pid}.spool`;
     const path = join(this.dir, name);
-    const fd = openSync(path, "a");
+    const fd = openSync(path, CREATE_FLAGS, FILE_MODE);
     this.active = { path, fd };
     this.sizes.set(path, 0);
     if (this.sync === "append") fsyncDirectory(this.dir);
@@ -275,6 +417,72 @@ export class Spool {
       this.logger.warn({ err: describeError(error) }, "cannot seal spool segment");
     }
   }
+}
+
+/** Opens a file for appending without following a link; null when it is not a regular file of ours. */
+function openAppend(path: string): number | null {
+  let fd: number;
+  try {
+    fd = openSync(path, APPEND_FLAGS, FILE_MODE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ELOOP") return null;
+    throw error;
+  }
+  if (untrustedFile(fstatSync(fd)) !== null) {
+    closeSync(fd);
+    return null;
+  }
+  return fd;
+}
+
+/** What `rightsize status` shows of a spool folder, read without creating or adopting anything. */
+export interface SpoolInspection {
+  dir: string;
+  exists: boolean;
+  segments: number;
+  bytes: number;
+  rejectedBytes: number;
+  quarantined: number;
+}
+
+export function inspectSpool(dir: string): SpoolInspection {
+  const result: SpoolInspection = {
+    dir,
+    exists: false,
+    segments: 0,
+    bytes: 0,
+    rejectedBytes: 0,
+    quarantined: 0,
+  };
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return result;
+  }
+  result.exists = true;
+  for (const name of names) {
+    if (!SEGMENT_PATTERN.test(name)) continue;
+    try {
+      const stats = lstatSync(join(dir, name));
+      if (!stats.isFile()) continue;
+      result.segments++;
+      result.bytes += stats.size;
+    } catch {
+      // Removed in between.
+    }
+  }
+  try {
+    result.rejectedBytes = lstatSync(join(dir, "rejected", "records.spool")).size;
+  } catch {
+    // Nothing set aside.
+  }
+  try {
+    result.quarantined = readdirSync(join(dir, "quarantine")).length;
+  } catch {
+    // Nothing quarantined.
+  }
+  return result;
 }
 
 function writeFully(fd: number, buffer: Buffer): void {

@@ -14,7 +14,8 @@ import { coerceError, DatabaseUnavailableError, describeError } from "../common/
 import type { Logger } from "../common/logger.js";
 import type { DatabaseHandle, Db } from "../db/client.js";
 import { openDatabase } from "../db/client.js";
-import { type NewExecution, upsertExecution } from "../db/queries/executions.js";
+import { classifyDatabaseError, type RefusedSample } from "../db/copy.js";
+import { type NewExecution, recordExecution } from "../db/queries/executions.js";
 import { type NewHost, upsertHost } from "../db/queries/hosts.js";
 import { type NewProcess, upsertProcesses } from "../db/queries/processes.js";
 import { ingestSamples, type NewSample } from "../db/queries/samples.js";
@@ -42,6 +43,22 @@ export interface WriterStats {
   invalidSamples: number;
   /** Spooled batches the database refused for good, set aside in the spool's `rejected/` folder. */
   rejectedBatches: number;
+  /**
+   * Rows set aside in `rejected/` because the database refused them, or they break a column's bounds
+   * (only those rows: the rest of their batch is written), and sample/process rows of a set-aside
+   * execution.
+   */
+  setAsideExecutions: number;
+  setAsideSamples: number;
+  setAsideProcesses: number;
+  /** Executions stored under another id (the same root seen again) or another try (identity taken). */
+  mergedExecutions: number;
+  renumberedExecutions: number;
+  /** Date.now() of the last batch committed to the database; null before the first. */
+  lastWriteAtMs: number | null;
+  /** Segment files in the spool, and entries quarantined from its folder since start. */
+  spoolSegments: number;
+  spoolQuarantined: number;
   spoolBytes: number;
   /** Whether the last database attempt succeeded. */
   databaseUp: boolean;
@@ -117,6 +134,9 @@ export function reviveBatch(record: unknown): Batch {
     const rows = value?.[key];
     if (!Array.isArray(rows)) throw new Error(`spooled batch has no '${key}' list`);
     for (const row of rows as Array<Record<string, unknown>>) {
+      // A spooled line passed its checksum, but the folder could hold anything: every row an object.
+      if (typeof row !== "object" || row === null || Array.isArray(row))
+        throw new Error(`spooled batch has a '${key}' row that is not an object`);
       for (const field of dateFields[key]) {
         const raw = row[field];
         if (typeof raw === "string") row[field] = new Date(raw);
@@ -127,45 +147,74 @@ export function reviveBatch(record: unknown): Batch {
   return batch;
 }
 
-const connectionCodes = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "CONNECT_TIMEOUT",
-  // Postgres: admin shutdown, crash shutdown, cannot connect now, too many connections.
-  "57P01",
-  "57P02",
-  "57P03",
-  "53300",
-  // Undefined table or function: the database is not migrated yet (`rightsize db migrate`); retrying
-  // keeps the batches until it is, where setting them aside would strand them.
-  "42P01",
-  "42883",
-]);
-
 /**
  * True when an error means "the database is not there (or not ready)" rather than "the database refuses
- * this data": the first kind is retried for as long as it lasts, the second a few times.
+ * this data": the first kind is retried for as long as it lasts, the second set aside (db/copy.ts
+ * tells them apart by SQLSTATE).
  */
 export function isConnectionError(thrown: unknown): boolean {
   let current: unknown = thrown;
   for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    if (current instanceof DatabaseUnavailableError || current instanceof WriteTimeoutError) return true;
-    const code = (current as { code?: unknown }).code;
-    // SQLSTATE class 08: connection exception.
-    if (typeof code === "string" && (connectionCodes.has(code) || /^08/.test(code))) return true;
+    if (current instanceof WriteTimeoutError) return true;
     current = (current as { cause?: unknown }).cause;
   }
-  return false;
+  return classifyDatabaseError(thrown) === "connection";
 }
+
+/** int4 columns of task_executions and execution_processes (PostgreSQL docs, "Numeric Types"). */
+const INT4_MIN = -2_147_483_648;
+const INT4_MAX = 2_147_483_647;
+
+function int4Problem(name: string, value: unknown, min = INT4_MIN): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > INT4_MAX)
+    return `${name} = ${String(value)} is not a whole number from ${min} to ${INT4_MAX}`;
+  return null;
+}
+
+function int8Problem(name: string, value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0)
+    return `${name} = ${String(value)} is not a whole number from 0 to 2^53`;
+  return null;
+}
+
+function textProblem(name: string, value: unknown, required: boolean): string | null {
+  if (value === null || value === undefined) return required ? `${name} is missing` : null;
+  if (typeof value !== "string") return `${name} is not text`;
+  // Postgres text cannot hold NUL (SQLSTATE 22021).
+  if (value.includes("\u0000")) return `${name} holds a NUL character`;
+  return null;
+}
+
+/**
+ * Why an execution row cannot be stored, or null. Every number in it came from a process (its
+ * environment, argv, /proc) or a flag: bounded by its column here, so one hostile value (RIGHTSIZE_TRY
+ * past int4) sets aside that execution, not the batch.
+ */
+export function executionProblem(row: NewExecution): string | null {
+  return (
+    (typeof row.id === "string" && UUID_PATTERN.test(row.id) ? null : "id is not a uuid") ??
+    textProblem("orchestrator", row.orchestrator, true) ??
+    textProblem("pipeline", row.pipeline, true) ??
+    textProblem("task", row.task, true) ??
+    textProblem("run_id", row.runId, true) ??
+    textProblem("host_id", row.hostId, true) ??
+    textProblem("attribution", row.attribution, true) ??
+    textProblem("cgroup_path", row.cgroupPath, false) ??
+    int4Problem("try_number", row.tryNumber, 0) ??
+    int4Problem("map_index", row.mapIndex, -1) ??
+    int4Problem("root_pid", row.rootPid, 0) ??
+    int4Problem("exit_code", row.exitCode) ??
+    int4Problem("uid", row.uid, 0) ??
+    int8Problem("root_start_ticks", row.rootStartTicks) ??
+    int8Problem("request_memory_bytes", row.requestMemoryBytes) ??
+    int8Problem("limit_memory_bytes", row.limitMemoryBytes) ??
+    (isValidDate(row.startedAt) ? null : "started_at is not a time")
+  );
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -214,7 +263,18 @@ class Writer implements SampleWriter {
     droppedSamples: 0,
     invalidSamples: 0,
     rejectedBatches: 0,
+    setAsideExecutions: 0,
+    setAsideSamples: 0,
+    setAsideProcesses: 0,
+    mergedExecutions: 0,
+    renumberedExecutions: 0,
   };
+  private lastWriteAtMs: number | null = null;
+  /**
+   * Execution ids the database knows under another id (the same root process recorded earlier): their
+   * rows are written under that id. Rebuilt from the database after a restart (recordExecution).
+   */
+  private readonly aliases = new Map<string, string>();
   private databaseUp = false;
   private lastError: string | null = null;
 
@@ -301,6 +361,9 @@ class Writer implements SampleWriter {
       spoolBytes: this.spool.bytes,
       databaseUp: this.databaseUp,
       lastError: this.lastError,
+      lastWriteAtMs: this.lastWriteAtMs,
+      spoolSegments: this.spool.stats().segments,
+      spoolQuarantined: this.spool.stats().quarantined,
     };
   }
 
@@ -465,21 +528,120 @@ class Writer implements SampleWriter {
     return this.handle.db;
   }
 
-  /** Writes one batch: hosts and executions before their samples (no foreign key, but the order holds). */
+  /**
+   * Writes one batch: hosts and executions before their samples (no foreign key, but the order holds).
+   * Connection errors throw (the caller spools the batch and tries again). Rows the database refuses,
+   * or that break a column's bounds, are set aside alone: an execution with its samples and processes,
+   * a sample or process row by itself. An innocent execution's rows are never set aside with them.
+   */
   private async write(batch: Batch): Promise<void> {
     const db = await this.database();
-    const work = async () => {
-      for (const host of batch.hosts) await upsertHost(db, host);
-      for (const execution of batch.executions) await upsertExecution(db, execution);
-      const inserted = await ingestSamples(db, batch.samples, this.knownDays);
-      for (let start = 0; start < batch.processes.length; start += PROCESS_CHUNK_ROWS) {
-        await upsertProcesses(db, batch.processes.slice(start, start + PROCESS_CHUNK_ROWS));
-      }
-      return inserted;
+    const refusedExecutions = new Set<string>();
+    const aside: Batch & { reasons: string[] } = {
+      hosts: [],
+      executions: [],
+      samples: [],
+      processes: [],
+      reasons: [],
     };
-    const inserted = await withTimeout(work(), WRITE_TIMEOUT_MS);
-    this.counters.writtenSamples += batch.samples.length;
-    this.counters.duplicateSamples += batch.samples.length - inserted;
+    const refuse = (kind: keyof Batch, row: unknown, error: unknown) => {
+      (aside[kind] as unknown[]).push(row);
+      if (aside.reasons.length < 20) aside.reasons.push(describeError(error));
+    };
+    const dataError = (error: unknown) => {
+      if (isConnectionError(error)) throw error;
+      return error;
+    };
+    const work = async () => {
+      for (const host of batch.hosts) {
+        try {
+          await upsertHost(db, host);
+        } catch (error) {
+          refuse("hosts", host, dataError(error));
+        }
+      }
+      for (const execution of batch.executions) {
+        const problem = executionProblem(execution);
+        if (problem) {
+          refusedExecutions.add(execution.id);
+          refuse("executions", execution, new RangeError(problem));
+          continue;
+        }
+        try {
+          const aliased = this.aliases.get(execution.id);
+          const recorded = await recordExecution(db, aliased ? { ...execution, id: aliased } : execution);
+          if (recorded.kind === "merged" && !aliased) {
+            this.aliases.set(execution.id, recorded.id);
+            this.counters.mergedExecutions++;
+            this.logger.info(
+              { execution: execution.id, storedAs: recorded.id, rootPid: execution.rootPid },
+              "execution seen again under a new id (same root process): stored under its first id",
+            );
+          } else if (recorded.kind === "renumbered") {
+            this.counters.renumberedExecutions++;
+            this.logger.warn(
+              {
+                execution: execution.id,
+                pipeline: execution.pipeline,
+                task: execution.task,
+                runId: execution.runId,
+                claimedTry: execution.tryNumber,
+                storedTry: recorded.tryNumber,
+              },
+              "another process already holds this run's try: stored as the next try",
+            );
+          }
+        } catch (error) {
+          refusedExecutions.add(execution.id);
+          refuse("executions", execution, dataError(error));
+        }
+      }
+      const samples: NewSample[] = [];
+      for (const row of batch.samples) {
+        if (refusedExecutions.has(row.executionId)) refuse("samples", row, "its execution was set aside");
+        else {
+          const alias = this.aliases.get(row.executionId);
+          samples.push(alias ? { ...row, executionId: alias } : row);
+        }
+      }
+      const inserted = await ingestSamples(db, samples, this.knownDays, (refused: RefusedSample[]) => {
+        for (const { row, error } of refused) refuse("samples", row, error);
+      });
+      const processes = new Map<string, NewProcess>();
+      for (const row of batch.processes) {
+        if (refusedExecutions.has(row.executionId)) {
+          refuse("processes", row, "its execution was set aside");
+          continue;
+        }
+        const alias = this.aliases.get(row.executionId);
+        const mapped = alias ? { ...row, executionId: alias } : row;
+        processes.set(processKey(mapped), mapped);
+      }
+      const rows = [...processes.values()];
+      for (let start = 0; start < rows.length; start += PROCESS_CHUNK_ROWS) {
+        const chunk = rows.slice(start, start + PROCESS_CHUNK_ROWS);
+        try {
+          await upsertProcesses(db, chunk);
+        } catch (error) {
+          dataError(error);
+          // One row refused: the chunk again row by row, so only that row is set aside.
+          for (const row of chunk) {
+            try {
+              await upsertProcesses(db, [row]);
+            } catch (rowError) {
+              refuse("processes", row, dataError(rowError));
+            }
+          }
+        }
+      }
+      return { inserted };
+    };
+    const { inserted } = await withTimeout(work(), WRITE_TIMEOUT_MS);
+    const setAside = aside.samples.length;
+    this.counters.writtenSamples += batch.samples.length - setAside;
+    this.counters.duplicateSamples += Math.max(0, batch.samples.length - setAside - inserted);
+    if (aside.hosts.length + aside.executions.length + aside.samples.length + aside.processes.length > 0)
+      this.setAsideRows(aside);
     if (!this.databaseUp) {
       this.logger.info({ database: this.handle?.label }, "database reachable: writing");
     }
@@ -487,6 +649,31 @@ class Writer implements SampleWriter {
     this.lastError = null;
     this.backoffMs = 0;
     this.retryAt = 0;
+    this.lastWriteAtMs = Date.now();
+  }
+
+  /** Rows the database refused (or that break its bounds): kept in `rejected/`, counted and logged. */
+  private setAsideRows(aside: Batch & { reasons: string[] }): void {
+    this.counters.setAsideExecutions += aside.executions.length;
+    this.counters.setAsideSamples += aside.samples.length;
+    this.counters.setAsideProcesses += aside.processes.length;
+    let file = "(could not be written)";
+    try {
+      file = this.spool.reject(aside);
+    } catch (error) {
+      this.logger.error({ err: describeError(error) }, "cannot set refused rows aside");
+    }
+    this.logger.error(
+      {
+        file,
+        executions: aside.executions.map((row) => row.id),
+        samples: aside.samples.length,
+        processes: aside.processes.length,
+        hosts: aside.hosts.length,
+        reasons: aside.reasons,
+      },
+      "the database refuses some rows: set aside, the rest of the batch is stored",
+    );
   }
 
   private failed(thrown: unknown): void {

@@ -7,7 +7,8 @@
  * same table, so a setting documented is a setting that exists.
  */
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { homedir, hostname } from "node:os";
+import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
@@ -40,6 +41,10 @@ export interface Config {
     kubernetesApi: string;
     /** This node's name, to ask the API server for this node's pods only. */
     nodeName: string | null;
+    /** `collector.trust` entries (collector/trust.ts). */
+    trust: string[];
+    /** HOST:PORT of the OpenMetrics endpoint of `collect`; null: off. */
+    metricsListen: string | null;
   };
   analysis: {
     windowDays: number;
@@ -75,15 +80,30 @@ export interface Setting {
   parse: z.ZodType;
 }
 
+/**
+ * The longest delay a Node timer holds: setTimeout/setInterval take a signed 32-bit millisecond count
+ * and fire after 1 ms beyond it (Node docs, timers "setTimeout": "When delay is larger than 2147483647
+ * or less than 1, the delay will be set to 1"), which turned `--interval 25d` into a busy loop.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+/** Largest byte count stored exactly (int8 columns, JavaScript numbers: Number.MAX_SAFE_INTEGER). */
+export const MAX_BYTES = Number.MAX_SAFE_INTEGER;
+/** `collector.trust` entries (collector/trust.ts reads them). */
+export const TRUST_ENTRY =
+  /^(any|root|system-services|containers|uid:\d{1,10}|user:[A-Za-z_][A-Za-z0-9_.-]*\$?)$/;
+/** HOST:PORT (IPv4, [IPv6] or a name) with a TCP port. */
+export const LISTEN_ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
 const duration = z
   .union([z.number(), z.string()])
   .transform((value) => (typeof value === "number" ? value * 1000 : parseDurationMs(value)))
   .pipe(z.number().positive().finite());
-const days = duration.transform((ms) => ms / 86_400_000);
+/** Durations a time window or retention may span: up to 100 years (Date arithmetic stays exact). */
+const days = duration.pipe(z.number().max(100 * 365 * 86_400_000)).transform((ms) => ms / 86_400_000);
 const bytes = z
   .union([z.number(), z.string()])
   .transform((value) => (typeof value === "number" ? value : parseBytes(value)))
-  .pipe(z.number().nonnegative().finite());
+  .pipe(z.number().nonnegative().max(MAX_BYTES));
 const numeric = z.union([
   z.number(),
   z
@@ -142,16 +162,17 @@ export const settings: Setting[] = [
     env: "RIGHTSIZE_INTERVAL",
     default: "1s",
     expected: "a duration such as 1s or 500ms",
-    description: "Sampling tick of `collect` and `run`.",
-    parse: duration.pipe(z.number().min(50)),
+    description: "Sampling tick of `collect` and `run`: 50ms to 24d (the longest a Node timer waits).",
+    parse: duration.pipe(z.number().min(50).max(MAX_TIMER_MS)),
   },
   {
     key: "collector.spoolDir",
     env: "RIGHTSIZE_SPOOL_DIR",
-    default: "./.rightsize/spool",
+    default: "(root: /var/lib/rightsize/spool; others: $XDG_STATE_HOME/rightsize/spool)",
     expected: "a folder path",
-    description: "Where samples wait on disk while the database is unreachable.",
-    parse: text,
+    description:
+      "Where samples wait on disk while the database is unreachable: a folder only this user can write (docs/collector-storage.md). A relative path is taken from the working directory at start.",
+    parse: text.transform((path) => resolvePath(path)),
   },
   {
     key: "collector.spoolMaxBytes",
@@ -160,6 +181,27 @@ export const settings: Setting[] = [
     expected: "a size such as 1GiB or 512MiB",
     description: "Spool bound; only a full spool drops samples (counted and logged as errors).",
     parse: bytes,
+  },
+  {
+    key: "collector.trust",
+    env: "RIGHTSIZE_TRUST",
+    default: ["root", "system-services", "containers"],
+    expected:
+      "entries among root, system-services, containers, any, uid:N, user:NAME (comma-separated or a YAML list)",
+    description:
+      "Whose processes `collect` may turn into task executions: by real uid, or by the cgroup only root can place a process in (docs/collector-storage.md).",
+    parse: list.pipe(z.array(z.string().regex(TRUST_ENTRY)).min(1)),
+  },
+  {
+    key: "collector.metricsListen",
+    env: "RIGHTSIZE_METRICS_LISTEN",
+    default: null,
+    expected: "HOST:PORT such as 127.0.0.1:9464",
+    description: "OpenMetrics endpoint of `collect` (/metrics, /healthz, /readyz). Unset: off.",
+    parse: optionalText.refine(
+      (value) =>
+        value === null || (LISTEN_ADDRESS.test(value) && Number(LISTEN_ADDRESS.exec(value)![2]) <= 65_535),
+    ),
   },
   {
     key: "collector.procRoot",
@@ -544,8 +586,22 @@ function readFile(file: string): Map<string, { value: unknown; line: number }> {
   return values;
 }
 
-function defaultValue(setting: Setting): unknown {
+/**
+ * The spool's default: absolute, never under the working directory. Root (the `collect` daemon, `run`
+ * under sudo) uses /var/lib/rightsize/spool (the FHS's /var/lib, as systemd's StateDirectory=rightsize);
+ * any other user their XDG state folder ($XDG_STATE_HOME, else ~/.local/state: XDG Base Directory
+ * Specification 0.8), which only they can write.
+ */
+export function defaultSpoolDir(env: NodeJS.ProcessEnv, euid = process.geteuid?.() ?? 0): string {
+  if (euid === 0) return "/var/lib/rightsize/spool";
+  const state = env.XDG_STATE_HOME;
+  const base = state && isAbsolute(state) ? state : join(env.HOME || homedir(), ".local", "state");
+  return join(base, "rightsize", "spool");
+}
+
+function defaultValue(setting: Setting, env: NodeJS.ProcessEnv): unknown {
   if (setting.key === "collector.hostId") return hostname();
+  if (setting.key === "collector.spoolDir") return defaultSpoolDir(env);
   return setting.default;
 }
 
@@ -560,7 +616,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     : new Map<string, { value: unknown; line: number }>();
   const result: Record<string, unknown> = {};
   for (const setting of settings) {
-    let raw: unknown = defaultValue(setting);
+    let raw: unknown = defaultValue(setting, env);
     let origin: Origin = { kind: "default" };
     const fileValue = fromFile.get(setting.key);
     if (fileValue) {

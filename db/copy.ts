@@ -13,6 +13,7 @@ import { pipeline } from "node:stream/promises";
 import type { PGlite } from "@electric-sql/pglite";
 import { getTableColumns } from "drizzle-orm";
 import type { Sql } from "postgres";
+import { DatabaseUnavailableError } from "../common/errors.js";
 import type { Db } from "./client.js";
 import { samples } from "./schema.js";
 
@@ -356,12 +357,220 @@ function clientOf(db: Db): { kind: "postgres"; sql: Sql } | { kind: "pglite"; pg
 }
 
 /**
- * Copies samples into the (already partitioned) samples table, skipping rows whose (execution, tick) is
- * stored already. Returns how many rows were new. The caller makes sure the day partitions exist.
+ * Node and postgres.js codes, and SQLSTATEs, that mean "the database is not there (or not ready)"
+ * rather than "the database refuses this data" (PostgreSQL docs, Appendix A "Error Codes").
  */
-export async function copySamples(db: Db, rows: SampleInsert[]): Promise<number> {
+const connectionCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  // Postgres: admin shutdown, crash shutdown, cannot connect now.
+  "57P01",
+  "57P02",
+  "57P03",
+  // Undefined table or function: the database is not migrated yet (`rightsize db migrate`); retrying
+  // keeps the batches until it is, where setting them aside would strand them.
+  "42P01",
+  "42883",
+  // Serialization failure, deadlock: the same statement succeeds when tried again.
+  "40001",
+  "40P01",
+]);
+
+/** How a failed database call should be handled. */
+export type DatabaseErrorKind =
+  /** Not there, or not ready: keep the rows (spool) and try again for as long as it lasts. */
+  | "connection"
+  /** These rows are refused (SQLSTATE class 22 data exception or 23 integrity constraint violation, or a
+   * value the encoder cannot write): set them aside, never retry them. */
+  | "data"
+  /** Anything else: retried a few times, then set aside. */
+  | "other";
+
+export function classifyDatabaseError(thrown: unknown): DatabaseErrorKind {
+  let current: unknown = thrown;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    if (current instanceof DatabaseUnavailableError) return "connection";
+    const name = (current as { name?: unknown }).name;
+    if (name === "WriteTimeoutError") return "connection";
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string") {
+      // Class 08 connection exception, class 53 insufficient resources (disk full, out of memory, too
+      // many connections): the server's state, not the rows'.
+      if (connectionCodes.has(code) || /^(08|53)/.test(code)) return "connection";
+      if (/^(22|23)[0-9A-Z]{3}$/.test(code)) return "data";
+    }
+    if (current instanceof RangeError || current instanceof TypeError) return "data";
+    current = (current as { cause?: unknown }).cause;
+  }
+  return "other";
+}
+
+/** int4 / int8-as-number bounds a column can hold (PostgreSQL docs, "Numeric Types"). */
+const INT4_MIN = -2_147_483_648;
+const INT4_MAX = 2_147_483_647;
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Sample times outside these years are a clock gone wild: a partition per such day is refused. */
+const EARLIEST_SAMPLE_MS = Date.UTC(2000, 0, 1);
+const LATEST_SAMPLE_MS = Date.UTC(2200, 0, 1);
+
+/** Whether a sample time gets a partition (ingest makes day partitions only for these). */
+export function isStorableSampleTime(ts: unknown): ts is Date {
+  const time = ts instanceof Date ? ts.getTime() : Number.NaN;
+  return time >= EARLIEST_SAMPLE_MS && time < LATEST_SAMPLE_MS;
+}
+
+const columnTypes = Object.entries(getTableColumns(samples)).map(([property, column]) => ({
+  property: property as keyof SampleInsert,
+  type: column.getSQLType(),
+  notNull: column.notNull,
+}));
+
+/**
+ * Why a sample row cannot be stored as it is, or null: checked before COPY, since one bad value aborts
+ * a whole COPY (and postgres.js reports it only as a stall). Every column is bounded by its type.
+ */
+export function sampleRowProblem(row: SampleInsert): string | null {
+  if (typeof row.executionId !== "string" || !UUID_PATTERN.test(row.executionId))
+    return "execution_id is not a uuid";
+  if (!isStorableSampleTime(row.ts)) return "ts is not a time from 2000 to 2199";
+  for (const { property, type, notNull } of columnTypes) {
+    const value = row[property];
+    if (value === null || value === undefined) {
+      if (notNull && property !== "executionId" && property !== "ts" && value === null)
+        return `${String(property)} is null`;
+      continue;
+    }
+    if (type === "integer" || type === "bigint" || type === "real" || type === "double precision") {
+      if (typeof value !== "number") return `${String(property)} is not a number`;
+      if (type === "integer" && !(Math.round(value) >= INT4_MIN && Math.round(value) <= INT4_MAX))
+        return `${String(property)} = ${value} is beyond an integer column`;
+      if (type === "bigint" && !Number.isSafeInteger(Math.round(value)))
+        return `${String(property)} = ${value} is beyond a bigint column`;
+    }
+  }
+  return null;
+}
+
+/** The last row per (execution, tick): COPY aborts on an in-batch duplicate of the primary key. */
+function lastPerTick(rows: SampleInsert[]): SampleInsert[] {
+  const seen = new Map<string, number>();
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index]!;
+    seen.set(`${row.executionId}@${row.ts.getTime()}`, index);
+  }
+  if (seen.size === rows.length) return rows;
+  const keep = new Set(seen.values());
+  return rows.filter((_, index) => keep.has(index));
+}
+
+/** A row the database refused, with why. */
+export interface RefusedSample {
+  row: SampleInsert;
+  error: unknown;
+}
+
+/**
+ * The slow path after COPY failed on data: INSERT … ON CONFLICT DO NOTHING (whose errors postgres.js does
+ * report, with their SQLSTATE), halving a refused chunk until the refused rows stand alone. A batch with
+ * one bad row costs about 2·log2(rows) statements; connection errors still propagate.
+ */
+async function insertBisecting(db: Db, rows: SampleInsert[], refused: RefusedSample[]): Promise<number> {
   if (rows.length === 0) return 0;
+  try {
+    const stored = await db.insert(samples).values(rows).onConflictDoNothing().returning({ ts: samples.ts });
+    return stored.length;
+  } catch (error) {
+    if (classifyDatabaseError(error) === "connection") throw error;
+    if (rows.length === 1) {
+      refused.push({ row: rows[0]!, error });
+      return 0;
+    }
+    const half = Math.ceil(rows.length / 2);
+    return (
+      (await insertBisecting(db, rows.slice(0, half), refused)) +
+      (await insertBisecting(db, rows.slice(half), refused))
+    );
+  }
+}
+
+/** Rows per INSERT of the slow path: 27 columns × 2,000 stays under the protocol's 65,535 parameters. */
+const INSERT_CHUNK_ROWS = 2_000;
+
+/** Whether the database still answers a trivial query within a few seconds (after a stalled COPY). */
+async function answers(db: Db): Promise<boolean> {
   const client = clientOf(db);
-  if (client.kind === "postgres") return copyPostgres(client.sql, rows);
-  return copyPglite(client.pglite, rows);
+  if (client.kind !== "postgres") return true;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.sql`select 1`,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no answer")), 5_000);
+      }),
+    ]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Copies samples into the (already partitioned) samples table, skipping rows whose (execution, tick) is
+ * stored already, and keeping the last of in-batch duplicates. Returns how many rows were new. The
+ * caller makes sure the day partitions exist.
+ *
+ * Rows the database refuses never block the others: rows that break a column's bounds are refused
+ * before COPY; when COPY still fails on data (SQLSTATE class 22/23, or a stall while the server answers
+ * other queries: postgres.js 3.4 reports COPY errors only as a stall), the batch is inserted again by
+ * halves. Refused rows go to `onRefused` (without it, the first refusal is thrown). Connection errors
+ * are thrown as they are: the caller keeps the rows and tries again.
+ */
+export async function copySamples(
+  db: Db,
+  rows: SampleInsert[],
+  onRefused?: (refused: RefusedSample[]) => void,
+): Promise<number> {
+  if (rows.length === 0) return 0;
+  const refused: RefusedSample[] = [];
+  const valid: SampleInsert[] = [];
+  for (const row of rows) {
+    const problem = sampleRowProblem(row);
+    if (problem) refused.push({ row, error: new RangeError(problem) });
+    else valid.push(row);
+  }
+  const unique = lastPerTick(valid);
+  let inserted = 0;
+  if (unique.length > 0) {
+    const client = clientOf(db);
+    try {
+      inserted =
+        client.kind === "postgres"
+          ? await copyPostgres(client.sql, unique)
+          : await copyPglite(client.pglite, unique);
+    } catch (error) {
+      const kind = classifyDatabaseError(error);
+      const stalledButAnswering = error instanceof CopyStalledError && (await answers(db));
+      if (kind === "connection" && !stalledButAnswering) throw error;
+      if (kind === "other" && !stalledButAnswering) throw error;
+      for (let start = 0; start < unique.length; start += INSERT_CHUNK_ROWS)
+        inserted += await insertBisecting(db, unique.slice(start, start + INSERT_CHUNK_ROWS), refused);
+    }
+  }
+  if (refused.length > 0) {
+    if (!onRefused) throw refused[0]!.error;
+    onRefused(refused);
+  }
+  return inserted;
 }

@@ -1,8 +1,12 @@
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
+import { readFileSync } from "node:fs";
+import { InvalidArgumentError } from "commander";
 import { compileLogTemplate, LogTemplateError } from "../../collector/airflow-log-template.js";
 import { runCollector } from "../../collector/collect-daemon.js";
 import { PodSource } from "../../collector/kubernetes-client.js";
+import { parsePasswd, parseTrustPolicy, type TrustPolicy, TrustSettingError } from "../../collector/trust.js";
+import { LISTEN_ADDRESS } from "../../common/config.js";
 import { createWriter, type SampleWriter } from "../../collector/writer.js";
 import { ConfigError, describeError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
@@ -39,20 +43,59 @@ export async function openCollectorDatabase(
     await handle?.close().catch(() => {});
     handle = null;
   }
-  const writer = await createWriter({
-    databaseUrl: config.database.url,
-    spoolDir: config.collector.spoolDir,
-    spoolMaxBytes: config.collector.spoolMaxBytes,
-    logger,
-    database: handle ?? undefined,
-  });
+  let writer: SampleWriter;
+  try {
+    writer = await createWriter({
+      databaseUrl: config.database.url,
+      spoolDir: config.collector.spoolDir,
+      spoolMaxBytes: config.collector.spoolMaxBytes,
+      logger,
+      database: handle ?? undefined,
+    });
+  } catch (error) {
+    // An open Postgres pool keeps Node's event loop alive: without this the command would print the
+    // error and then never exit (a supervisor waiting for the exit never restarts it).
+    await handle?.close().catch(() => {});
+    throw error;
+  }
   return {
     handle,
     writer,
     close: async () => {
+      await writer.close();
       await handle?.close();
     },
   };
+}
+
+/**
+ * The trust policy from `collector.trust`. `user:NAME` is looked up in the host's /etc/passwd, read
+ * through PID 1's root (`<procRoot>/1/root/etc/passwd`) so a containerised collector sees the host's
+ * users, falling back to its own /etc/passwd.
+ */
+export function trustPolicyOf(entries: string[], procRoot: string): TrustPolicy {
+  let passwd = "";
+  for (const file of [`${procRoot}/1/root/etc/passwd`, "/etc/passwd"]) {
+    try {
+      passwd = readFileSync(file, "utf8");
+      break;
+    } catch {
+      // Try the next one.
+    }
+  }
+  try {
+    return parseTrustPolicy(entries, parsePasswd(passwd));
+  } catch (error) {
+    if (error instanceof TrustSettingError) throw new ConfigError(`config: ${error.message}`);
+    throw error;
+  }
+}
+
+function listenAddress(value: string): string {
+  const match = LISTEN_ADDRESS.exec(value);
+  if (!match || Number(match[2]) > 65_535)
+    throw new InvalidArgumentError("expected HOST:PORT such as 127.0.0.1:9464");
+  return value;
 }
 
 export function register(program: Command): void {
@@ -64,12 +107,17 @@ export function register(program: Command): void {
     .option(
       "--interval <duration>",
       "sampling tick (default: collector.interval, 1s)",
-      flagParsers.durationMs,
+      flagParsers.intervalMs,
     )
     .option(
       "--duration <duration>",
-      "stop after this long (default: run until SIGINT/SIGTERM)",
-      flagParsers.durationMs,
+      "stop after this long, up to 24d (default: run until SIGINT/SIGTERM)",
+      flagParsers.timerMs,
+    )
+    .option(
+      "--metrics-listen <host:port>",
+      "serve OpenMetrics on /metrics, and /healthz, /readyz (default: collector.metricsListen, off)",
+      listenAddress,
     )
     .addHelpText(
       "after",
@@ -82,59 +130,69 @@ it holds), AIRFLOW_CTX_* env, PREFECT__FLOW_RUN_ID env, and Kubernetes pod metad
 SIGINT/SIGTERM flush and exit 0. Executions a crashed collector left open are resumed if their
 process still runs, else closed with status "lost". While the database is unreachable samples go to
 the spool (collector.spoolDir, bounded by collector.spoolMaxBytes) and are replayed later.
+Only processes collector.trust trusts become executions (default: root's, and those of systemd system
+services and containers; docs/collector-storage.md). An execution a live \`rightsize run\` records is
+left to it.
 
 Examples:
   sudo rightsize collect
   sudo rightsize --db postgres://rightsize@db:5432/rightsize collect --interval 2s
   rightsize collect --duration 60s          sample for a minute, then exit`,
     )
-    .action(async (flags: { interval?: number; duration?: number }, self: Command) => {
-      const runtime = runtimeOf(self);
-      const { config } = runtime;
-      let logTemplates;
-      try {
-        logTemplates = config.collector.airflowLogTemplate
-          ? [compileLogTemplate(config.collector.airflowLogTemplate)]
-          : [];
-      } catch (error) {
-        if (error instanceof LogTemplateError)
-          throw new ConfigError(`config: collector.airflowLogTemplate: ${error.message}`);
-        throw error;
-      }
-      const pods = new PodSource({
-        api: config.collector.kubernetesApi,
-        nodeName: config.collector.nodeName,
-        logger: runtime.logger,
-      });
-      const database = await openCollectorDatabase(runtime);
-      try {
-        const open = [];
-        if (database.handle) {
-          for (const row of await listOpenExecutions(database.handle.db, config.collector.hostId)) {
-            const [last] = await queryRows<{ at: Date | string | null }>(
-              database.handle.db,
-              sql`select max(ts) as at from samples where execution_id = ${row.id}`,
-            );
-            open.push({ row, lastSampleAt: last?.at ? new Date(last.at) : null });
-          }
+    .action(
+      async (flags: { interval?: number; duration?: number; metricsListen?: string }, self: Command) => {
+        const runtime = runtimeOf(self);
+        const { config } = runtime;
+        const trust = trustPolicyOf(config.collector.trust, config.collector.procRoot);
+        let logTemplates;
+        try {
+          logTemplates = config.collector.airflowLogTemplate
+            ? [compileLogTemplate(config.collector.airflowLogTemplate)]
+            : [];
+        } catch (error) {
+          if (error instanceof LogTemplateError)
+            throw new ConfigError(`config: collector.airflowLogTemplate: ${error.message}`);
+          throw error;
         }
-        const summary = await runCollector({
-          intervalMs: flags.interval ?? config.collector.intervalMs,
-          durationMs: flags.duration ?? null,
-          procRoot: config.collector.procRoot,
-          cgroupRoot: config.collector.cgroupRoot,
-          hostId: config.collector.hostId,
-          writer: database.writer,
+        const pods = new PodSource({
+          api: config.collector.kubernetesApi,
+          nodeName: config.collector.nodeName,
           logger: runtime.logger,
-          openExecutions: open,
-          logTemplates,
-          pods,
         });
-        process.stdout.write(
-          `collected ${summary.ticks} ticks, ${summary.executions} executions (${summary.resumed} resumed, ${summary.lost} lost)\n`,
-        );
-      } finally {
-        await database.close();
-      }
-    });
+        // A failure to open the spool rejects here, with the database already closed: the command exits 1
+        // at once and systemd (Restart=on-failure) or the DaemonSet starts it again.
+        const database = await openCollectorDatabase(runtime);
+        try {
+          const open = [];
+          if (database.handle) {
+            for (const row of await listOpenExecutions(database.handle.db, config.collector.hostId)) {
+              const [last] = await queryRows<{ at: Date | string | null }>(
+                database.handle.db,
+                sql`select max(ts) as at from samples where execution_id = ${row.id}`,
+              );
+              open.push({ row, lastSampleAt: last?.at ? new Date(last.at) : null });
+            }
+          }
+          const summary = await runCollector({
+            intervalMs: flags.interval ?? config.collector.intervalMs,
+            durationMs: flags.duration ?? null,
+            procRoot: config.collector.procRoot,
+            cgroupRoot: config.collector.cgroupRoot,
+            hostId: config.collector.hostId,
+            writer: database.writer,
+            logger: runtime.logger,
+            openExecutions: open,
+            trust,
+            metricsListen: flags.metricsListen ?? config.collector.metricsListen,
+            logTemplates,
+            pods,
+          });
+          process.stdout.write(
+            `collected ${summary.ticks} ticks, ${summary.executions} executions (${summary.resumed} resumed, ${summary.lost} lost)\n`,
+          );
+        } finally {
+          await database.close();
+        }
+      },
+    );
 }

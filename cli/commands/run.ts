@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { runCommand } from "../../collector/run-command.js";
-import { UsageError } from "../../common/errors.js";
+import { describeError, UsageError } from "../../common/errors.js";
 import { flagParsers, runtimeOf } from "../runtime.js";
 import { openCollectorDatabase } from "./collect.js";
 
@@ -8,7 +8,8 @@ import { openCollectorDatabase } from "./collect.js";
 export function parseCores(value: string): number {
   const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(value.trim());
   const cores = match ? Number(match[1]) / (match[2] === "m" ? 1000 : 1) : Number.NaN;
-  if (!Number.isFinite(cores) || cores <= 0)
+  // 1,048,576 cores: far past any machine, well inside a double precision column.
+  if (!Number.isFinite(cores) || cores <= 0 || cores > 1_048_576)
     throw new InvalidArgumentError("expected cores such as 2, 0.5 or 500m");
   return cores;
 }
@@ -36,13 +37,8 @@ export function register(program: Command): void {
     .requiredOption("--pipeline <name>", "the DAG, deployment or pipeline label")
     .requiredOption("--task <name>", "the task label")
     .option("--run <id>", "run id (default: the start time)")
-    .option("--try <n>", "try number (default 1)", flagParsers.positiveInt)
-    .option("--map-index <n>", "map index of a mapped task", (value: string) => {
-      const number = Number(value);
-      if (!Number.isInteger(number) || number < 0)
-        throw new InvalidArgumentError("expected a whole number from 0");
-      return number;
-    })
+    .option("--try <n>", "try number (default 1)", (value: string) => flagParsers.int4(value, 1))
+    .option("--map-index <n>", "map index of a mapped task", (value: string) => flagParsers.int4(value, 0))
     .option(
       "--request-cpu <cores>",
       'the CPU the task asked for (2, 0.5, 500m); stored with source "flag"',
@@ -56,7 +52,7 @@ export function register(program: Command): void {
     .option(
       "--interval <duration>",
       "sampling tick (default: collector.interval, 1s)",
-      flagParsers.durationMs,
+      flagParsers.intervalMs,
     )
     .argument("<command...>", "the command and its arguments, after --")
     .addHelpText(
@@ -78,31 +74,40 @@ Examples:
     .action(async (command: string[], flags: RunFlags, self: Command) => {
       if (command.length === 0) throw new UsageError("run: no command given (put it after --)");
       const runtime = runtimeOf(self);
-      // The command starts at once; the database (an embedded one takes seconds) opens meanwhile.
+      const { logger } = runtime;
+      // The command starts at once; the database (an embedded one takes seconds) opens meanwhile. Whatever
+      // happens to rightsize's own storage (no spool folder, no database), the command still runs and its
+      // exit code is the one returned: rightsize only watches.
       const database = openCollectorDatabase(runtime);
-      let exitCode = 1;
+      database.catch((error) =>
+        logger.error(
+          { err: describeError(error) },
+          "cannot store this execution: the command runs unrecorded",
+        ),
+      );
+      const exitCode = await runCommand({
+        command,
+        attribution: {
+          orchestrator: flags.orchestrator,
+          pipeline: flags.pipeline,
+          task: flags.task,
+          runId: flags.run ?? null,
+          tryNumber: flags.try ?? null,
+          mapIndex: flags.mapIndex ?? null,
+          source: "wrapper",
+        },
+        requests: { cpuCores: flags.requestCpu ?? null, memoryBytes: flags.requestMemory ?? null },
+        intervalMs: flags.interval ?? runtime.config.collector.intervalMs,
+        procRoot: runtime.config.collector.procRoot,
+        cgroupRoot: runtime.config.collector.cgroupRoot,
+        hostId: runtime.config.collector.hostId,
+        writer: database.then((opened) => opened.writer),
+        logger,
+      });
       try {
-        exitCode = await runCommand({
-          command,
-          attribution: {
-            orchestrator: flags.orchestrator,
-            pipeline: flags.pipeline,
-            task: flags.task,
-            runId: flags.run ?? null,
-            tryNumber: flags.try ?? null,
-            mapIndex: flags.mapIndex ?? null,
-            source: "wrapper",
-          },
-          requests: { cpuCores: flags.requestCpu ?? null, memoryBytes: flags.requestMemory ?? null },
-          intervalMs: flags.interval ?? runtime.config.collector.intervalMs,
-          procRoot: runtime.config.collector.procRoot,
-          cgroupRoot: runtime.config.collector.cgroupRoot,
-          hostId: runtime.config.collector.hostId,
-          writer: database.then((opened) => opened.writer),
-          logger: runtime.logger,
-        });
-      } finally {
         await (await database).close();
+      } catch (error) {
+        logger.debug({ err: describeError(error) }, "closing the database after run failed");
       }
       // The entry point sets 0 for a command that returned; the wrapped command's code must win.
       process.once("exit", () => {

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
+import { inspectSpool } from "../../collector/spool.js";
 import { queryRows } from "../../db/client.js";
 import { latestWindowEnd } from "../../db/queries/profiles.js";
 import { runtimeOf, withDatabase } from "../runtime.js";
@@ -7,9 +8,21 @@ import { runtimeOf, withDatabase } from "../runtime.js";
 export function register(program: Command): void {
   program
     .command("status")
-    .description("what is collected so far: hosts, tasks, executions, samples and the latest analysis")
+    .description(
+      "what is collected so far: the local spool (as the collector's metrics count it), hosts, tasks, executions, samples and the latest analysis",
+    )
     .action(async (_options, command: Command) => {
       const runtime = runtimeOf(command);
+      // The local spool first, read without the database: it is what waits while the database is away.
+      const spool = inspectSpool(runtime.config.collector.spoolDir);
+      process.stdout.write(
+        `${[
+          `spool        ${spool.dir}${spool.exists ? "" : " (not created yet)"}`,
+          `  waiting    ${spool.bytes} bytes in ${spool.segments} segments (rightsize_collector_spool_bytes, _segments)`,
+          `  set aside  ${spool.rejectedBytes} bytes in rejected/records.spool (refused by the database)`,
+          `  quarantine ${spool.quarantined} entries in quarantine/ (not the collector's own files)`,
+        ].join("\n")}\n`,
+      );
       await withDatabase(runtime, async (handle) => {
         const [counts] = await queryRows<Record<string, number>>(
           handle.db,

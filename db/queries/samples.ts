@@ -1,7 +1,7 @@
 /** Samples: one row per execution per tick, in daily partitions. */
 import { asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
-import { copySamples } from "../copy.js";
+import { copySamples, isStorableSampleTime, type RefusedSample } from "../copy.js";
 import { samples } from "../schema.js";
 import { ensurePartitions } from "./partitions.js";
 
@@ -52,10 +52,17 @@ export async function countSamples(db: Db, executionId?: string): Promise<number
  * it then fills in), then COPYs the rows (db/copy.ts), skipping any (execution, tick) already stored.
  * Returns how many rows were new.
  */
-export async function ingestSamples(db: Db, rows: NewSample[], knownDays?: Set<string>): Promise<number> {
+export async function ingestSamples(
+  db: Db,
+  rows: NewSample[],
+  knownDays?: Set<string>,
+  onRefused?: (refused: RefusedSample[]) => void,
+): Promise<number> {
   if (rows.length === 0) return 0;
   const days = new Map<string, Date>();
   for (const row of rows) {
+    // A time no partition is made for is refused by copySamples, row by row.
+    if (!isStorableSampleTime(row.ts)) continue;
     const day = row.ts.toISOString().slice(0, 10);
     if (!knownDays?.has(day) && !days.has(day)) days.set(day, row.ts);
   }
@@ -65,5 +72,5 @@ export async function ingestSamples(db: Db, rows: NewSample[], knownDays?: Set<s
     await ensurePartitions(db, ts, ts);
     knownDays?.add(day);
   }
-  return copySamples(db, rows);
+  return copySamples(db, rows, onRefused);
 }

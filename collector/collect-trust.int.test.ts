@@ -1,0 +1,143 @@
+/**
+ * Who may create task executions, and the collector's own health endpoint: real processes of two users,
+ * the built CLI (`npm run build`), the real Postgres. Needs root (to start a process as `nobody`).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listExecutionsOfTask } from "../db/queries/executions.js";
+import { runCli } from "../test-support/cli.js";
+import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
+
+const NOBODY = 65_534;
+const isRoot = process.geteuid?.() === 0;
+let database: TestDatabase;
+let folder: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  database = await createPostgresTestDatabase();
+  folder = mkdtempSync(join(tmpdir(), "rightsize-collect-trust-"));
+});
+afterAll(async () => {
+  for (const child of children) child.kill("SIGKILL");
+  await database?.drop();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+/** A long sleep that says it is task `task` of pipeline `pipeline`, run as `uid`. */
+function taskShaped(pipeline: string, task: string, uid: number): ChildProcess {
+  const child = spawn("sleep", ["60"], {
+    uid,
+    gid: uid === 0 ? 0 : NOBODY,
+    env: { PATH: process.env.PATH, RIGHTSIZE_PIPELINE: pipeline, RIGHTSIZE_TASK: task },
+    stdio: "ignore",
+  });
+  children.push(child);
+  return child;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function scrape(url: string): Promise<string> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    try {
+      const response = await fetch(url, { headers: { accept: "application/openmetrics-text" } });
+      const text = await response.text();
+      if (response.ok && /rightsize_collector_ticks_total [1-9]/.test(text)) return text;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no metrics at ${url}`);
+}
+
+describe.runIf(isRoot)("collector.trust", () => {
+  it("by default ignores a login user's task-shaped process, records root's with its uid, and counts it in /metrics", async () => {
+    const pipeline = `trust-${Date.now()}`;
+    taskShaped(pipeline, "forged", NOBODY);
+    taskShaped(pipeline, "real", 0);
+    const port = await freePort();
+    const collect = runCli(
+      [
+        "--db",
+        database.url,
+        "collect",
+        "--interval",
+        "500ms",
+        "--duration",
+        "6s",
+        "--metrics-listen",
+        `127.0.0.1:${port}`,
+      ],
+      { env: { RIGHTSIZE_SPOOL_DIR: join(folder, "spool-1"), RIGHTSIZE_HOST_ID: "trust-host" } },
+    );
+    const metrics = await scrape(`http://127.0.0.1:${port}/metrics`);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const result = await collect;
+    expect(result.code, result.stderr).toBe(0);
+    const forged = await listExecutionsOfTask(database.handle.db, {
+      orchestrator: "generic",
+      pipeline,
+      task: "forged",
+    });
+    const real = await listExecutionsOfTask(database.handle.db, {
+      orchestrator: "generic",
+      pipeline,
+      task: "real",
+    });
+    expect(forged).toEqual([]);
+    expect(real).toHaveLength(1);
+    expect(real[0]!.uid).toBe(0);
+    expect(health.status).toBe(200);
+    expect(metrics).toMatch(/^# TYPE rightsize_collector_ticks counter$/m);
+    expect(metrics).toMatch(/^rightsize_collector_untrusted_processes_total [1-9]/m);
+    expect(metrics).toMatch(/^rightsize_collector_executions_open [1-9]/m);
+    expect(metrics).toMatch(/^rightsize_collector_accounting_method\{method="[^"]+"\} 1$/m);
+    expect(metrics).toMatch(/^rightsize_collector_spool_bytes \d+$/m);
+    expect(metrics).toMatch(/^rightsize_collector_seconds_since_last_write [\d.e+-]+$/m);
+    expect(metrics.trimEnd().endsWith("# EOF")).toBe(true);
+  });
+
+  it("trusts a user listed in collector.trust and records the uid", async () => {
+    const pipeline = `trust-listed-${Date.now()}`;
+    taskShaped(pipeline, "listed", NOBODY);
+    const result = await runCli(
+      ["--db", database.url, "collect", "--interval", "500ms", "--duration", "3s"],
+      {
+        env: {
+          RIGHTSIZE_SPOOL_DIR: join(folder, "spool-2"),
+          RIGHTSIZE_HOST_ID: "trust-host-2",
+          RIGHTSIZE_TRUST: `root,uid:${NOBODY}`,
+        },
+      },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const listed = await listExecutionsOfTask(database.handle.db, {
+      orchestrator: "generic",
+      pipeline,
+      task: "listed",
+    });
+    expect(listed).toHaveLength(1);
+    expect(listed[0]!.uid).toBe(NOBODY);
+  });
+
+  it("refuses an unknown trust entry with exit 2 naming the setting", async () => {
+    const result = await runCli(["--db", database.url, "collect", "--duration", "1s"], {
+      env: { RIGHTSIZE_TRUST: "everybody" },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("collector.trust");
+  });
+});

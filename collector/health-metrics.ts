@@ -1,0 +1,203 @@
+/**
+ * The collector's own health, as an OpenMetrics endpoint (prom-client): what an operator of a host agent
+ * expects to scrape and alert on. Off by default (`collect --metrics-listen HOST:PORT`,
+ * `collector.metricsListen`). Values are read from the writer's and the sampler's counters when
+ * scraped, so the per-tick path only bumps two numbers. Names, types and units: docs/collector-storage.md
+ * "The collector's own health".
+ *
+ * Also `/healthz` (liveness: a tick ran within three intervals, at least 30 s) and `/readyz`
+ * (readiness: the loop started); both answer 200 or 503 with one line of text.
+ */
+import { createServer, type Server } from "node:http";
+import { Counter, Gauge, Registry } from "prom-client";
+import { describeError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { WriterStats } from "./writer.js";
+
+/** What the metrics read when scraped. */
+export interface HealthSources {
+  writer: () => WriterStats;
+  /** Executions being followed now. */
+  openExecutions: () => number;
+  /** Task-shaped processes the trust model refused, since start. */
+  untrustedRoots: () => number;
+  /** Spool segments on disk. */
+  spoolSegments: () => number;
+  /** Entries quarantined in the spool folder, since start. */
+  spoolQuarantined: () => number;
+}
+
+export class CollectorHealth {
+  readonly registry = new Registry<"application/openmetrics-text; version=1.0.0; charset=utf-8">();
+  private ticks = 0;
+  private tickCpuSeconds = 0;
+  private lastTickAtMs: number | null = null;
+  private started = false;
+  private method = "unknown";
+  private readonly startedAtMs = Date.now();
+
+  constructor(
+    private readonly sources: HealthSources,
+    private readonly intervalMs: number,
+  ) {
+    this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    const registers = [this.registry];
+    const self = this;
+    const writer = () => sources.writer();
+    const counter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    counter("rightsize_collector_ticks", "Sampling ticks run since start.", () => self.ticks);
+    counter(
+      "rightsize_collector_tick_cpu_seconds",
+      "CPU time (user + system) the collector process used in its ticks, seconds.",
+      () => self.tickCpuSeconds,
+    );
+    gauge("rightsize_collector_executions_open", "Task executions being followed now.", () =>
+      sources.openExecutions(),
+    );
+    counter("rightsize_collector_samples_written", "Sample rows committed to the database.", () =>
+      Math.max(0, writer().writtenSamples - writer().duplicateSamples),
+    );
+    counter(
+      "rightsize_collector_samples_spooled",
+      "Sample rows that went to the disk spool (database unreachable).",
+      () => writer().spooledSamples,
+    );
+    counter(
+      "rightsize_collector_batches_replayed",
+      "Spooled batches written to the database later.",
+      () => writer().replayedBatches,
+    );
+    counter(
+      "rightsize_collector_samples_set_aside",
+      "Sample rows the database refused (or beyond a column's bounds), kept in the spool's rejected/ file.",
+      () => writer().setAsideSamples,
+    );
+    counter(
+      "rightsize_collector_samples_dropped",
+      "Sample rows lost: the spool was full or the disk refused them.",
+      () => writer().droppedSamples,
+    );
+    counter(
+      "rightsize_collector_samples_invalid",
+      "Sample rows refused at the door (no execution id, invalid time).",
+      () => writer().invalidSamples,
+    );
+    counter(
+      "rightsize_collector_untrusted_processes",
+      "Task-shaped processes ignored because collector.trust does not trust their uid or cgroup.",
+      () => sources.untrustedRoots(),
+    );
+    gauge("rightsize_collector_spool_bytes", "Bytes waiting in the spool.", () => writer().spoolBytes);
+    gauge("rightsize_collector_spool_segments", "Segment files in the spool.", () => sources.spoolSegments());
+    counter(
+      "rightsize_collector_spool_quarantined",
+      "Spool entries moved to quarantine/ (links, FIFOs, folders, other users' files, unreadable).",
+      () => sources.spoolQuarantined(),
+    );
+    gauge("rightsize_collector_database_up", "1 when the last database write succeeded, else 0.", () =>
+      writer().databaseUp ? 1 : 0,
+    );
+    gauge(
+      "rightsize_collector_seconds_since_last_write",
+      "Seconds since the last batch was committed (since start when none yet).",
+      () => (Date.now() - (writer().lastWriteAtMs ?? self.startedAtMs)) / 1000,
+    );
+    new Gauge({
+      name: "rightsize_collector_accounting_method",
+      help: "How CPU time of a task's processes is accounted (1 for the method in use).",
+      labelNames: ["method"],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ method: self.method }, 1);
+      },
+    });
+  }
+
+  /** Records one tick and the process CPU time it took (from process.cpuUsage deltas, microseconds). */
+  tick(cpuMicros: number): void {
+    this.ticks++;
+    this.tickCpuSeconds += cpuMicros / 1e6;
+    this.lastTickAtMs = Date.now();
+    this.started = true;
+  }
+
+  /** The accounting method in use (e.g. "cgroup", "proc-tree", "taskstats"), shown as a label. */
+  setAccountingMethod(method: string): void {
+    this.method = method;
+  }
+
+  /**
+   * Alive: a tick ran within three intervals, and never less than 30 s (chosen value: a host loaded far
+   * past its cores delays timers by seconds, and a restart would only add to the load), or the loop has
+   * not started yet.
+   */
+  live(): boolean {
+    const allowedMs = Math.max(3 * this.intervalMs, 30_000);
+    return Date.now() - (this.lastTickAtMs ?? this.startedAtMs) < allowedMs;
+  }
+
+  ready(): boolean {
+    return this.started;
+  }
+
+  /**
+   * Serves /metrics, /healthz and /readyz on `address` (HOST:PORT). Resolves once listening; a bind
+   * failure rejects (the caller exits 1: a requested endpoint that is not there is a failed start).
+   */
+  async listen(address: string, logger: Logger): Promise<Server> {
+    const colon = address.lastIndexOf(":");
+    const host = address.slice(0, colon).replace(/^\[|\]$/g, "");
+    const port = Number(address.slice(colon + 1));
+    const server = createServer((request, response) => {
+      const path = (request.url ?? "/").split("?")[0];
+      if (path === "/metrics") {
+        this.registry
+          .metrics()
+          .then((text) => {
+            response.writeHead(200, { "content-type": this.registry.contentType });
+            response.end(text);
+          })
+          .catch((error) => {
+            logger.error({ err: describeError(error) }, "metrics scrape failed");
+            response.writeHead(500).end();
+          });
+        return;
+      }
+      if (path === "/healthz" || path === "/readyz") {
+        const ok = path === "/healthz" ? this.live() : this.ready();
+        response.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });
+        response.end(ok ? "ok\n" : path === "/healthz" ? "no tick lately\n" : "not started\n");
+        return;
+      }
+      response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    logger.info({ address }, "metrics endpoint listening");
+    return server;
+  }
+}
