@@ -28,8 +28,10 @@
  * {@link MAX_SCANNED_ARGUMENT} characters of an argument and returns at most {@link MAX_STORED_ARGUMENT}.
  */
 
-/** What a redacted value becomes. */
-export const REDACTED = "***";
+import { isTokenShaped, maskUrlCredentials, REDACTED } from "../common/mask-secrets.js";
+
+/** What a redacted value becomes (the same mark as everywhere rightsize masks a secret). */
+export { REDACTED };
 
 /**
  * Characters of one argument that are scanned. Linux caps one argument at MAX_ARG_STRLEN = 32 pages
@@ -528,59 +530,6 @@ function redactAwsSecretShapes(text: string): string {
 const WEBHOOKS =
   /((?:hooks\.slack\.com\/(?:services|workflows|triggers)|(?:discord|discordapp)\.com\/api\/(?:v\d+\/)?webhooks|webhook\.office\.com\/webhookb2|outlook\.office(?:365)?\.com\/webhook)\/)[^\s'"?#&]+/gi;
 
-/** A long token used as a URL's user (`https://TOKEN@host`): hex or base64(url), 16+ characters. */
-function isTokenShaped(user: string): boolean {
-  return (
-    user.length >= 16 && /^[A-Za-z0-9_\-+/=~]+$/.test(user) && /[0-9]/.test(user) && /[A-Za-z]/.test(user)
-  );
-}
-
-const SCHEME_SEPARATOR = /:\/\//g;
-/** Where a URL's authority part ends (RFC 3986 §3.2: "/", "?" or "#"; and whitespace or a quote). */
-const AUTHORITY_STOP = /[\s'"]/;
-
-/**
- * `scheme://user:password@host` → `scheme://user:***@host`; `scheme://TOKEN@host` → `scheme://***@host`.
- * Each URL's user part is read up to its first `@`, never past the next `://`, so the scans of two URLs
- * never overlap (linear time). A password may contain `/` (people write them unencoded); a user may not.
- */
-function redactUrlCredentials(text: string): string {
-  const starts: number[] = [];
-  SCHEME_SEPARATOR.lastIndex = 0;
-  for (let match = SCHEME_SEPARATOR.exec(text); match !== null; match = SCHEME_SEPARATOR.exec(text)) {
-    if (match.index > 0 && /[a-z0-9]/i.test(text[match.index - 1]!)) starts.push(match.index + 3);
-  }
-  if (starts.length === 0) return text;
-  let out = "";
-  let copied = 0;
-  starts.forEach((start, index) => {
-    const limit = starts[index + 1] ?? text.length;
-    let at = -1;
-    let colon = -1;
-    for (let position = start; position < limit; position++) {
-      const char = text[position]!;
-      if (char === "@") {
-        at = position;
-        break;
-      }
-      if (AUTHORITY_STOP.test(char)) break;
-      if (colon === -1 && (char === "/" || char === "?" || char === "#")) break;
-      if (char === ":" && colon === -1) colon = position;
-    }
-    if (at === -1 || start < copied) return;
-    if (colon !== -1) {
-      const password = text.slice(colon + 1, at);
-      if (password.length === 0 || password === REDACTED) return;
-      out += `${text.slice(copied, colon + 1)}${REDACTED}`;
-      copied = at;
-    } else if (isTokenShaped(text.slice(start, at))) {
-      out += `${text.slice(copied, start)}${REDACTED}`;
-      copied = at;
-    }
-  });
-  return copied === 0 ? text : out + text.slice(copied);
-}
-
 /** A token used as the user of a scheme-less address (`TOKEN@github.com/org/repo`): 32+ characters. */
 const BARE_TOKEN_USER = /(?<![A-Za-z0-9_\-+/=~.])[A-Za-z0-9_\-+/=~]{32,}(?=@[A-Za-z0-9])/g;
 
@@ -719,7 +668,7 @@ export function redactText(text: string): string {
   for (const pattern of TOKEN_PATTERNS) out = out.replace(pattern, REDACTED);
   out = redactAwsSecretShapes(out);
   out = out.replace(WEBHOOKS, (_, prefix: string) => `${prefix}${REDACTED}`);
-  out = redactUrlCredentials(out);
+  out = maskUrlCredentials(out);
   out = out.replace(BARE_TOKEN_USER, (user) => (isTokenShaped(user) ? REDACTED : user));
   out = out.replace(AUTHORIZATION_HEADER, (_, header: string, scheme: string | undefined) =>
     scheme ? `${header}${scheme} ${REDACTED}` : `${header}${REDACTED}`,
