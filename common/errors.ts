@@ -32,7 +32,8 @@ export function coerceError(thrown: unknown): Error {
 
 /**
  * The message of an error and of every `cause` below it, joined: what a user needs on one line. URL
- * passwords in any of them are masked (a driver's error may quote the URL it was given).
+ * passwords in any of them are masked (a driver's error may quote the URL it was given), and line breaks
+ * are shown as `\n`.
  */
 export function describeError(thrown: unknown): string {
   const parts: string[] = [];
@@ -42,5 +43,7 @@ export function describeError(thrown: unknown): string {
     if (!parts.some((part) => part.includes(error.message))) parts.push(error.message);
     current = error.cause;
   }
-  return maskUrlCredentials(parts.join(": "));
+  // One line: a line break in a name quoted by a message would start a line of its own, where a CI
+  // runner reads `::error::…` as a workflow command.
+  return maskUrlCredentials(parts.join(": ")).replace(/\r/g, "\\r").replace(/\n/g, "\\n");
 }

@@ -132,3 +132,10 @@ describe("log lines never carry a secret", () => {
     expect(text).toContain('"password":"***"');
   });
 });
+
+describe("error lines", () => {
+  it("stay one line, so a name cannot start a workflow command on stderr", () => {
+    const error = new Error("cannot read dags/x\n::error::pwned.py", { cause: new Error("a\r\nb") });
+    expect(describeError(error)).toBe("cannot read dags/x\\n::error::pwned.py: a\\r\\nb");
+  });
+});
