@@ -1,6 +1,14 @@
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isSecretName, REDACTED, redactArgv, redactText } from "./redact.js";
+import {
+  isSecretName,
+  MAX_SCANNED_ARGUMENT,
+  MAX_STORED_ARGUMENT,
+  REDACTED,
+  redactArgv,
+  redactText,
+} from "./redact.js";
 
 /** Splits a command line on spaces, keeping "double-quoted words" together (no escapes needed here). */
 function words(line: string): string[] {
@@ -388,5 +396,103 @@ describe("redaction properties", () => {
         return JSON.stringify(redactArgv(once)) === JSON.stringify(once);
       }),
     );
+  });
+});
+
+/** The command-line corpus (redact-corpus.json): argv, its expected stored form, the secrets in it. */
+export interface CorpusEntry {
+  argv: string[];
+  redacted: string[];
+  secrets: string[];
+}
+const corpusFile: CorpusEntry[] = JSON.parse(
+  readFileSync(new URL("./redact-corpus.json", import.meta.url), "utf8"),
+) as CorpusEntry[];
+
+describe("redaction corpus file", () => {
+  it("holds at least 100 command lines, a third of them harmless look-alikes", () => {
+    expect(corpusFile.length).toBeGreaterThanOrEqual(100);
+    expect(corpusFile.filter((entry) => entry.secrets.length === 0).length).toBeGreaterThanOrEqual(33);
+  });
+
+  it.each(corpusFile.map((entry) => [entry.argv.join(" "), entry] as const))("%s", (_, entry) => {
+    expect(redactArgv(entry.argv)).toEqual(entry.redacted);
+    if (entry.secrets.length === 0) expect(entry.redacted).toEqual(entry.argv);
+    // The same line as one string (a process title, `sh -c "…"`) leaks none of them either.
+    const asText = redactText(entry.argv.join(" "));
+    for (const secret of entry.secrets) {
+      expect(entry.redacted.join(" ")).not.toContain(secret);
+      expect(asText).not.toContain(secret);
+    }
+  });
+});
+
+describe("redaction cost and caps", () => {
+  const MB = 1024 * 1024;
+  // Runs that made a pattern restart a long scan at every position (URL credentials and name=value
+  // names took seconds at 63 KB), and the openings of every other rule, repeated to 1 MB.
+  const adversarial = [
+    "a-",
+    "a.",
+    "a://",
+    "a://b:",
+    "x=y ",
+    "-xoxb-",
+    "-glpat-",
+    "eyJaaaaaaaaaa-",
+    "-ya29.",
+    "Bearer aaaaaaaa-",
+    '"a":"',
+    "'password': ",
+    '\\"password\\": \\"',
+    "password '",
+    "identified by ",
+    "authorization: ",
+    "cookie: ",
+    "environ['",
+    "-----BEGIN PRIVATE KEY-----",
+    "hooks.slack.com/services/",
+    "a@",
+    "AAAAAAAA",
+  ];
+
+  // No timing assertion: a pattern that backtracks takes hours on these, and the generous timeout only
+  // keeps a loaded machine from failing a linear run.
+  it.each(adversarial)("redacts a 1 MB run of %j followed by a secret", { timeout: 120_000 }, (piece) => {
+    const text = `${piece.repeat(Math.ceil(MB / piece.length))} --password Adv3rsarialPw`;
+    const out = redactText(text);
+    expect(out).not.toContain("Adv3rsarialPw");
+    // The run itself is text, not a secret (except where it opens one that runs to the end of the text:
+    // a PEM key, a cookie header, a webhook's path).
+    if (!/BEGIN|cookie|hooks/.test(piece)) expect(out.length).toBeGreaterThan(MB / 2);
+  });
+
+  it("scans and stores a bounded part of each argument and says how much was left out", () => {
+    const long = `password=Cap5ecret ${"x".repeat(MB)}`;
+    const [stored] = redactArgv(["python", long]).slice(1);
+    expect(stored).not.toContain("Cap5ecret");
+    expect(stored!.startsWith(`password=${REDACTED} xxx`)).toBe(true);
+    const kept = stored!.indexOf("…[");
+    expect(kept).toBeLessThanOrEqual(MAX_STORED_ARGUMENT);
+    expect(stored!.slice(kept)).toBe(`…[${long.length - kept} more characters]`);
+    // Short arguments are stored whole.
+    expect(redactArgv(["echo", "x".repeat(MAX_STORED_ARGUMENT)])[1]).toBe("x".repeat(MAX_STORED_ARGUMENT));
+  });
+
+  it("scans a bounded number of arguments and counts the rest", () => {
+    const argv = ["xargs", ...Array.from({ length: 5_000 }, (_, index) => `file-${index}.csv`)];
+    const out = redactArgv(argv);
+    expect(out.length).toBeLessThan(argv.length);
+    expect(out.slice(0, -1)).toEqual(argv.slice(0, out.length - 1));
+    expect(out.at(-1)).toBe(`…[${argv.length - out.length + 1} more arguments]`);
+  });
+
+  it("never stores part of a token that straddles the stored length", () => {
+    const token = "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8";
+    for (const offset of [8, 20, 30]) {
+      const argument = `${"y".repeat(MAX_STORED_ARGUMENT - offset)} ${token} ${"z".repeat(MAX_SCANNED_ARGUMENT)}`;
+      const stored = redactArgv([argument])[0]!;
+      expect(stored).not.toContain(token.slice(0, 8));
+    }
   });
 });

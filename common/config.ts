@@ -12,6 +12,7 @@ import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { maskValue } from "./mask-secrets.js";
 import { parseBytes, parseDurationMs } from "./units.js";
 
 /** A declared request from configuration, for tasks whose DAG/flow files declare none. */
@@ -606,6 +607,18 @@ function defaultValue(setting: Setting, env: NodeJS.ProcessEnv): unknown {
 }
 
 /**
+ * A value as an error message shows it: a secret setting's value masked whole, a URL's password masked
+ * (also in a malformed URL, which is when it is shown), so a bad `SMTP_URL` never prints its password.
+ */
+function showValue(setting: Setting, raw: unknown): string {
+  const masked = [setting.key, setting.env ?? ""].reduce<unknown>(
+    (value, name) => (typeof value === "string" && name !== "" ? maskValue(name, value) : value),
+    typeof raw === "string" ? raw : JSON.stringify(raw),
+  );
+  return typeof raw === "string" ? JSON.stringify(masked) : String(masked);
+}
+
+/**
  * Reads the configuration once: defaults, then `file` (YAML), then `env`. Throws {@link ConfigError} with
  * one line naming the key, the value, where it came from and what is expected.
  */
@@ -631,7 +644,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     const parsed = setting.parse.safeParse(raw);
     if (!parsed.success) {
       throw new ConfigError(
-        `config: ${setting.key} = ${JSON.stringify(raw)} (${describeOrigin(origin)}): expected ${setting.expected}`,
+        `config: ${setting.key} = ${showValue(setting, raw)} (${describeOrigin(origin)}): expected ${setting.expected}`,
       );
     }
     setPath(result, setting.key, parsed.data);

@@ -2,6 +2,7 @@
  * Error classes that carry meaning across rooms. The CLI maps them to exit codes: {@link UsageError} and
  * {@link ConfigError} exit 2, everything else exits 1.
  */
+import { maskUrlCredentials } from "./mask-secrets.js";
 
 /** A flag, argument or input file the user gave is wrong. Exit code 2. */
 export class UsageError extends Error {
@@ -29,7 +30,11 @@ export function coerceError(thrown: unknown): Error {
   }
 }
 
-/** The message of an error and of every `cause` below it, joined: what a user needs on one line. */
+/**
+ * The message of an error and of every `cause` below it, joined: what a user needs on one line. URL
+ * passwords in any of them are masked (a driver's error may quote the URL it was given), and line breaks
+ * are shown as `\n`.
+ */
 export function describeError(thrown: unknown): string {
   const parts: string[] = [];
   let current: unknown = thrown;
@@ -38,5 +43,7 @@ export function describeError(thrown: unknown): string {
     if (!parts.some((part) => part.includes(error.message))) parts.push(error.message);
     current = error.cause;
   }
-  return parts.join(": ");
+  // One line: a line break in a name quoted by a message would start a line of its own, where a CI
+  // runner reads `::error::…` as a workflow command.
+  return maskUrlCredentials(parts.join(": ")).replace(/\r/g, "\\r").replace(/\n/g, "\\n");
 }

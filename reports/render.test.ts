@@ -8,13 +8,8 @@ import remarkParse from "remark-parse";
 import { unified } from "unified";
 import { describe, expect, it } from "vitest";
 import type { AnalysisDocument } from "../common/analysis-document.js";
-import {
-  escapeMarkdown,
-  renderEmail,
-  rendererFor,
-  renderHtmlReport,
-  renderMarkdownReport,
-} from "./render.js";
+import { escapeMarkdown } from "./escape.js";
+import { renderEmail, rendererFor, renderHtmlReport, renderMarkdownReport } from "./render.js";
 import { buildTask, hostileName, largeAnalysis, sampleAnalysis } from "./test-fixtures.js";
 
 function parseMarkdown(markdown: string): Root {
@@ -171,11 +166,14 @@ describe("Markdown report", () => {
       ],
     };
     const [, nastyRows] = tables(parseMarkdown(renderMarkdownReport(nasty)));
-    expect(nastyRows?.[1]?.slice(1, 3)).toEqual(["a|b", "*bold* [link](http://x) `code` next line"]);
+    expect(nastyRows?.[1]?.slice(1, 3).map((cell) => cell.replace(/\u200d/g, ""))).toEqual([
+      "a|b",
+      "*bold* [link](http://x) `code` next line",
+    ]);
     expect(nastyRows?.[1]).toHaveLength(9);
   });
 
-  it("stays short: at most maxTasks rows, and says how many more there are", () => {
+  it("stays short: at most maxTasks rows, and says how many more there are", { timeout: 60_000 }, () => {
     const big = renderMarkdownReport(largeAnalysis(200), { maxTasks: 10 });
     const [, rows] = tables(parseMarkdown(big));
     expect(rows).toHaveLength(11);
@@ -261,11 +259,17 @@ describe("escaping holds for any name (property)", () => {
     .map((text) => text.replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, ""))
     .filter((text) => text.trim().length > 0);
 
-  it("Markdown: each name comes back as the same text in its own cell", () => {
+  // 200 parses: seconds on a loaded shared machine, so more than the default 5-s timeout (not a timing check).
+  it("Markdown: each name comes back as the same text in its own cell", { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(name, name, (pipeline, task) => {
         const [, rows] = tables(parseMarkdown(renderMarkdownReport(named(pipeline, task))));
-        const clean = (text: string) => text.replace(/\s+/g, " ").trim();
+        // The zero-width joiners escapeMarkdown puts after `@`, `#`, `://` and `www` are not text.
+        const clean = (text: string) =>
+          text
+            .replace(/\u200d/g, "")
+            .replace(/\s+/g, " ")
+            .trim();
         expect(rows?.[1]).toHaveLength(9);
         expect(clean(rows?.[1]?.[1] ?? "")).toBe(clean(pipeline));
         expect(clean(rows?.[1]?.[2] ?? "")).toBe(clean(task));

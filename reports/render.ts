@@ -5,12 +5,13 @@
  *
  * HTML templates use Handlebars' default escaping: every `{{value}}` is HTML-escaped, SVG included; no
  * template uses triple braces for data. Markdown and plain-text templates compile without HTML escaping,
- * and every user string in them goes through the `md` helper (Markdown) or is plain text.
+ * and every user string in them goes through the `md` helper (Markdown, reports/escape.ts) or is plain text.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import Handlebars from "handlebars";
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import { UsageError } from "../common/errors.js";
+import { escapeMarkdown, markdownLink } from "./escape.js";
 import {
   formatBytes,
   formatChange,
@@ -39,16 +40,6 @@ function formatMetric(metric: unknown, value: unknown): string {
   const number = typeof value === "number" ? value : Number.NaN;
   if (metric === "peakMemoryBytes") return formatBytes(number);
   return formatDuration(number);
-}
-
-/** Escapes text for a GitHub-flavored Markdown table cell: table pipes, emphasis, links, HTML, newlines. */
-export function escapeMarkdown(text: unknown): string {
-  return String(text ?? "")
-    .replace(/[\\`*_[\]|~#]/g, (char) => `\\${char}`)
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/\r?\n|\r/g, " ");
 }
 
 const asNumber = (value: unknown) => (typeof value === "number" ? value : null);
@@ -87,6 +78,9 @@ handlebars.registerHelper("quantity", (value: unknown, unit: unknown) =>
 /** A plain number for data attributes (sorting): missing values sort as 0. */
 handlebars.registerHelper("number", (value: unknown) => String(asNumber(value) ?? 0));
 handlebars.registerHelper("md", escapeMarkdown);
+handlebars.registerHelper("mdLink", (label: unknown, url: unknown) =>
+  markdownLink(String(label), String(url)),
+);
 
 for (const file of readdirSync(new URL("./partials/", templatesDir))) {
   if (!file.endsWith(".hbs")) continue;

@@ -116,10 +116,10 @@ describe("checkRequests", () => {
     const summary = renderJobSummary(report);
     expect(summary).toContain("## rightsize check: failed");
     expect(summary).toContain(
-      "| critical | gate/under | memory | 1 GiB | 2 GiB | under-provisioned | `dags/gate.py:6` |",
+      "| critical | gate/under | memory | 1 GiB | 2 GiB | under-provisioned | dags/gate.py:6 |",
     );
     expect(summary).toContain(
-      "| warning | gate/bare | – | – | 0.2 cores, 1 GiB | no-request | `dags/gate.py:8` |",
+      "| warning | gate/bare | – | – | 0.2 cores, 1 GiB | no-request | dags/gate.py:8 |",
     );
     expect(summary).toContain("1 task(s) without enough data were not judged.");
     const text = renderCheckText(report);

@@ -7,6 +7,7 @@ import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-docum
 import type { Finding, Resource, ScanResult } from "./findings.js";
 import { keyOf } from "./patcher.js";
 import { describeValue } from "./quantities.js";
+import { escapeMarkdown, escapeTextLine, escapeWorkflowData, escapeWorkflowProperty } from "../escape.js";
 
 export type Verdict = "over-provisioned" | "under-provisioned" | "no-request" | "dynamic" | "no-data" | "ok";
 export type CheckSeverity = "info" | "warning" | "critical";
@@ -200,17 +201,21 @@ export function renderCheckText(report: CheckReport): string {
   });
   for (const item of report.items) {
     table.push([
-      `${item.pipeline}/${item.task}`,
+      escapeTextLine(`${item.pipeline}/${item.task}`),
       item.resource ?? "–",
-      item.declared ?? "–",
-      item.recommended ?? "–",
+      escapeTextLine(item.declared ?? "–"),
+      escapeTextLine(item.recommended ?? "–"),
       item.verdict,
-      `${item.file}:${item.line}`,
+      escapeTextLine(`${item.file}:${item.line}`),
     ]);
   }
   const lines = [table.toString()];
   for (const item of report.violations)
-    lines.push(`${item.severity}: ${item.file}:${item.line} ${item.pipeline}/${item.task}: ${item.message}`);
+    lines.push(
+      escapeTextLine(
+        `${item.severity}: ${item.file}:${item.line} ${item.pipeline}/${item.task}: ${item.message}`,
+      ),
+    );
   lines.push(summaryLine(report));
   return `${lines.join("\n")}\n`;
 }
@@ -221,14 +226,6 @@ function summaryLine(report: CheckReport): string {
   return `${report.failed ? "FAILED" : "passed"}: ${critical} critical, ${warnings} warning(s) (fail on ${report.failOn})`;
 }
 
-/** GitHub's workflow-command escaping: data escapes %, CR and LF; properties also : and ,. */
-function escapeData(text: string): string {
-  return text.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
-}
-function escapeProperty(text: string): string {
-  return escapeData(text).replace(/:/g, "%3A").replace(/,/g, "%2C");
-}
-
 /**
  * `::warning file=…,line=…,title=…::message` / `::error …` per violation. GitHub resolves `file` from the
  * workspace root: `pathPrefix` is where the scanned repository sits inside it (`airflow/` for
@@ -237,7 +234,7 @@ function escapeProperty(text: string): string {
 export function renderGithubAnnotations(report: CheckReport, pathPrefix = ""): string {
   const skipped = report.problems.map(
     (problem) =>
-      `::warning file=${escapeProperty(pathPrefix + problem.file)},line=${problem.line},title=rightsize%3A file skipped::${escapeData(problem.message)}\n`,
+      `::warning file=${escapeWorkflowProperty(pathPrefix + problem.file)},line=${problem.line},title=rightsize%3A file skipped::${escapeWorkflowData(problem.message)}\n`,
   );
   return (
     skipped.join("") +
@@ -245,14 +242,10 @@ export function renderGithubAnnotations(report: CheckReport, pathPrefix = ""): s
       .map((item) => {
         const command = item.severity === "critical" ? "error" : "warning";
         const title = `rightsize: ${item.pipeline}/${item.task} ${item.verdict}`;
-        return `::${command} file=${escapeProperty(pathPrefix + item.file)},line=${item.line},title=${escapeProperty(title)}::${escapeData(item.message)}\n`;
+        return `::${command} file=${escapeWorkflowProperty(pathPrefix + item.file)},line=${item.line},title=${escapeWorkflowProperty(title)}::${escapeWorkflowData(item.message)}\n`;
       })
       .join("")
   );
-}
-
-function cell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
 /** The Markdown job summary ($GITHUB_STEP_SUMMARY). */
@@ -265,7 +258,7 @@ export function renderJobSummary(report: CheckReport): string {
     );
     for (const item of report.violations) {
       lines.push(
-        `| ${item.severity} | ${cell(`${item.pipeline}/${item.task}`)} | ${item.resource ?? "–"} | ${cell(item.declared ?? "–")} | ${cell(item.recommended ?? "–")} | ${item.verdict} | \`${cell(`${item.file}:${item.line}`)}\` |`,
+        `| ${item.severity} | ${escapeMarkdown(`${item.pipeline}/${item.task}`)} | ${item.resource ?? "–"} | ${escapeMarkdown(item.declared ?? "–")} | ${escapeMarkdown(item.recommended ?? "–")} | ${item.verdict} | ${escapeMarkdown(`${item.file}:${item.line}`)} |`,
       );
     }
     lines.push("");

@@ -151,7 +151,7 @@ describe("rightsize pr", () => {
       "| task | file | resource | from | to | monthly saving of the task |",
     );
     expect(create.body!.body).toContain(
-      "| resources\\_dag/crunch | `dags/resources_dag.py:8` | cpu request | 4 cores | 0.3 cores | $41.50 |",
+      "| resources\\_dag/crunch | dags/resources\\_dag.py:8 | cpu request | 4 cores | 0.3 cores | $41.50 |",
     );
   });
 

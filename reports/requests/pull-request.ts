@@ -10,7 +10,8 @@ import { Octokit } from "@octokit/rest";
 import { simpleGit } from "simple-git";
 import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
 import { UsageError } from "../../common/errors.js";
-import { escapeMarkdown, renderMarkdownReport } from "../render.js";
+import { escapeMarkdown } from "../escape.js";
+import { renderMarkdownReport } from "../render.js";
 import { type Change, keyOf, type PatchPlan } from "./patcher.js";
 
 /** Git or GitHub refused; the message says which step. */
@@ -124,7 +125,7 @@ export function pullRequestBody(plan: PatchPlan, document: AnalysisDocument): st
     group.changes.forEach((change, index) => {
       const saving = index > 0 ? "" : group.savingsUsd === null ? "–" : `$${group.savingsUsd.toFixed(2)}`;
       lines.push(
-        `| ${escapeMarkdown(group.task)} | \`${change.file}:${change.line}\` | ${change.resource} ${change.kind}${change.how === "override" ? " (override)" : ""} | ${escapeMarkdown(change.fromText)} | ${escapeMarkdown(change.toText)} | ${saving} |`,
+        `| ${escapeMarkdown(group.task)} | ${escapeMarkdown(`${change.file}:${change.line}`)} | ${escapeMarkdown(`${change.resource} ${change.kind}`)}${change.how === "override" ? " (override)" : ""} | ${escapeMarkdown(change.fromText)} | ${escapeMarkdown(change.toText)} | ${saving} |`,
       );
     });
   }

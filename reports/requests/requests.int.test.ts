@@ -221,7 +221,7 @@ describe("rightsize check", () => {
     const written = readFileSync(summary, "utf8");
     expect(written.startsWith("previous step\n## rightsize check: failed")).toBe(true);
     expect(written).toContain(
-      "| critical | kpo_dag/train | memory | 1 GiB | 3 GiB | under-provisioned | `dags/kpo.py:10` |",
+      "| critical | kpo\\_dag/train | memory | 1 GiB | 3 GiB | under-provisioned | dags/kpo.py:10 |",
     );
   });
 
