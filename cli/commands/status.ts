@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { sql } from "drizzle-orm";
 import { queryRows } from "../../db/client.js";
 import { latestWindowEnd } from "../../db/queries/profiles.js";
-import { runtimeOf, withDatabase } from "../runtime.js";
+import { runtimeOf, withReadDatabase } from "../runtime.js";
 
 export function register(program: Command): void {
   program
@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .description("what is collected so far: hosts, tasks, executions, samples and the latest analysis")
     .action(async (_options, command: Command) => {
       const runtime = runtimeOf(command);
-      await withDatabase(runtime, async (handle) => {
+      await withReadDatabase(runtime, async (handle) => {
         const [counts] = await queryRows<Record<string, number>>(
           handle.db,
           sql`select (select count(*) from hosts)::int as hosts,
