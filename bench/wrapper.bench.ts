@@ -100,6 +100,8 @@ export async function run(): Promise<void> {
       rows.push([label, medianUsage(samples)]);
     };
     measure(`bare: ${task.join(" ")}`, () => task);
+    // What any wrapper written for Node pays before its first line runs.
+    measure("node -e 0 (Node's own start)", () => [process.execPath, "-e", "0"]);
     // Migrated once first, as a deployed database is: the runs measure the wrapper, not the schema.
     timed([process.execPath, cli, "--db", scratch.url, "db", "migrate"], env);
     measure("run, Postgres", (index) => wrapped(scratch.url, index));
