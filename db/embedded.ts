@@ -34,17 +34,18 @@ export const OWNER_SOCKET_NAME = ".s.rightsize";
 
 /**
  * How long an owner that closes waits for its clients to disconnect before it hands over. Chosen value:
- * long enough for `run`s that end together to write their last batch through it (BENCHMARKS.md
- * "wrapper": a client's final flush takes well under a second), short enough that a `run` owning the
- * database outlives its own command by seconds, not minutes, when a long task is still connected.
+ * long enough for `run`s that end together to write their last batch through it (one flush interval,
+ * 1 s by default, plus the write), short enough that a `run` owning the database outlives its own
+ * command by seconds, not minutes, when a long task is still connected. A client cut off loses nothing
+ * (it spools and reconnects), so the bound trades only a reconnect against the owner's exit.
  */
 export const DRAIN_MS = 10_000;
 
 /**
  * How long a process waits for a live lock holder's socket to answer before calling the lock foreign.
  * An owner listens before it opens PGlite (milliseconds after it takes the lock) and removes the socket
- * only just before it closes PGlite and frees the lock (under a second, BENCHMARKS.md "wrapper"); 5 s
- * covers both on a loaded host. Chosen value.
+ * only just before it closes PGlite and frees the lock (PGlite's close took 0.25 s on a 2-core host at
+ * load 20, BENCHMARKS.md "wrapper"); 5 s covers both on a loaded host. Chosen value.
  */
 const FOREIGN_WAIT_MS = 5_000;
 const RETRY_MS = 50;
