@@ -65,7 +65,7 @@ function describePostgres(url: string): string {
 export async function openDatabase(url: string, options: OpenOptions = {}): Promise<DatabaseHandle> {
   const target = parseDatabaseUrl(url);
   if (target.kind === "postgres") return openPostgres(target, options);
-  // Loaded only here: a process that never opens an embedded database never loads its module.
+  // db/embedded.ts loads PGlite itself only when this process becomes the owner.
   const { openEmbedded } = await import("./embedded.js");
   return openEmbedded(target, options);
 }

@@ -104,8 +104,16 @@ function createExclusive(file: string, content: string): boolean {
   }
 }
 
+/**
+ * Whether the lock's holder still runs. This very process counts too (a second open of a folder it owns
+ * goes through its own socket rather than corrupting the folder with a second PGlite), but only with a
+ * matching start time: a bare pid equal to ours was left by an earlier process that had it.
+ */
 function holderIsAlive(holder: LockHolder | null): boolean {
-  return holder !== null && holder.pid !== process.pid && isSameProcessAlive(holder.pid, holder.startTicks);
+  if (holder === null) return false;
+  if (holder.pid === process.pid)
+    return holder.startTicks !== null && holder.startTicks === processStartTicks(process.pid);
+  return isSameProcessAlive(holder.pid, holder.startTicks);
 }
 
 /**
