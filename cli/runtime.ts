@@ -31,21 +31,59 @@ export function runtimeOf(command: Command): Runtime {
   return { config, logger: createLogger(config.log.level) };
 }
 
+export interface WithDatabaseOptions {
+  /**
+   * Replay the local spool before `work` (the commands that read: what a `run` spooled while its
+   * embedded database's owner was handing over, or while the database was down, shows at once).
+   */
+  replaySpool?: boolean;
+}
+
 /**
  * Opens the configured database, brings its schema up to date (idempotent, guarded by a lock), runs
- * `work`, and closes it whatever happens.
+ * `work`, and closes it whatever happens. An embedded database another process owns is opened through
+ * that process (db/embedded.ts).
  */
 export async function withDatabase<T>(
   runtime: Runtime,
   work: (handle: DatabaseHandle) => Promise<T>,
+  options: WithDatabaseOptions = {},
 ): Promise<T> {
-  const handle = await openDatabase(runtime.config.database.url);
+  const { config, logger } = runtime;
+  const handle = await openDatabase(config.database.url, { logger });
   try {
-    await migrateDatabase(handle, runtime.config.retention);
+    await migrateDatabase(handle, config.retention);
+    if (options.replaySpool) {
+      const { replayPendingSpool } = await import("../collector/spool-replay.js");
+      const left = await replayPendingSpool(handle, {
+        databaseUrl: config.database.url,
+        spoolDir: config.collector.spoolDir,
+        spoolMaxBytes: config.collector.spoolMaxBytes,
+        logger,
+      });
+      if (left > 0) {
+        logger.warn(
+          { spoolDir: config.collector.spoolDir, bytes: left },
+          "the spool still holds batches the database did not take: what follows may miss them",
+        );
+      }
+    }
     return await work(handle);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * {@link withDatabase} for the commands that read what was collected (`status`, `analyze`, `report`):
+ * the local spool is replayed first, so a run that spooled (its embedded database's owner was handing
+ * over, or the database was down) shows at once.
+ */
+export function withReadDatabase<T>(
+  runtime: Runtime,
+  work: (handle: DatabaseHandle) => Promise<T>,
+): Promise<T> {
+  return withDatabase(runtime, work, { replaySpool: true });
 }
 
 /** Commander argument parsers: a bad value exits 2 naming the flag and what it expects. */

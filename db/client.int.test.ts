@@ -61,18 +61,21 @@ describe("openDatabase", () => {
     );
   });
 
-  it("refuses an embedded folder another live process holds, naming folder and process", async () => {
+  it("serves an embedded folder it owns to other processes, and frees it on close", async () => {
     const folder = join(mkdtempSync(join(tmpdir(), "rightsize-lock-")), "db");
     const first = await openDatabase(folder);
+    expect(first.embedded).toEqual({ role: "owner", ownerPid: process.pid });
     try {
       const result = await runCli(["status", "--db", folder]);
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain(`embedded database ${folder} is in use by process ${process.pid}`);
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`pglite ${folder} (through process ${process.pid})`);
     } finally {
       await first.close();
     }
-    // Released on close: the next open succeeds.
+    // Released on close: the next open owns it again.
     const again = await openDatabase(folder);
+    expect(again.embedded?.role).toBe("owner");
     await again.close();
   });
 

@@ -1,18 +1,15 @@
 /**
  * The client factory: `postgres://…` opens Postgres through postgres.js; a folder path or `pglite://PATH`
- * opens an embedded PGlite database in that folder. Both give the same drizzle API ({@link Db}) and run
- * the same migrations.
+ * opens an embedded PGlite database in that folder, as its owner or through the process that owns it
+ * (db/embedded.ts). All give the same drizzle API ({@link Db}) and run the same migrations.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import type { SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { DatabaseUnavailableError, describeError } from "../common/errors.js";
-import { isProcessAlive } from "../common/process-alive.js";
+import type { Logger } from "../common/logger.js";
 import * as schema from "./schema.js";
 
 export type Schema = typeof schema;
@@ -26,6 +23,12 @@ export interface DatabaseHandle {
   target: DatabaseTarget;
   /** Where, for messages: `postgres 127.0.0.1:5432/test` or `pglite ./.rightsize/db`. */
   label: string;
+  /**
+   * For an embedded database: whether this process owns the folder (PGlite runs here and serves the
+   * others) or is a client of the process that does (postgres.js over its Unix socket).
+   */
+  embedded?: { role: "owner" | "client"; ownerPid: number };
+  /** Closes the client; an owner first lets its clients finish (db/embedded.ts). */
   close(): Promise<void>;
 }
 
@@ -34,6 +37,8 @@ export interface OpenOptions {
   connectTimeoutSeconds?: number;
   /** postgres.js pool size. @defaultValue 4 */
   maxConnections?: number;
+  /** Where an embedded database's owner logs its socket server's troubles. @defaultValue silent */
+  logger?: Logger;
 }
 
 /** Reads a `--db` / `DATABASE_URL` value. */
@@ -59,7 +64,10 @@ function describePostgres(url: string): string {
 
 export async function openDatabase(url: string, options: OpenOptions = {}): Promise<DatabaseHandle> {
   const target = parseDatabaseUrl(url);
-  return target.kind === "postgres" ? openPostgres(target, options) : openPglite(target);
+  if (target.kind === "postgres") return openPostgres(target, options);
+  // db/embedded.ts loads PGlite itself only when this process becomes the owner.
+  const { openEmbedded } = await import("./embedded.js");
+  return openEmbedded(target, options);
 }
 
 async function openPostgres(
@@ -94,67 +102,6 @@ async function openPostgres(
     target,
     label: `postgres ${where}`,
     close: () => client.end({ timeout: 5 }),
-  };
-}
-
-/**
- * PGlite has no lock of its own and two processes on one folder corrupt it, so a lock file with the
- * owner's pid guards the folder; a lock whose process is gone is taken over.
- */
-function lockFolder(folder: string): () => void {
-  const lockFile = `${folder}.lock`;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lockFile, "wx");
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(lockFile, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const owner = Number(readFileSync(lockFile, "utf8").trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isProcessAlive(owner)) {
-        throw new DatabaseUnavailableError(
-          `embedded database ${folder} is in use by process ${owner} (lock ${lockFile}); stop it or use --db postgres://…`,
-        );
-      }
-      rmSync(lockFile, { force: true });
-    }
-  }
-  throw new DatabaseUnavailableError(`cannot lock embedded database ${folder} (lock ${lockFile})`);
-}
-
-async function openPglite(target: Extract<DatabaseTarget, { kind: "pglite" }>): Promise<DatabaseHandle> {
-  const { folder } = target;
-  try {
-    mkdirSync(folder, { recursive: true });
-  } catch (error) {
-    throw new DatabaseUnavailableError(
-      `cannot create embedded database folder ${folder}: ${describeError(error)}`,
-    );
-  }
-  const unlock = lockFolder(folder);
-  let client: PGlite;
-  try {
-    client = await PGlite.create(folder);
-    await client.query("select 1");
-  } catch (error) {
-    unlock();
-    const fresh = !existsSync(`${folder}/PG_VERSION`);
-    throw new DatabaseUnavailableError(
-      `cannot open embedded database ${folder}: ${describeError(error)}${
-        fresh ? "" : " (the folder may be corrupt: move it aside to start a new database)"
-      }`,
-      { cause: error },
-    );
-  }
-  return {
-    db: drizzlePglite(client, { schema }) as unknown as Db,
-    target,
-    label: `pglite ${folder}`,
-    close: async () => {
-      await client.close();
-      unlock();
-    },
   };
 }
 

@@ -6,7 +6,8 @@
  *
  * Postgres: postgres.js streams `copy … from stdin` (DESIGN.md: as fast as psql). PGlite: its
  * `copy … from '/dev/blob'` with the text in a Blob (BENCHMARKS.md "ingest" compares it with multi-row
- * INSERT).
+ * INSERT). A process that writes through the embedded database's owner (db/embedded.ts) talks postgres.js
+ * to PGlite, which has no COPY FROM STDIN: it sends multi-row INSERTs that skip stored ticks.
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -15,6 +16,7 @@ import { getTableColumns } from "drizzle-orm";
 import type { Sql } from "postgres";
 import { DatabaseUnavailableError } from "../common/errors.js";
 import type { Db } from "./client.js";
+import { SERVED_BY_OWNER } from "./embedded.js";
 import { samples } from "./schema.js";
 
 type SampleInsert = typeof samples.$inferInsert;
@@ -347,10 +349,30 @@ async function copyPglite(pglite: PGlite, rows: SampleInsert[]): Promise<number>
   });
 }
 
+/** Rows per INSERT: every column a bind parameter, under the protocol's 65,535 per statement. */
+const ROWS_PER_INSERT = Math.floor(65_535 / sampleColumns.length);
+
+/** Through an embedded database's owner: INSERT … ON CONFLICT DO NOTHING, idempotent on (execution, tick). */
+async function insertThroughOwner(db: Db, rows: SampleInsert[]): Promise<number> {
+  let inserted = 0;
+  for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+    const stored = await db
+      .insert(samples)
+      .values(rows.slice(start, start + ROWS_PER_INSERT))
+      .onConflictDoNothing()
+      .returning({ ts: samples.ts });
+    inserted += stored.length;
+  }
+  return inserted;
+}
+
 /** The driver client under a drizzle database. */
-function clientOf(db: Db): { kind: "postgres"; sql: Sql } | { kind: "pglite"; pglite: PGlite } {
+function clientOf(
+  db: Db,
+): { kind: "postgres"; sql: Sql } | { kind: "pglite"; pglite: PGlite } | { kind: "owner" } {
   const client = (db as unknown as { $client: unknown }).$client;
   if (typeof client === "function" && typeof (client as Sql).begin === "function") {
+    if ((client as unknown as Record<symbol, unknown>)[SERVED_BY_OWNER]) return { kind: "owner" };
     return { kind: "postgres", sql: client as Sql };
   }
   return { kind: "pglite", pglite: client as PGlite };
@@ -558,7 +580,9 @@ export async function copySamples(
       inserted =
         client.kind === "postgres"
           ? await copyPostgres(client.sql, unique)
-          : await copyPglite(client.pglite, unique);
+          : client.kind === "owner"
+            ? await insertThroughOwner(db, unique)
+            : await copyPglite(client.pglite, unique);
     } catch (error) {
       const kind = classifyDatabaseError(error);
       const stalledButAnswering = error instanceof CopyStalledError && (await answers(db));

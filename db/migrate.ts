@@ -2,18 +2,14 @@
  * Applies the committed migrations (idempotent: the journal table `drizzle.__drizzle_migrations` records
  * what ran; pending ones run in one transaction), then makes the sample partitions for the days ahead.
  */
-import { fileURLToPath } from "node:url";
 import type { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { type DatabaseHandle, queryRows } from "./client.js";
+import { migrationsFolder } from "./migrations-folder.js";
 import { maintainPartitions, type PartitionChange } from "./queries/partitions.js";
-
-const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
 
 /** Any number for pg_advisory_lock, fixed so that every rightsize process agrees on it. */
 const MIGRATION_LOCK_ID = 7_262_011;
@@ -36,9 +32,15 @@ export async function migrateDatabase(
     } finally {
       await single.end({ timeout: 5 });
     }
+  } else if (handle.embedded?.role === "client") {
+    // The owner migrated before it let any client in (db/embedded.ts), and the writer makes each day's
+    // partition as rows arrive: a client has nothing to do, and a `run` stays light.
+    return { partitions: [] };
   } else {
     const client = (handle.db as unknown as { $client: PGlite }).$client;
-    await migratePglite(drizzlePglite(client), { migrationsFolder });
+    const { drizzle } = await import("drizzle-orm/pglite");
+    const { migrate } = await import("drizzle-orm/pglite/migrator");
+    await migrate(drizzle(client), { migrationsFolder });
   }
   const partitions = await maintainPartitions(handle.db, retention.days, retention.partitionsAheadDays);
   return { partitions };

@@ -7,7 +7,7 @@ import { type AnalysisDocument, analysisDocumentSchema } from "../../common/anal
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
 import { publishAnalysis } from "../../reports/publish.js";
-import { flagParsers, runtimeOf, withDatabase } from "../runtime.js";
+import { flagParsers, runtimeOf, withReadDatabase } from "../runtime.js";
 
 interface AnalyzeOptions {
   window?: number;
@@ -80,7 +80,7 @@ Examples:
       if (options.enqueue && !config.redis.url) {
         throw new UsageError("--enqueue needs a Redis: pass --redis URL or set REDIS_URL");
       }
-      await withDatabase(runtime, async (handle) => {
+      await withReadDatabase(runtime, async (handle) => {
         let document: AnalysisDocument | undefined;
         let summary: string;
         if (options.enqueue) {

@@ -7,6 +7,7 @@ import { runCollector } from "../../collector/collect-daemon.js";
 import { PodSource } from "../../collector/kubernetes-client.js";
 import { parsePasswd, parseTrustPolicy, type TrustPolicy, TrustSettingError } from "../../collector/trust.js";
 import { LISTEN_ADDRESS } from "../../common/config.js";
+import { type ReplayOptions, replayPendingSpool } from "../../collector/spool-replay.js";
 import { createWriter, type SampleWriter } from "../../collector/writer.js";
 import { ConfigError, describeError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
@@ -19,6 +20,12 @@ import { flagParsers, type Runtime, runtimeOf } from "../runtime.js";
  * The database side shared by `run` and `collect`: open and migrate when the database answers, and hand
  * the open handle to the writer (one handle per embedded PGlite folder). When it does not answer, the
  * collector still runs and the writer spools until it does.
+ *
+ * An embedded database another process owns is reached through that owner (db/embedded.ts); the writer
+ * then keeps a connection of its own, which it drops and opens again (through the next owner, or as the
+ * owner) when the owner hands over. Whatever the writer could not write before it closed (an owner that
+ * left between its last flush and its close) is replayed once more at close, so it is not left waiting
+ * in the spool for the next reader.
  */
 export interface CollectorDatabase {
   handle: DatabaseHandle | null;
@@ -33,7 +40,7 @@ export async function openCollectorDatabase(
   const { config } = runtime;
   let handle: DatabaseHandle | null = null;
   try {
-    handle = await openDatabase(config.database.url);
+    handle = await openDatabase(config.database.url, { logger });
     await migrateDatabase(handle, config.retention);
   } catch (error) {
     logger.warn(
@@ -43,14 +50,18 @@ export async function openCollectorDatabase(
     await handle?.close().catch(() => {});
     handle = null;
   }
+  const replay = {
+    databaseUrl: config.database.url,
+    spoolDir: config.collector.spoolDir,
+    spoolMaxBytes: config.collector.spoolMaxBytes,
+    logger,
+  };
   let writer: SampleWriter;
   try {
     writer = await createWriter({
-      databaseUrl: config.database.url,
-      spoolDir: config.collector.spoolDir,
-      spoolMaxBytes: config.collector.spoolMaxBytes,
-      logger,
-      database: handle ?? undefined,
+      ...replay,
+      // A client handle is not lent: the writer must be free to drop it when its owner hands over.
+      database: handle?.embedded?.role === "client" ? undefined : (handle ?? undefined),
     });
   } catch (error) {
     // An open Postgres pool keeps Node's event loop alive: without this the command would print the
@@ -64,6 +75,7 @@ export async function openCollectorDatabase(
     close: async () => {
       await writer.close();
       await handle?.close();
+      if (handle?.embedded && writer.stats().spoolBytes > 0) await replayAtClose(replay);
     },
   };
 }
@@ -96,6 +108,23 @@ function listenAddress(value: string): string {
   if (!match || Number(match[2]) > 65_535)
     throw new InvalidArgumentError("expected HOST:PORT such as 127.0.0.1:9464");
   return value;
+}
+
+/** One more try for an embedded database's spool at close: through the next owner, or as the owner. */
+async function replayAtClose(options: ReplayOptions): Promise<void> {
+  try {
+    const again = await openDatabase(options.databaseUrl, { logger: options.logger });
+    try {
+      await replayPendingSpool(again, options);
+    } finally {
+      await again.close();
+    }
+  } catch (error) {
+    options.logger.warn(
+      { err: describeError(error), spoolDir: options.spoolDir },
+      "batches stay in the spool: the next rightsize command replays them",
+    );
+  }
 }
 
 export function register(program: Command): void {

@@ -7,7 +7,7 @@ import { loadAnalysisDocument } from "../../db/queries/profiles.js";
 import { reportBaseName, writeReportFile } from "../../reports/publish.js";
 import { rendererFor, renderers } from "../../reports/render.js";
 import { readRecommendationsFile } from "../../reports/requests/recommendations.js";
-import { flagParsers, runtimeOf, withDatabase } from "../runtime.js";
+import { flagParsers, runtimeOf, withReadDatabase } from "../runtime.js";
 
 interface ReportOptions {
   out?: string;
@@ -79,7 +79,7 @@ Examples:
       }
       const document: AnalysisDocument = options.recommendations
         ? readRecommendationsFile(options.recommendations)
-        : await withDatabase(runtime, async (handle) => {
+        : await withReadDatabase(runtime, async (handle) => {
             const latest = await loadAnalysisDocument(handle.db);
             if (!latest) {
               throw new NoAnalysisError(

@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { inspectSpool } from "../../collector/spool.js";
 import { queryRows } from "../../db/client.js";
 import { latestWindowEnd } from "../../db/queries/profiles.js";
-import { runtimeOf, withDatabase } from "../runtime.js";
+import { runtimeOf, withReadDatabase } from "../runtime.js";
 
 export function register(program: Command): void {
   program
@@ -23,7 +23,7 @@ export function register(program: Command): void {
           `  quarantine ${spool.quarantined} entries in quarantine/ (not the collector's own files)`,
         ].join("\n")}\n`,
       );
-      await withDatabase(runtime, async (handle) => {
+      await withReadDatabase(runtime, async (handle) => {
         const [counts] = await queryRows<Record<string, number>>(
           handle.db,
           sql`select (select count(*) from hosts)::int as hosts,

@@ -1,0 +1,149 @@
+/**
+ * What `rightsize run` costs around a short task, side by side with the bare command (the floor), each
+ * under GNU `/usr/bin/time` (user + system CPU of the whole tree, and the largest peak RSS among its
+ * processes: the wrapper's, as the task here is a `sleep`). Cases: Postgres; the embedded default with
+ * an owner running (a `collect` daemon, so `run` writes through its socket); the embedded default with no
+ * owner (`run` opens PGlite itself and owns the folder for its lifetime). Then the embedded daemon's own
+ * peak memory (VmHWM) after it served those runs. Median of `WRAPPER_BENCH_RUNS` (default 5) runs each.
+ *
+ * `node --expose-gc dist/bench/run.js wrapper`; `BENCH_DATABASE_URL` names the Postgres server.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Table from "cli-table3";
+import { OWNER_SOCKET_NAME } from "../db/embedded.js";
+import { createScratchDatabase } from "../db/scratch-database.js";
+
+const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const runs = Number(process.env.WRAPPER_BENCH_RUNS ?? 5);
+const cli = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+const task = ["sleep", "2"];
+
+interface Usage {
+  wallSeconds: number;
+  cpuSeconds: number;
+  maxRssBytes: number;
+}
+
+/** One command under `/usr/bin/time -f`, its stdout and stderr discarded. */
+function timed(argv: string[], env: NodeJS.ProcessEnv): Usage {
+  const result = spawnSync("/usr/bin/time", ["-f", "TIME %e %U %S %M", ...argv], {
+    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    encoding: "utf8",
+  });
+  const line = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(result.stderr);
+  if (!line || result.status !== 0) throw new Error(`failed: ${argv.join(" ")}\n${result.stderr}`);
+  return {
+    wallSeconds: Number(line[1]),
+    cpuSeconds: Number(line[2]) + Number(line[3]),
+    // GNU time reports ru_maxrss in KiB.
+    maxRssBytes: Number(line[4]) * 1024,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function medianUsage(samples: Usage[]): Usage {
+  return {
+    wallSeconds: median(samples.map((sample) => sample.wallSeconds)),
+    cpuSeconds: median(samples.map((sample) => sample.cpuSeconds)),
+    maxRssBytes: median(samples.map((sample) => sample.maxRssBytes)),
+  };
+}
+
+function wrapped(db: string, index: number): string[] {
+  return [
+    process.execPath,
+    cli,
+    "--db",
+    db,
+    "run",
+    "--pipeline",
+    "bench",
+    "--task",
+    `t${index}`,
+    "--",
+    ...task,
+  ];
+}
+
+function vmHwm(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Number(match[1]) * 1024 : Number.NaN;
+}
+
+async function untilServing(folder: string, daemon: ChildProcess): Promise<void> {
+  // The daemon listens first and answers once PGlite is open and migrated: a status through it waits.
+  while (!existsSync(join(folder, OWNER_SOCKET_NAME))) {
+    if (daemon.exitCode !== null) throw new Error("the collect daemon exited before serving");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  timed([process.execPath, cli, "--db", folder, "status"], {});
+}
+
+export async function run(): Promise<void> {
+  const home = mkdtempSync(join(tmpdir(), "rightsize-bench-wrapper-"));
+  const env = { RIGHTSIZE_SPOOL_DIR: join(home, "spool") };
+  const scratch = await createScratchDatabase(adminUrl, "rightsize_bench_wrapper");
+  const rows: Array<[string, Usage]> = [];
+  let daemonPeak = Number.NaN;
+  try {
+    const measure = (label: string, argv: (index: number) => string[]) => {
+      const samples: Usage[] = [];
+      for (let index = 0; index < runs; index++) samples.push(timed(argv(index), env));
+      rows.push([label, medianUsage(samples)]);
+    };
+    measure(`bare: ${task.join(" ")}`, () => task);
+    // What any wrapper written for Node pays before its first line runs.
+    measure("node -e 0 (Node's own start)", () => [process.execPath, "-e", "0"]);
+    // Migrated once first, as a deployed database is: the runs measure the wrapper, not the schema.
+    timed([process.execPath, cli, "--db", scratch.url, "db", "migrate"], env);
+    measure("run, Postgres", (index) => wrapped(scratch.url, index));
+
+    const owned = join(home, "owned");
+    const daemon = spawn(process.execPath, [cli, "--db", owned, "collect"], {
+      env: { ...process.env, ...env, LOG_LEVEL: "warn" },
+      stdio: "ignore",
+    });
+    try {
+      await untilServing(owned, daemon);
+      measure("run, embedded, owner running", (index) => wrapped(owned, index));
+      daemonPeak = vmHwm(daemon.pid!);
+    } finally {
+      daemon.kill("SIGTERM");
+      await new Promise((resolve) => daemon.once("exit", resolve));
+    }
+
+    const alone = join(home, "alone");
+    timed([process.execPath, cli, "--db", alone, "db", "migrate"], env);
+    measure("run, embedded, no owner (run owns it)", (index) => wrapped(alone, index));
+  } finally {
+    await scratch.drop();
+    rmSync(home, { recursive: true, force: true });
+  }
+
+  const floor = rows[0]![1];
+  const table = new Table({
+    head: ["command (median of runs)", "wall s", "CPU s", "CPU s over bare", "peak RSS MiB", "× bare RSS"],
+  });
+  for (const [label, usage] of rows) {
+    table.push([
+      label,
+      usage.wallSeconds.toFixed(2),
+      usage.cpuSeconds.toFixed(2),
+      (usage.cpuSeconds - floor.cpuSeconds).toFixed(2),
+      (usage.maxRssBytes / 1024 ** 2).toFixed(0),
+      (usage.maxRssBytes / floor.maxRssBytes).toFixed(0),
+    ]);
+  }
+  process.stdout.write(`${table.toString()}\n`);
+  process.stdout.write(
+    `collect daemon on the embedded database, after serving ${runs} runs: peak RSS (VmHWM) ${(daemonPeak / 1024 ** 2).toFixed(0)} MiB\n`,
+  );
+}

@@ -1,0 +1,299 @@
+/**
+ * The embedded (PGlite) database shared by every rightsize process on a host: one process owns the
+ * folder, the others talk to it.
+ *
+ * PGlite is Postgres in WebAssembly inside one process; two processes on one folder corrupt it. So the
+ * first process to open the folder takes its lock (`FOLDER.lock`: pid and start time) and becomes the
+ * owner: it opens PGlite, migrates, and serves the Postgres wire protocol on a Unix socket in the folder
+ * (`FOLDER/.s.rightsize`, mode 0600: only the same user). Every later process (a `run` beside a `collect`
+ * daemon, ten `run`s an orchestrator starts at once, `status` while they run) finds the lock held by a
+ * live process and connects to the socket with postgres.js instead: it never loads PGlite, and its
+ * queries go through the owner one turn at a time (db/embedded-server.ts).
+ *
+ * An owner that closes keeps serving until its clients have disconnected, at most {@link DRAIN_MS}, then
+ * hands over: it removes the socket, closes PGlite and frees the lock. A client that loses its owner
+ * (handed over, or killed) gets a connection error; the writer spools and reconnects, and the first
+ * process to find the lock free (or its holder dead) becomes the next owner. A lock whose process is gone
+ * (killed -9) is taken over; a lock held by a live process that does not serve the socket (another
+ * program, an older rightsize) is refused with a clear error.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import type { PGlite } from "@electric-sql/pglite";
+import postgres from "postgres";
+import { DatabaseUnavailableError, describeError } from "../common/errors.js";
+import { type Logger, silentLogger } from "../common/logger.js";
+import { isSameProcessAlive, processStartTicks } from "../common/process-alive.js";
+import type { DatabaseHandle, DatabaseTarget, Db } from "./client.js";
+import { type EmbeddedServer, startEmbeddedServer } from "./embedded-server.js";
+import { migrationsFolder } from "./migrations-folder.js";
+import * as schema from "./schema.js";
+
+/** The socket's name in the database folder. */
+export const OWNER_SOCKET_NAME = ".s.rightsize";
+
+/**
+ * How long an owner that closes waits for its clients to disconnect before it hands over. Chosen value:
+ * long enough for `run`s that end together to write their last batch through it (one flush interval,
+ * 1 s by default, plus the write), short enough that a `run` owning the database outlives its own
+ * command by seconds, not minutes, when a long task is still connected. A client cut off loses nothing
+ * (it spools and reconnects), so the bound trades only a reconnect against the owner's exit.
+ */
+export const DRAIN_MS = 10_000;
+
+/**
+ * How long a process waits for a live lock holder's socket to answer before calling the lock foreign.
+ * An owner listens before it opens PGlite (milliseconds after it takes the lock) and removes the socket
+ * only just before it closes PGlite and frees the lock (PGlite's close took 0.25 s on a 2-core host at
+ * load 20, BENCHMARKS.md "wrapper"); 5 s covers both on a loaded host. Chosen value.
+ */
+const FOREIGN_WAIT_MS = 5_000;
+const RETRY_MS = 50;
+
+/**
+ * How long a client waits for the owner's first answer: the owner may still be creating PGlite's folder
+ * and migrating, which took 40 s for a new folder and 5 s to reopen one on a 2-core host at load 20
+ * (BENCHMARKS.md "wrapper"). A `run` loses nothing meanwhile: its command runs and its rows wait in
+ * memory. Chosen value.
+ */
+const OWNER_ANSWER_SECONDS = 120;
+
+/** sun_path holds 108 bytes with its terminating NUL on Linux (unix(7)). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/** Set on the postgres.js client of a handle served by an owner: db/copy.ts cannot COPY FROM STDIN there. */
+export const SERVED_BY_OWNER = Symbol.for("rightsize.embedded.servedByOwner");
+
+export interface EmbeddedOptions {
+  /** postgres.js pool size for a client. @defaultValue 4 */
+  maxConnections?: number;
+  logger?: Logger;
+}
+
+export function ownerSocketPath(folder: string): string {
+  return join(folder, OWNER_SOCKET_NAME);
+}
+
+interface LockHolder {
+  pid: number;
+  startTicks: number | null;
+}
+
+/** Reads `PID [START_TICKS]` (older lock files hold only the pid). */
+function readLock(lockFile: string): LockHolder | null {
+  let text: string;
+  try {
+    text = readFileSync(lockFile, "utf8");
+  } catch {
+    return null;
+  }
+  const [pid, start] = text.trim().split(/\s+/).map(Number);
+  if (!Number.isInteger(pid) || pid! <= 0) return null;
+  return { pid: pid!, startTicks: Number.isInteger(start) ? start! : null };
+}
+
+function createExclusive(file: string, content: string): boolean {
+  try {
+    const fd = openSync(file, "wx", 0o600);
+    writeSync(fd, content);
+    closeSync(fd);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+}
+
+/**
+ * Whether the lock's holder still runs. This very process counts too (a second open of a folder it owns
+ * goes through its own socket rather than corrupting the folder with a second PGlite), but only with a
+ * matching start time: a bare pid equal to ours was left by an earlier process that had it.
+ */
+function holderIsAlive(holder: LockHolder | null): boolean {
+  if (holder === null) return false;
+  if (holder.pid === process.pid)
+    return holder.startTicks !== null && holder.startTicks === processStartTicks(process.pid);
+  return isSameProcessAlive(holder.pid, holder.startTicks);
+}
+
+/**
+ * Takes the folder's lock, or says who holds it. A dead holder's lock is removed under a second lock
+ * (`.takeover`), so two processes that both found it stale cannot each remove the other's fresh lock.
+ */
+function tryLock(lockFile: string): { unlock: () => void } | { holder: LockHolder } {
+  const me = `${process.pid} ${processStartTicks(process.pid) ?? ""}`.trim();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (createExclusive(lockFile, me)) return { unlock: () => rmSync(lockFile, { force: true }) };
+    const holder = readLock(lockFile);
+    if (holderIsAlive(holder)) return { holder: holder! };
+    const takeover = `${lockFile}.takeover`;
+    if (!createExclusive(takeover, me)) {
+      // Another process is taking over; a takeover left by a dead process is cleared for the next try.
+      if (!holderIsAlive(readLock(takeover))) rmSync(takeover, { force: true });
+      continue;
+    }
+    try {
+      if (!holderIsAlive(readLock(lockFile))) rmSync(lockFile, { force: true });
+    } finally {
+      rmSync(takeover, { force: true });
+    }
+  }
+  return { holder: readLock(lockFile) ?? { pid: 0, startTicks: null } };
+}
+
+/** Opens the embedded database: as its owner when no live process holds it, else through the owner. */
+export async function openEmbedded(
+  target: Extract<DatabaseTarget, { kind: "pglite" }>,
+  options: EmbeddedOptions = {},
+): Promise<DatabaseHandle> {
+  const { folder } = target;
+  const logger = options.logger ?? silentLogger;
+  try {
+    // 0700 like a Postgres data directory: the socket inside is reachable only by this user.
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new DatabaseUnavailableError(
+      `cannot create embedded database folder ${folder}: ${describeError(error)}`,
+    );
+  }
+  const lockFile = `${folder}.lock`;
+  const socketPath = ownerSocketPath(folder);
+  const deadline = Date.now() + FOREIGN_WAIT_MS;
+  for (;;) {
+    const lock = tryLock(lockFile);
+    if ("unlock" in lock) return becomeOwner(target, socketPath, lock.unlock, logger);
+    const client = await connectToOwner(target, socketPath, lock.holder, options);
+    if (client) return client;
+    if (Date.now() > deadline) {
+      throw new DatabaseUnavailableError(
+        `embedded database ${folder} is in use by process ${lock.holder.pid} (lock ${lockFile}), which does not serve other rightsize processes (no socket ${socketPath}); stop it or use --db postgres://…`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+  }
+}
+
+/** A postgres.js handle on the owner's socket, or null when nothing listens there (yet, or any more). */
+async function connectToOwner(
+  target: Extract<DatabaseTarget, { kind: "pglite" }>,
+  socketPath: string,
+  holder: LockHolder,
+  options: EmbeddedOptions,
+): Promise<DatabaseHandle | null> {
+  if (!existsSync(socketPath)) return null;
+  const client = postgres({
+    path: socketPath,
+    username: "postgres",
+    database: "postgres",
+    max: options.maxConnections ?? 4,
+    connect_timeout: OWNER_ANSWER_SECONDS,
+    // One backend session serves every client in turns: named prepared statements of several clients
+    // would share it, so each query goes as an unnamed statement.
+    prepare: false,
+    // PGlite's catalog has no types beyond the built-in ones; skipping the lookup saves a round trip.
+    fetch_types: false,
+    onnotice: () => {},
+  });
+  Object.defineProperty(client, SERVED_BY_OWNER, { value: true });
+  try {
+    await Promise.race([
+      client`select 1`,
+      new Promise((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`no answer within ${OWNER_ANSWER_SECONDS} s`)),
+          OWNER_ANSWER_SECONDS * 1000,
+        ).unref(),
+      ),
+    ]);
+  } catch (error) {
+    void client.end({ timeout: 0 }).catch(() => {});
+    const code = (error as NodeJS.ErrnoException).code;
+    // Gone between the check and the connect, or a socket a killed owner left behind.
+    if (code === "ENOENT" || code === "ECONNREFUSED") return null;
+    throw new DatabaseUnavailableError(
+      `embedded database ${target.folder}: its owner (process ${holder.pid}) does not answer on ${socketPath}: ${describeError(error)}`,
+      { cause: error },
+    );
+  }
+  const { drizzle } = await import("drizzle-orm/postgres-js");
+  return {
+    db: drizzle(client, { schema }) as unknown as Db,
+    target,
+    label: `pglite ${target.folder} (through process ${holder.pid})`,
+    embedded: { role: "client", ownerPid: holder.pid },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+async function becomeOwner(
+  target: Extract<DatabaseTarget, { kind: "pglite" }>,
+  socketPath: string,
+  unlock: () => void,
+  logger: Logger,
+): Promise<DatabaseHandle> {
+  const { folder } = target;
+  let server: EmbeddedServer | null = null;
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
+    logger.warn(
+      { socketPath },
+      "embedded database folder path too long for a Unix socket: other rightsize processes cannot write through this one",
+    );
+  } else {
+    try {
+      server = await startEmbeddedServer(socketPath, logger);
+    } catch (error) {
+      logger.warn(
+        { err: describeError(error), socketPath },
+        "cannot serve the embedded database to other rightsize processes",
+      );
+    }
+  }
+  let client: PGlite;
+  try {
+    const { PGlite } = await import("@electric-sql/pglite");
+    client = await PGlite.create(folder);
+    await client.query("select 1");
+  } catch (error) {
+    await server?.close(0);
+    unlock();
+    const fresh = !existsSync(`${folder}/PG_VERSION`);
+    throw new DatabaseUnavailableError(
+      `cannot open embedded database ${folder}: ${describeError(error)}${
+        fresh ? "" : " (the folder may be corrupt: move it aside to start a new database)"
+      }`,
+      { cause: error },
+    );
+  }
+  const { drizzle } = await import("drizzle-orm/pglite");
+  const db = drizzle(client, { schema });
+  try {
+    // Before any client is let in: clients never migrate (db/migrate.ts), they rely on their owner.
+    const { migrate } = await import("drizzle-orm/pglite/migrator");
+    await migrate(db, { migrationsFolder });
+  } catch (error) {
+    await server?.close(0);
+    await client.close().catch(() => {});
+    unlock();
+    throw new DatabaseUnavailableError(
+      `cannot migrate embedded database ${folder}: ${describeError(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  server?.open(client);
+  return {
+    db: db as unknown as Db,
+    target,
+    label: `pglite ${folder}`,
+    embedded: { role: "owner", ownerPid: process.pid },
+    close: async () => {
+      try {
+        await server?.close(DRAIN_MS);
+        await client.close();
+      } finally {
+        unlock();
+      }
+    },
+  };
+}
