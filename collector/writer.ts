@@ -14,6 +14,7 @@ import { coerceError, DatabaseUnavailableError, describeError } from "../common/
 import type { Logger } from "../common/logger.js";
 import type { DatabaseHandle, Db } from "../db/client.js";
 import { openDatabase } from "../db/client.js";
+import { summarizeExecutions } from "../db/queries/analysis.js";
 import { type NewExecution, upsertExecution } from "../db/queries/executions.js";
 import { type NewHost, upsertHost } from "../db/queries/hosts.js";
 import { type NewProcess, upsertProcesses } from "../db/queries/processes.js";
@@ -475,6 +476,13 @@ class Writer implements SampleWriter {
       for (let start = 0; start < batch.processes.length; start += PROCESS_CHUNK_ROWS) {
         await upsertProcesses(db, batch.processes.slice(start, start + PROCESS_CHUNK_ROWS));
       }
+      // Each ended run is summarized right after its last rows, so the night reads summaries, not samples.
+      // A refusal here is not the batch's fault: the hourly catch-up summarizes the run instead.
+      const ended = batch.executions.filter((row) => row.endedAt).map((row) => row.id);
+      await summarizeExecutions(db, ended).catch((error: unknown) => {
+        if (isConnectionError(error)) throw error;
+        this.logger.warn({ err: describeError(error), ended }, "cannot summarize ended runs");
+      });
       return inserted;
     };
     const inserted = await withTimeout(work(), WRITE_TIMEOUT_MS);
