@@ -360,12 +360,17 @@ export function watchSchedulers(options: {
   const { queue, logger } = options;
   const known = new Map<string, SchedulerDefinition>();
   let running: Promise<string[]> | null = null;
+  let announced = false;
   const once = async (): Promise<string[]> => {
     const present = await queue.getJobSchedulers(0, -1, true);
     const presentIds = new Set<string>();
     for (const scheduler of present) {
       presentIds.add(scheduler.key);
       known.set(scheduler.key, scheduler);
+    }
+    if (!announced) {
+      announced = true;
+      logger.info({ schedulers: [...known.keys()] }, "watching job schedulers");
     }
     const restored: string[] = [];
     for (const [id, scheduler] of known) {

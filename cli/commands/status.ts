@@ -34,7 +34,7 @@ export async function nightlyStatusLine(config: Config): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const scheduler = await Promise.race([
-      connection.connect().then(() => queue.getJobScheduler(schedulerIds.nightly)),
+      queue.getJobScheduler(schedulerIds.nightly),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`no answer within ${REDIS_STATUS_TIMEOUT_MS / 1000} s`)),
