@@ -224,10 +224,14 @@ describe("a Redis restart without persistence", () => {
       /nightly +next \d{4}-\d\d-\d\dT0[12]:30:00.000Z \('30 3 \* \* \*' Europe\/Berlin\)/,
     );
 
-    worker = spawn(process.execPath, [cliPath, "worker", "--db", database.url, "--scheduler-check", "500ms"], {
-      env: { ...process.env, LOG_LEVEL: "info", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    worker = spawn(
+      process.execPath,
+      [cliPath, "worker", "--db", database.url, "--scheduler-check", "500ms"],
+      {
+        env: { ...process.env, LOG_LEVEL: "info", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let log = "";
     worker.stderr!.on("data", (chunk) => {
       log += chunk;
