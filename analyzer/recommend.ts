@@ -224,7 +224,9 @@ export function costOf(
   let known = false;
   let recommendedTotal = 0;
   for (const run of input.runs) {
-    const hours = run.durationSeconds / 3600;
+    // The run held its request at least as long as it was sampled (a start recorded late shortens the
+    // recorded duration, down to zero, while the samples still cover the work).
+    const hours = Math.max(run.durationSeconds, run.sampledSeconds) / 3600;
     recommendedTotal += priceOf(recommended.cpuCores, recommended.memoryBytes, hours);
     // A resource without a known request costs, for the saving, what the recommendation costs.
     const cores = run.requests.cpuRequest ?? recommended.cpuCores;
