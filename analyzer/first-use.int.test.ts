@@ -50,7 +50,7 @@ describe("first use", () => {
     const analyzed = await runCli(["--db", database.url, "analyze"], { env });
     expect(analyzed.stderr).toBe("");
     expect(analyzed.code).toBe(0);
-    expect(analyzed.stdout).toMatch(/analyzed 0 tasks/);
+    expect(analyzed.stdout).toMatch(/analyzed 0 tasks over 14 days .*\nNo task execution is recorded yet/);
     const report = await runCli(["--db", database.url, "report", "--format", "md", "--out", "-"], { env });
     expect(report.stderr).toBe("");
     expect(report.code).toBe(0);

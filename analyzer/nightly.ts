@@ -216,14 +216,18 @@ export async function publishNight(
  * Records the night as analyzed, with its task count and, when it found none, why (counted from the
  * executions): an analysis of 0 tasks is still one that `report` renders.
  */
-export async function recordNight(db: Db, config: Config, night: Night): Promise<number> {
+export async function recordNight(
+  db: Db,
+  config: Config,
+  night: Night,
+): Promise<{ tasks: number; emptyReason: string | null }> {
   const tasks = await countTaskProfiles(db, night.windowEnd);
   const emptyReason =
     tasks > 0
       ? null
       : emptyReasonOf(await countWindowExecutions(db, windowOf(night, config.analysis.maxRuns)), night);
   await recordAnalysis(db, { windowEnd: night.windowEnd, windowDays: night.windowDays, tasks, emptyReason });
-  return tasks;
+  return { tasks, emptyReason };
 }
 
 /** Why a window holds no task, in one sentence a new user can act on. */
@@ -262,6 +266,8 @@ export interface InlineResult {
   document: AnalysisDocument | undefined;
   analyzed: number;
   failed: Array<{ task: string; error: string }>;
+  /** Why the night holds no task, when it holds none. */
+  emptyReason: string | null;
 }
 
 /**
@@ -318,14 +324,15 @@ export async function runNightInline(options: {
     }),
   );
   if (options.publish) {
-    return { document: await publishNight(db, config, logger, night, options.publish), analyzed, failed };
+    const published = await publishNight(db, config, logger, night, options.publish);
+    return { document: published, analyzed, failed, emptyReason: published.emptyReason ?? null };
   }
-  await recordNight(db, config, night);
+  const { emptyReason } = await recordNight(db, config, night);
   const document =
     options.document === false
       ? undefined
       : ((await loadAnalysisDocument(db, night.windowEnd)) ?? emptyDocument(night));
-  return { document, analyzed, failed };
+  return { document, analyzed, failed, emptyReason };
 }
 
 /**

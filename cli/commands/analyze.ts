@@ -85,6 +85,7 @@ Examples:
       await withDatabase(runtime, async (handle) => {
         let document: AnalysisDocument | undefined;
         let summary: string;
+        let note: string | undefined;
         if (options.enqueue) {
           // BullMQ alone takes half a second to load: only the commands that use the queue pay for it.
           const { connect, enqueueNight, openQueue } = await import("../../analyzer/jobs.js");
@@ -111,9 +112,10 @@ Examples:
           });
           document = result.document;
           summary = `analyzed ${result.analyzed} task${result.analyzed === 1 ? "" : "s"}${result.failed.length > 0 ? `, ${result.failed.length} failed (see log)` : ""}`;
+          if (result.emptyReason) note = result.emptyReason;
         }
         process.stdout.write(
-          `${summary} over ${night.windowDays} days ending ${night.windowEnd.toISOString()} (${handle.label})\n`,
+          `${summary} over ${night.windowDays} days ending ${night.windowEnd.toISOString()} (${handle.label})\n${note ? `${note}\n` : ""}`,
         );
         if (options.json) {
           const checked = analysisDocumentSchema.parse(
