@@ -384,7 +384,7 @@ describe("confidence, severity, savings, regressions", () => {
     expect(analysis.recommendation.severity).toBe("critical");
   });
 
-  it("monthly savings: Σ (requested − recommended) × duration × price, scaled to 30 days", () => {
+  it("monthly savings: (request − recommendation) × run time × price per run, × runs a day observed × 30", () => {
     // 7 runs of 1 h each, request 4 cores and 4 GiB; recommendation 1.15 cores and 512 MiB.
     const runs = syntheticRuns(7, () => ({
       durationSeconds: 3600,
@@ -400,8 +400,41 @@ describe("confidence, severity, savings, regressions", () => {
     const analysis = analyze(runs);
     expect(analysis.recommendation.cpuCores).toBe(1.15);
     expect(analysis.recommendation.memoryBytes).toBe(512 * MiB);
-    const perWindow = 7 * ((4 - 1.15) * 0.031611 + (4 - 0.5) * 0.004237);
-    expect(analysis.recommendation.monthlySavingsUsd).toBe(Math.round(perWindow * (30 / 14) * 100) / 100);
+    // The runs span more than the 14-day window: 7 runs in 14 days, half a run a day.
+    expect(analysis.recommendation.runsPerDay).toBe(0.5);
+    expect(analysis.recommendation.costPerRunUsd).toBeCloseTo(4 * 0.031611 + 4 * 0.004237, 6);
+    expect(analysis.recommendation.recommendedCostPerRunUsd).toBeCloseTo(1.15 * 0.031611 + 0.5 * 0.004237, 6);
+    const perRun = (4 - 1.15) * 0.031611 + (4 - 0.5) * 0.004237;
+    expect(analysis.recommendation.monthlySavingsUsd).toBeCloseTo(perRun * 0.5 * 30, 5);
+  });
+
+  it("runs of seconds, first seen minutes ago: a saving counted over one day, not rounded away", () => {
+    // The demo's shape: 3 runs of 4 s within the last minutes, a 4-core request for a single thread.
+    const windowEnd = new Date(Date.UTC(2026, 11, 1));
+    const runs = [0, 1, 2].map((index) =>
+      syntheticRun(
+        {
+          startedAt: new Date(windowEnd.getTime() - (300 - index * 60) * 1000),
+          durationSeconds: 4,
+          sampledSeconds: 4,
+          ticks: 4,
+          cpuP95: 1,
+          cpuMax: 1,
+          cpuSeconds: 4,
+          peakRssBytes: 100 * MiB,
+          requestCpuCores: 4,
+          cpuSource: "flag",
+        },
+        index,
+      ),
+    );
+    const analysis = analyze(runs);
+    expect(analysis.recommendation.cpuCores).toBe(1);
+    // Observed over minutes, counted as one day: 3 runs a day.
+    expect(analysis.recommendation.runsPerDay).toBe(3);
+    const perRun = (4 - 1) * 0.031611 * (4 / 3600);
+    expect(analysis.recommendation.monthlySavingsUsd).toBeCloseTo(perRun * 3 * 30, 6);
+    expect(analysis.recommendation.monthlySavingsUsd).toBeGreaterThan(0);
   });
 
   it("no request known: a recommendation anyway, the saving unknown", () => {

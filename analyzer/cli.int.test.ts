@@ -66,7 +66,9 @@ describe("rightsize analyze", () => {
       env: noRedis,
     });
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/analyzed 0 tasks/);
+    expect(result.stdout).toMatch(
+      /analyzed 0 tasks over 14 days .*\nNo task execution ended within the 14 days before 2026-10-01T00:00:00.000Z: 40 ended after the window's end/,
+    );
   });
 
   it("bad flags exit 2 with one line naming the flag", async () => {
@@ -106,6 +108,7 @@ describe("rightsize schedule", () => {
       /nightly analysis: '0 3 \* \* \*' \(Europe\/Berlin\), next \d{4}-\d\d-\d\dT0[12]:00:00.000Z/,
     );
     expect(result.stdout).toMatch(/partition maintenance: '17 \* \* \* \*' \(UTC\), next .*T\d\d:17:00.000Z/);
+    expect(result.stdout).toMatch(/run summary catch-up: '47 \* \* \* \*' \(UTC\), next .*T\d\d:47:00.000Z/);
     const connection = connect(redisUrl);
     const queue = new Queue(QUEUE_NAME, { connection, prefix });
     try {
@@ -115,6 +118,7 @@ describe("rightsize schedule", () => {
       expect(schedulers.map((scheduler) => [scheduler.key, scheduler.pattern, scheduler.tz]).sort()).toEqual([
         ["maintain-partitions", "17 * * * *", "UTC"],
         ["nightly", "0 2 * * *", "UTC"],
+        ["summarize-runs", "47 * * * *", "UTC"],
       ]);
     } finally {
       await queue.close();
@@ -175,6 +179,103 @@ describe("rightsize analyze --enqueue", () => {
     expect(inline.code).toBe(0);
     const read = (file: string) => ({ ...JSON.parse(readFileSync(file, "utf8")), generatedAt: "(any)" });
     expect(read(queued)).toEqual(read(inlineFile));
+    worker.kill("SIGTERM");
+    await new Promise((done) => worker!.once("exit", done));
+    expect(worker.exitCode).toBe(0);
+  });
+});
+
+describe("a Redis restart without persistence", () => {
+  let database: TestDatabase;
+  let worker: ChildProcess | undefined;
+  const ownPrefix = `rightsize-test-${randomBytes(4).toString("hex")}`;
+  const env = { ...noRedis, REDIS_URL: redisUrl, RIGHTSIZE_QUEUE_PREFIX: ownPrefix };
+  const connection = connect(redisUrl);
+  const queue = new Queue(QUEUE_NAME, { connection, prefix: ownPrefix });
+  beforeAll(async () => {
+    database = await createPostgresTestDatabase();
+  });
+  afterAll(async () => {
+    if (worker && worker.exitCode === null) worker.kill("SIGKILL");
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    connection.disconnect();
+    await database?.drop();
+  });
+
+  /** What FLUSHALL does to this test's keys, and only to them: other tests share the Redis. */
+  async function forgetPrefix(): Promise<number> {
+    let cursor = "0";
+    let deleted = 0;
+    do {
+      const [next, keys] = await connection.scan(cursor, "MATCH", `${ownPrefix}:*`, "COUNT", 500);
+      cursor = next;
+      if (keys.length > 0) deleted += await connection.del(...keys);
+    } while (cursor !== "0");
+    return deleted;
+  }
+
+  it("a worker registers the lost schedulers again and logs it; status shows the next nightly fire time", async () => {
+    const unscheduled = await runCli(["status", "--db", database.url], { env });
+    expect(unscheduled.stdout).toMatch(/nightly +not scheduled in Redis: run `rightsize schedule`/);
+    const scheduled = await runCli(["schedule", "--cron", "30 3 * * *", "--tz", "Europe/Berlin"], { env });
+    expect(scheduled.code).toBe(0);
+    const before = await runCli(["status", "--db", database.url], { env });
+    expect(before.code).toBe(0);
+    expect(before.stdout).toMatch(
+      /nightly +next \d{4}-\d\d-\d\dT0[12]:30:00.000Z \('30 3 \* \* \*' Europe\/Berlin\)/,
+    );
+
+    worker = spawn(
+      process.execPath,
+      [cliPath, "worker", "--db", database.url, "--scheduler-check", "500ms"],
+      {
+        env: { ...process.env, LOG_LEVEL: "info", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let log = "";
+    worker.stderr!.on("data", (chunk) => {
+      log += chunk;
+    });
+    await new Promise<void>((ready, failed) => {
+      worker!.stdout!.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("worker ready")) ready();
+      });
+      worker!.once("exit", (code) => failed(new Error(`worker exited ${code}: ${log}`)));
+    });
+    // The worker has seen the schedulers once its first check logged them.
+    const watching = Date.now() + 30_000;
+    while (!/watching job schedulers.*nightly/.test(log) && Date.now() < watching) {
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    expect(log).toMatch(/watching job schedulers/);
+    // The worker checks every 500 ms, so it may restore them at once: the log below proves it found
+    // them missing.
+    expect(await forgetPrefix()).toBeGreaterThan(0);
+
+    const deadline = Date.now() + 30_000;
+    let restored: Array<[string, string | undefined, string | undefined]> = [];
+    while (Date.now() < deadline) {
+      restored = (await queue.getJobSchedulers())
+        .map((scheduler): [string, string | undefined, string | undefined] => [
+          scheduler.key,
+          scheduler.pattern,
+          scheduler.tz,
+        ])
+        .sort();
+      if (restored.length === 3) break;
+      await new Promise((done) => setTimeout(done, 200));
+    }
+    expect(restored).toEqual([
+      ["maintain-partitions", "17 * * * *", "UTC"],
+      ["nightly", "30 3 * * *", "Europe/Berlin"],
+      ["summarize-runs", "47 * * * *", "UTC"],
+    ]);
+    expect(log).toMatch(/job scheduler missing from Redis .*registered again/);
+    const after = await runCli(["status", "--db", database.url], { env });
+    expect(after.stdout).toMatch(/nightly +next \d{4}-\d\d-\d\dT0[12]:30:00.000Z/);
+
     worker.kill("SIGTERM");
     await new Promise((done) => worker!.once("exit", done));
     expect(worker.exitCode).toBe(0);

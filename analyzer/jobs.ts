@@ -1,10 +1,15 @@
 /**
- * The nightly job graph on BullMQ. A job scheduler fires `nightly`; it adds a flow: one `analyze-task`
- * child per task key and a `publish` parent that runs once every child is done. A second scheduler runs
- * `maintain-partitions`. Processors are thin: each calls one step of nightly.ts.
+ * The nightly job graph on BullMQ. A job scheduler fires `nightly`; it adds a flow: `analyze-tasks`
+ * children, each a batch of task keys, and a `publish` parent that runs once every child is done. Two
+ * more schedulers run `maintain-partitions` and `summarize-runs` (the hourly catch-up of run summaries)
+ * every hour. Processors are thin: each calls one step of nightly.ts.
  *
  * Idempotence: a night is named by its window end, results are upserted per (task key, window end), and
  * the flow's job ids derive from the nightly job's id, so a retried `nightly` adds nothing twice.
+ *
+ * Schedulers live only in Redis: a Redis restarted without persistence forgets them and nothing fires.
+ * Workers remember the schedulers they have seen and register any that went missing again
+ * ({@link watchSchedulers}).
  */
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
@@ -16,14 +21,14 @@ import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
 import { maintainPartitions } from "../db/queries/partitions.js";
-import { publishAnalysis } from "../reports/publish.js";
-import { floorToMinute, MAINTENANCE_CRON } from "./nightly.js";
-
-export { floorToMinute, MAINTENANCE_CRON };
-
+import { DeliveryRecordError, publishAnalysis } from "../reports/publish.js";
 import {
-  AnalysisDataError,
-  analyzeTask,
+  analyzeTasks,
+  batchesOf,
+  CATCH_UP_CRON,
+  catchUpSummaries,
+  floorToMinute,
+  MAINTENANCE_CRON,
   type Night,
   type Publisher,
   publishNight,
@@ -31,17 +36,31 @@ import {
   tasksOfNight,
 } from "./nightly.js";
 
+export { CATCH_UP_CRON, floorToMinute, MAINTENANCE_CRON };
+
 /** One queue carries every job kind; flows need parent and children reachable by the same workers. */
 export const QUEUE_NAME = "analysis";
 
 export const jobNames = {
   nightly: "nightly",
-  analyzeTask: "analyze-task",
+  analyzeTasks: "analyze-tasks",
   publish: "publish",
   maintainPartitions: "maintain-partitions",
+  summarizeRuns: "summarize-runs",
 } as const;
 
-export const schedulerIds = { nightly: "nightly", maintenance: "maintain-partitions" } as const;
+export const schedulerIds = {
+  nightly: "nightly",
+  maintenance: "maintain-partitions",
+  catchUp: "summarize-runs",
+} as const;
+
+/**
+ * The night fans out into this many `analyze-tasks` jobs (fewer with fewer tasks, more past 250 tasks a
+ * batch): enough to spread over a handful of workers, few enough that each job's reads and write cover
+ * many tasks at once.
+ */
+export const NIGHT_JOBS = 16;
 
 /**
  * 5 attempts, exponential from 10 s (10, 20, 40, 80 s): rides out a Postgres restart or failover of a
@@ -63,8 +82,8 @@ export interface NightData {
   windowDays: number;
 }
 
-export interface AnalyzeTaskData extends NightData {
-  key: TaskKey;
+export interface AnalyzeTasksData extends NightData {
+  keys: TaskKey[];
 }
 
 /** BullMQ needs `maxRetriesPerRequest: null` on connections that block (workers, QueueEvents). */
@@ -76,9 +95,21 @@ function safeId(text: string): string {
   return text.replace(/:/g, "-");
 }
 
-function taskJobId(parentId: string, key: TaskKey): string {
-  const digest = createHash("sha1").update(`${key.orchestrator}\0${key.pipeline}\0${key.task}`).digest("hex");
-  return `${parentId}-task-${digest.slice(0, 16)}`;
+function batchJobId(parentId: string, keys: TaskKey[]): string {
+  const hash = createHash("sha1");
+  for (const key of keys) hash.update(`${key.orchestrator}\0${key.pipeline}\0${key.task}\0`);
+  return `${parentId}-tasks-${hash.digest("hex").slice(0, 16)}`;
+}
+
+function isTaskKey(key: unknown): key is TaskKey {
+  const candidate = key as Partial<TaskKey> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    typeof candidate.orchestrator === "string" &&
+    typeof candidate.pipeline === "string" &&
+    typeof candidate.task === "string"
+  );
 }
 
 /** The night a `nightly` job stands for: its explicit window end, else the time its scheduler fired it for. */
@@ -136,13 +167,13 @@ export function createProcessor(context: JobContext): {
           queueName: QUEUE_NAME,
           data,
           opts: { jobId: `${parentId}-publish`, ...retryOptions, ...keepFinished },
-          children: keys.map((key) => ({
-            name: jobNames.analyzeTask,
+          children: batchesOf(keys, NIGHT_JOBS).map((batch) => ({
+            name: jobNames.analyzeTasks,
             queueName: QUEUE_NAME,
-            data: { ...data, key } satisfies AnalyzeTaskData,
-            // A task that cannot be analyzed must not hold back the report of all the others.
+            data: { ...data, keys: batch } satisfies AnalyzeTasksData,
+            // A batch that cannot be analyzed must not hold back the report of all the others.
             opts: {
-              jobId: taskJobId(parentId, key),
+              jobId: batchJobId(parentId, batch),
               ignoreDependencyOnFailure: true,
               ...retryOptions,
               ...keepFinished,
@@ -155,31 +186,30 @@ export function createProcessor(context: JobContext): {
         );
         return { windowEnd: data.windowEnd, tasks: keys.length, publishJobId: `${parentId}-publish` };
       }
-      case jobNames.analyzeTask: {
+      case jobNames.analyzeTasks: {
         const night = nightOfData(job);
-        const key = (job.data as Partial<AnalyzeTaskData>).key;
-        if (
-          !key ||
-          typeof key.orchestrator !== "string" ||
-          typeof key.pipeline !== "string" ||
-          typeof key.task !== "string"
-        ) {
-          throw new UnrecoverableError(`job ${job.id}: needs key { orchestrator, pipeline, task }`);
+        const keys = (job.data as Partial<AnalyzeTasksData>).keys;
+        if (!Array.isArray(keys) || !keys.every(isTaskKey)) {
+          throw new UnrecoverableError(`job ${job.id}: needs keys [{ orchestrator, pipeline, task }, …]`);
         }
-        try {
-          const analysis = await analyzeTask(db, config, night, key);
-          return analysis ? { runs: analysis.runs, bottleneck: analysis.bottleneck } : { runs: 0 };
-        } catch (error) {
-          if (error instanceof AnalysisDataError) throw new UnrecoverableError(error.message);
-          throw error;
-        }
+        // Tasks whose data cannot give an analysis are left out (and logged); the rest of the batch is
+        // stored. Anything else (the database away) throws and the whole batch is retried: it upserts.
+        const result = await analyzeTasks(db, config, night, keys);
+        for (const failure of result.failed) logger.warn(failure, "task left out of the night");
+        return { analyzed: result.analyses.length, failed: result.failed };
       }
       case jobNames.publish: {
         const night = nightOfData(job);
         const failed = await job.getFailedChildrenValues().catch(() => ({}));
         if (Object.keys(failed).length > 0) logger.warn({ failed }, "tasks left out of the night");
-        const document = await publishNight(db, config, logger, night, publish);
-        return { tasks: document.tasks.length };
+        try {
+          const document = await publishNight(db, config, logger, night, publish);
+          return { tasks: document.tasks.length };
+        } catch (error) {
+          // The email went out unrecorded: a retry would send it again.
+          if (error instanceof DeliveryRecordError) throw new UnrecoverableError(error.message);
+          throw error;
+        }
       }
       case jobNames.maintainPartitions: {
         const changes = await maintainPartitions(
@@ -190,6 +220,11 @@ export function createProcessor(context: JobContext): {
         if (changes.length > 0) logger.info({ changes }, "sample partitions maintained");
         return { changes: changes.length };
       }
+      case jobNames.summarizeRuns: {
+        const summarized = await catchUpSummaries(db, config);
+        if (summarized > 0) logger.info({ summarized }, "runs summarized by the catch-up");
+        return { summarized };
+      }
       default:
         throw new UnrecoverableError(`unknown job name '${job.name}'`);
     }
@@ -199,6 +234,8 @@ export function createProcessor(context: JobContext): {
 
 export interface WorkerHandle {
   worker: Worker;
+  /** The watch that registers missing job schedulers again. */
+  schedulers: SchedulerWatch;
   /** Stops taking jobs, waits for the running ones to finish, closes connections. */
   drain(): Promise<void>;
 }
@@ -207,9 +244,17 @@ export function startWorker(
   context: JobContext & {
     /** How long a job stays claimed by a worker that stopped answering. @defaultValue 30 s (BullMQ's) */
     lockDurationMs?: number;
+    /** How often the job schedulers are checked. @defaultValue {@link SCHEDULER_CHECK_MS} */
+    schedulerCheckMs?: number;
   },
 ): WorkerHandle {
   const processor = createProcessor(context);
+  const schedulerQueue = openQueue(context.connection, context.config);
+  const schedulers = watchSchedulers({
+    queue: schedulerQueue,
+    logger: context.logger,
+    intervalMs: context.schedulerCheckMs,
+  });
   const lockDuration = context.lockDurationMs ?? 30_000;
   const worker = new Worker(QUEUE_NAME, (job) => processor.process(job), {
     connection: context.connection,
@@ -234,9 +279,12 @@ export function startWorker(
   });
   return {
     worker,
+    schedulers,
     drain: async () => {
+      schedulers.stop();
       await worker.close();
       await processor.close();
+      await schedulerQueue.close();
     },
   };
 }
@@ -244,9 +292,10 @@ export function startWorker(
 export interface ScheduleResult {
   nightlyNext: Date | null;
   maintenanceNext: Date | null;
+  catchUpNext: Date | null;
 }
 
-/** Registers (or updates) both job schedulers; returns when each fires next. */
+/** Registers (or updates) the three job schedulers; returns when each fires next. */
 export async function registerSchedulers(
   queue: Queue,
   schedule: { cron: string; timezone: string },
@@ -261,12 +310,113 @@ export async function registerSchedulers(
     { pattern: MAINTENANCE_CRON, tz: "UTC" },
     { name: jobNames.maintainPartitions, data: {}, opts: { ...retryOptions, ...keepFinished } },
   );
-  const nightly = await queue.getJobScheduler(schedulerIds.nightly);
-  const maintenance = await queue.getJobScheduler(schedulerIds.maintenance);
-  return {
-    nightlyNext: nightly?.next ? new Date(nightly.next) : null,
-    maintenanceNext: maintenance?.next ? new Date(maintenance.next) : null,
+  await queue.upsertJobScheduler(
+    schedulerIds.catchUp,
+    { pattern: CATCH_UP_CRON, tz: "UTC" },
+    { name: jobNames.summarizeRuns, data: {}, opts: { ...retryOptions, ...keepFinished } },
+  );
+  return nextFireTimes(queue);
+}
+
+/** When each of the schedulers fires next; null for one Redis does not hold. */
+export async function nextFireTimes(queue: Queue): Promise<ScheduleResult> {
+  const next = async (id: string) => {
+    const scheduler = await queue.getJobScheduler(id);
+    return scheduler?.next ? new Date(scheduler.next) : null;
   };
+  return {
+    nightlyNext: await next(schedulerIds.nightly),
+    maintenanceNext: await next(schedulerIds.maintenance),
+    catchUpNext: await next(schedulerIds.catchUp),
+  };
+}
+
+type SchedulerDefinition = Awaited<ReturnType<Queue["getJobSchedulers"]>>[number];
+
+/**
+ * How often a worker checks that the schedulers it knows are still in Redis: a minute, so a Redis that
+ * lost them loses at most a minute of schedule (a nightly fire time missed within it is not replayed).
+ */
+export const SCHEDULER_CHECK_MS = 60_000;
+
+export interface SchedulerWatch {
+  /** Runs one check now (the timer calls it too); resolves with the ids registered again. */
+  check(): Promise<string[]>;
+  stop(): void;
+}
+
+/**
+ * Watches the queue's job schedulers from a worker: remembers every scheduler it sees (as `schedule` last
+ * registered it) and, when one has gone from Redis (a restart without persistence), registers it again
+ * with the same pattern, time zone and template, and logs it. Never throws: a failed check is logged
+ * and the next one tries again.
+ */
+export function watchSchedulers(options: {
+  queue: Queue;
+  logger: Logger;
+  /** @defaultValue {@link SCHEDULER_CHECK_MS} */
+  intervalMs?: number;
+}): SchedulerWatch {
+  const { queue, logger } = options;
+  const known = new Map<string, SchedulerDefinition>();
+  let running: Promise<string[]> | null = null;
+  let announced = false;
+  const once = async (): Promise<string[]> => {
+    const present = await queue.getJobSchedulers(0, -1, true);
+    const presentIds = new Set<string>();
+    for (const scheduler of present) {
+      presentIds.add(scheduler.key);
+      known.set(scheduler.key, scheduler);
+    }
+    if (!announced) {
+      announced = true;
+      logger.info({ schedulers: [...known.keys()] }, "watching job schedulers");
+    }
+    const restored: string[] = [];
+    for (const [id, scheduler] of known) {
+      if (presentIds.has(id)) continue;
+      await queue.upsertJobScheduler(
+        id,
+        {
+          ...(scheduler.pattern ? { pattern: scheduler.pattern } : {}),
+          ...(scheduler.every ? { every: scheduler.every } : {}),
+          ...(scheduler.tz ? { tz: scheduler.tz } : {}),
+        },
+        {
+          name: scheduler.name,
+          data: scheduler.template?.data ?? {},
+          opts: { ...retryOptions, ...keepFinished, ...scheduler.template?.opts },
+        },
+      );
+      const next = (await queue.getJobScheduler(id))?.next;
+      logger.warn(
+        {
+          scheduler: id,
+          pattern: scheduler.pattern,
+          tz: scheduler.tz,
+          next: next ? new Date(next).toISOString() : null,
+        },
+        "job scheduler missing from Redis (restarted without persistence?): registered again",
+      );
+      restored.push(id);
+    }
+    return restored;
+  };
+  const check = (): Promise<string[]> => {
+    running ??= once()
+      .catch((error: unknown) => {
+        logger.warn({ error: describeError(coerceError(error)) }, "cannot check the job schedulers");
+        return [];
+      })
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  };
+  void check();
+  const timer = setInterval(() => void check(), options.intervalMs ?? SCHEDULER_CHECK_MS);
+  timer.unref();
+  return { check, stop: () => clearInterval(timer) };
 }
 
 export function openQueue(connection: Redis, config: Config): Queue {

@@ -17,11 +17,18 @@ import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
 import {
   type AnalysisWindow,
+  countWindowExecutions,
   listTaskKeysInWindow,
-  loadTaskHistory,
+  loadTaskHistories,
   summarizeRuns,
+  taskKeyText,
 } from "../db/queries/analysis.js";
-import { loadAnalysisDocument, storeTaskAnalysis } from "../db/queries/profiles.js";
+import {
+  countTaskProfiles,
+  loadAnalysisDocument,
+  recordAnalysis,
+  storeTaskAnalyses,
+} from "../db/queries/profiles.js";
 import type { RecommendationSettings } from "./recommend.js";
 import { declaredValuesOf, matchConfiguredRequest } from "./requests.js";
 import { buildTaskAnalysis } from "./task-analysis.js";
@@ -56,11 +63,24 @@ export function settingsOf(config: Config): RecommendationSettings {
 }
 
 /**
- * Summarizes every run of the night that has no summary yet, in one pass over the window's samples;
- * the nightly job and the inline runner call it before analyzing tasks.
+ * The night's catch-up: summarizes every run of the window that ended without a summary (the collector's
+ * writer summarizes each run when it ends; this covers a collector that died, or rows replayed from a
+ * spool). The nightly job and the inline runner call it before analyzing tasks.
  */
 export async function summarizeNight(db: Db, config: Config, night: Night): Promise<number> {
-  return summarizeRuns(db, windowOf(night, config.analysis.maxRuns));
+  const window = windowOf(night, config.analysis.maxRuns);
+  return summarizeRuns(db, { endedFrom: window.start, endedBy: window.end });
+}
+
+/**
+ * The hourly catch-up job: every run that ended within the retention period (older samples are gone)
+ * and still has no summary.
+ */
+export async function catchUpSummaries(db: Db, config: Config, now = new Date()): Promise<number> {
+  return summarizeRuns(db, {
+    endedFrom: new Date(now.getTime() - config.retention.days * 86_400_000),
+    endedBy: now,
+  });
 }
 
 /** The task keys the night fans out to. */
@@ -69,32 +89,73 @@ export async function tasksOfNight(db: Db, config: Config, night: Night): Promis
 }
 
 /**
- * Analyzes one task over the night's window and upserts its profile and recommendation under
- * (task key, window end): computing the same night again overwrites with the same values. The night's
- * runs must be summarized first ({@link summarizeNight}): the nightly job does it before it fans out.
+ * Tasks per batch: each batch is three reads and one write whatever its size, and holds its tasks'
+ * summaries (20 runs × ~2 kB of sketch text each) in memory, so 250 tasks stay around 10 MB.
  */
-export async function analyzeTask(
+export const MAX_TASKS_PER_BATCH = 250;
+
+/** Splits the night's keys into `parts` batches or more, none above {@link MAX_TASKS_PER_BATCH}. */
+export function batchesOf<T>(keys: T[], parts: number, minimum = 1): T[][] {
+  const size = Math.min(MAX_TASKS_PER_BATCH, Math.max(minimum, Math.ceil(keys.length / Math.max(1, parts))));
+  const batches: T[][] = [];
+  for (let start = 0; start < keys.length; start += size) batches.push(keys.slice(start, start + size));
+  return batches;
+}
+
+export interface BatchResult {
+  analyses: TaskAnalysis[];
+  /** Tasks whose data cannot give an analysis: left out, the rest of the batch is stored. */
+  failed: Array<{ task: string; error: string }>;
+}
+
+/**
+ * Analyzes a batch of tasks over the night's window and upserts their profiles and recommendations under
+ * (task key, window end), in a few statements whatever the batch's size: three reads (runs with their
+ * summaries, commands, declared requests) and one write. Computing the same night again overwrites with
+ * the same values. The night's runs must be summarized first ({@link summarizeNight}).
+ */
+export async function analyzeTasks(
   db: Db,
   config: Config,
   night: Night,
-  key: TaskKey,
-): Promise<TaskAnalysis | undefined> {
+  keys: TaskKey[],
+): Promise<BatchResult> {
   const window = windowOf(night, config.analysis.maxRuns);
-  const { runs, processes, declared } = await loadTaskHistory(db, key, window);
-  if (runs.length === 0) return undefined;
-  const analysis = buildTaskAnalysis(
-    {
-      key,
-      runs,
-      processes,
-      declared: declaredValuesOf(declared),
-      configured: matchConfiguredRequest(config.analysis.requests, key),
-      windowEnd: night.windowEnd,
-      windowDays: night.windowDays,
-      maxRuns: config.analysis.maxRuns,
-    },
-    settingsOf(config),
-  );
+  const histories = await loadTaskHistories(db, keys, window);
+  const settings = settingsOf(config);
+  const analyses: TaskAnalysis[] = [];
+  const failed: BatchResult["failed"] = [];
+  for (const key of keys) {
+    const history = histories.get(taskKeyText(key));
+    if (!history || history.runs.length === 0) continue;
+    try {
+      analyses.push(
+        checkedAnalysis(
+          key,
+          buildTaskAnalysis(
+            {
+              key,
+              runs: history.runs,
+              processes: history.processes,
+              declared: declaredValuesOf(history.declared),
+              configured: matchConfiguredRequest(config.analysis.requests, key),
+              windowEnd: night.windowEnd,
+              windowDays: night.windowDays,
+              maxRuns: config.analysis.maxRuns,
+            },
+            settings,
+          ),
+        ),
+      );
+    } catch (error) {
+      failed.push({ task: taskKeyString(key), error: describeError(coerceError(error)) });
+    }
+  }
+  await storeTaskAnalyses(db, analyses, night, config.pricing);
+  return { analyses, failed };
+}
+
+function checkedAnalysis(key: TaskKey, analysis: TaskAnalysis): TaskAnalysis {
   const checked = taskAnalysisSchema.safeParse(analysis);
   if (!checked.success) {
     throw new AnalysisDataError(
@@ -107,7 +168,6 @@ export async function analyzeTask(
   if (hasNonFinite(analysis)) {
     throw new AnalysisDataError(`task ${taskKeyString(key)}: a measure is not a finite number`);
   }
-  await storeTaskAnalysis(db, analysis, night, config.pricing);
   return analysis;
 }
 
@@ -124,6 +184,8 @@ export type Publisher = (options: {
   document: AnalysisDocument;
   config: Config;
   logger: Logger;
+  /** Names the night's delivery, so a retried publish does not send its email twice. */
+  deliveryKey?: string;
 }) => Promise<unknown>;
 
 /** Rebuilds the night's document from the stored profiles and hands it to the publisher. */
@@ -134,13 +196,60 @@ export async function publishNight(
   night: Night,
   publish: Publisher,
 ): Promise<AnalysisDocument> {
+  await recordNight(db, config, night);
   const document = (await loadAnalysisDocument(db, night.windowEnd)) ?? emptyDocument(night);
-  const result = await publish({ db, document, config, logger });
+  const result = await publish({
+    db,
+    document,
+    config,
+    logger,
+    deliveryKey: `night-${night.windowEnd.toISOString()}`,
+  });
   logger.info(
     { windowEnd: night.windowEnd.toISOString(), tasks: document.tasks.length, result },
     "published",
   );
   return document;
+}
+
+/**
+ * Records the night as analyzed, with its task count and, when it found none, why (counted from the
+ * executions): an analysis of 0 tasks is still one that `report` renders.
+ */
+export async function recordNight(
+  db: Db,
+  config: Config,
+  night: Night,
+): Promise<{ tasks: number; emptyReason: string | null }> {
+  const tasks = await countTaskProfiles(db, night.windowEnd);
+  const emptyReason =
+    tasks > 0
+      ? null
+      : emptyReasonOf(await countWindowExecutions(db, windowOf(night, config.analysis.maxRuns)), night);
+  await recordAnalysis(db, { windowEnd: night.windowEnd, windowDays: night.windowDays, tasks, emptyReason });
+  return { tasks, emptyReason };
+}
+
+/** Why a window holds no task, in one sentence a new user can act on. */
+export function emptyReasonOf(
+  counts: { total: number; running: number; endedAfter: number; before: number },
+  night: Night,
+): string {
+  const end = night.windowEnd.toISOString();
+  if (counts.total === 0) {
+    return "No task execution is recorded yet: wrap a command with `rightsize run … -- CMD` or start `rightsize collect`, then analyze again.";
+  }
+  const parts: string[] = [];
+  if (counts.running > 0) {
+    parts.push(`${counts.running} execution${counts.running === 1 ? " is" : "s are"} still running`);
+  }
+  if (counts.endedAfter > 0) {
+    parts.push(`${counts.endedAfter} ended after the window's end (${end})`);
+  }
+  if (counts.before > 0) {
+    parts.push(`${counts.before} started before the ${night.windowDays}-day window`);
+  }
+  return `No task execution ended within the ${night.windowDays} days before ${end}${parts.length > 0 ? `: ${parts.join(", ")}` : ""}. Analyze again once runs have ended.`;
 }
 
 export function emptyDocument(night: Night): AnalysisDocument {
@@ -157,11 +266,20 @@ export interface InlineResult {
   document: AnalysisDocument | undefined;
   analyzed: number;
   failed: Array<{ task: string; error: string }>;
+  /** Why the night holds no task, when it holds none. */
+  emptyReason: string | null;
 }
 
 /**
- * The whole night in this process, without Redis: the same steps the queue runs, `concurrency` tasks at
- * a time. A task that fails is logged and left out, as a failed child job is in the flow.
+ * Batches the inline night analyzes at once: the node process and Postgres share the host's cores, so
+ * two keep both busy, one computing while the other reads or writes (bench/analysis.bench.ts).
+ */
+const INLINE_LANES = 2;
+
+/**
+ * The whole night in this process, without Redis: the same steps the queue runs, a batch of tasks at a
+ * time in {@link INLINE_LANES} lanes. A task that fails is logged and left out, as a failed child job is in
+ * the flow.
  */
 export async function runNightInline(options: {
   db: Db;
@@ -169,6 +287,7 @@ export async function runNightInline(options: {
   logger: Logger;
   night: Night;
   publish?: Publisher;
+  /** Batches analyzed at once. @defaultValue 2 */
   concurrency?: number;
   /** Rebuild the night's document from the stored profiles at the end. @defaultValue true */
   document?: boolean;
@@ -177,31 +296,43 @@ export async function runNightInline(options: {
   const summarized = await summarizeNight(db, config, night);
   logger.info({ summarized }, "runs summarized");
   const keys = await tasksOfNight(db, config, night);
+  const lanes = Math.max(1, options.concurrency ?? INLINE_LANES);
+  // At least two batches per lane, so one lane computes while the other waits on the database.
+  const batches = batchesOf(keys, 2 * lanes, 25);
   const failed: InlineResult["failed"] = [];
   let next = 0;
   let analyzed = 0;
-  const lanes = Array.from(
-    { length: Math.max(1, options.concurrency ?? config.queue.concurrency) },
-    async () => {
-      while (next < keys.length) {
-        const key = keys[next++]!;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < batches.length) {
+        const batch = batches[next++]!;
         try {
-          if (await analyzeTask(db, config, night, key)) analyzed++;
+          const result = await analyzeTasks(db, config, night, batch);
+          analyzed += result.analyses.length;
+          for (const failure of result.failed) {
+            logger.error(failure, "task analysis failed");
+            failed.push(failure);
+          }
         } catch (error) {
           const message = describeError(coerceError(error));
-          logger.error({ task: taskKeyString(key), error: message }, "task analysis failed");
-          failed.push({ task: taskKeyString(key), error: message });
+          for (const key of batch) {
+            logger.error({ task: taskKeyString(key), error: message }, "task analysis failed");
+            failed.push({ task: taskKeyString(key), error: message });
+          }
         }
       }
-    },
+    }),
   );
-  await Promise.all(lanes);
-  const document = options.publish
-    ? await publishNight(db, config, logger, night, options.publish)
-    : options.document === false
+  if (options.publish) {
+    const published = await publishNight(db, config, logger, night, options.publish);
+    return { document: published, analyzed, failed, emptyReason: published.emptyReason ?? null };
+  }
+  const { emptyReason } = await recordNight(db, config, night);
+  const document =
+    options.document === false
       ? undefined
       : ((await loadAnalysisDocument(db, night.windowEnd)) ?? emptyDocument(night));
-  return { document, analyzed, failed };
+  return { document, analyzed, failed, emptyReason };
 }
 
 /**
@@ -209,6 +340,12 @@ export async function runNightInline(options: {
  * single nightly slot that a down worker could miss, and minute 17 stays clear of the top-of-hour rush.
  */
 export const MAINTENANCE_CRON = "17 * * * *";
+
+/**
+ * The catch-up of run summaries runs hourly at minute 47: a run whose collector died is summarized within
+ * the hour, and minute 47 stays clear of both the top of the hour and partition maintenance.
+ */
+export const CATCH_UP_CRON = "47 * * * *";
 
 /** Window ends fall on whole minutes, so the same night computed twice has the same name. */
 export function floorToMinute(ms: number): Date {

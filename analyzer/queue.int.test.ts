@@ -135,7 +135,7 @@ describe("nightly flow on BullMQ", () => {
     // Both processes took part: the children record which worker ran them.
     const children = await queue.getJobs(["completed"], 0, 200);
     const names = new Set(
-      children.filter((job) => job.name === "analyze-task").map((job) => job.processedBy),
+      children.filter((job) => job.name === "analyze-tasks").map((job) => job.processedBy),
     );
     expect(names.size).toBe(2);
     // The publish parent ran the reports room's publisher.

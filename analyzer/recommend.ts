@@ -36,7 +36,7 @@ export const REGRESSION_RECENT_RUNS = 3;
 export const REGRESSION_THRESHOLD = 0.3;
 /** …and only with a window of at least 6 runs, so "the median" is not mostly the recent runs. */
 export const REGRESSION_MIN_RUNS = 6;
-/** Savings are reported per 30 days (the issue: "monthly"). */
+/** Savings are reported per 30 days (a "month" in the report's headline; DESIGN.md `monthlySavingsUsd`). */
 export const MONTH_DAYS = 30;
 
 export interface RecommendationSettings {
@@ -176,39 +176,84 @@ export function memorySeverity(requestBytes: number | null, recommendedBytes: nu
 }
 
 /**
- * Σ over runs of (requested − recommended) × duration × price, scaled to 30 days; null when no run has a
- * known request. Negative when the task asks for too little (the recommendation costs more).
+ * Money figures are kept to a millionth of a dollar: a short run's cost is a fraction of a cent, and
+ * rounding it to cents (as a monthly total is shown) would make every short task's saving read as zero.
  */
+function roundMicroUsd(amount: number): number {
+  return Math.round(amount * 1e6) / 1e6;
+}
+
+/** What a task's runs cost and what the recommendation saves, and the frequency that scales it. */
+export interface CostFigures {
+  /** Runs per day observed in the window: runs ÷ the days they cover (see {@link runsPerDayOf}). */
+  runsPerDay: number;
+  /** Mean cost of one run at its own request (request × the time the run held it × price); null when no request is known. */
+  costPerRunUsd: number | null;
+  /** Mean cost of one run at the recommended request. */
+  recommendedCostPerRunUsd: number;
+  /** (cost per run − recommended cost per run) × runs per day × 30; null when no request is known. */
+  monthlySavingsUsd: number | null;
+}
+
+/**
+ * Runs per day as observed in the window: the runs kept, over the days from the oldest one's start to the
+ * window end, at least one day (a task first seen an hour ago is not taken to run 24 times a day) and at
+ * most the window. `scan` records no DAG or flow schedule, so the observed frequency is the only one.
+ */
+export function runsPerDayOf(input: RecommendationInput): number {
+  const oldest = input.runs[0]?.startedAt;
+  if (!oldest) return 0;
+  const observedDays = (input.windowEnd.getTime() - oldest.getTime()) / 86_400_000;
+  return input.runs.length / Math.min(input.windowDays, Math.max(1, observedDays));
+}
+
+/**
+ * What one run costs at its request and at the recommended one (CPU-hours and GiB-hours for the time the
+ * run held its request, at `pricing.*`), and the monthly saving: the difference per run × runs per day ×
+ * 30 days. Null saving when no run has a known request; negative when the task asks for too little.
+ */
+export function costOf(
+  input: RecommendationInput,
+  recommended: { cpuCores: number; memoryBytes: number },
+  pricing: RecommendationSettings["pricing"],
+): CostFigures {
+  const runsPerDay = runsPerDayOf(input);
+  const priceOf = (cores: number, bytes: number, hours: number) =>
+    (cores * pricing.cpuHourUsd + (bytes / GiB) * pricing.memoryGibHourUsd) * hours;
+  let current = 0;
+  let known = false;
+  let recommendedTotal = 0;
+  for (const run of input.runs) {
+    // The run held its request at least as long as it was sampled (a start recorded late shortens the
+    // recorded duration, down to zero, while the samples still cover the work).
+    const hours = Math.max(run.durationSeconds, run.sampledSeconds) / 3600;
+    recommendedTotal += priceOf(recommended.cpuCores, recommended.memoryBytes, hours);
+    // A resource without a known request costs, for the saving, what the recommendation costs.
+    const cores = run.requests.cpuRequest ?? recommended.cpuCores;
+    const bytes = run.requests.memoryRequest ?? recommended.memoryBytes;
+    if (run.requests.cpuRequest !== null || run.requests.memoryRequest !== null) known = true;
+    current += priceOf(cores, bytes, hours);
+  }
+  const runs = Math.max(1, input.runs.length);
+  const costPerRun = current / runs;
+  const recommendedCostPerRun = recommendedTotal / runs;
+  return {
+    runsPerDay: Math.round(runsPerDay * 1000) / 1000,
+    costPerRunUsd: known ? roundMicroUsd(costPerRun) : null,
+    recommendedCostPerRunUsd: roundMicroUsd(recommendedCostPerRun),
+    monthlySavingsUsd: known
+      ? roundMicroUsd((costPerRun - recommendedCostPerRun) * runsPerDay * MONTH_DAYS)
+      : null,
+  };
+}
+
+/** The monthly saving alone ({@link costOf}). */
 export function monthlySavings(
   input: RecommendationInput,
   recommended: { cpuCores: number; memoryBytes: number },
   pricing: RecommendationSettings["pricing"],
 ): number | null {
-  let total = 0;
-  let known = false;
-  for (const run of input.runs) {
-    const hours = run.durationSeconds / 3600;
-    if (run.requests.cpuRequest !== null) {
-      known = true;
-      total += (run.requests.cpuRequest - recommended.cpuCores) * pricing.cpuHourUsd * hours;
-    }
-    if (run.requests.memoryRequest !== null) {
-      known = true;
-      total +=
-        ((run.requests.memoryRequest - recommended.memoryBytes) / GiB) * pricing.memoryGibHourUsd * hours;
-    }
-  }
-  if (!known) return null;
-  // The runs cover the whole window, unless maxRuns cut it short: then they cover from the oldest kept.
-  const oldest = input.runs[0]?.startedAt;
-  const coveredDays =
-    input.runs.length >= input.maxRuns && oldest
-      ? Math.min(
-          input.windowDays,
-          Math.max((input.windowEnd.getTime() - oldest.getTime()) / 86_400_000, 1 / 24),
-        )
-      : input.windowDays;
-  return Math.round(total * (MONTH_DAYS / coveredDays) * 100) / 100;
+  return costOf(input, recommended, pricing).monthlySavingsUsd;
 }
 
 export type Regression = NonNullable<TaskAnalysis["regressions"]>[number];
@@ -249,17 +294,16 @@ export function recommend(input: RecommendationInput, settings: RecommendationSe
   const severity = oomRisk
     ? "critical"
     : worst(cpuSeverity(requestCores, cpu.cores), memorySeverity(requestBytes, memory.bytes));
-  const monthlySavingsUsd = monthlySavings(
-    input,
-    { cpuCores: cpu.cores, memoryBytes: memory.bytes },
-    settings.pricing,
-  );
+  const cost = costOf(input, { cpuCores: cpu.cores, memoryBytes: memory.bytes }, settings.pricing);
   return {
     cpuCores: cpu.cores,
     memoryBytes: memory.bytes,
     confidence,
     severity,
-    monthlySavingsUsd,
+    monthlySavingsUsd: cost.monthlySavingsUsd,
+    runsPerDay: cost.runsPerDay,
+    costPerRunUsd: cost.costPerRunUsd,
+    recommendedCostPerRunUsd: cost.recommendedCostPerRunUsd,
     reason: reasonOf({
       input,
       cpu,

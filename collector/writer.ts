@@ -15,6 +15,7 @@ import type { Logger } from "../common/logger.js";
 import type { DatabaseHandle, Db } from "../db/client.js";
 import { openDatabase } from "../db/client.js";
 import { classifyDatabaseError, type RefusedSample } from "../db/copy.js";
+import { summarizeExecutions } from "../db/queries/analysis.js";
 import { type NewExecution, recordExecution } from "../db/queries/executions.js";
 import { type NewHost, upsertHost } from "../db/queries/hosts.js";
 import { type NewProcess, upsertProcesses } from "../db/queries/processes.js";
@@ -634,6 +635,15 @@ class Writer implements SampleWriter {
           }
         }
       }
+      // Each ended run is summarized right after its last rows, so the night reads summaries, not samples.
+      // A refusal here is not the batch's fault: the hourly catch-up summarizes the run instead.
+      const ended = batch.executions
+        .filter((row) => row.endedAt && !refusedExecutions.has(row.id))
+        .map((row) => this.aliases.get(row.id) ?? row.id);
+      await summarizeExecutions(db, ended).catch((error: unknown) => {
+        if (isConnectionError(error)) throw error;
+        this.logger.warn({ err: describeError(error), ended }, "cannot summarize ended runs");
+      });
       return { inserted };
     };
     const { inserted } = await withTimeout(work(), WRITE_TIMEOUT_MS);

@@ -91,6 +91,12 @@ export const taskAnalysisSchema = z.object({
     /** null when no request is known: the saving cannot be computed. */
     monthlySavingsUsd: nullableNum,
     reason: z.string(),
+    /** extension: runs per day observed in the window, the frequency the monthly saving assumes. */
+    runsPerDay: num.optional(),
+    /** extension: mean cost of one run at its own request; null when no request is known. */
+    costPerRunUsd: nullableNum.optional(),
+    /** extension: mean cost of one run at the recommended request. */
+    recommendedCostPerRunUsd: num.optional(),
   }),
   /** extension: remote endpoints the task's threads waited on, most waited first. */
   endpoints: z.array(z.object({ endpoint: z.string(), waitSeconds: num })).optional(),
@@ -129,6 +135,8 @@ export const analysisDocumentSchema = z.object({
   windowEnd: z.string().optional(),
   /** extension: the prices savings were computed with. */
   pricing: z.object({ cpuHourUsd: num, memoryGibHourUsd: num }).optional(),
+  /** extension: why `tasks` is empty (no run ended in the window, runs still going…), when it is. */
+  emptyReason: z.string().optional(),
   tasks: z.array(taskAnalysisSchema),
 });
 

@@ -284,6 +284,19 @@ export const recommendations = pgTable(
   (table) => [primaryKey({ columns: [table.orchestrator, table.pipeline, table.task, table.windowEnd] })],
 );
 
+/**
+ * One analysis of one window, recorded even when it found no task: `report` renders the latest one, and
+ * an empty one says why it is empty instead of "no analysis yet".
+ */
+export const analyses = pgTable("analyses", {
+  windowEnd: ts("window_end").primaryKey(),
+  windowDays: real("window_days").notNull(),
+  tasks: integer("tasks").notNull(),
+  /** Why the window holds no task (set only when `tasks` is 0). */
+  emptyReason: text("empty_reason"),
+  computedAt: ts("computed_at").notNull().defaultNow(),
+});
+
 /** A rendering of the analysis: what was written where, and whether the email went out. */
 export const reportRuns = pgTable("report_runs", {
   id: serial("id").primaryKey(),
@@ -295,4 +308,9 @@ export const reportRuns = pgTable("report_runs", {
   emailStatus: text("email_status"),
   emailError: text("email_error"),
   tasks: integer("tasks").notNull().default(0),
+  /**
+   * Names one delivery (the nightly publish: its window end): a retried publish finds the email already
+   * sent under its key and does not send it again.
+   */
+  deliveryKey: text("delivery_key"),
 });

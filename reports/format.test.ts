@@ -20,6 +20,11 @@ describe("report number formats", () => {
     expect(formatUsd(1234.56)).toBe("$1,235");
     expect(formatUsd(3.1)).toBe("$3.10");
     expect(formatUsd(-12.4)).toBe("-$12");
+    // What rounds to $0.00 but is not zero keeps two significant digits; zero stays $0.00.
+    expect(formatUsd(0.000134)).toBe("$0.00013");
+    expect(formatUsd(-0.0042)).toBe("-$0.0042");
+    expect(formatUsd(0.0051)).toBe("$0.01");
+    expect(formatUsd(0)).toBe("$0.00");
     expect(formatUsd(undefined)).toBe("–");
   });
 

@@ -31,9 +31,20 @@ export function formatPercent(fraction: number | null | undefined): string {
 const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 0 });
 const usdCents = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
 
-/** `$1,234` (cents only under $10, where they matter). Negative amounts are costs: `-$12`. */
+const usdSmall = new Intl.NumberFormat("en-US", {
+  style: "currency",
+  currency: "USD",
+  maximumSignificantDigits: 2,
+});
+
+/**
+ * `$1,234` (cents only under $10, where they matter). Negative amounts are costs: `-$12`. An amount that
+ * would read `$0.00` but is not zero (a run of seconds costs a fraction of a cent) keeps two significant
+ * digits: `$0.00013`.
+ */
 export function formatUsd(amount: number | null | undefined): string {
   if (missing(amount)) return dash;
+  if (amount !== 0 && Math.abs(amount) < 0.005) return usdSmall.format(amount);
   return Math.abs(amount) < 10 ? usdCents.format(amount) : usd.format(amount);
 }
 

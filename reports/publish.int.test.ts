@@ -304,4 +304,67 @@ describe("publish as a BullMQ job", () => {
       await database.drop();
     }
   });
+
+  it("a retry after a successful send does not send the email again", async () => {
+    const [{ create }] = engines;
+    const database = await create();
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const prefix = `rightsize-test-${randomBytes(6).toString("hex")}`;
+    const port = await freePort();
+    const mailbox = await startSmtpServer(port);
+    const config = testConfig({
+      SMTP_URL: `smtp://127.0.0.1:${port}`,
+      RIGHTSIZE_EMAIL_TO: "team@example.test",
+    });
+    const queue = new Queue("publish", { connection, prefix });
+    const events = new QueueEvents("publish", { connection: connection.duplicate(), prefix });
+    let attempts = 0;
+    const worker = new Worker(
+      "publish",
+      async () => {
+        attempts++;
+        const result = await publishAnalysis({
+          db: database.handle.db,
+          document: sampleAnalysis(),
+          config,
+          logger: silentLogger,
+          deliveryKey: "night-2026-11-21T02:00:00.000Z",
+        });
+        // Something after the send fails on the first attempt (the job's completion lost with Redis).
+        if (attempts === 1) throw new Error("lost after the send");
+        return result;
+      },
+      { connection: connection.duplicate(), prefix },
+    );
+    try {
+      await events.waitUntilReady();
+      const job = await queue.add("publish", {}, { attempts: 3, backoff: { type: "fixed", delay: 500 } });
+      const result = await job.waitUntilFinished(events, 30_000);
+      expect(attempts).toBe(2);
+      expect(result).toMatchObject({ email: "already-sent" });
+      expect(mailbox.messages).toHaveLength(1);
+      const runs = await listReportRuns(database.handle.db);
+      expect(runs.map((run) => [run.emailStatus, run.deliveryKey])).toEqual([
+        ["sent", "night-2026-11-21T02:00:00.000Z"],
+      ]);
+      // Another night is another delivery: it is sent.
+      const next = await publishAnalysis({
+        db: database.handle.db,
+        document: sampleAnalysis(),
+        config,
+        logger: silentLogger,
+        deliveryKey: "night-2026-11-22T02:00:00.000Z",
+      });
+      expect(next.email).toBe("sent");
+      expect(mailbox.messages).toHaveLength(2);
+    } finally {
+      await worker.close();
+      await events.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await connection.quit();
+      await mailbox.close();
+      await database.drop();
+    }
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * The nightly publish step: render the analysis, write the files, record the run, then email it. The
  * files and the report_runs row come first so a failed email never loses the report; a failed email
- * throws after recording, so the BullMQ job that called this retries.
+ * throws after recording, so the BullMQ job that called this retries. A sent email is recorded under its
+ * delivery key before anything else can fail, and a retry that finds it sent does not send it again.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -10,15 +11,48 @@ import type { Config } from "../common/config.js";
 import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
-import { insertReportRun, updateReportRun } from "../db/queries/report-runs.js";
+import { insertReportRun, sentDelivery, updateReportRun } from "../db/queries/report-runs.js";
 import { sendReportEmail } from "./email.js";
 import { type RenderOptions, renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
 
 export interface PublishResult {
   htmlPath: string;
   markdownPath: string;
-  email: "sent" | "skipped" | "failed";
+  /** already-sent: an earlier attempt of the same delivery sent it; not sent again. */
+  email: "sent" | "skipped" | "failed" | "already-sent";
   reportRunId: number;
+}
+
+/**
+ * The email went out but recording that failed, even after retries: retrying the publish would send it
+ * again, so the caller must not retry (the nightly job turns this into an unrecoverable failure).
+ */
+export class DeliveryRecordError extends Error {
+  override name = "DeliveryRecordError";
+}
+
+/**
+ * Recording a sent email is retried 5 times, 0.5 s doubling (about 15 s in all): it rides out a short
+ * database blip without leaving the send unrecorded, which would send the email again on a retry.
+ */
+const RECORD_ATTEMPTS = 5;
+const RECORD_FIRST_DELAY_MS = 500;
+
+async function recordSent(db: Db, reportRunId: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await updateReportRun(db, reportRunId, { emailStatus: "sent", emailError: null });
+      return;
+    } catch (error) {
+      if (attempt >= RECORD_ATTEMPTS) {
+        throw new DeliveryRecordError(
+          `the report email was sent but report run ${reportRunId} could not record it: not retrying, so it is not sent twice`,
+          { cause: coerceError(error) },
+        );
+      }
+      await new Promise((done) => setTimeout(done, RECORD_FIRST_DELAY_MS * 2 ** (attempt - 1)));
+    }
+  }
 }
 
 /** `rightsize-2026-11-21` from the window end (or generation time): one file pair per night. */
@@ -52,8 +86,14 @@ export async function publishAnalysis(options: {
   config: Config;
   logger: Logger;
   render?: RenderOptions;
+  /**
+   * Names the delivery (the nightly publish passes its window end): when an earlier attempt with the same
+   * key sent the email, this one writes the files but does not send it again.
+   */
+  deliveryKey?: string;
 }): Promise<PublishResult> {
   const { db, document, config, logger } = options;
+  const deliveryKey = options.deliveryKey ?? null;
   const outDir = resolve(config.reports.outDir);
   const base = reportBaseName(document);
   const html = renderHtmlReport(document, options.render);
@@ -73,6 +113,7 @@ export async function publishAnalysis(options: {
       markdownPath,
       emailStatus: "skipped",
       tasks: document.tasks.length,
+      deliveryKey,
     });
     logger.info(
       { reason: smtpUrl ? "no recipients (RIGHTSIZE_EMAIL_TO)" : "no SMTP server (SMTP_URL)" },
@@ -81,25 +122,36 @@ export async function publishAnalysis(options: {
     return { htmlPath, markdownPath, email: "skipped", reportRunId };
   }
 
+  const sent = deliveryKey === null ? undefined : await sentDelivery(db, deliveryKey);
+  if (sent) {
+    logger.info(
+      { deliveryKey, reportRunId: sent.id },
+      "report email already sent by an earlier attempt: not sent again",
+    );
+    return { htmlPath, markdownPath, email: "already-sent", reportRunId: sent.id };
+  }
   const reportRunId = await insertReportRun(db, {
     windowEnd: windowEndOf(document),
     htmlPath,
     markdownPath,
     emailStatus: "pending",
     tasks: document.tasks.length,
+    deliveryKey,
   });
+  let messageId: string;
   try {
     const content = renderEmail(document, options.render);
-    const messageId = await sendReportEmail({ smtpUrl, from, to }, content, [
+    messageId = await sendReportEmail({ smtpUrl, from, to }, content, [
       { filename: `${base}.html`, content: html, contentType: "text/html; charset=utf-8" },
     ]);
-    await updateReportRun(db, reportRunId, { emailStatus: "sent", emailError: null });
-    logger.info({ to, messageId, reportRunId }, "report email sent");
-    return { htmlPath, markdownPath, email: "sent", reportRunId };
   } catch (thrown) {
     const error = coerceError(thrown);
     await updateReportRun(db, reportRunId, { emailStatus: "failed", emailError: describeError(error) });
     logger.error({ err: error, reportRunId, htmlPath }, "report email failed; the report is kept on disk");
     throw error;
   }
+  // Recorded before anything else can fail: a retry of this publish then finds it sent.
+  await recordSent(db, reportRunId);
+  logger.info({ to, messageId, reportRunId }, "report email sent");
+  return { htmlPath, markdownPath, email: "sent", reportRunId };
 }

@@ -9,7 +9,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import Handlebars from "handlebars";
-import type { AnalysisDocument } from "../common/analysis-document.js";
+import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import { UsageError } from "../common/errors.js";
 import { escapeMarkdown, markdownLink } from "./escape.js";
 import {
@@ -54,12 +54,20 @@ export function plural(count: unknown, noun: unknown): string {
   return `${number} ${noun}${number === 1 ? "" : "s"}`;
 }
 handlebars.registerHelper("plural", plural);
-/** A task's saving as a phrase: what it saves, what more it costs, or why it is unknown. */
-handlebars.registerHelper("savingPhrase", (value: unknown) => {
+/**
+ * A task's saving as a phrase: what it saves, what more it costs, or why it is unknown; with the cost of
+ * one run and the frequency the saving assumes, read from the task in context (`this.task`).
+ */
+handlebars.registerHelper("savingPhrase", function (this: unknown, value: unknown) {
   const amount = asNumber(value);
+  const recommendation = (this as { task?: TaskAnalysis } | null)?.task?.recommendation;
+  const perRun =
+    recommendation?.costPerRunUsd != null && recommendation.runsPerDay !== undefined
+      ? ` (a run costs ${formatUsd(recommendation.costPerRunUsd)} at its request, ${formatUsd(recommendation.recommendedCostPerRunUsd)} as recommended; ${Number(recommendation.runsPerDay.toFixed(2))} runs a day observed)`
+      : "";
   if (amount === null) return "Saving unknown (no request known)";
-  if (amount < 0) return `Costs ${formatUsd(-amount)}/month more`;
-  return `Saves ${formatUsd(amount)}/month`;
+  if (amount < 0) return `Costs ${formatUsd(-amount)}/month more${perRun}`;
+  return `Saves ${formatUsd(amount)}/month${perRun}`;
 });
 /** Unit prices keep their digits: $0.031611, not $0.03. */
 handlebars.registerHelper("usdPrecise", (value: unknown) => {

@@ -129,6 +129,18 @@ export interface ReportView {
   omittedOomRisks: number;
   reportUrl: string | null;
   pricing: AnalysisDocument["pricing"] | null;
+  /** What the savings assume (prices and run frequency), for the headline. */
+  savingsAssumption: string;
+  /** Why the analysis holds no task, when it holds none. */
+  emptyReason: string | null;
+}
+
+/** The sentence under every headline saying what the saving assumes. */
+export function savingsAssumptionOf(document: AnalysisDocument): string {
+  const prices = document.pricing
+    ? `$${document.pricing.cpuHourUsd} per vCPU-hour and $${document.pricing.memoryGibHourUsd} per GiB-hour`
+    : "the configured prices";
+  return `Savings assume ${prices}, each run holding its request for as long as it ran, and each task running as often as it did in the window (runs per day observed × 30 days).`;
 }
 
 /** Colors shared by the HTML charts and the email's bar cells (colorblind-safe Okabe–Ito palette). */
@@ -446,5 +458,7 @@ export function buildReportView(
     omittedOomRisks: allOomRisks.length - oomRisks.length,
     reportUrl: options.reportUrl ?? null,
     pricing: document.pricing ?? null,
+    savingsAssumption: savingsAssumptionOf(document),
+    emptyReason: document.tasks.length === 0 ? (document.emptyReason ?? null) : null,
   };
 }

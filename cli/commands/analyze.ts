@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type * as Jobs from "../../analyzer/jobs.js";
-import { floorToMinute, runNightInline } from "../../analyzer/nightly.js";
+import { runNightInline } from "../../analyzer/nightly.js";
 import { type AnalysisDocument, analysisDocumentSchema } from "../../common/analysis-document.js";
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         "--window-end <time>",
-        "end of the window, ISO-8601 (default: now, to the minute); the same end gives the same result",
+        "end of the window, ISO-8601 (default: now, so every run that has ended is in it); the same end gives the same result",
       ).argParser(parseInstant),
     )
     .option("--json <file>", "also write the analysis document (the DESIGN.md contract) to FILE")
@@ -73,8 +73,10 @@ Examples:
       const runtime = runtimeOf(command);
       const { config, logger } = runtime;
       if (options.window !== undefined) config.analysis.windowDays = options.window;
+      // Now, not the last whole minute: a run that ended a few seconds ago is in the first analysis a
+      // new user runs. The nightly scheduler keeps whole minutes (jobs.ts nightOfJob) for its job ids.
       const night = {
-        windowEnd: options.windowEnd ?? floorToMinute(Date.now()),
+        windowEnd: options.windowEnd ?? new Date(),
         windowDays: config.analysis.windowDays,
       };
       if (options.enqueue && !config.redis.url) {
@@ -83,6 +85,7 @@ Examples:
       await withReadDatabase(runtime, async (handle) => {
         let document: AnalysisDocument | undefined;
         let summary: string;
+        let note: string | undefined;
         if (options.enqueue) {
           // BullMQ alone takes half a second to load: only the commands that use the queue pay for it.
           const { connect, enqueueNight, openQueue } = await import("../../analyzer/jobs.js");
@@ -108,10 +111,11 @@ Examples:
             document: options.json !== undefined,
           });
           document = result.document;
-          summary = `analyzed ${result.analyzed} tasks${result.failed.length > 0 ? `, ${result.failed.length} failed (see log)` : ""}`;
+          summary = `analyzed ${result.analyzed} task${result.analyzed === 1 ? "" : "s"}${result.failed.length > 0 ? `, ${result.failed.length} failed (see log)` : ""}`;
+          if (result.emptyReason) note = result.emptyReason;
         }
         process.stdout.write(
-          `${summary} over ${night.windowDays} days ending ${night.windowEnd.toISOString()} (${handle.label})\n`,
+          `${summary} over ${night.windowDays} days ending ${night.windowEnd.toISOString()} (${handle.label})\n${note ? `${note}\n` : ""}`,
         );
         if (options.json) {
           const checked = analysisDocumentSchema.parse(

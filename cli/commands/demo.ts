@@ -7,6 +7,8 @@ import { UsageError } from "../../common/errors.js";
 import { packageRoot } from "../../common/package-root.js";
 import { formatBytes } from "../../common/units.js";
 import { parseDatabaseUrl } from "../../db/client.js";
+import { formatUsd } from "../../reports/format.js";
+import { savingsAssumptionOf } from "../../reports/view-model.js";
 import { runDemo } from "../demo/pipeline.js";
 import { demoTasks } from "../demo/scenario.js";
 import { flagParsers, type GlobalOptions, runtimeOf } from "../runtime.js";
@@ -30,6 +32,8 @@ function summaryTable(tasks: TaskAnalysis[]): string {
       "built to show",
       "CPU cores req → rec",
       "memory req → rec",
+      "one run: req → rec",
+      "runs / day",
       "saving / month",
       "confidence",
     ],
@@ -43,17 +47,32 @@ function summaryTable(tasks: TaskAnalysis[]): string {
         candidate.task === expected.task,
     );
     if (!task) {
-      table.push([`${expected.pipeline}.${expected.task}`, "not seen", expected.expected, "", "", "", ""]);
+      table.push([
+        `${expected.pipeline}.${expected.task}`,
+        "not seen",
+        expected.expected,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+      ]);
       continue;
     }
-    const saving = task.recommendation.monthlySavingsUsd;
+    const { recommendation } = task;
+    const saving = recommendation.monthlySavingsUsd;
     table.push([
       `${task.pipeline}.${task.task}`,
       task.bottleneck,
       task.bottleneck === expected.expected ? `✓ ${expected.expected}` : `✗ ${expected.expected}`,
       `${cores(task.cpu.requestCores)} → ${cores(task.recommendation.cpuCores)}`,
       `${formatBytes(task.memory.requestBytes)} → ${formatBytes(task.recommendation.memoryBytes)}`,
-      saving === null ? "unknown" : `$${saving.toFixed(2)}`,
+      recommendation.costPerRunUsd == null
+        ? "unknown"
+        : `${formatUsd(recommendation.costPerRunUsd)} → ${formatUsd(recommendation.recommendedCostPerRunUsd)}`,
+      recommendation.runsPerDay === undefined ? "–" : String(Number(recommendation.runsPerDay.toFixed(2))),
+      saving === null ? "unknown" : formatUsd(saving),
       task.recommendation.confidence,
     ]);
   }
@@ -134,9 +153,11 @@ Examples:
         (sum, task) => sum + (task.recommendation.monthlySavingsUsd ?? 0),
         0,
       );
-      // Savings are (requested − recommended) × run time × price: runs of a few seconds save cents.
+      // Savings are (requested − recommended) × run time × price × runs a month: runs of a few seconds,
+      // a few times a day, save fractions of a cent, shown as such rather than as $0.00.
+      say(`\nestimated saving: ${formatUsd(total)} a month. ${savingsAssumptionOf(result.document)}`);
       say(
-        `\nestimated saving: $${total.toFixed(2)} a month at the configured prices, from runs of a few seconds each`,
+        "The demo's runs last a few seconds and were observed over minutes (counted as one day): a task that works an hour, hourly, saves thousands of times more.",
       );
       say(`analysis  ${result.analysisFile}`);
       for (const file of readdirSync(result.reportDir).filter((name) => /\.(html|md)$/.test(name))) {

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { MAINTENANCE_CRON } from "../../analyzer/nightly.js";
+import { CATCH_UP_CRON, MAINTENANCE_CRON } from "../../analyzer/nightly.js";
 import { describeError, UsageError } from "../../common/errors.js";
 import { runtimeOf } from "../runtime.js";
 
@@ -23,7 +23,7 @@ export function register(program: Command): void {
   program
     .command("schedule")
     .description(
-      "register the nightly analysis and the hourly partition maintenance as BullMQ job schedulers, print when they fire next, and exit",
+      "register the nightly analysis, the hourly partition maintenance and the hourly catch-up of run summaries as BullMQ job schedulers, print when they fire next, and exit",
     )
     .option(
       "--cron <pattern>",
@@ -36,7 +36,8 @@ export function register(program: Command): void {
       `
 Needs --redis or REDIS_URL, and a \`rightsize worker\` to run what fires. Running it again updates the
 schedule in place (one scheduler per job, never duplicates). Partition maintenance fires at
-'${MAINTENANCE_CRON}' UTC.
+'${MAINTENANCE_CRON}' UTC, the catch-up of run summaries (runs whose collector died) at '${CATCH_UP_CRON}' UTC.
+Workers register these again if Redis loses them (a restart without persistence).
 
 Examples:
   rightsize schedule --redis redis://127.0.0.1:6379
@@ -66,7 +67,8 @@ Examples:
         }
         process.stdout.write(
           `nightly analysis: '${schedule.cron}' (${schedule.timezone}), next ${result.nightlyNext?.toISOString() ?? "unknown"}\n` +
-            `partition maintenance: '${MAINTENANCE_CRON}' (UTC), next ${result.maintenanceNext?.toISOString() ?? "unknown"}\n`,
+            `partition maintenance: '${MAINTENANCE_CRON}' (UTC), next ${result.maintenanceNext?.toISOString() ?? "unknown"}\n` +
+            `run summary catch-up: '${CATCH_UP_CRON}' (UTC), next ${result.catchUpNext?.toISOString() ?? "unknown"}\n`,
         );
       } finally {
         await queue.close();

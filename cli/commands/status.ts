@@ -2,14 +2,66 @@ import type { Command } from "commander";
 import { sql } from "drizzle-orm";
 import { inspectSpool } from "../../collector/spool.js";
 import { queryRows } from "../../db/client.js";
+import type { Config } from "../../common/config.js";
+import { describeError } from "../../common/errors.js";
 import { latestWindowEnd } from "../../db/queries/profiles.js";
 import { runtimeOf, withReadDatabase } from "../runtime.js";
+
+/** How long `status` waits for Redis before saying it cannot tell when the night fires. */
+const REDIS_STATUS_TIMEOUT_MS = 3_000;
+
+/**
+ * The nightly line: when the nightly scheduler in Redis fires next, or why nothing fires. Never throws:
+ * an unreachable Redis is a line of the status, not a failure of it.
+ */
+export async function nightlyStatusLine(config: Config): Promise<string> {
+  if (!config.redis.url) {
+    return "nightly      no Redis (REDIS_URL): nothing fires; run `rightsize analyze` yourself";
+  }
+  // BullMQ alone takes half a second to load: only a status that has a Redis pays for it.
+  const [{ Redis }, { Queue }, { QUEUE_NAME, schedulerIds }] = await Promise.all([
+    import("ioredis"),
+    import("bullmq"),
+    import("../../analyzer/jobs.js"),
+  ]);
+  const connection = new Redis(config.redis.url, {
+    lazyConnect: true,
+    connectTimeout: REDIS_STATUS_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  connection.on("error", () => {});
+  const queue = new Queue(QUEUE_NAME, { connection, prefix: config.queue.prefix });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const scheduler = await Promise.race([
+      queue.getJobScheduler(schedulerIds.nightly),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${REDIS_STATUS_TIMEOUT_MS / 1000} s`)),
+          REDIS_STATUS_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    if (!scheduler) {
+      return "nightly      not scheduled in Redis: run `rightsize schedule` (a running `rightsize worker` restores a lost one)";
+    }
+    const next = scheduler.next ? new Date(scheduler.next).toISOString() : "unknown";
+    return `nightly      next ${next} ('${scheduler.pattern ?? `every ${scheduler.every} ms`}'${scheduler.tz ? ` ${scheduler.tz}` : ""})`;
+  } catch (error) {
+    return `nightly      unknown: Redis ${config.redis.url.replace(/\/\/[^@/]*@/, "//…@")} does not answer (${describeError(error)})`;
+  } finally {
+    clearTimeout(timer);
+    await queue.close().catch(() => {});
+    connection.disconnect();
+  }
+}
 
 export function register(program: Command): void {
   program
     .command("status")
     .description(
-      "what is collected so far: the local spool (as the collector's metrics count it), hosts, tasks, executions, samples and the latest analysis",
+      "what is collected so far: the local spool (as the collector's metrics count it), hosts, tasks, executions, samples, the latest analysis and when the next nightly analysis fires",
     )
     .action(async (_options, command: Command) => {
       const runtime = runtimeOf(command);
@@ -40,6 +92,7 @@ export function register(program: Command): void {
           `executions   ${counts?.executions ?? 0} (${counts?.running ?? 0} running)`,
           `samples      ${counts?.samples ?? 0}`,
           `analysis     ${windowEnd ? `window ending ${windowEnd.toISOString()}` : "none yet (run `rightsize analyze`)"}`,
+          await nightlyStatusLine(runtime.config),
         ];
         process.stdout.write(`${lines.join("\n")}\n`);
       });

@@ -16,18 +16,28 @@ export function register(program: Command): void {
         .argParser(flagParsers.durationMs)
         .default(30_000, "30s"),
     )
+    .addOption(
+      new Option(
+        "--scheduler-check <duration>",
+        "how often to check that the job schedulers are still in Redis, and register missing ones again",
+      )
+        .argParser(flagParsers.durationMs)
+        .default(60_000, "1m"),
+    )
     .addHelpText(
       "after",
       `
 Needs --redis or REDIS_URL. Start as many workers as you like, on any hosts that reach the Redis and
 the database; each runs queue.concurrency jobs at once (RIGHTSIZE_CONCURRENCY). A worker killed
 mid-job loses nothing: after --lock-duration another worker reruns the job (results are upserts).
+Each worker remembers the job schedulers it has seen in Redis (\`rightsize schedule\` registers them)
+and, when Redis restarted without persistence and lost them, registers them again and logs it.
 
 Examples:
   rightsize worker --redis redis://127.0.0.1:6379 --db postgres://rightsize@db:5432/rightsize
   RIGHTSIZE_CONCURRENCY=4 rightsize worker`,
     )
-    .action(async (options: { lockDuration: number }, command: Command) => {
+    .action(async (options: { lockDuration: number; schedulerCheck: number }, command: Command) => {
       const runtime = runtimeOf(command);
       const { config, logger } = runtime;
       if (!config.redis.url) throw new UsageError("worker needs a Redis: pass --redis URL or set REDIS_URL");
@@ -41,6 +51,7 @@ Examples:
           logger,
           connection,
           lockDurationMs: options.lockDuration,
+          schedulerCheckMs: options.schedulerCheck,
         });
         await worker.waitUntilReady();
         logger.info(

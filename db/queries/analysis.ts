@@ -1,7 +1,10 @@
 /**
- * The analyzer's read side: each finished execution's samples summarized once inside the database
- * (run_summaries), then per-task reads of one row per run, so the analyzing process never holds samples
- * (its memory grows with runs, not ticks).
+ * The analyzer's read side. Each finished execution's samples are summarized once inside the database
+ * (run_summaries): by the collector's writer right after it wrote the run's last rows
+ * ({@link summarizeExecutions}), or by the catch-up ({@link summarizeRuns}) for a run whose collector died
+ * or whose rows came from a replayed spool. The night then reads one summary row per run, a batch of tasks
+ * per statement ({@link loadTaskHistories}), so the analyzing process never holds samples and its memory
+ * grows with the batch, not with the window.
  */
 import { type SQL, sql } from "drizzle-orm";
 import { type Db, queryRows } from "../client.js";
@@ -61,6 +64,13 @@ export interface RunSummary {
   netWaitSeconds: number;
   childWaitSeconds: number;
   idleSeconds: number;
+  /** Wall-clock seconds per state (samples' wall_* columns summed); null when no sample had them. */
+  wallOnCpuSeconds?: number | null;
+  wallCpuWaitSeconds?: number | null;
+  wallDiskWaitSeconds?: number | null;
+  wallNetWaitSeconds?: number | null;
+  wallChildWaitSeconds?: number | null;
+  wallIdleSeconds?: number | null;
   oomKills: number;
   throttledPeriods: number | null;
   totalPeriods: number | null;
@@ -94,17 +104,30 @@ export async function listTaskKeysInWindow(db: Db, window: AnalysisWindow): Prom
   );
 }
 
-function runsOf(key: TaskKeyRow, window: AnalysisWindow): SQL {
-  return sql`select e.id, e.run_id, e.try_number, e.host_id, e.started_at, e.ended_at, e.exit_code, e.status,
-                    e.request_cpu_cores, e.limit_cpu_cores, e.cpu_source, e.request_memory_bytes,
-                    e.limit_memory_bytes, e.memory_source, e.endpoints
-             from task_executions e
-             where e.orchestrator = ${key.orchestrator} and e.pipeline = ${key.pipeline} and e.task = ${key.task}
-               and e.ended_at is not null
-               and e.started_at >= ${window.start.toISOString()}::timestamptz
-               and e.ended_at <= ${window.end.toISOString()}::timestamptz
-             order by e.started_at desc, e.id
-             limit ${window.maxRuns}`;
+/**
+ * Why a window may hold no task: all executions recorded, those still running, those that ended after
+ * the window's end, and those that started before its start.
+ */
+export async function countWindowExecutions(
+  db: Db,
+  window: AnalysisWindow,
+): Promise<{ total: number; running: number; endedAfter: number; before: number }> {
+  const start = sql`${window.start.toISOString()}::timestamptz`;
+  const end = sql`${window.end.toISOString()}::timestamptz`;
+  const [row] = await queryRows<{ total: number; running: number; ended_after: number; before: number }>(
+    db,
+    sql`select count(*)::int as total,
+               count(*) filter (where ended_at is null)::int as running,
+               count(*) filter (where ended_at > ${end})::int as ended_after,
+               count(*) filter (where started_at < ${start} and ended_at <= ${end})::int as before
+        from task_executions`,
+  );
+  return {
+    total: Number(row?.total ?? 0),
+    running: Number(row?.running ?? 0),
+    endedAfter: Number(row?.ended_after ?? 0),
+    before: Number(row?.before ?? 0),
+  };
 }
 
 interface RawRunRow extends Record<string, unknown> {
@@ -142,6 +165,12 @@ interface RawRunRow extends Record<string, unknown> {
   net_wait_seconds: number | null;
   child_wait_seconds: number | null;
   idle_seconds: number | null;
+  wall_on_cpu_seconds: number | null;
+  wall_cpu_wait_seconds: number | null;
+  wall_disk_wait_seconds: number | null;
+  wall_net_wait_seconds: number | null;
+  wall_child_wait_seconds: number | null;
+  wall_idle_seconds: number | null;
   oom_kills: number | null;
   throttled_periods: number | null;
   total_periods: number | null;
@@ -204,6 +233,13 @@ const summaryAggregates = sql`
   coalesce(sum(x.net_wait_seconds), 0)::float8,
   coalesce(sum(x.child_wait_seconds), 0)::float8,
   coalesce(sum(x.idle_seconds), 0)::float8,
+  -- Wall-clock split: null (unknown) when no sample carries it, as for runs sampled before it existed.
+  sum(x.wall_on_cpu_seconds)::float8,
+  sum(x.wall_cpu_wait_seconds)::float8,
+  sum(x.wall_disk_wait_seconds)::float8,
+  sum(x.wall_net_wait_seconds)::float8,
+  sum(x.wall_child_wait_seconds)::float8,
+  sum(x.wall_idle_seconds)::float8,
   coalesce(sum(x.oom_kills), 0)::int,
   sum(x.throttled_periods)::float8,
   sum(x.total_periods)::float8,
@@ -211,60 +247,130 @@ const summaryAggregates = sql`
   sum(x.processes_started)::int,
   avg(x.host_load1)::float8`;
 
-const summaryColumns = sql.raw(`execution_id, ticks, sampled_seconds, cpu_p50, cpu_p95, cpu_max, cpu_seconds,
+/** run_summaries' measure columns, in the order of {@link summaryAggregates}. */
+const measureColumnNames = `ticks, sampled_seconds, cpu_p50, cpu_p95, cpu_max, cpu_seconds,
   cores_quantiles, peak_rss_bytes, disk_read_bytes, disk_write_bytes, net_rx_bytes, net_tx_bytes,
   on_cpu_seconds, cpu_wait_seconds, disk_wait_seconds, net_wait_seconds, child_wait_seconds, idle_seconds,
-  oom_kills, throttled_periods, total_periods, processes_max, processes_started, host_load_avg`);
+  wall_on_cpu_seconds, wall_cpu_wait_seconds, wall_disk_wait_seconds, wall_net_wait_seconds,
+  wall_child_wait_seconds, wall_idle_seconds,
+  oom_kills, throttled_periods, total_periods, processes_max, processes_started, host_load_avg`;
+const summaryColumns = sql.raw(`execution_id, ${measureColumnNames}`);
+/** `(a, b, …) = (excluded.a, excluded.b, …)`: a summary made again replaces the old one. */
+const replaceMeasures = sql.raw(
+  `(${measureColumnNames}, computed_at) = (${measureColumnNames
+    .split(",")
+    .map((name) => `excluded.${name.trim()}`)
+    .join(", ")}, now())`,
+);
 
 /** run_summaries' columns for reading, with the sketch as text (see taskHistoryQuery). */
 const runSummaryColumnsAsText = sql.raw(
   `rs.ticks, rs.sampled_seconds, rs.cpu_p50, rs.cpu_p95, rs.cpu_max, rs.cpu_seconds,
    rs.cores_quantiles::text as cores_quantiles, rs.peak_rss_bytes, rs.disk_read_bytes, rs.disk_write_bytes,
    rs.net_rx_bytes, rs.net_tx_bytes, rs.on_cpu_seconds, rs.cpu_wait_seconds, rs.disk_wait_seconds,
-   rs.net_wait_seconds, rs.child_wait_seconds, rs.idle_seconds, rs.oom_kills, rs.throttled_periods,
+   rs.net_wait_seconds, rs.child_wait_seconds, rs.idle_seconds, rs.wall_on_cpu_seconds,
+   rs.wall_cpu_wait_seconds, rs.wall_disk_wait_seconds, rs.wall_net_wait_seconds, rs.wall_child_wait_seconds,
+   rs.wall_idle_seconds, rs.oom_kills, rs.throttled_periods,
    rs.total_periods, rs.processes_max, rs.processes_started, rs.host_load_avg`,
 );
 
-/** Finished executions in the window that have no summary yet. */
-function unsummarized(window: AnalysisWindow): SQL {
-  return sql`select e.id, e.started_at, e.ended_at from task_executions e
-             where e.ended_at is not null
-               and e.started_at >= ${window.start.toISOString()}::timestamptz
-               and e.ended_at <= ${window.end.toISOString()}::timestamptz
-               and not exists (select 1 from run_summaries r where r.execution_id = e.id)`;
+/**
+ * The aggregates of one execution's samples, as a LATERAL subquery over the execution aliased `e`: its
+ * samples come from a primary-key range in the one or two partitions its span covers (run-time pruning)
+ * and are aggregated on their own, so there is no sort of the whole window by execution (which spills
+ * to disk) as a plain GROUP BY needs.
+ */
+const runAggregates = sql`cross join lateral (
+  select ${summaryAggregates} from samples x
+  where x.execution_id = e.id
+    and x.ts >= e.started_at - ${SAMPLE_SLACK} and x.ts <= e.ended_at + ${SAMPLE_SLACK}
+) a`;
+
+/** `in (…)` of uuid parameters. */
+function idList(ids: string[]): SQL {
+  return sql`(${sql.join(
+    ids.map((id) => sql`${id}::uuid`),
+    sql`, `,
+  )})`;
 }
 
 /**
- * Summarizes the samples of every finished execution in the window that has none yet, in the database:
- * one statement, and the analyzing process receives nothing but the ids. A summary is made once per execution; executions without
- * samples get none, so samples that arrive later are still seen.
+ * Summarizes the given executions that have ended and have samples, from their samples: what the
+ * collector's writer calls once it has written an ended execution's last rows, so each run is summarized
+ * when it ends and the night reads summaries. A summary made again (a batch replayed from the spool)
+ * replaces the old one with what the samples now say. Returns the ids summarized.
  */
-export async function summarizeRuns(db: Db, window: AnalysisWindow): Promise<number> {
-  return db.transaction(async (tx) => {
-    // JIT would compile two dozen aggregates for a statement that spends its time in index probes and
-    // small sorts: compiling costs more than it saves (bench/analysis.bench.ts, 1 M samples).
-    await tx.execute(sql`set local jit = off`);
-    const rows = await queryRows<{ execution_id: string }>(tx as unknown as Db, summarizeRunsQuery(window));
-    return rows.length;
-  });
+export async function summarizeExecutions(db: Db, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await queryRows<{ execution_id: string }>(db, summarizeExecutionsQuery(ids, "replace"));
+  return rows.map((row) => row.execution_id);
 }
 
-/** The statement behind {@link summarizeRuns}, apart so that EXPLAIN can run it. */
-export function summarizeRunsQuery(window: AnalysisWindow): SQL {
-  // LATERAL per execution, bounded by its own span: each run's samples come from a primary-key range in
-  // the one or two partitions it spans (run-time pruning) and are aggregated on their own, so there is
-  // no sort of the whole window by execution (which spills to disk) as a plain GROUP BY needs.
-  return sql`with todo as (${unsummarized(window)})
-             insert into run_summaries (${summaryColumns})
-             select t.id, a.* from todo t
-             cross join lateral (
-               select ${summaryAggregates} from samples x
-               where x.execution_id = t.id
-                 and x.ts >= t.started_at - ${SAMPLE_SLACK} and x.ts <= t.ended_at + ${SAMPLE_SLACK}
-             ) a
-             where a.ticks > 0
-             on conflict (execution_id) do nothing
+/** The statement behind {@link summarizeExecutions}, apart so that tests and EXPLAIN can run it. */
+export function summarizeExecutionsQuery(ids: string[], conflict: "replace" | "keep"): SQL {
+  return sql`insert into run_summaries (${summaryColumns})
+             select e.id, a.* from task_executions e ${runAggregates}
+             where e.id in ${idList(ids)} and e.ended_at is not null and a.ticks > 0
+             on conflict (execution_id) do ${conflict === "replace" ? sql`update set ${replaceMeasures}` : sql`nothing`}
              returning execution_id`;
+}
+
+/** What the catch-up looks at: executions that ended in `[endedFrom, endedBy]`. */
+export interface CatchUpSpan {
+  endedFrom: Date;
+  endedBy: Date;
+}
+
+/** Ids of finished executions in the span that have no summary yet, oldest first. */
+export async function listUnsummarized(db: Db, span: CatchUpSpan): Promise<string[]> {
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`select e.id from task_executions e
+        where e.ended_at is not null
+          and e.ended_at >= ${span.endedFrom.toISOString()}::timestamptz
+          and e.ended_at <= ${span.endedBy.toISOString()}::timestamptz
+          and not exists (select 1 from run_summaries r where r.execution_id = e.id)
+        order by e.ended_at, e.id`,
+  );
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Executions per catch-up statement: small enough that two statements share the two cores of a small
+ * database host (percentile_cont is not parallel-safe, so one statement keeps to one core), large enough
+ * that the statement overhead vanishes (bench/analysis.bench.ts, BENCHMARKS.md "analysis").
+ */
+export const CATCH_UP_BATCH = 500;
+
+/**
+ * The catch-up: summarizes every finished execution in the span that still has no summary (its
+ * collector died before writing it, or its rows came from a replayed spool), `lanes` statements at a time.
+ * Executions without samples get none, so samples that arrive later are still seen. Returns how many
+ * were summarized.
+ */
+export async function summarizeRuns(db: Db, span: CatchUpSpan, lanes = 2): Promise<number> {
+  const ids = await listUnsummarized(db, span);
+  let next = 0;
+  let summarized = 0;
+  await Promise.all(
+    Array.from({ length: Math.max(1, lanes) }, async () => {
+      while (next < ids.length) {
+        const batch = ids.slice(next, next + CATCH_UP_BATCH);
+        next += CATCH_UP_BATCH;
+        summarized += await db.transaction(async (tx) => {
+          // JIT would compile three dozen aggregates for a statement that spends its time in index probes
+          // and small sorts: compiling costs more than it saves (bench/analysis.bench.ts, 1 M samples).
+          await tx.execute(sql`set local jit = off`);
+          const rows = await queryRows<{ execution_id: string }>(
+            tx as unknown as Db,
+            summarizeExecutionsQuery(batch, "keep"),
+          );
+          return rows.length;
+        });
+      }
+    }),
+  );
+  return summarized;
 }
 
 /** A declared request row as the analyzer needs it (db/queries/declared-requests.ts has the whole row). */
@@ -282,68 +388,134 @@ export interface TaskHistory {
   declared: DeclaredValueRow[];
 }
 
-/**
- * One task's runs in the window with their summaries (runs without samples come back with `ticks` 0),
- * the commands they started (most CPU first) and the task's declared requests: one statement, one round
- * trip. Summarize first ({@link summarizeRuns}); this reads one row per run.
- */
-export async function loadTaskHistory(db: Db, key: TaskKeyRow, window: AnalysisWindow): Promise<TaskHistory> {
-  const rows = await queryRows<RawRunRow & { processes: unknown; declared: unknown }>(
-    db,
-    taskHistoryQuery(key, window),
+/** Commands listed per task: the few that explain most of its CPU. */
+const PROCESSES_SHOWN = 10;
+
+export function taskKeyText(key: TaskKeyRow): string {
+  return `${key.orchestrator}\u0000${key.pipeline}\u0000${key.task}`;
+}
+
+/** The batch's keys as a relation `k(orchestrator, pipeline, task)`: one parameter, any number of keys. */
+function keysRelation(keys: TaskKeyRow[]): SQL {
+  const json = JSON.stringify(
+    keys.map((key) => ({ orchestrator: key.orchestrator, pipeline: key.pipeline, task: key.task })),
   );
-  const first = rows[0];
-  const processes = first ? (parseJson(first.processes) as Array<Record<string, unknown>>) : [];
-  const declared = first ? (parseJson(first.declared) as Array<Record<string, unknown>>) : [];
-  return {
-    runs: rows.map(parseRun),
-    processes: processes.map((row) => ({
+  return sql`select * from json_to_recordset(${json}::json) as k(orchestrator text, pipeline text, task text)`;
+}
+
+/** The batch's runs in the window, each task's `maxRuns` latest. */
+function batchRuns(window: AnalysisWindow): SQL {
+  return sql`select * from (
+               select e.id, e.orchestrator, e.pipeline, e.task, e.run_id, e.try_number, e.host_id, e.started_at,
+                      e.ended_at, e.exit_code, e.status, e.request_cpu_cores, e.limit_cpu_cores, e.cpu_source,
+                      e.request_memory_bytes, e.limit_memory_bytes, e.memory_source, e.endpoints,
+                      row_number() over (partition by e.orchestrator, e.pipeline, e.task
+                                         order by e.started_at desc, e.id) as recency
+               from keys k
+               join task_executions e
+                 on e.orchestrator = k.orchestrator and e.pipeline = k.pipeline and e.task = k.task
+               where e.ended_at is not null
+                 and e.started_at >= ${window.start.toISOString()}::timestamptz
+                 and e.ended_at <= ${window.end.toISOString()}::timestamptz
+             ) ranked where recency <= ${window.maxRuns}`;
+}
+
+/**
+ * A batch of tasks' histories in three set-based statements (runs with their summaries, commands,
+ * declared requests), whatever the batch's size: the night's reads cost a few round trips per batch, not
+ * one per task. Tasks without a finished run in the window are absent from the result.
+ */
+export async function loadTaskHistories(
+  db: Db,
+  keys: TaskKeyRow[],
+  window: AnalysisWindow,
+): Promise<Map<string, TaskHistory>> {
+  const histories = new Map<string, TaskHistory>();
+  if (keys.length === 0) return histories;
+  const [runRows, processRows, declaredRows] = await Promise.all([
+    queryRows<RawRunRow & TaskKeyRow>(db, batchRunsQuery(keys, window)),
+    queryRows<
+      TaskKeyRow &
+        Record<string, unknown> & { command: string; count: number; cpu_seconds: number; peak_rss: number }
+    >(
+      db,
+      sql`with keys as (${keysRelation(keys)}), runs as (${batchRuns(window)})
+          select orchestrator, pipeline, task, command, count, cpu_seconds, peak_rss from (
+            select r.orchestrator, r.pipeline, r.task, p.command, count(*)::int as count,
+                   sum(p.cpu_seconds)::float8 as cpu_seconds, max(p.peak_rss_bytes)::float8 as peak_rss,
+                   row_number() over (partition by r.orchestrator, r.pipeline, r.task
+                                      order by sum(p.cpu_seconds) desc, p.command) as rank
+            from runs r join execution_processes p on p.execution_id = r.id
+            group by r.orchestrator, r.pipeline, r.task, p.command
+          ) c where rank <= ${PROCESSES_SHOWN}
+          order by orchestrator, pipeline, task, rank`,
+    ),
+    queryRows<
+      TaskKeyRow &
+        Record<string, unknown> & {
+          resource: string;
+          kind: string;
+          value: number | null;
+          scanned_at: Date | string;
+        }
+    >(
+      db,
+      sql`with keys as (${keysRelation(keys)})
+          select d.orchestrator, d.pipeline, d.task, d.resource, d.kind, d.value, d.scanned_at
+          from keys k join declared_requests d
+            on d.orchestrator = k.orchestrator and d.pipeline = k.pipeline and d.task = k.task
+          order by d.id`,
+    ),
+  ]);
+  for (const row of runRows) {
+    const id = taskKeyText(row);
+    let history = histories.get(id);
+    if (!history) {
+      history = { runs: [], processes: [], declared: [] };
+      histories.set(id, history);
+    }
+    history.runs.push(parseRun(row));
+  }
+  for (const row of processRows) {
+    histories.get(taskKeyText(row))?.processes.push({
       command: String(row.command),
       count: Number(row.count),
       cpuSeconds: Number(row.cpu_seconds),
       peakRssBytes: Number(row.peak_rss),
-    })),
-    declared: declared.map((row) => ({
+    });
+  }
+  for (const row of declaredRows) {
+    histories.get(taskKeyText(row))?.declared.push({
       resource: String(row.resource),
       kind: String(row.kind),
       value: toNumber(row.value),
-      scannedAt: new Date(String(row.scanned_at)),
-    })),
-  };
+      scannedAt: toDate(row.scanned_at),
+    });
+  }
+  return histories;
 }
 
-/** Commands listed per task: the few that explain most of its CPU. */
-const PROCESSES_SHOWN = 10;
+/** One task's history: {@link loadTaskHistories} for a batch of one. */
+export async function loadTaskHistory(db: Db, key: TaskKeyRow, window: AnalysisWindow): Promise<TaskHistory> {
+  return (
+    (await loadTaskHistories(db, [key], window)).get(taskKeyText(key)) ?? {
+      runs: [],
+      processes: [],
+      declared: [],
+    }
+  );
+}
 
-/** The statement behind {@link loadTaskHistory}, apart so that EXPLAIN can run it. */
-export function taskHistoryQuery(key: TaskKeyRow, window: AnalysisWindow): SQL {
-  return sql`with runs as (${runsOf(key, window)}),
-             commands as (
-               select coalesce(json_agg(c order by c.cpu_seconds desc, c.command), '[]'::json) as processes
-               from (select p.command, count(*)::int as count, sum(p.cpu_seconds)::float8 as cpu_seconds,
-                            max(p.peak_rss_bytes)::float8 as peak_rss
-                     from execution_processes p join runs r on r.id = p.execution_id
-                     group by p.command order by 3 desc, 1 limit ${PROCESSES_SHOWN}) c
-             ),
-             declared as (
-               select coalesce(json_agg(d), '[]'::json) as declared
-               from (select resource, kind, value, scanned_at from declared_requests
-                     where orchestrator = ${key.orchestrator} and pipeline = ${key.pipeline}
-                       and task = ${key.task}) d
-             )
-             -- The sketch as text: splitting one string is several times faster than the driver's
-             -- array parser on 20 × 101 floats, which was most of this read's time.
-             select r.*, h.cores as host_cores, ${runSummaryColumnsAsText}, commands.processes, declared.declared
+/** The runs statement of {@link loadTaskHistories}, apart so that EXPLAIN can run it. */
+export function batchRunsQuery(keys: TaskKeyRow[], window: AnalysisWindow): SQL {
+  // The sketch as text: splitting one string is several times faster than the driver's array parser on
+  // 20 × 101 floats, which was most of this read's time.
+  return sql`with keys as (${keysRelation(keys)}), runs as (${batchRuns(window)})
+             select r.*, h.cores as host_cores, ${runSummaryColumnsAsText}
              from runs r
              left join hosts h on h.id = r.host_id
              left join run_summaries rs on rs.execution_id = r.id
-             cross join commands cross join declared
-             order by r.started_at, r.id`;
-}
-
-function parseJson(value: unknown): unknown[] {
-  const parsed = typeof value === "string" ? (JSON.parse(value) as unknown) : value;
-  return Array.isArray(parsed) ? parsed : [];
+             order by r.orchestrator, r.pipeline, r.task, r.started_at, r.id`;
 }
 
 function parseRun(row: RawRunRow): RunSummary {
@@ -385,6 +557,12 @@ function parseRun(row: RawRunRow): RunSummary {
     netWaitSeconds: Number(row.net_wait_seconds ?? 0),
     childWaitSeconds: Number(row.child_wait_seconds ?? 0),
     idleSeconds: Number(row.idle_seconds ?? 0),
+    wallOnCpuSeconds: toNumber(row.wall_on_cpu_seconds),
+    wallCpuWaitSeconds: toNumber(row.wall_cpu_wait_seconds),
+    wallDiskWaitSeconds: toNumber(row.wall_disk_wait_seconds),
+    wallNetWaitSeconds: toNumber(row.wall_net_wait_seconds),
+    wallChildWaitSeconds: toNumber(row.wall_child_wait_seconds),
+    wallIdleSeconds: toNumber(row.wall_idle_seconds),
     oomKills: Number(row.oom_kills ?? 0),
     throttledPeriods: toNumber(row.throttled_periods),
     totalPeriods: toNumber(row.total_periods),
