@@ -7,9 +7,9 @@ import {
   renderCheckText,
   renderGithubAnnotations,
   renderJobSummary,
-} from "../../reports/requests/check.js";
-import { describeProblems } from "../../reports/requests/recommendations.js";
-import { scanRepository } from "../../reports/requests/scan-repository.js";
+} from "../../sources/check.js";
+import { describeProblems } from "../../sources/recommendations.js";
+import { scanRepository } from "../../sources/scan-repository.js";
 import { runtimeOf } from "../runtime.js";
 import { loadRecommendations, repoFolder } from "./patch.js";
 

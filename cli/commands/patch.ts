@@ -4,15 +4,15 @@ import type { Command } from "commander";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
-import type { ScanResult } from "../../reports/requests/findings.js";
+import type { ScanResult } from "../../sources/findings.js";
 import {
   type PatchPlan,
   planPatches,
   renderUnifiedDiff,
   usableRecommendations,
-} from "../../reports/requests/patcher.js";
-import { describeProblems, readRecommendationsFile } from "../../reports/requests/recommendations.js";
-import { readSources, scanRepository, syntaxChecker } from "../../reports/requests/scan-repository.js";
+} from "../../sources/patcher.js";
+import { describeProblems, readRecommendationsFile } from "../../sources/recommendations.js";
+import { readSources, scanRepository, syntaxChecker } from "../../sources/scan-repository.js";
 import { type Runtime, runtimeOf, withDatabase } from "../runtime.js";
 
 /** `--recommendations FILE`, or the latest analysis in the database. */

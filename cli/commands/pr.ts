@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { UsageError } from "../../common/errors.js";
-import { makePullRequest } from "../../reports/requests/pull-request.js";
+import { makePullRequest } from "../../sources/pull-request.js";
 import { runtimeOf } from "../runtime.js";
 import { describePlan, planForRepository, repoFolder } from "./patch.js";
 

@@ -1,11 +1,11 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { replaceDeclaredRequests } from "../../db/queries/declared-requests.js";
-import { declaredRows } from "../../reports/requests/declared-rows.js";
-import type { ScanResult } from "../../reports/requests/findings.js";
-import { describeValue } from "../../reports/requests/quantities.js";
-import { describeProblems } from "../../reports/requests/recommendations.js";
-import { scanRepository } from "../../reports/requests/scan-repository.js";
+import { declaredRows } from "../../sources/declared-rows.js";
+import type { ScanResult } from "../../sources/findings.js";
+import { describeValue } from "../../sources/quantities.js";
+import { describeProblems } from "../../sources/recommendations.js";
+import { scanRepository } from "../../sources/scan-repository.js";
 import { runtimeOf, withDatabase } from "../runtime.js";
 import { repoFolder } from "./patch.js";
 

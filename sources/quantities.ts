@@ -4,7 +4,7 @@
  * style the literal already had ("2Gi" stays a string in Gi, 2048 stays an int, "500m" stays millicores,
  * 0.5 stays a float).
  */
-import { formatBytes, GiB, MiB } from "../../common/units.js";
+import { formatBytes, GiB, MiB } from "../common/units.js";
 
 /** How a declared value is to be read. */
 export type QuantityUnit =

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { parseDocument } from "yaml";
-import { UsageError } from "../../common/errors.js";
+import { UsageError } from "../common/errors.js";
 import type { ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import { scanPrefectYaml } from "./prefect-scanner.js";

@@ -8,9 +8,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Octokit } from "@octokit/rest";
 import { simpleGit } from "simple-git";
-import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
-import { UsageError } from "../../common/errors.js";
-import { escapeMarkdown, renderMarkdownReport } from "../render.js";
+import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
+import { UsageError } from "../common/errors.js";
+import { escapeMarkdown, renderMarkdownReport } from "../reports/render.js";
 import { type Change, keyOf, type PatchPlan } from "./patcher.js";
 
 /** Git or GitHub refused; the message says which step. */

@@ -9,7 +9,7 @@
  * no request). Limits are never lowered: a limit is a safety net the owner chose.
  */
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
-import type { TaskAnalysis } from "../../common/analysis-document.js";
+import type { TaskAnalysis } from "../common/analysis-document.js";
 import type {
   Finding,
   Pattern,

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
+import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import { emptyScanResult, type ScanResult } from "./findings.js";
 import type { PrefectNames } from "./python-scanner.js";
 import { pythonParser } from "./python-scanner.js";

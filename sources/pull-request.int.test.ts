@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../test-support/cli.js";
+import { runCli } from "../test-support/cli.js";
 import { fixtureAnalysis, fixtureFiles, writeFixtureRepository } from "./fixture-repository.js";
 
 interface Recorded {

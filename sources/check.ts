@@ -3,7 +3,7 @@
  * its renderings (a text table, GitHub workflow commands with a job summary, JSON).
  */
 import Table from "cli-table3";
-import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
+import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import type { Finding, Resource, ScanResult } from "./findings.js";
 import { keyOf } from "./patcher.js";
 import { describeValue } from "./quantities.js";

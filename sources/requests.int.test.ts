@@ -3,10 +3,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listDeclaredRequests, replaceDeclaredRequests } from "../../db/queries/declared-requests.js";
-import { storeTaskAnalysis } from "../../db/queries/profiles.js";
-import { runCli } from "../../test-support/cli.js";
-import { createPostgresTestDatabase, engines, type TestDatabase } from "../../test-support/databases.js";
+import { listDeclaredRequests, replaceDeclaredRequests } from "../db/queries/declared-requests.js";
+import { storeTaskAnalysis } from "../db/queries/profiles.js";
+import { runCli } from "../test-support/cli.js";
+import { createPostgresTestDatabase, engines, type TestDatabase } from "../test-support/databases.js";
 import { declaredRows } from "./declared-rows.js";
 import {
   defaultPrefectNames,

@@ -1,7 +1,7 @@
 /** Reading the analysis document a patch, check or pull request is made from (`--recommendations FILE`). */
 import { readFileSync } from "node:fs";
-import { type AnalysisDocument, analysisDocumentSchema } from "../../common/analysis-document.js";
-import { UsageError } from "../../common/errors.js";
+import { type AnalysisDocument, analysisDocumentSchema } from "../common/analysis-document.js";
+import { UsageError } from "../common/errors.js";
 import type { ScanResult } from "./findings.js";
 
 /** Reads and validates an analysis document; a bad file is a {@link UsageError} naming the file and field. */
