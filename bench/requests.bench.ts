@@ -10,9 +10,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { analysisTask, defaultPrefectNames, fixtureFiles } from "../sources/fixture-repository.js";
+import { analysisTask, defaultPrefectNames, fixtureFiles } from "../test-support/source-fixtures.js";
 import { planPatches, usableRecommendations } from "../sources/patcher.js";
-import { pythonParser } from "../sources/python-scanner.js";
+import { pythonParser } from "../sources/python-syntax.js";
 import { readSources, scanRepository } from "../sources/scan-repository.js";
 
 const copies = 100;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkRequests, renderCheckText, renderGithubAnnotations, renderJobSummary } from "./check.js";
-import { analysisTask, fixtureAnalysis, scanFiles } from "./fixture-repository.js";
+import { analysisTask, fixtureAnalysis, scanFiles } from "../test-support/source-fixtures.js";
 
 const options = { overRatio: 2, minCpuCores: 0.5, minMemoryBytes: 512 * 1024 ** 2 };
 const GiB = 1024 ** 3;

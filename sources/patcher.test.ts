@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ScanResult } from "./findings.js";
-import { analysisTask, fixtureAnalysis, fixtureFiles, scanFiles } from "./fixture-repository.js";
+import { analysisTask, fixtureAnalysis, fixtureFiles, scanFiles } from "../test-support/source-fixtures.js";
 import {
   PatchError,
   type PatchPlan,
@@ -9,7 +9,7 @@ import {
   renderUnifiedDiff,
   usableRecommendations,
 } from "./patcher.js";
-import { firstSyntaxError, pythonParser } from "./python-scanner.js";
+import { firstSyntaxError, pythonParser } from "./python-syntax.js";
 import { formatLike, friendlyValue, parseDeclared } from "./quantities.js";
 
 const sources = () => new Map(Object.entries(fixtureFiles));

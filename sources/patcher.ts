@@ -10,15 +10,8 @@
  */
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import type { TaskAnalysis } from "../common/analysis-document.js";
-import type {
-  Finding,
-  Pattern,
-  RequestKind,
-  Resource,
-  ScanResult,
-  TaskKeyword,
-  TaskSite,
-} from "./findings.js";
+import { taskKeywordOfPattern } from "./declaration-patterns.js";
+import type { Finding, Pattern, RequestKind, Resource, ScanResult, TaskSite } from "./findings.js";
 import { describeValue, formatLike, friendlyValue, parseDeclared } from "./quantities.js";
 
 /** A patch could not be made safely; nothing is written. */
@@ -83,13 +76,6 @@ interface Member {
   wanted: string;
   wantedValue: number;
 }
-
-const keywordOf: Partial<Record<Pattern, TaskKeyword>> = {
-  resources: "resources",
-  pod_override: "executor_config",
-  kubernetes_executor: "executor_config",
-  container_resources: "container_resources",
-};
 
 /** The text (between quotes for strings) a finding should carry for one task. */
 function wantedFor(
@@ -236,7 +222,7 @@ export function planPatches(
       );
     const canOverride = (site: TaskSite | undefined) =>
       site !== undefined &&
-      (keywordOf[first.pattern] !== undefined ||
+      (taskKeywordOfPattern[first.pattern] !== undefined ||
         (first.pattern === "prefect_yaml" && site.jobVariablesAlias !== undefined));
     const overridable = members.every((member) => canOverride(siteOf(member)));
     const keeperText = !overridable
@@ -304,7 +290,7 @@ export function planPatches(
       continue;
     }
     const declaration = renderDeclaration(scan, site, pattern, recommendations);
-    const keyword = keywordOf[pattern]!;
+    const keyword = taskKeywordOfPattern[pattern]!;
     const existing = site.keywords[keyword];
     const comment = `# rightsize: per-task override, ${reason}`;
     if (existing) {

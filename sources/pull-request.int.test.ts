@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../test-support/cli.js";
-import { fixtureAnalysis, fixtureFiles, writeFixtureRepository } from "./fixture-repository.js";
+import { fixtureAnalysis, fixtureFiles, writeFixtureRepository } from "../test-support/source-fixtures.js";
 
 interface Recorded {
   method: string;

@@ -13,7 +13,7 @@ import {
   fixtureAnalysis,
   fixtureFiles,
   writeFixtureRepository,
-} from "./fixture-repository.js";
+} from "../test-support/source-fixtures.js";
 import { scanRepository } from "./scan-repository.js";
 
 let work: string;

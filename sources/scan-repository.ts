@@ -8,8 +8,10 @@ import { parseDocument } from "yaml";
 import { UsageError } from "../common/errors.js";
 import type { ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
-import { scanPrefectYaml } from "./prefect-scanner.js";
-import { firstSyntaxError, type PrefectNames, pythonParser, scanPythonSource } from "./python-scanner.js";
+import type { PrefectNames } from "./declaration-patterns.js";
+import { scanPrefectYaml } from "./prefect.js";
+import { scanPythonSource } from "./python-scanner.js";
+import { firstSyntaxError, pythonParser } from "./python-syntax.js";
 
 /** Folders that hold no DAG sources of the repository's own. */
 const skippedFolders = new Set([

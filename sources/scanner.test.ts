@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Finding, ScanResult } from "./findings.js";
-import { defaultPrefectNames, fixtureFiles, scanFiles } from "./fixture-repository.js";
-import { scanPrefectYaml } from "./prefect-scanner.js";
-import type { PrefectNames } from "./python-scanner.js";
+import { defaultPrefectNames, fixtureFiles, scanFiles } from "../test-support/source-fixtures.js";
+import type { PrefectNames } from "./declaration-patterns.js";
+import { scanPrefectYaml } from "./prefect.js";
 
 const names: PrefectNames = defaultPrefectNames;
 const scanFixture = (files?: Record<string, string>) => scanFiles(files);

@@ -3,13 +3,13 @@ import { isAbsolute, relative, sep } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import {
   checkRequests,
+  describeProblems,
   renderCheckJson,
   renderCheckText,
   renderGithubAnnotations,
   renderJobSummary,
-} from "../../sources/check.js";
-import { describeProblems } from "../../sources/recommendations.js";
-import { scanRepository } from "../../sources/scan-repository.js";
+  scanRepository,
+} from "../../sources/index.js";
 import { runtimeOf } from "../runtime.js";
 import { loadRecommendations, repoFolder } from "./patch.js";
 

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { UsageError } from "../../common/errors.js";
-import { makePullRequest } from "../../sources/pull-request.js";
+import { describePlan, makePullRequest } from "../../sources/index.js";
 import { runtimeOf } from "../runtime.js";
-import { describePlan, planForRepository, repoFolder } from "./patch.js";
+import { planForRepository, repoFolder } from "./patch.js";
 
 interface PrOptions {
   repo: string;

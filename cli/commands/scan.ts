@@ -1,11 +1,13 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { replaceDeclaredRequests } from "../../db/queries/declared-requests.js";
-import { declaredRows } from "../../sources/declared-rows.js";
-import type { ScanResult } from "../../sources/findings.js";
-import { describeValue } from "../../sources/quantities.js";
-import { describeProblems } from "../../sources/recommendations.js";
-import { scanRepository } from "../../sources/scan-repository.js";
+import {
+  declaredRows,
+  describeProblems,
+  describeValue,
+  type ScanResult,
+  scanRepository,
+} from "../../sources/index.js";
 import { runtimeOf, withDatabase } from "../runtime.js";
 import { repoFolder } from "./patch.js";
 

@@ -1,7 +1,8 @@
 /**
- * Finds declared requests in prefect.yaml: each deployment's `work_pool.job_variables` (anchors, aliases
- * and `<<` merges followed). Uses the `yaml` package's node ranges so a patch can replace exactly the
- * scalar, keeping comments and quotes. Pure function of the file's text.
+ * Prefect deployments, both ways they are written: prefect.yaml (each deployment's
+ * `work_pool.job_variables`, anchors, aliases and `<<` merges followed; the `yaml` package's node ranges
+ * let a patch replace exactly the scalar, keeping comments and quotes) and `flow.deploy(name=…,
+ * job_variables={…})` calls in Python. Pure functions of a file's text (and, for Python, its tree).
  */
 import {
   type Document,
@@ -14,11 +15,67 @@ import {
   parseDocument,
   Scalar,
 } from "yaml";
-import type { Finding, ScanResult } from "./findings.js";
+import { type PrefectNames, prefectVariableResource } from "./declaration-patterns.js";
+import type { Finding, Resource, ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
-import type { PrefectNames } from "./python-scanner.js";
-import { prefectUnit } from "./python-scanner.js";
-import { type Literal, parseDeclared } from "./quantities.js";
+import type { PythonModule } from "./python-module.js";
+import { calleeName, keywordArguments, positionalArguments, stringValue } from "./python-syntax.js";
+import { type Literal, parseDeclared, type QuantityUnit } from "./quantities.js";
+
+/** The smallest task-level CPU ECS accepts (EC2 launch type; Fargate starts at 256). */
+const ecsMinimumCpuUnits = 128;
+
+/**
+ * Prefect job variables: numbers (and strings of digits) are ECS units — CPU units and MiB — except CPU
+ * values below 128, which no ECS task can have (the ECS developer guide's task CPU minimum is 128 units)
+ * and so are cores, as a custom Kubernetes template writes them. Other strings are Kubernetes
+ * quantities (Cloud Run and Kubernetes work pools: "1000m", "512Mi").
+ */
+export function prefectUnit(resource: Resource, literal: Literal | null): QuantityUnit {
+  const numeric =
+    literal !== null && (literal.kind === "number" || /^\d+(\.\d+)?$/.test(literal.text.trim()));
+  const ecs = literal === null || numeric;
+  if (resource === "cpu") {
+    if (numeric && Number(literal!.text.trim().replace(/_/g, "")) < ecsMinimumCpuUnits) return "k8s-cpu";
+    return ecs ? "ecs-cpu-units" : "k8s-cpu";
+  }
+  return ecs ? "MiB" : "k8s-memory";
+}
+
+/** Python: `flow.deploy(name="…", job_variables={…})`; the deployment name is the pipeline. */
+export function scanDeployCalls(module: PythonModule, names: PrefectNames): void {
+  module.visit(true, (node) => {
+    if (node.type !== "call" || calleeName(node) !== "deploy") return;
+    const fn = node.childForFieldName("function");
+    if (fn?.type !== "attribute") return;
+    const keywords = keywordArguments(node);
+    const name = stringValue(keywords.get("name")) ?? stringValue(positionalArguments(node)[0]);
+    if (name === null) return;
+    module.result.tasks.push({
+      ...module.site(name, "__flow__", node, keywords, node.childForFieldName("arguments")!, false),
+      orchestrator: "prefect",
+    });
+    const variables = module.resolve(keywords.get("job_variables")).node;
+    for (const [key, value] of module.entries(variables)) {
+      const resource = prefectVariableResource(names, key);
+      if (!resource) continue;
+      const literal = module.literalOf(module.resolve(value).node ?? value);
+      module.record(
+        {
+          pattern: "prefect_deploy",
+          resource,
+          kind: "request",
+          unit: prefectUnit(resource, literal),
+          node: value,
+        },
+        "prefect",
+        name,
+        "__flow__",
+        "task",
+      );
+    }
+  });
+}
 
 type YamlNode = unknown;
 
@@ -144,11 +201,7 @@ export function scanPrefectYaml(file: string, text: string, names: PrefectNames)
     });
     const variables = lookup(document, lookup(document, deployment, "work_pool"), "job_variables");
     for (const [key, value] of entries(document, variables)) {
-      const resource = names.cpuVariables.includes(key)
-        ? "cpu"
-        : names.memoryVariables.includes(key)
-          ? "memory"
-          : null;
+      const resource = prefectVariableResource(names, key);
       if (!resource || !isScalar(value) || !value.range) continue;
       const existing = shared.get(value.range[0]);
       if (existing) {

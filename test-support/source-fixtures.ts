@@ -6,10 +6,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
-import { emptyScanResult, type ScanResult } from "./findings.js";
-import type { PrefectNames } from "./python-scanner.js";
-import { pythonParser } from "./python-scanner.js";
-import { scanSourceInto } from "./scan-repository.js";
+import { emptyScanResult, type ScanResult } from "../sources/findings.js";
+import type { PrefectNames } from "../sources/declaration-patterns.js";
+import { pythonParser } from "../sources/python-syntax.js";
+import { scanSourceInto } from "../sources/scan-repository.js";
 
 export const fixtureFiles: Record<string, string> = {
   "dags/resources_dag.py": `from airflow import DAG
