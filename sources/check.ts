@@ -6,7 +6,7 @@ import Table from "cli-table3";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import type { Finding, Resource, ScanResult } from "./findings.js";
 import { keyOf } from "./patcher.js";
-import { describeValue } from "./quantities.js";
+import { describeValue, targetValue } from "./quantities.js";
 
 export type Verdict = "over-provisioned" | "under-provisioned" | "no-request" | "dynamic" | "no-data" | "ok";
 export type CheckSeverity = "info" | "warning" | "critical";
@@ -137,8 +137,13 @@ function judge(
   site: { file: string; line: number },
 ): CheckItem {
   const unit = resource === "cpu" ? "cores" : "k8s-memory";
-  const recommendedValue =
-    resource === "cpu" ? analysis.recommendation.cpuCores : analysis.recommendation.memoryBytes;
+  // The value the declaration's target would hold (common/sizing-policy.ts): what `patch` writes.
+  const { cpuCores, memoryBytes } = analysis.recommendation;
+  const recommendedValue = finding
+    ? targetValue(finding.unit, cpuCores, memoryBytes)
+    : resource === "cpu"
+      ? cpuCores
+      : memoryBytes;
   const recommended = describeValue(unit, recommendedValue);
   const item = (verdict: Verdict, severity: CheckSeverity, message: string): CheckItem => ({
     ...base,

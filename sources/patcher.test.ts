@@ -10,7 +10,7 @@ import {
   usableRecommendations,
 } from "./patcher.js";
 import { firstSyntaxError, pythonParser } from "./python-syntax.js";
-import { formatLike, friendlyValue, parseDeclared } from "./quantities.js";
+import { formatLike, parseDeclared, targetValue } from "./quantities.js";
 
 const sources = () => new Map(Object.entries(fixtureFiles));
 
@@ -43,19 +43,19 @@ describe("patch plan for the fixture repository", () => {
       "# dags/kpo.py:11 kpo_dag/train: cpu limit 2.0 -> 6.0",
       '# dags/kpo.py:11 kpo_dag/train: memory limit "2048Mi" -> "6144Mi"',
       '# dags/legacy.py:8 legacy_dag/archive: cpu request "1" -> "1.5"',
-      '# dags/legacy.py:8 legacy_dag/archive: memory request "1G" -> "0.75G"',
-      '# dags/pod_inline.py:16 pod_inline/score: cpu request "2000m" -> "1250m"',
+      '# dags/legacy.py:8 legacy_dag/archive: memory request "1G" -> "640Mi"',
+      '# dags/pod_inline.py:16 pod_inline/score: cpu request "2000m" -> "1200m"',
       '# dags/pod_inline.py:16 pod_inline/score: memory request "8Gi" -> "5Gi"',
       "# dags/pod_shared.py:11 pod_shared/extract, pod_shared/transform: cpu request 2 -> 0.7",
       "# dags/pod_shared.py:11 pod_shared/extract, pod_shared/transform: memory request '4096Mi' -> '3072Mi'",
       '# dags/pod_split.py:5 pod_split/small: cpu request "1" -> "0.2"',
-      '# dags/pod_split.py:5 pod_split/large: cpu request "1" -> "3.25" (per-task override)',
-      '# dags/pod_split.py:5 pod_split/small: memory request "2Gi" -> "0.75Gi"',
+      '# dags/pod_split.py:5 pod_split/large: cpu request "1" -> "3.1" (per-task override)',
+      '# dags/pod_split.py:5 pod_split/small: memory request "2Gi" -> "640Mi"',
       '# dags/pod_split.py:5 pod_split/large: memory request "2Gi" -> "7Gi" (per-task override)',
       "# dags/resources_dag.py:8 resources_dag/crunch: cpu request 4 -> 0.3",
       "# dags/resources_dag.py:8 resources_dag/crunch: memory request 8192 -> 960",
       "# dags/taskflow.py:11 taskflow_etl/load: cpu request 0.5 -> 0.2",
-      '# dags/taskflow.py:11 taskflow_etl/load: memory request "1Gi" -> "0.75Gi"',
+      '# dags/taskflow.py:11 taskflow_etl/load: memory request "1Gi" -> "704Mi"',
       '# prefect.yaml:7 hourly-sync, daily-rollup: cpu request "1000m" -> "500m"',
       '# prefect.yaml:8 hourly-sync: memory request "2Gi" -> "1Gi"',
       '# prefect.yaml:8 daily-rollup: memory request "2Gi" -> "3Gi" (per-task override)',
@@ -63,7 +63,7 @@ describe("patch plan for the fixture repository", () => {
       "# prefect.yaml:27 ecs-export: memory request 16384 -> 3072",
       "# override for decorated_defaults/parse in dags/decorated_defaults.py: cpu request at dags/decorated_defaults.py:4 is shared by tasks that need different values (decorated_defaults/fetch: 0.1 cores (100m); decorated_defaults/parse: 0.8 cores (800m))",
       "# override for defaults_dag/b in dags/defaults.py: memory request at dags/defaults.py:6 is shared by tasks that need different values (defaults_dag/a: 1 GiB (1024); defaults_dag/b: 3 GiB (3072))",
-      "# override for pod_split/large in dags/pod_split.py: cpu request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 3.25 cores (3.25); pod_split/small: 0.2 cores (0.2)); memory request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 7 GiB (7Gi); pod_split/small: 768 MiB (0.75Gi))",
+      "# override for pod_split/large in dags/pod_split.py: cpu request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 3.1 cores (3.1); pod_split/small: 0.2 cores (0.2)); memory request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 7 GiB (7Gi); pod_split/small: 640 MiB (640Mi))",
       "# override for daily-rollup in prefect.yaml: memory request at prefect.yaml:8 is shared by tasks that need different values (hourly-sync: 1 GiB (1Gi); daily-rollup: 3 GiB (3Gi))",
     ]);
   });
@@ -127,7 +127,7 @@ describe("patch plan for the fixture repository", () => {
  from kubernetes.client import models as k8s
  
 -SIZING = {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "2Gi"}))]))}
-+SIZING = {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "0.2", "memory": "0.75Gi"}))]))}
++SIZING = {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "0.2", "memory": "640Mi"}))]))}
  
  with DAG("pod_split") as dag:
      small = PythonOperator(
@@ -136,7 +136,7 @@ describe("patch plan for the fixture repository", () => {
          task_id="large",
          python_callable=print,
 -        executor_config=SIZING,
-+        executor_config={"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "3.25", "memory": "7Gi"}))]))},
++        executor_config={"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "3.1", "memory": "7Gi"}))]))},
      )
 `,
     ],
@@ -455,11 +455,12 @@ describe("patch properties over random recommendations", () => {
             for (const task of finding.tasks) {
               const analysis = recommendations.get(`${finding.orchestrator}/${finding.pipeline}/${task}`);
               if (!analysis) continue;
-              const wanted =
-                finding.resource === "cpu"
-                  ? analysis.recommendation.cpuCores
-                  : analysis.recommendation.memoryBytes;
-              const written = formatLike(finding.unit, finding.literal!, friendlyValue(finding.unit, wanted));
+              const { cpuCores, memoryBytes } = analysis.recommendation;
+              const written = formatLike(
+                finding.unit,
+                finding.literal!,
+                targetValue(finding.unit, cpuCores, memoryBytes),
+              );
               const expected = parseDeclared(finding.unit, { kind: finding.literal!.kind, text: written });
               expect(
                 finding.value,

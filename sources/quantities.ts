@@ -1,10 +1,20 @@
 /**
- * Quantity maths for declared requests (pure): parse the literals DAG and flow files use for CPU and
- * memory into cores and bytes, round recommendations to friendly steps, and write a new value in the
- * style the literal already had ("2Gi" stays a string in Gi, 2048 stays an int, "500m" stays millicores,
- * 0.5 stays a float).
+ * Quantity maths for declared requests (pure): read the literals DAG and flow files use for CPU and
+ * memory into cores and bytes (through common/units.ts, the one quantity parser), find the value a
+ * declaration's target will hold (common/sizing-policy.ts, the one sizing policy: nothing is rounded
+ * again here), and write it in the style the literal already had ("2Gi" stays a string with a binary
+ * suffix, 2048 stays an int, "500m" stays millicores, 0.5 stays a float).
  */
-import { formatBytes, GiB, MiB } from "../common/units.js";
+import { ECS_UNITS_PER_CORE, type SizingTarget, targetSize } from "../common/sizing-policy.js";
+import {
+  formatBytes,
+  MiB,
+  parseKubernetesQuantity,
+  quantityPattern,
+  quantitySuffixFactors,
+} from "../common/units.js";
+
+export { parseKubernetesQuantity };
 
 /** How a declared value is to be read. */
 export type QuantityUnit =
@@ -27,40 +37,7 @@ export interface Literal {
   text: string;
 }
 
-/** ECS: "1024 CPU units = 1 vCPU" (AWS ECS task definition parameters, `cpu`). */
-export const ecsUnitsPerCore = 1024;
-
-const suffixFactors: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 1024,
-  Mi: 1024 ** 2,
-  Gi: 1024 ** 3,
-  Ti: 1024 ** 4,
-  Pi: 1024 ** 5,
-  Ei: 1024 ** 6,
-};
-
-// The Kubernetes quantity grammar (k8s.io/apimachinery resource.Quantity): a signed decimal number
-// followed by a binary suffix, a decimal suffix or a decimal exponent.
-const quantityPattern =
-  /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$/;
-
-/** Parses a Kubernetes quantity into its base unit (cores or bytes); NaN when it isn't one. */
-export function parseKubernetesQuantity(text: string): number {
-  const match = quantityPattern.exec(text.trim());
-  if (!match) return Number.NaN;
-  const number = Number(match[1]);
-  if (match[2]) return Number(`${match[1]}${match[2]}`);
-  return match[3] ? number * suffixFactors[match[3]]! : number;
-}
+export const ecsUnitsPerCore = ECS_UNITS_PER_CORE;
 
 /** Python and YAML number literals: `2048`, `2_048`, `0.5`, `1e3`; NaN for anything else (hex, …). */
 function parseNumberText(text: string): number {
@@ -91,31 +68,23 @@ export function isCpuUnit(unit: QuantityUnit): boolean {
   return unit === "k8s-cpu" || unit === "cores" || unit === "ecs-cpu-units";
 }
 
-/**
- * Rounds cores up to a step a reviewer reads at a glance: 0.05 below one core, 0.25 below four, 0.5
- * above. The steps are ours (docs/requests.md): coarse enough that a nightly wobble of a few millicores
- * doesn't produce a new diff every night.
- */
-export function friendlyCores(cores: number): number {
-  const step = cores < 1 ? 0.05 : cores < 4 ? 0.25 : 0.5;
-  return roundUpToStep(Math.max(cores, 0.05), step);
+/** Which platform a declaration in this unit sizes: ECS job variables are Fargate's, the rest Kubernetes-like. */
+export function targetOf(unit: QuantityUnit): SizingTarget {
+  return unit === "ecs-cpu-units" || unit === "MiB" ? "ecs-fargate" : "kubernetes";
 }
 
 /**
- * Rounds bytes up to 64 MiB below 1 GiB, 256 MiB below 8 GiB, 1 GiB above (our steps, docs/requests.md:
- * the same reason as {@link friendlyCores}).
+ * The value a declaration in `unit` holds for a recommendation of `cores` and `bytes`: the sizing
+ * policy's value for its target (Fargate sizes pair CPU with memory, so both are needed).
  */
-export function friendlyBytes(bytes: number): number {
-  const step = bytes < GiB ? 64 * MiB : bytes < 8 * GiB ? 256 * MiB : GiB;
-  return roundUpToStep(Math.max(bytes, 64 * MiB), step);
+export function targetValue(unit: QuantityUnit, cores: number, bytes: number): number {
+  const size = targetSize(targetOf(unit), cores, bytes);
+  return isCpuUnit(unit) ? size.cores : size.bytes;
 }
 
-/** Fargate's valid task CPU values (AWS ECS developer guide, "Task CPU and memory"). */
-const ecsCpuSteps = [256, 512, 1024, 2048, 4096, 8192, 16384];
-
-function roundUpToStep(value: number, step: number): number {
-  // The small epsilon keeps 0.1 + 0.2-style noise from pushing an exact step to the next one.
-  return Math.ceil(value / step - 1e-9) * step;
+/** The value a declaration in `unit` holds for one resource alone (a limit scaled from its request). */
+export function targetValueOf(unit: QuantityUnit, value: number): number {
+  return isCpuUnit(unit) ? targetValue(unit, value, 0) : targetValue(unit, 0, value);
 }
 
 /** Rounds up to `digits` decimals and prints without trailing zeros. */
@@ -130,46 +99,46 @@ function asFloat(text: string): string {
   return /[.eE]/.test(text) ? text : `${text}.0`;
 }
 
-interface NumberStyle {
-  integer: boolean;
-  exponent: string | null;
-}
-
-function numberStyle(text: string): NumberStyle {
-  const exponent = /([eE][+-]?\d+)$/.exec(text.trim())?.[1] ?? null;
-  return { integer: !/[.eE]/.test(text), exponent };
-}
-
 /** Writes `value` (already in the literal's own unit) in the number style of `text`. */
 function writeNumber(text: string, value: number, fractionDigits: number): string {
-  const style = numberStyle(text);
-  if (style.exponent) {
-    const power = Number(style.exponent.slice(1));
-    return `${decimal(value / 10 ** power, 3)}${style.exponent}`;
+  const exponent = /([eE][+-]?\d+)$/.exec(text.trim())?.[1] ?? null;
+  if (exponent) {
+    const power = Number(exponent.slice(1));
+    return `${decimal(value / 10 ** power, 3)}${exponent}`;
   }
-  if (style.integer) return Number.isInteger(value) ? String(value) : decimal(value, fractionDigits);
+  const integer = !/[.eE]/.test(text);
+  if (integer) return Number.isInteger(value) ? String(value) : decimal(value, fractionDigits);
   return asFloat(decimal(value, fractionDigits));
 }
 
-/**
- * The friendly form of a recommendation for this unit: cores or bytes, rounded up to the steps above (and
- * to Fargate's CPU values or 512 MiB for ECS).
- */
-export function friendlyValue(unit: QuantityUnit, value: number): number {
-  if (unit === "ecs-cpu-units") {
-    const units = value * ecsUnitsPerCore;
-    return (ecsCpuSteps.find((step) => step >= units - 1e-9) ?? ecsCpuSteps.at(-1)!) / ecsUnitsPerCore;
-  }
-  // ECS memory: Fargate accepts 512 MiB and then whole GiB steps; 512 MiB steps are what the smallest
-  // task sizes allow (AWS ECS developer guide, "Task CPU and memory").
-  if (unit === "MiB") return roundUpToStep(Math.max(value, 512 * MiB), 512 * MiB);
-  return isCpuUnit(unit) ? friendlyCores(value) : friendlyBytes(value);
+/** Binary memory suffixes, largest first; a decimal suffix stands for the binary one of its rank. */
+const binarySuffixes = ["Ei", "Pi", "Ti", "Gi", "Mi", "Ki"];
+const binaryOfDecimal: Record<string, string> = { k: "Ki", M: "Mi", G: "Gi", T: "Ti", P: "Pi", E: "Ei" };
+
+function whole(value: number): boolean {
+  return Math.abs(value - Math.round(value)) < 1e-9 * Math.max(1, Math.abs(value));
 }
 
 /**
- * Writes `value` (cores or bytes, already friendly) as the text of a new literal in the style of
- * `original`: the same kind (number or string), the same suffix or exponent, integer or float.
- * For strings the result is the text between the quotes.
+ * Memory with a suffix, as people write it: the file's own suffix when the value is a whole number of
+ * it (`2Gi`, `3000M`), else the largest binary suffix at or below the file's that gives a whole number
+ * (`768Mi` where the file had `Gi`), never a fraction of a larger unit (`0.75Gi`).
+ */
+function memoryWithSuffix(suffix: string, bytes: number): string {
+  const own = quantitySuffixFactors[suffix]!;
+  if (whole(bytes / own)) return `${Math.round(bytes / own)}${suffix}`;
+  const binary = binaryOfDecimal[suffix] ?? suffix;
+  for (const candidate of binarySuffixes.slice(binarySuffixes.indexOf(binary))) {
+    const count = bytes / quantitySuffixFactors[candidate]!;
+    if (whole(count)) return `${Math.round(count)}${candidate}`;
+  }
+  return String(Math.ceil(bytes - 1e-6));
+}
+
+/**
+ * Writes `value` (cores or bytes, the target's value) as the text of a new literal in the style of
+ * `original`: the same kind (number or string), the same suffix or exponent where it holds the value
+ * exactly, integer or float. For strings the result is the text between the quotes.
  */
 export function formatLike(unit: QuantityUnit, original: Literal, value: number): string {
   switch (unit) {
@@ -182,20 +151,17 @@ export function formatLike(unit: QuantityUnit, original: Literal, value: number)
       return writeNumber(original.text, value, 3);
     case "k8s-cpu":
     case "k8s-memory": {
-      if (original.kind === "number") return writeNumber(original.text, value, unit === "k8s-cpu" ? 3 : 0);
+      const memory = unit === "k8s-memory";
+      if (original.kind === "number") return writeNumber(original.text, value, memory ? 0 : 3);
       const match = quantityPattern.exec(original.text.trim());
       const suffix = match?.[3];
       const exponent = match?.[2];
-      if (suffix) {
-        const factor = suffixFactors[suffix]!;
-        // Millicores and Ki/Mi/k/M are written whole; G/Gi and larger in quarters ("1.25Gi"), so a
-        // 640 MiB recommendation reads "0.75Gi", not "0.63Gi".
-        const quantum = factor >= 1e9 ? 0.25 : 1;
-        return `${Number((Math.ceil(value / factor / quantum - 1e-6) * quantum).toFixed(2))}${suffix}`;
-      }
+      if (suffix && memory && quantitySuffixFactors[suffix]! >= 1) return memoryWithSuffix(suffix, value);
+      // CPU with a suffix: millicores (or finer) are written whole at Kubernetes' 1m precision.
+      if (suffix && !memory) return `${Math.ceil(value / quantitySuffixFactors[suffix]! - 1e-6)}${suffix}`;
       if (exponent) return writeNumber(`1${exponent}`, value, 3);
       const text = match?.[1] ?? original.text;
-      return writeNumber(text, value, unit === "k8s-cpu" ? 3 : 0);
+      return writeNumber(text, value, memory ? 0 : 3);
     }
   }
 }
