@@ -35,8 +35,16 @@ export interface CheckItem {
   message: string;
 }
 
+/**
+ * Why a check could judge nothing (it fails closed): no task found in the repository, or recommendations
+ * that match none of the tasks found (a wrong --repo, a wrong analysis, or keys that disagree).
+ */
+export type NothingToJudge = "no-tasks" | "no-matching-recommendations";
+
 export interface CheckReport {
   items: CheckItem[];
+  /** Set when nothing could be judged; the check then fails with its own exit code. */
+  nothingToJudge: { reason: NothingToJudge; message: string } | null;
   /** Files the scan skipped (syntax errors, malformed YAML). */
   problems: ScanResult["problems"];
   violations: CheckItem[];
@@ -125,7 +133,35 @@ export function checkRequests(
   }
   const violations = items.filter((item) => item.severity !== "info" && item.verdict !== "ok");
   const failed = violations.some((item) => severityRank[item.severity] >= severityRank[failOn]);
-  return { items, problems: scan.problems, violations, failOn, failed };
+  return {
+    items,
+    nothingToJudge: nothingToJudge(scan, analyses, document),
+    problems: scan.problems,
+    violations,
+    failOn,
+    failed,
+  };
+}
+
+function nothingToJudge(
+  scan: ScanResult,
+  analyses: Map<string, TaskAnalysis>,
+  document: AnalysisDocument,
+): CheckReport["nothingToJudge"] {
+  if (scan.tasks.length === 0) {
+    return {
+      reason: "no-tasks",
+      message: `no Airflow task or Prefect deployment found in ${scan.files.length} file(s): nothing to check (wrong --repo?)`,
+    };
+  }
+  if (!scan.tasks.some((site) => analyses.has(keyOf(site.orchestrator, site.pipeline, site.task)))) {
+    const example = scan.tasks[0]!;
+    return {
+      reason: "no-matching-recommendations",
+      message: `none of the ${document.tasks.length} recommendation(s) matches any of the ${new Set(scan.tasks.map((site) => keyOf(site.orchestrator, site.pipeline, site.task))).size} task(s) found (e.g. ${keyOf(example.orchestrator, example.pipeline, example.task)}): wrong --recommendations or --repo?`,
+    };
+  }
+  return null;
 }
 
 function judge(
@@ -221,6 +257,7 @@ export function renderCheckText(report: CheckReport): string {
 }
 
 function summaryLine(report: CheckReport): string {
+  if (report.nothingToJudge) return `NOTHING CHECKED: ${report.nothingToJudge.message}`;
   const critical = report.violations.filter((item) => item.severity === "critical").length;
   const warnings = report.violations.filter((item) => item.severity === "warning").length;
   return `${report.failed ? "FAILED" : "passed"}: ${critical} critical, ${warnings} warning(s) (fail on ${report.failOn})`;
@@ -244,7 +281,11 @@ export function renderGithubAnnotations(report: CheckReport, pathPrefix = ""): s
     (problem) =>
       `::warning file=${escapeProperty(pathPrefix + problem.file)},line=${problem.line},title=rightsize%3A file skipped::${escapeData(problem.message)}\n`,
   );
+  const nothing = report.nothingToJudge
+    ? [`::error title=rightsize%3A nothing checked::${escapeData(report.nothingToJudge.message)}\n`]
+    : [];
   return (
+    nothing.join("") +
     skipped.join("") +
     report.violations
       .map((item) => {

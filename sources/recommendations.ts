@@ -22,10 +22,21 @@ export function readRecommendationsFile(file: string): AnalysisDocument {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new UsageError(
-      `--recommendations ${file}: not an analysis document: ${issue.path.join(".") || "(top)"}: ${issue.message}`,
+      `--recommendations ${file}: not an analysis document: ${describePath(json, issue.path)}: ${issue.message}`,
     );
   }
   return parsed.data;
+}
+
+/** `tasks.3.recommendation.memoryBytes` with the task's key where it has one: `tasks.3 (airflow/etl/load)…`. */
+function describePath(json: unknown, path: PropertyKey[]): string {
+  if (path.length === 0) return "(top)";
+  const text = path.map(String).join(".");
+  if (path[0] !== "tasks" || typeof path[1] !== "number") return text;
+  const task = (json as { tasks?: Array<Record<string, unknown>> }).tasks?.[path[1]];
+  if (!task || typeof task !== "object") return text;
+  const key = [task.orchestrator, task.pipeline, task.task].map((part) => JSON.stringify(part ?? null));
+  return `tasks.${path[1]} (${key.join("/")}).${path.slice(2).map(String).join(".")}`;
 }
 
 /** Lines telling what the scan could not read, for stderr: `file:line: message`. */
