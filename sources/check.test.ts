@@ -138,7 +138,7 @@ describe("checkRequests", () => {
       "dynamic_dag/unknown_name",
       "kpo_dag/train",
       "pod_split/large",
-      "daily-rollup/__flow__",
+      "rollup/daily-rollup/__flow__",
     ]);
     expect(report.failed).toBe(true);
   });

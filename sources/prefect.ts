@@ -16,10 +16,18 @@ import {
   Scalar,
 } from "yaml";
 import { type PrefectNames, prefectVariableResource } from "./declaration-patterns.js";
-import type { Finding, Resource, ScanResult } from "./findings.js";
+import { posix } from "node:path";
+import type { Node } from "web-tree-sitter";
+import type { DeployedFrom, Finding, FlowDefinition, Resource, ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import type { PythonModule } from "./python-module.js";
-import { calleeName, keywordArguments, positionalArguments, stringValue } from "./python-syntax.js";
+import {
+  calleeName,
+  decoratorExpressions,
+  keywordArguments,
+  positionalArguments,
+  stringValue,
+} from "./python-syntax.js";
 import { type Literal, parseDeclared, type QuantityUnit } from "./quantities.js";
 
 /** The smallest task-level CPU ECS accepts (EC2 launch type; Fargate starts at 256). */
@@ -42,8 +50,78 @@ export function prefectUnit(resource: Resource, literal: Literal | null): Quanti
   return ecs ? "MiB" : "k8s-memory";
 }
 
-/** Python: `flow.deploy(name="…", job_variables={…})`; the deployment name is the pipeline. */
-export function scanDeployCalls(module: PythonModule, names: PrefectNames): void {
+/**
+ * The name Prefect gives a flow: `@flow(name=…)`, else the function's name with underscores replaced by
+ * hyphens (PrefectHQ/prefect src/prefect/flows.py, `Flow.__init__`: `name or
+ * fn.__name__.replace("_", "-")`, at ce79dd3).
+ */
+export function flowNameOf(functionName: string, explicit: string | null): string {
+  return explicit ?? functionName.replace(/_/g, "-");
+}
+
+/**
+ * The task key's pipeline of a deployment: `FLOW/DEPLOYMENT`, as Prefect names a deployment
+ * (`prefect deployment run FLOW/DEPLOYMENT`, src/prefect/cli/deployment.py at ce79dd3: "A deployed
+ * flow's name: <FLOW_NAME>/<DEPLOYMENT_NAME>"); DESIGN.md "Task identity".
+ */
+export function deploymentPipeline(flow: string, deployment: string): string {
+  return `${flow}/${deployment}`;
+}
+
+/** `@flow`, `@flow(…)`, `@prefect.flow(…)` functions of a Python file, with their flow names. */
+export function collectFlows(module: PythonModule): void {
+  module.visit(false, (node) => {
+    if (node.type !== "decorated_definition") return;
+    const definition = node.childForFieldName("definition");
+    const functionName = definition?.childForFieldName("name")?.text;
+    if (!functionName) return;
+    for (const expression of decoratorExpressions(node)) {
+      const name = expression.type === "call" ? calleeName(expression) : expression.text;
+      if (name !== "flow" && name !== "prefect.flow") continue;
+      const explicit =
+        expression.type === "call"
+          ? (stringValue(keywordArguments(expression).get("name")) ??
+            stringValue(positionalArguments(expression).find((argument) => argument.type === "string")))
+          : null;
+      module.result.flows.push({
+        file: module.file,
+        line: node.startPosition.row + 1,
+        function: functionName,
+        name: flowNameOf(functionName, explicit),
+      });
+    }
+  });
+}
+
+/**
+ * The flow an entrypoint (`path/to/file.py:function`, relative to `base`) names: the flow defined there
+ * when the file was scanned, else the function's name as Prefect derives it (the file may be outside the
+ * repository, or generated).
+ */
+export function flowOfEntrypoint(entrypoint: string, base: string, flows: FlowDefinition[]): string | null {
+  const colon = entrypoint.lastIndexOf(":");
+  if (colon <= 0) return null;
+  const path = normalize(posix.join(base, entrypoint.slice(0, colon).replace(/\\/g, "/")));
+  const functionName = entrypoint.slice(colon + 1).trim();
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(functionName)) return null;
+  const defined = flows.find((flow) => flow.file === path && flow.function === functionName);
+  return defined?.name ?? flowNameOf(functionName, null);
+}
+
+function normalize(path: string): string {
+  return posix.normalize(path).replace(/^\.\//, "");
+}
+
+/**
+ * Python: `my_flow.deploy(name="…", job_variables={…})` or `flow.from_source(…, entrypoint="f.py:fn")
+ * .deploy(…)`. The pipeline is `FLOW/DEPLOYMENT`; a flow that cannot be told is reported and the
+ * deployment skipped (its key would match nothing the collector records).
+ */
+export function scanDeployCalls(
+  module: PythonModule,
+  names: PrefectNames,
+  knownFlows: FlowDefinition[] = [],
+): void {
   module.visit(true, (node) => {
     if (node.type !== "call" || calleeName(node) !== "deploy") return;
     const fn = node.childForFieldName("function");
@@ -51,9 +129,26 @@ export function scanDeployCalls(module: PythonModule, names: PrefectNames): void
     const keywords = keywordArguments(node);
     const name = stringValue(keywords.get("name")) ?? stringValue(positionalArguments(node)[0]);
     if (name === null) return;
+    const object = fn.childForFieldName("object");
+    const flow = deployedFlow(module, object, knownFlows);
+    const entrypoint =
+      object?.type === "call" && calleeName(object) === "from_source"
+        ? stringValue(keywordArguments(object).get("entrypoint"))
+        : null;
+    const deployedFrom = entrypoint ? { entrypoint, deployment: name } : undefined;
+    if (flow === null) {
+      module.result.problems.push({
+        file: module.file,
+        line: node.startPosition.row + 1,
+        message: `deployment "${name}": its flow cannot be told from the source (a flow variable or from_source(entrypoint=…) is expected); not scanned`,
+      });
+      return;
+    }
+    const pipeline = deploymentPipeline(flow, name);
     module.result.tasks.push({
-      ...module.site(name, "__flow__", node, keywords, node.childForFieldName("arguments")!, false),
+      ...module.site(pipeline, "__flow__", node, keywords, node.childForFieldName("arguments")!, false),
       orchestrator: "prefect",
+      ...(deployedFrom ? { deployedFrom } : {}),
     });
     const variables = module.resolve(keywords.get("job_variables")).node;
     for (const [key, value] of module.entries(variables)) {
@@ -69,12 +164,62 @@ export function scanDeployCalls(module: PythonModule, names: PrefectNames): void
           node: value,
         },
         "prefect",
-        name,
+        pipeline,
         "__flow__",
         "task",
+        deployedFrom ? { deployedFrom } : {},
       );
     }
   });
+}
+
+/**
+ * Deployments made with `from_source(entrypoint=…)` name a flow in a file that may be scanned after the
+ * deploying one: once every file is scanned, their keys are settled against all the flows found.
+ */
+export function settleDeployedFlows(result: ScanResult): void {
+  const settle = (item: { pipeline: string; deployedFrom?: DeployedFrom }) => {
+    if (!item.deployedFrom) return;
+    const flow = flowOfEntrypoint(item.deployedFrom.entrypoint, "", result.flows);
+    if (flow) item.pipeline = deploymentPipeline(flow, item.deployedFrom.deployment);
+  };
+  result.tasks.forEach(settle);
+  result.findings.forEach(settle);
+}
+
+/** The flow name behind `X.deploy`: a `@flow` function of this file, or `from_source(entrypoint=…)`. */
+function deployedFlow(
+  module: PythonModule,
+  object: Node | null,
+  knownFlows: FlowDefinition[],
+): string | null {
+  if (!object) return null;
+  if (object.type === "identifier") {
+    const defined = module.result.flows.find(
+      (flow) => flow.file === module.file && flow.function === object.text,
+    );
+    if (defined) return defined.name;
+    // `my_flow = some_flow.with_options(name="x")`: with_options' name, else the flow it copies.
+    const assigned = module.resolve(object).node;
+    if (assigned?.type === "call" && calleeName(assigned) === "with_options") {
+      const renamed = stringValue(keywordArguments(assigned).get("name"));
+      if (renamed) return renamed;
+      return deployedFlow(
+        module,
+        assigned.childForFieldName("function")?.childForFieldName("object") ?? null,
+        knownFlows,
+      );
+    }
+    return null;
+  }
+  if (object.type === "call" && calleeName(object) === "from_source") {
+    const entrypoint = stringValue(keywordArguments(object).get("entrypoint"));
+    if (!entrypoint) return null;
+    // Entrypoints are relative to the `source` folder, the repository root in the usual
+    // `from_source(source=".", …)` or a git URL of this repository.
+    return flowOfEntrypoint(entrypoint, "", [...knownFlows, ...module.result.flows]);
+  }
+  return null;
 }
 
 type YamlNode = unknown;
@@ -154,7 +299,12 @@ function ownJobVariablesAlias(
 }
 
 /** Scans one prefect.yaml. A malformed file is reported with its line and skipped. */
-export function scanPrefectYaml(file: string, text: string, names: PrefectNames): ScanResult {
+export function scanPrefectYaml(
+  file: string,
+  text: string,
+  names: PrefectNames,
+  flows: FlowDefinition[] = [],
+): ScanResult {
   const result = emptyScanResult();
   result.files.push(file);
   const lineCounter = new LineCounter();
@@ -183,8 +333,25 @@ export function scanPrefectYaml(file: string, text: string, names: PrefectNames)
     const deployment = deref(document, item);
     const nameNode = lookup(document, deployment, "name");
     if (!isScalar(nameNode) || typeof nameNode.value !== "string") continue;
-    const name = nameNode.value;
+    const deploymentName = nameNode.value;
     const line = lineCounter.linePos(nameNode.range?.[0] ?? 0).line;
+    // The flow comes from the deployment's entrypoint, relative to the folder prefect.yaml sits in
+    // (`prefect deploy` runs there and loads the flow with load_flow_from_entrypoint:
+    // src/prefect/cli/deploy/_core.py at ce79dd3).
+    const entrypoint = lookup(document, deployment, "entrypoint");
+    const flow =
+      isScalar(entrypoint) && typeof entrypoint.value === "string"
+        ? flowOfEntrypoint(entrypoint.value, posix.dirname(file), flows)
+        : null;
+    if (flow === null) {
+      result.problems.push({
+        file,
+        line,
+        message: `deployment "${deploymentName}" has no entrypoint of the form path/to/file.py:function; not scanned`,
+      });
+      continue;
+    }
+    const name = deploymentPipeline(flow, deploymentName);
     const alias = ownJobVariablesAlias(deployment);
     result.tasks.push({
       orchestrator: "prefect",

@@ -208,6 +208,7 @@ describe("rightsize pr", () => {
 
   it("never rewrites the base branch or a branch it did not create (exit 2, remote unchanged)", async () => {
     const mainBefore = git(remote, "rev-parse", "main").trim();
+    git(repo, "checkout", "-q", "-b", "start-here");
     const onMain = await runCli([
       "pr",
       "--repo",
@@ -218,8 +219,9 @@ describe("rightsize pr", () => {
       "main",
       "--push",
     ]);
+    git(repo, "checkout", "-q", "main");
     expect(onMain.code).toBe(2);
-    expect(onMain.stderr).toContain("base branch");
+    expect(onMain.stderr).toContain("that is the base branch");
     expect(git(remote, "rev-parse", "main").trim()).toBe(mainBefore);
 
     // Someone's branch on the remote (not checked out locally).

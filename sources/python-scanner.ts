@@ -6,9 +6,9 @@
 import type { Parser } from "web-tree-sitter";
 import { scanAirflowDags } from "./airflow-model.js";
 import type { PrefectNames } from "./declaration-patterns.js";
-import type { ScanResult } from "./findings.js";
+import type { FlowDefinition, ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
-import { scanDeployCalls } from "./prefect.js";
+import { collectFlows, scanDeployCalls } from "./prefect.js";
 import { PythonModule } from "./python-module.js";
 import { firstSyntaxError } from "./python-syntax.js";
 
@@ -18,6 +18,7 @@ export function scanPythonSource(
   file: string,
   text: string,
   names: PrefectNames,
+  knownFlows: FlowDefinition[] = [],
 ): ScanResult {
   const result = emptyScanResult();
   result.files.push(file);
@@ -39,7 +40,8 @@ export function scanPythonSource(
     }
     const module = new PythonModule(file, text, root, result);
     scanAirflowDags(module);
-    scanDeployCalls(module, names);
+    collectFlows(module);
+    scanDeployCalls(module, names, knownFlows);
     module.finish();
     return result;
   } finally {

@@ -28,7 +28,7 @@ export function readRecommendationsFile(file: string): AnalysisDocument {
   return parsed.data;
 }
 
-/** `tasks.3.recommendation.memoryBytes` with the task's key where it has one: `tasks.3 (airflow/etl/load)…`. */
+/** `tasks.3.recommendation.memoryBytes`, with the task's key where it has one: `… (task "airflow"/"etl"/"load")`. */
 function describePath(json: unknown, path: PropertyKey[]): string {
   if (path.length === 0) return "(top)";
   const text = path.map(String).join(".");
@@ -36,7 +36,7 @@ function describePath(json: unknown, path: PropertyKey[]): string {
   const task = (json as { tasks?: Array<Record<string, unknown>> }).tasks?.[path[1]];
   if (!task || typeof task !== "object") return text;
   const key = [task.orchestrator, task.pipeline, task.task].map((part) => JSON.stringify(part ?? null));
-  return `tasks.${path[1]} (${key.join("/")}).${path.slice(2).map(String).join(".")}`;
+  return `${text} (task ${key.join("/")})`;
 }
 
 /** Lines telling what the scan could not read, for stderr: `file:line: message`. */

@@ -219,7 +219,7 @@ describe("rightsize patch", () => {
       const result = await runCli(["patch", "--repo", repo, "--recommendations", bad, "--out", out]);
       expect(result.code, `${field} ${value}`).toBe(2);
       expect(result.stderr).toContain(
-        `tasks.${index} ("airflow"/"resources_dag"/"crunch").recommendation.${field}: `,
+        `tasks.${index}.recommendation.${field} (task "airflow"/"resources_dag"/"crunch"): `,
       );
       expect(existsSync(out)).toBe(false);
     }
@@ -248,7 +248,9 @@ describe("rightsize check", () => {
       "::warning file=dags/resources_dag.py,line=10,title=rightsize%3A resources_dag/notify no-request::declares no CPU or memory request; recommended 0.1 cores and 200 MiB",
     );
     expect(lines.filter((line) => line.startsWith("::error"))).toHaveLength(5);
-    expect(lines.some((line) => line.includes("nightly-ecs") || line.includes("publish_report"))).toBe(false);
+    expect(
+      lines.some((line) => line.includes("nightly-warehouse/nightly-ecs") || line.includes("publish_report")),
+    ).toBe(false);
     const written = readFileSync(summary, "utf8");
     expect(written.startsWith("previous step\n## rightsize check: failed")).toBe(true);
     expect(written).toContain(
@@ -301,7 +303,16 @@ describe("rightsize check", () => {
     const warning = await runCli(["check", "--repo", repo, "--recommendations", file]);
     expect(warning.code).toBe(1);
     const empty = join(work, "empty.json");
-    writeFileSync(empty, JSON.stringify({ ...document, tasks: [] }));
+    // Every task known to the analysis but none with enough data: listed, never failing.
+    const withoutData = {
+      ...document,
+      tasks: document.tasks.map((task) => ({
+        ...task,
+        runs: 0,
+        recommendation: { ...task.recommendation, confidence: "none" as const },
+      })),
+    };
+    writeFileSync(empty, JSON.stringify(withoutData));
     const noData = await runCli(["check", "--repo", repo, "--recommendations", empty]);
     expect(noData.code).toBe(0);
     expect(noData.stdout).toContain("passed: 0 critical, 0 warning(s)");

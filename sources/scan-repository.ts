@@ -9,7 +9,7 @@ import { UsageError } from "../common/errors.js";
 import type { ScanProblem, ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import type { PrefectNames } from "./declaration-patterns.js";
-import { scanPrefectYaml } from "./prefect.js";
+import { scanPrefectYaml, settleDeployedFlows } from "./prefect.js";
 import { scanPythonSource } from "./python-scanner.js";
 import { firstSyntaxError, pythonParser } from "./python-syntax.js";
 
@@ -91,6 +91,11 @@ function listFiles(root: string, problems: ScanProblem[]): string[] {
   return files;
 }
 
+/** Python files before prefect.yaml files (each group in path order): flows are known before deployments. */
+export function pythonFirst<T extends string>(files: T[]): T[] {
+  return [...files.filter((file) => file.endsWith(".py")), ...files.filter((file) => !file.endsWith(".py"))];
+}
+
 /** Scans one DAG file (`.py`) or prefect.yaml's text and adds what it finds to `result`. */
 export function scanSourceInto(
   result: ScanResult,
@@ -99,10 +104,13 @@ export function scanSourceInto(
   text: string,
   names: PrefectNames,
 ): void {
+  // prefect.yaml entrypoints name flows in the Python files: those are scanned first (scanRepository
+  // and the fixtures order them so), and their flows resolve the deployments' keys.
   const part = file.endsWith(".py")
-    ? scanPythonSource(parser, file, text, names)
-    : scanPrefectYaml(file, text, names);
+    ? scanPythonSource(parser, file, text, names, result.flows)
+    : scanPrefectYaml(file, text, names, result.flows);
   result.findings.push(...part.findings);
+  result.flows.push(...part.flows);
   result.tasks.push(...part.tasks);
   result.problems.push(...part.problems);
   result.files.push(...part.files);
@@ -119,7 +127,7 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
   if (!isFolder) throw new UsageError(`--repo ${repo}: not a folder`);
   const parser = await pythonParser();
   const result = emptyScanResult();
-  for (const path of listFiles(repo, result.problems)) {
+  for (const path of pythonFirst(listFiles(repo, result.problems))) {
     const file = relative(repo, path).split(sep).join("/");
     let text: string;
     try {
@@ -143,6 +151,7 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
     }
     scanSourceInto(result, parser, file, text, names);
   }
+  settleDeployedFlows(result);
   return result;
 }
 
