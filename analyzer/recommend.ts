@@ -5,23 +5,21 @@
  * Pure functions of per-run figures.
  */
 import type { Confidence, Severity, TaskAnalysis } from "../common/analysis-document.js";
+import {
+  CPU_STEP_CORES,
+  recommendedBytes,
+  recommendedCores,
+  roundUpToStep,
+} from "../common/sizing-policy.js";
 import { formatBytes, GiB, MiB } from "../common/units.js";
 import { THROTTLED_SHARE } from "./classify.js";
 import type { EffectiveRequests } from "./requests.js";
-import { coresText, medianOrNull, percentileOf, percentText, roundUpTo } from "./statistics.js";
+import { coresText, medianOrNull, percentileOf, percentText } from "./statistics.js";
 
-/** Memory requests are written in 64 MiB steps (the issue; a common Kubernetes granularity). */
-export const MEMORY_STEP_BYTES = 64 * MiB;
-/** Never recommend less than 128 MiB: a Python interpreter with pandas imported already takes ~100 MiB. */
-export const MEMORY_MIN_BYTES = 128 * MiB;
 /** After an OOM kill: at least the limit at the kill + 100 MiB… (Kubernetes VPA, oomMinBumpUp). */
 export const OOM_MIN_BUMP_BYTES = 100 * MiB;
 /** …and at least the limit × 1.2 (Kubernetes VPA, oomBumpUpRatio). */
 export const OOM_BUMP_RATIO = 1.2;
-/** CPU requests are written in 50 millicore steps (the issue). */
-export const CPU_STEP_CORES = 0.05;
-/** Never recommend less than 0.1 core (100m): below it CFS quotas starve a process on every wake-up. */
-export const CPU_MIN_CORES = 0.1;
 /** A run whose p95 is within 5 % of its CPU limit is pinned at the limit: it would use more if allowed. */
 export const PINNED_SHARE = 0.95;
 /** A throttled or pinned task is offered its limit (or request) plus 25 %: one visible step up, to be
@@ -84,16 +82,14 @@ export interface MemoryRecommendation {
 export function recommendMemory(runs: RunFigures[], settings: RecommendationSettings): MemoryRecommendation {
   const peaks = runs.map((run) => run.peakRssBytes);
   const basePeakBytes = percentileOf(peaks, settings.memoryPeakPercentile / 100);
-  let bytes = Math.max(
-    MEMORY_MIN_BYTES,
-    roundUpTo(basePeakBytes * (1 + settings.memoryBuffer), MEMORY_STEP_BYTES),
-  );
+  // Rounding is the sizing policy's (common/sizing-policy.ts): the value every target is written with.
+  let bytes = recommendedBytes(basePeakBytes * (1 + settings.memoryBuffer));
   let oomLimitBytes: number | null = null;
   for (const run of runs) {
     if (run.oomKills <= 0) continue;
     // The kill happened at the limit; without a known limit, the peak seen is the best stand-in.
     const limit = run.requests.memoryLimit ?? run.requests.memoryRequest ?? run.peakRssBytes ?? 0;
-    const floor = roundUpTo(Math.max(limit + OOM_MIN_BUMP_BYTES, limit * OOM_BUMP_RATIO), MEMORY_STEP_BYTES);
+    const floor = recommendedBytes(Math.max(limit + OOM_MIN_BUMP_BYTES, limit * OOM_BUMP_RATIO));
     if (floor > bytes) {
       bytes = floor;
       oomLimitBytes = limit;
@@ -115,20 +111,20 @@ export function recommendCpu(
 ): CpuRecommendation {
   const perRunP95 = input.runs.map((run) => run.cpuP95);
   const baseCores = percentileOf(perRunP95, settings.cpuRunPercentile / 100);
-  const cores = Math.max(CPU_MIN_CORES, roundUpTo(baseCores * (1 + settings.cpuBuffer), CPU_STEP_CORES));
+  const cores = recommendedCores(baseCores * (1 + settings.cpuBuffer));
   const latest = input.runs.at(-1)?.requests;
   const ceiling = latest?.cpuLimit ?? latest?.cpuRequest ?? null;
   const throttled = input.throttledShare !== null && input.throttledShare > THROTTLED_SHARE;
   const pinned = latest?.cpuLimit != null && baseCores >= PINNED_SHARE * latest.cpuLimit;
   if (throttled || pinned) {
-    const raised = roundUpTo((ceiling ?? cores) * THROTTLED_INCREASE, CPU_STEP_CORES);
+    const raised = recommendedCores((ceiling ?? cores) * THROTTLED_INCREASE);
     return { cores: Math.max(cores, raised), baseCores, adjustment: throttled ? "throttled" : "pinned" };
   }
   const sampled = input.runs.some((run) => run.ticks > 0);
   if (sampled && input.coresMax <= SINGLE_THREAD_MAX_CORES) {
     // One busy thread cannot use a second core; what its subprocesses used at the same time is already
     // inside coresMax (the tree's cores), so that is the cap, and never less than one core.
-    const cap = Math.max(1, roundUpTo(input.coresMax, CPU_STEP_CORES));
+    const cap = Math.max(1, roundUpToStep(input.coresMax, CPU_STEP_CORES));
     if (cores > cap) return { cores: cap, baseCores, adjustment: "single-threaded" };
   }
   return { cores, baseCores, adjustment: null };

@@ -10,10 +10,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { analysisTask, defaultPrefectNames, fixtureFiles } from "../reports/requests/fixture-repository.js";
-import { planPatches, usableRecommendations } from "../reports/requests/patcher.js";
-import { pythonParser } from "../reports/requests/python-scanner.js";
-import { readSources, scanRepository } from "../reports/requests/scan-repository.js";
+import { analysisTask, defaultPrefectNames, fixtureFiles } from "../test-support/source-fixtures.js";
+import { planPatches, usableRecommendations } from "../sources/patcher.js";
+import { pythonParser } from "../sources/python-syntax.js";
+import { readSources, scanRepository } from "../sources/scan-repository.js";
 
 const copies = 100;
 /** Enough repetitions for a stable median on a shared 2-core machine without making `npm run bench` slow. */

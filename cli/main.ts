@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
  * The `rightsize` command. Exit codes: 0 success, 1 failure, 2 bad flags or configuration (one line on
- * stderr saying what and where).
+ * stderr saying what and where), and a command's own documented codes (`check`: 3, nothing to judge).
  */
 import { CommanderError } from "commander";
-import { ConfigError, describeError, UsageError } from "../common/errors.js";
+import { CommandExitError, ConfigError, describeError, UsageError } from "../common/errors.js";
 import { buildProgram } from "./program.js";
 
 async function main(argv: string[]): Promise<number> {
@@ -23,6 +23,10 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return 2; // commander already printed its one line
+    }
+    if (error instanceof CommandExitError) {
+      process.stderr.write(`rightsize: ${error.message}\n`);
+      return error.exitCode;
     }
     if (error instanceof UsageError || error instanceof ConfigError) {
       process.stderr.write(`rightsize: ${error.message}\n`);

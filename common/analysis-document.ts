@@ -8,8 +8,23 @@
  */
 import { z } from "zod";
 
-const num = z.number();
-const nullableNum = z.number().nullable();
+/**
+ * Bounds (a document is also user input, `--recommendations FILE`): every number is finite; measured
+ * figures are never negative; cores and bytes a task asks for or is recommended stay within the largest
+ * single machine on offer, so a typo or a corrupt file is refused with its path and field instead of
+ * becoming `"NaNGi"` or `9.3e+290Gi` in a patch.
+ */
+/** Largest single machine: AWS EC2 u7in-32tb.224xlarge, 896 vCPUs and 32 TiB (EC2 High Memory instances); twice that. */
+export const MAX_CORES = 2 * 896;
+export const MAX_BYTES = 2 * 32 * 1024 ** 4;
+/** A monthly saving beyond a billion dollars is a corrupt figure, not a saving (chosen bound). */
+export const MAX_MONTHLY_USD = 1e9;
+
+const finite = z.number().finite();
+const num = finite.nonnegative();
+const nullableNum = num.nullable();
+const cores = num.max(MAX_CORES);
+const bytes = num.max(MAX_BYTES);
 
 export const bottleneckClasses = [
   "cpu",
@@ -46,8 +61,8 @@ export const taskAnalysisSchema = z.object({
   runs: z.number().int(),
   durationSeconds: z.object({ p50: num, p95: num, max: num }),
   cpu: z.object({
-    requestCores: nullableNum,
-    limitCores: nullableNum,
+    requestCores: cores.nullable(),
+    limitCores: cores.nullable(),
     requestSource,
     p50: num,
     p90: num,
@@ -56,11 +71,11 @@ export const taskAnalysisSchema = z.object({
     max: num,
     cpuSecondsPerRun: z.object({ p50: num, max: num }),
     /** extension: share of CFS periods throttled (0..1), null when unknown. */
-    throttledShare: nullableNum.optional(),
+    throttledShare: num.max(1).nullable().optional(),
   }),
   memory: z.object({
-    requestBytes: nullableNum,
-    limitBytes: nullableNum,
+    requestBytes: bytes.nullable(),
+    limitBytes: bytes.nullable(),
     requestSource,
     peakBytes: z.object({ p50: num, p95: num, max: num }),
     oomKills: z.number().int(),
@@ -84,12 +99,12 @@ export const taskAnalysisSchema = z.object({
     z.object({ command: z.string(), count: z.number().int(), cpuSeconds: num, peakRssBytes: num }),
   ),
   recommendation: z.object({
-    cpuCores: num,
-    memoryBytes: num,
+    cpuCores: cores,
+    memoryBytes: bytes,
     confidence: z.enum(confidenceLevels),
     severity: z.enum(severityLevels),
     /** null when no request is known: the saving cannot be computed. */
-    monthlySavingsUsd: nullableNum,
+    monthlySavingsUsd: finite.min(-MAX_MONTHLY_USD).max(MAX_MONTHLY_USD).nullable(),
     reason: z.string(),
     /** extension: runs per day observed in the window, the frequency the monthly saving assumes. */
     runsPerDay: num.optional(),
@@ -107,7 +122,7 @@ export const taskAnalysisSchema = z.object({
         metric: z.enum(["durationSeconds", "peakMemoryBytes", "cpuSeconds"]),
         recent: num,
         median: num,
-        change: num,
+        change: finite,
       }),
     )
     .optional(),

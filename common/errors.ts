@@ -1,6 +1,6 @@
 /**
  * Error classes that carry meaning across rooms. The CLI maps them to exit codes: {@link UsageError} and
- * {@link ConfigError} exit 2, everything else exits 1.
+ * {@link ConfigError} exit 2, {@link CommandExitError} its own documented code, everything else exits 1.
  */
 import { maskUrlCredentials } from "./mask-secrets.js";
 
@@ -12,6 +12,20 @@ export class UsageError extends Error {
 /** A configuration value (file or environment) is wrong. Exit code 2. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+}
+
+/**
+ * A command ends with an outcome that has its own documented exit code (e.g. `check` exits 3 when it
+ * found nothing to judge). The message is printed as one line on stderr.
+ */
+export class CommandExitError extends Error {
+  override name = "CommandExitError";
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
 }
 
 /** The database cannot be reached or opened. */

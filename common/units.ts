@@ -1,4 +1,7 @@
-/** Quantity maths shared by config parsing and output: durations and byte sizes. Pure functions. */
+/**
+ * Quantity maths for every room (config, CLI flags, declared requests, output): durations, byte sizes,
+ * cores and Kubernetes quantities. The one quantity parser. Pure functions.
+ */
 
 const durationUnits: Record<string, number> = {
   ms: 1,
@@ -16,6 +19,49 @@ export function parseDurationMs(text: string): number {
   return Number(match[1]) * (durationUnits[match[2] ?? "s"] ?? Number.NaN);
 }
 
+/** Kubernetes quantity suffixes (k8s.io/apimachinery pkg/api/resource/quantity.go, "suffix"). */
+export const quantitySuffixFactors: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+  Pi: 1024 ** 5,
+  Ei: 1024 ** 6,
+};
+
+/**
+ * The Kubernetes quantity grammar (k8s.io/apimachinery pkg/api/resource/quantity.go): a signed decimal
+ * number followed by a binary suffix, a decimal suffix or a decimal exponent. Groups: 1 number,
+ * 2 exponent, 3 suffix.
+ */
+export const quantityPattern =
+  /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$/;
+
+/** Parses a Kubernetes quantity into its base unit (cores or bytes); NaN when it isn't one. */
+export function parseKubernetesQuantity(text: string): number {
+  const match = quantityPattern.exec(text.trim());
+  if (!match) return Number.NaN;
+  const number = Number(match[1]);
+  if (match[2]) return Number(`${match[1]}${match[2]}`);
+  return match[3] ? number * quantitySuffixFactors[match[3]]! : number;
+}
+
+/** Cores from `2`, `0.5`, `500m` (a Kubernetes CPU quantity); NaN when malformed or not above zero. */
+export function parseCores(text: string): number {
+  const cores = parseKubernetesQuantity(text);
+  return Number.isFinite(cores) && cores > 0 ? cores : Number.NaN;
+}
+
+/** The spellings people write sizes in besides Kubernetes quantities (`1GiB`, `64 MB`, `512m` = MB). */
 const byteUnits: Record<string, number> = {
   b: 1,
   k: 1e3,
@@ -36,13 +82,22 @@ const byteUnits: Record<string, number> = {
   tib: 1024 ** 4,
 };
 
-/** Parses `1GiB`, `512Mi`, `64 MB`, `1000` (bytes) into bytes; NaN if malformed. */
+/**
+ * Parses a size into bytes: a Kubernetes memory quantity (`512Mi`, `2G`, `1e9`, `1073741824`) or the
+ * human spellings (`1GiB`, `64 MB`); NaN if malformed. Sub-unit suffixes (`m`, `u`, `n`) mean nothing
+ * for bytes, so `512m` is read as people mean it in a size: megabytes.
+ */
 export function parseBytes(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  if (!match) return Number.NaN;
-  const unit = (match[2] ?? "").toLowerCase();
+  const match = quantityPattern.exec(text.trim());
+  if (match && !["m", "u", "n"].includes(match[3] ?? "")) {
+    const bytes = parseKubernetesQuantity(text);
+    return bytes >= 0 ? Math.round(bytes) : Number.NaN;
+  }
+  const human = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  if (!human) return Number.NaN;
+  const unit = (human[2] ?? "").toLowerCase();
   const factor = unit === "" ? 1 : byteUnits[unit];
-  return factor === undefined ? Number.NaN : Math.round(Number(match[1]) * factor);
+  return factor === undefined ? Number.NaN : Math.round(Number(human[1]) * factor);
 }
 
 /** `1536 MiB` → `1.5 GiB`: binary units, at most one decimal, for people. */
@@ -72,35 +127,3 @@ export function formatDuration(seconds: number | null | undefined): string {
 
 export const MiB = 1024 ** 2;
 export const GiB = 1024 ** 3;
-
-const kubernetesSuffixes: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 1024,
-  Mi: 1024 ** 2,
-  Gi: 1024 ** 3,
-  Ti: 1024 ** 4,
-  Pi: 1024 ** 5,
-  Ei: 1024 ** 6,
-};
-
-// The Kubernetes quantity grammar (k8s.io/apimachinery resource.Quantity): a signed decimal number
-// followed by a binary suffix, a decimal suffix or a decimal exponent.
-const kubernetesQuantity =
-  /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$/;
-
-/** Parses a Kubernetes quantity (`500m`, `2`, `2Gi`, `1e9`) into its base unit (cores or bytes); NaN otherwise. */
-export function parseKubernetesQuantity(text: string): number {
-  const match = kubernetesQuantity.exec(text.trim());
-  if (!match) return Number.NaN;
-  const number = Number(match[1]);
-  if (match[2]) return Number(`${match[1]}${match[2]}`);
-  return match[3] ? number * kubernetesSuffixes[match[3]]! : number;
-}

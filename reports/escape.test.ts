@@ -18,9 +18,9 @@ import {
   renderCheckText,
   renderGithubAnnotations,
   renderJobSummary,
-} from "./requests/check.js";
-import type { PatchPlan } from "./requests/patcher.js";
-import { pullRequestBody } from "./requests/pull-request.js";
+} from "../sources/check.js";
+import type { PatchPlan } from "../sources/patcher.js";
+import { pullRequestBody } from "../sources/pull-request.js";
 import { buildTask } from "./test-fixtures.js";
 
 export const hostileNames = [

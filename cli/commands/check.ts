@@ -1,15 +1,16 @@
 import { appendFileSync, realpathSync } from "node:fs";
 import { isAbsolute, relative, sep } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { CommandExitError } from "../../common/errors.js";
 import {
   checkRequests,
+  describeProblems,
   renderCheckJson,
   renderCheckText,
   renderGithubAnnotations,
   renderJobSummary,
-} from "../../reports/requests/check.js";
-import { describeProblems } from "../../reports/requests/recommendations.js";
-import { scanRepository } from "../../reports/requests/scan-repository.js";
+  scanRepository,
+} from "../../sources/index.js";
 import { runtimeOf } from "../runtime.js";
 import { loadRecommendations, repoFolder } from "./patch.js";
 
@@ -23,6 +24,13 @@ function workspacePrefix(repo: string): string {
     .join("/");
   return path === "" || path.startsWith("..") || isAbsolute(path) ? "" : `${path}/`;
 }
+
+/**
+ * Exit code of a check that could judge nothing (no task found, or no recommendation matching any task
+ * found): not 0, so a misconfigured gate never passes silently, and not 1, so it is told apart from a
+ * violation (DESIGN.md: exit 1 on a violation).
+ */
+export const NOTHING_TO_JUDGE_EXIT_CODE = 3;
 
 /** The check found violations at or above --fail-on: exit 1. */
 export class CheckFailedError extends Error {
@@ -80,6 +88,11 @@ check.minMemory more: warning), under-provisioned (memory request below the obse
 CPU throttled in more than 5 % of periods: warning), no request declared (warning). Tasks without data
 (no runs, or confidence none) are listed but never fail the check.
 
+Exit codes: 0 passed; 1 a violation at or above --fail-on; 2 bad flags or input; 3 nothing to judge —
+no task found in --repo, or none of the recommendations matches a task found (the check fails closed).
+Files over 4 MiB are skipped with a warning; symbolic links that leave --repo are never
+followed.
+
 With --format github, each violation becomes a ::warning / ::error annotation on its file and line, and a
 Markdown summary is appended to $GITHUB_STEP_SUMMARY when that is set.
 
@@ -104,6 +117,9 @@ See docs/requests.md for a ready GitHub Actions workflow.`,
           const summaryFile = process.env.GITHUB_STEP_SUMMARY;
           if (summaryFile) appendFileSync(summaryFile, renderJobSummary(report));
         }
+      }
+      if (report.nothingToJudge) {
+        throw new CommandExitError(`check: ${report.nothingToJudge.message}`, NOTHING_TO_JUDGE_EXIT_CODE);
       }
       if (report.failed) {
         throw new CheckFailedError(

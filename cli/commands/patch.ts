@@ -4,15 +4,14 @@ import type { Command } from "commander";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
-import type { ScanResult } from "../../reports/requests/findings.js";
 import {
-  type PatchPlan,
-  planPatches,
+  describePlan,
+  describeProblems,
+  planRepositoryChanges,
+  readRecommendationsFile,
+  type RepositoryPlan,
   renderUnifiedDiff,
-  usableRecommendations,
-} from "../../reports/requests/patcher.js";
-import { describeProblems, readRecommendationsFile } from "../../reports/requests/recommendations.js";
-import { readSources, scanRepository, syntaxChecker } from "../../reports/requests/scan-repository.js";
+} from "../../sources/index.js";
 import { type Runtime, runtimeOf, withDatabase } from "../runtime.js";
 
 /** `--recommendations FILE`, or the latest analysis in the database. */
@@ -36,29 +35,20 @@ export function repoFolder(path: string): string {
   return realpathSync(resolve(path));
 }
 
-/** Scan, read the recommendations, plan the edits and check the patched files still parse. */
-export async function planForRepository(
+/** Scan, read the recommendations (file or database), plan the edits; scan warnings go to stderr. */
+export function planForRepository(
   runtime: Runtime,
   repo: string,
   recommendationsFile: string | undefined,
-): Promise<{ scan: ScanResult; document: AnalysisDocument; plan: PatchPlan }> {
-  const scan = await scanRepository(repo, runtime.config.prefect);
-  for (const line of describeProblems(scan)) process.stderr.write(`warning: ${line}\n`);
-  const document = await loadRecommendations(runtime, recommendationsFile);
-  const sources = readSources(repo, new Set(scan.findings.map((finding) => finding.file)));
-  const plan = planPatches(scan, sources, usableRecommendations(document.tasks), await syntaxChecker());
-  return { scan, document, plan };
-}
-
-/** One line per change and per note. */
-export function describePlan(plan: PatchPlan): string[] {
-  return [
-    ...plan.changes.map(
-      (change) =>
-        `${change.file}:${change.line}  ${change.tasks.join(", ")}  ${change.resource} ${change.kind} ${change.from} -> ${change.to} (${change.fromText} -> ${change.toText})${change.how === "override" ? "  per-task override" : ""}`,
-    ),
-    ...plan.notes.map((note) => `note: ${note}`),
-  ];
+): Promise<RepositoryPlan> {
+  return planRepositoryChanges(
+    repo,
+    runtime.config.prefect,
+    () => loadRecommendations(runtime, recommendationsFile),
+    (scan) => {
+      for (const line of describeProblems(scan)) process.stderr.write(`warning: ${line}\n`);
+    },
+  );
 }
 
 interface PatchOptions {

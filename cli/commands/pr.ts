@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { UsageError } from "../../common/errors.js";
-import { makePullRequest } from "../../reports/requests/pull-request.js";
+import { describePlan, makePullRequest } from "../../sources/index.js";
 import { runtimeOf } from "../runtime.js";
-import { describePlan, planForRepository, repoFolder } from "./patch.js";
+import { planForRepository, repoFolder } from "./patch.js";
 
 interface PrOptions {
   repo: string;
@@ -30,11 +30,11 @@ export function register(program: Command): void {
     .option("--recommendations <file>", "an analysis document (`analyze --json`) instead of the database")
     .option(
       "--branch <name>",
-      "branch to commit on; an existing one is reset and updated",
+      "branch to commit on; rightsize's own branch of this name is reset and updated, any other branch is refused",
       "rightsize/rightsizing",
     )
     .option("--base <branch>", "base branch of the pull request (default: github.baseBranch, main)")
-    .option("--push", "push the branch (with --force: the branch belongs to rightsize)")
+    .option("--push", "push the branch (with --force-with-lease, and only over a branch rightsize created)")
     .option("--remote <name>", "remote to push to", "origin")
     .option(
       "--github <owner/repo>",
@@ -47,6 +47,11 @@ export function register(program: Command): void {
 The commit message lists every change and its monthly saving; the pull request body has the changes as
 a table and the Markdown report of the changed tasks. An open pull request for the same branch is
 updated, not duplicated. Your checked-out branch and files are left as they were.
+
+rightsize only rewrites branches it created (their last commit carries a "Rightsize-Branch: NAME"
+trailer): --branch naming the base branch, or a local or remote branch someone else made or committed
+on, exits 2 and changes nothing. Its own branch is pushed with --force-with-lease on the tip it checked,
+so a concurrent push to it fails instead of being overwritten.
 GitHub Enterprise: set github.apiUrl (GITHUB_API_URL), e.g. https://ghe.example.com/api/v3.
 
 Examples:

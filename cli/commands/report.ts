@@ -6,7 +6,7 @@ import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
 import { reportBaseName, writeReportFile } from "../../reports/publish.js";
 import { rendererFor, renderers } from "../../reports/render.js";
-import { readRecommendationsFile } from "../../reports/requests/recommendations.js";
+import { readRecommendationsFile } from "../../sources/index.js";
 import { flagParsers, runtimeOf, withReadDatabase } from "../runtime.js";
 
 interface ReportOptions {

@@ -1,13 +1,13 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { runCommand } from "../../collector/run-command.js";
 import { describeError, UsageError } from "../../common/errors.js";
+import { parseCores as parseKubernetesCores } from "../../common/units.js";
 import { flagParsers, runtimeOf } from "../runtime.js";
 import { openCollectorDatabase } from "./collect.js";
 
 /** "2", "0.5" or Kubernetes millicores "500m" → cores. */
 export function parseCores(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(value.trim());
-  const cores = match ? Number(match[1]) / (match[2] === "m" ? 1000 : 1) : Number.NaN;
+  const cores = parseKubernetesCores(value);
   // 1,048,576 cores: far past any machine, well inside a double precision column.
   if (!Number.isFinite(cores) || cores <= 0 || cores > 1_048_576)
     throw new InvalidArgumentError("expected cores such as 2, 0.5 or 500m");

@@ -1,11 +1,13 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { replaceDeclaredRequests } from "../../db/queries/declared-requests.js";
-import { declaredRows } from "../../reports/requests/declared-rows.js";
-import type { ScanResult } from "../../reports/requests/findings.js";
-import { describeValue } from "../../reports/requests/quantities.js";
-import { describeProblems } from "../../reports/requests/recommendations.js";
-import { scanRepository } from "../../reports/requests/scan-repository.js";
+import {
+  declaredRows,
+  describeProblems,
+  describeValue,
+  type ScanResult,
+  scanRepository,
+} from "../../sources/index.js";
 import { runtimeOf, withDatabase } from "../runtime.js";
 import { repoFolder } from "./patch.js";
 

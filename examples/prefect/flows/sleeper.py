@@ -1,9 +1,9 @@
-"""Waits for an upstream export to land before the morning reports read it."""
+"""Waits for an upstream export to land before the nightly rollup starts."""
 import time
 
 from prefect import flow
 
 
 @flow
-def wait_for_upstream(minutes: int = 30):
-    time.sleep(minutes * 60)
+def wait_for_upstream(seconds: int = 600):
+    time.sleep(seconds)

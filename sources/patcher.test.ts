@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ScanResult } from "./findings.js";
-import { analysisTask, fixtureAnalysis, fixtureFiles, scanFiles } from "./fixture-repository.js";
+import { analysisTask, fixtureAnalysis, fixtureFiles, scanFiles } from "../test-support/source-fixtures.js";
 import {
   PatchError,
   type PatchPlan,
@@ -9,8 +9,8 @@ import {
   renderUnifiedDiff,
   usableRecommendations,
 } from "./patcher.js";
-import { firstSyntaxError, pythonParser } from "./python-scanner.js";
-import { formatLike, friendlyValue, parseDeclared } from "./quantities.js";
+import { firstSyntaxError, pythonParser } from "./python-syntax.js";
+import { formatLike, parseDeclared, targetValue } from "./quantities.js";
 
 const sources = () => new Map(Object.entries(fixtureFiles));
 
@@ -43,28 +43,28 @@ describe("patch plan for the fixture repository", () => {
       "# dags/kpo.py:11 kpo_dag/train: cpu limit 2.0 -> 6.0",
       '# dags/kpo.py:11 kpo_dag/train: memory limit "2048Mi" -> "6144Mi"',
       '# dags/legacy.py:8 legacy_dag/archive: cpu request "1" -> "1.5"',
-      '# dags/legacy.py:8 legacy_dag/archive: memory request "1G" -> "0.75G"',
-      '# dags/pod_inline.py:16 pod_inline/score: cpu request "2000m" -> "1250m"',
+      '# dags/legacy.py:8 legacy_dag/archive: memory request "1G" -> "640Mi"',
+      '# dags/pod_inline.py:16 pod_inline/score: cpu request "2000m" -> "1200m"',
       '# dags/pod_inline.py:16 pod_inline/score: memory request "8Gi" -> "5Gi"',
       "# dags/pod_shared.py:11 pod_shared/extract, pod_shared/transform: cpu request 2 -> 0.7",
       "# dags/pod_shared.py:11 pod_shared/extract, pod_shared/transform: memory request '4096Mi' -> '3072Mi'",
       '# dags/pod_split.py:5 pod_split/small: cpu request "1" -> "0.2"',
-      '# dags/pod_split.py:5 pod_split/large: cpu request "1" -> "3.25" (per-task override)',
-      '# dags/pod_split.py:5 pod_split/small: memory request "2Gi" -> "0.75Gi"',
+      '# dags/pod_split.py:5 pod_split/large: cpu request "1" -> "3.1" (per-task override)',
+      '# dags/pod_split.py:5 pod_split/small: memory request "2Gi" -> "640Mi"',
       '# dags/pod_split.py:5 pod_split/large: memory request "2Gi" -> "7Gi" (per-task override)',
       "# dags/resources_dag.py:8 resources_dag/crunch: cpu request 4 -> 0.3",
       "# dags/resources_dag.py:8 resources_dag/crunch: memory request 8192 -> 960",
       "# dags/taskflow.py:11 taskflow_etl/load: cpu request 0.5 -> 0.2",
-      '# dags/taskflow.py:11 taskflow_etl/load: memory request "1Gi" -> "0.75Gi"',
-      '# prefect.yaml:7 hourly-sync, daily-rollup: cpu request "1000m" -> "500m"',
-      '# prefect.yaml:8 hourly-sync: memory request "2Gi" -> "1Gi"',
-      '# prefect.yaml:8 daily-rollup: memory request "2Gi" -> "3Gi" (per-task override)',
-      "# prefect.yaml:26 ecs-export: cpu request 4096 -> 1024",
-      "# prefect.yaml:27 ecs-export: memory request 16384 -> 3072",
+      '# dags/taskflow.py:11 taskflow_etl/load: memory request "1Gi" -> "704Mi"',
+      '# prefect.yaml:7 sync/hourly-sync, rollup/daily-rollup: cpu request "1000m" -> "500m"',
+      '# prefect.yaml:8 sync/hourly-sync: memory request "2Gi" -> "1Gi"',
+      '# prefect.yaml:8 rollup/daily-rollup: memory request "2Gi" -> "3Gi" (per-task override)',
+      "# prefect.yaml:26 nightly-warehouse/ecs-export: cpu request 4096 -> 1024",
+      "# prefect.yaml:27 nightly-warehouse/ecs-export: memory request 16384 -> 3072",
       "# override for decorated_defaults/parse in dags/decorated_defaults.py: cpu request at dags/decorated_defaults.py:4 is shared by tasks that need different values (decorated_defaults/fetch: 0.1 cores (100m); decorated_defaults/parse: 0.8 cores (800m))",
       "# override for defaults_dag/b in dags/defaults.py: memory request at dags/defaults.py:6 is shared by tasks that need different values (defaults_dag/a: 1 GiB (1024); defaults_dag/b: 3 GiB (3072))",
-      "# override for pod_split/large in dags/pod_split.py: cpu request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 3.25 cores (3.25); pod_split/small: 0.2 cores (0.2)); memory request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 7 GiB (7Gi); pod_split/small: 768 MiB (0.75Gi))",
-      "# override for daily-rollup in prefect.yaml: memory request at prefect.yaml:8 is shared by tasks that need different values (hourly-sync: 1 GiB (1Gi); daily-rollup: 3 GiB (3Gi))",
+      "# override for pod_split/large in dags/pod_split.py: cpu request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 3.1 cores (3.1); pod_split/small: 0.2 cores (0.2)); memory request at dags/pod_split.py:5 is shared by tasks that need different values (pod_split/large: 7 GiB (7Gi); pod_split/small: 640 MiB (640Mi))",
+      "# override for rollup/daily-rollup in prefect.yaml: memory request at prefect.yaml:8 is shared by tasks that need different values (sync/hourly-sync: 1 GiB (1Gi); rollup/daily-rollup: 3 GiB (3Gi))",
     ]);
   });
 
@@ -127,7 +127,7 @@ describe("patch plan for the fixture repository", () => {
  from kubernetes.client import models as k8s
  
 -SIZING = {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "2Gi"}))]))}
-+SIZING = {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "0.2", "memory": "0.75Gi"}))]))}
++SIZING = {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "0.2", "memory": "640Mi"}))]))}
  
  with DAG("pod_split") as dag:
      small = PythonOperator(
@@ -136,7 +136,7 @@ describe("patch plan for the fixture repository", () => {
          task_id="large",
          python_callable=print,
 -        executor_config=SIZING,
-+        executor_config={"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "3.25", "memory": "7Gi"}))]))},
++        executor_config={"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"cpu": "3.1", "memory": "7Gi"}))]))},
      )
 `,
     ],
@@ -180,7 +180,7 @@ describe("patch plan for the fixture repository", () => {
 -      job_variables: *small_job
 +      job_variables: {<<: *small_job, cpu: "500m", memory: "3Gi"}
    - name: ecs-export
-     entrypoint: flows/export.py:export
+     entrypoint: flows/deploy_flows.py:nightly
      work_pool:
        name: ecs
        job_variables:
@@ -199,7 +199,7 @@ describe("patch plan for the fixture repository", () => {
   it("leaves dynamic values, tasks without data and limits that still fit alone", async () => {
     const { plan } = await fixturePlan();
     const touched = new Set(plan.files.map((file) => file.file));
-    expect(touched.has("flows/deploy_flows.py")).toBe(false); // nightly-ecs: confidence none
+    expect(touched.has("flows/deploy_flows.py")).toBe(false); // nightly-warehouse/nightly-ecs: confidence none
     const dynamic = plan.files.find((file) => file.file === "dags/dynamic.py")!;
     expect(dynamic.after).toContain('"request_cpu": cpu_for("computed")');
     expect(dynamic.after).toContain('"{{ var.value.cpu }}"');
@@ -233,16 +233,18 @@ describe("patch plan for the fixture repository", () => {
   it("finds the overridden values when the patched prefect.yaml is scanned again", async () => {
     const { plan } = await fixturePlan();
     const yaml = plan.files.find((file) => file.file === "prefect.yaml")!;
-    const rescanned = await scanFiles({ "prefect.yaml": yaml.after });
+    const rescanned = await scanFiles({ ...fixtureFiles, "prefect.yaml": yaml.after });
     expect(
-      rescanned.findings.map((finding) => `${finding.pipeline} ${finding.variable} ${finding.raw}`),
+      rescanned.findings
+        .filter((finding) => finding.file === "prefect.yaml")
+        .map((finding) => `${finding.pipeline} ${finding.variable} ${finding.raw}`),
     ).toEqual([
-      'hourly-sync cpu "500m"',
-      'hourly-sync memory "1Gi"',
-      'daily-rollup cpu "500m"',
-      'daily-rollup memory "3Gi"',
-      "ecs-export cpu 1024",
-      "ecs-export memory 3072",
+      'sync/hourly-sync cpu "500m"',
+      'sync/hourly-sync memory "1Gi"',
+      'rollup/daily-rollup cpu "500m"',
+      'rollup/daily-rollup memory "3Gi"',
+      "nightly-warehouse/ecs-export cpu 1024",
+      "nightly-warehouse/ecs-export memory 3072",
     ]);
   });
 
@@ -385,8 +387,10 @@ describe("prefect.yaml shared values", () => {
       memory: "2Gi" # sized by hand
 deployments:
   - name: small
+    entrypoint: flows/etl.py:etl_flow
     work_pool: *pool
   - name: big
+    entrypoint: flows/etl.py:etl_flow
     work_pool: *pool
 `,
     };
@@ -394,14 +398,14 @@ deployments:
     const recommendations = usableRecommendations([
       analysisTask({
         orchestrator: "prefect",
-        pipeline: "small",
+        pipeline: "etl-flow/small",
         task: "__flow__",
         cpuCores: 0.1,
         memoryBytes: 1024 ** 3,
       }),
       analysisTask({
         orchestrator: "prefect",
-        pipeline: "big",
+        pipeline: "etl-flow/big",
         task: "__flow__",
         cpuCores: 0.1,
         memoryBytes: 5 * 1024 ** 3,
@@ -410,7 +414,7 @@ deployments:
     const plan = planPatches(scan, new Map(Object.entries(files)), recommendations);
     expect(plan.files[0]!.after).toBe(files["prefect.yaml"].replace('memory: "2Gi"', 'memory: "5Gi"'));
     expect(plan.notes).toEqual([
-      "memory request at prefect.yaml:5 is shared by tasks that need different values (small: 1 GiB (1Gi); big: 5 GiB (5Gi)): no per-task override is possible for small in prefect.yaml (prefect_yaml); the shared value is the largest one wanted",
+      "memory request at prefect.yaml:5 is shared by tasks that need different values (etl-flow/small: 1 GiB (1Gi); etl-flow/big: 5 GiB (5Gi)): no per-task override is possible for etl-flow/small in prefect.yaml (prefect_yaml); the shared value is the largest one wanted",
     ]);
   });
 });
@@ -455,11 +459,12 @@ describe("patch properties over random recommendations", () => {
             for (const task of finding.tasks) {
               const analysis = recommendations.get(`${finding.orchestrator}/${finding.pipeline}/${task}`);
               if (!analysis) continue;
-              const wanted =
-                finding.resource === "cpu"
-                  ? analysis.recommendation.cpuCores
-                  : analysis.recommendation.memoryBytes;
-              const written = formatLike(finding.unit, finding.literal!, friendlyValue(finding.unit, wanted));
+              const { cpuCores, memoryBytes } = analysis.recommendation;
+              const written = formatLike(
+                finding.unit,
+                finding.literal!,
+                targetValue(finding.unit, cpuCores, memoryBytes),
+              );
               const expected = parseDeclared(finding.unit, { kind: finding.literal!.kind, text: written });
               expect(
                 finding.value,

@@ -5,8 +5,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../test-support/cli.js";
-import { fixtureAnalysis, fixtureFiles, writeFixtureRepository } from "./fixture-repository.js";
+import { runCli } from "../test-support/cli.js";
+import { fixtureAnalysis, fixtureFiles, writeFixtureRepository } from "../test-support/source-fixtures.js";
 
 interface Recorded {
   method: string;
@@ -204,5 +204,83 @@ describe("rightsize pr", () => {
     const refused = await runCli(["pr", "--repo", plain, "--recommendations", analysisFile]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("not a git work tree");
+  });
+
+  it("never rewrites the base branch or a branch it did not create (exit 2, remote unchanged)", async () => {
+    const mainBefore = git(remote, "rev-parse", "main").trim();
+    git(repo, "checkout", "-q", "-b", "start-here");
+    const onMain = await runCli([
+      "pr",
+      "--repo",
+      repo,
+      "--recommendations",
+      analysisFile,
+      "--branch",
+      "main",
+      "--push",
+    ]);
+    git(repo, "checkout", "-q", "main");
+    expect(onMain.code).toBe(2);
+    expect(onMain.stderr).toContain("that is the base branch");
+    expect(git(remote, "rev-parse", "main").trim()).toBe(mainBefore);
+
+    // Someone's branch on the remote (not checked out locally).
+    git(repo, "checkout", "-q", "-b", "feature/tuning");
+    writeFileSync(join(repo, "NOTES.md"), "mine\n");
+    git(repo, "add", "NOTES.md");
+    git(repo, "commit", "-q", "-m", "my work");
+    git(repo, "push", "-q", "origin", "feature/tuning");
+    git(repo, "checkout", "-q", "main");
+    const featureBefore = git(remote, "rev-parse", "feature/tuning").trim();
+    git(repo, "branch", "-q", "-D", "feature/tuning");
+    const onFeature = await runCli([
+      "pr",
+      "--repo",
+      repo,
+      "--recommendations",
+      analysisFile,
+      "--branch",
+      "feature/tuning",
+      "--push",
+    ]);
+    expect(onFeature.code).toBe(2);
+    expect(onFeature.stderr).toContain("rightsize did not create it");
+    expect(git(remote, "rev-parse", "feature/tuning").trim()).toBe(featureBefore);
+
+    // A person's commit on top of rightsize's own branch makes it theirs: refused too.
+    git(repo, "checkout", "-q", "rightsize/plain");
+    writeFileSync(join(repo, "NOTES.md"), "reviewed\n");
+    git(repo, "add", "NOTES.md");
+    git(repo, "commit", "-q", "-m", "review fix");
+    git(repo, "push", "-q", "origin", "rightsize/plain");
+    git(repo, "checkout", "-q", "main");
+    git(repo, "branch", "-q", "-D", "rightsize/plain");
+    const plainBefore = git(remote, "rev-parse", "rightsize/plain").trim();
+    const onReviewed = await runCli([
+      "pr",
+      "--repo",
+      repo,
+      "--recommendations",
+      analysisFile,
+      "--branch",
+      "rightsize/plain",
+      "--push",
+    ]);
+    expect(onReviewed.code).toBe(2);
+    expect(git(remote, "rev-parse", "rightsize/plain").trim()).toBe(plainBefore);
+
+    // A local branch of someone else's is never reset either.
+    git(repo, "branch", "-q", "local-work", "main");
+    const onLocal = await runCli([
+      "pr",
+      "--repo",
+      repo,
+      "--recommendations",
+      analysisFile,
+      "--branch",
+      "local-work",
+    ]);
+    expect(onLocal.code).toBe(2);
+    expect(onLocal.stderr).toContain("local branch rightsize did not create");
   });
 });

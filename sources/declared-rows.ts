@@ -1,5 +1,5 @@
 /** Scan findings as `declared_requests` rows: one per task, resource and kind (the first place wins). */
-import type { NewDeclaredRequest } from "../../db/queries/declared-requests.js";
+import type { NewDeclaredRequest } from "../db/queries/declared-requests.js";
 import type { ScanResult } from "./findings.js";
 
 export function declaredRows(repo: string, scan: ScanResult): NewDeclaredRequest[] {

@@ -3,11 +3,16 @@
  * its renderings (a text table, GitHub workflow commands with a job summary, JSON).
  */
 import Table from "cli-table3";
-import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
+import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import type { Finding, Resource, ScanResult } from "./findings.js";
 import { keyOf } from "./patcher.js";
-import { describeValue } from "./quantities.js";
-import { escapeMarkdown, escapeTextLine, escapeWorkflowData, escapeWorkflowProperty } from "../escape.js";
+import {
+  escapeMarkdown,
+  escapeTextLine,
+  escapeWorkflowData,
+  escapeWorkflowProperty,
+} from "../reports/escape.js";
+import { describeValue, targetValue } from "./quantities.js";
 
 export type Verdict = "over-provisioned" | "under-provisioned" | "no-request" | "dynamic" | "no-data" | "ok";
 export type CheckSeverity = "info" | "warning" | "critical";
@@ -36,8 +41,16 @@ export interface CheckItem {
   message: string;
 }
 
+/**
+ * Why a check could judge nothing (it fails closed): no task found in the repository, or recommendations
+ * that match none of the tasks found (a wrong --repo, a wrong analysis, or keys that disagree).
+ */
+export type NothingToJudge = "no-tasks" | "no-matching-recommendations";
+
 export interface CheckReport {
   items: CheckItem[];
+  /** Set when nothing could be judged; the check then fails with its own exit code. */
+  nothingToJudge: { reason: NothingToJudge; message: string } | null;
   /** Files the scan skipped (syntax errors, malformed YAML). */
   problems: ScanResult["problems"];
   violations: CheckItem[];
@@ -126,7 +139,35 @@ export function checkRequests(
   }
   const violations = items.filter((item) => item.severity !== "info" && item.verdict !== "ok");
   const failed = violations.some((item) => severityRank[item.severity] >= severityRank[failOn]);
-  return { items, problems: scan.problems, violations, failOn, failed };
+  return {
+    items,
+    nothingToJudge: nothingToJudge(scan, analyses, document),
+    problems: scan.problems,
+    violations,
+    failOn,
+    failed,
+  };
+}
+
+function nothingToJudge(
+  scan: ScanResult,
+  analyses: Map<string, TaskAnalysis>,
+  document: AnalysisDocument,
+): CheckReport["nothingToJudge"] {
+  if (scan.tasks.length === 0) {
+    return {
+      reason: "no-tasks",
+      message: `no Airflow task or Prefect deployment found in ${scan.files.length} file(s): nothing to check (wrong --repo?)`,
+    };
+  }
+  if (!scan.tasks.some((site) => analyses.has(keyOf(site.orchestrator, site.pipeline, site.task)))) {
+    const example = scan.tasks[0]!;
+    return {
+      reason: "no-matching-recommendations",
+      message: `none of the ${document.tasks.length} recommendation(s) matches any of the ${new Set(scan.tasks.map((site) => keyOf(site.orchestrator, site.pipeline, site.task))).size} task(s) found (e.g. ${keyOf(example.orchestrator, example.pipeline, example.task)}): wrong --recommendations or --repo?`,
+    };
+  }
+  return null;
 }
 
 function judge(
@@ -138,8 +179,13 @@ function judge(
   site: { file: string; line: number },
 ): CheckItem {
   const unit = resource === "cpu" ? "cores" : "k8s-memory";
-  const recommendedValue =
-    resource === "cpu" ? analysis.recommendation.cpuCores : analysis.recommendation.memoryBytes;
+  // The value the declaration's target would hold (common/sizing-policy.ts): what `patch` writes.
+  const { cpuCores, memoryBytes } = analysis.recommendation;
+  const recommendedValue = finding
+    ? targetValue(finding.unit, cpuCores, memoryBytes)
+    : resource === "cpu"
+      ? cpuCores
+      : memoryBytes;
   const recommended = describeValue(unit, recommendedValue);
   const item = (verdict: Verdict, severity: CheckSeverity, message: string): CheckItem => ({
     ...base,
@@ -221,6 +267,7 @@ export function renderCheckText(report: CheckReport): string {
 }
 
 function summaryLine(report: CheckReport): string {
+  if (report.nothingToJudge) return `NOTHING CHECKED: ${report.nothingToJudge.message}`;
   const critical = report.violations.filter((item) => item.severity === "critical").length;
   const warnings = report.violations.filter((item) => item.severity === "warning").length;
   return `${report.failed ? "FAILED" : "passed"}: ${critical} critical, ${warnings} warning(s) (fail on ${report.failOn})`;
@@ -236,7 +283,11 @@ export function renderGithubAnnotations(report: CheckReport, pathPrefix = ""): s
     (problem) =>
       `::warning file=${escapeWorkflowProperty(pathPrefix + problem.file)},line=${problem.line},title=rightsize%3A file skipped::${escapeWorkflowData(problem.message)}\n`,
   );
+  const nothing = report.nothingToJudge
+    ? [`::error title=rightsize%3A nothing checked::${escapeWorkflowData(report.nothingToJudge.message)}\n`]
+    : [];
   return (
+    nothing.join("") +
     skipped.join("") +
     report.violations
       .map((item) => {

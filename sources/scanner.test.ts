@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Finding, ScanResult } from "./findings.js";
-import { defaultPrefectNames, fixtureFiles, scanFiles } from "./fixture-repository.js";
-import { scanPrefectYaml } from "./prefect-scanner.js";
-import type { PrefectNames } from "./python-scanner.js";
+import { defaultPrefectNames, fixtureFiles, scanFiles } from "../test-support/source-fixtures.js";
+import type { PrefectNames } from "./declaration-patterns.js";
+import { scanPrefectYaml } from "./prefect.js";
 
 const names: PrefectNames = defaultPrefectNames;
 const scanFixture = (files?: Record<string, string>) => scanFiles(files);
@@ -61,14 +61,14 @@ describe("scanning the fixture repository", () => {
       "dags/taskflow.py:11:38 airflow/taskflow_etl [load] cpu-request 0.5 k8s-cpu 0.5 pod_override via-variable",
       'dags/taskflow.py:11:53 airflow/taskflow_etl [load] memory-request "1Gi" k8s-memory 1073741824 pod_override via-variable',
       'dags/taskflow.py:12:39 airflow/taskflow_etl [load] memory-limit "1Gi" k8s-memory 1073741824 pod_override via-variable',
-      "flows/deploy_flows.py:14:31 prefect/nightly-ecs [__flow__] cpu-request 2048 ecs-cpu-units 2 prefect_deploy via-task",
-      "flows/deploy_flows.py:14:47 prefect/nightly-ecs [__flow__] memory-request 8192 MiB 8589934592 prefect_deploy via-task",
-      'prefect.yaml:7:10 prefect/hourly-sync [__flow__] cpu-request "1000m" k8s-cpu 1 prefect_yaml via-variable',
-      'prefect.yaml:7:10 prefect/daily-rollup [__flow__] cpu-request "1000m" k8s-cpu 1 prefect_yaml via-variable',
-      'prefect.yaml:8:13 prefect/hourly-sync [__flow__] memory-request "2Gi" k8s-memory 2147483648 prefect_yaml via-variable',
-      'prefect.yaml:8:13 prefect/daily-rollup [__flow__] memory-request "2Gi" k8s-memory 2147483648 prefect_yaml via-variable',
-      "prefect.yaml:26:14 prefect/ecs-export [__flow__] cpu-request 4096 ecs-cpu-units 4 prefect_yaml via-task",
-      "prefect.yaml:27:17 prefect/ecs-export [__flow__] memory-request 16384 MiB 17179869184 prefect_yaml via-task",
+      "flows/deploy_flows.py:14:31 prefect/nightly-warehouse/nightly-ecs [__flow__] cpu-request 2048 ecs-cpu-units 2 prefect_deploy via-task",
+      "flows/deploy_flows.py:14:47 prefect/nightly-warehouse/nightly-ecs [__flow__] memory-request 8192 MiB 8589934592 prefect_deploy via-task",
+      'prefect.yaml:7:10 prefect/sync/hourly-sync [__flow__] cpu-request "1000m" k8s-cpu 1 prefect_yaml via-variable',
+      'prefect.yaml:7:10 prefect/rollup/daily-rollup [__flow__] cpu-request "1000m" k8s-cpu 1 prefect_yaml via-variable',
+      'prefect.yaml:8:13 prefect/sync/hourly-sync [__flow__] memory-request "2Gi" k8s-memory 2147483648 prefect_yaml via-variable',
+      'prefect.yaml:8:13 prefect/rollup/daily-rollup [__flow__] memory-request "2Gi" k8s-memory 2147483648 prefect_yaml via-variable',
+      "prefect.yaml:26:14 prefect/nightly-warehouse/ecs-export [__flow__] cpu-request 4096 ecs-cpu-units 4 prefect_yaml via-task",
+      "prefect.yaml:27:17 prefect/nightly-warehouse/ecs-export [__flow__] memory-request 16384 MiB 17179869184 prefect_yaml via-task",
     ]);
   });
 
@@ -105,10 +105,10 @@ describe("scanning the fixture repository", () => {
       "airflow/resources_dag/notify@dags/resources_dag.py:10",
       "airflow/taskflow_etl/load@dags/taskflow.py:22",
       "airflow/taskflow_etl/publish_report@dags/taskflow.py:26",
-      "prefect/nightly-ecs/__flow__@flows/deploy_flows.py:10",
-      "prefect/hourly-sync/__flow__@prefect.yaml:11",
-      "prefect/daily-rollup/__flow__@prefect.yaml:16",
-      "prefect/ecs-export/__flow__@prefect.yaml:21",
+      "prefect/nightly-warehouse/nightly-ecs/__flow__@flows/deploy_flows.py:10",
+      "prefect/sync/hourly-sync/__flow__@prefect.yaml:11",
+      "prefect/rollup/daily-rollup/__flow__@prefect.yaml:16",
+      "prefect/nightly-warehouse/ecs-export/__flow__@prefect.yaml:21",
     ]);
   });
 
@@ -190,7 +190,7 @@ with DAG("grouped") as dag:
 
   it("reports Jinja and prefect variable templates in prefect.yaml as dynamic", () => {
     const text =
-      'deployments:\n  - name: t\n    work_pool:\n      job_variables:\n        cpu: "{{ prefect.variables.cpu }}"\n        memory: 2048\n';
+      'deployments:\n  - name: t\n    entrypoint: f.py:t\n    work_pool:\n      job_variables:\n        cpu: "{{ prefect.variables.cpu }}"\n        memory: 2048\n';
     const result = scanPrefectYaml("prefect.yaml", text, names);
     expect(result.findings.map((finding) => `${finding.resource} ${finding.dynamic} ${finding.raw}`)).toEqual(
       ['cpu true "{{ prefect.variables.cpu }}"', "memory false 2048"],
@@ -199,7 +199,7 @@ with DAG("grouped") as dag:
 
   it("uses the configured Prefect variable names", () => {
     const text =
-      "deployments:\n  - name: k\n    work_pool:\n      job_variables:\n        cpu_limit_custom: '2'\n        mem_custom: 1Gi\n";
+      "deployments:\n  - name: k\n    entrypoint: f.py:k\n    work_pool:\n      job_variables:\n        cpu_limit_custom: '2'\n        mem_custom: 1Gi\n";
     const result = scanPrefectYaml("prefect.yaml", text, {
       cpuVariables: ["cpu_limit_custom"],
       memoryVariables: ["mem_custom"],
@@ -207,6 +207,66 @@ with DAG("grouped") as dag:
     expect(result.findings.map((finding) => `${finding.resource} ${finding.unit} ${finding.value}`)).toEqual([
       "cpu k8s-cpu 2",
       "memory k8s-memory 1073741824",
+    ]);
+  });
+});
+
+describe("Prefect keys: FLOW/DEPLOYMENT", () => {
+  it("names the flow from @flow(name=…), else the function name with hyphens, as Prefect does", async () => {
+    const result = await scanFiles({
+      "flows/etl.py": `from prefect import flow
+
+
+@flow(name="Orders ETL")
+def load_orders():
+    pass
+
+
+@flow(log_prints=True)
+def clean_up_tmp():
+    pass
+`,
+      "flows/deploy.py": `from prefect import flow
+
+from flows.etl import load_orders
+
+
+@flow
+def local_flow():
+    pass
+
+
+local_flow.deploy(name="daily", job_variables={"cpu": 1024})
+flow.from_source(source=".", entrypoint="flows/etl.py:load_orders").deploy(name="daily", job_variables={"cpu": 2048})
+flow.from_source(source=".", entrypoint="flows/etl.py:clean_up_tmp").deploy(name="tidy")
+unknown_flow.deploy(name="mystery")
+`,
+      "prefect.yaml": `deployments:
+  - name: daily
+    entrypoint: flows/etl.py:load_orders
+  - name: daily
+    entrypoint: flows/etl.py:clean_up_tmp
+  - name: outside
+    entrypoint: vendor/jobs.py:run_vendor_job
+`,
+    });
+    expect(result.flows.map((flow) => `${flow.file}:${flow.function} = ${flow.name}`)).toEqual([
+      "flows/deploy.py:local_flow = local-flow",
+      "flows/etl.py:load_orders = Orders ETL",
+      "flows/etl.py:clean_up_tmp = clean-up-tmp",
+    ]);
+    expect(result.tasks.map((task) => `${task.file}:${task.line} ${task.pipeline}`)).toEqual([
+      "flows/deploy.py:11 local-flow/daily",
+      "flows/deploy.py:12 Orders ETL/daily",
+      "flows/deploy.py:13 clean-up-tmp/tidy",
+      "prefect.yaml:2 Orders ETL/daily",
+      "prefect.yaml:4 clean-up-tmp/daily",
+      "prefect.yaml:6 run-vendor-job/outside",
+    ]);
+    // Two flows whose deployments share a name stay two pipelines.
+    expect(new Set(result.tasks.map((task) => task.pipeline)).size).toBe(5);
+    expect(result.problems.map((problem) => `${problem.file}:${problem.line} ${problem.message}`)).toEqual([
+      'flows/deploy.py:14 deployment "mystery": its flow cannot be told from the source (a flow variable or from_source(entrypoint=…) is expected); not scanned',
     ]);
   });
 });

@@ -3,23 +3,18 @@
  * declaration should carry, one edit per shared declaration when its tasks agree, per-task overrides when
  * they don't, and unified diffs that `git apply` accepts.
  *
- * Limits: a request becomes the recommendation (rounded to a friendly step, in the literal's own style).
+ * Limits: a request becomes the value its target holds for the recommendation (common/sizing-policy.ts:
+ * the value the analysis and the report show, for Kubernetes-like targets exactly), in the literal's own
+ * style.
  * A limit is left alone while the new request fits under it; when the new request would exceed it, the
  * limit moves with the request and keeps the limit/request ratio the file had (1 when the file declared
  * no request). Limits are never lowered: a limit is a safety net the owner chose.
  */
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
-import type { TaskAnalysis } from "../../common/analysis-document.js";
-import type {
-  Finding,
-  Pattern,
-  RequestKind,
-  Resource,
-  ScanResult,
-  TaskKeyword,
-  TaskSite,
-} from "./findings.js";
-import { describeValue, formatLike, friendlyValue, parseDeclared } from "./quantities.js";
+import type { TaskAnalysis } from "../common/analysis-document.js";
+import { taskKeywordOfPattern } from "./declaration-patterns.js";
+import type { Finding, Pattern, RequestKind, Resource, ScanResult, TaskSite } from "./findings.js";
+import { describeValue, formatLike, parseDeclared, targetValue, targetValueOf } from "./quantities.js";
 
 /** A patch could not be made safely; nothing is written. */
 export class PatchError extends Error {
@@ -84,13 +79,6 @@ interface Member {
   wantedValue: number;
 }
 
-const keywordOf: Partial<Record<Pattern, TaskKeyword>> = {
-  resources: "resources",
-  pod_override: "executor_config",
-  kubernetes_executor: "executor_config",
-  container_resources: "container_resources",
-};
-
 /** The text (between quotes for strings) a finding should carry for one task. */
 function wantedFor(
   finding: Finding,
@@ -101,10 +89,11 @@ function wantedFor(
   const current = { text: finding.literal!.text, value: finding.value! };
   const analysis = recommendations.get(keyOf(finding.orchestrator, finding.pipeline, task));
   if (!analysis) return current;
-  const recommended =
-    finding.resource === "cpu" ? analysis.recommendation.cpuCores : analysis.recommendation.memoryBytes;
+  const { cpuCores, memoryBytes } = analysis.recommendation;
+  const recommended = finding.resource === "cpu" ? cpuCores : memoryBytes;
   if (!Number.isFinite(recommended) || recommended <= 0) return current;
-  const newRequest = friendlyValue(finding.unit, recommended);
+  // The value this declaration's target holds (common/sizing-policy.ts); never rounded again here.
+  const newRequest = targetValue(finding.unit, cpuCores, memoryBytes);
   let target = newRequest;
   if (finding.kind === "limit") {
     const request = scan.findings.find(
@@ -117,18 +106,18 @@ function wantedFor(
         other.literal !== null &&
         other.value !== null,
     );
-    // Compare with the request as it will be written: its own style may round it up further (Gi
-    // quarters), and Kubernetes rejects a request above its limit.
+    // Compare with the request as it will be written: an exponent style may round it up a little, and
+    // Kubernetes rejects a request above its limit.
     const written = request
       ? parseDeclared(request.unit, {
           kind: request.literal!.kind,
-          text: formatLike(request.unit, request.literal!, friendlyValue(request.unit, recommended)),
+          text: formatLike(request.unit, request.literal!, targetValue(request.unit, cpuCores, memoryBytes)),
         })
       : newRequest;
     const requestValue = Math.max(newRequest, written);
     if (requestValue <= current.value) return current;
     const ratio = request?.value ? Math.max(1, current.value / request.value) : 1;
-    target = friendlyValue(finding.unit, requestValue * ratio);
+    target = targetValueOf(finding.unit, requestValue * ratio);
   }
   const text = formatLike(finding.unit, finding.literal!, target);
   const value = parseDeclared(finding.unit, { kind: finding.literal!.kind, text });
@@ -236,7 +225,7 @@ export function planPatches(
       );
     const canOverride = (site: TaskSite | undefined) =>
       site !== undefined &&
-      (keywordOf[first.pattern] !== undefined ||
+      (taskKeywordOfPattern[first.pattern] !== undefined ||
         (first.pattern === "prefect_yaml" && site.jobVariablesAlias !== undefined));
     const overridable = members.every((member) => canOverride(siteOf(member)));
     const keeperText = !overridable
@@ -304,7 +293,7 @@ export function planPatches(
       continue;
     }
     const declaration = renderDeclaration(scan, site, pattern, recommendations);
-    const keyword = keywordOf[pattern]!;
+    const keyword = taskKeywordOfPattern[pattern]!;
     const existing = site.keywords[keyword];
     const comment = `# rightsize: per-task override, ${reason}`;
     if (existing) {

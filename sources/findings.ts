@@ -49,6 +49,14 @@ export interface Finding {
   via: "task" | "default_args" | "variable";
   /** Prefect only: the job variable's name (`cpu`, `memory`, or a configured one). */
   variable?: string;
+  /** Prefect `from_source(entrypoint=…).deploy(name=…)`: settled against every file's flows after the scan. */
+  deployedFrom?: DeployedFrom;
+}
+
+/** A deployment whose flow is named by an entrypoint in another file. */
+export interface DeployedFrom {
+  entrypoint: string;
+  deployment: string;
 }
 
 /** Where a per-task override can be written for a Python task. */
@@ -73,6 +81,8 @@ export interface TaskSite {
    * override replaces with `{<<: *anchor, …}`.
    */
   jobVariablesAlias?: { start: number; end: number; anchor: string };
+  /** See {@link Finding.deployedFrom}. */
+  deployedFrom?: DeployedFrom;
 }
 
 /** A file the scanner could not read. */
@@ -82,8 +92,20 @@ export interface ScanProblem {
   message: string;
 }
 
+/** A Prefect flow defined in a Python file: `@flow` / `@flow(name=…)` on a function. */
+export interface FlowDefinition {
+  file: string;
+  line: number;
+  /** The decorated function's name, as an entrypoint names it (`flows/etl.py:load_orders`). */
+  function: string;
+  /** The flow's name as Prefect gives it (see prefect.ts `flowNameOf`). */
+  name: string;
+}
+
 export interface ScanResult {
   findings: Finding[];
+  /** Prefect flows defined in the Python files, for deployments' `FLOW/DEPLOYMENT` keys. */
+  flows: FlowDefinition[];
   /** Every task seen, declared or not, for the check's "no request" verdict. */
   tasks: TaskSite[];
   problems: ScanProblem[];
@@ -92,5 +114,5 @@ export interface ScanResult {
 }
 
 export function emptyScanResult(): ScanResult {
-  return { findings: [], tasks: [], problems: [], files: [] };
+  return { findings: [], flows: [], tasks: [], problems: [], files: [] };
 }

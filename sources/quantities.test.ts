@@ -2,14 +2,16 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   formatLike,
-  friendlyBytes,
-  friendlyCores,
-  friendlyValue,
   type Literal,
   parseDeclared,
   parseKubernetesQuantity,
   type QuantityUnit,
+  targetValueOf,
 } from "./quantities.js";
+
+const friendlyValue = targetValueOf;
+const friendlyBytes = (bytes: number) => targetValueOf("k8s-memory", bytes);
+const friendlyCores = (cores: number) => targetValueOf("k8s-cpu", cores);
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -56,32 +58,34 @@ describe("parseDeclared", () => {
   });
 });
 
-describe("friendly steps", () => {
-  it("rounds cores up to 0.05 / 0.25 / 0.5", () => {
-    expect(friendlyCores(0.01)).toBe(0.05);
+describe("target values (common/sizing-policy.ts, never rounded again)", () => {
+  it("Kubernetes-like targets hold the recommendation: 50m and 64 MiB steps", () => {
+    expect(friendlyCores(0.01)).toBe(0.1);
     expect(friendlyCores(0.31)).toBeCloseTo(0.35, 9);
     expect(friendlyCores(0.3)).toBeCloseTo(0.3, 9);
-    expect(friendlyCores(1.01)).toBe(1.25);
-    expect(friendlyCores(4.1)).toBe(4.5);
-  });
-  it("rounds bytes up to 64 MiB / 256 MiB / 1 GiB", () => {
-    expect(friendlyBytes(1)).toBe(64 * MiB);
+    expect(friendlyCores(1.01)).toBe(1.05);
+    expect(friendlyCores(4.1)).toBe(4.1);
+    expect(friendlyBytes(1)).toBe(128 * MiB);
     expect(friendlyBytes(900 * MiB)).toBe(960 * MiB);
-    expect(friendlyBytes(1.1 * GiB)).toBe(1.25 * GiB);
-    expect(friendlyBytes(8.2 * GiB)).toBe(9 * GiB);
+    expect(friendlyBytes(1.1 * GiB)).toBe(1152 * MiB);
+    expect(friendlyBytes(8.2 * GiB)).toBe(8448 * MiB);
   });
-  it("uses Fargate's CPU values and 512 MiB steps for ECS", () => {
+  it("ECS targets hold a Fargate size", () => {
     expect(friendlyValue("ecs-cpu-units", 0.3)).toBe(0.5);
     expect(friendlyValue("ecs-cpu-units", 1.1)).toBe(2);
-    expect(friendlyValue("MiB", 3 * GiB + 1)).toBe(3.5 * GiB);
+    expect(friendlyValue("MiB", 3 * GiB + 1)).toBe(4 * GiB);
   });
 });
 
 describe("formatLike keeps the file's style", () => {
   const cases: Array<[QuantityUnit, Literal, number, string]> = [
     ["k8s-memory", { kind: "string", text: "4Gi" }, 2 * GiB, "2Gi"],
-    ["k8s-memory", { kind: "string", text: "4Gi" }, 1.25 * GiB, "1.25Gi"],
-    ["k8s-memory", { kind: "string", text: "1Gi" }, 640 * MiB, "0.75Gi"],
+    ["k8s-memory", { kind: "string", text: "4Gi" }, 1.25 * GiB, "1280Mi"],
+    ["k8s-memory", { kind: "string", text: "1Gi" }, 768 * MiB, "768Mi"],
+    ["k8s-memory", { kind: "string", text: "1Gi" }, 256 * MiB, "256Mi"],
+    ["k8s-memory", { kind: "string", text: "512M" }, 768 * MiB, "768Mi"],
+    ["k8s-cpu", { kind: "string", text: "500m" }, 1.25, "1250m"],
+    ["k8s-cpu", { kind: "number", text: "0.5" }, 1.05, "1.05"],
     ["k8s-memory", { kind: "string", text: "4096Mi" }, 3 * GiB, "3072Mi"],
     ["k8s-memory", { kind: "string", text: "1G" }, 2e9, "2G"],
     ["k8s-memory", { kind: "string", text: "2e9" }, 3e9, "3e9"],
@@ -152,17 +156,23 @@ describe("round trips (properties)", () => {
         (unit, styleIndex, cpu, memory) => {
           const style = styles[unit][styleIndex % styles[unit].length]!;
           const isCpu = unit === "k8s-cpu" || unit === "cores" || unit === "ecs-cpu-units";
-          // Fargate's largest task is 16 vCPU: ECS values above it are capped, by design.
-          const value = unit === "ecs-cpu-units" ? Math.min(cpu, 16) : isCpu ? cpu : memory;
+          // Fargate's largest task is 16 vCPU and 120 GiB: ECS values above it are capped, by design.
+          const value =
+            unit === "ecs-cpu-units"
+              ? Math.min(cpu, 16)
+              : unit === "MiB"
+                ? Math.min(memory, 120 * GiB)
+                : isCpu
+                  ? cpu
+                  : memory;
           const friendly = friendlyValue(unit, value);
           const written = formatLike(unit, style, friendly);
           const back = parseDeclared(unit, { kind: style.kind, text: written });
           expect(back).toBeGreaterThanOrEqual(value * (1 - 1e-9));
-          // Never more than the style's coarsest rounding above the friendly value: a quarter of a
-          // suffix unit (G/Gi), a whole Mi/M, or the next ECS step.
-          const slack =
-            unit === "ecs-cpu-units" ? 16 : isCpu ? 0.001 : unit === "k8s-memory" ? 0.25 * 1024 ** 4 : MiB;
-          expect(back).toBeLessThanOrEqual(Math.max(friendly, value) + slack);
+          // The written value is the target's value exactly, except exponent styles (`2e9`), which
+          // round up at their third decimal.
+          const slack = "text" in style && /e/i.test(style.text) ? 1e-3 * 1e9 : 1e-6;
+          expect(back).toBeLessThanOrEqual(friendly + slack);
         },
       ),
       { numRuns: 500 },
@@ -193,7 +203,7 @@ describe("round trips (properties)", () => {
           /^\d+$/,
         );
         expect(formatLike("k8s-memory", { kind: "string", text: "2Gi" }, friendlyBytes(bytes))).toMatch(
-          /^\d+(\.\d{1,2})?Gi$/,
+          /^\d+(Gi|Mi)$/,
         );
         expect(formatLike("k8s-memory", { kind: "string", text: "512Mi" }, friendlyBytes(bytes))).toMatch(
           /^\d+Mi$/,

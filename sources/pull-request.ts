@@ -1,17 +1,21 @@
 /**
  * Pull requests: a branch with the patched files committed on a git work tree (simple-git), optionally
- * pushed, and optionally opened (or updated) as a GitHub pull request through Octokit. The branch belongs
- * to rightsize: an existing branch of the same name is reset to the scanned commit and pushed with
- * --force, so there is always one branch and one pull request per name.
+ * pushed, and optionally opened (or updated) as a GitHub pull request through Octokit.
+ *
+ * rightsize only ever rewrites a branch it created: every commit it makes carries the trailer
+ * `Rightsize-Branch: <name>`, and a branch (local or on the remote) whose tip lacks it — the base branch,
+ * someone's feature branch, a rightsize branch a person has committed on — is refused (exit 2). Its own
+ * branch is reset to the scanned commit and pushed with `--force-with-lease` naming the tip it inspected,
+ * so a push that raced with someone else's fails instead of overwriting it.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Octokit } from "@octokit/rest";
 import { simpleGit } from "simple-git";
-import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
-import { UsageError } from "../../common/errors.js";
-import { escapeMarkdown } from "../escape.js";
-import { renderMarkdownReport } from "../render.js";
+import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
+import { UsageError } from "../common/errors.js";
+import { escapeMarkdown } from "../reports/escape.js";
+import { renderMarkdownReport } from "../reports/render.js";
 import { type Change, keyOf, type PatchPlan } from "./patcher.js";
 
 /** Git or GitHub refused; the message says which step. */
@@ -112,6 +116,17 @@ export function commitMessage(plan: PatchPlan, document: AnalysisDocument): stri
   return `${lines.join("\n")}\n`;
 }
 
+/** The trailer that marks a commit (and so a branch tip) as rightsize's own. */
+export const branchTrailer = "Rightsize-Branch";
+
+function ownedMessage(message: string, branch: string): string {
+  return `${message.trimEnd()}\n\n${branchTrailer}: ${branch}\n`;
+}
+
+function isOwnedMessage(message: string, branch: string): boolean {
+  return message.split("\n").some((line) => line.trim() === `${branchTrailer}: ${branch}`);
+}
+
 /** The pull request body: the changes as a table, the notes, and the Markdown report of the changed tasks. */
 export function pullRequestBody(plan: PatchPlan, document: AnalysisDocument): string {
   const groups = groupChanges(plan, document);
@@ -179,15 +194,55 @@ export async function makePullRequest(options: PullRequestOptions): Promise<Pull
       `--repo ${options.repo}: uncommitted changes in ${dirty.map((file) => file.file).join(", ")}; commit or stash them first`,
     );
   }
+  const pushing = options.push || options.github !== null;
+  if (options.branch === options.base) {
+    throw new UsageError(
+      `--branch ${options.branch}: that is the base branch; rightsize commits on a branch of its own (e.g. rightsize/rightsizing)`,
+    );
+  }
+  // A local branch of this name is reset below: only when rightsize made it.
+  const localTip = await git
+    .revparse(["--verify", "--quiet", `refs/heads/${options.branch}`])
+    .catch(() => "");
+  if (localTip.trim()) {
+    const message = await git.raw(["log", "-1", "--format=%B", localTip.trim()]);
+    if (!isOwnedMessage(message, options.branch)) {
+      throw new UsageError(
+        `--branch ${options.branch}: a local branch rightsize did not create (its last commit has no ${branchTrailer} trailer); choose another --branch`,
+      );
+    }
+  }
+  // The remote branch is rewritten on push: only when its tip is rightsize's, and only if it is still
+  // that tip when the push lands (--force-with-lease with the inspected value; empty: must not exist).
+  let remoteTip = "";
+  if (pushing) {
+    remoteTip = await remoteBranchTip(git, options.remote, options.branch);
+    if (remoteTip) {
+      await git.raw(["fetch", "--quiet", options.remote, `refs/heads/${options.branch}`]).catch((error) => {
+        throw new PullRequestError(
+          `git fetch ${options.remote} ${options.branch}: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      });
+      const message = await git.raw(["log", "-1", "--format=%B", remoteTip]);
+      if (!isOwnedMessage(message, options.branch)) {
+        throw new UsageError(
+          `--branch ${options.branch}: ${options.remote}/${options.branch} exists and rightsize did not create it (its last commit has no ${branchTrailer} trailer); refusing to overwrite it, choose another --branch`,
+        );
+      }
+    }
+  }
   const originalCommit = (await git.revparse(["HEAD"])).trim();
   const identity = await committerEnvironment(git);
   try {
-    // -B: an existing branch of this name is reset to the scanned commit, not duplicated.
+    // -B: rightsize's own branch of this name is reset to the scanned commit, not duplicated.
     await git.checkout(["-B", options.branch]);
     for (const file of options.plan.files) writeFileSync(join(options.repo, file.file), file.after);
     await git.add(options.plan.files.map((file) => file.file));
     await simpleGit({ baseDir: options.repo, config: identity }).commit(
-      commitMessage(options.plan, options.document),
+      ownedMessage(commitMessage(options.plan, options.document), options.branch),
     );
     result.commit = (await git.revparse(["HEAD"])).trim();
   } catch (error) {
@@ -198,9 +253,11 @@ export async function makePullRequest(options: PullRequestOptions): Promise<Pull
     // Back where the user was; the patched files return to their committed content.
     await git.checkout(original === "HEAD" ? originalCommit : original).catch(() => undefined);
   }
-  if (options.push || options.github) {
+  if (pushing) {
     try {
-      await git.push(options.remote, `${options.branch}:${options.branch}`, ["--force"]);
+      await git.push(options.remote, `refs/heads/${options.branch}:refs/heads/${options.branch}`, [
+        `--force-with-lease=refs/heads/${options.branch}:${remoteTip}`,
+      ]);
       result.pushed = true;
     } catch (error) {
       throw new PullRequestError(
@@ -213,6 +270,20 @@ export async function makePullRequest(options: PullRequestOptions): Promise<Pull
   }
   if (options.github) result.pullRequest = await openPullRequest(options, options.github);
   return result;
+}
+
+/** The commit a remote branch points at, or "" when it has none. */
+async function remoteBranchTip(
+  git: ReturnType<typeof simpleGit>,
+  remote: string,
+  branch: string,
+): Promise<string> {
+  try {
+    const listing = await git.raw(["ls-remote", "--heads", remote, `refs/heads/${branch}`]);
+    return listing.split(/\s+/)[0] ?? "";
+  } catch (error) {
+    throw new PullRequestError(`git ls-remote ${remote}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Commits need an identity; where the repository has none configured, commit as rightsize. */

@@ -1,19 +1,29 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listDeclaredRequests, replaceDeclaredRequests } from "../../db/queries/declared-requests.js";
-import { storeTaskAnalysis } from "../../db/queries/profiles.js";
-import { runCli } from "../../test-support/cli.js";
-import { createPostgresTestDatabase, engines, type TestDatabase } from "../../test-support/databases.js";
+import { listDeclaredRequests, replaceDeclaredRequests } from "../db/queries/declared-requests.js";
+import { storeTaskAnalysis } from "../db/queries/profiles.js";
+import { runCli } from "../test-support/cli.js";
+import { createPostgresTestDatabase, engines, type TestDatabase } from "../test-support/databases.js";
 import { declaredRows } from "./declared-rows.js";
 import {
   defaultPrefectNames,
   fixtureAnalysis,
   fixtureFiles,
   writeFixtureRepository,
-} from "./fixture-repository.js";
+} from "../test-support/source-fixtures.js";
 import { scanRepository } from "./scan-repository.js";
 
 let work: string;
@@ -193,6 +203,27 @@ describe("rightsize patch", () => {
     expect(result.stderr).toMatch(/--recommendations .*bad\.json: not an analysis document: tasks\.0\./);
     expect(existsSync(out)).toBe(false);
   });
+
+  it("refuses out-of-range numbers with the task, path and field (no NaNGi, no 9.3e+290Gi)", async () => {
+    for (const [field, value] of [
+      ["memoryBytes", 9.3e290],
+      ["memoryBytes", -1],
+      ["cpuCores", 1e9],
+    ] as const) {
+      const document = fixtureAnalysis();
+      const index = document.tasks.findIndex((task) => task.task === "crunch");
+      (document.tasks[index]!.recommendation as Record<string, unknown>)[field] = value;
+      const bad = join(work, `out-of-range-${field}.json`);
+      writeFileSync(bad, JSON.stringify(document));
+      const out = join(work, "never-range");
+      const result = await runCli(["patch", "--repo", repo, "--recommendations", bad, "--out", out]);
+      expect(result.code, `${field} ${value}`).toBe(2);
+      expect(result.stderr).toContain(
+        `tasks.${index}.recommendation.${field} (task "airflow"/"resources_dag"/"crunch"): `,
+      );
+      expect(existsSync(out)).toBe(false);
+    }
+  });
 });
 
 describe("rightsize check", () => {
@@ -217,7 +248,9 @@ describe("rightsize check", () => {
       "::warning file=dags/resources_dag.py,line=10,title=rightsize%3A resources_dag/notify no-request::declares no CPU or memory request; recommended 0.1 cores and 200 MiB",
     );
     expect(lines.filter((line) => line.startsWith("::error"))).toHaveLength(5);
-    expect(lines.some((line) => line.includes("nightly-ecs") || line.includes("publish_report"))).toBe(false);
+    expect(
+      lines.some((line) => line.includes("nightly-warehouse/nightly-ecs") || line.includes("publish_report")),
+    ).toBe(false);
     const written = readFileSync(summary, "utf8");
     expect(written.startsWith("previous step\n## rightsize check: failed")).toBe(true);
     expect(written).toContain(
@@ -270,7 +303,16 @@ describe("rightsize check", () => {
     const warning = await runCli(["check", "--repo", repo, "--recommendations", file]);
     expect(warning.code).toBe(1);
     const empty = join(work, "empty.json");
-    writeFileSync(empty, JSON.stringify({ ...document, tasks: [] }));
+    // Every task known to the analysis but none with enough data: listed, never failing.
+    const withoutData = {
+      ...document,
+      tasks: document.tasks.map((task) => ({
+        ...task,
+        runs: 0,
+        recommendation: { ...task.recommendation, confidence: "none" as const },
+      })),
+    };
+    writeFileSync(empty, JSON.stringify(withoutData));
     const noData = await runCli(["check", "--repo", repo, "--recommendations", empty]);
     expect(noData.code).toBe(0);
     expect(noData.stdout).toContain("passed: 0 critical, 0 warning(s)");
@@ -280,5 +322,69 @@ describe("rightsize check", () => {
     const result = await runCli(["check", "--repo", repo, "--fail-on", "sometimes"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("--fail-on");
+  });
+
+  it("fails closed with exit 3 when it finds no task, or no recommendation matches the tasks found", async () => {
+    // A clone of a repository without DAGs (a wrong --repo).
+    const origin = join(work, "empty-origin.git");
+    git(work, "init", "-q", "--bare", "-b", "main", origin);
+    const empty = join(work, "empty");
+    git(work, "clone", "-q", origin, empty);
+    writeFileSync(join(empty, "README.md"), "no DAGs here\n");
+    const none = await runCli(["check", "--repo", empty, "--recommendations", analysisFile]);
+    expect(none.code).toBe(3);
+    expect(none.stderr).toContain("no Airflow task or Prefect deployment found");
+    expect(none.stdout).toContain("NOTHING CHECKED");
+
+    // Recommendations for some other repository's tasks.
+    const other = join(work, "other-analysis.json");
+    const document = fixtureAnalysis();
+    for (const task of document.tasks) task.pipeline = `elsewhere_${task.pipeline}`;
+    writeFileSync(other, JSON.stringify(document));
+    const unmatched = await runCli([
+      "check",
+      "--repo",
+      repo,
+      "--recommendations",
+      other,
+      "--format",
+      "github",
+    ]);
+    expect(unmatched.code).toBe(3);
+    expect(unmatched.stderr).toContain("matches any of the");
+    expect(unmatched.stdout).toContain("::error title=rightsize%3A nothing checked::");
+  });
+
+  it("skips oversized files with a warning and never follows a link out of the repository", async () => {
+    const guarded = realpathSync(writeFixtureRepository(join(work, "guarded")));
+    const outside = join(work, "outside");
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(
+      join(outside, "secret_dag.py"),
+      'from airflow import DAG\nfrom airflow.operators.bash import BashOperator\nwith DAG("secret") as dag:\n    BashOperator(task_id="t", bash_command="x", resources={"cpus": 64})\n',
+    );
+    symlinkSync(outside, join(guarded, "dags", "linked_out"));
+    symlinkSync(join(outside, "secret_dag.py"), join(guarded, "dags", "secret_link.py"));
+    // A link that stays inside is followed (and a loop back to the root ends).
+    symlinkSync(join(guarded, "dags", "legacy.py"), join(guarded, "dags", "legacy_alias.py"));
+    symlinkSync(guarded, join(guarded, "dags", "loop"));
+    // 5 MiB of comments: over the 4 MiB limit.
+    writeFileSync(join(guarded, "dags", "huge.py"), "# generated\n".repeat(5 * 1024 * 90));
+    const result = await runCli([
+      "scan",
+      "--repo",
+      guarded,
+      "--no-store",
+      "--json",
+      join(work, "guarded.json"),
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("dags/huge.py:1: 5.3 MiB, over the 4 MiB limit");
+    expect(result.stderr).toContain("dags/linked_out:1: symbolic link out of the repository; not followed");
+    expect(result.stderr).toContain("dags/secret_link.py:1: symbolic link out of the repository");
+    const scanned = JSON.parse(readFileSync(join(work, "guarded.json"), "utf8")) as { files: string[] };
+    expect(scanned.files).toContain("dags/legacy_alias.py");
+    expect(scanned.files.some((file) => file.includes("secret"))).toBe(false);
+    expect(result.stdout).not.toContain("secret");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkRequests, renderCheckText, renderGithubAnnotations, renderJobSummary } from "./check.js";
-import { analysisTask, fixtureAnalysis, scanFiles } from "./fixture-repository.js";
+import { analysisTask, fixtureAnalysis, scanFiles } from "../test-support/source-fixtures.js";
 
 const options = { overRatio: 2, minCpuCores: 0.5, minMemoryBytes: 512 * 1024 ** 2 };
 const GiB = 1024 ** 3;
@@ -138,8 +138,29 @@ describe("checkRequests", () => {
       "dynamic_dag/unknown_name",
       "kpo_dag/train",
       "pod_split/large",
-      "daily-rollup/__flow__",
+      "rollup/daily-rollup/__flow__",
     ]);
     expect(report.failed).toBe(true);
+  });
+});
+
+describe("a check that fails closed", () => {
+  it("says so when no task was found or no recommendation matches a task found", async () => {
+    const empty = await scanFiles({ "README.py": "print('no DAGs')\n" });
+    const none = checkRequests(empty, fixtureAnalysis(), options, "warning");
+    expect(none.nothingToJudge?.reason).toBe("no-tasks");
+    expect(renderCheckText(none)).toContain("NOTHING CHECKED");
+
+    const scan = await scanFiles({ "dags/d.py": dag });
+    const elsewhere = {
+      ...document,
+      tasks: document.tasks.map((task) => ({ ...task, pipeline: `other_${task.pipeline}` })),
+    };
+    const unmatched = checkRequests(scan, elsewhere, options, "warning");
+    expect(unmatched.nothingToJudge?.reason).toBe("no-matching-recommendations");
+    expect(renderGithubAnnotations(unmatched)).toContain("::error title=rightsize%3A nothing checked::");
+
+    const matched = checkRequests(scan, document, options, "warning");
+    expect(matched.nothingToJudge).toBeNull();
   });
 });

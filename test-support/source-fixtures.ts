@@ -5,11 +5,12 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { AnalysisDocument, TaskAnalysis } from "../../common/analysis-document.js";
-import { emptyScanResult, type ScanResult } from "./findings.js";
-import type { PrefectNames } from "./python-scanner.js";
-import { pythonParser } from "./python-scanner.js";
-import { scanSourceInto } from "./scan-repository.js";
+import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
+import { emptyScanResult, type ScanResult } from "../sources/findings.js";
+import type { PrefectNames } from "../sources/declaration-patterns.js";
+import { pythonParser } from "../sources/python-syntax.js";
+import { settleDeployedFlows } from "../sources/prefect.js";
+import { pythonFirst, scanSourceInto } from "../sources/scan-repository.js";
 
 export const fixtureFiles: Record<string, string> = {
   "dags/resources_dag.py": `from airflow import DAG
@@ -215,7 +216,7 @@ with DAG("broken_dag") as dag:
   "flows/deploy_flows.py": `from prefect import flow
 
 
-@flow
+@flow(name="nightly-warehouse")
 def nightly():
     pass
 
@@ -249,7 +250,7 @@ deployments:
       name: cloud-run
       job_variables: *small_job
   - name: ecs-export
-    entrypoint: flows/export.py:export
+    entrypoint: flows/deploy_flows.py:nightly
     work_pool:
       name: ecs
       job_variables:
@@ -386,28 +387,28 @@ export function fixtureAnalysis(): AnalysisDocument {
       analysisTask({ pipeline: "dynamic_dag", task: "unknown_name", cpuCores: 0.5, memoryBytes: 2 * GiB }),
       analysisTask({
         orchestrator: "prefect",
-        pipeline: "hourly-sync",
+        pipeline: "sync/hourly-sync",
         task: "__flow__",
         cpuCores: 0.5,
         memoryBytes: GiB,
       }),
       analysisTask({
         orchestrator: "prefect",
-        pipeline: "daily-rollup",
+        pipeline: "rollup/daily-rollup",
         task: "__flow__",
         cpuCores: 0.5,
         memoryBytes: 3 * GiB,
       }),
       analysisTask({
         orchestrator: "prefect",
-        pipeline: "ecs-export",
+        pipeline: "nightly-warehouse/ecs-export",
         task: "__flow__",
         cpuCores: 0.9,
         memoryBytes: 3 * GiB,
       }),
       analysisTask({
         orchestrator: "prefect",
-        pipeline: "nightly-ecs",
+        pipeline: "nightly-warehouse/nightly-ecs",
         task: "__flow__",
         cpuCores: 0.1,
         memoryBytes: 100 * MiB,
@@ -431,8 +432,9 @@ export async function scanFiles(
 ): Promise<ScanResult> {
   const parser = await pythonParser();
   const result = emptyScanResult();
-  for (const [file, text] of Object.entries(files).sort((a, b) => a[0].localeCompare(b[0]))) {
-    scanSourceInto(result, parser, file, text, names);
+  for (const file of pythonFirst(Object.keys(files).sort((a, b) => a.localeCompare(b)))) {
+    scanSourceInto(result, parser, file, files[file]!, names);
   }
+  settleDeployedFlows(result);
   return result;
 }

@@ -1,0 +1,45 @@
+/**
+ * The planning of a repository's changes, the use case behind `patch` and `pr`: scan the repository,
+ * read the files the findings point into, plan the edits against the recommendations, and check every
+ * patched file still parses.
+ */
+import type { AnalysisDocument } from "../common/analysis-document.js";
+import type { PrefectNames } from "./declaration-patterns.js";
+import type { ScanResult } from "./findings.js";
+import { type PatchPlan, planPatches, usableRecommendations } from "./patcher.js";
+import { readSources, scanRepository, syntaxChecker } from "./scan-repository.js";
+
+export interface RepositoryPlan {
+  scan: ScanResult;
+  document: AnalysisDocument;
+  plan: PatchPlan;
+}
+
+/**
+ * Scans `repo`, then (scan warnings first, so a missing analysis doesn't hide them) loads the
+ * recommendations through `recommendations` and plans the edits.
+ */
+export async function planRepositoryChanges(
+  repo: string,
+  names: PrefectNames,
+  recommendations: () => Promise<AnalysisDocument>,
+  warn: (scan: ScanResult) => void = () => undefined,
+): Promise<RepositoryPlan> {
+  const scan = await scanRepository(repo, names);
+  warn(scan);
+  const document = await recommendations();
+  const sources = readSources(repo, new Set(scan.findings.map((finding) => finding.file)));
+  const plan = planPatches(scan, sources, usableRecommendations(document.tasks), await syntaxChecker());
+  return { scan, document, plan };
+}
+
+/** One line per change and per note, for the command output. */
+export function describePlan(plan: PatchPlan): string[] {
+  return [
+    ...plan.changes.map(
+      (change) =>
+        `${change.file}:${change.line}  ${change.tasks.join(", ")}  ${change.resource} ${change.kind} ${change.from} -> ${change.to} (${change.fromText} -> ${change.toText})${change.how === "override" ? "  per-task override" : ""}`,
+    ),
+    ...plan.notes.map((note) => `note: ${note}`),
+  ];
+}

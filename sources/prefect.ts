@@ -1,0 +1,431 @@
+/**
+ * Prefect deployments, both ways they are written: prefect.yaml (each deployment's
+ * `work_pool.job_variables`, anchors, aliases and `<<` merges followed; the `yaml` package's node ranges
+ * let a patch replace exactly the scalar, keeping comments and quotes) and `flow.deploy(name=…,
+ * job_variables={…})` calls in Python. Pure functions of a file's text (and, for Python, its tree).
+ */
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  Scalar,
+} from "yaml";
+import { type PrefectNames, prefectVariableResource } from "./declaration-patterns.js";
+import { posix } from "node:path";
+import type { Node } from "web-tree-sitter";
+import type { DeployedFrom, Finding, FlowDefinition, Resource, ScanResult } from "./findings.js";
+import { emptyScanResult } from "./findings.js";
+import type { PythonModule } from "./python-module.js";
+import {
+  calleeName,
+  decoratorExpressions,
+  keywordArguments,
+  positionalArguments,
+  stringValue,
+} from "./python-syntax.js";
+import { type Literal, parseDeclared, type QuantityUnit } from "./quantities.js";
+
+/** The smallest task-level CPU ECS accepts (EC2 launch type; Fargate starts at 256). */
+const ecsMinimumCpuUnits = 128;
+
+/**
+ * Prefect job variables: numbers (and strings of digits) are ECS units — CPU units and MiB — except CPU
+ * values below 128, which no ECS task can have (the ECS developer guide's task CPU minimum is 128 units)
+ * and so are cores, as a custom Kubernetes template writes them. Other strings are Kubernetes
+ * quantities (Cloud Run and Kubernetes work pools: "1000m", "512Mi").
+ */
+export function prefectUnit(resource: Resource, literal: Literal | null): QuantityUnit {
+  const numeric =
+    literal !== null && (literal.kind === "number" || /^\d+(\.\d+)?$/.test(literal.text.trim()));
+  const ecs = literal === null || numeric;
+  if (resource === "cpu") {
+    if (numeric && Number(literal!.text.trim().replace(/_/g, "")) < ecsMinimumCpuUnits) return "k8s-cpu";
+    return ecs ? "ecs-cpu-units" : "k8s-cpu";
+  }
+  return ecs ? "MiB" : "k8s-memory";
+}
+
+/**
+ * The name Prefect gives a flow: `@flow(name=…)`, else the function's name with underscores replaced by
+ * hyphens (PrefectHQ/prefect src/prefect/flows.py, `Flow.__init__`: `name or
+ * fn.__name__.replace("_", "-")`, at ce79dd3).
+ */
+export function flowNameOf(functionName: string, explicit: string | null): string {
+  return explicit ?? functionName.replace(/_/g, "-");
+}
+
+/**
+ * The task key's pipeline of a deployment: `FLOW/DEPLOYMENT`, as Prefect names a deployment
+ * (`prefect deployment run FLOW/DEPLOYMENT`, src/prefect/cli/deployment.py at ce79dd3: "A deployed
+ * flow's name: <FLOW_NAME>/<DEPLOYMENT_NAME>"); DESIGN.md "Task identity".
+ */
+export function deploymentPipeline(flow: string, deployment: string): string {
+  return `${flow}/${deployment}`;
+}
+
+/** `@flow`, `@flow(…)`, `@prefect.flow(…)` functions of a Python file, with their flow names. */
+export function collectFlows(module: PythonModule): void {
+  module.visit(false, (node) => {
+    if (node.type !== "decorated_definition") return;
+    const definition = node.childForFieldName("definition");
+    const functionName = definition?.childForFieldName("name")?.text;
+    if (!functionName) return;
+    for (const expression of decoratorExpressions(node)) {
+      const name = expression.type === "call" ? calleeName(expression) : expression.text;
+      if (name !== "flow" && name !== "prefect.flow") continue;
+      const explicit =
+        expression.type === "call"
+          ? (stringValue(keywordArguments(expression).get("name")) ??
+            stringValue(positionalArguments(expression).find((argument) => argument.type === "string")))
+          : null;
+      module.result.flows.push({
+        file: module.file,
+        line: node.startPosition.row + 1,
+        function: functionName,
+        name: flowNameOf(functionName, explicit),
+      });
+    }
+  });
+}
+
+/**
+ * The flow an entrypoint (`path/to/file.py:function`, relative to `base`) names: the flow defined there
+ * when the file was scanned, else the function's name as Prefect derives it (the file may be outside the
+ * repository, or generated).
+ */
+export function flowOfEntrypoint(entrypoint: string, base: string, flows: FlowDefinition[]): string | null {
+  const colon = entrypoint.lastIndexOf(":");
+  if (colon <= 0) return null;
+  const path = normalize(posix.join(base, entrypoint.slice(0, colon).replace(/\\/g, "/")));
+  const functionName = entrypoint.slice(colon + 1).trim();
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(functionName)) return null;
+  const defined = flows.find((flow) => flow.file === path && flow.function === functionName);
+  return defined?.name ?? flowNameOf(functionName, null);
+}
+
+function normalize(path: string): string {
+  return posix.normalize(path).replace(/^\.\//, "");
+}
+
+/**
+ * Python: `my_flow.deploy(name="…", job_variables={…})` or `flow.from_source(…, entrypoint="f.py:fn")
+ * .deploy(…)`. The pipeline is `FLOW/DEPLOYMENT`; a flow that cannot be told is reported and the
+ * deployment skipped (its key would match nothing the collector records).
+ */
+export function scanDeployCalls(
+  module: PythonModule,
+  names: PrefectNames,
+  knownFlows: FlowDefinition[] = [],
+): void {
+  module.visit(true, (node) => {
+    if (node.type !== "call" || calleeName(node) !== "deploy") return;
+    const fn = node.childForFieldName("function");
+    if (fn?.type !== "attribute") return;
+    const keywords = keywordArguments(node);
+    const name = stringValue(keywords.get("name")) ?? stringValue(positionalArguments(node)[0]);
+    if (name === null) return;
+    const object = fn.childForFieldName("object");
+    const flow = deployedFlow(module, object, knownFlows);
+    const entrypoint =
+      object?.type === "call" && calleeName(object) === "from_source"
+        ? stringValue(keywordArguments(object).get("entrypoint"))
+        : null;
+    const deployedFrom = entrypoint ? { entrypoint, deployment: name } : undefined;
+    if (flow === null) {
+      module.result.problems.push({
+        file: module.file,
+        line: node.startPosition.row + 1,
+        message: `deployment "${name}": its flow cannot be told from the source (a flow variable or from_source(entrypoint=…) is expected); not scanned`,
+      });
+      return;
+    }
+    const pipeline = deploymentPipeline(flow, name);
+    module.result.tasks.push({
+      ...module.site(pipeline, "__flow__", node, keywords, node.childForFieldName("arguments")!, false),
+      orchestrator: "prefect",
+      ...(deployedFrom ? { deployedFrom } : {}),
+    });
+    const variables = module.resolve(keywords.get("job_variables")).node;
+    for (const [key, value] of module.entries(variables)) {
+      const resource = prefectVariableResource(names, key);
+      if (!resource) continue;
+      const literal = module.literalOf(module.resolve(value).node ?? value);
+      module.record(
+        {
+          pattern: "prefect_deploy",
+          resource,
+          kind: "request",
+          unit: prefectUnit(resource, literal),
+          node: value,
+        },
+        "prefect",
+        pipeline,
+        "__flow__",
+        "task",
+        deployedFrom ? { deployedFrom } : {},
+      );
+    }
+  });
+}
+
+/**
+ * Deployments made with `from_source(entrypoint=…)` name a flow in a file that may be scanned after the
+ * deploying one: once every file is scanned, their keys are settled against all the flows found.
+ */
+export function settleDeployedFlows(result: ScanResult): void {
+  const settle = (item: { pipeline: string; deployedFrom?: DeployedFrom }) => {
+    if (!item.deployedFrom) return;
+    const flow = flowOfEntrypoint(item.deployedFrom.entrypoint, "", result.flows);
+    if (flow) item.pipeline = deploymentPipeline(flow, item.deployedFrom.deployment);
+  };
+  result.tasks.forEach(settle);
+  result.findings.forEach(settle);
+}
+
+/** The flow name behind `X.deploy`: a `@flow` function of this file, or `from_source(entrypoint=…)`. */
+function deployedFlow(
+  module: PythonModule,
+  object: Node | null,
+  knownFlows: FlowDefinition[],
+): string | null {
+  if (!object) return null;
+  if (object.type === "identifier") {
+    const defined = module.result.flows.find(
+      (flow) => flow.file === module.file && flow.function === object.text,
+    );
+    if (defined) return defined.name;
+    // `my_flow = some_flow.with_options(name="x")`: with_options' name, else the flow it copies.
+    const assigned = module.resolve(object).node;
+    if (assigned?.type === "call" && calleeName(assigned) === "with_options") {
+      const renamed = stringValue(keywordArguments(assigned).get("name"));
+      if (renamed) return renamed;
+      return deployedFlow(
+        module,
+        assigned.childForFieldName("function")?.childForFieldName("object") ?? null,
+        knownFlows,
+      );
+    }
+    return null;
+  }
+  if (object.type === "call" && calleeName(object) === "from_source") {
+    const entrypoint = stringValue(keywordArguments(object).get("entrypoint"));
+    if (!entrypoint) return null;
+    // Entrypoints are relative to the `source` folder, the repository root in the usual
+    // `from_source(source=".", …)` or a git URL of this repository.
+    return flowOfEntrypoint(entrypoint, "", [...knownFlows, ...module.result.flows]);
+  }
+  return null;
+}
+
+type YamlNode = unknown;
+
+function deref(document: Document, node: YamlNode): YamlNode {
+  let current = node;
+  // An alias resolves to its anchor's node, never to another alias in practice; the bound only
+  // guards against a malformed document.
+  for (let depth = 0; depth < 10 && isAlias(current); depth++) current = current.resolve(document);
+  return current;
+}
+
+/** A key of a mapping, following `<<: *anchor` merges (YAML 1.1 merge keys, which Prefect's loader reads). */
+function lookup(document: Document, node: YamlNode, key: string): YamlNode {
+  const map = deref(document, node);
+  if (!isMap(map)) return undefined;
+  for (const pair of map.items) {
+    if (isPair(pair) && isScalar(pair.key) && pair.key.value === key) return deref(document, pair.value);
+  }
+  for (const pair of map.items) {
+    if (isPair(pair) && isScalar(pair.key) && pair.key.value === "<<") {
+      const merged = deref(document, pair.value);
+      const sources = isSeq(merged) ? merged.items : [merged];
+      for (const source of sources) {
+        const found = lookup(document, source, key);
+        if (found !== undefined) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+function entries(document: Document, node: YamlNode): Array<[string, YamlNode]> {
+  const map = deref(document, node);
+  if (!isMap(map)) return [];
+  const own: Array<[string, YamlNode]> = [];
+  const merged: Array<[string, YamlNode]> = [];
+  for (const pair of map.items) {
+    if (!isPair(pair) || !isScalar(pair.key)) continue;
+    const key = String(pair.key.value);
+    if (key === "<<") {
+      const source = deref(document, pair.value);
+      for (const item of isSeq(source) ? source.items : [source]) merged.push(...entries(document, item));
+    } else {
+      own.push([key, deref(document, pair.value)]);
+    }
+  }
+  // Keys written in the mapping win over merged ones (YAML merge-key semantics).
+  const seen = new Set<string>();
+  return [...own, ...merged].filter(([key]) => {
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** The value of a key written in this very mapping (no merges, aliases left unresolved). */
+function ownValue(node: YamlNode, key: string): YamlNode {
+  if (!isMap(node)) return undefined;
+  const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === key);
+  return pair?.value;
+}
+
+/**
+ * `work_pool: {…, job_variables: *anchor}` written in the deployment itself (not reached through a
+ * shared work pool): the one shape where a per-deployment override can be written without touching
+ * other deployments.
+ */
+function ownJobVariablesAlias(
+  deployment: YamlNode,
+): { start: number; end: number; anchor: string } | undefined {
+  const workPool = ownValue(deployment, "work_pool");
+  if (!isMap(workPool)) return undefined;
+  const variables = ownValue(workPool, "job_variables");
+  if (!isAlias(variables) || !variables.range) return undefined;
+  return { start: variables.range[0], end: variables.range[1], anchor: variables.source };
+}
+
+/** Scans one prefect.yaml. A malformed file is reported with its line and skipped. */
+export function scanPrefectYaml(
+  file: string,
+  text: string,
+  names: PrefectNames,
+  flows: FlowDefinition[] = [],
+): ScanResult {
+  const result = emptyScanResult();
+  result.files.push(file);
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  const error = document.errors[0];
+  if (error) {
+    result.problems.push({
+      file,
+      line: lineCounter.linePos(error.pos[0]).line,
+      message: `not valid YAML: ${error.message.split("\n")[0]}; file skipped`,
+    });
+    return result;
+  }
+  const deployments = deref(document, document.get("deployments", true));
+  if (deployments === undefined || deployments === null) return result;
+  if (!isSeq(deployments)) {
+    const line = lineCounter.linePos((deployments as Scalar).range?.[0] ?? 0).line;
+    result.problems.push({ file, line, message: "`deployments` is not a list; file skipped" });
+    return result;
+  }
+  // One scalar may be shared through an anchor by several deployments; each deployment is its own
+  // pipeline, so it becomes one finding per deployment at the same place and the patcher sees whether
+  // they agree.
+  const shared = new Map<number, { finding: Finding; pipelines: string[] }>();
+  for (const item of deployments.items) {
+    const deployment = deref(document, item);
+    const nameNode = lookup(document, deployment, "name");
+    if (!isScalar(nameNode) || typeof nameNode.value !== "string") continue;
+    const deploymentName = nameNode.value;
+    const line = lineCounter.linePos(nameNode.range?.[0] ?? 0).line;
+    // The flow comes from the deployment's entrypoint, relative to the folder prefect.yaml sits in
+    // (`prefect deploy` runs there and loads the flow with load_flow_from_entrypoint:
+    // src/prefect/cli/deploy/_core.py at ce79dd3).
+    const entrypoint = lookup(document, deployment, "entrypoint");
+    const flow =
+      isScalar(entrypoint) && typeof entrypoint.value === "string"
+        ? flowOfEntrypoint(entrypoint.value, posix.dirname(file), flows)
+        : null;
+    if (flow === null) {
+      result.problems.push({
+        file,
+        line,
+        message: `deployment "${deploymentName}" has no entrypoint of the form path/to/file.py:function; not scanned`,
+      });
+      continue;
+    }
+    const name = deploymentPipeline(flow, deploymentName);
+    const alias = ownJobVariablesAlias(deployment);
+    result.tasks.push({
+      orchestrator: "prefect",
+      pipeline: name,
+      task: "__flow__",
+      file,
+      line,
+      insertAt: nameNode.range?.[1] ?? 0,
+      bare: false,
+      indent: null,
+      keywords: {},
+      k8sModule: "k8s",
+      ...(alias ? { jobVariablesAlias: alias } : {}),
+    });
+    const variables = lookup(document, lookup(document, deployment, "work_pool"), "job_variables");
+    for (const [key, value] of entries(document, variables)) {
+      const resource = prefectVariableResource(names, key);
+      if (!resource || !isScalar(value) || !value.range) continue;
+      const existing = shared.get(value.range[0]);
+      if (existing) {
+        if (!existing.pipelines.includes(name)) existing.pipelines.push(name);
+        continue;
+      }
+      shared.set(value.range[0], {
+        finding: { ...scalarFinding(file, text, value, resource, name, lineCounter), variable: key },
+        pipelines: [name],
+      });
+    }
+  }
+  for (const { finding, pipelines } of shared.values()) {
+    for (const pipeline of pipelines) {
+      result.findings.push({ ...finding, pipeline, via: pipelines.length > 1 ? "variable" : "task" });
+    }
+  }
+  return result;
+}
+
+function scalarFinding(
+  file: string,
+  text: string,
+  scalar: Scalar,
+  resource: "cpu" | "memory",
+  pipeline: string,
+  lineCounter: LineCounter,
+): Finding {
+  const [start, end] = scalar.range!;
+  const quoted = scalar.type === Scalar.QUOTE_DOUBLE || scalar.type === Scalar.QUOTE_SINGLE;
+  const raw = text.slice(start, end);
+  const plainValue = scalar.value;
+  let literal: Literal | null = null;
+  if (typeof plainValue === "number") literal = { kind: "number", text: raw };
+  else if (typeof plainValue === "string" && !plainValue.includes("{{") && plainValue !== "")
+    literal = { kind: "string", text: quoted ? raw.slice(1, -1) : raw };
+  const unit = prefectUnit(resource, literal);
+  const value = literal ? parseDeclared(unit, literal) : Number.NaN;
+  const dynamic = literal === null || !Number.isFinite(value) || (quoted && raw.slice(1, -1) !== plainValue);
+  const position = lineCounter.linePos(start);
+  return {
+    file,
+    line: position.line,
+    column: position.col,
+    start: quoted ? start + 1 : start,
+    end: quoted ? end - 1 : end,
+    raw,
+    literal: dynamic ? null : literal,
+    unit,
+    value: dynamic ? null : value,
+    dynamic,
+    resource,
+    kind: "request",
+    pattern: "prefect_yaml",
+    orchestrator: "prefect",
+    pipeline,
+    tasks: ["__flow__"],
+    via: "task",
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * Scans a repository folder: every `*.py` file through the Python scanner, every `prefect.yaml` /
+ * `prefect.yml` through the Prefect scanner. The I/O edge around the pure scanners.
+ */
+import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, sep } from "node:path";
+import { parseDocument } from "yaml";
+import { UsageError } from "../common/errors.js";
+import type { ScanProblem, ScanResult } from "./findings.js";
+import { emptyScanResult } from "./findings.js";
+import type { PrefectNames } from "./declaration-patterns.js";
+import { scanPrefectYaml, settleDeployedFlows } from "./prefect.js";
+import { scanPythonSource } from "./python-scanner.js";
+import { firstSyntaxError, pythonParser } from "./python-syntax.js";
+
+/** Folders that hold no DAG sources of the repository's own. */
+const skippedFolders = new Set([
+  ".git",
+  "node_modules",
+  "__pycache__",
+  ".venv",
+  "venv",
+  ".tox",
+  ".mypy_cache",
+]);
+
+/**
+ * Files larger than this are skipped with a warning. The largest generated DAG files we know of are a
+ * few hundred KiB; parsing costs about 0.4 s and 40 MB per MB of Python (a 50 MB file took more than
+ * 20 s and 2 GB), so 4 MiB bounds one file to about 2 s (chosen value).
+ */
+export const MAX_SOURCE_FILE_BYTES = 4 * 1024 ** 2;
+
+function isSourceName(name: string): boolean {
+  return name.endsWith(".py") || name === "prefect.yaml" || name === "prefect.yml";
+}
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/**
+ * The source files under `root`, sorted. Symbolic links are followed only while they stay inside the
+ * repository (a link out of it is reported and skipped: the repository is someone else's input), and
+ * every real folder is walked once, so link loops end.
+ */
+function listFiles(root: string, problems: ScanProblem[]): string[] {
+  const realRoot = realpathSync(root);
+  const files: string[] = [];
+  const walked = new Set<string>();
+  const walk = (folder: string) => {
+    const real = realpathSync(folder);
+    if (walked.has(real)) return;
+    walked.add(real);
+    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const path = join(folder, entry.name);
+      let isDirectory = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = realpathSync(path);
+        } catch {
+          continue; // a dangling link holds nothing to scan
+        }
+        if (!inside(realRoot, target)) {
+          if (isSourceName(entry.name) || statSync(target, { throwIfNoEntry: false })?.isDirectory()) {
+            problems.push({
+              file: relative(root, path).split(sep).join("/"),
+              line: 1,
+              message: "symbolic link out of the repository; not followed",
+            });
+          }
+          continue;
+        }
+        const stat = statSync(target);
+        isDirectory = stat.isDirectory();
+        isFile = stat.isFile();
+      }
+      if (isDirectory) {
+        if (!skippedFolders.has(entry.name)) walk(path);
+      } else if (isFile && isSourceName(entry.name)) {
+        files.push(path);
+      }
+    }
+  };
+  walk(root);
+  return files;
+}
+
+/** Python files before prefect.yaml files (each group in path order): flows are known before deployments. */
+export function pythonFirst<T extends string>(files: T[]): T[] {
+  return [...files.filter((file) => file.endsWith(".py")), ...files.filter((file) => !file.endsWith(".py"))];
+}
+
+/** Scans one DAG file (`.py`) or prefect.yaml's text and adds what it finds to `result`. */
+export function scanSourceInto(
+  result: ScanResult,
+  parser: Awaited<ReturnType<typeof pythonParser>>,
+  file: string,
+  text: string,
+  names: PrefectNames,
+): void {
+  // prefect.yaml entrypoints name flows in the Python files: those are scanned first (scanRepository
+  // and the fixtures order them so), and their flows resolve the deployments' keys.
+  const part = file.endsWith(".py")
+    ? scanPythonSource(parser, file, text, names, result.flows)
+    : scanPrefectYaml(file, text, names, result.flows);
+  result.findings.push(...part.findings);
+  result.flows.push(...part.flows);
+  result.tasks.push(...part.tasks);
+  result.problems.push(...part.problems);
+  result.files.push(...part.files);
+}
+
+/** Scans every DAG file and prefect.yaml under `repo`; paths in the result are relative to it. */
+export async function scanRepository(repo: string, names: PrefectNames): Promise<ScanResult> {
+  let isFolder = false;
+  try {
+    isFolder = statSync(repo).isDirectory();
+  } catch {
+    isFolder = false;
+  }
+  if (!isFolder) throw new UsageError(`--repo ${repo}: not a folder`);
+  const parser = await pythonParser();
+  const result = emptyScanResult();
+  for (const path of pythonFirst(listFiles(repo, result.problems))) {
+    const file = relative(repo, path).split(sep).join("/");
+    let text: string;
+    try {
+      const size = statSync(path).size;
+      if (size > MAX_SOURCE_FILE_BYTES) {
+        result.problems.push({
+          file,
+          line: 1,
+          message: `${(size / 1024 ** 2).toFixed(1)} MiB, over the ${MAX_SOURCE_FILE_BYTES / 1024 ** 2} MiB limit for a source file; file skipped`,
+        });
+        continue;
+      }
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      result.problems.push({
+        file,
+        line: 1,
+        message: `cannot be read (${(error as Error).message}); file skipped`,
+      });
+      continue;
+    }
+    scanSourceInto(result, parser, file, text, names);
+  }
+  settleDeployedFlows(result);
+  return result;
+}
+
+/** Reads the files findings point into, for the patcher. */
+export function readSources(repo: string, files: Iterable<string>): Map<string, string> {
+  const sources = new Map<string, string>();
+  for (const file of files) sources.set(file, readFileSync(join(repo, file), "utf8"));
+  return sources;
+}
+
+/**
+ * A checker for patched files: Python must parse without ERROR nodes, YAML without errors. Returns a
+ * problem description or null.
+ */
+export async function syntaxChecker(): Promise<(file: string, text: string) => string | null> {
+  const parser = await pythonParser();
+  return (file, text) => {
+    if (file.endsWith(".py")) {
+      const tree = parser.parse(text);
+      if (!tree) return "could not be parsed";
+      try {
+        const error = firstSyntaxError(tree.rootNode);
+        return error ? `syntax error at line ${error.startPosition.row + 1}` : null;
+      } finally {
+        tree.delete();
+      }
+    }
+    const document = parseDocument(text);
+    return document.errors[0] ? document.errors[0].message.split("\n")[0]! : null;
+  };
+}
