@@ -11,6 +11,7 @@ import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
 import { insertReportRun, updateReportRun } from "../db/queries/report-runs.js";
+import { loadTimelines } from "../db/queries/timelines.js";
 import { sendReportEmail } from "./email.js";
 import { type RenderOptions, renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
 
@@ -46,6 +47,12 @@ function windowEndOf(document: AnalysisDocument): Date {
   return Number.isNaN(date.getTime()) ? new Date() : date;
 }
 
+/** The document's window, for reading the samples behind its timelines. */
+export function windowOfDocument(document: AnalysisDocument): { start: Date; end: Date } {
+  const end = windowEndOf(document);
+  return { start: new Date(end.getTime() - document.windowDays * 86_400_000), end };
+}
+
 export async function publishAnalysis(options: {
   db: Db;
   document: AnalysisDocument;
@@ -56,7 +63,8 @@ export async function publishAnalysis(options: {
   const { db, document, config, logger } = options;
   const outDir = resolve(config.reports.outDir);
   const base = reportBaseName(document);
-  const html = renderHtmlReport(document, options.render);
+  const timelines = options.render?.timelines ?? (await loadTimelines(db, windowOfDocument(document)));
+  const html = renderHtmlReport(document, { ...options.render, timelines });
   const markdown = renderMarkdownReport(document, options.render);
   mkdirSync(outDir, { recursive: true });
   const htmlPath = join(outDir, `${base}.html`);
