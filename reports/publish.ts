@@ -4,7 +4,7 @@
  * throws after recording, so the BullMQ job that called this retries.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import type { Config } from "../common/config.js";
 import { coerceError, describeError } from "../common/errors.js";
@@ -14,12 +14,15 @@ import { insertReportRun, updateReportRun } from "../db/queries/report-runs.js";
 import { loadTimelines } from "../db/queries/timelines.js";
 import { sendReportEmail } from "./email.js";
 import { type RenderOptions, renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
+import { deliverSlackSummary, type SlackResult } from "./slack.js";
 
 export interface PublishResult {
   htmlPath: string;
   markdownPath: string;
   email: "sent" | "skipped" | "failed";
   reportRunId: number;
+  /** Absent when the publish stopped before Slack (a failed email throws first). */
+  slack?: SlackResult;
 }
 
 /** `rightsize-2026-11-21` from the window end (or generation time): one file pair per night. */
@@ -53,13 +56,28 @@ export function windowOfDocument(document: AnalysisDocument): { start: Date; end
   return { start: new Date(end.getTime() - document.windowDays * 86_400_000), end };
 }
 
-export async function publishAnalysis(options: {
+export interface PublishOptions {
   db: Db;
   document: AnalysisDocument;
   config: Config;
   logger: Logger;
   render?: RenderOptions;
-}): Promise<PublishResult> {
+  /** Names the delivery for Slack's once-only post. @defaultValue the document's window end (ISO-8601) */
+  deliveryKey?: string;
+}
+
+/** Files, report run and email, then the Slack message (reports/slack.ts), which a retry does not post twice. */
+export async function publishAnalysis(options: PublishOptions): Promise<PublishResult> {
+  const result = await publishFilesAndEmail(options);
+  const slack = await deliverSlackSummary({
+    ...options,
+    deliveryKey: options.deliveryKey ?? windowEndOf(options.document).toISOString(),
+    htmlFileName: basename(result.htmlPath),
+  });
+  return { ...result, slack };
+}
+
+async function publishFilesAndEmail(options: PublishOptions): Promise<PublishResult> {
   const { db, document, config, logger } = options;
   const outDir = resolve(config.reports.outDir);
   const base = reportBaseName(document);
