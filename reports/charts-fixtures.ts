@@ -44,7 +44,11 @@ export function syntheticTimeline(
       ticks: Math.max(1, Math.round(seconds)),
       seconds,
       cpuMin: mean * 0.5,
-      cpuMax: index === Math.floor(count * 0.6) ? shape.peakCores : mean * (1.1 + random() * 0.3),
+      // Every other bucket stays under the one-bucket peak, so the peak is the run's maximum.
+      cpuMax:
+        index === Math.floor(count * 0.6)
+          ? shape.peakCores
+          : Math.min(shape.peakCores * 0.95, mean * (1.1 + random() * 0.3)),
       cpuMean: mean,
       rssMax: Math.round(
         shape.peakBytes * (index === Math.floor(count * 0.7) ? 1 : climb * (0.85 + random() * 0.1)),
