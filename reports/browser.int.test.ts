@@ -215,7 +215,8 @@ describe("HTML report in headless Chromium", () => {
       if (message.type() === "error") problems.push(message.text());
     });
     page.on("pageerror", (error) => problems.push(error.message));
-    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+    // 5 MB of HTML takes Chromium a while on a loaded machine: more than playwright's default 30 s.
+    await page.goto(pathToFileURL(file).href, { waitUntil: "load", timeout: 120_000 });
     expect(await page.locator("figure.tl svg").count()).toBe(1000);
     expect(await page.locator("figure.runs svg").count()).toBe(1000);
     expect(await horizontalOverflow(page)).toBe(0);

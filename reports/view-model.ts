@@ -94,8 +94,9 @@ export interface TaskView {
   rank: number;
   task: TaskAnalysis;
   verdict: TaskVerdict;
-  cpuChart: Chart;
-  memoryChart: Chart;
+  /** Distribution charts, drawn only without per-run figures (then `acrossRuns` is null). */
+  cpuChart: Chart | null;
+  memoryChart: Chart | null;
   /** Duration, peak memory and CPU p95 of each run in the window; empty without per-run figures. */
   acrossRuns: AcrossRunsView | null;
   /** The latest and the worst run over time (one block when they are the same run); null without samples. */
@@ -405,8 +406,8 @@ export function buildReportView(
       rank: 0,
       task,
       verdict: verdictOf(task),
-      cpuChart: cpuChart(task, formats.cores),
-      memoryChart: memoryChart(task, formats.bytes),
+      cpuChart: null,
+      memoryChart: null,
       acrossRuns: acrossRunsChart(task),
       timelines: timelinesChart(options.timelines?.get(key) ?? [], task),
       timeSegments: timeSegmentsOf(task),
@@ -421,6 +422,10 @@ export function buildReportView(
       cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
       memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
     };
+    if (!view.acrossRuns) {
+      view.cpuChart = cpuChart(task, formats.cores);
+      view.memoryChart = memoryChart(task, formats.bytes);
+    }
     view.dominantSegment = view.timeSegments.reduce<TimeSegment | null>(
       (largest, segment) => (largest === null || segment.share > largest.share ? segment : largest),
       null,
