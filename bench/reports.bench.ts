@@ -1,9 +1,12 @@
 /**
  * Report rendering for 1,000 tasks (DESIGN.md "Performance and scale"; issue target: HTML under 2 s and
- * under 5 MB). Floor: JSON.stringify of the same document, the least any renderer must do to walk it.
+ * under 5 MB), each task with two timelines (its latest run and a 10-hour worst run, 40 buckets each, as
+ * db/queries/timelines.ts returns them). Floor: JSON.stringify of the same document and timelines, the
+ * least any renderer must do to walk them.
  * Each case runs a few times after a warm-up; the median is reported, with the ratio to the floor.
  */
 import { performance } from "node:perf_hooks";
+import { syntheticTimelines } from "../reports/charts-fixtures.js";
 import { renderEmail, renderHtmlReport, renderMarkdownReport } from "../reports/render.js";
 import { largeAnalysis } from "../reports/test-fixtures.js";
 
@@ -27,10 +30,15 @@ function measure(render: () => string): { ms: number; bytes: number } {
 
 export async function run(): Promise<void> {
   const document = largeAnalysis(taskCount);
-  const floor = measure(() => JSON.stringify(document));
+  const timelines = syntheticTimelines(document);
+  const floor = measure(() => JSON.stringify({ document, timelines: [...timelines.values()] }));
   const cases = [
     { name: "JSON.stringify (floor)", ...floor },
-    { name: "HTML report", ...measure(() => renderHtmlReport(document)) },
+    {
+      name: "HTML report, 2 timelines per task",
+      ...measure(() => renderHtmlReport(document, { timelines })),
+    },
+    { name: "HTML report without timelines", ...measure(() => renderHtmlReport(document)) },
     { name: "Markdown report (25 tasks)", ...measure(() => renderMarkdownReport(document)) },
     {
       name: "email (HTML + text, 25 tasks)",

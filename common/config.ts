@@ -60,8 +60,10 @@ export interface Config {
   schedule: { cron: string; timezone: string };
   queue: { prefix: string; concurrency: number };
   retention: { days: number; partitionsAheadDays: number };
-  reports: { outDir: string };
+  reports: { outDir: string; baseUrl: string | null };
   email: { smtpUrl: string | null; from: string; to: string[] };
+  /** `webhookUrl` is a secret (whoever holds it can post): never logged or put in an error message. */
+  slack: { webhookUrl: string | null };
   github: { token: string | null; apiUrl: string; repo: string | null; baseBranch: string };
   check: { overRatio: number; minCpuCores: number; minMemoryBytes: number };
   prefect: { cpuVariables: string[]; memoryVariables: string[] };
@@ -396,6 +398,24 @@ export const settings: Setting[] = [
     expected: "a folder path",
     description: "Where `report` and the nightly publish job write HTML and Markdown.",
     parse: text,
+  },
+  {
+    key: "reports.baseUrl",
+    env: "RIGHTSIZE_REPORTS_BASE_URL",
+    default: null,
+    expected: "an http(s) URL",
+    description:
+      "Where reports.outDir is served on the web: the Slack message links to the night's HTML report under it. Unset: no link.",
+    parse: url(["http://", "https://"]),
+  },
+  {
+    key: "slack.webhookUrl",
+    env: "SLACK_WEBHOOK_URL",
+    default: null,
+    expected: "a Slack incoming webhook URL (https://hooks.slack.com/services/…)",
+    description:
+      "Posts the nightly summary to this Slack incoming webhook (a secret: never logged). Unset: no Slack message.",
+    parse: url(["https://", "http://"]),
   },
   {
     key: "email.smtpUrl",

@@ -314,3 +314,22 @@ export const reportRuns = pgTable("report_runs", {
    */
   deliveryKey: text("delivery_key"),
 });
+
+/**
+ * A delivery of a night's summary to a channel other than the email (today: `slack`), recorded the moment
+ * it went out, so a retried publish finds it sent and does not post it twice.
+ */
+export const reportDeliveries = pgTable(
+  "report_deliveries",
+  {
+    /** Names the delivery: the night's window end (ISO-8601), or the key the publisher was given. */
+    deliveryKey: text("delivery_key").notNull(),
+    channel: text("channel").notNull(),
+    /** sent or failed. */
+    status: text("status").notNull(),
+    error: text("error"),
+    attempts: integer("attempts").notNull().default(1),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.deliveryKey, table.channel] })],
+);

@@ -1,6 +1,7 @@
 /**
  * The HTML report in a real browser: headless Chromium opens the file from disk (as a mail attachment or
- * a saved file would be), the charts draw with non-zero bars, the page logs no errors, and the inline
+ * a saved file would be), every chart (timelines, across runs, distributions) has a real size, a very
+ * long task name does not push the page wider than the window, the page logs no errors, and the inline
  * script filters and sorts. A screenshot is kept in the test's temp dir for a person to look at.
  */
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -9,8 +10,61 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AnalysisDocument } from "../common/analysis-document.js";
+import { syntheticTimelines } from "./charts-fixtures.js";
 import { renderHtmlReport } from "./render.js";
-import { hostileName, largeAnalysis, sampleAnalysis } from "./test-fixtures.js";
+import { buildTask, hostileName, largeAnalysis, sampleAnalysis } from "./test-fixtures.js";
+
+/** A task name with no place to break, longer than any window is wide. */
+const longName = `extract_${"and_transform_".repeat(30)}orders`;
+
+/** The sample analysis plus a task with {@link longName}, so the layout is tested against it. */
+function analysisWithLongName(): AnalysisDocument {
+  const document = sampleAnalysis();
+  document.tasks.push(
+    buildTask({
+      pipeline: `pipeline_${"x".repeat(120)}`,
+      task: longName,
+      usedCores: 0.5,
+      peakBytes: 2 ** 30,
+      recommendedCores: 0.6,
+      recommendedBytes: 1.2 * 2 ** 30,
+      processes: [
+        {
+          command: `python -m ${"very.long.module.".repeat(20)}main`,
+          count: 1,
+          cpuSeconds: 3,
+          peakRssBytes: 1,
+        },
+      ],
+      endpoints: [{ endpoint: `${"db".repeat(80)}.internal:5432`, waitSeconds: 4 }],
+      seed: 3,
+    }),
+  );
+  return document;
+}
+
+/** Every chart on the page with its drawn size, and how many of its marks have a real size. */
+async function chartSizes(page: import("playwright-core").Page) {
+  return page.$$eval("figure svg", (svgs) =>
+    svgs.map((svg) => {
+      const box = svg.getBoundingClientRect();
+      const marks = [...svg.querySelectorAll("rect.bar, path")].map((mark) => mark.getBoundingClientRect());
+      return {
+        kind: svg.parentElement?.className ?? "",
+        width: box.width,
+        height: box.height,
+        marks: marks.length,
+        drawn: marks.filter((mark) => mark.width > 0 || mark.height > 0).length,
+      };
+    }),
+  );
+}
+
+/** The page is no wider than its window: nothing overflows horizontally. */
+async function horizontalOverflow(page: import("playwright-core").Page): Promise<number> {
+  return page.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+}
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -42,9 +96,14 @@ describe("HTML report in headless Chromium", () => {
 
   it("draws the charts, logs no errors, filters and sorts, and keeps a screenshot", async () => {
     const file = join(dir, "report.html");
+    const document = analysisWithLongName();
+    // One task without samples has no timeline, as a task collected before an upgrade would.
+    const timelines = syntheticTimelines(document);
+    expect(timelines.delete("prefect/nightly-ml/__flow__")).toBe(true);
     writeFileSync(
       file,
-      renderHtmlReport(sampleAnalysis(), {
+      renderHtmlReport(document, {
+        timelines,
         patches: {
           "airflow/etl_daily/transform_orders":
             "--- a/dags/etl.py\n+++ b/dags/etl.py\n@@ -1 +1 @@\n-cpu=8\n+cpu=1.5\n",
@@ -69,27 +128,50 @@ describe("HTML report in headless Chromium", () => {
 
     await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
 
-    // Every task has two charts; each draws bars with a real size.
-    const charts = await page.$$eval("figure.chart svg", (svgs) =>
-      svgs.map((svg) => {
-        const bars = [...svg.querySelectorAll("rect.bar")].map((bar) => bar.getBoundingClientRect());
-        return { bars: bars.length, drawn: bars.filter((box) => box.width > 0 && box.height > 0).length };
+    // Every chart has a real size, and so do its marks (bars, areas, lines, band).
+    const charts = await chartSizes(page);
+    const timelineCount = charts.filter((chart) => chart.kind === "tl").length;
+    expect(timelineCount).toBe(timelines.size);
+    expect(charts.filter((chart) => chart.kind === "runs").length).toBe(
+      document.tasks.filter((task) => (task.recentRuns?.length ?? 0) > 0).length,
+    );
+    for (const chart of charts) {
+      expect(chart.width, chart.kind).toBeGreaterThan(0);
+      expect(chart.height, chart.kind).toBeGreaterThan(0);
+      expect(chart.marks, chart.kind).toBeGreaterThan(0);
+      expect(chart.drawn, chart.kind).toBe(chart.marks);
+    }
+    // The band is stroked (a box has no height for a horizontal path): its length is the step run's.
+    const bands = await page.$$eval(".tl [class^=s-]", (paths) =>
+      paths.map((path) => ({
+        width: path.getBoundingClientRect().width,
+        stroke: (
+          globalThis as unknown as { getComputedStyle(element: unknown): { strokeWidth: string } }
+        ).getComputedStyle(path).strokeWidth,
+      })),
+    );
+    expect(bands.length).toBeGreaterThan(0);
+    expect(bands.filter((band) => !(band.width > 0 && band.stroke === "12px"))).toEqual([]);
+    // Request lines: horizontal in timelines, vertical in the distribution charts.
+    const requestLines = await page.$$eval("svg .request", (lines) =>
+      lines.map((line) => {
+        const box = line.getBoundingClientRect();
+        return Math.max(box.width, box.height);
       }),
     );
-    expect(charts).toHaveLength(sampleAnalysis().tasks.length * 2);
-    for (const chart of charts) {
-      expect(chart.bars).toBeGreaterThan(0);
-      expect(chart.drawn).toBe(chart.bars);
-    }
-    const requestLines = await page.$$eval("svg line.request", (lines) =>
-      lines.map((line) => line.getBoundingClientRect().height),
-    );
     expect(requestLines.length).toBeGreaterThan(0);
-    expect(requestLines.every((height) => height > 0)).toBe(true);
+    expect(requestLines.every((length) => length > 0)).toBe(true);
     const timeBars = await page.$$eval(".timebar span", (spans) =>
       spans.map((span) => span.getBoundingClientRect().width),
     );
     expect(timeBars.some((width) => width > 0)).toBe(true);
+
+    // The long name wraps inside its box; the page does not scroll sideways, here or on a phone.
+    expect(await page.getByText(longName).count()).toBeGreaterThan(0);
+    expect(await horizontalOverflow(page)).toBe(0);
+    await page.setViewportSize({ width: 390, height: 800 });
+    expect(await horizontalOverflow(page)).toBe(0);
+    await page.setViewportSize({ width: 1200, height: 900 });
 
     // The hostile task name is text on the page, not markup.
     expect(await page.locator("script").count()).toBe(1);
@@ -125,15 +207,19 @@ describe("HTML report in headless Chromium", () => {
 
   it("opens a 1,000-task report without errors, and filters it", async () => {
     const file = join(dir, "large.html");
-    writeFileSync(file, renderHtmlReport(largeAnalysis(1000)));
+    const large = largeAnalysis(1000);
+    writeFileSync(file, renderHtmlReport(large, { timelines: syntheticTimelines(large) }));
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const problems: string[] = [];
     page.on("console", (message) => {
       if (message.type() === "error") problems.push(message.text());
     });
     page.on("pageerror", (error) => problems.push(error.message));
-    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
-    expect(await page.locator("figure.chart svg").count()).toBe(2000);
+    // 5 MB of HTML takes Chromium a while on a loaded machine: more than playwright's default 30 s.
+    await page.goto(pathToFileURL(file).href, { waitUntil: "load", timeout: 120_000 });
+    expect(await page.locator("figure.tl svg").count()).toBe(1000);
+    expect(await page.locator("figure.runs svg").count()).toBe(1000);
+    expect(await horizontalOverflow(page)).toBe(0);
     expect(await page.textContent("#shown")).toBe("1000 shown");
     await page.fill("#filter", "task_0042_");
     expect(await page.textContent("#shown")).toBe("1 shown");

@@ -5,15 +5,17 @@
  * delivery key before anything else can fail, and a retry that finds it sent does not send it again.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import type { Config } from "../common/config.js";
 import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
 import { insertReportRun, sentDelivery, updateReportRun } from "../db/queries/report-runs.js";
+import { loadTimelines } from "../db/queries/timelines.js";
 import { sendReportEmail } from "./email.js";
 import { type RenderOptions, renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
+import { deliverSlackSummary, type SlackResult } from "./slack.js";
 
 export interface PublishResult {
   htmlPath: string;
@@ -21,6 +23,8 @@ export interface PublishResult {
   /** already-sent: an earlier attempt of the same delivery sent it; not sent again. */
   email: "sent" | "skipped" | "failed" | "already-sent";
   reportRunId: number;
+  /** Absent when the publish stopped before Slack (a failed email throws first). */
+  slack?: SlackResult;
 }
 
 /**
@@ -80,7 +84,13 @@ function windowEndOf(document: AnalysisDocument): Date {
   return Number.isNaN(date.getTime()) ? new Date() : date;
 }
 
-export async function publishAnalysis(options: {
+/** The document's window, for reading the samples behind its timelines. */
+export function windowOfDocument(document: AnalysisDocument): { start: Date; end: Date } {
+  const end = windowEndOf(document);
+  return { start: new Date(end.getTime() - document.windowDays * 86_400_000), end };
+}
+
+export interface PublishOptions {
   db: Db;
   document: AnalysisDocument;
   config: Config;
@@ -88,15 +98,30 @@ export async function publishAnalysis(options: {
   render?: RenderOptions;
   /**
    * Names the delivery (the nightly publish passes its window end): when an earlier attempt with the same
-   * key sent the email, this one writes the files but does not send it again.
+   * key sent the email, this one writes the files but does not send it again; Slack posts once per key.
+   * @defaultValue for Slack, the document's window end (ISO-8601); for the email, none (always sent)
    */
   deliveryKey?: string;
-}): Promise<PublishResult> {
+}
+
+/** Files, report run and email, then the Slack message (reports/slack.ts), which a retry does not post twice. */
+export async function publishAnalysis(options: PublishOptions): Promise<PublishResult> {
+  const result = await publishFilesAndEmail(options);
+  const slack = await deliverSlackSummary({
+    ...options,
+    deliveryKey: options.deliveryKey ?? windowEndOf(options.document).toISOString(),
+    htmlFileName: basename(result.htmlPath),
+  });
+  return { ...result, slack };
+}
+
+async function publishFilesAndEmail(options: PublishOptions): Promise<PublishResult> {
   const { db, document, config, logger } = options;
   const deliveryKey = options.deliveryKey ?? null;
   const outDir = resolve(config.reports.outDir);
   const base = reportBaseName(document);
-  const html = renderHtmlReport(document, options.render);
+  const timelines = options.render?.timelines ?? (await loadTimelines(db, windowOfDocument(document)));
+  const html = renderHtmlReport(document, { ...options.render, timelines });
   const markdown = renderMarkdownReport(document, options.render);
   mkdirSync(outDir, { recursive: true });
   const htmlPath = join(outDir, `${base}.html`);

@@ -8,6 +8,7 @@ import remarkParse from "remark-parse";
 import { unified } from "unified";
 import { describe, expect, it } from "vitest";
 import type { AnalysisDocument } from "../common/analysis-document.js";
+import { syntheticTimeline, syntheticTimelines } from "./charts-fixtures.js";
 import { escapeMarkdown } from "./escape.js";
 import { renderEmail, rendererFor, renderHtmlReport, renderMarkdownReport } from "./render.js";
 import { buildTask, hostileName, largeAnalysis, sampleAnalysis } from "./test-fixtures.js";
@@ -96,6 +97,53 @@ describe("HTML report", () => {
     const one = renderMarkdownReport({ ...document, tasks: sampleAnalysis().tasks.slice(2, 3) });
     expect(one).toContain("1 task in 1 pipeline, 14-day window");
   });
+});
+
+describe("HTML report with timelines", () => {
+  const document = sampleAnalysis();
+  const timelines = syntheticTimelines(document);
+  // The hostile task's timeline names a hostile endpoint too.
+  const hostile = document.tasks.find((task) => task.task === hostileName)!;
+  const hostileKey = `${hostile.orchestrator}/${hostile.pipeline}/${hostile.task}`;
+  timelines.set(hostileKey, [
+    syntheticTimeline(hostile, {
+      durationSeconds: 90,
+      peakCores: 1,
+      peakBytes: 1e9,
+      latest: true,
+      worst: true,
+      topEndpoint: "<img src=x onerror=alert(1)>:443",
+      threadTimeOnly: true,
+    }),
+  ]);
+  const html = renderHtmlReport(document, { timelines });
+
+  it("draws one timeline figure and one across-runs figure per task", () => {
+    expect(html.match(/<figure class="tl">/g)).toHaveLength(document.tasks.length);
+    const withRuns = document.tasks.filter((task) => (task.recentRuns?.length ?? 0) > 0).length;
+    expect(withRuns).toBeGreaterThan(0);
+    expect(html.match(/<figure class="runs">/g)).toHaveLength(withRuns);
+    expect(html).toContain('<text class="tag" x="477" y="10">latest</text>');
+    expect(html).toContain("latest run, also the worst");
+    expect(html).toContain("(from thread-time)");
+  });
+
+  it("keeps endpoint and task names as text", () => {
+    expect(html).not.toContain("<img");
+    expect(html).toContain("&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;:443");
+    expect(html).not.toContain(hostileName);
+  });
+
+  it("says what the time bar measures", () => {
+    expect(html).toContain('<p class="legend">Wall-clock time of all runs: ');
+  });
+
+  it("stays under 5 MB for 1,000 tasks with two timelines each, one of a 10-hour run", () => {
+    const large = largeAnalysis(1000);
+    const bytes = Buffer.byteLength(renderHtmlReport(large, { timelines: syntheticTimelines(large) }));
+    expect(bytes).toBeLessThan(5_000_000);
+    // Rendering 1,000 tasks takes seconds on a loaded machine; its speed is the benchmark's (bench/reports.bench.ts).
+  }, 120_000);
 });
 
 describe("Markdown report", () => {

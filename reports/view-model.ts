@@ -4,6 +4,13 @@
  */
 import { type AnalysisDocument, type TaskAnalysis, taskKeyString } from "../common/analysis-document.js";
 import {
+  type AcrossRunsView,
+  acrossRunsChart,
+  type RunTimeline,
+  type TimelinesView,
+  timelinesChart,
+} from "./charts.js";
+import {
   compareTasks,
   groupByPipeline,
   type Headline,
@@ -23,6 +30,11 @@ export interface RenderOptions {
   maxTasks?: number;
   /** Where the full report lives, mentioned by the Markdown and the email when given. */
   reportUrl?: string;
+  /**
+   * HTML: each task's latest and worst run over time, keyed by task key (`loadTimelines` in
+   * db/queries/timelines.ts). Tasks without an entry show no timeline.
+   */
+  timelines?: ReadonlyMap<string, readonly RunTimeline[]>;
 }
 
 export const defaultMaxTasks = 25;
@@ -82,8 +94,13 @@ export interface TaskView {
   rank: number;
   task: TaskAnalysis;
   verdict: TaskVerdict;
-  cpuChart: Chart;
-  memoryChart: Chart;
+  /** Distribution charts, drawn only without per-run figures (then `acrossRuns` is null). */
+  cpuChart: Chart | null;
+  memoryChart: Chart | null;
+  /** Duration, peak memory and CPU p95 of each run in the window; empty without per-run figures. */
+  acrossRuns: AcrossRunsView | null;
+  /** The latest and the worst run over time (one block when they are the same run); null without samples. */
+  timelines: TimelinesView | null;
   timeSegments: TimeSegment[];
   /** The largest time share: what the task mostly did. */
   dominantSegment: TimeSegment | null;
@@ -375,8 +392,12 @@ export function usageBar(used: number, request: number | null): UsageBar {
   const percent = Math.min(100, Math.max(0, Math.round((used / request) * 100)));
   return { percent, rest: 100 - percent, color: used >= request ? palette.request : palette.cpu };
 }
-/** Processes and endpoints shown per task: the heaviest few tell the story; the rest is noise. */
-const topListLength = 5;
+/**
+ * Processes and endpoints shown per task: the heaviest few tell the story; the rest is noise. Three, not
+ * five, since the timelines came: the two rows less pay for most of a task's second timeline within the
+ * 5 MB of 1,000 tasks (BENCHMARKS.md "reports").
+ */
+const topListLength = 3;
 
 export function buildReportView(
   document: AnalysisDocument,
@@ -397,8 +418,10 @@ export function buildReportView(
       rank: 0,
       task,
       verdict: verdictOf(task),
-      cpuChart: cpuChart(task, formats.cores),
-      memoryChart: memoryChart(task, formats.bytes),
+      cpuChart: null,
+      memoryChart: null,
+      acrossRuns: acrossRunsChart(task),
+      timelines: timelinesChart(options.timelines?.get(key) ?? [], task),
       timeSegments: timeSegmentsOf(task),
       dominantSegment: null,
       topProcesses: [...task.processes].sort((a, b) => b.cpuSeconds - a.cpuSeconds).slice(0, topListLength),
@@ -411,6 +434,10 @@ export function buildReportView(
       cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
       memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
     };
+    if (!view.acrossRuns) {
+      view.cpuChart = cpuChart(task, formats.cores);
+      view.memoryChart = memoryChart(task, formats.bytes);
+    }
     view.dominantSegment = view.timeSegments.reduce<TimeSegment | null>(
       (largest, segment) => (largest === null || segment.share > largest.share ? segment : largest),
       null,

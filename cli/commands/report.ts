@@ -4,7 +4,8 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
-import { reportBaseName, writeReportFile } from "../../reports/publish.js";
+import { loadTimelines, type RunTimeline } from "../../db/queries/timelines.js";
+import { reportBaseName, windowOfDocument, writeReportFile } from "../../reports/publish.js";
 import { rendererFor, renderers } from "../../reports/render.js";
 import { readRecommendationsFile } from "../../sources/index.js";
 import { flagParsers, runtimeOf, withReadDatabase } from "../runtime.js";
@@ -77,6 +78,8 @@ Examples:
       if (options.out === "-" && options.format.length !== 1) {
         throw new UsageError("--out - prints one format: add --format html or --format md");
       }
+      // Timelines come from the samples, so only a report of the database's analysis has them.
+      let timelines: Map<string, RunTimeline[]> | undefined;
       const document: AnalysisDocument = options.recommendations
         ? readRecommendationsFile(options.recommendations)
         : await withReadDatabase(runtime, async (handle) => {
@@ -86,9 +89,11 @@ Examples:
                 `no analysis in ${handle.label} yet: run \`rightsize analyze\` first, or pass --recommendations FILE`,
               );
             }
+            if (options.format.includes("html"))
+              timelines = await loadTimelines(handle.db, windowOfDocument(latest));
             return latest;
           });
-      const renderOptions = { maxTasks: options.maxTasks };
+      const renderOptions = { maxTasks: options.maxTasks, timelines };
       if (options.out === "-") {
         process.stdout.write(rendererFor(options.format[0]!).render(document, renderOptions));
         return;
