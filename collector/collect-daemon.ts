@@ -9,7 +9,8 @@ import type { Attribution } from "./attribution.js";
 import { takeHostInventory } from "./host-inventory.js";
 import { startSamplerLoop } from "./loop.js";
 import { redactArgv } from "./redact.js";
-import { Sampler } from "./sampler.js";
+import { type SampleSink, Sampler } from "./sampler.js";
+import { observeSink } from "./observe-sink.js";
 import type { NewExecution, SampleWriter } from "./writer.js";
 
 export interface CollectOptions {
@@ -26,6 +27,8 @@ export interface CollectOptions {
   pollMs?: number;
   /** Resolves when the daemon should stop (tests); signals work as well. */
   stop?: Promise<void>;
+  /** Sees every row the writer gets: live per-task metrics export (collector/task-metrics.ts). */
+  metrics?: SampleSink | null;
 }
 
 export interface CollectSummary {
@@ -89,7 +92,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     procRoot: options.procRoot,
     cgroupRoot: options.cgroupRoot,
     hostId: options.hostId,
-    sink: writer,
+    sink: observeSink(writer, options.metrics ?? null, logger),
     logger,
     redact: redactArgv,
     intervalMs: options.intervalMs,

@@ -11,6 +11,7 @@ import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
 import { insertReportRun, updateReportRun } from "../db/queries/report-runs.js";
+import { exportAnalysisMetrics } from "./analysis-metrics.js";
 import { sendReportEmail } from "./email.js";
 import { type RenderOptions, renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
 
@@ -64,6 +65,7 @@ export async function publishAnalysis(options: {
   writeReportFile(htmlPath, html);
   writeReportFile(markdownPath, markdown);
   logger.info({ htmlPath, markdownPath, tasks: document.tasks.length }, "report written");
+  await exportAnalysisMetrics(document, config, logger);
 
   const { smtpUrl, from, to } = config.email;
   if (!smtpUrl || to.length === 0) {

@@ -7,6 +7,7 @@ import type { Logger } from "../../common/logger.js";
 import { type DatabaseHandle, openDatabase, queryRows } from "../../db/client.js";
 import { migrateDatabase } from "../../db/migrate.js";
 import { listOpenExecutions } from "../../db/queries/executions.js";
+import { startMetricsExport } from "../metrics-export.js";
 import { flagParsers, type Runtime, runtimeOf } from "../runtime.js";
 
 /**
@@ -89,6 +90,7 @@ Examples:
       const runtime = runtimeOf(self);
       const { config } = runtime;
       const database = await openCollectorDatabase(runtime);
+      const metrics = await startMetricsExport(runtime);
       try {
         const open = [];
         if (database.handle) {
@@ -109,11 +111,13 @@ Examples:
           writer: database.writer,
           logger: runtime.logger,
           openExecutions: open,
+          metrics: metrics?.sink,
         });
         process.stdout.write(
           `collected ${summary.ticks} ticks, ${summary.executions} executions (${summary.resumed} resumed, ${summary.lost} lost)\n`,
         );
       } finally {
+        await metrics?.close();
         await database.close();
       }
     });

@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { runCommand } from "../../collector/run-command.js";
-import { UsageError } from "../../common/errors.js";
+import { coerceError, UsageError } from "../../common/errors.js";
+import { startMetricsExport } from "../metrics-export.js";
 import { flagParsers, runtimeOf } from "../runtime.js";
 import { openCollectorDatabase } from "./collect.js";
 
@@ -80,6 +81,10 @@ Examples:
       const runtime = runtimeOf(self);
       // The command starts at once; the database (an embedded one takes seconds) opens meanwhile.
       const database = openCollectorDatabase(runtime);
+      const metrics = await startMetricsExport(runtime).catch((error: unknown) => {
+        runtime.logger.warn({ err: coerceError(error) }, "metrics export not started");
+        return null;
+      });
       let exitCode = 1;
       try {
         exitCode = await runCommand({
@@ -100,8 +105,10 @@ Examples:
           hostId: runtime.config.collector.hostId,
           writer: database.then((opened) => opened.writer),
           logger: runtime.logger,
+          metrics: metrics?.sink,
         });
       } finally {
+        await metrics?.close();
         await (await database).close();
       }
       // The entry point sets 0 for a command that returned; the wrapped command's code must win.
