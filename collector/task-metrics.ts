@@ -35,9 +35,33 @@ export const WALL_STATES = {
 } as const satisfies Record<string, keyof NewSample>;
 type WallState = keyof typeof WALL_STATES;
 
+/** An execution's attribute sets, made once: the SDK is handed the same objects every export. */
+export interface TaskAttributeSets {
+  base: Attributes;
+  diskRead: Attributes;
+  diskWrite: Attributes;
+  netReceive: Attributes;
+  netTransmit: Attributes;
+  time: Record<WallState, Attributes>;
+}
+
+function attributeSets(base: Attributes): TaskAttributeSets {
+  // Attribute names as the semantic conventions' process.disk.io / process.network.io have them.
+  return {
+    base,
+    diskRead: { ...base, "disk.io.direction": "read" },
+    diskWrite: { ...base, "disk.io.direction": "write" },
+    netReceive: { ...base, "network.io.direction": "receive" },
+    netTransmit: { ...base, "network.io.direction": "transmit" },
+    time: Object.fromEntries(
+      Object.keys(WALL_STATES).map((state) => [state, { ...base, "rightsize.time.state": state }]),
+    ) as unknown as Record<WallState, Attributes>,
+  };
+}
+
 /** One running (or just ended) execution, as the exporters read it. */
 export interface LiveTask {
-  attributes: Attributes;
+  attributes: TaskAttributeSets;
   /** StatsD: the Airflow-style name suffix (`DAG.TASK`) and tags. */
   statsdSuffix: string;
   statsdTags: Record<string, string>;
@@ -104,7 +128,7 @@ export class LiveTasks implements SampleSink {
       if (previous) previous.finalReports = new Set(this.options.exporters);
       return;
     }
-    const attributes = taskAttributes(row, this.options);
+    const attributes = attributeSets(taskAttributes(row, this.options));
     const tags: Record<string, string> = {
       orchestrator: row.orchestrator,
       dag_id: row.pipeline,
@@ -204,7 +228,8 @@ function observeTasks(otlp: OtlpMetrics, live: LiveTasks): void {
         if (value !== null && Number.isFinite(value)) result.observe(instrument, value, attributes);
       };
       for (const task of live.tasks.values()) {
-        const a = task.attributes;
+        const sets = task.attributes;
+        const a = sets.base;
         put(cpu, task.cpuCores, a);
         put(cpuRequest, task.requestCpuCores, a);
         put(cpuLimit, task.limitCpuCores, a);
@@ -212,14 +237,13 @@ function observeTasks(otlp: OtlpMetrics, live: LiveTasks): void {
         put(memoryRequest, task.requestMemoryBytes, a);
         put(memoryLimit, task.limitMemoryBytes, a);
         put(processes, task.processes, a);
-        // Attribute names as the semantic conventions' process.disk.io / process.network.io have them.
-        put(disk, task.diskReadBytes, { ...a, "disk.io.direction": "read" });
-        put(disk, task.diskWriteBytes, { ...a, "disk.io.direction": "write" });
-        put(network, task.netRxBytes, { ...a, "network.io.direction": "receive" });
-        put(network, task.netTxBytes, { ...a, "network.io.direction": "transmit" });
+        put(disk, task.diskReadBytes, sets.diskRead);
+        put(disk, task.diskWriteBytes, sets.diskWrite);
+        put(network, task.netRxBytes, sets.netReceive);
+        put(network, task.netTxBytes, sets.netTransmit);
         if (task.wallSeconds)
-          for (const [state, seconds] of Object.entries(task.wallSeconds))
-            put(time, seconds, { ...a, "rightsize.time.state": state });
+          for (const state of Object.keys(WALL_STATES) as WallState[])
+            put(time, task.wallSeconds[state], sets.time[state]);
       }
       live.reported("otlp");
     },
