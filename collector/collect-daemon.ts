@@ -13,7 +13,8 @@ import { takeHostInventory } from "./host-inventory.js";
 import type { PodSource } from "./kubernetes-client.js";
 import { startSamplerLoop } from "./loop.js";
 import { redactArgv } from "./redact.js";
-import { Sampler } from "./sampler.js";
+import { observeSink } from "./observe-sink.js";
+import { type SampleSink, Sampler } from "./sampler.js";
 import type { TrustPolicy } from "./trust.js";
 import type { NewExecution, SampleWriter } from "./writer.js";
 
@@ -39,6 +40,8 @@ export interface CollectOptions {
   trust?: TrustPolicy;
   /** HOST:PORT of the OpenMetrics endpoint; null or absent: off. */
   metricsListen?: string | null;
+  /** Sees every row the writer gets: live per-task metrics export (collector/task-metrics.ts). */
+  metrics?: SampleSink | null;
 }
 
 export interface CollectSummary {
@@ -120,7 +123,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     procRoot: options.procRoot,
     cgroupRoot: options.cgroupRoot,
     hostId: options.hostId,
-    sink: writer,
+    sink: observeSink(writer, options.metrics ?? null, logger),
     logger,
     redact: redactArgv,
     intervalMs: options.intervalMs,

@@ -15,7 +15,8 @@ import { takeHostInventory } from "./host-inventory.js";
 import { startSamplerLoop } from "./loop.js";
 import { parseProcCgroup } from "./procfs-parse.js";
 import { redactArgv } from "./redact.js";
-import { Sampler } from "./sampler.js";
+import { observeSink } from "./observe-sink.js";
+import { type SampleSink, Sampler } from "./sampler.js";
 import type { SampleWriter } from "./writer.js";
 
 export interface RunOptions {
@@ -31,6 +32,8 @@ export interface RunOptions {
   logger: Logger;
   /** Poll of the tree's children lists; 0 turns it off. */
   pollMs?: number;
+  /** Sees every row the writer gets: live per-task metrics export (collector/task-metrics.ts). */
+  metrics?: SampleSink | null;
 }
 
 /** Buffers rows until the writer is ready, then hands them over in order and forwards the rest. */
@@ -152,7 +155,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     procRoot: options.procRoot,
     cgroupRoot: options.cgroupRoot,
     hostId: options.hostId,
-    sink: writer,
+    sink: observeSink(writer, options.metrics ?? null, logger),
     logger,
     redact: redactArgv,
     intervalMs: options.intervalMs,

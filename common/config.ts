@@ -67,6 +67,13 @@ export interface Config {
   github: { token: string | null; apiUrl: string; repo: string | null; baseBranch: string };
   check: { overRatio: number; minCpuCores: number; minMemoryBytes: number };
   prefect: { cpuVariables: string[]; memoryVariables: string[] };
+  metrics: {
+    statsd: { host: string; port: number } | null;
+    statsdTags: "none" | "dogstatsd" | "telegraf";
+    statsdPrefix: string;
+    statsdIntervalMs: number;
+    runIds: boolean;
+  };
 }
 
 /** One configuration setting. */
@@ -131,6 +138,27 @@ const list = z.union([z.array(z.string()), z.string()]).transform((value) =>
         .map((item) => item.trim())
         .filter(Boolean)
     : value,
+);
+const boolean = z.union([
+  z.boolean(),
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["true", "false", "1", "0", "yes", "no"]))
+    .transform((value) => ["true", "1", "yes"].includes(value)),
+]);
+/** `host:port` (a bracketed IPv6 host allowed); empty: unset. */
+const hostPort = optionalText.pipe(
+  z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/)
+    .transform((value) => {
+      const at = value.lastIndexOf(":");
+      return { host: value.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(value.slice(at + 1)) };
+    })
+    .refine(({ port }) => port > 0 && port < 65_536)
+    .nullable(),
 );
 const url = (schemes: string[]) =>
   optionalText.refine((value) => value === null || schemes.some((scheme) => value.startsWith(scheme)));
@@ -513,6 +541,50 @@ export const settings: Setting[] = [
     description: "prefect.yaml job_variables that declare memory.",
     parse: list,
   },
+  {
+    key: "metrics.statsd",
+    env: "RIGHTSIZE_STATSD",
+    default: null,
+    expected: "host:port of a StatsD server (UDP)",
+    description:
+      "Sends live per-task `task.cpu_usage` and `task.mem_usage` (Airflow 2.10's names) to StatsD. Unset: off. OTLP is configured by the standard `OTEL_EXPORTER_OTLP_*` variables.",
+    parse: hostPort,
+  },
+  {
+    key: "metrics.statsdTags",
+    env: "RIGHTSIZE_STATSD_TAGS",
+    default: "none",
+    expected: "none, dogstatsd or telegraf",
+    description:
+      "StatsD naming: `none` puts DAG and task in the name as Airflow did (`airflow.task.cpu_usage.DAG.TASK`); `dogstatsd`/`telegraf` send `task.cpu_usage` with dag_id and task_id tags.",
+    parse: z.enum(["none", "dogstatsd", "telegraf"]),
+  },
+  {
+    key: "metrics.statsdPrefix",
+    env: "RIGHTSIZE_STATSD_PREFIX",
+    default: "airflow",
+    expected: "a StatsD name prefix (letters, digits, _ . -), or empty",
+    description:
+      "Prefix of StatsD names; Airflow's `[metrics] statsd_prefix` default, so existing dashboards match.",
+    parse: z.string().regex(/^[A-Za-z0-9_.-]*$/),
+  },
+  {
+    key: "metrics.statsdInterval",
+    env: "RIGHTSIZE_STATSD_INTERVAL",
+    default: "5s",
+    expected: "a duration such as 5s",
+    description: "How often live task gauges go to StatsD (Airflow 2.10 sent them every 5 s).",
+    parse: duration,
+  },
+  {
+    key: "metrics.runIds",
+    env: "RIGHTSIZE_METRICS_RUN_IDS",
+    default: false,
+    expected: "true or false",
+    description:
+      "Adds run ids (and the root pid) to exported metrics: one series per run, so off by default (cardinality).",
+    parse: boolean,
+  },
 ];
 
 /** Where each setting's value was read from, for error messages. */
@@ -697,6 +769,9 @@ function toConfig(raw: Record<string, unknown>): Config {
       days: value.retention!.days,
       partitionsAheadDays: value.retention!.partitionsAhead,
     } as Config["retention"],
+    metrics: (({ statsdInterval, ...rest }) => ({ ...rest, statsdIntervalMs: statsdInterval }))(
+      value.metrics!,
+    ) as Config["metrics"],
     check: {
       overRatio: value.check!.overRatio,
       minCpuCores: value.check!.minCpuCores,

@@ -13,6 +13,7 @@ import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
 import { insertReportRun, sentDelivery, updateReportRun } from "../db/queries/report-runs.js";
 import { loadTimelines } from "../db/queries/timelines.js";
+import { exportAnalysisMetrics } from "./analysis-metrics.js";
 import { sendReportEmail } from "./email.js";
 import { type RenderOptions, renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
 import { deliverSlackSummary, type SlackResult } from "./slack.js";
@@ -129,6 +130,7 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
   writeReportFile(htmlPath, html);
   writeReportFile(markdownPath, markdown);
   logger.info({ htmlPath, markdownPath, tasks: document.tasks.length }, "report written");
+  await exportAnalysisMetrics(document, config, logger);
 
   const { smtpUrl, from, to } = config.email;
   if (!smtpUrl || to.length === 0) {

@@ -14,6 +14,7 @@ import type { Logger } from "../../common/logger.js";
 import { type DatabaseHandle, openDatabase, queryRows } from "../../db/client.js";
 import { migrateDatabase } from "../../db/migrate.js";
 import { listOpenExecutions } from "../../db/queries/executions.js";
+import { startMetricsExport } from "../metrics-export.js";
 import { flagParsers, type Runtime, runtimeOf } from "../runtime.js";
 
 /**
@@ -191,6 +192,7 @@ Examples:
         // A failure to open the spool rejects here, with the database already closed: the command exits 1
         // at once and systemd (Restart=on-failure) or the DaemonSet starts it again.
         const database = await openCollectorDatabase(runtime);
+        const metrics = await startMetricsExport(runtime);
         try {
           const open = [];
           if (database.handle) {
@@ -215,11 +217,13 @@ Examples:
             metricsListen: flags.metricsListen ?? config.collector.metricsListen,
             logTemplates,
             pods,
+            metrics: metrics?.sink,
           });
           process.stdout.write(
             `collected ${summary.ticks} ticks, ${summary.executions} executions (${summary.resumed} resumed, ${summary.lost} lost)\n`,
           );
         } finally {
+          await metrics?.close();
           await database.close();
         }
       },

@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { runCommand } from "../../collector/run-command.js";
 import { describeError, UsageError } from "../../common/errors.js";
 import { parseCores as parseKubernetesCores } from "../../common/units.js";
+import { startMetricsExport } from "../metrics-export.js";
 import { flagParsers, runtimeOf } from "../runtime.js";
 import { openCollectorDatabase } from "./collect.js";
 
@@ -85,6 +86,11 @@ Examples:
           "cannot store this execution: the command runs unrecorded",
         ),
       );
+      // Live metrics, when OTLP or StatsD is configured (docs/metrics.md); never in the command's way.
+      const metrics = await startMetricsExport(runtime).catch((error: unknown) => {
+        logger.warn({ err: describeError(error) }, "metrics export not started");
+        return null;
+      });
       const exitCode = await runCommand({
         command,
         attribution: {
@@ -103,8 +109,10 @@ Examples:
         hostId: runtime.config.collector.hostId,
         writer: database.then((opened) => opened.writer),
         logger,
+        metrics: metrics?.sink,
       });
       try {
+        await metrics?.close();
         await (await database).close();
       } catch (error) {
         logger.debug({ err: describeError(error) }, "closing the database after run failed");
