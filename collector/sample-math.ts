@@ -114,6 +114,8 @@ export interface SampleContext {
   totals: Pick<TreeTotals, "rssBytes" | "alive">;
   /** Thread-seconds per state over the interval, and how many threads were read. */
   threadSeconds: ThreadSeconds;
+  /** The tree's wall-clock seconds per state over the interval (thread-state.ts wallClockSplit). */
+  wallSeconds: ThreadSeconds;
   threads: number;
   processesStarted: number;
   /** Host-wide pressure stall over the interval, µs (null: unknown). */
@@ -170,6 +172,12 @@ export function sampleBetween(
       netWaitSeconds: times.net,
       childWaitSeconds: times.child,
       idleSeconds: times.idle,
+      wallOnCpuSeconds: context.wallSeconds.onCpu,
+      wallCpuWaitSeconds: context.wallSeconds.cpuWait,
+      wallDiskWaitSeconds: context.wallSeconds.disk,
+      wallNetWaitSeconds: context.wallSeconds.net,
+      wallChildWaitSeconds: context.wallSeconds.child,
+      wallIdleSeconds: context.wallSeconds.idle,
       threads: context.threads,
       processesAlive: context.totals.alive,
       processesStarted: context.processesStarted,

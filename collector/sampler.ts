@@ -43,7 +43,7 @@ import {
   unseenStarts,
   zeroReading,
 } from "./sample-math.js";
-import { emptyThreadSeconds } from "./thread-state.js";
+import { emptyThreadSeconds, emptyWallProducts, wallClockSplit } from "./thread-state.js";
 import { ThreadWaits } from "./thread-waits.js";
 
 export { CLOCK_TICKS_PER_SECOND } from "./sample-math.js";
@@ -464,9 +464,11 @@ export class Sampler {
     const totals = treeTotals(execution.processes.values(), execution.carry);
     let threads = 0;
     const times = emptyThreadSeconds();
+    const wall = emptyWallProducts();
     for (const record of execution.processes.values()) {
       if (!record.alive) continue;
-      if (intervalSeconds > 0) threads += this.waits.threadTimes(execution, record, intervalSeconds, times);
+      if (intervalSeconds > 0)
+        threads += this.waits.threadTimes(execution, record, intervalSeconds, times, wall);
       else this.waits.threadTimes(execution, record, 0, emptyThreadSeconds());
     }
     const counters =
@@ -493,6 +495,7 @@ export class Sampler {
       reportedCpuSeconds: execution.reportedCpuSeconds,
       totals,
       threadSeconds: times,
+      wallSeconds: wallClockSplit(wall, intervalSeconds),
       threads,
       processesStarted: started,
       hostPressureUs: host.pressure,

@@ -61,6 +61,18 @@ export interface RunSummary {
   netWaitSeconds: number;
   childWaitSeconds: number;
   idleSeconds: number;
+  /**
+   * Wall-clock seconds per state (collector/thread-state.ts wallClockSplit), summed over samples; null
+   * for runs sampled before the collector recorded them.
+   */
+  wall: {
+    onCpuSeconds: number;
+    cpuWaitSeconds: number;
+    diskWaitSeconds: number;
+    netWaitSeconds: number;
+    childWaitSeconds: number;
+    idleSeconds: number;
+  } | null;
   oomKills: number;
   throttledPeriods: number | null;
   totalPeriods: number | null;
@@ -148,6 +160,12 @@ interface RawRunRow extends Record<string, unknown> {
   processes_max: number | null;
   processes_started: number | null;
   host_load_avg: number | null;
+  wall_on_cpu_seconds: number | null;
+  wall_cpu_wait_seconds: number | null;
+  wall_disk_wait_seconds: number | null;
+  wall_net_wait_seconds: number | null;
+  wall_child_wait_seconds: number | null;
+  wall_idle_seconds: number | null;
 }
 
 const toNumber = (value: unknown): number | null =>
@@ -209,12 +227,21 @@ const summaryAggregates = sql`
   sum(x.total_periods)::float8,
   max(x.processes_alive)::int,
   sum(x.processes_started)::int,
-  avg(x.host_load1)::float8`;
+  avg(x.host_load1)::float8,
+  -- Null when no sample had them (sampled before the collector split wall time).
+  sum(x.wall_on_cpu_seconds)::float8,
+  sum(x.wall_cpu_wait_seconds)::float8,
+  sum(x.wall_disk_wait_seconds)::float8,
+  sum(x.wall_net_wait_seconds)::float8,
+  sum(x.wall_child_wait_seconds)::float8,
+  sum(x.wall_idle_seconds)::float8`;
 
 const summaryColumns = sql.raw(`execution_id, ticks, sampled_seconds, cpu_p50, cpu_p95, cpu_max, cpu_seconds,
   cores_quantiles, peak_rss_bytes, disk_read_bytes, disk_write_bytes, net_rx_bytes, net_tx_bytes,
   on_cpu_seconds, cpu_wait_seconds, disk_wait_seconds, net_wait_seconds, child_wait_seconds, idle_seconds,
-  oom_kills, throttled_periods, total_periods, processes_max, processes_started, host_load_avg`);
+  oom_kills, throttled_periods, total_periods, processes_max, processes_started, host_load_avg,
+  wall_on_cpu_seconds, wall_cpu_wait_seconds, wall_disk_wait_seconds, wall_net_wait_seconds,
+  wall_child_wait_seconds, wall_idle_seconds`);
 
 /** run_summaries' columns for reading, with the sketch as text (see taskHistoryQuery). */
 const runSummaryColumnsAsText = sql.raw(
@@ -222,7 +249,9 @@ const runSummaryColumnsAsText = sql.raw(
    rs.cores_quantiles::text as cores_quantiles, rs.peak_rss_bytes, rs.disk_read_bytes, rs.disk_write_bytes,
    rs.net_rx_bytes, rs.net_tx_bytes, rs.on_cpu_seconds, rs.cpu_wait_seconds, rs.disk_wait_seconds,
    rs.net_wait_seconds, rs.child_wait_seconds, rs.idle_seconds, rs.oom_kills, rs.throttled_periods,
-   rs.total_periods, rs.processes_max, rs.processes_started, rs.host_load_avg`,
+   rs.total_periods, rs.processes_max, rs.processes_started, rs.host_load_avg, rs.wall_on_cpu_seconds,
+   rs.wall_cpu_wait_seconds, rs.wall_disk_wait_seconds, rs.wall_net_wait_seconds, rs.wall_child_wait_seconds,
+   rs.wall_idle_seconds`,
 );
 
 /** Finished executions in the window that have no summary yet. */
@@ -385,11 +414,25 @@ function parseRun(row: RawRunRow): RunSummary {
     netWaitSeconds: Number(row.net_wait_seconds ?? 0),
     childWaitSeconds: Number(row.child_wait_seconds ?? 0),
     idleSeconds: Number(row.idle_seconds ?? 0),
+    wall: parseWall(row),
     oomKills: Number(row.oom_kills ?? 0),
     throttledPeriods: toNumber(row.throttled_periods),
     totalPeriods: toNumber(row.total_periods),
     processesMax: toNumber(row.processes_max),
     processesStarted: toNumber(row.processes_started),
     hostLoadAvg: toNumber(row.host_load_avg),
+  };
+}
+
+function parseWall(row: RawRunRow): RunSummary["wall"] {
+  const onCpu = toNumber(row.wall_on_cpu_seconds);
+  if (onCpu === null) return null;
+  return {
+    onCpuSeconds: onCpu,
+    cpuWaitSeconds: toNumber(row.wall_cpu_wait_seconds) ?? 0,
+    diskWaitSeconds: toNumber(row.wall_disk_wait_seconds) ?? 0,
+    netWaitSeconds: toNumber(row.wall_net_wait_seconds) ?? 0,
+    childWaitSeconds: toNumber(row.wall_child_wait_seconds) ?? 0,
+    idleSeconds: toNumber(row.wall_idle_seconds) ?? 0,
   };
 }
