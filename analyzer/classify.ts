@@ -152,7 +152,9 @@ export function classifyBottleneck(input: ClassificationInput): Classification {
   const wallOwn = w ? w.cpu + w.cpuWait + w.diskWait + w.networkWait + w.idle : 0;
   if (w && wallOwn > 0) {
     const wallIdle = w.idle / wallOwn;
-    if (wallIdle >= IDLE_SHARE && averageCores < IDLE_MAX_AVERAGE_CORES) {
+    // No average-cores guard here: wall-clock idle is time when no thread of the tree ran or queued,
+    // so it cannot hide a busy thread the way idle pool threads do in thread time.
+    if (wallIdle >= IDLE_SHARE) {
       return {
         bottleneck: "idle",
         evidence: [

@@ -9,6 +9,7 @@ import type { Attribution } from "./attribution.js";
 import { takeHostInventory } from "./host-inventory.js";
 import { startSamplerLoop } from "./loop.js";
 import { redactArgv } from "./redact.js";
+import type { AccountingMode } from "./process-accounting.js";
 import { Sampler } from "./sampler.js";
 import type { NewExecution, SampleWriter } from "./writer.js";
 
@@ -24,6 +25,8 @@ export interface CollectOptions {
   /** Executions this host left open (ended_at null), with the time of their last sample. */
   openExecutions: Array<{ row: ExecutionRow; lastSampleAt: Date | null }>;
   pollMs?: number;
+  /** Exited processes from BSD process accounting or the poll (process-accounting.ts); omitted: poll. */
+  accounting?: { mode: AccountingMode; stateDir: string };
   /** Resolves when the daemon should stop (tests); signals work as well. */
   stop?: Promise<void>;
 }
@@ -93,6 +96,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     logger,
     redact: redactArgv,
     intervalMs: options.intervalMs,
+    accounting: options.accounting,
   });
   const { resumed, lost } = reconcileOpenExecutions(sampler, options.openExecutions);
   for (const row of lost) writer.execution(row);

@@ -15,6 +15,7 @@ import { takeHostInventory } from "./host-inventory.js";
 import { startSamplerLoop } from "./loop.js";
 import { parseProcCgroup } from "./procfs-parse.js";
 import { redactArgv } from "./redact.js";
+import type { AccountingMode } from "./process-accounting.js";
 import { Sampler } from "./sampler.js";
 import type { SampleWriter } from "./writer.js";
 
@@ -31,6 +32,8 @@ export interface RunOptions {
   logger: Logger;
   /** Poll of the tree's children lists; 0 turns it off. */
   pollMs?: number;
+  /** Exited processes from BSD process accounting or the poll (process-accounting.ts); omitted: poll. */
+  accounting?: { mode: AccountingMode; stateDir: string };
 }
 
 /** Buffers rows until the writer is ready, then hands them over in order and forwards the rest. */
@@ -144,6 +147,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     logger,
     redact: redactArgv,
     intervalMs: options.intervalMs,
+    accounting: options.accounting,
   });
   const executionId = randomUUID();
   const own = createOwnCgroup(

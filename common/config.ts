@@ -34,6 +34,8 @@ export interface Config {
     procRoot: string;
     cgroupRoot: string;
     hostId: string;
+    accounting: "auto" | "acct" | "poll";
+    stateDir: string;
   };
   analysis: {
     windowDays: number;
@@ -154,6 +156,23 @@ export const settings: Setting[] = [
     expected: "a size such as 1GiB or 512MiB",
     description: "Spool bound; only a full spool drops samples (counted and logged as errors).",
     parse: bytes,
+  },
+  {
+    key: "collector.accounting",
+    env: "RIGHTSIZE_ACCOUNTING",
+    default: "auto",
+    expected: "one of auto, acct, poll",
+    description:
+      "How exited processes are accounted: BSD process accounting (acct, needs root), polling children lists (poll), or accounting when it can be turned on (auto). docs/collector.md.",
+    parse: z.enum(["auto", "acct", "poll"]),
+  },
+  {
+    key: "collector.stateDir",
+    env: "RIGHTSIZE_STATE_DIR",
+    default: "/var/lib/rightsize",
+    expected: "a folder path only root can write",
+    description: "Where the collector keeps the process accounting file.",
+    parse: text,
   },
   {
     key: "collector.procRoot",
