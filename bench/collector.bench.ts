@@ -290,6 +290,11 @@ export async function forkRates(): Promise<void> {
       "RSS MiB",
     ],
   });
+  // Each row is printed as it is measured too, so a run cut short keeps what it measured.
+  const push = (row: string[]) => {
+    table.push(row);
+    process.stdout.write(`${row.join(" | ")}\n`);
+  };
   for (const forkEveryMs of [2000, 300]) {
     const { tasks, all } = await spawnHost(forkEveryMs);
     const pids = tasks.map((child) => child.pid!);
@@ -317,7 +322,7 @@ export async function forkRates(): Promise<void> {
         await sleep(seconds * 1000);
         loop.stop();
         const share = (ownCpuMs() - start) / seconds / 10;
-        table.push([
+        push([
           `rightsize loop, exits from ${sampler.exits.method}`,
           every,
           share.toFixed(2),
@@ -338,7 +343,7 @@ export async function forkRates(): Promise<void> {
         pidstat.on("error", reject);
         pidstat.on("exit", () => resolve());
       });
-      table.push([
+      push([
         "pidstat -u -r -d -p PIDS 1",
         every,
         ((childCpuMs() - childBefore) / seconds / 10).toFixed(2),
@@ -351,8 +356,8 @@ export async function forkRates(): Promise<void> {
         const before = processCpuMs(apps.pid);
         await sleep(seconds * 1000);
         const share = (processCpuMs(apps.pid) - before) / seconds / 10;
-        table.push(["netdata apps.plugin 1", every, share.toFixed(2), "-"]);
-      } else table.push(["netdata apps.plugin 1", every, "did not run", "-"]);
+        push(["netdata apps.plugin 1", every, share.toFixed(2), "-"]);
+      } else push(["netdata apps.plugin 1", every, "did not run", "-"]);
       apps.kill("SIGKILL");
     } finally {
       for (const child of all) child.kill("SIGKILL");
