@@ -205,6 +205,75 @@ describe("bottleneck classes", () => {
   });
 });
 
+function wall(shares: Partial<Record<"cpu" | "cpuWait" | "disk" | "net" | "idle" | "child", number>>) {
+  const seconds = states(shares);
+  return {
+    wall: {
+      onCpuSeconds: seconds.onCpuSeconds,
+      cpuWaitSeconds: seconds.cpuWaitSeconds,
+      diskWaitSeconds: seconds.diskWaitSeconds,
+      netWaitSeconds: seconds.netWaitSeconds,
+      childWaitSeconds: seconds.childWaitSeconds,
+      idleSeconds: seconds.idleSeconds,
+    },
+  };
+}
+
+describe("wall-clock shares", () => {
+  it("a single-threaded burner beside 8 idle threads is on a CPU in timeShares, idle by thread time", () => {
+    const analysis = analyze(
+      syntheticRuns(5, () => ({ ...states({ cpu: 1, idle: 8 }), ...wall({ cpu: 0.98, idle: 0.02 }) })),
+    );
+    expect(analysis.bottleneck).toBe("cpu");
+    expect(analysis.timeShares.cpu).toBeCloseTo(0.98);
+    expect(analysis.threadTimeShares?.idle).toBeCloseTo(8 / 9);
+    expect(analysis.evidence[0]).toContain("wall time");
+  });
+
+  it("a task asleep most of its wall time is idle whatever its runnable moments did", () => {
+    // 600 MB touched then a long sleep: the few runnable moments queued (thread time says contention).
+    const analysis = analyze(
+      syntheticRuns(5, () => ({
+        ...states({ cpu: 0.01, cpuWait: 0.01, idle: 0.98 }),
+        ...wall({ cpu: 0.01, cpuWait: 0.01, idle: 0.98 }),
+        cpuSeconds: 6,
+        cpuP50: 0.01,
+        cpuP95: 0.01,
+        cpuMax: 0.5,
+      })),
+    );
+    expect(analysis.bottleneck).toBe("idle");
+    expect(analysis.evidence[0]).toContain("of its wall time");
+  });
+
+  it("two hogs sharing one core stay cpu-contention: waiting for a CPU is judged per thread", () => {
+    const analysis = analyze(
+      syntheticRuns(5, () => ({ ...states({ cpu: 1, cpuWait: 1 }), ...wall({ cpu: 0.75, cpuWait: 0.25 }) })),
+    );
+    expect(analysis.bottleneck).toBe("cpu-contention");
+  });
+
+  it("one thread blocked on a socket beside idle pool threads is network wait on the wall clock", () => {
+    const analysis = analyze(
+      syntheticRuns(5, () => ({
+        ...states({ cpu: 0.05, net: 0.9, idle: 8 }),
+        ...wall({ cpu: 0.05, net: 0.9, idle: 0.05 }),
+        cpuSeconds: 30,
+        cpuP50: 0.05,
+        cpuP95: 0.05,
+        cpuMax: 0.1,
+      })),
+    );
+    expect(analysis.bottleneck).toBe("network-wait");
+    expect(analysis.timeShares.networkWait).toBeCloseTo(0.9);
+  });
+
+  it("runs without wall-clock data fall back to thread time", () => {
+    const analysis = analyze(syntheticRuns(5, () => ({ ...states({ cpu: 0.5, idle: 0.5 }) })));
+    expect(analysis.timeShares).toEqual(analysis.threadTimeShares);
+  });
+});
+
 describe("memory recommendation", () => {
   it("max per-run peak × 1.15, rounded up to 64 MiB", () => {
     const analysis = analyze(syntheticRuns(7, (index) => ({ peakRssBytes: (300 + index * 10) * MiB })));

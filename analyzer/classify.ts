@@ -4,6 +4,14 @@
  *
  * The rules run in order and the first that holds wins: a hard limit (memory, throttling) explains
  * more than where threads waited, and waiting for a CPU explains more than being busy on one.
+ *
+ * Where the time went is judged on the task's wall clock (collector/thread-state.ts wallClockSplit:
+ * on a CPU while any thread ran, …, idle while every thread slept) when the runs recorded it, so idle
+ * pool threads beside a busy one do not make a task look asleep, and a task that sleeps most of its
+ * wall time is `idle` whatever its few runnable moments did (the idle rule comes before contention).
+ * Waiting for a CPU stays judged on thread time: a queue is per thread (two hogs sharing one core keep
+ * the wall clock on a CPU while each waits half its runnable time). Runs without wall-clock data fall
+ * back to thread time throughout, in the old order.
  */
 import type { BottleneckClass } from "../common/analysis-document.js";
 import { formatBytes } from "../common/units.js";
@@ -58,6 +66,8 @@ export interface ClassificationInput {
   /** Samples seen over all runs. */
   ticks: number;
   threadSeconds: ThreadSeconds;
+  /** Wall-clock seconds per state over the runs that recorded them; null when none did. */
+  wallSeconds?: ThreadSeconds | null;
   /** Wall seconds covered by samples, over all runs. */
   sampledSeconds: number;
   /** CPU seconds over all runs. */
@@ -137,6 +147,22 @@ export function classifyBottleneck(input: ClassificationInput): Classification {
           ],
         };
   }
+  const averageCores = input.sampledSeconds > 0 ? input.cpuSeconds / input.sampledSeconds : 0;
+  const w = input.wallSeconds ?? null;
+  const wallOwn = w ? w.cpu + w.cpuWait + w.diskWait + w.networkWait + w.idle : 0;
+  if (w && wallOwn > 0) {
+    const wallIdle = w.idle / wallOwn;
+    // No average-cores guard here: wall-clock idle is time when no thread of the tree ran or queued,
+    // so it cannot hide a busy thread the way idle pool threads do in thread time.
+    if (wallIdle >= IDLE_SHARE) {
+      return {
+        bottleneck: "idle",
+        evidence: [
+          `asleep ${percentText(wallIdle)} of its wall time, using ${coresText(averageCores)} cores on average`,
+        ],
+      };
+    }
+  }
   const runnable = t.cpu + t.cpuWait;
   const runnableWait = runnable > 0 ? t.cpuWait / runnable : 0;
   if (
@@ -153,7 +179,7 @@ export function classifyBottleneck(input: ClassificationInput): Classification {
       evidence: [`waited for a CPU ${percentText(runnableWait)} of its runnable time${host}`],
     };
   }
-  const averageCores = input.sampledSeconds > 0 ? input.cpuSeconds / input.sampledSeconds : 0;
+  if (w && wallOwn > 0) return classifyByWall(input, w, averageCores);
   const networkShare = active > 0 ? t.networkWait / active : 0;
   const diskShare = active > 0 ? t.diskWait / active : 0;
   const wall = input.sampledSeconds;
@@ -201,6 +227,48 @@ export function classifyBottleneck(input: ClassificationInput): Classification {
     bottleneck: "balanced",
     evidence: [
       `no single cause: of its active thread time ${percentText(cpuShare)} on a CPU, ${percentText(networkShare)} on sockets, ${percentText(diskShare)} on disk, ${percentText(active > 0 ? t.cpuWait / active : 0)} waiting for a CPU`,
+    ],
+  };
+}
+
+/** The rules after contention, on wall-clock shares of the wall time not spent waiting on a child. */
+function classifyByWall(input: ClassificationInput, w: ThreadSeconds, averageCores: number): Classification {
+  const active = w.cpu + w.cpuWait + w.diskWait + w.networkWait;
+  const own = active + w.idle;
+  const share = (value: number) => (active > 0 ? value / active : 0);
+  const networkShare = share(w.networkWait);
+  const diskShare = share(w.diskWait);
+  const cpuShare = share(w.cpu);
+  // A task blocked most of its run is bound by what it waits on even when little of it was active.
+  const idleShare = own > 0 ? w.idle / own : 0;
+  if (networkShare >= NETWORK_ACTIVE_SHARE) {
+    return {
+      bottleneck: "network-wait",
+      evidence: [
+        `${percentText(networkShare)} of its active wall time blocked on sockets${waitedOn(input.endpoints)}`,
+      ],
+    };
+  }
+  if (diskShare >= DISK_ACTIVE_SHARE) {
+    return {
+      bottleneck: "disk-io",
+      evidence: [
+        `${percentText(diskShare)} of its active wall time blocked on disk, reading ${formatBytes(input.diskReadBytesPerRun)} and writing ${formatBytes(input.diskWriteBytesPerRun)} per run (median)`,
+      ],
+    };
+  }
+  if (cpuShare >= CPU_ACTIVE_SHARE) {
+    return {
+      bottleneck: "cpu",
+      evidence: [
+        `on a CPU ${percentText(cpuShare)} of its active wall time, ${coresText(averageCores)} cores on average`,
+      ],
+    };
+  }
+  return {
+    bottleneck: "balanced",
+    evidence: [
+      `no single cause: of its active wall time ${percentText(cpuShare)} on a CPU, ${percentText(networkShare)} on sockets, ${percentText(diskShare)} on disk, ${percentText(share(w.cpuWait))} waiting for a CPU; asleep ${percentText(idleShare)} of its wall time`,
     ],
   };
 }

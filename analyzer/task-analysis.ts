@@ -92,7 +92,34 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     idle: sum(runs.map((run) => run.idleSeconds)),
   };
   const threadTotal = sum(Object.values(threadSeconds));
-  const share = (value: number) => (threadTotal > 0 ? value / threadTotal : 0);
+  // Wall-clock seconds over the runs that recorded them (runs sampled before that have null).
+  const wallRuns = runs.flatMap((run) => (run.wall ? [run.wall] : []));
+  const wallSeconds =
+    wallRuns.length === 0
+      ? null
+      : {
+          cpu: sum(wallRuns.map((wall) => wall.onCpuSeconds)),
+          cpuWait: sum(wallRuns.map((wall) => wall.cpuWaitSeconds)),
+          diskWait: sum(wallRuns.map((wall) => wall.diskWaitSeconds)),
+          networkWait: sum(wallRuns.map((wall) => wall.netWaitSeconds)),
+          childWait: sum(wallRuns.map((wall) => wall.childWaitSeconds)),
+          idle: sum(wallRuns.map((wall) => wall.idleSeconds)),
+        };
+  const wallTotal = wallSeconds ? sum(Object.values(wallSeconds)) : 0;
+  const sharesOf = (seconds: typeof threadSeconds, total: number) => {
+    const share = (value: number) => (total > 0 ? value / total : 0);
+    return {
+      cpu: share(seconds.cpu),
+      cpuWait: share(seconds.cpuWait),
+      diskWait: share(seconds.diskWait),
+      networkWait: share(seconds.networkWait),
+      idle: share(seconds.idle),
+      childWait: share(seconds.childWait),
+    };
+  };
+  const threadTimeShares = sharesOf(threadSeconds, threadTotal);
+  // DESIGN.md: timeShares are wall-clock shares; thread time is the fallback for runs without them.
+  const timeShares = wallSeconds && wallTotal > 0 ? sharesOf(wallSeconds, wallTotal) : threadTimeShares;
   const throttled = sum(runs.map((run) => run.throttledPeriods));
   const periods = sum(runs.map((run) => run.totalPeriods));
   const throttledShare = periods > 0 ? throttled / periods : null;
@@ -116,6 +143,7 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     runs: runs.length,
     ticks: sum(runs.map((run) => run.ticks)),
     threadSeconds,
+    wallSeconds,
     sampledSeconds,
     cpuSeconds,
     throttledShare,
@@ -199,14 +227,8 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
       rxBytesPerRun: { p50: p50OrNull(runs.map((run) => run.netRxBytes)) },
       txBytesPerRun: { p50: p50OrNull(runs.map((run) => run.netTxBytes)) },
     },
-    timeShares: {
-      cpu: share(threadSeconds.cpu),
-      cpuWait: share(threadSeconds.cpuWait),
-      diskWait: share(threadSeconds.diskWait),
-      networkWait: share(threadSeconds.networkWait),
-      idle: share(threadSeconds.idle),
-      childWait: share(threadSeconds.childWait),
-    },
+    timeShares,
+    threadTimeShares,
     bottleneck: classification.bottleneck,
     evidence,
     processes: input.processes.map((process) => ({ ...process })),

@@ -53,6 +53,7 @@ export function syntheticRun(overrides: Partial<RunSummary> = {}, index = 0): Ru
     netWaitSeconds: 0,
     childWaitSeconds: 0,
     idleSeconds: 0,
+    wall: null,
     oomKills: 0,
     throttledPeriods: null,
     totalPeriods: null,

@@ -14,7 +14,9 @@
  * --minutes 10) or COLLECTOR_BENCH_MINUTES=N under `npm run bench`; default 1.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Table from "cli-table3";
 import pidusage from "pidusage";
@@ -46,7 +48,7 @@ function rssMiB(): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function spawnHost(): Promise<{ tasks: ChildProcess[]; all: ChildProcess[] }> {
+async function spawnHost(forkEveryMs?: number): Promise<{ tasks: ChildProcess[]; all: ChildProcess[] }> {
   const all: ChildProcess[] = [];
   const tasks: ChildProcess[] = [];
   for (let i = 0; i < HOST_PROCESSES; i++) {
@@ -62,9 +64,15 @@ async function spawnHost(): Promise<{ tasks: ChildProcess[]; all: ChildProcess[]
     // Waking tasks run a little every 250 ms, so every tick reads all their files (the worst case for
     // the sampler, which skips a process that was not scheduled since the last tick); idle ones sleep.
     const child =
-      task && taskKind() === "waking"
-        ? spawn("python3", ["-c", "import time\nwhile True: time.sleep(0.25)"], { stdio: "ignore", env })
-        : spawn("sleep", ["3600"], { stdio: "ignore", env });
+      task && forkEveryMs !== undefined
+        ? // A BashOperator-like tree: a short-lived child every forkEveryMs.
+          spawn("/bin/bash", ["-c", `while :; do /bin/true; sleep ${forkEveryMs / 1000}; done`], {
+            stdio: "ignore",
+            env,
+          })
+        : task && taskKind() === "waking"
+          ? spawn("python3", ["-c", "import time\nwhile True: time.sleep(0.25)"], { stdio: "ignore", env })
+          : spawn("sleep", ["3600"], { stdio: "ignore", env });
     all.push(child);
     if (task) tasks.push(child);
     // Spawning in bursts keeps the event loop (and fork rate) sane on a 2-core machine.
@@ -247,6 +255,119 @@ export async function run(): Promise<void> {
   }
 }
 
+/** Own utime+stime of another process, ms (/proc/PID/stat fields 14 and 15, 1/100 s). */
+function processCpuMs(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function forkSecondsWanted(): number {
+  const flag = process.argv.indexOf("--fork-seconds");
+  const text = flag >= 0 ? process.argv[flag + 1] : (process.env.COLLECTOR_BENCH_FORK_SECONDS ?? "600");
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new Error(`--fork-seconds: '${text}' is not a number`);
+  return seconds;
+}
+
+/**
+ * The loop's cost as tasks start children: 50 task trees among 1,000 processes, each starting a
+ * short-lived child every 2 s and every 0.3 s, for `--fork-seconds` (COLLECTOR_BENCH_FORK_SECONDS,
+ * default 600: 10 minutes per reader). Side by side: the real loop with exits from BSD process
+ * accounting, the same loop with the poll, pidstat over the 50 task pids, and netdata's apps.plugin
+ * (every process of the host, every second).
+ */
+export async function forkRates(): Promise<void> {
+  const seconds = forkSecondsWanted();
+  if (seconds === 0) return;
+  const plain = { style: { head: [], border: [] } };
+  const table = new Table({
+    ...plain,
+    head: [
+      `reader (50 forking trees, 1,000 on host, ${seconds} s each)`,
+      "child every",
+      "% of a core",
+      "RSS MiB",
+    ],
+  });
+  // Each row is printed as it is measured too, so a run cut short keeps what it measured.
+  const push = (row: string[]) => {
+    table.push(row);
+    process.stdout.write(`${row.join(" | ")}\n`);
+  };
+  for (const forkEveryMs of [2000, 300]) {
+    const { tasks, all } = await spawnHost(forkEveryMs);
+    const pids = tasks.map((child) => child.pid!);
+    const every = `${forkEveryMs / 1000} s`;
+    try {
+      for (const mode of ["acct", "poll"] as const) {
+        const stateDir = mkdtempSync(join(tmpdir(), "rightsize-bench-acct-"));
+        const sampler = new Sampler({
+          procRoot: "/proc",
+          cgroupRoot: "/sys/fs/cgroup",
+          hostId: "bench",
+          sink: countingSink(),
+          logger: silentLogger,
+          redact: (argv) => argv,
+          intervalMs: 1000,
+          accounting: { mode, stateDir },
+        });
+        for (let i = 0; i < 3; i++) {
+          sampler.discover();
+          sampler.tick();
+          await sleep(50);
+        }
+        const start = ownCpuMs();
+        const loop = startSamplerLoop(sampler, { intervalMs: 1000, discover: true, logger: silentLogger });
+        await sleep(seconds * 1000);
+        loop.stop();
+        const share = (ownCpuMs() - start) / seconds / 10;
+        push([
+          `rightsize loop, exits from ${sampler.exits.method}`,
+          every,
+          share.toFixed(2),
+          rssMiB().toFixed(1),
+        ]);
+        sampler.close();
+        rmSync(stateDir, { recursive: true, force: true });
+      }
+      const childBefore = childCpuMs();
+      await new Promise<void>((resolve, reject) => {
+        const pidstat = spawn(
+          "pidstat",
+          ["-h", "-u", "-r", "-d", "-p", pids.join(","), "1", String(seconds)],
+          {
+            stdio: "ignore",
+          },
+        );
+        pidstat.on("error", reject);
+        pidstat.on("exit", () => resolve());
+      });
+      push([
+        "pidstat -u -r -d -p PIDS 1",
+        every,
+        ((childCpuMs() - childBefore) / seconds / 10).toFixed(2),
+        "-",
+      ]);
+      // apps.plugin runs standalone: `apps.plugin 1` writes netdata's plugin protocol every second.
+      const apps = spawn("/usr/lib/netdata/plugins.d/apps.plugin", ["1"], { stdio: "ignore" });
+      await sleep(2000);
+      if (apps.pid !== undefined && apps.exitCode === null) {
+        const before = processCpuMs(apps.pid);
+        await sleep(seconds * 1000);
+        const share = (processCpuMs(apps.pid) - before) / seconds / 10;
+        push(["netdata apps.plugin 1", every, share.toFixed(2), "-"]);
+      } else push(["netdata apps.plugin 1", every, "did not run", "-"]);
+      apps.kill("SIGKILL");
+    } finally {
+      for (const child of all) child.kill("SIGKILL");
+      await sleep(500);
+    }
+  }
+  process.stdout.write(`${table.toString()}\n`);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await run();
+  if (!process.argv.includes("--fork-only")) await run();
+  await forkRates();
 }

@@ -14,6 +14,7 @@ import type { PodSource } from "./kubernetes-client.js";
 import { startSamplerLoop } from "./loop.js";
 import { redactArgv } from "./redact.js";
 import { observeSink } from "./observe-sink.js";
+import type { AccountingMode } from "./process-accounting.js";
 import { type SampleSink, Sampler } from "./sampler.js";
 import type { TrustPolicy } from "./trust.js";
 import type { NewExecution, SampleWriter } from "./writer.js";
@@ -30,6 +31,8 @@ export interface CollectOptions {
   /** Executions this host left open (ended_at null), with the time of their last sample. */
   openExecutions: Array<{ row: ExecutionRow; lastSampleAt: Date | null }>;
   pollMs?: number;
+  /** Exited processes from BSD process accounting or the poll (process-accounting.ts); omitted: poll. */
+  accounting?: { mode: AccountingMode; stateDir: string };
   /** Resolves when the daemon should stop (tests); signals work as well. */
   stop?: Promise<void>;
   /** `collector.airflowLogTemplate`, compiled (collector/airflow-log-template.ts). */
@@ -129,6 +132,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     intervalMs: options.intervalMs,
     attribution: { logTemplates: options.logTemplates, pods: options.pods },
     trust: options.trust,
+    accounting: options.accounting,
   });
   // The first pod listing (or the one line saying no Kubernetes API answers) before the first tick.
   await options.pods?.start();

@@ -44,6 +44,13 @@ export interface ProcessRecord {
   looks: number;
   /** Ticks the process has been examined for attribution refinement. */
   examined: number;
+  /**
+   * Own CPU already split to this process (exit accounting: exit-accounting.ts splitTickCpu), seconds;
+   * null when exits are polled (the row then says its own ticks).
+   */
+  creditedSeconds: number | null;
+  /** Own CPU (seconds) the split has already seen this process use. */
+  countedOwnSeconds: number;
   /** Row needs writing: first seen, or exited. */
   dirty: boolean;
   threads: Map<number, ThreadMark>;

@@ -19,6 +19,8 @@ export class ProcessTree {
     private readonly procRoot: string,
     private readonly pageSize: number,
     private readonly now: () => number,
+    /** Processes' CPU is split by exit accounting (creditedSeconds) rather than read as own ticks. */
+    private readonly credits = false,
   ) {}
 
   readStat(pid: number, kept = false): ProcStat | null {
@@ -56,6 +58,8 @@ export class ProcessTree {
       alive: true,
       looks: 0,
       examined: 0,
+      creditedSeconds: this.credits ? 0 : null,
+      countedOwnSeconds: 0,
       dirty: true,
       threads: new Map(),
     };

@@ -46,7 +46,7 @@ export function processRow(
     argv: record.argv ? redact(record.argv).join(" ") : null,
     firstSeen: new Date(record.firstSeenMs),
     lastSeen: new Date(record.lastSeenMs),
-    cpuSeconds: record.ownTicks / CLOCK_TICKS_PER_SECOND,
+    cpuSeconds: record.creditedSeconds ?? record.ownTicks / CLOCK_TICKS_PER_SECOND,
     peakRssBytes: record.peakRssBytes,
     readBytes: record.readBytes,
     writeBytes: record.writeBytes,

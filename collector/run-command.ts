@@ -16,6 +16,7 @@ import { startSamplerLoop } from "./loop.js";
 import { parseProcCgroup } from "./procfs-parse.js";
 import { redactArgv } from "./redact.js";
 import { observeSink } from "./observe-sink.js";
+import type { AccountingMode } from "./process-accounting.js";
 import { type SampleSink, Sampler } from "./sampler.js";
 import type { SampleWriter } from "./writer.js";
 
@@ -34,6 +35,8 @@ export interface RunOptions {
   pollMs?: number;
   /** Sees every row the writer gets: live per-task metrics export (collector/task-metrics.ts). */
   metrics?: SampleSink | null;
+  /** Exited processes from BSD process accounting or the poll (process-accounting.ts); omitted: poll. */
+  accounting?: { mode: AccountingMode; stateDir: string };
 }
 
 /** Buffers rows until the writer is ready, then hands them over in order and forwards the rest. */
@@ -159,6 +162,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
     logger,
     redact: redactArgv,
     intervalMs: options.intervalMs,
+    accounting: options.accounting,
   });
   const executionId = randomUUID();
   const own = createOwnCgroup(

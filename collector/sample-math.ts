@@ -114,6 +114,11 @@ export interface SampleContext {
   totals: Pick<TreeTotals, "rssBytes" | "alive">;
   /** Thread-seconds per state over the interval, and how many threads were read. */
   threadSeconds: ThreadSeconds;
+  /**
+   * The tree's wall-clock seconds per state over the interval (thread-state.ts wallClockSplit); null
+   * when no thread of the tree was left to read (it ended within the interval: gone, not idle).
+   */
+  wallSeconds: ThreadSeconds | null;
   threads: number;
   processesStarted: number;
   /** Host-wide pressure stall over the interval, µs (null: unknown). */
@@ -170,6 +175,12 @@ export function sampleBetween(
       netWaitSeconds: times.net,
       childWaitSeconds: times.child,
       idleSeconds: times.idle,
+      wallOnCpuSeconds: context.wallSeconds?.onCpu ?? null,
+      wallCpuWaitSeconds: context.wallSeconds?.cpuWait ?? null,
+      wallDiskWaitSeconds: context.wallSeconds?.disk ?? null,
+      wallNetWaitSeconds: context.wallSeconds?.net ?? null,
+      wallChildWaitSeconds: context.wallSeconds?.child ?? null,
+      wallIdleSeconds: context.wallSeconds?.idle ?? null,
       threads: context.threads,
       processesAlive: context.totals.alive,
       processesStarted: context.processesStarted,

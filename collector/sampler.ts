@@ -26,11 +26,19 @@ import {
   readCgroupResources,
   type TaskCgroup,
 } from "./cgroup.js";
+import type { AcctRecord } from "./acct-format.js";
 import type { LogTemplate } from "./airflow-log-template.js";
 import type { PodSource } from "./kubernetes-client.js";
 import { Discovery, refineFromDescendants } from "./discovery.js";
-import type { ExecutionState } from "./execution-state.js";
+import type { ExecutionState, ProcessRecord } from "./execution-state.js";
+import { attributeExits, type KnownProcess, splitTickCpu } from "./exit-accounting.js";
 import { type HostReading, HostReader } from "./host-reading.js";
+import {
+  type AccountingMode,
+  type ExitSource,
+  openExitSource,
+  pollExitSource,
+} from "./process-accounting.js";
 import { ProcessTree } from "./process-tree.js";
 import { ProcReader, readLink } from "./proc-reader.js";
 import { type ProcStat, parseHostStat, parseLoadavg, parseNetDev } from "./procfs-parse.js";
@@ -45,7 +53,7 @@ import {
   unseenStarts,
   zeroReading,
 } from "./sample-math.js";
-import { emptyThreadSeconds } from "./thread-state.js";
+import { emptyThreadSeconds, emptyWallProducts, wallClockSplit } from "./thread-state.js";
 import { ThreadWaits } from "./thread-waits.js";
 import { parseStatusUid, type TrustPolicy } from "./trust.js";
 
@@ -55,6 +63,11 @@ export { CLOCK_TICKS_PER_SECOND } from "./sample-math.js";
 const HOT_TREE_MS = 2000;
 /** A quiet tree's children are read this often: its first child of a burst is seen within this. */
 const QUIET_TREE_POLL_MS = 200;
+/**
+ * Processes that left a tree are remembered this many ticks, so a record whose parent chain runs
+ * through them (a subshell's child whose record comes a tick after the subshell left) is attributed.
+ */
+const RECENT_EXIT_TICKS = 5;
 
 /** Where the sampler's rows go: the writer's buffering calls. */
 export interface SampleSink {
@@ -81,6 +94,11 @@ export interface SamplerOptions {
   attribution?: { logTemplates?: readonly LogTemplate[]; pods?: PodSource | null };
   /** Whose processes discovery may attribute (collector/trust.ts); absent: everyone's. */
   trust?: TrustPolicy;
+  /**
+   * Where exited processes are read from (process-accounting.ts): BSD process accounting when it can be
+   * turned on, else the poll. Omitted: the poll.
+   */
+  accounting?: { mode: AccountingMode; stateDir: string };
 }
 
 /** What `rightsize run` knows about the command it started. */
@@ -130,6 +148,11 @@ export class Sampler {
   private readonly host: HostReader;
   private readonly bootTimeSeconds: number | null;
   private readonly hostNetns: string | undefined;
+  /** Where exited processes come from: accounting records, or nothing (the poll). */
+  readonly exits: ExitSource;
+  /** pid → a process that left a tree lately (see RECENT_EXIT_TICKS). */
+  private readonly recentExits = new Map<number, KnownProcess & { tick: number }>();
+  private ticks = 0;
   private lastPidSeen: number | null = null;
   private lastPolledPid: number | null = null;
   private readonly refineSources: Parameters<typeof refineFromDescendants>[1];
@@ -139,7 +162,10 @@ export class Sampler {
     this.layout = detectCgroupLayout(options.cgroupRoot);
     this.now = options.now ?? Date.now;
     const pageSize = options.pageSize ?? measurePageSize(this.reader, this.procRoot);
-    this.tree = new ProcessTree(this.reader, this.procRoot, pageSize, this.now);
+    this.exits = options.accounting
+      ? openExitSource({ ...options.accounting, logger: options.logger, procRoot: this.procRoot })
+      : pollExitSource;
+    this.tree = new ProcessTree(this.reader, this.procRoot, pageSize, this.now, this.exits.method === "acct");
     this.waits = new ThreadWaits(this.reader, this.procRoot);
     this.discovery = new Discovery({
       reader: this.reader,
@@ -256,9 +282,10 @@ export class Sampler {
     if (rows.length > 0) this.options.sink.processes(rows);
   }
 
-  /** Releases kept file descriptors. */
+  /** Releases kept file descriptors and leaves process accounting (the last user turns it off). */
   close(): void {
     this.reader.close();
+    this.exits.close();
   }
 
   /** Task-shaped processes discovery ignored because the trust model refused them. */
@@ -348,8 +375,16 @@ export class Sampler {
   /** One tick: every tracked tree's measures, one sample per execution. */
   tick(): void {
     const now = this.now();
+    this.ticks++;
     this.waits.beginTick();
     const host = this.host.read();
+    // Before the walks: a process gone from /proc has its record written already (the kernel writes it
+    // in do_exit, before the process becomes a zombie), so its exact final CPU is known when it departs.
+    try {
+      this.applyExits(this.exits.readNew(), now);
+    } catch (error) {
+      this.options.logger.error({ err: error }, "reading process accounting failed; exits polled this tick");
+    }
     const rows: NewSample[] = [];
     const processRows: NewProcess[] = [];
     for (const execution of this.executions.values()) {
@@ -362,7 +397,8 @@ export class Sampler {
         this.options.logger.error({ err: error, execution: execution.id }, "tree walk failed; tick skipped");
       }
     }
-    this.attributeUnseenStarts(host);
+    // With accounting every exited process has a record: starts are counted exactly, not estimated.
+    if (this.exits.method === "poll") this.attributeUnseenStarts(host);
     for (const execution of this.executions.values()) {
       if (execution.endedAt !== null) continue;
       try {
@@ -374,7 +410,10 @@ export class Sampler {
             processRows.push(this.processRow(execution, record));
           }
         }
-        for (const record of execution.departed) processRows.push(this.processRow(execution, record));
+        for (const record of execution.departed) {
+          processRows.push(this.processRow(execution, record));
+          this.rememberExit(execution, record);
+        }
         execution.departed = [];
       } catch (error) {
         this.options.logger.error({ err: error, execution: execution.id }, "measuring failed; tick skipped");
@@ -382,6 +421,8 @@ export class Sampler {
     }
     if (rows.length > 0) this.options.sink.samples(rows);
     if (processRows.length > 0) this.options.sink.processes(processRows);
+    for (const [pid, exit] of this.recentExits)
+      if (this.ticks - exit.tick > RECENT_EXIT_TICKS) this.recentExits.delete(pid);
   }
 
   /** Whether the root of an execution is still alive. */
@@ -496,9 +537,11 @@ export class Sampler {
     const totals = treeTotals(execution.processes.values(), execution.carry);
     let threads = 0;
     const times = emptyThreadSeconds();
+    const wall = emptyWallProducts();
     for (const record of execution.processes.values()) {
       if (!record.alive) continue;
-      if (intervalSeconds > 0) threads += this.waits.threadTimes(execution, record, intervalSeconds, times);
+      if (intervalSeconds > 0)
+        threads += this.waits.threadTimes(execution, record, intervalSeconds, times, wall);
       else this.waits.threadTimes(execution, record, 0, emptyThreadSeconds());
     }
     const counters =
@@ -519,12 +562,16 @@ export class Sampler {
     };
     if (!previous) {
       execution.previous = current;
+      // CPU before the first reading is not in any sample: the split starts from here too.
+      for (const record of execution.processes.values())
+        record.countedOwnSeconds = record.ownTicks / CLOCK_TICKS_PER_SECOND;
       return null;
     }
     const result = sampleBetween(previous, current, {
       reportedCpuSeconds: execution.reportedCpuSeconds,
       totals,
       threadSeconds: times,
+      wallSeconds: threads > 0 ? wallClockSplit(wall, intervalSeconds) : null,
       threads,
       processesStarted: started,
       hostPressureUs: host.pressure,
@@ -532,7 +579,108 @@ export class Sampler {
     });
     if (!result) return null;
     execution.previous = current;
+    if (this.exits.method === "acct")
+      this.splitCpu(execution, result.reportedCpuSeconds - execution.reportedCpuSeconds);
     execution.reportedCpuSeconds = result.reportedCpuSeconds;
     return { executionId: execution.id, ...result.sample };
+  }
+
+  /** A process known by pid: tracked in a tree now, or left one lately (for attributing records). */
+  private knownProcess(pid: number): KnownProcess | undefined {
+    const id = this.tree.owner.get(pid);
+    const record = id === undefined ? undefined : this.executions.get(id)?.processes.get(pid);
+    if (id !== undefined && record) return { executionId: id, startMs: this.startMs(record.startTicks) };
+    return this.recentExits.get(pid);
+  }
+
+  private startMs(startTicks: number): number {
+    return ((this.bootTimeSeconds ?? 0) + startTicks / CLOCK_TICKS_PER_SECOND) * 1000;
+  }
+
+  private rememberExit(execution: ExecutionState, record: ProcessRecord): void {
+    this.recentExits.set(record.pid, {
+      executionId: execution.id,
+      startMs: this.startMs(record.startTicks),
+      tick: this.ticks,
+    });
+  }
+
+  /**
+   * Accounting records of exited processes: a tracked process's own record names the command it ran;
+   * a process no walk or poll saw becomes a row of its own and counts as started.
+   */
+  private applyExits(records: AcctRecord[], now: number): void {
+    if (records.length === 0) return;
+    for (const exit of attributeExits(records, (pid) => this.knownProcess(pid))) {
+      const execution = this.executions.get(exit.executionId);
+      if (!execution || execution.endedAt !== null) continue;
+      const { record } = exit;
+      const endedMs = Math.min((record.beginSeconds + record.elapsedSeconds) * 1000, now);
+      if (exit.kind === "own") {
+        // The walk still ends it once it is reaped: until then its parent's cutime does not hold it, and
+        // ending it now would drop it from the tree's total for a tick.
+        const tracked = execution.processes.get(record.pid);
+        if (tracked?.alive) {
+          // A fork seen before its exec is named by its parent: the record has the command it ran.
+          if (record.comm !== "") tracked.comm = record.comm;
+          // Its CPU stays /proc's: records sample utime/stime by the scheduler tick, where /proc and the
+          // parent's cutime scale them to the exact run time (kernel/sched/cputime.c cputime_adjust). On
+          // the benchmark VM a shell /proc put at 4.6 s had a record of about 5.5 s (docs/collector.md, Limits).
+          tracked.lastSeenMs = Math.max(tracked.lastSeenMs, endedMs);
+        }
+        continue;
+      }
+      const startTicks =
+        this.bootTimeSeconds === null
+          ? 0
+          : Math.max(Math.round((record.beginSeconds - this.bootTimeSeconds) * CLOCK_TICKS_PER_SECOND), 0);
+      const unseen: ProcessRecord = {
+        pid: record.pid,
+        startTicks,
+        ppid: record.ppid,
+        comm: record.comm,
+        argv: null,
+        firstSeenMs: record.beginSeconds * 1000,
+        lastSeenMs: endedMs,
+        ownTicks: record.cpuTicks,
+        childTicks: 0,
+        rssBytes: 0,
+        // acct records only the average memory: the peak is at least that.
+        peakRssBytes: record.averageMemoryKib * 1024,
+        readBytes: null,
+        writeBytes: null,
+        numThreads: 0,
+        state: "X",
+        alive: false,
+        looks: 0,
+        examined: 0,
+        creditedSeconds: 0,
+        countedOwnSeconds: 0,
+        dirty: false,
+        threads: new Map(),
+      };
+      // Its CPU reaches the tree through the parent that reaps it (cutime), so nothing is carried.
+      execution.departed.push(unseen);
+      execution.startedThisTick++;
+      execution.churnThisTick = true;
+      execution.lastChurnMs = now;
+    }
+  }
+
+  /** Splits the tick's tree CPU among its processes so their rows add up to the task's total. */
+  private splitCpu(execution: ExecutionState, treeCpuSeconds: number): void {
+    const live = [...execution.processes.values()].filter((record) => record.alive);
+    const own = (record: ProcessRecord) => record.ownTicks / CLOCK_TICKS_PER_SECOND;
+    const split = splitTickCpu(
+      treeCpuSeconds,
+      live.map((record) => ({ usedSeconds: own(record) - record.countedOwnSeconds })),
+      execution.departed.map((record) => ({ usedSeconds: own(record) - record.countedOwnSeconds })),
+    );
+    const credit = (record: ProcessRecord, seconds: number) => {
+      record.creditedSeconds = (record.creditedSeconds ?? 0) + seconds;
+      record.countedOwnSeconds = own(record);
+    };
+    live.forEach((record, index) => credit(record, split.live[index]!));
+    execution.departed.forEach((record, index) => credit(record, split.exited[index]!));
   }
 }

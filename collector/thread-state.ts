@@ -114,3 +114,66 @@ export function topEndpoints(
     .slice(0, limit)
     .map(([endpoint, waitSeconds]) => ({ endpoint, waitSeconds: Math.round(waitSeconds * 1000) / 1000 }));
 }
+
+/**
+ * Running products over a tree's threads for the wall-clock split ({@link wallClockSplit}). Each is the
+ * product over threads of the share of the tick the thread was *not* in the named states or any state
+ * before it in the order on-CPU, CPU-wait, disk, network, child.
+ */
+export interface WallProducts {
+  notRunning: number;
+  notRunnable: number;
+  notDisk: number;
+  notNet: number;
+  notChild: number;
+}
+
+export function emptyWallProducts(): WallProducts {
+  return { notRunning: 1, notRunnable: 1, notDisk: 1, notNet: 1, notChild: 1 };
+}
+
+/** Adds one thread's split of a tick (from {@link splitThreadTick}) to the products. */
+export function addThreadToWall(products: WallProducts, split: ThreadSeconds, intervalSeconds: number): void {
+  if (!(intervalSeconds > 0)) return;
+  const clamp = (value: number) => Math.min(Math.max(value, 0), 1);
+  let used = split.onCpu / intervalSeconds;
+  products.notRunning *= clamp(1 - used);
+  used += split.cpuWait / intervalSeconds;
+  products.notRunnable *= clamp(1 - used);
+  used += split.disk / intervalSeconds;
+  products.notDisk *= clamp(1 - used);
+  used += split.net / intervalSeconds;
+  products.notNet *= clamp(1 - used);
+  used += split.child / intervalSeconds;
+  products.notChild *= clamp(1 - used);
+}
+
+/**
+ * Where the tree's wall-clock time went in one tick, summing to the tick: on a CPU while any thread ran;
+ * else waiting for a CPU while one was runnable; else blocked on disk while any thread was; else on a
+ * socket; else on a child; else idle.
+ *
+ * schedstat gives each thread's run and queue time in the tick, not when within it, so the overlap of
+ * threads is estimated by treating them as independent: the share with no thread running is the product
+ * of each thread's share not running, and so on down the order. One busy thread makes the tick on-CPU
+ * however many threads sleep beside it (a single-threaded burner with 8 idle pool threads is ≈ 100 %
+ * on a CPU, where thread-time says 11 %); threads that ran in turn are counted between the longest
+ * single thread's time (full overlap) and their sum (none).
+ */
+export function wallClockSplit(products: WallProducts, intervalSeconds: number): ThreadSeconds {
+  const result = emptyThreadSeconds();
+  if (!(intervalSeconds > 0)) return result;
+  // Floating-point products can wander above each other by an ulp: keep the chain non-increasing.
+  const notRunning = Math.min(products.notRunning, 1);
+  const notRunnable = Math.min(products.notRunnable, notRunning);
+  const notDisk = Math.min(products.notDisk, notRunnable);
+  const notNet = Math.min(products.notNet, notDisk);
+  const notChild = Math.max(Math.min(products.notChild, notNet), 0);
+  result.onCpu = intervalSeconds * (1 - notRunning);
+  result.cpuWait = intervalSeconds * (notRunning - notRunnable);
+  result.disk = intervalSeconds * (notRunnable - notDisk);
+  result.net = intervalSeconds * (notDisk - notNet);
+  result.child = intervalSeconds * (notNet - notChild);
+  result.idle = intervalSeconds * notChild;
+  return result;
+}

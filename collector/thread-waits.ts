@@ -16,10 +16,12 @@ import {
 } from "./procfs-parse.js";
 import {
   addThreadSeconds,
+  addThreadToWall,
   classifyThread,
   SYSCALL_TABLES,
   splitThreadTick,
   type ThreadSeconds,
+  type WallProducts,
 } from "./thread-state.js";
 
 export class ThreadWaits {
@@ -53,14 +55,15 @@ export class ThreadWaits {
   }
 
   /**
-   * Adds each thread's split of the interval to `into` (and network waits to the execution's
-   * endpoints), and remembers the threads' schedstat marks. Returns how many threads were read.
+   * Adds each thread's split of the interval to `into` and to the tree's wall-clock products `wall`
+   * (and network waits to the execution's endpoints), and remembers the threads' schedstat marks. Returns how many threads were read.
    */
   threadTimes(
     execution: ExecutionState,
     record: ProcessRecord,
     intervalSeconds: number,
     into: ThreadSeconds,
+    wall?: WallProducts,
   ): number {
     const base = `${this.procRoot}/${record.pid}/task`;
     const tids = record.numThreads > 1 ? (listDir(base) ?? []).map(Number) : [record.pid];
@@ -108,6 +111,7 @@ export class ThreadWaits {
       const delayDelta = (sched.delayNs - (previous?.delayNs ?? 0)) / 1e9;
       const split = splitThreadTick(intervalSeconds, runDelta, delayDelta, blocked);
       addThreadSeconds(into, split);
+      if (wall) addThreadToWall(wall, split, intervalSeconds);
       if (blocked === "net" && endpoints.length > 0) {
         const share = split.net / endpoints.length;
         for (const endpoint of endpoints)

@@ -4,7 +4,11 @@
  * document" lists the required fields; fields marked "extension" are additions readers may rely on too.
  *
  * Units: cores are CPU cores (1.0 = one core busy), bytes are bytes, percentiles are of per-second
- * samples unless named per run. `timeShares` are fractions of the task's thread-time, summing to about 1.
+ * samples unless named per run. `timeShares` are fractions of the task's wall-clock time, summing to about
+ * 1 (on a CPU while any thread ran, waiting for a CPU while one was runnable, else blocked on disk, on a
+ * socket, on a child, else idle: collector/thread-state.ts wallClockSplit); for runs recorded before the
+ * collector split wall time they are fractions of thread-time. `threadTimeShares` (extension) are always
+ * fractions of thread-time.
  */
 import { z } from "zod";
 
@@ -25,6 +29,14 @@ const num = finite.nonnegative();
 const nullableNum = num.nullable();
 const cores = num.max(MAX_CORES);
 const bytes = num.max(MAX_BYTES);
+const timeSharesSchema = z.object({
+  cpu: num,
+  cpuWait: num,
+  diskWait: num,
+  networkWait: num,
+  idle: num,
+  childWait: num,
+});
 
 export const bottleneckClasses = [
   "cpu",
@@ -85,14 +97,9 @@ export const taskAnalysisSchema = z.object({
     rxBytesPerRun: z.object({ p50: nullableNum }),
     txBytesPerRun: z.object({ p50: nullableNum }),
   }),
-  timeShares: z.object({
-    cpu: num,
-    cpuWait: num,
-    diskWait: num,
-    networkWait: num,
-    idle: num,
-    childWait: num,
-  }),
+  timeShares: timeSharesSchema,
+  /** Extension: the same states as fractions of thread-time (every thread's seconds counted). */
+  threadTimeShares: timeSharesSchema.optional(),
   bottleneck: z.enum(bottleneckClasses),
   evidence: z.array(z.string()),
   processes: z.array(

@@ -46,6 +46,8 @@ export interface Config {
     trust: string[];
     /** HOST:PORT of the OpenMetrics endpoint of `collect`; null: off. */
     metricsListen: string | null;
+    accounting: "auto" | "acct" | "poll";
+    stateDir: string;
   };
   analysis: {
     windowDays: number;
@@ -233,6 +235,23 @@ export const settings: Setting[] = [
       (value) =>
         value === null || (LISTEN_ADDRESS.test(value) && Number(LISTEN_ADDRESS.exec(value)![2]) <= 65_535),
     ),
+  },
+  {
+    key: "collector.accounting",
+    env: "RIGHTSIZE_ACCOUNTING",
+    default: "auto",
+    expected: "one of auto, acct, poll",
+    description:
+      "How exited processes are accounted: BSD process accounting (acct, needs root), polling children lists (poll), or accounting when it can be turned on (auto). docs/collector.md.",
+    parse: z.enum(["auto", "acct", "poll"]),
+  },
+  {
+    key: "collector.stateDir",
+    env: "RIGHTSIZE_STATE_DIR",
+    default: "/var/lib/rightsize",
+    expected: "a folder path only root can write",
+    description: "Where the collector keeps the process accounting file.",
+    parse: text,
   },
   {
     key: "collector.procRoot",

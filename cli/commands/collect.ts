@@ -210,6 +210,7 @@ Examples:
             procRoot: config.collector.procRoot,
             cgroupRoot: config.collector.cgroupRoot,
             hostId: config.collector.hostId,
+            accounting: { mode: config.collector.accounting, stateDir: config.collector.stateDir },
             writer: database.writer,
             logger: runtime.logger,
             openExecutions: open,

@@ -107,6 +107,10 @@ Examples:
         procRoot: runtime.config.collector.procRoot,
         cgroupRoot: runtime.config.collector.cgroupRoot,
         hostId: runtime.config.collector.hostId,
+        accounting: {
+          mode: runtime.config.collector.accounting,
+          stateDir: runtime.config.collector.stateDir,
+        },
         writer: database.then((opened) => opened.writer),
         logger,
         metrics: metrics?.sink,

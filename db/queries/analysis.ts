@@ -64,13 +64,18 @@ export interface RunSummary {
   netWaitSeconds: number;
   childWaitSeconds: number;
   idleSeconds: number;
-  /** Wall-clock seconds per state (samples' wall_* columns summed); null when no sample had them. */
-  wallOnCpuSeconds?: number | null;
-  wallCpuWaitSeconds?: number | null;
-  wallDiskWaitSeconds?: number | null;
-  wallNetWaitSeconds?: number | null;
-  wallChildWaitSeconds?: number | null;
-  wallIdleSeconds?: number | null;
+  /**
+   * Wall-clock seconds per state (collector/thread-state.ts wallClockSplit), summed over samples; null
+   * for runs sampled before the collector recorded them.
+   */
+  wall: {
+    onCpuSeconds: number;
+    cpuWaitSeconds: number;
+    diskWaitSeconds: number;
+    netWaitSeconds: number;
+    childWaitSeconds: number;
+    idleSeconds: number;
+  } | null;
   oomKills: number;
   throttledPeriods: number | null;
   totalPeriods: number | null;
@@ -557,17 +562,25 @@ function parseRun(row: RawRunRow): RunSummary {
     netWaitSeconds: Number(row.net_wait_seconds ?? 0),
     childWaitSeconds: Number(row.child_wait_seconds ?? 0),
     idleSeconds: Number(row.idle_seconds ?? 0),
-    wallOnCpuSeconds: toNumber(row.wall_on_cpu_seconds),
-    wallCpuWaitSeconds: toNumber(row.wall_cpu_wait_seconds),
-    wallDiskWaitSeconds: toNumber(row.wall_disk_wait_seconds),
-    wallNetWaitSeconds: toNumber(row.wall_net_wait_seconds),
-    wallChildWaitSeconds: toNumber(row.wall_child_wait_seconds),
-    wallIdleSeconds: toNumber(row.wall_idle_seconds),
+    wall: parseWall(row),
     oomKills: Number(row.oom_kills ?? 0),
     throttledPeriods: toNumber(row.throttled_periods),
     totalPeriods: toNumber(row.total_periods),
     processesMax: toNumber(row.processes_max),
     processesStarted: toNumber(row.processes_started),
     hostLoadAvg: toNumber(row.host_load_avg),
+  };
+}
+
+function parseWall(row: RawRunRow): RunSummary["wall"] {
+  const onCpu = toNumber(row.wall_on_cpu_seconds);
+  if (onCpu === null) return null;
+  return {
+    onCpuSeconds: onCpu,
+    cpuWaitSeconds: toNumber(row.wall_cpu_wait_seconds) ?? 0,
+    diskWaitSeconds: toNumber(row.wall_disk_wait_seconds) ?? 0,
+    netWaitSeconds: toNumber(row.wall_net_wait_seconds) ?? 0,
+    childWaitSeconds: toNumber(row.wall_child_wait_seconds) ?? 0,
+    idleSeconds: toNumber(row.wall_idle_seconds) ?? 0,
   };
 }

@@ -1,0 +1,248 @@
+/**
+ * The pure sample arithmetic over arbitrary inputs: totals are continuous across exits, samples never
+ * report negative CPU and their cumulative series only rises, and the wall-clock split of a tick adds up
+ * to the tick and keeps one busy thread on a CPU whatever sleeps beside it.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  CLOCK_TICKS_PER_SECOND,
+  carryOnExit,
+  emptyCarry,
+  type ProcessCounters,
+  readingCpuSeconds,
+  sampleBetween,
+  type TreeReading,
+  treeTotals,
+  unseenStarts,
+  zeroReading,
+} from "./sample-math.js";
+import {
+  addThreadToWall,
+  emptyThreadSeconds,
+  emptyWallProducts,
+  splitThreadTick,
+  type ThreadSeconds,
+  wallClockSplit,
+} from "./thread-state.js";
+
+const blockedKinds = ["disk", "net", "child", "idle"] as const;
+
+const processArb = (pid: number) =>
+  fc.record({
+    pid: fc.constant(pid),
+    ppid: fc.constant(1),
+    alive: fc.constant(true),
+    ownTicks: fc.nat(10_000),
+    childTicks: fc.nat(10_000),
+    rssBytes: fc.nat(1 << 30),
+    readBytes: fc.option(fc.nat(1 << 30), { nil: null }),
+    writeBytes: fc.option(fc.nat(1 << 30), { nil: null }),
+  });
+
+function context(threadSeconds = emptyThreadSeconds()) {
+  return {
+    reportedCpuSeconds: 0,
+    totals: { rssBytes: 0, alive: 1 },
+    threadSeconds,
+    wallSeconds: emptyThreadSeconds(),
+    threads: 1,
+    processesStarted: 0,
+    hostPressureUs: { cpu: null, memory: null, io: null },
+    hostLoad1: null,
+  };
+}
+
+describe("tree totals and exits", () => {
+  it("a child reaped by a live parent moves into its cutime: the total does not change", () => {
+    fc.assert(
+      fc.property(processArb(10), processArb(11), (parent, child) => {
+        const childOf = { ...child, ppid: 10 };
+        const before = treeTotals([parent, childOf], emptyCarry());
+        // The parent reaps the child: the child's own and children's ticks land in its cutime.
+        const reaped = { ...parent, childTicks: parent.childTicks + child.ownTicks + child.childTicks };
+        const carry = carryOnExit(emptyCarry(), childOf, true);
+        const after = treeTotals([reaped, { ...childOf, alive: false }], carry);
+        expect(after.ticks).toBe(before.ticks);
+        expect(after.alive).toBe(1);
+      }),
+    );
+  });
+
+  it("a process whose parent is outside the tree is carried whole", () => {
+    fc.assert(
+      fc.property(fc.array(processArb(20), { maxLength: 5 }), processArb(21), (others, root) => {
+        const before = treeTotals([...others, root], emptyCarry());
+        const carry = carryOnExit(emptyCarry(), root, false);
+        const after = treeTotals(others, carry);
+        expect(after.ticks).toBe(before.ticks);
+        expect(
+          after.readBytes === null || before.readBytes === null || after.readBytes === before.readBytes,
+        ).toBe(true);
+      }),
+    );
+  });
+
+  it("one unreadable io makes the tree's bytes unknown, not smaller", () => {
+    const totals = treeTotals(
+      [
+        {
+          pid: 1,
+          ppid: 0,
+          alive: true,
+          ownTicks: 1,
+          childTicks: 0,
+          rssBytes: 1,
+          readBytes: 5,
+          writeBytes: 5,
+        },
+        {
+          pid: 2,
+          ppid: 1,
+          alive: true,
+          ownTicks: 1,
+          childTicks: 0,
+          rssBytes: 1,
+          readBytes: null,
+          writeBytes: 2,
+        },
+      ] satisfies ProcessCounters[],
+      emptyCarry(),
+    );
+    expect(totals.readBytes).toBeNull();
+    expect(totals.writeBytes).toBe(7);
+  });
+});
+
+describe("sampleBetween", () => {
+  const readingArb = fc.record({
+    atMs: fc.integer({ min: 0, max: 1e9 }),
+    cpuSeconds: fc.double({ min: 0, max: 1e6, noNaN: true }),
+    readBytes: fc.option(fc.nat(), { nil: null }),
+    writeBytes: fc.option(fc.nat(), { nil: null }),
+    net: fc.constant(null),
+    counters: fc.constant(null),
+  }) satisfies fc.Arbitrary<TreeReading>;
+
+  it("never reports negative CPU or bytes, and the cumulative series only rises", () => {
+    fc.assert(
+      fc.property(readingArb, readingArb, fc.double({ min: 0, max: 1e6, noNaN: true }), (a, b, reported) => {
+        const [previous, current] = a.atMs <= b.atMs ? [a, b] : [b, a];
+        const result = sampleBetween(previous, current, { ...context(), reportedCpuSeconds: reported });
+        if (current.atMs - previous.atMs < 10) {
+          expect(result).toBeNull();
+          return;
+        }
+        expect(result).not.toBeNull();
+        const sample = result!.sample;
+        expect(sample.cpuCores).toBeGreaterThanOrEqual(0);
+        expect(result!.reportedCpuSeconds).toBeGreaterThanOrEqual(reported);
+        expect(sample.cpuSecondsTotal).toBe(result!.reportedCpuSeconds);
+        for (const bytes of [sample.diskReadBytes, sample.diskWriteBytes])
+          expect(bytes === null || bytes! >= 0).toBe(true);
+        // The integral of cores over the interval is the CPU added.
+        expect(sample.cpuCores! * sample.intervalSeconds).toBeCloseTo(
+          result!.reportedCpuSeconds - reported,
+          6,
+        );
+      }),
+    );
+  });
+
+  it("a task first seen young is counted from zero at its start", () => {
+    const start = zeroReading(1_000);
+    const now: TreeReading = { ...start, atMs: 3_000, cpuSeconds: 150 / CLOCK_TICKS_PER_SECOND };
+    const result = sampleBetween(start, now, context());
+    expect(result?.sample.cpuCores).toBeCloseTo(0.75);
+    expect(result?.sample.cpuSecondsTotal).toBeCloseTo(1.5);
+  });
+
+  it("prefers the task's own cgroup counter for cumulative CPU", () => {
+    const totals = treeTotals([], { ticks: 300, readBytes: 0, writeBytes: 0 });
+    expect(readingCpuSeconds(totals, null)).toBe(3);
+  });
+});
+
+describe("unseenStarts", () => {
+  it("charges the pids nobody explains to the one churning tree, never a negative count", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(1000),
+        fc.nat(1000),
+        fc.nat(1000),
+        fc.nat(1000),
+        fc.nat(3),
+        (a, b, known, others, trees) => {
+          const unseen = unseenStarts({
+            previousLastPid: a,
+            lastPid: b,
+            knownAllocations: known,
+            otherAllocations: others,
+            churningTrees: trees,
+          });
+          expect(unseen).toBeGreaterThanOrEqual(0);
+          if (trees !== 1 || b < a) expect(unseen).toBe(0);
+          else expect(unseen).toBe(Math.max(b - a - known - others, 0));
+        },
+      ),
+    );
+  });
+});
+
+describe("wallClockSplit", () => {
+  const threadArb = fc.record({
+    run: fc.double({ min: 0, max: 2, noNaN: true }),
+    delay: fc.double({ min: 0, max: 2, noNaN: true }),
+    blocked: fc.constantFrom(...blockedKinds),
+  });
+  const split = (
+    interval: number,
+    threads: Array<{ run: number; delay: number; blocked: (typeof blockedKinds)[number] }>,
+  ) => {
+    const products = emptyWallProducts();
+    const thread: ThreadSeconds = emptyThreadSeconds();
+    for (const t of threads) {
+      const one = splitThreadTick(interval, t.run, t.delay, t.blocked);
+      addThreadToWall(products, one, interval);
+      for (const key of Object.keys(thread) as Array<keyof ThreadSeconds>) thread[key] += one[key];
+    }
+    return { wall: wallClockSplit(products, interval), thread };
+  };
+
+  it("adds up to the tick, never negative, on-CPU between the longest thread and the sum", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.01, max: 2, noNaN: true }),
+        fc.array(threadArb, { maxLength: 20 }),
+        (interval, threads) => {
+          const { wall, thread } = split(interval, threads);
+          const total = Object.values(wall).reduce((a, b) => a + b, 0);
+          expect(total).toBeCloseTo(interval, 9);
+          for (const value of Object.values(wall)) expect(value).toBeGreaterThanOrEqual(-1e-12);
+          const longest = Math.max(0, ...threads.map((t) => Math.min(t.run, interval)));
+          expect(wall.onCpu).toBeGreaterThanOrEqual(longest - 1e-9);
+          expect(wall.onCpu).toBeLessThanOrEqual(Math.min(thread.onCpu, interval) + 1e-9);
+        },
+      ),
+    );
+  });
+
+  it("one busy thread keeps the tick on a CPU whatever sleeps beside it", () => {
+    const { wall, thread } = split(1, [
+      { run: 1, delay: 0, blocked: "idle" },
+      ...Array.from({ length: 8 }, () => ({ run: 0, delay: 0, blocked: "idle" as const })),
+    ]);
+    expect(wall.onCpu).toBeCloseTo(1);
+    expect(thread.idle / 9).toBeCloseTo(8 / 9);
+  });
+
+  it("a tree whose threads all sleep is idle; one blocked on a socket makes it network wait", () => {
+    expect(split(1, [{ run: 0, delay: 0, blocked: "idle" }]).wall.idle).toBe(1);
+    const { wall } = split(1, [
+      { run: 0, delay: 0, blocked: "net" },
+      { run: 0, delay: 0, blocked: "idle" },
+    ]);
+    expect(wall.net).toBe(1);
+    expect(wall.idle).toBe(0);
+  });
+});
