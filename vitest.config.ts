@@ -12,6 +12,9 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["**/*.test.ts"],
+          // Property tests (fast-check) and the tests that load every command module take seconds on a
+          // busy 2-core machine; 5 s (vitest's default) cut them off there without any failure of theirs.
+          testTimeout: 60_000,
           exclude: ["**/*.int.test.ts", "**/*.e2e.test.ts", "node_modules/**", "dist/**"],
         },
       },

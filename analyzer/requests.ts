@@ -74,7 +74,9 @@ export function matchConfiguredRequest(
 }
 
 function executionSource(source: string | null): RequestSource {
-  return source === "flag" || source === "declared" || source === "config" ? source : "cgroup";
+  return source === "flag" || source === "declared" || source === "config" || source === "pod-spec"
+    ? source
+    : "cgroup";
 }
 
 export function resolveRequests(

@@ -58,7 +58,7 @@ export const severityLevels = ["good", "ok", "warning", "critical"] as const;
 export type Severity = (typeof severityLevels)[number];
 
 /** Where a requested or limit value came from. */
-export const requestSources = ["cgroup", "declared", "config", "flag"] as const;
+export const requestSources = ["cgroup", "pod-spec", "declared", "config", "flag"] as const;
 export type RequestSource = (typeof requestSources)[number];
 
 export const orchestrators = ["airflow", "prefect", "generic"] as const;

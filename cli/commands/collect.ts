@@ -97,7 +97,11 @@ export function trustPolicyOf(entries: string[], procRoot: string): TrustPolicy 
     }
   }
   try {
-    return parseTrustPolicy(entries, parsePasswd(passwd));
+    const policy = parseTrustPolicy(entries, parsePasswd(passwd));
+    // A collector run by a user reads only what that user may read: attributing that user's own
+    // processes grants them nothing, and `rightsize collect` without root then sees their tasks.
+    if (process.geteuid) policy.uids.add(process.geteuid());
+    return policy;
   } catch (error) {
     if (error instanceof TrustSettingError) throw new ConfigError(`config: ${error.message}`);
     throw error;
