@@ -190,7 +190,8 @@ describe("deploy/kubernetes/rightsize.yaml", () => {
   });
 
   it("probes the collector's health endpoint on the port it listens on", () => {
-    const [collector] = documents[1]!.spec.template.spec.containers;
+    const [collector] = documents.find((document) => document.kind === "DaemonSet")!.spec.template.spec
+      .containers;
     const listen = collector!.args[collector!.args.indexOf("--metrics-listen") + 1];
     const port = collector!.ports?.find((entry) => entry.name === collector!.livenessProbe?.httpGet.port);
     expect(listen).toBe(`0.0.0.0:${port?.containerPort}`);

@@ -27,10 +27,12 @@ describe.each(engines)("migrations on $name", ({ create }) => {
     await migrateDatabase(database.handle);
     const tables = await tableNames(db);
     expect(tables).toEqual([
+      "analyses",
       "declared_requests",
       "execution_processes",
       "hosts",
       "recommendations",
+      "report_deliveries",
       "report_runs",
       "run_summaries",
       "samples",
