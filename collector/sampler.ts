@@ -53,7 +53,7 @@ import {
   unseenStarts,
   zeroReading,
 } from "./sample-math.js";
-import { emptyThreadSeconds, emptyWallProducts, wallClockSplit } from "./thread-state.js";
+import { addThreadToWall, emptyThreadSeconds, emptyWallProducts, wallClockSplit } from "./thread-state.js";
 import { ThreadWaits } from "./thread-waits.js";
 import { parseStatusUid, type TrustPolicy } from "./trust.js";
 
@@ -567,6 +567,16 @@ export class Sampler {
         record.countedOwnSeconds = record.ownTicks / CLOCK_TICKS_PER_SECOND;
       return null;
     }
+    // A tick is on a CPU while any process of the tree ran, exited children included: their CPU shows
+    // only in the parent's cutime/cstime (or the task's cgroup), never in a live thread's schedstat. What
+    // the tree used beyond its live threads' run time counts as one more thread that ran that long.
+    const unseenCpuSeconds = current.cpuSeconds - previous.cpuSeconds - times.onCpu;
+    if (intervalSeconds > 0 && unseenCpuSeconds > 0)
+      addThreadToWall(
+        wall,
+        { ...emptyThreadSeconds(), onCpu: Math.min(unseenCpuSeconds, intervalSeconds) },
+        intervalSeconds,
+      );
     const result = sampleBetween(previous, current, {
       reportedCpuSeconds: execution.reportedCpuSeconds,
       totals,
