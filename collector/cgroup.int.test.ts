@@ -54,9 +54,10 @@ print(u.user + u.system)'`;
       const kernelSeconds = Number(stdout.trim());
       const counters = readCgroupCounters(reader, own!.cgroup);
       expect(kernelSeconds).toBeGreaterThan(0.2);
-      // The cgroup also holds the shell's few ms and python's start-up before os.times() began counting.
+      // The cgroup also holds the shell's few ms and python's start-up before os.times() began counting
+      // (about 0.3 s for the first python3 on PATH here, seen up to 0.31 s on a busy machine).
       expect(counters.cpuSeconds!).toBeGreaterThanOrEqual(kernelSeconds * 0.95);
-      expect(counters.cpuSeconds!).toBeLessThanOrEqual(kernelSeconds + 0.3);
+      expect(counters.cpuSeconds!).toBeLessThanOrEqual(kernelSeconds + 0.5);
       if (own!.cgroup.memory) expect(counters.memoryPeakBytes).toBeGreaterThan(1024 * 1024);
     } finally {
       expect(own!.remove()).toEqual([]);

@@ -152,6 +152,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
       },
       options.intervalMs,
     );
+    health.setAccountingMethod(sampler.exits.method);
     try {
       server = await health.listen(options.metricsListen, logger);
     } catch (error) {

@@ -122,7 +122,7 @@ export class CollectorHealth {
     );
     new Gauge({
       name: "rightsize_collector_accounting_method",
-      help: "How CPU time of a task's processes is accounted (1 for the method in use).",
+      help: "How exited processes are accounted: acct or poll (1 for the method in use).",
       labelNames: ["method"],
       registers,
       collect() {
@@ -140,7 +140,7 @@ export class CollectorHealth {
     this.started = true;
   }
 
-  /** The accounting method in use (e.g. "cgroup", "proc-tree", "taskstats"), shown as a label. */
+  /** How exited processes are accounted (`acct` or `poll`, collector/process-accounting.ts), shown as a label. */
   setAccountingMethod(method: string): void {
     this.method = method;
   }

@@ -79,6 +79,11 @@ async function openPostgres(
   const client = postgres(target.url, {
     max: options.maxConnections ?? 4,
     connect_timeout: timeout,
+    // postgres.js looks up array types on every new connection from a promise nobody awaits
+    // (src/connection.js, ReadyForQuery → fetchArrayTypes): a connection lost during that lookup is an
+    // unhandled rejection, which ends a Node process. The one array column (run_summaries.cores_quantiles)
+    // is parsed from its text form by drizzle and db/queries/analysis.ts, as it is through the embedded owner.
+    fetch_types: false,
     onnotice: () => {},
   });
   try {
