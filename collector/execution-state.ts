@@ -99,6 +99,8 @@ export interface ExecutionState {
   watchRoot: boolean;
   /** When the root was last seen alive. */
   rootLastSeenMs: number;
+  /** The root's own + reaped children's CPU at its last reading, ticks (see Sampler.settleRoot). */
+  rootLastTicks: number;
   /** When a poll last read the tree's children lists. */
   lastPolledMs: number;
   status: string;

@@ -170,7 +170,10 @@ export class ProcessTree {
     this.reader.forgetPrefix(`${this.procRoot}/${record.pid}/`);
     execution.churnThisTick = true;
     execution.lastChurnMs = this.now();
-    if (record.pid === execution.rootPid) execution.rootLastSeenMs = record.lastSeenMs;
+    if (record.pid === execution.rootPid) {
+      execution.rootLastSeenMs = record.lastSeenMs;
+      execution.rootLastTicks = record.ownTicks + record.childTicks;
+    }
     const parent = execution.processes.get(record.ppid);
     execution.carry = carryOnExit(execution.carry, record, parent?.alive === true);
     execution.processes.delete(record.pid);

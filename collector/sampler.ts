@@ -246,6 +246,32 @@ export class Sampler {
     return true;
   }
 
+  /**
+   * The root's exact final CPU (own + reaped children's), as its parent got it on reaping it: `run` reads
+   * it from its own children's times. The polls read the root every ~10 ms, and a loaded host stretches
+   * that; what they missed joins its last reading, split between its own and its children's time as
+   * they were seen, so the final tick's total is exact. Call before that tick.
+   */
+  settleRoot(id: string, totalSeconds: number): void {
+    const execution = this.executions.get(id);
+    if (!execution || execution.endedAt !== null) return;
+    const total = Math.round(totalSeconds * CLOCK_TICKS_PER_SECOND);
+    const root = execution.processes.get(execution.rootPid);
+    if (root?.alive && root.startTicks === execution.rootStartTicks) {
+      const seen = root.ownTicks + root.childTicks;
+      const missed = total - seen;
+      if (missed <= 0) return;
+      const toOwn = seen > 0 ? Math.round((missed * root.ownTicks) / seen) : missed;
+      root.ownTicks += toOwn;
+      root.childTicks += missed - toOwn;
+      root.dirty = true;
+      return;
+    }
+    // A tick saw it go already and carried its last reading: carry what it missed.
+    const missed = total - execution.rootLastTicks;
+    if (missed > 0) execution.carry = { ...execution.carry, ticks: execution.carry.ticks + missed };
+  }
+
   /** Whether a process with this identity is alive now. */
   isAlive(pid: number, startTicks: number): boolean {
     const stat = this.tree.readStat(pid);
@@ -335,6 +361,10 @@ export class Sampler {
    * any tree is busy (spawned lately): the loop polls fast only then.
    */
   poll(everyTree = false): boolean {
+    if (!this.pollNeeded()) return false;
+    // With process accounting, every exited process leaves a record the next tick reads: the children
+    // lists need no polling, only a `run` root's own counters (nothing else keeps them once it exits).
+    const childrenPolled = everyTree || this.exits.method === "poll";
     // Nothing was forked anywhere since the last poll (the host's last pid is unchanged): no new child
     // to find. One read of /proc/loadavg instead of one per tracked process.
     const lastPid = parseLoadavg(this.reader.readKept(`${this.procRoot}/loadavg`) ?? "")?.lastPid ?? null;
@@ -348,7 +378,7 @@ export class Sampler {
       const hot = now - execution.lastChurnMs < HOT_TREE_MS;
       anyHot ||= hot;
       const quietDue = now - execution.lastPolledMs >= QUIET_TREE_POLL_MS;
-      const due = everyTree || (forked && (hot || quietDue));
+      const due = childrenPolled && (everyTree || (forked && (hot || quietDue)));
       if (due) execution.lastPolledMs = now;
       if (!due && !execution.watchRoot) continue;
       for (const record of [...execution.processes.values()]) {
@@ -370,6 +400,17 @@ export class Sampler {
       }
     }
     return anyHot;
+  }
+
+  /**
+   * Whether polls between ticks do anything: children lists are polled only without accounting, and a
+   * `run` root's counters always (see poll). The loop sleeps until the next tick otherwise.
+   */
+  pollNeeded(): boolean {
+    if (this.exits.method === "poll") return true;
+    for (const execution of this.executions.values())
+      if (execution.watchRoot && execution.endedAt === null) return true;
+    return false;
   }
 
   /** One tick: every tracked tree's measures, one sample per execution. */
@@ -493,6 +534,7 @@ export class Sampler {
       lastChurnMs: this.now(),
       watchRoot: false,
       rootLastSeenMs: init.startedAt.getTime(),
+      rootLastTicks: 0,
       lastPolledMs: 0,
       status: "running",
       endedAt: null,
