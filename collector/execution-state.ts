@@ -42,6 +42,11 @@ export interface ProcessRecord {
   alive: boolean;
   /** Times a young process was re-read by the poll (to catch its exec). */
   looks: number;
+  /**
+   * Its argv was its parent's when first read: a fork seen before its exec, whose command line is read
+   * again until it changes (its exec) or it is a second old (a fork that runs on without exec).
+   */
+  argvFromParent: boolean;
   /** Ticks the process has been examined for attribution refinement. */
   examined: number;
   /**

@@ -673,8 +673,12 @@ export class Sampler {
         // ending it now would drop it from the tree's total for a tick.
         const tracked = execution.processes.get(record.pid);
         if (tracked?.alive) {
-          // A fork seen before its exec is named by its parent: the record has the command it ran.
-          if (record.comm !== "") tracked.comm = record.comm;
+          // A fork seen before its exec is named by its parent: the record has the command it ran, and
+          // the parent's argv it was read with is not this command's.
+          if (record.comm !== "" && record.comm !== tracked.comm) {
+            tracked.comm = record.comm;
+            if (tracked.argvFromParent) tracked.argv = null;
+          }
           // Its CPU stays /proc's: records sample utime/stime by the scheduler tick, where /proc and the
           // parent's cutime scale them to the exact run time (kernel/sched/cputime.c cputime_adjust). On
           // the benchmark VM a shell /proc put at 4.6 s had a record of about 5.5 s (docs/collector.md, Limits).
@@ -705,6 +709,7 @@ export class Sampler {
         state: "X",
         alive: false,
         looks: 0,
+        argvFromParent: false,
         examined: 0,
         creditedSeconds: 0,
         countedOwnSeconds: 0,
