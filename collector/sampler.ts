@@ -26,12 +26,11 @@ import {
   readCgroupResources,
   type TaskCgroup,
 } from "./cgroup.js";
-import type { AcctRecord } from "./acct-format.js";
 import type { LogTemplate } from "./airflow-log-template.js";
 import type { PodSource } from "./kubernetes-client.js";
 import { Discovery, refineFromDescendants } from "./discovery.js";
-import type { ExecutionState, ProcessRecord } from "./execution-state.js";
-import { attributeExits, type KnownProcess, splitTickCpu } from "./exit-accounting.js";
+import type { ExecutionState } from "./execution-state.js";
+import { creditTickCpu, ExitLedger } from "./exit-ledger.js";
 import { type HostReading, HostReader } from "./host-reading.js";
 import {
   type AccountingMode,
@@ -63,11 +62,6 @@ export { CLOCK_TICKS_PER_SECOND } from "./sample-math.js";
 const HOT_TREE_MS = 2000;
 /** A quiet tree's children are read this often: its first child of a burst is seen within this. */
 const QUIET_TREE_POLL_MS = 200;
-/**
- * Processes that left a tree are remembered this many ticks, so a record whose parent chain runs
- * through them (a subshell's child whose record comes a tick after the subshell left) is attributed.
- */
-const RECENT_EXIT_TICKS = 5;
 
 /** Where the sampler's rows go: the writer's buffering calls. */
 export interface SampleSink {
@@ -150,8 +144,8 @@ export class Sampler {
   private readonly hostNetns: string | undefined;
   /** Where exited processes come from: accounting records, or nothing (the poll). */
   readonly exits: ExitSource;
-  /** pid → a process that left a tree lately (see RECENT_EXIT_TICKS). */
-  private readonly recentExits = new Map<number, KnownProcess & { tick: number }>();
+  /** Accounting records to processes (exit-ledger.ts). */
+  private readonly ledger: ExitLedger;
   private ticks = 0;
   private lastPidSeen: number | null = null;
   private lastPolledPid: number | null = null;
@@ -184,6 +178,7 @@ export class Sampler {
     };
     const stat = this.reader.read(`${this.procRoot}/stat`);
     this.bootTimeSeconds = stat === undefined ? null : parseHostStat(stat).bootTimeSeconds;
+    this.ledger = new ExitLedger(this.bootTimeSeconds, this.tree.owner);
     this.hostNetns = readLink(`${this.procRoot}/1/ns/net`);
   }
 
@@ -422,7 +417,7 @@ export class Sampler {
     // Before the walks: a process gone from /proc has its record written already (the kernel writes it
     // in do_exit, before the process becomes a zombie), so its exact final CPU is known when it departs.
     try {
-      this.applyExits(this.exits.readNew(), now);
+      this.ledger.apply(this.exits.readNew(), now, this.executions);
     } catch (error) {
       this.options.logger.error({ err: error }, "reading process accounting failed; exits polled this tick");
     }
@@ -453,7 +448,7 @@ export class Sampler {
         }
         for (const record of execution.departed) {
           processRows.push(this.processRow(execution, record));
-          this.rememberExit(execution, record);
+          this.ledger.remember(execution.id, record, this.ticks);
         }
         execution.departed = [];
       } catch (error) {
@@ -462,8 +457,7 @@ export class Sampler {
     }
     if (rows.length > 0) this.options.sink.samples(rows);
     if (processRows.length > 0) this.options.sink.processes(processRows);
-    for (const [pid, exit] of this.recentExits)
-      if (this.ticks - exit.tick > RECENT_EXIT_TICKS) this.recentExits.delete(pid);
+    this.ledger.forgetBefore(this.ticks);
   }
 
   /** Whether the root of an execution is still alive. */
@@ -632,112 +626,8 @@ export class Sampler {
     if (!result) return null;
     execution.previous = current;
     if (this.exits.method === "acct")
-      this.splitCpu(execution, result.reportedCpuSeconds - execution.reportedCpuSeconds);
+      creditTickCpu(execution, result.reportedCpuSeconds - execution.reportedCpuSeconds);
     execution.reportedCpuSeconds = result.reportedCpuSeconds;
     return { executionId: execution.id, ...result.sample };
-  }
-
-  /** A process known by pid: tracked in a tree now, or left one lately (for attributing records). */
-  private knownProcess(pid: number): KnownProcess | undefined {
-    const id = this.tree.owner.get(pid);
-    const record = id === undefined ? undefined : this.executions.get(id)?.processes.get(pid);
-    if (id !== undefined && record) return { executionId: id, startMs: this.startMs(record.startTicks) };
-    return this.recentExits.get(pid);
-  }
-
-  private startMs(startTicks: number): number {
-    return ((this.bootTimeSeconds ?? 0) + startTicks / CLOCK_TICKS_PER_SECOND) * 1000;
-  }
-
-  private rememberExit(execution: ExecutionState, record: ProcessRecord): void {
-    this.recentExits.set(record.pid, {
-      executionId: execution.id,
-      startMs: this.startMs(record.startTicks),
-      tick: this.ticks,
-    });
-  }
-
-  /**
-   * Accounting records of exited processes: a tracked process's own record names the command it ran;
-   * a process no walk or poll saw becomes a row of its own and counts as started.
-   */
-  private applyExits(records: AcctRecord[], now: number): void {
-    if (records.length === 0) return;
-    for (const exit of attributeExits(records, (pid) => this.knownProcess(pid))) {
-      const execution = this.executions.get(exit.executionId);
-      if (!execution || execution.endedAt !== null) continue;
-      const { record } = exit;
-      const endedMs = Math.min((record.beginSeconds + record.elapsedSeconds) * 1000, now);
-      if (exit.kind === "own") {
-        // The walk still ends it once it is reaped: until then its parent's cutime does not hold it, and
-        // ending it now would drop it from the tree's total for a tick.
-        const tracked = execution.processes.get(record.pid);
-        if (tracked?.alive) {
-          // A fork seen before its exec is named by its parent: the record has the command it ran, and
-          // the parent's argv it was read with is not this command's.
-          if (record.comm !== "" && record.comm !== tracked.comm) {
-            tracked.comm = record.comm;
-            if (tracked.argvFromParent) tracked.argv = null;
-          }
-          // Its CPU stays /proc's: records sample utime/stime by the scheduler tick, where /proc and the
-          // parent's cutime scale them to the exact run time (kernel/sched/cputime.c cputime_adjust). On
-          // the benchmark VM a shell /proc put at 4.6 s had a record of about 5.5 s (docs/collector.md, Limits).
-          tracked.lastSeenMs = Math.max(tracked.lastSeenMs, endedMs);
-        }
-        continue;
-      }
-      const startTicks =
-        this.bootTimeSeconds === null
-          ? 0
-          : Math.max(Math.round((record.beginSeconds - this.bootTimeSeconds) * CLOCK_TICKS_PER_SECOND), 0);
-      const unseen: ProcessRecord = {
-        pid: record.pid,
-        startTicks,
-        ppid: record.ppid,
-        comm: record.comm,
-        argv: null,
-        firstSeenMs: record.beginSeconds * 1000,
-        lastSeenMs: endedMs,
-        ownTicks: record.cpuTicks,
-        childTicks: 0,
-        rssBytes: 0,
-        // acct records only the average memory: the peak is at least that.
-        peakRssBytes: record.averageMemoryKib * 1024,
-        readBytes: null,
-        writeBytes: null,
-        numThreads: 0,
-        state: "X",
-        alive: false,
-        looks: 0,
-        argvFromParent: false,
-        examined: 0,
-        creditedSeconds: 0,
-        countedOwnSeconds: 0,
-        dirty: false,
-        threads: new Map(),
-      };
-      // Its CPU reaches the tree through the parent that reaps it (cutime), so nothing is carried.
-      execution.departed.push(unseen);
-      execution.startedThisTick++;
-      execution.churnThisTick = true;
-      execution.lastChurnMs = now;
-    }
-  }
-
-  /** Splits the tick's tree CPU among its processes so their rows add up to the task's total. */
-  private splitCpu(execution: ExecutionState, treeCpuSeconds: number): void {
-    const live = [...execution.processes.values()].filter((record) => record.alive);
-    const own = (record: ProcessRecord) => record.ownTicks / CLOCK_TICKS_PER_SECOND;
-    const split = splitTickCpu(
-      treeCpuSeconds,
-      live.map((record) => ({ usedSeconds: own(record) - record.countedOwnSeconds })),
-      execution.departed.map((record) => ({ usedSeconds: own(record) - record.countedOwnSeconds })),
-    );
-    const credit = (record: ProcessRecord, seconds: number) => {
-      record.creditedSeconds = (record.creditedSeconds ?? 0) + seconds;
-      record.countedOwnSeconds = own(record);
-    };
-    live.forEach((record, index) => credit(record, split.live[index]!));
-    execution.departed.forEach((record, index) => credit(record, split.exited[index]!));
   }
 }
