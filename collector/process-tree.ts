@@ -160,6 +160,10 @@ export class ProcessTree {
         if (this.owner.has(pid) && this.owner.get(pid) !== execution.id) continue;
         const stat = this.readStat(pid);
         if (!stat) continue;
+        // With accounting, an exited child's record is written before it becomes a zombie (kernel/exit.c
+        // do_exit: acct_process, then exit_notify): the records account for it, and adopting the
+        // zombie too would list it twice.
+        if (this.credits && stat.state === "Z") continue;
         if (known) this.depart(execution, known);
         const child = this.newRecord(stat, now);
         child.argvFromParent = child.argv !== null && sameArgv(child.argv, record.argv);
