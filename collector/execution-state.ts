@@ -59,6 +59,11 @@ export interface ProcessRecord {
   /** Row needs writing: first seen, or exited. */
   dirty: boolean;
   threads: Map<number, ThreadMark>;
+  /**
+   * The single thread's schedstat text as the walk read it this tick (process-tree.ts unscheduled), so
+   * the thread waits need not read it again; null once used or when not read.
+   */
+  schedstatThisTick: string | null;
 }
 
 export interface ExecutionState {

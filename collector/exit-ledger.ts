@@ -107,6 +107,7 @@ export class ExitLedger {
         countedOwnSeconds: 0,
         dirty: false,
         threads: new Map(),
+        schedstatThisTick: null,
       };
       // Its CPU reaches the tree through the parent that reaps it (cutime), so nothing is carried.
       execution.departed.push(unseen);

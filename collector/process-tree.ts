@@ -73,6 +73,7 @@ export class ProcessTree {
       countedOwnSeconds: 0,
       dirty: true,
       threads: new Map(),
+      schedstatThisTick: null,
     };
   }
 
@@ -141,6 +142,7 @@ export class ProcessTree {
     const mark = record.threads.get(record.pid);
     if (mark === undefined) return false;
     const text = this.reader.readKept(`${this.procRoot}/${record.pid}/task/${record.pid}/schedstat`);
+    record.schedstatThisTick = text ?? null;
     const sched = text === undefined ? null : parseSchedstat(text);
     return sched !== null && sched.runNs === mark.runNs && sched.slices === mark.slices;
   }
