@@ -21,9 +21,11 @@ import { fileURLToPath } from "node:url";
 import Table from "cli-table3";
 import pidusage from "pidusage";
 import si from "systeminformation";
+import postgres from "postgres";
 import { startSamplerLoop } from "../collector/loop.js";
 import { Sampler, type SampleSink } from "../collector/sampler.js";
 import { silentLogger } from "../common/logger.js";
+import { createScratchDatabase } from "../db/scratch-database.js";
 
 const TASKS = 50;
 const HOST_PROCESSES = 1000;
@@ -270,12 +272,66 @@ function forkSecondsWanted(): number {
   return seconds;
 }
 
+/** VmRSS and VmHWM (peak) of another process, MiB. */
+function processRssMiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
+}
+
+const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const cliMain = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+
+/** A real `rightsize collect` on its own scratch Postgres database, exits from `accounting`. */
+async function startCollector(accounting: "acct" | "poll", folder: string) {
+  const database = await createScratchDatabase(adminUrl, `rightsize_bench_${accounting}`);
+  const child = spawn(process.execPath, [cliMain, "--db", database.url, "collect"], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: {
+      ...process.env,
+      LOG_LEVEL: "info",
+      RIGHTSIZE_ACCOUNTING: accounting,
+      RIGHTSIZE_STATE_DIR: join(folder, `state-${accounting}`),
+      RIGHTSIZE_SPOOL_DIR: join(folder, `spool-${accounting}`),
+      RIGHTSIZE_HOST_ID: `bench-${accounting}`,
+    },
+  });
+  let log = "";
+  child.stderr!.on("data", (chunk: Buffer) => {
+    if (log.length < 100_000) log += chunk.toString();
+  });
+  return {
+    child,
+    /** The method the collector said it uses (its start-up log line). */
+    method: () => /exited processes: ([^"]*)"/.exec(log)?.[1] ?? "?",
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    },
+    /** Executions found and sample rows written, from its database. */
+    async counts(): Promise<{ executions: number; samples: number }> {
+      const sql = postgres(database.url, { max: 1, onnotice: () => {}, fetch_types: false });
+      try {
+        const [row] = await sql<{ executions: number; samples: number }[]>`
+          select (select count(*)::int from task_executions) as executions,
+                 (select count(*)::int from samples) as samples`;
+        return row!;
+      } finally {
+        await sql.end();
+      }
+    },
+    drop: () => database.drop(),
+  };
+}
+
 /**
  * The loop's cost as tasks start children: 50 task trees among 1,000 processes, each starting a
  * short-lived child every 2 s and every 0.3 s, for `--fork-seconds` (COLLECTOR_BENCH_FORK_SECONDS,
- * default 600: 10 minutes per reader). Side by side: the real loop with exits from BSD process
- * accounting, the same loop with the poll, pidstat over the 50 task pids, and netdata's apps.plugin
- * (every process of the host, every second).
+ * default 600: 10 minutes per rate). Side by side, at the same time over the same host: a real
+ * `rightsize collect` with exits from BSD process accounting, another with the poll (each writing to its
+ * own Postgres database), pidstat over the 50 task pids, and netdata's apps.plugin (every process of the
+ * host, every second). Each one's CPU is its own utime+stime over the window, after a 20-s warm-up (the
+ * collectors' first discovery reads every process once).
  */
 export async function forkRates(): Promise<void> {
   const seconds = forkSecondsWanted();
@@ -284,10 +340,11 @@ export async function forkRates(): Promise<void> {
   const table = new Table({
     ...plain,
     head: [
-      `reader (50 forking trees, 1,000 on host, ${seconds} s each)`,
+      `reader (50 forking trees, 1,000 on host, ${seconds} s, all at once)`,
       "child every",
       "% of a core",
-      "RSS MiB",
+      "RSS MiB (peak)",
+      "executions / samples",
     ],
   });
   // Each row is printed as it is measured too, so a run cut short keeps what it measured.
@@ -295,72 +352,63 @@ export async function forkRates(): Promise<void> {
     table.push(row);
     process.stdout.write(`${row.join(" | ")}\n`);
   };
-  for (const forkEveryMs of [2000, 300]) {
+  const warmUpMs = 20_000;
+  for (const forkEveryMs of (process.env.COLLECTOR_BENCH_FORK_MS ?? "2000,300").split(",").map(Number)) {
     const { tasks, all } = await spawnHost(forkEveryMs);
     const pids = tasks.map((child) => child.pid!);
     const every = `${forkEveryMs / 1000} s`;
+    const folder = mkdtempSync(join(tmpdir(), "rightsize-bench-collect-"));
+    const collectors = [await startCollector("acct", folder), await startCollector("poll", folder)];
+    const pidstat = spawn(
+      "pidstat",
+      ["-h", "-u", "-r", "-d", "-p", pids.join(","), "1", String(Math.ceil(warmUpMs / 1000 + seconds + 5))],
+      { stdio: "ignore" },
+    );
+    // apps.plugin speaks netdata's plugin protocol: it stops when its stdin closes, so it gets a pipe.
+    const apps = spawn("/usr/lib/netdata/plugins.d/apps.plugin", ["1"], {
+      stdio: ["pipe", "ignore", "ignore"],
+    });
     try {
-      for (const mode of ["acct", "poll"] as const) {
-        const stateDir = mkdtempSync(join(tmpdir(), "rightsize-bench-acct-"));
-        const sampler = new Sampler({
-          procRoot: "/proc",
-          cgroupRoot: "/sys/fs/cgroup",
-          hostId: "bench",
-          sink: countingSink(),
-          logger: silentLogger,
-          redact: (argv) => argv,
-          intervalMs: 1000,
-          accounting: { mode, stateDir },
-        });
-        for (let i = 0; i < 3; i++) {
-          sampler.discover();
-          sampler.tick();
-          await sleep(50);
+      await sleep(warmUpMs);
+      const readers = [
+        ...collectors.map((collector) => ({ name: "", pid: collector.child.pid!, collector })),
+        { name: "pidstat -u -r -d -p PIDS 1", pid: pidstat.pid!, collector: null },
+        { name: "netdata apps.plugin 1", pid: apps.pid!, collector: null },
+      ];
+      const cpuOf = (pid: number) => {
+        try {
+          return processCpuMs(pid);
+        } catch {
+          return NaN; // it exited
         }
-        const start = ownCpuMs();
-        const loop = startSamplerLoop(sampler, { intervalMs: 1000, discover: true, logger: silentLogger });
-        await sleep(seconds * 1000);
-        loop.stop();
-        const share = (ownCpuMs() - start) / seconds / 10;
-        push([
-          `rightsize loop, exits from ${sampler.exits.method}`,
-          every,
-          share.toFixed(2),
-          rssMiB().toFixed(1),
-        ]);
-        sampler.close();
-        rmSync(stateDir, { recursive: true, force: true });
+      };
+      const before = readers.map((reader) => cpuOf(reader.pid));
+      await sleep(seconds * 1000);
+      const after = readers.map((reader) => cpuOf(reader.pid));
+      for (const [index, reader] of readers.entries()) {
+        const share = (after[index]! - before[index]!) / seconds / 10;
+        const shown = Number.isFinite(share) ? share.toFixed(2) : "exited early";
+        if (reader.collector) {
+          const memory = processRssMiB(reader.pid);
+          const counts = await reader.collector.counts();
+          push([
+            `rightsize collect, exits from ${reader.collector.method()}`,
+            every,
+            shown,
+            `${memory.rss.toFixed(1)} (${memory.peak.toFixed(1)})`,
+            `${counts.executions} / ${counts.samples}`,
+          ]);
+        } else push([reader.name, every, shown, "-", "-"]);
       }
-      const childBefore = childCpuMs();
-      await new Promise<void>((resolve, reject) => {
-        const pidstat = spawn(
-          "pidstat",
-          ["-h", "-u", "-r", "-d", "-p", pids.join(","), "1", String(seconds)],
-          {
-            stdio: "ignore",
-          },
-        );
-        pidstat.on("error", reject);
-        pidstat.on("exit", () => resolve());
-      });
-      push([
-        "pidstat -u -r -d -p PIDS 1",
-        every,
-        ((childCpuMs() - childBefore) / seconds / 10).toFixed(2),
-        "-",
-      ]);
-      // apps.plugin runs standalone: `apps.plugin 1` writes netdata's plugin protocol every second.
-      const apps = spawn("/usr/lib/netdata/plugins.d/apps.plugin", ["1"], { stdio: "ignore" });
-      await sleep(2000);
-      if (apps.pid !== undefined && apps.exitCode === null) {
-        const before = processCpuMs(apps.pid);
-        await sleep(seconds * 1000);
-        const share = (processCpuMs(apps.pid) - before) / seconds / 10;
-        push(["netdata apps.plugin 1", every, share.toFixed(2), "-"]);
-      } else push(["netdata apps.plugin 1", every, "did not run", "-"]);
-      apps.kill("SIGKILL");
     } finally {
+      apps.kill("SIGKILL");
+      pidstat.kill("SIGKILL");
+      for (const collector of collectors) {
+        await collector.stop();
+        await collector.drop();
+      }
       for (const child of all) child.kill("SIGKILL");
+      rmSync(folder, { recursive: true, force: true });
       await sleep(500);
     }
   }

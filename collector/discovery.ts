@@ -128,8 +128,9 @@ export class Discovery {
       else this.pending.set(pid, examined + 1);
       if (tree.owner.has(pid) || pid === process.pid) continue;
       const stat = tree.readStat(pid);
-      // Kernel threads (children of kthreadd, pid 2) have no environment or argv worth reading.
-      if (!stat || pid === 2 || stat.ppid === 2) {
+      // Kernel threads (children of kthreadd, pid 2) have no environment or argv worth reading, and a
+      // tracked process's child is its tree's.
+      if (!stat || pid === 2 || stat.ppid === 2 || tree.owner.has(stat.ppid)) {
         this.pending.delete(pid);
         continue;
       }
@@ -155,11 +156,15 @@ export class Discovery {
     if (status === undefined) return;
     const tgid = Number(/\nTgid:\s*(\d+)/.exec(status)?.[1]);
     if (tgid !== pid) return;
+    this.probeFound.add(pid);
+    this.known.set(pid, generation);
+    // A child of a tracked process is its tree's (the walk adopts it), never a root of its own: nothing
+    // more to read. On a worker whose tasks fork often, that is most new pids.
+    const ppid = Number(/\nPPid:\s*(\d+)/.exec(status)?.[1]);
+    if (this.options.tree.owner.has(ppid) || this.options.tree.owner.has(pid)) return;
     // Allocated since the last look, so a new process even if an older one once had this pid.
     this.pending.set(pid, 0);
-    this.probeFound.add(pid);
-    if (!this.options.tree.owner.has(pid)) this.otherAllocations++;
-    this.known.set(pid, generation);
+    this.otherAllocations++;
   }
 
   private listAll(generation: number, checkProbes: boolean): void {

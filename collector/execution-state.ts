@@ -42,6 +42,11 @@ export interface ProcessRecord {
   alive: boolean;
   /** Times a young process was re-read by the poll (to catch its exec). */
   looks: number;
+  /**
+   * Its argv was its parent's when first read: a fork seen before its exec, whose command line is read
+   * again until it changes (its exec) or it is a second old (a fork that runs on without exec).
+   */
+  argvFromParent: boolean;
   /** Ticks the process has been examined for attribution refinement. */
   examined: number;
   /**
@@ -54,6 +59,11 @@ export interface ProcessRecord {
   /** Row needs writing: first seen, or exited. */
   dirty: boolean;
   threads: Map<number, ThreadMark>;
+  /**
+   * The single thread's schedstat text as the walk read it this tick (process-tree.ts unscheduled), so
+   * the thread waits need not read it again; null once used or when not read.
+   */
+  schedstatThisTick: string | null;
 }
 
 export interface ExecutionState {
@@ -99,6 +109,8 @@ export interface ExecutionState {
   watchRoot: boolean;
   /** When the root was last seen alive. */
   rootLastSeenMs: number;
+  /** The root's own + reaped children's CPU at its last reading, ticks (see Sampler.settleRoot). */
+  rootLastTicks: number;
   /** When a poll last read the tree's children lists. */
   lastPolledMs: number;
   status: string;

@@ -18,7 +18,8 @@ import type { NewProcess } from "../db/queries/processes.js";
 import type { NewSample } from "../db/queries/samples.js";
 import { startSamplerLoop } from "./loop.js";
 import type { AccountingMode } from "./process-accounting.js";
-import { Sampler } from "./sampler.js";
+import { reapedChildrenTicks } from "./run-command.js";
+import { CLOCK_TICKS_PER_SECOND, Sampler } from "./sampler.js";
 
 const python = execFileSync("/usr/bin/python3", ["-c", "import sys; print(sys.executable)"], {
   encoding: "utf8",
@@ -71,6 +72,7 @@ async function watch(command: string[], mode: AccountingMode, lateMs = 0): Promi
     accounting: { mode, stateDir: join(folder, "state") },
   });
   try {
+    const reapedBefore = reapedChildrenTicks()!;
     const startedAtMs = Date.now();
     const child: ChildProcess = spawn(command[0]!, command.slice(1), {
       stdio: ["ignore", "pipe", "inherit"],
@@ -95,6 +97,8 @@ async function watch(command: string[], mode: AccountingMode, lateMs = 0): Promi
     const loop = startSamplerLoop(sampler, { intervalMs: 500, discover: false, logger: silentLogger });
     await exited;
     loop.stop();
+    // As `run` does: the command's exact final CPU from this process's reaped children.
+    sampler.settleRoot(id, (reapedChildrenTicks()! - reapedBefore) / CLOCK_TICKS_PER_SECOND);
     sampler.tick();
     sampler.end(id, { exitCode: 0, status: "succeeded" });
     return { samples, processes: [...processes.values()], stdout, method: sampler.exits.method };

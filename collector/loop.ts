@@ -65,7 +65,9 @@ export function startSamplerLoop(sampler: Sampler, options: LoopOptions): Sample
     guarded("poll", () => {
       busy = sampler.poll();
     })();
-    if (!stopped) pollTimer = setTimeout(poll, busy ? pollMs : quietMs);
+    // Nothing to poll (exits come from accounting records): look again at the next tick's pace.
+    const next = busy ? pollMs : sampler.pollNeeded() ? quietMs : options.intervalMs;
+    if (!stopped) pollTimer = setTimeout(poll, next);
   };
   const tickTimer = setInterval(tick, options.intervalMs);
   if (pollMs > 0 && pollMs < options.intervalMs) pollTimer = setTimeout(poll, pollMs);

@@ -78,7 +78,7 @@ export class ProcReader {
 
   /** Closes kept fds whose path starts with `prefix` (a process's or thread's folder). */
   forgetPrefix(prefix: string): void {
-    for (const path of [...this.kept.keys()]) if (path.startsWith(prefix)) this.forget(path);
+    for (const path of this.kept.keys()) if (path.startsWith(prefix)) this.forget(path);
   }
 
   forget(path: string): void {

@@ -8,6 +8,16 @@ import { type ProcStat, parseCmdline, parseIo, parseSchedstat, parseStat } from 
 import type { ExecutionState, ProcessRecord } from "./execution-state.js";
 import { carryOnExit } from "./sample-math.js";
 
+/**
+ * A fork whose argv is still its parent's this long after it was first seen is taken to run on without
+ * exec (a multiprocessing worker): its argv is not read again. One tick at the default interval.
+ */
+const FORK_WITHOUT_EXEC_MS = 1000;
+
+function sameArgv(a: readonly string[], b: readonly string[] | null): boolean {
+  return b !== null && a.length === b.length && a.every((item, index) => item === b[index]);
+}
+
 export class ProcessTree {
   /** pid → execution id, for every live tracked process. */
   readonly owner = new Map<number, string>();
@@ -57,19 +67,27 @@ export class ProcessTree {
       state: stat.state,
       alive: true,
       looks: 0,
+      argvFromParent: false,
       examined: 0,
       creditedSeconds: this.credits ? 0 : null,
       countedOwnSeconds: 0,
       dirty: true,
       threads: new Map(),
+      schedstatThisTick: null,
     };
   }
 
   refresh(record: ProcessRecord, stat: ProcStat, now: number): void {
-    // A new comm means the process exec'd: its argv changed too.
-    if (stat.comm !== record.comm) {
+    // A new comm means the process exec'd: its argv changed too. A fork first seen before its exec may
+    // exec a program of the same name (python starting python), so its argv is read again as well.
+    if (stat.comm !== record.comm || record.argvFromParent) {
       const argv = parseCmdline(this.reader.read(`${this.procRoot}/${stat.pid}/cmdline`) ?? "");
-      if (argv.length > 0) record.argv = argv;
+      const changed = argv.length > 0 && !sameArgv(argv, record.argv);
+      if (changed) {
+        record.argv = argv;
+        record.dirty = true;
+      }
+      if (changed || now - record.firstSeenMs >= FORK_WITHOUT_EXEC_MS) record.argvFromParent = false;
     }
     record.comm = stat.comm;
     record.lastSeenMs = now;
@@ -124,6 +142,7 @@ export class ProcessTree {
     const mark = record.threads.get(record.pid);
     if (mark === undefined) return false;
     const text = this.reader.readKept(`${this.procRoot}/${record.pid}/task/${record.pid}/schedstat`);
+    record.schedstatThisTick = text ?? null;
     const sched = text === undefined ? null : parseSchedstat(text);
     return sched !== null && sched.runNs === mark.runNs && sched.slices === mark.slices;
   }
@@ -143,8 +162,13 @@ export class ProcessTree {
         if (this.owner.has(pid) && this.owner.get(pid) !== execution.id) continue;
         const stat = this.readStat(pid);
         if (!stat) continue;
+        // With accounting, an exited child's record is written before it becomes a zombie (kernel/exit.c
+        // do_exit: acct_process, then exit_notify): the records account for it, and adopting the
+        // zombie too would list it twice.
+        if (this.credits && stat.state === "Z") continue;
         if (known) this.depart(execution, known);
         const child = this.newRecord(stat, now);
+        child.argvFromParent = child.argv !== null && sameArgv(child.argv, record.argv);
         // Its I/O so far belongs to this tick (it started after the last one); read it before it can exit.
         this.readProcessIo(child);
         execution.processes.set(pid, child);
@@ -170,7 +194,10 @@ export class ProcessTree {
     this.reader.forgetPrefix(`${this.procRoot}/${record.pid}/`);
     execution.churnThisTick = true;
     execution.lastChurnMs = this.now();
-    if (record.pid === execution.rootPid) execution.rootLastSeenMs = record.lastSeenMs;
+    if (record.pid === execution.rootPid) {
+      execution.rootLastSeenMs = record.lastSeenMs;
+      execution.rootLastTicks = record.ownTicks + record.childTicks;
+    }
     const parent = execution.processes.get(record.ppid);
     execution.carry = carryOnExit(execution.carry, record, parent?.alive === true);
     execution.processes.delete(record.pid);

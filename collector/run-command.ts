@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import pidusage from "pidusage";
 import { coerceError } from "../common/errors.js";
@@ -13,11 +14,11 @@ import type { Attribution } from "./attribution.js";
 import { createOwnCgroup, type OwnCgroup } from "./cgroup.js";
 import { takeHostInventory } from "./host-inventory.js";
 import { startSamplerLoop } from "./loop.js";
-import { parseProcCgroup } from "./procfs-parse.js";
+import { parseProcCgroup, parseStat } from "./procfs-parse.js";
 import { redactArgv } from "./redact.js";
 import { observeSink } from "./observe-sink.js";
 import type { AccountingMode } from "./process-accounting.js";
-import { type SampleSink, Sampler } from "./sampler.js";
+import { CLOCK_TICKS_PER_SECOND, type SampleSink, Sampler } from "./sampler.js";
 import type { SampleWriter } from "./writer.js";
 
 export interface RunOptions {
@@ -174,6 +175,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   if (!own) logger.info("no cgroup of its own could be made: CPU and I/O come from the process tree");
   const [file, ...args] = options.command as [string, ...string[]];
   const env = { ...process.env, RIGHTSIZE_WRAPPED: executionId };
+  const reapedBefore = reapedChildrenTicks();
   const startedAtMs = Date.now();
   const child = own
     ? spawn("/bin/sh", ["-c", TRAMPOLINE, "rightsize-run", file, ...args], {
@@ -217,6 +219,10 @@ export async function runCommand(options: RunOptions): Promise<number> {
     if (result.error) process.stderr.write(`rightsize: cannot start ${file}: ${result.error.message}\n`);
     if (tracked) {
       try {
+        // Reaped by now: its whole CPU, own and its children's, is in this process's children times.
+        const reapedAfter = reapedChildrenTicks();
+        if (reapedBefore !== null && reapedAfter !== null)
+          sampler.settleRoot(executionId, (reapedAfter - reapedBefore) / CLOCK_TICKS_PER_SECOND);
         sampler.tick(); // the last partial tick: the cgroup still holds the final counters
       } catch (error) {
         logger.error({ err: coerceError(error) }, "final tick failed");
@@ -236,6 +242,19 @@ export async function runCommand(options: RunOptions): Promise<number> {
     }
   }
   return exitCode;
+}
+
+/**
+ * This process's reaped children's CPU (cutime + cstime), ticks. The wrapper starts no other child while
+ * the command runs (process accounting's `accton` runs before), so the difference is the command's own.
+ */
+export function reapedChildrenTicks(): number | null {
+  try {
+    const stat = parseStat(readFileSync("/proc/self/stat", "utf8"));
+    return stat ? stat.cutimeTicks + stat.cstimeTicks : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -38,6 +38,8 @@ interface Proc {
   environ?: string;
   /** Thread-group id: differs from the pid for a thread. */
   tgid?: number;
+  /** Command line; default `COMM --flag`. */
+  cmdline?: string[];
 }
 
 function fixture() {
@@ -56,7 +58,7 @@ function fixture() {
     // cutime cstime priority nice threads itreal starttime vsize rss
     const stat = `${pid} (${p.comm}) ${p.state ?? "S"} ${p.ppid} ${pid} ${pid} 0 -1 0 0 0 0 0 ${p.utime} ${p.stime ?? 0} ${p.cutime ?? 0} ${p.cstime ?? 0} 20 0 1 0 ${p.start} 1000000 ${p.rssPages ?? 100}\n`;
     writeFileSync(join(dir, "stat"), stat);
-    writeFileSync(join(dir, "cmdline"), `${p.comm}\0--flag\0`);
+    writeFileSync(join(dir, "cmdline"), (p.cmdline ?? [p.comm, "--flag"]).map((arg) => `${arg}\0`).join(""));
     writeFileSync(join(dir, "environ"), p.environ ?? "PATH=/bin\0");
     writeFileSync(
       join(dir, "status"),
@@ -184,6 +186,46 @@ describe("Sampler over a fixture /proc", () => {
     });
     const gzip = sink.processRows.filter((row) => row.pid === 101).at(-1)!;
     expect(gzip).toMatchObject({ command: "gzip", argv: "gzip --REDACTED", exited: true, cpuSeconds: 0.9 });
+    sampler.close();
+  });
+
+  it("reads a fork's argv again once it execs a program of the same name", () => {
+    const { proc, write } = fixture();
+    write(300, {
+      comm: "python3",
+      ppid: 1,
+      utime: 0,
+      start: 700,
+      cmdline: ["python3", "dag.py"],
+      children: [301],
+    });
+    // Forked, not exec'd yet: the child's argv is its parent's.
+    write(301, { comm: "python3", ppid: 300, utime: 0, start: 720, cmdline: ["python3", "dag.py"] });
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    sampler.track({ pid: 300, attribution, startedAtMs: at() });
+    sampler.tick();
+    advance(500);
+    write(301, { comm: "python3", ppid: 300, utime: 5, start: 720, cmdline: ["python3", "-m", "job"] });
+    sampler.tick();
+    expect(sink.processRows.filter((row) => row.pid === 301).at(-1)).toMatchObject({
+      argv: "python3 -m job",
+    });
+    sampler.close();
+  });
+
+  it("settles a run root's final CPU that the polls missed", () => {
+    const { proc, write, exit } = fixture();
+    write(400, { comm: "work", ppid: 1, utime: 10, cutime: 30, start: 700 });
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    const id = sampler.track({ pid: 400, attribution, startedAtMs: at() });
+    advance(1000);
+    sampler.tick();
+    // It ran 0.6 s more after the last look and was reaped: its parent saw 1.0 s in all.
+    exit(400);
+    sampler.settleRoot(id, 1.0);
+    advance(200);
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(1.0, 6);
     sampler.close();
   });
 

@@ -26,12 +26,11 @@ import {
   readCgroupResources,
   type TaskCgroup,
 } from "./cgroup.js";
-import type { AcctRecord } from "./acct-format.js";
 import type { LogTemplate } from "./airflow-log-template.js";
 import type { PodSource } from "./kubernetes-client.js";
 import { Discovery, refineFromDescendants } from "./discovery.js";
-import type { ExecutionState, ProcessRecord } from "./execution-state.js";
-import { attributeExits, type KnownProcess, splitTickCpu } from "./exit-accounting.js";
+import type { ExecutionState } from "./execution-state.js";
+import { creditTickCpu, ExitLedger } from "./exit-ledger.js";
 import { type HostReading, HostReader } from "./host-reading.js";
 import {
   type AccountingMode,
@@ -63,11 +62,6 @@ export { CLOCK_TICKS_PER_SECOND } from "./sample-math.js";
 const HOT_TREE_MS = 2000;
 /** A quiet tree's children are read this often: its first child of a burst is seen within this. */
 const QUIET_TREE_POLL_MS = 200;
-/**
- * Processes that left a tree are remembered this many ticks, so a record whose parent chain runs
- * through them (a subshell's child whose record comes a tick after the subshell left) is attributed.
- */
-const RECENT_EXIT_TICKS = 5;
 
 /** Where the sampler's rows go: the writer's buffering calls. */
 export interface SampleSink {
@@ -150,8 +144,8 @@ export class Sampler {
   private readonly hostNetns: string | undefined;
   /** Where exited processes come from: accounting records, or nothing (the poll). */
   readonly exits: ExitSource;
-  /** pid → a process that left a tree lately (see RECENT_EXIT_TICKS). */
-  private readonly recentExits = new Map<number, KnownProcess & { tick: number }>();
+  /** Accounting records to processes (exit-ledger.ts). */
+  private readonly ledger: ExitLedger;
   private ticks = 0;
   private lastPidSeen: number | null = null;
   private lastPolledPid: number | null = null;
@@ -184,6 +178,7 @@ export class Sampler {
     };
     const stat = this.reader.read(`${this.procRoot}/stat`);
     this.bootTimeSeconds = stat === undefined ? null : parseHostStat(stat).bootTimeSeconds;
+    this.ledger = new ExitLedger(this.bootTimeSeconds, this.tree.owner);
     this.hostNetns = readLink(`${this.procRoot}/1/ns/net`);
   }
 
@@ -244,6 +239,32 @@ export class Sampler {
     }
     this.tree.adopt(execution, stat, this.now());
     return true;
+  }
+
+  /**
+   * The root's exact final CPU (own + reaped children's), as its parent got it on reaping it: `run` reads
+   * it from its own children's times. The polls read the root every ~10 ms, and a loaded host stretches
+   * that; what they missed joins its last reading, split between its own and its children's time as
+   * they were seen, so the final tick's total is exact. Call before that tick.
+   */
+  settleRoot(id: string, totalSeconds: number): void {
+    const execution = this.executions.get(id);
+    if (!execution || execution.endedAt !== null) return;
+    const total = Math.round(totalSeconds * CLOCK_TICKS_PER_SECOND);
+    const root = execution.processes.get(execution.rootPid);
+    if (root?.alive && root.startTicks === execution.rootStartTicks) {
+      const seen = root.ownTicks + root.childTicks;
+      const missed = total - seen;
+      if (missed <= 0) return;
+      const toOwn = seen > 0 ? Math.round((missed * root.ownTicks) / seen) : missed;
+      root.ownTicks += toOwn;
+      root.childTicks += missed - toOwn;
+      root.dirty = true;
+      return;
+    }
+    // A tick saw it go already and carried its last reading: carry what it missed.
+    const missed = total - execution.rootLastTicks;
+    if (missed > 0) execution.carry = { ...execution.carry, ticks: execution.carry.ticks + missed };
   }
 
   /** Whether a process with this identity is alive now. */
@@ -335,6 +356,10 @@ export class Sampler {
    * any tree is busy (spawned lately): the loop polls fast only then.
    */
   poll(everyTree = false): boolean {
+    if (!this.pollNeeded()) return false;
+    // With process accounting, every exited process leaves a record the next tick reads: the children
+    // lists need no polling, only a `run` root's own counters (nothing else keeps them once it exits).
+    const childrenPolled = everyTree || this.exits.method === "poll";
     // Nothing was forked anywhere since the last poll (the host's last pid is unchanged): no new child
     // to find. One read of /proc/loadavg instead of one per tracked process.
     const lastPid = parseLoadavg(this.reader.readKept(`${this.procRoot}/loadavg`) ?? "")?.lastPid ?? null;
@@ -348,7 +373,7 @@ export class Sampler {
       const hot = now - execution.lastChurnMs < HOT_TREE_MS;
       anyHot ||= hot;
       const quietDue = now - execution.lastPolledMs >= QUIET_TREE_POLL_MS;
-      const due = everyTree || (forked && (hot || quietDue));
+      const due = childrenPolled && (everyTree || (forked && (hot || quietDue)));
       if (due) execution.lastPolledMs = now;
       if (!due && !execution.watchRoot) continue;
       for (const record of [...execution.processes.values()]) {
@@ -372,6 +397,17 @@ export class Sampler {
     return anyHot;
   }
 
+  /**
+   * Whether polls between ticks do anything: children lists are polled only without accounting, and a
+   * `run` root's counters always (see poll). The loop sleeps until the next tick otherwise.
+   */
+  pollNeeded(): boolean {
+    if (this.exits.method === "poll") return true;
+    for (const execution of this.executions.values())
+      if (execution.watchRoot && execution.endedAt === null) return true;
+    return false;
+  }
+
   /** One tick: every tracked tree's measures, one sample per execution. */
   tick(): void {
     const now = this.now();
@@ -381,7 +417,7 @@ export class Sampler {
     // Before the walks: a process gone from /proc has its record written already (the kernel writes it
     // in do_exit, before the process becomes a zombie), so its exact final CPU is known when it departs.
     try {
-      this.applyExits(this.exits.readNew(), now);
+      this.ledger.apply(this.exits.readNew(), now, this.executions);
     } catch (error) {
       this.options.logger.error({ err: error }, "reading process accounting failed; exits polled this tick");
     }
@@ -412,7 +448,7 @@ export class Sampler {
         }
         for (const record of execution.departed) {
           processRows.push(this.processRow(execution, record));
-          this.rememberExit(execution, record);
+          this.ledger.remember(execution.id, record, this.ticks);
         }
         execution.departed = [];
       } catch (error) {
@@ -421,8 +457,7 @@ export class Sampler {
     }
     if (rows.length > 0) this.options.sink.samples(rows);
     if (processRows.length > 0) this.options.sink.processes(processRows);
-    for (const [pid, exit] of this.recentExits)
-      if (this.ticks - exit.tick > RECENT_EXIT_TICKS) this.recentExits.delete(pid);
+    this.ledger.forgetBefore(this.ticks);
   }
 
   /** Whether the root of an execution is still alive. */
@@ -493,6 +528,7 @@ export class Sampler {
       lastChurnMs: this.now(),
       watchRoot: false,
       rootLastSeenMs: init.startedAt.getTime(),
+      rootLastTicks: 0,
       lastPolledMs: 0,
       status: "running",
       endedAt: null,
@@ -590,107 +626,8 @@ export class Sampler {
     if (!result) return null;
     execution.previous = current;
     if (this.exits.method === "acct")
-      this.splitCpu(execution, result.reportedCpuSeconds - execution.reportedCpuSeconds);
+      creditTickCpu(execution, result.reportedCpuSeconds - execution.reportedCpuSeconds);
     execution.reportedCpuSeconds = result.reportedCpuSeconds;
     return { executionId: execution.id, ...result.sample };
-  }
-
-  /** A process known by pid: tracked in a tree now, or left one lately (for attributing records). */
-  private knownProcess(pid: number): KnownProcess | undefined {
-    const id = this.tree.owner.get(pid);
-    const record = id === undefined ? undefined : this.executions.get(id)?.processes.get(pid);
-    if (id !== undefined && record) return { executionId: id, startMs: this.startMs(record.startTicks) };
-    return this.recentExits.get(pid);
-  }
-
-  private startMs(startTicks: number): number {
-    return ((this.bootTimeSeconds ?? 0) + startTicks / CLOCK_TICKS_PER_SECOND) * 1000;
-  }
-
-  private rememberExit(execution: ExecutionState, record: ProcessRecord): void {
-    this.recentExits.set(record.pid, {
-      executionId: execution.id,
-      startMs: this.startMs(record.startTicks),
-      tick: this.ticks,
-    });
-  }
-
-  /**
-   * Accounting records of exited processes: a tracked process's own record names the command it ran;
-   * a process no walk or poll saw becomes a row of its own and counts as started.
-   */
-  private applyExits(records: AcctRecord[], now: number): void {
-    if (records.length === 0) return;
-    for (const exit of attributeExits(records, (pid) => this.knownProcess(pid))) {
-      const execution = this.executions.get(exit.executionId);
-      if (!execution || execution.endedAt !== null) continue;
-      const { record } = exit;
-      const endedMs = Math.min((record.beginSeconds + record.elapsedSeconds) * 1000, now);
-      if (exit.kind === "own") {
-        // The walk still ends it once it is reaped: until then its parent's cutime does not hold it, and
-        // ending it now would drop it from the tree's total for a tick.
-        const tracked = execution.processes.get(record.pid);
-        if (tracked?.alive) {
-          // A fork seen before its exec is named by its parent: the record has the command it ran.
-          if (record.comm !== "") tracked.comm = record.comm;
-          // Its CPU stays /proc's: records sample utime/stime by the scheduler tick, where /proc and the
-          // parent's cutime scale them to the exact run time (kernel/sched/cputime.c cputime_adjust). On
-          // the benchmark VM a shell /proc put at 4.6 s had a record of about 5.5 s (docs/collector.md, Limits).
-          tracked.lastSeenMs = Math.max(tracked.lastSeenMs, endedMs);
-        }
-        continue;
-      }
-      const startTicks =
-        this.bootTimeSeconds === null
-          ? 0
-          : Math.max(Math.round((record.beginSeconds - this.bootTimeSeconds) * CLOCK_TICKS_PER_SECOND), 0);
-      const unseen: ProcessRecord = {
-        pid: record.pid,
-        startTicks,
-        ppid: record.ppid,
-        comm: record.comm,
-        argv: null,
-        firstSeenMs: record.beginSeconds * 1000,
-        lastSeenMs: endedMs,
-        ownTicks: record.cpuTicks,
-        childTicks: 0,
-        rssBytes: 0,
-        // acct records only the average memory: the peak is at least that.
-        peakRssBytes: record.averageMemoryKib * 1024,
-        readBytes: null,
-        writeBytes: null,
-        numThreads: 0,
-        state: "X",
-        alive: false,
-        looks: 0,
-        examined: 0,
-        creditedSeconds: 0,
-        countedOwnSeconds: 0,
-        dirty: false,
-        threads: new Map(),
-      };
-      // Its CPU reaches the tree through the parent that reaps it (cutime), so nothing is carried.
-      execution.departed.push(unseen);
-      execution.startedThisTick++;
-      execution.churnThisTick = true;
-      execution.lastChurnMs = now;
-    }
-  }
-
-  /** Splits the tick's tree CPU among its processes so their rows add up to the task's total. */
-  private splitCpu(execution: ExecutionState, treeCpuSeconds: number): void {
-    const live = [...execution.processes.values()].filter((record) => record.alive);
-    const own = (record: ProcessRecord) => record.ownTicks / CLOCK_TICKS_PER_SECOND;
-    const split = splitTickCpu(
-      treeCpuSeconds,
-      live.map((record) => ({ usedSeconds: own(record) - record.countedOwnSeconds })),
-      execution.departed.map((record) => ({ usedSeconds: own(record) - record.countedOwnSeconds })),
-    );
-    const credit = (record: ProcessRecord, seconds: number) => {
-      record.creditedSeconds = (record.creditedSeconds ?? 0) + seconds;
-      record.countedOwnSeconds = own(record);
-    };
-    live.forEach((record, index) => credit(record, split.live[index]!));
-    execution.departed.forEach((record, index) => credit(record, split.exited[index]!));
   }
 }

@@ -70,7 +70,10 @@ export class ThreadWaits {
     const marks = new Map<number, ThreadMark>();
     let threads = 0;
     for (const tid of tids) {
-      const schedText = this.reader.readKept(`${base}/${tid}/schedstat`);
+      // A single thread's schedstat was read by this tick's walk already.
+      const walked = tid === record.pid && record.numThreads === 1 ? record.schedstatThisTick : null;
+      record.schedstatThisTick = null;
+      const schedText = walked ?? this.reader.readKept(`${base}/${tid}/schedstat`);
       const sched = schedText === undefined ? null : parseSchedstat(schedText);
       if (!sched) continue;
       threads++;
