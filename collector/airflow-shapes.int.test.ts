@@ -8,9 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { queryRows } from "../db/client.js";
 import { useCollectorTestBed } from "../test-support/collector-tests.js";
 
 const python = "/usr/bin/python3";
@@ -50,16 +48,6 @@ function shape(
 beforeAll(() => {
   writeFileSync(join(bed.folder, "shape.py"), shapeScript);
 });
-
-type Row = {
-  pipeline: string;
-  task: string;
-  run_id: string;
-  try_number: number;
-  map_index: number;
-  attribution: string;
-  root_pid: number;
-};
 
 describe("Airflow and Prefect shapes, as they really start tasks", () => {
   it("attributes each shape with its run, try and map index, and no serving parent", async () => {
@@ -157,11 +145,7 @@ describe("Airflow and Prefect shapes, as they really start tasks", () => {
     });
     expect(result.code, result.stderr).toBe(0);
 
-    const rows = await queryRows<Row>(
-      bed.database.handle.db,
-      sql`select pipeline, task, run_id, try_number, map_index, attribution, root_pid
-            from task_executions where host_id = ${hostId}`,
-    );
+    const rows = await bed.executions(hostId);
     const only = (pipeline: string) => {
       const found = rows.filter((row) => row.pipeline === pipeline);
       expect(found, pipeline).toHaveLength(1);

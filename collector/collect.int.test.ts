@@ -16,18 +16,6 @@ import { useCollectorTestBed } from "../test-support/collector-tests.js";
 const bed = useCollectorTestBed("rightsize-collect-test-");
 const hostId = `collect-test-${randomUUID().slice(0, 8)}`;
 
-type Row = {
-  orchestrator: string;
-  pipeline: string;
-  task: string;
-  run_id: string;
-  try_number: number;
-  map_index: number;
-  attribution: string;
-  status: string;
-  samples: number;
-};
-
 describe("rightsize collect", () => {
   it("attributes Airflow 2, Airflow 3, Prefect and explicit-env processes, and closes lost executions", async () => {
     // A collector that died left this one open; its root process is long gone.
@@ -116,12 +104,7 @@ describe("rightsize collect", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/collected \d+ ticks/);
 
-    const rows = await queryRows<Row>(
-      bed.database.handle.db,
-      sql`select orchestrator, pipeline, task, run_id, try_number, map_index, attribution, status,
-                 (select count(*)::int from samples s where s.execution_id = e.id) as samples
-            from task_executions e where host_id = ${hostId}`,
-    );
+    const rows = await bed.executions(hostId);
     const find = (pipeline: string) => rows.find((row) => row.pipeline === pipeline);
     expect(find("a2dag")).toMatchObject({
       orchestrator: "airflow",

@@ -8,7 +8,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll } from "vitest";
+import { queryRows } from "../db/client.js";
 import { type CliResult, cliPath, runCli } from "./cli.js";
 import { createPostgresTestDatabase, type TestDatabase } from "./databases.js";
 
@@ -32,6 +34,21 @@ export interface RunningCollector {
   stop(): Promise<number | string | null>;
 }
 
+/** An execution as the collector stored it, with its sample count and its last CPU total. */
+export type StoredExecution = {
+  orchestrator: string;
+  pipeline: string;
+  task: string;
+  run_id: string;
+  try_number: number;
+  map_index: number;
+  attribution: string;
+  status: string;
+  root_pid: number;
+  samples: number;
+  cpu: number | null;
+};
+
 export interface CollectorTestBed {
   /** The file's database, migrated (set in beforeAll). */
   readonly database: TestDatabase;
@@ -51,6 +68,8 @@ export interface CollectorTestBed {
   collect(duration: string, options: CollectOptions): Promise<CliResult>;
   /** Starts `collect` without a duration; resolves once it logged "collector started". */
   startCollector(options: CollectOptions): Promise<RunningCollector>;
+  /** The executions stored for `hostId`, in run id order. */
+  executions(hostId: string): Promise<StoredExecution[]>;
 }
 
 /** Registers the file's beforeAll/afterAll and returns its test bed. */
@@ -142,6 +161,15 @@ export function useCollectorTestBed(folderPrefix: string): CollectorTestBed {
           return exited;
         },
       };
+    },
+    executions(hostId) {
+      return queryRows<StoredExecution>(
+        ready(database, "database").handle.db,
+        sql`select orchestrator, pipeline, task, run_id, try_number, map_index, attribution, status, root_pid,
+                   (select count(*)::int from samples s where s.execution_id = e.id) as samples,
+                   (select max(cpu_seconds_total) from samples s where s.execution_id = e.id)::float8 as cpu
+              from task_executions e where host_id = ${hostId} order by run_id`,
+      );
     },
   };
 }
