@@ -44,7 +44,10 @@ export function isConnectionError(thrown: unknown): boolean {
 
 /** Reasons kept in one set-aside record: enough to tell what went wrong, bounded (chosen value). */
 const MAX_REASONS = 20;
-/** A replayed batch the database refuses this many times, with the database otherwise answering, is set aside. */
+/**
+ * A replayed batch the database refuses this many times, with the database otherwise answering, is set
+ * aside (chosen value).
+ */
 const MAX_DATA_FAILURES = 3;
 /** Rows per process upsert: 13 columns × 2,000 stays under the protocol's 65,535 bind parameters. */
 const PROCESS_CHUNK_ROWS = 2_000;
@@ -170,7 +173,8 @@ export class SetAside {
   }
 
   /**
-   * The database refused spooled batch `key` once more. True when this was one refusal too many: the caller calls {@link batch} and moves on; false: the replay tries it again later.
+   * The database refused spooled batch `key` once more. True when this was one refusal too many: the
+   * caller calls {@link batch} and moves on; false: the replay tries it again later.
    */
   refusedAgain(key: string): boolean {
     const failures = (this.refusals.get(key) ?? 0) + 1;

@@ -174,7 +174,10 @@ export function useCollectorTestBed(folderPrefix: string): CollectorTestBed {
   };
 }
 
-/** Calls `probe` every 50 ms until `done` holds for its answer or `timeoutMs` passes; returns the last answer. */
+/**
+ * Calls `probe` every 50 ms until `done` holds for its answer or `timeoutMs` passes; returns its last
+ * answer.
+ */
 export async function waitUntil<T>(
   probe: () => Promise<T>,
   done: (value: T) => boolean,
