@@ -5,22 +5,15 @@
  * re-exec's _AIRFLOW__STARTUP_MSG, execute_workload --json-path, the Edge worker's title, and two Prefect
  * flows whose deployments share a name. Needs `npm run build`.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queryRows } from "../db/client.js";
-import { runCli } from "../test-support/cli.js";
-import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useCollectorTestBed } from "../test-support/collector-tests.js";
 
 const python = "/usr/bin/python3";
 const hostId = `shapes-test-${randomUUID().slice(0, 8)}`;
-let database: TestDatabase;
-let folder: string;
-const workloads: ChildProcess[] = [];
+const bed = useCollectorTestBed("rightsize-shapes-test-");
 
 // One process shape: optionally hold a log open, retitle, fork a child that retitles (or not) and waits.
 const shapeScript = `
@@ -44,55 +37,21 @@ else:
     time.sleep(60)
 `;
 
-function start(file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(file, args, {
-    detached: true,
-    stdio: "ignore",
-    env: { PATH: "/usr/bin:/bin", ...env },
-  });
-  workloads.push(child);
-  return child;
-}
-
 function shape(
   spec: Record<string, string | null>,
   extraArgv: string[] = [],
   env: Record<string, string> = {},
 ) {
-  return start(python, [join(folder, "shape.py"), JSON.stringify(spec), ...extraArgv], env);
+  return bed.start(python, [join(bed.folder, "shape.py"), JSON.stringify(spec), ...extraArgv], env);
 }
 
-beforeAll(async () => {
-  database = await createPostgresTestDatabase();
-  folder = mkdtempSync(join(tmpdir(), "rightsize-shapes-test-"));
-  writeFileSync(join(folder, "shape.py"), shapeScript);
+beforeAll(() => {
+  writeFileSync(join(bed.folder, "shape.py"), shapeScript);
 });
-
-afterAll(async () => {
-  for (const child of workloads) {
-    try {
-      if (child.pid) process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-  await database?.drop();
-  rmSync(folder, { recursive: true, force: true });
-});
-
-type Row = {
-  pipeline: string;
-  task: string;
-  run_id: string;
-  try_number: number;
-  map_index: number;
-  attribution: string;
-  root_pid: number;
-};
 
 describe("Airflow and Prefect shapes, as they really start tasks", () => {
   it("attributes each shape with its run, try and map index, and no serving parent", async () => {
-    const logs = join(folder, "logs");
+    const logs = join(bed.folder, "logs");
     const runner = (n: number) =>
       `airflow worker -- 01930f4e-7c3a-7b8e-9d2f-0a1b2c3d4e${String(n).padStart(2, "0")}`;
     const command = (dag: string) =>
@@ -109,11 +68,20 @@ describe("Airflow and Prefect shapes, as they really start tasks", () => {
       child_title: `airflow task supervisor: ${command("a2local_exec")}`,
     });
     // Airflow 2 `--local` argv.
-    const bin = join(folder, "bin");
+    const bin = join(bed.folder, "bin");
     mkdirSync(bin);
     writeFileSync(join(bin, "airflow"), `#!${python}\nimport time\ntime.sleep(60)\n`);
     chmodSync(join(bin, "airflow"), 0o755);
-    start(join(bin, "airflow"), ["tasks", "run", "a2argv", "t", "manual__1", "--local", "--map-index", "7"]);
+    bed.start(join(bin, "airflow"), [
+      "tasks",
+      "run",
+      "a2argv",
+      "t",
+      "manual__1",
+      "--local",
+      "--map-index",
+      "7",
+    ]);
     // Airflow 3 LocalExecutor worker holding the default log; Edge worker job process; a configured
     // template; the pre-2.3 template.
     const local3 = shape({
@@ -132,7 +100,7 @@ describe("Airflow and Prefect shapes, as they really start tasks", () => {
       child_title: runner(4),
     });
     // Airflow 3 run_as_user re-exec: the workload in its environment, no log.
-    start(python, ["-c", "import time; time.sleep(60)"], {
+    bed.start(python, ["-c", "import time; time.sleep(60)"], {
       _AIRFLOW__REEXECUTED_PROCESS: "1",
       _AIRFLOW__STARTUP_MSG: JSON.stringify({
         type: "StartupDetails",
@@ -148,7 +116,7 @@ describe("Airflow and Prefect shapes, as they really start tasks", () => {
       }),
     });
     // Airflow 3 execute_workload --json-path FILE (older cncf.kubernetes): the supervisor; its child the task.
-    const workloadFile = join(folder, "workload.json");
+    const workloadFile = join(bed.folder, "workload.json");
     writeFileSync(
       workloadFile,
       JSON.stringify({ ti: { dag_id: "json_dag", task_id: "j", run_id: "jr", try_number: 1, map_index: 0 } }),
@@ -160,32 +128,24 @@ describe("Airflow and Prefect shapes, as they really start tasks", () => {
     ]);
     // Prefect: two flows whose deployments share a name.
     for (const flow of ["ingest", "report"]) {
-      start("/bin/sleep", ["60"], {
+      bed.start("/bin/sleep", ["60"], {
         PREFECT__FLOW_RUN_ID: randomUUID(),
         PREFECT__FLOW_NAME: flow,
         PREFECT__DEPLOYMENT_NAME: "prod",
       });
     }
 
-    const result = await runCli(
-      ["--db", database.url, "collect", "--interval", "500ms", "--duration", "4s"],
-      {
-        env: {
-          RIGHTSIZE_HOST_ID: hostId,
-          RIGHTSIZE_SPOOL_DIR: join(folder, "spool"),
-          RIGHTSIZE_AIRFLOW_LOG_TEMPLATE:
-            "{{ ti.dag_id }}/{{ ti.task_id }}/{{ ti.run_id }}/try-{{ try_number }}.txt",
-          RIGHTSIZE_KUBERNETES_API: "off",
-        },
+    const result = await bed.collect("4s", {
+      hostId,
+      env: {
+        RIGHTSIZE_AIRFLOW_LOG_TEMPLATE:
+          "{{ ti.dag_id }}/{{ ti.task_id }}/{{ ti.run_id }}/try-{{ try_number }}.txt",
+        RIGHTSIZE_KUBERNETES_API: "off",
       },
-    );
+    });
     expect(result.code, result.stderr).toBe(0);
 
-    const rows = await queryRows<Row>(
-      database.handle.db,
-      sql`select pipeline, task, run_id, try_number, map_index, attribution, root_pid
-            from task_executions where host_id = ${hostId}`,
-    );
+    const rows = await bed.executions(hostId);
     const only = (pipeline: string) => {
       const found = rows.filter((row) => row.pipeline === pipeline);
       expect(found, pipeline).toHaveLength(1);

@@ -6,25 +6,21 @@
  * (task_runner.py `startup`) and works. Two tasks run one after the other in the same pool child: each is
  * its own execution with its run and try, and the pool child is never one. Needs `npm run build`.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { queryRows } from "../db/client.js";
-import { cliPath } from "../test-support/cli.js";
-import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
+import { useCollectorTestBed } from "../test-support/collector-tests.js";
 import { redisUrl } from "../test-support/services.js";
 
 // Debian's interpreter: the one python3-celery, python3-redis and python3-setproctitle are installed for.
 const python = "/usr/bin/python3";
 const queue = `rightsize-test-${randomUUID()}`;
 const hostId = `celery-test-${randomUUID().slice(0, 8)}`;
-let database: TestDatabase;
-let folder: string;
-let worker: ChildProcess | null = null;
+const bed = useCollectorTestBed("rightsize-celery-test-");
 
 const tasksModule = `
 import os, time
@@ -62,32 +58,18 @@ for log_path, ti_id in json.loads(sys.argv[1]):
 print(json.dumps(pids))
 `;
 
-beforeAll(async () => {
-  database = await createPostgresTestDatabase();
-  folder = mkdtempSync(join(tmpdir(), "rightsize-celery-test-"));
-  writeFileSync(join(folder, "tasks.py"), tasksModule);
-  writeFileSync(join(folder, "client.py"), client);
+beforeAll(() => {
+  writeFileSync(join(bed.folder, "tasks.py"), tasksModule);
+  writeFileSync(join(bed.folder, "client.py"), client);
 });
 
-afterAll(async () => {
-  if (worker?.pid) {
-    try {
-      process.kill(-worker.pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-  await database?.drop();
-  rmSync(folder, { recursive: true, force: true });
-});
-
-function pythonEnv(): NodeJS.ProcessEnv {
-  return { PATH: "/usr/bin:/bin", BROKER: `${redisUrl}/0`, QUEUE: queue, PYTHONPATH: folder };
+function pythonEnv(): Record<string, string> {
+  return { PATH: "/usr/bin:/bin", BROKER: `${redisUrl}/0`, QUEUE: queue, PYTHONPATH: bed.folder };
 }
 
 describe("Airflow 3 on a real Celery prefork worker", () => {
   it("makes each supervised task its own execution and never the pool child", async () => {
-    worker = spawn(
+    bed.start(
       python,
       [
         "-m",
@@ -104,42 +86,21 @@ describe("Airflow 3 on a real Celery prefork worker", () => {
         "--without-gossip",
         "--loglevel=WARNING",
       ],
-      { cwd: folder, env: pythonEnv(), stdio: "ignore", detached: true },
+      pythonEnv(),
+      { cwd: bed.folder },
     );
 
     // The collector first (its start-up is slow on a loaded machine), then the tasks.
-    const collector = spawn(
-      process.execPath,
-      [cliPath, "--db", database.url, "collect", "--interval", "500ms"],
-      {
-        env: {
-          ...process.env,
-          RIGHTSIZE_HOST_ID: hostId,
-          RIGHTSIZE_SPOOL_DIR: join(folder, "spool"),
-          RIGHTSIZE_KUBERNETES_API: "off",
-          LOG_LEVEL: "info",
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stderr = "";
-    const started = new Promise<void>((resolve) => {
-      collector.stderr.on("data", (chunk) => {
-        stderr += chunk;
-        if (stderr.includes("collector started")) resolve();
-      });
-    });
-    const exited = new Promise<number | null>((resolve) => collector.on("exit", (code) => resolve(code)));
-    await started;
+    const collector = await bed.startCollector({ hostId, env: { RIGHTSIZE_KUBERNETES_API: "off" } });
 
-    const logs = join(folder, "logs");
+    const logs = join(bed.folder, "logs");
     const runs = [
       [join(logs, "dag_id=celery_dag/run_id=run_1/task_id=burn/attempt=1.log"), randomUUID()],
       [join(logs, "dag_id=celery_dag/run_id=run_2/task_id=burn/attempt=2.log"), randomUUID()],
     ];
     const poolPids = JSON.parse(
-      execFileSync(python, [join(folder, "client.py"), JSON.stringify(runs)], {
-        cwd: folder,
+      execFileSync(python, [join(bed.folder, "client.py"), JSON.stringify(runs)], {
+        cwd: bed.folder,
         env: pythonEnv(),
         encoding: "utf8",
         timeout: 600_000,
@@ -154,25 +115,10 @@ describe("Airflow 3 on a real Celery prefork worker", () => {
 
     // A few ticks more so the second runner's end is seen, then stop.
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    collector.kill("SIGTERM");
-    expect(await exited, stderr).toBe(0);
+    expect(await collector.stop(), collector.stderr()).toBe(0);
 
-    const rows = await queryRows<{
-      pipeline: string;
-      task: string;
-      run_id: string;
-      try_number: number;
-      map_index: number;
-      attribution: string;
-      root_pid: number;
-      cpu: number | null;
-    }>(
-      database.handle.db,
-      sql`select pipeline, task, run_id, try_number, map_index, attribution, root_pid,
-                 (select max(cpu_seconds_total) from samples s where s.execution_id = e.id)::float8 as cpu
-            from task_executions e where host_id = ${hostId} and pipeline = 'celery_dag' order by run_id`,
-    );
-    expect(rows.map(({ cpu: _cpu, root_pid: _pid, ...row }) => row)).toEqual([
+    const rows = (await bed.executions(hostId)).filter((row) => row.pipeline === "celery_dag");
+    expect(rows).toMatchObject([
       {
         pipeline: "celery_dag",
         task: "burn",
@@ -197,7 +143,7 @@ describe("Airflow 3 on a real Celery prefork worker", () => {
       expect(row.cpu).toBeGreaterThan(0);
     }
     const [pool] = await queryRows<{ n: number }>(
-      database.handle.db,
+      bed.database.handle.db,
       sql`select count(*)::int as n from execution_processes p join task_executions e on e.id = p.execution_id
            where e.host_id = ${hostId} and p.pid = ${poolPid}`,
     );

@@ -2,42 +2,27 @@
  * Who may create task executions, and the collector's own health endpoint: real processes of two users,
  * the built CLI (`npm run build`), the real Postgres. Needs root (to start a process as `nobody`).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { listExecutionsOfTask } from "../db/queries/executions.js";
 import { runCli } from "../test-support/cli.js";
-import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
+import { useCollectorTestBed } from "../test-support/collector-tests.js";
 
 const NOBODY = 65_534;
 const isRoot = process.geteuid?.() === 0;
-let database: TestDatabase;
-let folder: string;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  database = await createPostgresTestDatabase();
-  folder = mkdtempSync(join(tmpdir(), "rightsize-collect-trust-"));
-});
-afterAll(async () => {
-  for (const child of children) child.kill("SIGKILL");
-  await database?.drop();
-  rmSync(folder, { recursive: true, force: true });
-});
+const bed = useCollectorTestBed("rightsize-collect-trust-");
 
 /** A long sleep that says it is task `task` of pipeline `pipeline`, run as `uid`. */
-function taskShaped(pipeline: string, task: string, uid: number): ChildProcess {
-  const child = spawn("sleep", ["60"], {
-    uid,
-    gid: uid === 0 ? 0 : NOBODY,
-    env: { PATH: process.env.PATH, RIGHTSIZE_PIPELINE: pipeline, RIGHTSIZE_TASK: task },
-    stdio: "ignore",
-  });
-  children.push(child);
-  return child;
+function taskShaped(pipeline: string, task: string, uid: number): void {
+  bed.start(
+    "sleep",
+    ["60"],
+    { RIGHTSIZE_PIPELINE: pipeline, RIGHTSIZE_TASK: task },
+    {
+      uid,
+      gid: uid === 0 ? 0 : NOBODY,
+    },
+  );
 }
 
 function freePort(): Promise<number> {
@@ -69,30 +54,21 @@ describe.runIf(isRoot)("collector.trust", () => {
     taskShaped(pipeline, "forged", NOBODY);
     taskShaped(pipeline, "real", 0);
     const port = await freePort();
-    const collect = runCli(
-      [
-        "--db",
-        database.url,
-        "collect",
-        "--interval",
-        "500ms",
-        "--duration",
-        "6s",
-        "--metrics-listen",
-        `127.0.0.1:${port}`,
-      ],
-      { env: { RIGHTSIZE_SPOOL_DIR: join(folder, "spool-1"), RIGHTSIZE_HOST_ID: "trust-host" } },
-    );
+    const collect = bed.collect("6s", {
+      hostId: "trust-host",
+      spool: "spool-1",
+      args: ["--metrics-listen", `127.0.0.1:${port}`],
+    });
     const metrics = await scrape(`http://127.0.0.1:${port}/metrics`);
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     const result = await collect;
     expect(result.code, result.stderr).toBe(0);
-    const forged = await listExecutionsOfTask(database.handle.db, {
+    const forged = await listExecutionsOfTask(bed.database.handle.db, {
       orchestrator: "generic",
       pipeline,
       task: "forged",
     });
-    const real = await listExecutionsOfTask(database.handle.db, {
+    const real = await listExecutionsOfTask(bed.database.handle.db, {
       orchestrator: "generic",
       pipeline,
       task: "real",
@@ -113,18 +89,13 @@ describe.runIf(isRoot)("collector.trust", () => {
   it("trusts a user listed in collector.trust and records the uid", async () => {
     const pipeline = `trust-listed-${Date.now()}`;
     taskShaped(pipeline, "listed", NOBODY);
-    const result = await runCli(
-      ["--db", database.url, "collect", "--interval", "500ms", "--duration", "3s"],
-      {
-        env: {
-          RIGHTSIZE_SPOOL_DIR: join(folder, "spool-2"),
-          RIGHTSIZE_HOST_ID: "trust-host-2",
-          RIGHTSIZE_TRUST: `root,uid:${NOBODY}`,
-        },
-      },
-    );
+    const result = await bed.collect("3s", {
+      hostId: "trust-host-2",
+      spool: "spool-2",
+      env: { RIGHTSIZE_TRUST: `root,uid:${NOBODY}` },
+    });
     expect(result.code, result.stderr).toBe(0);
-    const listed = await listExecutionsOfTask(database.handle.db, {
+    const listed = await listExecutionsOfTask(bed.database.handle.db, {
       orchestrator: "generic",
       pipeline,
       task: "listed",
@@ -134,7 +105,7 @@ describe.runIf(isRoot)("collector.trust", () => {
   });
 
   it("refuses an unknown trust entry with exit 2 naming the setting", async () => {
-    const result = await runCli(["--db", database.url, "collect", "--duration", "1s"], {
+    const result = await runCli(["--db", bed.database.url, "collect", "--duration", "1s"], {
       env: { RIGHTSIZE_TRUST: "everybody" },
     });
     expect(result.code).toBe(2);

@@ -2,74 +2,25 @@
  * `rightsize collect` finds task processes host-wide by the attribution resolvers, with real processes
  * shaped like Airflow 2, Airflow 3, Prefect and explicit env, and the real Postgres. Needs `npm run build`.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { queryRows } from "../db/client.js";
 import { upsertExecution } from "../db/queries/executions.js";
-import { cliPath, runCli } from "../test-support/cli.js";
-import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
+import { useCollectorTestBed } from "../test-support/collector-tests.js";
 
-const python = execFileSync("python3", ["-c", "import sys; print(sys.executable)"], {
-  encoding: "utf8",
-}).trim();
-
-let database: TestDatabase;
-let folder: string;
-const hostId = `collect-test-${randomUUID().slice(0, 8)}`;
-const workloads: ChildProcess[] = [];
-// Task processes outlive the collector's start-up and its 4 s by far, even on a loaded machine; they are
+// Task processes outlive the collector's start-up and its 8 s by far, even on a loaded machine; they are
 // killed when the file ends.
-
-function start(file: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(file, args, {
-    // Its own process group, so the end of the file kills grandchildren too (no orphan outlives the test).
-    detached: true,
-    stdio: "ignore",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-  });
-  workloads.push(child);
-  return child;
-}
-
-beforeAll(async () => {
-  database = await createPostgresTestDatabase();
-  folder = mkdtempSync(join(tmpdir(), "rightsize-collect-test-"));
-});
-
-afterAll(async () => {
-  for (const child of workloads) {
-    try {
-      if (child.pid) process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-  await database?.drop();
-  rmSync(folder, { recursive: true, force: true });
-});
-
-type Row = {
-  orchestrator: string;
-  pipeline: string;
-  task: string;
-  run_id: string;
-  try_number: number;
-  map_index: number;
-  attribution: string;
-  status: string;
-  samples: number;
-};
+const bed = useCollectorTestBed("rightsize-collect-test-");
+const hostId = `collect-test-${randomUUID().slice(0, 8)}`;
 
 describe("rightsize collect", () => {
   it("attributes Airflow 2, Airflow 3, Prefect and explicit-env processes, and closes lost executions", async () => {
     // A collector that died left this one open; its root process is long gone.
     const lostId = randomUUID();
-    await upsertExecution(database.handle.db, {
+    await upsertExecution(bed.database.handle.db, {
       id: lostId,
       orchestrator: "generic",
       pipeline: "old",
@@ -83,19 +34,28 @@ describe("rightsize collect", () => {
     });
 
     // Airflow 2 argv (`airflow tasks run DAG TASK RUN --raw`), with an exec'd child carrying AIRFLOW_CTX_*.
-    const bin = join(folder, "bin");
+    const bin = join(bed.folder, "bin");
     mkdirSync(bin);
     writeFileSync(
       join(bin, "airflow"),
       "#!/bin/sh\nenv AIRFLOW_CTX_DAG_ID=a2dag AIRFLOW_CTX_TASK_ID=a2task AIRFLOW_CTX_TRY_NUMBER=3 sleep 60\n",
     );
     chmodSync(join(bin, "airflow"), 0o755);
-    start(join(bin, "airflow"), ["tasks", "run", "a2dag", "a2task", "a2run", "--map-index", "4", "--raw"]);
+    bed.start(join(bin, "airflow"), [
+      "tasks",
+      "run",
+      "a2dag",
+      "a2task",
+      "a2run",
+      "--map-index",
+      "4",
+      "--raw",
+    ]);
     // Airflow 2 task runner title (setproctitle rewrites argv; `exec -a` does the same).
-    start("/bin/bash", ["-c", 'exec -a "airflow task runner: titledag titletask titlerun 77" sleep 60']);
+    bed.start("/bin/bash", ["-c", 'exec -a "airflow task runner: titledag titletask titlerun 77" sleep 60']);
     // Airflow 3: the supervisor keeps the task log open and forks the runner, which retitles itself
     // (real setproctitle, Debian's python3-setproctitle); the supervisor is never the execution.
-    const log = join(folder, "logs", "dag_id=a3dag", "run_id=a3run", "task_id=a3task", "attempt=2.log");
+    const log = join(bed.folder, "logs", "dag_id=a3dag", "run_id=a3run", "task_id=a3task", "attempt=2.log");
     mkdirSync(join(log, ".."), { recursive: true });
     const forkRunner = (title: string) =>
       [
@@ -107,7 +67,7 @@ describe("rightsize collect", () => {
         "    os._exit(0)",
         "os.waitpid(pid, 0)",
       ].join("\n");
-    const supervisor = start("/usr/bin/python3", [
+    const supervisor = bed.start("/usr/bin/python3", [
       "-c",
       `f = open(${JSON.stringify(log)}, "a")\n${forkRunner("airflow worker -- 01930f4e-7c3a-7b8e-9d2f-0a1b2c3d4e5f")}`,
     ]);
@@ -115,7 +75,7 @@ describe("rightsize collect", () => {
     const workload = JSON.stringify({
       ti: { dag_id: "k8sdag", task_id: "k8stask", run_id: "k8srun", try_number: 5, map_index: -1 },
     });
-    start("/usr/bin/python3", [
+    bed.start("/usr/bin/python3", [
       "-c",
       forkRunner("airflow worker -- 01930f4e-7c3a-7b8e-9d2f-0a1b2c3d4e60"),
       "airflow.sdk.execution_time.execute_workload",
@@ -124,37 +84,27 @@ describe("rightsize collect", () => {
     ]);
     // Prefect flow run.
     const flowRunId = randomUUID();
-    start("/bin/sleep", ["60"], {
+    bed.start("/bin/sleep", ["60"], {
       PREFECT__FLOW_RUN_ID: flowRunId,
       PREFECT__FLOW_NAME: "pflow",
       PREFECT__DEPLOYMENT_NAME: "pdeploy",
     });
     // Explicit env.
-    start("/bin/sleep", ["60"], {
+    bed.start("/bin/sleep", ["60"], {
       RIGHTSIZE_PIPELINE: "xpipe",
       RIGHTSIZE_TASK: "xtask",
       RIGHTSIZE_RUN: "xrun",
       RIGHTSIZE_TRY: "2",
     });
     // Not a task: must not be attributed.
-    const plain = start("/bin/sleep", ["60"]);
+    const plain = bed.start("/bin/sleep", ["60"]);
 
-    const result = await runCli(
-      ["--db", database.url, "collect", "--interval", "500ms", "--duration", "8s"],
-      {
-        env: { RIGHTSIZE_HOST_ID: hostId, RIGHTSIZE_SPOOL_DIR: join(folder, "spool") },
-      },
-    );
+    const result = await bed.collect("8s", { hostId });
     expect(result.stderr).not.toMatch(/"level":5\d/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/collected \d+ ticks/);
 
-    const rows = await queryRows<Row>(
-      database.handle.db,
-      sql`select orchestrator, pipeline, task, run_id, try_number, map_index, attribution, status,
-                 (select count(*)::int from samples s where s.execution_id = e.id) as samples
-            from task_executions e where host_id = ${hostId}`,
-    );
+    const rows = await bed.executions(hostId);
     const find = (pipeline: string) => rows.find((row) => row.pipeline === pipeline);
     expect(find("a2dag")).toMatchObject({
       orchestrator: "airflow",
@@ -179,7 +129,7 @@ describe("rightsize collect", () => {
     });
     expect(rows.filter((row) => row.pipeline === "a3dag")).toHaveLength(1);
     const [supervised] = await queryRows<{ n: number }>(
-      database.handle.db,
+      bed.database.handle.db,
       sql`select count(*)::int as n from task_executions where host_id = ${hostId} and root_pid = ${supervisor.pid!}`,
     );
     expect(supervised?.n).toBe(0);
@@ -206,7 +156,7 @@ describe("rightsize collect", () => {
     // The child with AIRFLOW_CTX_* belongs to the a2dag tree, not an execution of its own, and a
     // collector that stops writes its processes' latest sightings.
     const [tree] = await queryRows<{ n: number; commands: string; span: number }>(
-      database.handle.db,
+      bed.database.handle.db,
       sql`select count(*)::int as n, string_agg(p.command, ',' order by p.command) as commands,
                  extract(epoch from max(p.last_seen) - min(p.first_seen))::float8 as span
             from execution_processes p join task_executions e on e.id = p.execution_id
@@ -221,34 +171,20 @@ describe("rightsize collect", () => {
     }
     // Other attributed processes on a shared host may be found too; the plain one must not be.
     const [unattributed] = await queryRows<{ n: number }>(
-      database.handle.db,
+      bed.database.handle.db,
       sql`select count(*)::int as n from task_executions where host_id = ${hostId} and root_pid = ${plain.pid!}`,
     );
     expect(unattributed?.n).toBe(0);
   });
 
   it("flushes and exits 0 on SIGTERM", async () => {
-    const child = spawn(process.execPath, [cliPath, "--db", database.url, "collect", "--interval", "200ms"], {
-      env: {
-        ...process.env,
-        RIGHTSIZE_HOST_ID: `${hostId}-term`,
-        RIGHTSIZE_SPOOL_DIR: join(folder, "spool-term"),
-        LOG_LEVEL: "info",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    const collector = await bed.startCollector({
+      hostId: `${hostId}-term`,
+      interval: "200ms",
+      spool: "spool-term",
     });
-    let stderr = "";
-    let signalled = false;
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-      if (!signalled && stderr.includes("collector started")) {
-        signalled = true;
-        child.kill("SIGTERM");
-      }
-    });
-    const code = await new Promise<number | null>((resolve) =>
-      child.on("exit", (exitCode, signal) => resolve(exitCode ?? (signal as unknown as number))),
-    );
+    const code = await collector.stop();
+    const stderr = collector.stderr();
     expect(stderr).toContain("collector started");
     expect(code, stderr).toBe(0);
     expect(stderr).toContain("collector stopped");

@@ -4,31 +4,30 @@ import type { SampleSink } from "./sampler.js";
 
 /**
  * The writer, plus an observer that sees the same rows. The observer's failures are logged and never
- * reach the sampler: an export problem must not cost a sample.
+ * reach the sampler: an export problem must not cost a sample. The writer gets each call first, so
+ * what is stored never waits on an exporter.
  */
-export function observeSink<T extends SampleSink>(
-  primary: T,
-  observer: SampleSink | null,
-  logger: Logger,
-): T {
+export function observeSink(primary: SampleSink, observer: SampleSink | null, logger: Logger): SampleSink {
   if (!observer) return primary;
-  const safely = (what: string, call: () => void) => {
+  const safely = (what: keyof SampleSink, call: () => void) => {
     try {
       call();
     } catch (error) {
       logger.warn({ err: coerceError(error) }, `metrics observer failed on ${what}`);
     }
   };
-  return new Proxy(primary, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (property === "execution" || property === "samples" || property === "processes") {
-        return (rows: never) => {
-          (value as (rows: never) => void).call(target, rows);
-          safely(property, () => (observer[property] as (rows: never) => void)(rows));
-        };
-      }
-      return typeof value === "function" ? value.bind(target) : value;
+  return {
+    execution(row) {
+      primary.execution(row);
+      safely("execution", () => observer.execution(row));
     },
-  });
+    samples(rows) {
+      primary.samples(rows);
+      safely("samples", () => observer.samples(rows));
+    },
+    processes(rows) {
+      primary.processes(rows);
+      safely("processes", () => observer.processes(rows));
+    },
+  };
 }

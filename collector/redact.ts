@@ -23,12 +23,40 @@
  * `--token-file path`, `--sort-key ts` survive; `--api-key X` does not), and `-p` is a password only for
  * programs where it means one (for psql and ssh it is the port).
  *
+ * The rules are data in collector/redact-rules.ts (names, programs, the text rule table); this module is
+ * the engine that applies them.
+ *
  * Cost: every rule runs in time linear in the text (no pattern can restart a long scan at every position
  * of a run: tested with 1 MB adversarial arguments), and {@link redactArgv} scans at most
  * {@link MAX_SCANNED_ARGUMENT} characters of an argument and returns at most {@link MAX_STORED_ARGUMENT}.
  */
 
-import { isTokenShaped, maskUrlCredentials, REDACTED } from "../common/mask-secrets.js";
+import { REDACTED } from "../common/mask-secrets.js";
+import {
+  AZURE_SECRET_PARTS,
+  COMMA_PASSWORD_CLIENTS,
+  HTTP_CLIENTS,
+  KEY_FILE,
+  KNOWN_PROGRAMS,
+  MAYBE_SECRET,
+  NOT_SECRET_NAME,
+  ORACLE_LOGON,
+  PASSWORD_CAPITAL_P,
+  PASSWORD_NEXT_WORD,
+  PASSWORD_P_ATTACHED,
+  POSITIONAL_SECRETS,
+  REGISTRY_CLIENTS,
+  redactedValue,
+  SAMBA_CLIENTS,
+  SECRET_COMPACT_ENDINGS,
+  SECRET_HINT,
+  SECRET_KEY_QUALIFIERS,
+  SECRET_LAST_WORDS,
+  SETTING_VERBS,
+  TEXT_RULES,
+  type TextRule,
+  USER_PASSWORD_FLAGS,
+} from "./redact-rules.js";
 
 /** What a redacted value becomes (the same mark as everywhere rightsize masks a secret). */
 export { REDACTED };
@@ -54,70 +82,6 @@ export const MAX_STORED_ARGUMENT = 4 * 1024;
 export const MAX_SCANNED_COMMAND_LINE = 32 * 1024;
 /** What an argument costs at least against {@link MAX_SCANNED_COMMAND_LINE}: 1,024 arguments at most. */
 const MIN_ARGUMENT_CHARGE = 32;
-
-/** Words that, as the last word of a name, make its value a secret. */
-const SECRET_LAST_WORDS = new Set([
-  "password",
-  "passwd",
-  "pwd",
-  "pw",
-  "pass",
-  "passphrase",
-  "passin",
-  "passout",
-  "secret",
-  "token",
-  "credential",
-  "credentials",
-  "auth",
-  "authorization",
-  "cookie",
-  "apikey",
-  "sig",
-  "signature",
-  "dsn",
-]);
-
-/** Endings of a name with its separators removed (`secretAccessKey`, `X-Api-Key`, `AccountKey`). */
-const SECRET_COMPACT_ENDINGS =
-  /(password|passwd|passphrase|secret|token|credentials?|apikey|accesskey|secretkey|privatekey|accountkey|signingkey|masterkey|encryptionkey|sessionkey|clientkey|licensekey|storagekey|authorization|storepass|keypass)$/;
-
-/** A name whose last word is "key" is secret when the word before qualifies it as one, or stands alone. */
-const SECRET_KEY_QUALIFIERS = new Set([
-  "api",
-  "access",
-  "secret",
-  "private",
-  "ssh",
-  "encryption",
-  "master",
-  "account",
-  "storage",
-  "auth",
-  "signing",
-  "client",
-  "app",
-  "application",
-  "license",
-  "service",
-  "shared",
-  "session",
-  "gpg",
-  "pgp",
-  "crypt",
-  "hmac",
-  "aws",
-  "s3",
-]);
-
-/** Words of a Hadoop-Azure per-account setting that make it a secret (not `auth.type`, `oauth.provider`). */
-const AZURE_SECRET_PARTS = new Set(["secret", "password", "token", "sas", "credential", "credentials"]);
-
-/** Every secret name contains one of these (a cheap first test: most names are not secrets). */
-const SECRET_HINT = /pass|pw|pwd|secret|token|cred|auth|cookie|key|sig|dsn|sas/i;
-
-/** Names that end like a secret but are switches or pointers, never the secret itself. */
-const NOT_SECRET_NAME = /^(no|ask|prompt|use|require|skip|with|without|enable|disable)[-_]/;
 
 /** Splits a name into lower-case words on separators and camelCase humps. */
 function words(name: string): string[] {
@@ -151,91 +115,6 @@ export function isSecretName(name: string): boolean {
   }
   return SECRET_COMPACT_ENDINGS.test(parts.join(""));
 }
-
-/** Programs whose short flag `-p` carries the password attached (`-pSECRET`; a bare `-p` prompts). */
-const PASSWORD_P_ATTACHED = new Set([
-  "mysql",
-  "mysqldump",
-  "mysqladmin",
-  "mysqlimport",
-  "mysqlcheck",
-  "mysqlshow",
-  "mysqlpump",
-  "mysqlsh",
-  "mariadb",
-  "mariadb-dump",
-  "mariadb-admin",
-]);
-/** Programs whose short flag `-P` carries the password, attached or as the next word (SQL Server tools). */
-const PASSWORD_CAPITAL_P = new Set(["sqlcmd", "bcp", "osql", "isql"]);
-/** Programs (and subcommands) where a short flag is followed by the password as the next word. */
-const PASSWORD_NEXT_WORD: Record<string, Set<string>> = {
-  sshpass: new Set(["-p"]),
-  // `docker login -p X`, but `docker run -p 8080:80` is a port: only after `login`.
-  "registry login": new Set(["-p"]),
-  // `az login --service-principal -u APP -p SECRET`; elsewhere in az, `-p` is not a password.
-  "az login": new Set(["-p"]),
-  // `twine upload -u __token__ -p pypi-…`
-  twine: new Set(["-p"]),
-  // `gh secret set NAME -b VALUE`
-  "gh secret": new Set(["-b", "--body"]),
-  "redis-cli": new Set(["-a"]),
-  mongo: new Set(["-p"]),
-  mongosh: new Set(["-p"]),
-  mongodump: new Set(["-p"]),
-  mongorestore: new Set(["-p"]),
-  mongoexport: new Set(["-p"]),
-  mongoimport: new Set(["-p"]),
-  sqlcmd: new Set(["-P"]),
-  bcp: new Set(["-P"]),
-  osql: new Set(["-P"]),
-  isql: new Set(["-P"]),
-};
-/** Programs with a `login` subcommand that takes `-p PASSWORD`. */
-const REGISTRY_CLIENTS = new Set([
-  "docker",
-  "podman",
-  "nerdctl",
-  "buildah",
-  "skopeo",
-  "helm",
-  "oras",
-  "crane",
-]);
-/** HTTP clients, whose `-u`/`--user` value is `user:password` (elsewhere `-u 1000:1000` is a uid:gid). */
-const HTTP_CLIENTS = new Set(["curl", "wget", "http", "https", "xh", "ab", "siege", "hey"]);
-/** Flags whose value is `user:password`; `--proxy-user` in any program, the others in HTTP clients. */
-const USER_PASSWORD_FLAGS = new Set(["-u", "--user", "--proxy-user", "-U", "--basic-auth"]);
-/** Samba clients: `-U user%password` (smbclient(1), "-U|--user=[DOMAIN\]USERNAME[%PASSWORD]"). */
-const SAMBA_CLIENTS = new Set(["smbclient", "rpcclient", "smbcacls", "smbget", "smbtree"]);
-/** FTP clients whose `-u user,password` joins the two with a comma (lftp(1)). */
-const COMMA_PASSWORD_CLIENTS = new Set(["lftp"]);
-/** Oracle tools whose first argument may be `user/password[@connect]` (SQL*Plus "logon" syntax). */
-const ORACLE_LOGON = new Set(["sqlplus", "rman", "expdp", "impdp", "sqlldr", "dgmgrl"]);
-/** Programs whose state the word rules follow. */
-const KNOWN_PROGRAMS = new Set([
-  ...PASSWORD_P_ATTACHED,
-  ...PASSWORD_CAPITAL_P,
-  ...Object.keys(PASSWORD_NEXT_WORD),
-  ...REGISTRY_CLIENTS,
-  ...HTTP_CLIENTS,
-  ...SAMBA_CLIENTS,
-  ...COMMA_PASSWORD_CLIENTS,
-  ...ORACLE_LOGON,
-  "az",
-  "gh",
-  "vault",
-  "mc",
-  "htpasswd",
-  "aws",
-  "npm",
-  "yarn",
-  "pnpm",
-  "git",
-  "airflow",
-]);
-/** A positional word after these (in `aws configure set`, `npm config set`, `airflow variables set`…). */
-const SETTING_VERBS = new Set(["set", "config", "--global", "--local", "--system", "--worktree"]);
 
 const QUOTES = /^["'`]+|["'`]+$/g;
 
@@ -284,9 +163,6 @@ export function redactArgv(argv: string[]): string[] {
   if (taken < argv.length) out.push(`…[${argv.length - taken} more arguments]`);
   return out;
 }
-
-/** A key flag's value that names a file holding the key, by its extension (PEM, DER, PKCS#12, JKS, JSON). */
-const KEY_FILE = /^[\w./~-]*\.(?:pem|key|crt|cer|der|p8|p12|pfx|jks|json|pub|asc|gpg|ppk)$/i;
 
 /** `user%password` → `user%***` (Samba), `user,password` → `user,***` (lftp), `user:password` → `user:***`. */
 function redactAfter(token: string, separator: string): string {
@@ -338,19 +214,13 @@ function redactWords(argv: string[]): string[] {
       const previous = positionals.at(-1);
       positionals.push(bare);
       const secretPositional =
-        // `vault login TOKEN` (vault/command/login.go: the token is the first argument).
-        (program === "vault" &&
-          previous === "login" &&
-          position === 1 &&
-          bare !== "-" &&
-          !bare.includes("=")) ||
-        // `mc alias set NAME URL ACCESS SECRET`, `mc config host add NAME URL ACCESS SECRET` (minio/mc).
-        (program === "mc" &&
-          ((positionals[0] === "alias" && positionals[1] === "set" && position === 5) ||
-            (positionals[0] === "config" &&
-              positionals[1] === "host" &&
-              positionals[2] === "add" &&
-              position === 6))) ||
+        POSITIONAL_SECRETS.some(
+          (rule) =>
+            rule.program === program &&
+            rule.position === position &&
+            rule.after.every((word, at) => positionals[at] === word) &&
+            !rule.unless?.test(bare),
+        ) ||
         (program === "htpasswd" && htpasswdPasswordAt === position) ||
         // A secret-named key right after a setting verb: its value is the next positional.
         (position >= 1 &&
@@ -457,100 +327,21 @@ function redactWords(argv: string[]): string[] {
   return out;
 }
 
-/**
- * Shapes of tokens that are secrets wherever they appear. A prefix that can occur inside a run of the
- * token's own characters is anchored with a look-behind on that alphabet (not `\b`), so a failed match
- * is never retried from every position of the same run (linear time).
- */
-const TOKEN_PATTERNS: RegExp[] = [
-  // AWS access key ids (IAM user, temporary STS, role, group…).
-  /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b/g,
-  // GitHub tokens: personal, OAuth, user-to-server, server-to-server, refresh; fine-grained PATs.
-  /\bgh[pousr]_[A-Za-z0-9]{30,}\b/g,
-  /(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{20,}/g,
-  // GitLab personal/project tokens.
-  /(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}/g,
-  // Slack bot, user, app, refresh, legacy tokens.
-  /(?<![A-Za-z0-9-])xox[abposre]-[A-Za-z0-9-]{10,}/g,
-  // Stripe secret and restricted keys; OpenAI-style keys.
-  /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}\b/g,
-  /(?<![A-Za-z0-9_-])sk-(?:proj-)?[A-Za-z0-9_-]{20,}/g,
-  // npm tokens.
-  /\bnpm_[A-Za-z0-9]{36}\b/g,
-  // PyPI API tokens: "pypi-" and a macaroon, whose base64 starts "AgE" (warehouse/macaroons).
-  /(?<![A-Za-z0-9_-])pypi-AgE[A-Za-z0-9_-]{20,}/g,
-  // HashiCorp Vault service, batch and recovery tokens (vault/helper/tokens: "hvs.", "hvb.", "hvr.").
-  /(?<![A-Za-z0-9_.-])hv[sbr]\.[A-Za-z0-9_-]{20,}/g,
-  // Google API keys and OAuth access tokens.
-  /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g,
-  /(?<![A-Za-z0-9_.-])ya29\.[0-9A-Za-z_-]{20,}/g,
-  // JWTs: base64url header and payload (both start with `{"` → "eyJ"), optional signature.
-  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g,
-];
-
-/** Something in the text that some rule of {@link redactText} could match (see its fast path). */
-const MAYBE_SECRET =
-  /[=:@\s'"%,]|A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA|IPA)|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|[sr]k_(?:live|test)_|sk-|npm_|pypi-|hv[sbr]\.|AIza|ya29\.|eyJ|BEGIN|hooks\.|webhook/i;
-
-/** PEM private keys (also with `\n` escaped inside JSON strings); an unterminated one runs to the end. */
-const PEM_BEGIN = /-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----/g;
-const PEM_END = /-----END [A-Z ]{0,40}PRIVATE KEY-----/g;
-
-function redactPem(text: string): string {
-  PEM_BEGIN.lastIndex = 0;
+/** From each `begin` to the next `end` (or the end of the text) becomes the mark. */
+function redactSpans(text: string, begin: RegExp, end: RegExp): string {
+  begin.lastIndex = 0;
   let out = "";
   let copied = 0;
-  for (let begin = PEM_BEGIN.exec(text); begin !== null; begin = PEM_BEGIN.exec(text)) {
-    PEM_END.lastIndex = begin.index + begin[0].length;
-    const end = PEM_END.exec(text);
-    out += `${text.slice(copied, begin.index)}${REDACTED}`;
-    copied = end ? end.index + end[0].length : text.length;
-    if (!end) break;
-    PEM_BEGIN.lastIndex = copied;
+  for (let open = begin.exec(text); open !== null; open = begin.exec(text)) {
+    end.lastIndex = open.index + open[0].length;
+    const close = end.exec(text);
+    out += `${text.slice(copied, open.index)}${REDACTED}`;
+    copied = close ? close.index + close[0].length : text.length;
+    if (!close) break;
+    begin.lastIndex = copied;
   }
   return copied === 0 ? text : out + text.slice(copied);
 }
-
-/**
- * An AWS secret access key is 40 characters of base64; a run of exactly 40 such characters with upper
- * case, lower case and a digit in it (a git SHA-1 is lower-case hex and survives). Whole runs are
- * matched, so a long run is looked at once.
- */
-const BASE64_RUN = /[A-Za-z0-9/+=]+/g;
-
-function redactAwsSecretShapes(text: string): string {
-  return text.replace(BASE64_RUN, (run) =>
-    run.length === 40 && !run.includes("=") && /[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run)
-      ? REDACTED
-      : run,
-  );
-}
-
-/** Chat webhook URLs, whose path is the credential. */
-const WEBHOOKS =
-  /((?:hooks\.slack\.com\/(?:services|workflows|triggers)|(?:discord|discordapp)\.com\/api\/(?:v\d+\/)?webhooks|webhook\.office\.com\/webhookb2|outlook\.office(?:365)?\.com\/webhook)\/)[^\s'"?#&]+/gi;
-
-/** A token used as the user of a scheme-less address (`TOKEN@github.com/org/repo`): 32+ characters. */
-const BARE_TOKEN_USER = /(?<![A-Za-z0-9_\-+/=~.])[A-Za-z0-9_\-+/=~]{32,}(?=@[A-Za-z0-9])/g;
-
-/** `Authorization: Bearer X`, `Authorization=Basic X`, `Proxy-Authorization: X`. */
-const AUTHORIZATION_HEADER =
-  /\b((?:proxy-)?authorization[ \t]*[:=][ \t]*)(?:(bearer|basic|token|digest|negotiate)[ \t]+)?([^\s'"]+)/gi;
-/** `Cookie: a=1; b=2` and `Set-Cookie: …`: the whole header value, up to the end of the line or quote. */
-const COOKIE_HEADER = /\b((?:set-)?cookie[ \t]*:[ \t]*)[^'"\r\n]+/gi;
-/** A bearer token outside a header (`--header "Bearer X"`, log lines). */
-const BEARER = /\b(Bearer\s+)([A-Za-z0-9._~+/-]{8,}=*)/g;
-/** SQL: `PASSWORD 'x'` (PostgreSQL CREATE/ALTER ROLE), `IDENTIFIED BY 'x'` (MySQL) or `IDENTIFIED BY x` (Oracle). */
-const SQL_PASSWORD =
-  /\b((?:password|identified[ \t]+by)[ \t]+)(?:[EeNn]?'(?:[^']|'')*'|"[^"]*"|\$\$[^$]*\$\$|(?<=by[ \t]+)[^\s;'"]+)/gi;
-/** `os.environ['NAME'] = 'value'`, `os.environ.setdefault('NAME', 'value')`, `os.putenv('NAME', 'value')`. */
-const ENVIRON_ASSIGNMENT =
-  /(\b(?:environ[ \t]*\[[ \t]*|environ\.setdefault\([ \t]*|putenv\([ \t]*)(\\?["'])([A-Za-z_][\w.-]{0,99})\2[ \t]*(?:\][ \t]*=|,)[ \t]*)(\\?["'])/g;
-/**
- * A quoted key in a JSON, Python or YAML literal: `"password": …`, `'password': …`, `\"password\": …`
- * (JSON inside a shell string); the value is found by {@link quotedValueEnd}.
- */
-const QUOTED_KEY = /(\\?["'])([A-Za-z_][\w.-]{0,99})\1[ \t]*[:=][ \t]*/g;
 
 /**
  * The end of a value that starts at `start`: a quoted string (same quote, backslash escapes), else up
@@ -575,21 +366,15 @@ function quotedValueEnd(text: string, start: number): number {
   return position;
 }
 
-/** Replaces a value, keeping its quotes (`"x"` → `"***"`, `\'x\'` → `\'***\'`, `x` → `***`). */
-function redactedValue(value: string): string {
-  const quote = /^\\?["']/.exec(value)?.[0] ?? "";
-  if (quote === "" || value.length < quote.length * 2) return REDACTED;
-  return `${quote}${REDACTED}${value.endsWith(quote) ? quote : ""}`;
-}
-
-function redactQuotedPairs(text: string, pattern: RegExp, nameGroup: number): string {
+/** The value after each quoted key whose name (group `nameGroup`) is a secret name becomes the mark. */
+function redactQuotedKeys(text: string, pattern: RegExp, nameGroup: number, valueGroup?: number): string {
   let out = "";
   let copied = 0;
   pattern.lastIndex = 0;
   for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
     if (!isSecretName(match[nameGroup]!)) continue;
     const valueStart =
-      match.index + match[0].length - (pattern === ENVIRON_ASSIGNMENT ? match[4]!.length : 0);
+      match.index + match[0].length - (valueGroup === undefined ? 0 : match[valueGroup]!.length);
     const end = quotedValueEnd(text, valueStart);
     const value = text.slice(valueStart, end);
     if (value.length === 0 || value.replace(/\\?["']/g, "") === REDACTED || valueStart < copied) continue;
@@ -601,20 +386,14 @@ function redactQuotedPairs(text: string, pattern: RegExp, nameGroup: number): st
 }
 
 /**
- * A name of name=value or name: value in free text (env dumps, query strings, connection strings,
- * headers). Names are whole runs of name characters, so a long run is read once; the character after
- * the run says whether it is a pair. The value is measured separately so that a pair whose name is not
- * secret does not swallow the next one (`--env=PASSWORD=x`, `?a=1&token=x`). `scheme://` is not a pair.
+ * name=value and name: value in free text: the character after a whole run of name characters says
+ * whether it is a pair (`scheme://` is not); the value of a secret name becomes the mark.
  */
-const NAME_RUN = /[A-Za-z_][\w.-]*/g;
-/** A pair's value: a quoted string, or up to the next separator. */
-const TEXT_PAIR_VALUE = /"[^"]*"|'[^']*'|[^\s&;,'"]+/y;
-
-function redactPairs(text: string): string {
+function redactPairs(text: string, names: RegExp, values: RegExp, except: RegExp): string {
   let out = "";
   let copied = 0;
-  NAME_RUN.lastIndex = 0;
-  for (let match = NAME_RUN.exec(text); match !== null; match = NAME_RUN.exec(text)) {
+  names.lastIndex = 0;
+  for (let match = names.exec(text); match !== null; match = names.exec(text)) {
     const name = match[0];
     let valueStart = match.index + name.length;
     const separator = text[valueStart];
@@ -623,20 +402,46 @@ function redactPairs(text: string): string {
       valueStart++;
       while (text[valueStart] === " " || text[valueStart] === "\t") valueStart++;
     } else continue;
-    // Authorization headers are handled with their scheme word by AUTHORIZATION_HEADER.
-    if (!isSecretName(name) || /authorization$/i.test(name)) continue;
-    TEXT_PAIR_VALUE.lastIndex = valueStart;
-    const value = TEXT_PAIR_VALUE.exec(text)?.[0];
+    if (!isSecretName(name) || except.test(name)) continue;
+    values.lastIndex = valueStart;
+    const value = values.exec(text)?.[0];
     // Already redacted (a URL's `user:***@host`, where the user name reads like a secret).
     if (value === undefined || value === REDACTED || value.startsWith(`${REDACTED}@`)) continue;
     if (value.replace(/^["']|["']$/g, "") === REDACTED) continue;
     const quote = /^["']/.test(value) ? value[0] : "";
     out += `${text.slice(copied, valueStart)}${quote}${REDACTED}${quote}`;
     copied = valueStart + value.length;
-    NAME_RUN.lastIndex = copied;
+    names.lastIndex = copied;
   }
   return copied === 0 ? text : out + text.slice(copied);
 }
+
+/**
+ * One row of the text rule table (collector/redact-rules.ts) as a function of the text. Each row becomes
+ * its own small function once, so applying the table is a run of direct calls. Exported for tests.
+ */
+export function compileTextRule(rule: TextRule): (text: string) => string {
+  if ("pattern" in rule) {
+    const { pattern, replace } = rule;
+    if (typeof replace === "string") return (text) => text.replace(pattern, replace);
+    return (text) => text.replace(pattern, replace);
+  }
+  if ("span" in rule) {
+    const { begin, end } = rule.span;
+    return (text) => redactSpans(text, begin, end);
+  }
+  if ("quotedKey" in rule) {
+    const { pattern, nameGroup, valueGroup } = rule.quotedKey;
+    return (text) => redactQuotedKeys(text, pattern, nameGroup, valueGroup);
+  }
+  if ("pairs" in rule) {
+    const { name, value, except } = rule.pairs;
+    return (text) => redactPairs(text, name, value, except);
+  }
+  return rule.redact;
+}
+
+const TEXT_STEPS = TEXT_RULES.map(compileTextRule);
 
 /**
  * Redacts secrets in free text: a shell command string, a process title, a log line, a JSON blob.
@@ -664,25 +469,6 @@ export function redactText(text: string): string {
   } else {
     out = redactWords([out])[0] ?? out;
   }
-  out = redactPem(out);
-  for (const pattern of TOKEN_PATTERNS) out = out.replace(pattern, REDACTED);
-  out = redactAwsSecretShapes(out);
-  out = out.replace(WEBHOOKS, (_, prefix: string) => `${prefix}${REDACTED}`);
-  out = maskUrlCredentials(out);
-  out = out.replace(BARE_TOKEN_USER, (user) => (isTokenShaped(user) ? REDACTED : user));
-  out = out.replace(AUTHORIZATION_HEADER, (_, header: string, scheme: string | undefined) =>
-    scheme ? `${header}${scheme} ${REDACTED}` : `${header}${REDACTED}`,
-  );
-  out = out.replace(COOKIE_HEADER, (_, header: string) => `${header}${REDACTED}`);
-  out = out.replace(BEARER, (_, bearer: string) => `${bearer}${REDACTED}`);
-  out = out.replace(SQL_PASSWORD, (match, head: string) => {
-    const value = match.slice(head.length);
-    return value.replace(/^[EeNn]?['"$]+|['"$]+$/g, "") === REDACTED
-      ? match
-      : `${head}${redactedValue(value)}`;
-  });
-  out = redactQuotedPairs(out, ENVIRON_ASSIGNMENT, 3);
-  out = redactQuotedPairs(out, QUOTED_KEY, 2);
-  out = redactPairs(out);
+  for (const step of TEXT_STEPS) out = step(out);
   return out;
 }

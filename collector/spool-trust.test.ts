@@ -9,44 +9,24 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { silentLogger } from "../common/logger.js";
+import { pidOfExitedProcess, replayAll, useTempDirs } from "../test-support/spool-fixtures.js";
 import { inspectSpool, Spool, SpoolFolderUntrustedError } from "./spool.js";
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "rightsize-spool-trust-"));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
+const tempDir = useTempDirs("rightsize-spool-trust-");
 /** A pid no live process has: segments named after it belong to nobody and are adopted. */
-const deadPid = spawnSync("true").pid!;
+const deadPid = pidOfExitedProcess();
 const open = (dir: string) => new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
 const isRoot = process.geteuid?.() === 0;
-
-function replayAll(spool: Spool): unknown[] {
-  const out: unknown[] = [];
-  for (const segment of spool.segments()) {
-    out.push(...spool.read(segment).records);
-    spool.remove(segment);
-  }
-  return out;
-}
 
 describe("spool folder trust", () => {
   it("makes its folders 0700 and its files 0600", () => {

@@ -1,38 +1,17 @@
-import { spawnSync } from "node:child_process";
-import {
-  appendFileSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { silentLogger } from "../common/logger.js";
-import { parseLine, Spool } from "./spool.js";
+import {
+  pidOfExitedProcess,
+  rejectedRecords,
+  replayAll,
+  useTempDirs,
+} from "../test-support/spool-fixtures.js";
+import { Spool } from "./spool.js";
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "rightsize-spool-unit-"));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function replayAll(spool: Spool): unknown[] {
-  const out: unknown[] = [];
-  for (const segment of spool.segments()) {
-    out.push(...spool.read(segment).records);
-    spool.remove(segment);
-  }
-  return out;
-}
+const tempDir = useTempDirs("rightsize-spool-unit-");
 
 describe("spool", () => {
   it("replays records in append order across segments and removes them", () => {
@@ -67,9 +46,8 @@ describe("spool", () => {
     const [liveSource] = writer.segments();
     writer.append({ from: "dead" });
     const [, deadSource] = writer.segments();
-    const deadPid = spawnSync("true").pid!;
     renameSync(liveSource!, join(dir, `segment-000000000001-${process.ppid}.spool`));
-    renameSync(deadSource!, join(dir, `segment-000000000002-${deadPid}.spool`));
+    renameSync(deadSource!, join(dir, `segment-000000000002-${pidOfExitedProcess()}.spool`));
 
     const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
     spool.append({ from: "me" });
@@ -107,14 +85,8 @@ describe("spool", () => {
   it("sets refused records aside in rejected/", () => {
     const dir = tempDir();
     const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
-    const file = spool.reject({ bad: true });
-    appendFileSync(file, "");
-    expect(
-      readFileSync(file, "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => parseLine(line)?.value),
-    ).toEqual([{ bad: true }]);
+    expect(spool.reject({ bad: true })).toBe(join(dir, "rejected", "records.spool"));
+    expect(rejectedRecords(dir)).toEqual([{ bad: true }]);
   });
 
   it("any truncation of a line is detected (property)", () => {

@@ -3,9 +3,6 @@
  * merges, another process becomes the next try), values beyond a column are set aside alone, and a row
  * the database refuses during COPY is found and set aside without stalling the rows after it.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../common/logger.js";
@@ -13,24 +10,22 @@ import { queryRows } from "../db/client.js";
 import { getExecution, listExecutionsOfTask, upsertExecution } from "../db/queries/executions.js";
 import { countSamples } from "../db/queries/samples.js";
 import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
-import { parseLine } from "./spool.js";
+import { rejectedRecords, useTempDirs } from "../test-support/spool-fixtures.js";
 import { createWriter, type SampleWriter } from "./writer.js";
 import { testExecution, testHost, testSample } from "./writer-test-rows.js";
 
 let database: TestDatabase;
-const folders: string[] = [];
+const tempDir = useTempDirs("rightsize-identity-", "all");
 
 beforeAll(async () => {
   database = await createPostgresTestDatabase();
 });
 afterAll(async () => {
   await database?.drop();
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
 
 async function writer(): Promise<{ writer: SampleWriter; spoolDir: string }> {
-  const spoolDir = mkdtempSync(join(tmpdir(), "rightsize-identity-"));
-  folders.push(spoolDir);
+  const spoolDir = tempDir();
   return {
     spoolDir,
     writer: await createWriter({
@@ -43,12 +38,7 @@ async function writer(): Promise<{ writer: SampleWriter; spoolDir: string }> {
   };
 }
 
-function setAside(spoolDir: string): Array<Record<string, unknown[]>> {
-  return readFileSync(join(spoolDir, "rejected", "records.spool"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => parseLine(line)?.value as Record<string, unknown[]>);
-}
+const setAside = (spoolDir: string) => rejectedRecords(spoolDir) as Array<Record<string, unknown[]>>;
 
 const ticks = (executionId: string, start: Date, count: number) =>
   Array.from({ length: count }, (_, tick) => testSample(executionId, start, tick));

@@ -8,24 +8,37 @@
  * writer retries with a backoff; once the database answers, the spool replays in order before any new
  * batch is written, and a segment is deleted only after every batch in it is committed. A writer started
  * after a crash replays what the dead one left. Only a full spool loses data, counted and logged.
+ *
+ * Beside it: the batch and its row checks (writer-batch.ts), rows the database refuses set aside
+ * (writer-set-aside.ts), and the id and try an execution is stored under (writer-identity.ts).
  */
 
-import { coerceError, DatabaseUnavailableError, describeError } from "../common/errors.js";
+import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { DatabaseHandle, Db } from "../db/client.js";
 import { openDatabase } from "../db/client.js";
-import { classifyDatabaseError, type RefusedSample } from "../db/copy.js";
+import type { RefusedSample } from "../db/copy.js";
 import { summarizeExecutions } from "../db/queries/analysis.js";
-import { type NewExecution, recordExecution } from "../db/queries/executions.js";
+import type { NewExecution } from "../db/queries/executions.js";
 import { type NewHost, upsertHost } from "../db/queries/hosts.js";
-import { type NewProcess, upsertProcesses } from "../db/queries/processes.js";
+import type { NewProcess } from "../db/queries/processes.js";
 import { ingestSamples, type NewSample } from "../db/queries/samples.js";
 import { Spool, type SpoolSync } from "./spool.js";
+import { type Batch, executionProblem, isValidDate, processKey, reviveBatch } from "./writer-batch.js";
+import { ExecutionIdentities, type IdentityCounts } from "./writer-identity.js";
+import {
+  isConnectionError,
+  RefusedRows,
+  SetAside,
+  type SetAsideCounts,
+  upsertProcessesAlone,
+  WriteTimeoutError,
+} from "./writer-set-aside.js";
 
 export type { NewExecution, NewHost, NewProcess, NewSample };
 
 /** What the writer did so far; cheap to call, for logs and tests. */
-export interface WriterStats {
+export interface WriterStats extends SetAsideCounts, IdentityCounts {
   /** Rows waiting in memory for the next flush. */
   bufferedSamples: number;
   /** Sample rows committed to the database (including replayed ones). */
@@ -42,19 +55,6 @@ export interface WriterStats {
   droppedSamples: number;
   /** Rows refused at the door (no execution id, invalid time): logged as errors. */
   invalidSamples: number;
-  /** Spooled batches the database refused for good, set aside in the spool's `rejected/` folder. */
-  rejectedBatches: number;
-  /**
-   * Rows set aside in `rejected/` because the database refused them, or they break a column's bounds
-   * (only those rows: the rest of their batch is written), and sample/process rows of a set-aside
-   * execution.
-   */
-  setAsideExecutions: number;
-  setAsideSamples: number;
-  setAsideProcesses: number;
-  /** Executions stored under another id (the same root seen again) or another try (identity taken). */
-  mergedExecutions: number;
-  renumberedExecutions: number;
   /** Date.now() of the last batch committed to the database; null before the first. */
   lastWriteAtMs: number | null;
   /** Segment files in the spool, and entries quarantined from its folder since start. */
@@ -95,11 +95,6 @@ export interface WriterOptions {
   spoolSync?: SpoolSync;
 }
 
-/** Why a database attempt failed when it was neither refused nor dropped: the call hung. */
-export class WriteTimeoutError extends Error {
-  override name = "WriteTimeoutError";
-}
-
 /** Retry backoff: first retry after 250 ms, doubling, capped at 5 s (the issue asks for ~5 s). */
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 5_000;
@@ -107,115 +102,6 @@ const MAX_BACKOFF_MS = 5_000;
 const WRITE_TIMEOUT_MS = 20_000;
 /** Postgres connect timeout: an unreachable server must not hold a flush for postgres.js' default 30 s. */
 const CONNECT_TIMEOUT_SECONDS = 5;
-/** A replayed batch the database refuses this many times, with the database otherwise answering, is set aside. */
-const MAX_DATA_FAILURES = 3;
-/** Rows per process upsert: 13 columns × 2,000 stays under the protocol's 65,535 bind parameters. */
-const PROCESS_CHUNK_ROWS = 2_000;
-
-/** A batch as spooled: one flush's worth of rows, dates as ISO strings. */
-interface Batch {
-  hosts: NewHost[];
-  executions: NewExecution[];
-  samples: NewSample[];
-  processes: NewProcess[];
-}
-
-const dateFields = {
-  hosts: ["firstSeen", "lastSeen"],
-  executions: ["startedAt", "endedAt"],
-  samples: ["ts"],
-  processes: ["firstSeen", "lastSeen"],
-} as const;
-
-/** Turns a spooled record back into a batch (JSON made its dates strings). Throws on a malformed one. */
-export function reviveBatch(record: unknown): Batch {
-  const value = record as Partial<Record<keyof Batch, unknown>>;
-  const batch: Batch = { hosts: [], executions: [], samples: [], processes: [] };
-  for (const key of Object.keys(dateFields) as Array<keyof Batch>) {
-    const rows = value?.[key];
-    if (!Array.isArray(rows)) throw new Error(`spooled batch has no '${key}' list`);
-    for (const row of rows as Array<Record<string, unknown>>) {
-      // A spooled line passed its checksum, but the folder could hold anything: every row an object.
-      if (typeof row !== "object" || row === null || Array.isArray(row))
-        throw new Error(`spooled batch has a '${key}' row that is not an object`);
-      for (const field of dateFields[key]) {
-        const raw = row[field];
-        if (typeof raw === "string") row[field] = new Date(raw);
-      }
-    }
-    (batch[key] as unknown[]) = rows;
-  }
-  return batch;
-}
-
-/**
- * True when an error means "the database is not there (or not ready)" rather than "the database refuses
- * this data": the first kind is retried for as long as it lasts, the second set aside (db/copy.ts
- * tells them apart by SQLSTATE).
- */
-export function isConnectionError(thrown: unknown): boolean {
-  let current: unknown = thrown;
-  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    if (current instanceof WriteTimeoutError) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return classifyDatabaseError(thrown) === "connection";
-}
-
-/** int4 columns of task_executions and execution_processes (PostgreSQL docs, "Numeric Types"). */
-const INT4_MIN = -2_147_483_648;
-const INT4_MAX = 2_147_483_647;
-
-function int4Problem(name: string, value: unknown, min = INT4_MIN): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > INT4_MAX)
-    return `${name} = ${String(value)} is not a whole number from ${min} to ${INT4_MAX}`;
-  return null;
-}
-
-function int8Problem(name: string, value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0)
-    return `${name} = ${String(value)} is not a whole number from 0 to 2^53`;
-  return null;
-}
-
-function textProblem(name: string, value: unknown, required: boolean): string | null {
-  if (value === null || value === undefined) return required ? `${name} is missing` : null;
-  if (typeof value !== "string") return `${name} is not text`;
-  // Postgres text cannot hold NUL (SQLSTATE 22021).
-  if (value.includes("\u0000")) return `${name} holds a NUL character`;
-  return null;
-}
-
-/**
- * Why an execution row cannot be stored, or null. Every number in it came from a process (its
- * environment, argv, /proc) or a flag: bounded by its column here, so one hostile value (RIGHTSIZE_TRY
- * past int4) sets aside that execution, not the batch.
- */
-export function executionProblem(row: NewExecution): string | null {
-  return (
-    (typeof row.id === "string" && UUID_PATTERN.test(row.id) ? null : "id is not a uuid") ??
-    textProblem("orchestrator", row.orchestrator, true) ??
-    textProblem("pipeline", row.pipeline, true) ??
-    textProblem("task", row.task, true) ??
-    textProblem("run_id", row.runId, true) ??
-    textProblem("host_id", row.hostId, true) ??
-    textProblem("attribution", row.attribution, true) ??
-    textProblem("cgroup_path", row.cgroupPath, false) ??
-    int4Problem("try_number", row.tryNumber, 0) ??
-    int4Problem("map_index", row.mapIndex, -1) ??
-    int4Problem("root_pid", row.rootPid, 0) ??
-    int4Problem("exit_code", row.exitCode) ??
-    int4Problem("uid", row.uid, 0) ??
-    int8Problem("root_start_ticks", row.rootStartTicks) ??
-    int8Problem("request_memory_bytes", row.requestMemoryBytes) ??
-    int8Problem("limit_memory_bytes", row.limitMemoryBytes) ??
-    (isValidDate(row.startedAt) ? null : "started_at is not a time")
-  );
-}
-
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -223,14 +109,6 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new WriteTimeoutError(`database write took over ${ms / 1000} s`)), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
-function processKey(row: NewProcess): string {
-  return `${row.executionId}/${row.pid}/${row.startTicks}`;
-}
-
-function isValidDate(value: unknown): value is Date {
-  return value instanceof Date && !Number.isNaN(value.getTime());
 }
 
 class Writer implements SampleWriter {
@@ -247,7 +125,7 @@ class Writer implements SampleWriter {
   private pendingProcesses = new Map<string, NewProcess>();
   /** Batches of a segment already committed in this process, so a half-replayed segment resumes. */
   private readonly progress = new Map<string, number>();
-  private readonly dataFailures = new Map<string, number>();
+  private readonly setAside: SetAside;
   private cycle: Promise<void> = Promise.resolve();
   private cycleRunning = false;
   private retryAt = 0;
@@ -263,19 +141,9 @@ class Writer implements SampleWriter {
     droppedBatches: 0,
     droppedSamples: 0,
     invalidSamples: 0,
-    rejectedBatches: 0,
-    setAsideExecutions: 0,
-    setAsideSamples: 0,
-    setAsideProcesses: 0,
-    mergedExecutions: 0,
-    renumberedExecutions: 0,
   };
   private lastWriteAtMs: number | null = null;
-  /**
-   * Execution ids the database knows under another id (the same root process recorded earlier): their
-   * rows are written under that id. Rebuilt from the database after a restart (recordExecution).
-   */
-  private readonly aliases = new Map<string, string>();
+  private readonly identities: ExecutionIdentities;
   private databaseUp = false;
   private lastError: string | null = null;
 
@@ -290,6 +158,8 @@ class Writer implements SampleWriter {
       logger: options.logger,
       sync: options.spoolSync,
     });
+    this.setAside = new SetAside(this.spool, this.logger);
+    this.identities = new ExecutionIdentities(this.logger);
     if (this.spool.hasRecords()) {
       this.logger.info(
         { spoolDir: options.spoolDir, bytes: this.spool.bytes },
@@ -358,6 +228,8 @@ class Writer implements SampleWriter {
   stats(): WriterStats {
     return {
       ...this.counters,
+      ...this.setAside.stats(),
+      ...this.identities.stats(),
       bufferedSamples: this.pendingSamples.length,
       spoolBytes: this.spool.bytes,
       databaseUp: this.databaseUp,
@@ -479,22 +351,18 @@ class Writer implements SampleWriter {
         try {
           batch = reviveBatch(records[index]);
         } catch (error) {
-          this.setAside(records[index], key, error);
+          this.setAside.batch(records[index], key, error);
           this.progress.set(segment, index + 1);
           continue;
         }
         try {
           await this.write(batch);
           this.counters.replayedBatches++;
-          this.dataFailures.delete(key);
+          this.setAside.stored(key);
         } catch (error) {
           this.failed(error);
-          if (isConnectionError(error)) return;
-          const failures = (this.dataFailures.get(key) ?? 0) + 1;
-          this.dataFailures.set(key, failures);
-          if (failures < MAX_DATA_FAILURES) return;
-          this.dataFailures.delete(key);
-          this.setAside(records[index], key, error);
+          if (isConnectionError(error) || !this.setAside.refusedAgain(key)) return;
+          this.setAside.batch(records[index], key, error);
         }
         this.progress.set(segment, index + 1);
       }
@@ -502,20 +370,6 @@ class Writer implements SampleWriter {
       this.progress.delete(segment);
     }
     if (!this.spool.hasRecords()) this.logger.info("spool replayed");
-  }
-
-  private setAside(record: unknown, key: string, error: unknown): void {
-    this.counters.rejectedBatches++;
-    let file = "(could not be written)";
-    try {
-      file = this.spool.reject(record);
-    } catch (rejectError) {
-      this.logger.error({ err: describeError(rejectError) }, "cannot set a refused batch aside");
-    }
-    this.logger.error(
-      { err: describeError(error), record: key, file },
-      "the database refuses a spooled batch; set aside instead of replaying it again",
-    );
   }
 
   private async database(): Promise<Db> {
@@ -532,114 +386,44 @@ class Writer implements SampleWriter {
   /**
    * Writes one batch: hosts and executions before their samples (no foreign key, but the order holds).
    * Connection errors throw (the caller spools the batch and tries again). Rows the database refuses,
-   * or that break a column's bounds, are set aside alone: an execution with its samples and processes,
-   * a sample or process row by itself. An innocent execution's rows are never set aside with them.
+   * or that break a column's bounds, are set aside alone (collector/writer-set-aside.ts).
    */
   private async write(batch: Batch): Promise<void> {
     const db = await this.database();
-    const refusedExecutions = new Set<string>();
-    const aside: Batch & { reasons: string[] } = {
-      hosts: [],
-      executions: [],
-      samples: [],
-      processes: [],
-      reasons: [],
-    };
-    const refuse = (kind: keyof Batch, row: unknown, error: unknown) => {
-      (aside[kind] as unknown[]).push(row);
-      if (aside.reasons.length < 20) aside.reasons.push(describeError(error));
-    };
-    const dataError = (error: unknown) => {
-      if (isConnectionError(error)) throw error;
-      return error;
-    };
+    const refused = new RefusedRows();
     const work = async () => {
       for (const host of batch.hosts) {
         try {
           await upsertHost(db, host);
         } catch (error) {
-          refuse("hosts", host, dataError(error));
+          refused.refuse("hosts", host, error);
         }
       }
       for (const execution of batch.executions) {
         const problem = executionProblem(execution);
-        if (problem) {
-          refusedExecutions.add(execution.id);
-          refuse("executions", execution, new RangeError(problem));
-          continue;
-        }
-        try {
-          const aliased = this.aliases.get(execution.id);
-          const recorded = await recordExecution(db, aliased ? { ...execution, id: aliased } : execution);
-          if (recorded.kind === "merged" && !aliased) {
-            this.aliases.set(execution.id, recorded.id);
-            this.counters.mergedExecutions++;
-            this.logger.info(
-              { execution: execution.id, storedAs: recorded.id, rootPid: execution.rootPid },
-              "execution seen again under a new id (same root process): stored under its first id",
-            );
-          } else if (recorded.kind === "renumbered") {
-            this.counters.renumberedExecutions++;
-            this.logger.warn(
-              {
-                execution: execution.id,
-                pipeline: execution.pipeline,
-                task: execution.task,
-                runId: execution.runId,
-                claimedTry: execution.tryNumber,
-                storedTry: recorded.tryNumber,
-              },
-              "another process already holds this run's try: stored as the next try",
-            );
-          }
-        } catch (error) {
-          refusedExecutions.add(execution.id);
-          refuse("executions", execution, dataError(error));
-        }
+        if (problem) refused.refuseExecution(execution, new RangeError(problem));
+        else
+          await this.identities
+            .record(db, execution)
+            .catch((error) => refused.refuseExecution(execution, error));
       }
-      const samples: NewSample[] = [];
-      for (const row of batch.samples) {
-        if (refusedExecutions.has(row.executionId)) refuse("samples", row, "its execution was set aside");
-        else {
-          const alias = this.aliases.get(row.executionId);
-          samples.push(alias ? { ...row, executionId: alias } : row);
-        }
-      }
-      const inserted = await ingestSamples(db, samples, this.knownDays, (refused: RefusedSample[]) => {
-        for (const { row, error } of refused) refuse("samples", row, error);
+      const samples = refused
+        .ofStoredExecutions("samples", batch.samples)
+        .map((row) => this.identities.storedRow(row));
+      const inserted = await ingestSamples(db, samples, this.knownDays, (rows: RefusedSample[]) => {
+        for (const { row, error } of rows) refused.refuse("samples", row, error);
       });
       const processes = new Map<string, NewProcess>();
-      for (const row of batch.processes) {
-        if (refusedExecutions.has(row.executionId)) {
-          refuse("processes", row, "its execution was set aside");
-          continue;
-        }
-        const alias = this.aliases.get(row.executionId);
-        const mapped = alias ? { ...row, executionId: alias } : row;
-        processes.set(processKey(mapped), mapped);
+      for (const row of refused.ofStoredExecutions("processes", batch.processes)) {
+        const stored = this.identities.storedRow(row);
+        processes.set(processKey(stored), stored);
       }
-      const rows = [...processes.values()];
-      for (let start = 0; start < rows.length; start += PROCESS_CHUNK_ROWS) {
-        const chunk = rows.slice(start, start + PROCESS_CHUNK_ROWS);
-        try {
-          await upsertProcesses(db, chunk);
-        } catch (error) {
-          dataError(error);
-          // One row refused: the chunk again row by row, so only that row is set aside.
-          for (const row of chunk) {
-            try {
-              await upsertProcesses(db, [row]);
-            } catch (rowError) {
-              refuse("processes", row, dataError(rowError));
-            }
-          }
-        }
-      }
+      await upsertProcessesAlone(db, [...processes.values()], refused);
       // Each ended run is summarized right after its last rows, so the night reads summaries, not samples.
       // A refusal here is not the batch's fault: the hourly catch-up summarizes the run instead.
       const ended = batch.executions
-        .filter((row) => row.endedAt && !refusedExecutions.has(row.id))
-        .map((row) => this.aliases.get(row.id) ?? row.id);
+        .filter((row) => row.endedAt && !refused.isExecutionRefused(row.id))
+        .map((row) => this.identities.storedId(row.id));
       await summarizeExecutions(db, ended).catch((error: unknown) => {
         if (isConnectionError(error)) throw error;
         this.logger.warn({ err: describeError(error), ended }, "cannot summarize ended runs");
@@ -647,11 +431,10 @@ class Writer implements SampleWriter {
       return { inserted };
     };
     const { inserted } = await withTimeout(work(), WRITE_TIMEOUT_MS);
-    const setAside = aside.samples.length;
-    this.counters.writtenSamples += batch.samples.length - setAside;
-    this.counters.duplicateSamples += Math.max(0, batch.samples.length - setAside - inserted);
-    if (aside.hosts.length + aside.executions.length + aside.samples.length + aside.processes.length > 0)
-      this.setAsideRows(aside);
+    const setAsideSamples = refused.rows.samples.length;
+    this.counters.writtenSamples += batch.samples.length - setAsideSamples;
+    this.counters.duplicateSamples += Math.max(0, batch.samples.length - setAsideSamples - inserted);
+    this.setAside.rows(refused);
     if (!this.databaseUp) {
       this.logger.info({ database: this.handle?.label }, "database reachable: writing");
     }
@@ -660,30 +443,6 @@ class Writer implements SampleWriter {
     this.backoffMs = 0;
     this.retryAt = 0;
     this.lastWriteAtMs = Date.now();
-  }
-
-  /** Rows the database refused (or that break its bounds): kept in `rejected/`, counted and logged. */
-  private setAsideRows(aside: Batch & { reasons: string[] }): void {
-    this.counters.setAsideExecutions += aside.executions.length;
-    this.counters.setAsideSamples += aside.samples.length;
-    this.counters.setAsideProcesses += aside.processes.length;
-    let file = "(could not be written)";
-    try {
-      file = this.spool.reject(aside);
-    } catch (error) {
-      this.logger.error({ err: describeError(error) }, "cannot set refused rows aside");
-    }
-    this.logger.error(
-      {
-        file,
-        executions: aside.executions.map((row) => row.id),
-        samples: aside.samples.length,
-        processes: aside.processes.length,
-        hosts: aside.hosts.length,
-        reasons: aside.reasons,
-      },
-      "the database refuses some rows: set aside, the rest of the batch is stored",
-    );
   }
 
   private failed(thrown: unknown): void {
