@@ -63,13 +63,18 @@ export function yamlAt(document: Document, node: unknown, path: Array<string | n
   return current;
 }
 
+/** With `merge: true` the `yaml` package (2.x) gives a `<<` merge key the value `Symbol(<<)`, not "<<". */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && typeof key.value === "symbol" && key.value.description === "<<";
+}
+
 function mapValue(document: Document, node: unknown, key: string): unknown {
   if (!isMap(node)) return undefined;
   for (const pair of node.items) {
     if (isPair(pair) && isScalar(pair.key) && pair.key.value === key) return derefYaml(document, pair.value);
   }
   for (const pair of node.items) {
-    if (!isPair(pair) || !isScalar(pair.key) || pair.key.value !== "<<") continue;
+    if (!isPair(pair) || !isMergeKey(pair.key)) continue;
     const merged = derefYaml(document, pair.value);
     for (const source of isSeq(merged) ? merged.items : [merged]) {
       const found = mapValue(document, derefYaml(document, source), key);
