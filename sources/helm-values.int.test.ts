@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { helmValuesAnalysis, helmValuesFixtureFiles } from "../test-support/kubernetes-fixtures.js";
+import { runCli } from "../test-support/cli.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { checkRequests } from "./check.js";
 import { declaredRows } from "./declared-rows.js";
@@ -142,5 +143,25 @@ describe("Airflow Helm chart values", () => {
       ]).toString(),
     ) as unknown;
     expect(resources).toEqual({ requests: { cpu: "2", memory: "4Gi" }, limits: { cpu: 6, memory: "16Gi" } });
+  });
+
+  it("rightsize scan lists the worker-level request and patch writes the same diff", async () => {
+    const repo = writeRepository(join(work, "cli"), helmValuesFixtureFiles);
+    const scan = await runCli(["scan", "--repo", repo, "--no-store"]);
+    expect(scan.code).toBe(0);
+    expect(scan.stdout).toContain(
+      'deploy/airflow/values.yaml:12:12  */  cpu request "4" = 4 cores  [helm_workers via worker]',
+    );
+    const analysis = join(work, "helm-analysis.json");
+    writeFileSync(analysis, JSON.stringify(helmValuesAnalysis()));
+    const out = join(work, "helm-patches");
+    const patch = await runCli(["patch", "--repo", repo, "--recommendations", analysis, "--out", out]);
+    expect(patch.code).toBe(0);
+    expect(patch.stdout).toContain(
+      "deploy/airflow/values.yaml:13  workers (CeleryExecutor)  memory request 16Gi -> 4Gi (16 GiB -> 4 GiB)",
+    );
+    expect(readFileSync(join(out, "rightsize.patch"), "utf8")).toContain(
+      "+      memory: 4Gi # sized for the 2023 backfill\n",
+    );
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { podTemplateAnalysis, podTemplateFixtureFiles } from "../test-support/kubernetes-fixtures.js";
+import { runCli } from "../test-support/cli.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { renderUnifiedDiff } from "./patcher.js";
 import { planRepositoryChanges } from "./plan-changes.js";
@@ -114,6 +115,27 @@ with DAG("linked") as dag:
     });
     expect(scan.findings.some((finding) => finding.pipeline === "linked")).toBe(false);
     expect(scan.findings.some((finding) => finding.raw === '"64"')).toBe(false);
+  });
+
+  it("rightsize check judges the tasks by their templates' requests", async () => {
+    const repo = writeRepository(join(work, "cli"), podTemplateFixtureFiles);
+    const analysis = join(work, "pod-analysis.json");
+    writeFileSync(analysis, JSON.stringify(podTemplateAnalysis()));
+    const result = await runCli([
+      "check",
+      "--repo",
+      repo,
+      "--recommendations",
+      analysis,
+      "--format",
+      "github",
+    ]);
+    expect(result.stderr).toContain("dags/reports.py:21: pod_template_file");
+    // render gets heavy.yaml's 16 GiB for 6 GiB recommended; extract has the default template's request.
+    expect(result.stdout).toContain(
+      "::warning file=pod_templates/heavy.yaml,line=10,title=rightsize%3A reports/render over-provisioned::",
+    );
+    expect(result.stdout).not.toContain("k8s_etl/extract no-request");
   });
 
   it("patches the templates in place with a diff git apply accepts", async () => {
