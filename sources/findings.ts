@@ -85,6 +85,8 @@ export interface PodTemplateReference {
   tail: boolean;
   /** The task it is named for; null for the executor's default. */
   task: { pipeline: string; task: string; via: "task" | "default_args" } | null;
+  /** A default set by an environment variable (`.env`, docker-compose), which wins over airflow.cfg. */
+  fromEnvironment?: boolean;
 }
 
 /** A deployment whose flow is named by an entrypoint in another file. */

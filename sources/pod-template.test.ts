@@ -5,6 +5,7 @@ import {
   podTemplateValues,
   type RepositoryFile,
   scanAirflowConfig,
+  scanEnvironmentFile,
   templatePathCandidates,
 } from "./pod-template.js";
 import { scanFiles } from "../test-support/source-fixtures.js";
@@ -48,6 +49,60 @@ describe("airflow.cfg", () => {
     expect(
       scanAirflowConfig("airflow.cfg", "[kubernetes_executor]\npod_template_file =\n").podTemplates,
     ).toEqual([]);
+  });
+});
+
+describe("the environment form", () => {
+  it("reads AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE from a .env, before the pre-2.5 name", () => {
+    const scan = scanEnvironmentFile(
+      "deploy/.env",
+      [
+        "AIRFLOW__KUBERNETES__POD_TEMPLATE_FILE=/old.yaml",
+        "export AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE='/opt/airflow/pods/base.yaml'",
+        "AIRFLOW__CORE__EXECUTOR=KubernetesExecutor",
+      ].join("\n"),
+    );
+    expect(scan.podTemplates).toEqual([
+      {
+        file: "deploy/.env",
+        line: 2,
+        path: "/opt/airflow/pods/base.yaml",
+        tail: false,
+        task: null,
+        fromEnvironment: true,
+      },
+    ]);
+  });
+
+  it("reads a compose file's services, through anchors and merges, in both environment forms", () => {
+    const scan = scanEnvironmentFile(
+      "docker-compose.yaml",
+      [
+        "x-airflow-common: &airflow-common",
+        "  environment: &airflow-common-env",
+        "    AIRFLOW__CORE__EXECUTOR: KubernetesExecutor",
+        "    AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE: /opt/airflow/pods/base.yaml",
+        "services:",
+        "  scheduler:",
+        "    <<: *airflow-common",
+        "  triggerer:",
+        "    environment:",
+        "      <<: *airflow-common-env",
+        "  tool:",
+        "    environment:",
+        '      - "AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE=${TEMPLATE:-x.yaml}"',
+      ].join("\n"),
+    );
+    expect(scan.podTemplates.map((reference) => [reference.line, reference.path])).toEqual([
+      [4, "/opt/airflow/pods/base.yaml"],
+    ]);
+    expect(scan.problems).toEqual([
+      {
+        file: "docker-compose.yaml",
+        line: 13,
+        message: 'pod_template_file "${TEMPLATE:-x.yaml}" is computed; not read',
+      },
+    ]);
   });
 });
 
@@ -146,6 +201,23 @@ with DAG("d", default_args={"executor_config": {"pod_template_file": "own.yaml"}
     ]);
   });
 
+  it("takes the environment's default over airflow.cfg's", async () => {
+    const scan = await scanWith(dag, {
+      "airflow.cfg": "[kubernetes_executor]\npod_template_file = default.yaml\n",
+    });
+    scan.podTemplates.push(
+      ...scanEnvironmentFile(".env", "AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE=env.yaml\n")
+        .podTemplates,
+    );
+    applyPodTemplates(scan, reader({ "own.yaml": template, "env.yaml": template }));
+    expect(scan.findings.map((finding) => [finding.file, finding.tasks])).toEqual([
+      ["own.yaml", ["inherits"]],
+      ["env.yaml", ["computed", "plain"]],
+    ]);
+    // airflow.cfg's template, overridden, is not even looked for.
+    expect(scan.problems.some((problem) => problem.message.includes("default.yaml"))).toBe(false);
+  });
+
   it("applies no default when two airflow.cfg files disagree", async () => {
     const scan = await scanWith(dag, {
       "prod/airflow.cfg": "[kubernetes_executor]\npod_template_file = default.yaml\n",
@@ -157,19 +229,19 @@ with DAG("d", default_args={"executor_config": {"pod_template_file": "own.yaml"}
     );
     expect(scan.findings.map((finding) => finding.file)).toEqual(["own.yaml"]);
     expect(
-      scan.problems.filter((problem) => problem.message.startsWith("airflow.cfg files name different")),
+      scan.problems.filter((problem) => problem.message.startsWith("the repository names different")),
     ).toEqual([
       {
         file: "prod/airflow.cfg",
         line: 2,
         message:
-          "airflow.cfg files name different default pod templates (prod/airflow.cfg:2, dev/airflow.cfg:2); none applied",
+          "the repository names different default pod templates (prod/airflow.cfg:2, dev/airflow.cfg:2); none applied",
       },
       {
         file: "dev/airflow.cfg",
         line: 2,
         message:
-          "airflow.cfg files name different default pod templates (prod/airflow.cfg:2, dev/airflow.cfg:2); none applied",
+          "the repository names different default pod templates (prod/airflow.cfg:2, dev/airflow.cfg:2); none applied",
       },
     ]);
   });

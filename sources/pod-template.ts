@@ -65,16 +65,100 @@ export function scanAirflowConfig(file: string, text: string): ScanResult {
     if (templateSections.includes(section)) found.set(section, { value: pair[2]!.trim(), line: index + 1 });
   });
   const setting = templateSections.map((name) => found.get(name)).find((entry) => entry !== undefined);
-  if (!setting || setting.value === "") return result;
+  if (setting) defaultReference(result, file, setting.line, setting.value, false);
+  return result;
+}
+
+/** A default template setting's value as a reference; a value that needs a shell to expand is reported. */
+function defaultReference(
+  result: ScanResult,
+  file: string,
+  line: number,
+  value: string,
+  fromEnvironment: boolean,
+): void {
+  if (value === "") return;
   // `{AIRFLOW_HOME}/…`, `$AIRFLOW_HOME/…`, `${AIRFLOW_HOME}/…`: a folder only the deployment knows.
-  const prefixed = /^(?:\{[A-Za-z_]\w*\}|\$\{[A-Za-z_]\w*\}|\$[A-Za-z_]\w*)[/\\]?(.*)$/.exec(setting.value);
+  const prefixed = /^(?:\{[A-Za-z_]\w*\}|\$\{[A-Za-z_]\w*\}|\$[A-Za-z_]\w*)[/\\]?(.*)$/.exec(value);
+  const path = prefixed ? prefixed[1]! : value;
+  if (path.includes("$") || path.includes("{{")) {
+    result.problems.push({
+      file,
+      line,
+      message: `pod_template_file ${JSON.stringify(value)} is computed; not read`,
+    });
+    return;
+  }
   result.podTemplates.push({
     file,
-    line: setting.line,
-    path: prefixed ? prefixed[1]! : setting.value,
+    line,
+    path,
     tail: prefixed !== null,
     task: null,
+    ...(fromEnvironment ? { fromEnvironment } : {}),
   });
+}
+
+/**
+ * The environment form of the setting, `AIRFLOW__{SECTION}__{KEY}` (Airflow's configuration reference:
+ * an environment variable wins over airflow.cfg); the newer section first, as above.
+ */
+const templateVariables = templateSections.map(
+  (section) => `AIRFLOW__${section.toUpperCase()}__POD_TEMPLATE_FILE`,
+);
+
+/** `.env` (as docker compose reads it) and docker-compose files: where an environment sets the default. */
+export function isEnvironmentFileName(name: string): boolean {
+  return name === ".env" || /^(?:docker-)?compose(?:[-.][^/]*)?\.ya?ml$/.test(name);
+}
+
+/**
+ * The default pod template set through the environment: `KEY=value` lines of a `.env`, or the
+ * `environment` (a mapping or a `KEY=value` list, anchors and merges followed) of a compose file's
+ * services. The same value set for several services is one setting.
+ */
+export function scanEnvironmentFile(file: string, text: string): ScanResult {
+  const result = emptyScanResult();
+  result.files.push(file);
+  const found: Array<{ variable: string; value: string; line: number }> = [];
+  if (posix.basename(file) === ".env") {
+    text.split(/\r?\n/).forEach((line, index) => {
+      const pair = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+      if (pair && templateVariables.includes(pair[1]!)) {
+        found.push({ variable: pair[1]!, value: pair[2]!.replace(/^(["'])(.*)\1$/, "$2"), line: index + 1 });
+      }
+    });
+  } else {
+    const parsed = parseYamlFile(file, text);
+    if ("message" in parsed) {
+      result.problems.push(parsed);
+      return result;
+    }
+    const { document, lineCounter } = parsed;
+    const services = yamlAt(document, document.contents, ["services"]);
+    for (const service of isMap(services) ? services.items : []) {
+      const environment = yamlAt(document, service.value, ["environment"]);
+      for (const variable of templateVariables) {
+        const node = isSeq(environment)
+          ? environment.items.find((item) => isScalar(item) && String(item.value).startsWith(`${variable}=`))
+          : yamlAt(document, environment, [variable]);
+        if (!isScalar(node) || node.value === null) continue;
+        const raw = String(node.value);
+        const value = isSeq(environment) ? raw.slice(variable.length + 1) : raw;
+        found.push({ variable, value, line: lineCounter.linePos(node.range?.[0] ?? 0).line });
+      }
+    }
+  }
+  // The newer variable wins; several services setting the same value are one setting.
+  for (const variable of templateVariables) {
+    const values = new Set<string>();
+    for (const entry of found.filter((candidate) => candidate.variable === variable)) {
+      if (values.has(entry.value)) continue;
+      values.add(entry.value);
+      defaultReference(result, file, entry.line, entry.value, true);
+    }
+    if (values.size > 0) break;
+  }
   return result;
 }
 
@@ -151,14 +235,17 @@ const ownPodPatterns = new Set(["pod_override", "kubernetes_executor", "containe
 export function applyPodTemplates(result: ScanResult, read: ReadRepositoryFile): void {
   const problem = (reference: PodTemplateReference, message: string) =>
     result.problems.push({ file: reference.file, line: reference.line, message });
-  const defaults = result.podTemplates.filter((reference) => reference.task === null);
+  // The environment's setting wins over airflow.cfg's, as Airflow reads its configuration.
+  const configured = result.podTemplates.filter((reference) => reference.task === null);
+  const fromEnvironment = configured.filter((reference) => reference.fromEnvironment);
+  const defaults = fromEnvironment.length > 0 ? fromEnvironment : configured;
   const perTask = result.podTemplates.filter((reference) => reference.task !== null);
   const distinct = new Set(defaults.map((reference) => `${reference.tail}:${reference.path}`));
   if (distinct.size > 1) {
     for (const reference of defaults) {
       problem(
         reference,
-        `airflow.cfg files name different default pod templates (${defaults.map((other) => `${other.file}:${other.line}`).join(", ")}); none applied`,
+        `the repository names different default pod templates (${defaults.map((other) => `${other.file}:${other.line}`).join(", ")}); none applied`,
       );
     }
   }
@@ -233,8 +320,7 @@ export function applyPodTemplates(result: ScanResult, read: ReadRepositoryFile):
     return loaded;
   };
   // Every reference is resolved (and reported) once, even when every task it names sizes its own pod.
-  for (const reference of result.podTemplates)
-    if (reference.task !== null || distinct.size === 1) load(reference);
+  for (const reference of [...perTask, ...(distinct.size === 1 ? defaults : [])]) load(reference);
 
   for (const { reference, pipeline, via, tasks } of assignments) {
     const template = load(reference);

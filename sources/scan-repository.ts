@@ -1,7 +1,7 @@
 /**
  * Scans a repository folder: every `*.py` file through the Python scanner, every `prefect.yaml` /
- * `prefect.yml` through the Prefect scanner, `airflow.cfg` and Helm values files through theirs, then
- * the pod templates they name. The I/O edge around the pure scanners.
+ * `prefect.yml` through the Prefect scanner, `airflow.cfg`, `.env` / docker-compose files and Helm values
+ * files through theirs, then the pod templates they name. The I/O edge around the pure scanners.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, posix, relative, sep } from "node:path";
@@ -14,8 +14,10 @@ import { isHelmValuesName, scanHelmValues } from "./helm-values.js";
 import {
   applyPodTemplates,
   isAirflowConfigName,
+  isEnvironmentFileName,
   type ReadRepositoryFile,
   scanAirflowConfig,
+  scanEnvironmentFile,
 } from "./pod-template.js";
 import { scanPrefectYaml, settleDeployedFlows } from "./prefect.js";
 import { scanPythonSource } from "./python-scanner.js";
@@ -45,6 +47,7 @@ function isSourceName(name: string): boolean {
     name === "prefect.yaml" ||
     name === "prefect.yml" ||
     isAirflowConfigName(name) ||
+    isEnvironmentFileName(name) ||
     isHelmValuesName(name)
   );
 }
@@ -125,9 +128,11 @@ export function scanSourceInto(
     ? scanPythonSource(parser, file, text, names, result.flows)
     : isAirflowConfigName(name)
       ? scanAirflowConfig(file, text)
-      : isHelmValuesName(name)
-        ? scanHelmValues(file, text)
-        : scanPrefectYaml(file, text, names, result.flows);
+      : isEnvironmentFileName(name)
+        ? scanEnvironmentFile(file, text)
+        : isHelmValuesName(name)
+          ? scanHelmValues(file, text)
+          : scanPrefectYaml(file, text, names, result.flows);
   result.findings.push(...part.findings);
   result.flows.push(...part.flows);
   result.tasks.push(...part.tasks);
