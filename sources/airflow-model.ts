@@ -271,7 +271,7 @@ class AirflowModel {
       this.module.result.problems.push({
         file: this.module.file,
         line,
-        message: `pod_template_file of ${dag.id}/${taskId} is computed (${value.text.slice(0, 80)}); its template is not read`,
+        message: `pod_template_file of ${dag.id}/${taskId} is computed (${value.text.replace(/\s+/g, " ").slice(0, 80)}); its template is not read`,
       });
       return;
     }

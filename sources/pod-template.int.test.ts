@@ -75,7 +75,8 @@ describe("pod template files", () => {
       {
         file: "dags/reports.py",
         line: 21,
-        message: 'pod_template_file "../shared/pod.yaml" leaves the repository; not read',
+        message:
+          'pod_template_file "../shared/pod.yaml" leaves the repository or is not a plain path; not read',
       },
     ]);
     expect(scan.files).toEqual(

@@ -111,6 +111,7 @@ describe("templatePathCandidates", () => {
     expect(templatePathCandidates({ path: "pods/./base.yaml", tail: false })).toEqual(["pods/base.yaml"]);
     expect(templatePathCandidates({ path: "pods/../../etc/passwd", tail: false })).toBeNull();
     expect(templatePathCandidates({ path: "../pod.yaml", tail: true })).toBeNull();
+    expect(templatePathCandidates({ path: "pods/x.yaml\n+++ b/other", tail: false })).toBeNull();
   });
 
   it("tries an absolute or joined path's tails, longest first", () => {

@@ -172,6 +172,8 @@ export function scanEnvironmentFile(file: string, text: string): ScanResult {
 export function templatePathCandidates(
   reference: Pick<PodTemplateReference, "path" | "tail">,
 ): string[] | null {
+  // A name from someone else's repository: control characters would break the patch's header lines.
+  if (/[\u0000-\u001f\u007f]/.test(reference.path)) return null;
   const path = reference.path.replace(/\\/g, "/");
   const absolute = path.startsWith("/");
   const normalized = posix.normalize(absolute ? path : `./${path}`).replace(/^\/+/, "");
@@ -292,7 +294,7 @@ export function applyPodTemplates(result: ScanResult, read: ReadRepositoryFile):
     if (candidates === null) {
       problem(
         reference,
-        `pod_template_file ${JSON.stringify(reference.path)} leaves the repository; not read`,
+        `pod_template_file ${JSON.stringify(reference.path)} leaves the repository or is not a plain path; not read`,
       );
     } else {
       let candidate = "";
