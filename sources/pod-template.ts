@@ -230,7 +230,7 @@ const ownPodPatterns = new Set(["pod_override", "kubernetes_executor", "containe
 
 /**
  * Reads the pod templates the scan found references to and adds their findings. A per-task template
- * belongs to its task; the default one (every airflow.cfg must agree on it) to every Airflow task
+ * belongs to its task; the default one (every setting of it must agree) to every Airflow task
  * without its own template and without resources of its own pod (a `pod_override`'s resources replace
  * the template's whole; a KubernetesPodOperator's work runs in the pod it starts).
  */
