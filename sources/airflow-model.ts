@@ -252,6 +252,58 @@ class AirflowModel {
       this.module.record(declaration, "airflow", dag.id, taskId, via);
     }
     this.module.result.tasks.push(this.module.site(dag.id, taskId, node, keywords, argumentsNode, bare));
+    this.podTemplate(dag, taskId, keywords);
+  }
+
+  /**
+   * `executor_config={"pod_template_file": …}` on the task, or in default_args when the task passes no
+   * executor_config itself: recorded for pod-template.ts, which reads the file once every file is scanned.
+   */
+  private podTemplate(dag: DagScope, taskId: string, keywords: Map<string, Node>): void {
+    const own = keywords.get("executor_config");
+    const via = own ? "task" : "default_args";
+    const config = this.module.resolve(own ?? dag.defaultArgs.get("executor_config")).node;
+    const value = this.module.entries(config).find(([key]) => key === "pod_template_file")?.[1];
+    if (!value) return;
+    const line = value.startPosition.row + 1;
+    const path = this.templatePath(this.module.resolve(value).node);
+    if (!path) {
+      this.module.result.problems.push({
+        file: this.module.file,
+        line,
+        message: `pod_template_file of ${dag.id}/${taskId} is computed (${value.text.replace(/\s+/g, " ").slice(0, 80)}); its template is not read`,
+      });
+      return;
+    }
+    this.module.result.podTemplates.push({
+      file: this.module.file,
+      line,
+      ...path,
+      task: { pipeline: dag.id, task: taskId, via },
+    });
+  }
+
+  /**
+   * A string, or `os.path.join(…)` whose last arguments are strings: the path, or only its end when
+   * it is joined onto a name (`os.path.join(AIRFLOW_HOME, "pod_templates/x.yaml")`).
+   */
+  private templatePath(node: Node | null): { path: string; tail: boolean } | null {
+    if (!node) return null;
+    const text = stringValue(node);
+    if (text !== null) return text === "" || text.includes("{{") ? null : { path: text, tail: false };
+    if (node.type !== "call" || calleeName(node) !== "join") return null;
+    const parts = positionalArguments(node).map((argument) =>
+      stringValue(this.module.resolve(argument).node),
+    );
+    const known: string[] = [];
+    for (const part of [...parts].reverse()) {
+      if (part === null) break;
+      known.unshift(part);
+      // os.path.join drops everything before an absolute component.
+      if (part.startsWith("/")) return { path: known.join("/"), tail: false };
+    }
+    if (known.length === 0) return null;
+    return { path: known.join("/"), tail: known.length < parts.length };
   }
 
   /** The declarations found in a task's (or default_args') keyword arguments. */

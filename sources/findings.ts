@@ -11,7 +11,9 @@ export type Pattern =
   | "container_resources"
   | "kubernetes_executor"
   | "prefect_yaml"
-  | "prefect_deploy";
+  | "prefect_deploy"
+  | "pod_template"
+  | "helm_workers";
 
 /** The task keyword argument a Python pattern lives in, i.e. what a per-task override sets. */
 export type TaskKeyword = "resources" | "executor_config" | "container_resources";
@@ -45,12 +47,46 @@ export interface Finding {
   pipeline: string;
   /** Task ids that get this value, sorted. */
   tasks: string[];
-  /** How the value reaches its tasks: written on the task, through default_args, or a module variable. */
-  via: "task" | "default_args" | "variable";
+  /**
+   * How the value reaches its tasks: written on the task, through default_args, a module variable, the
+   * executor's default pod template (`[kubernetes_executor] pod_template_file`), or a worker's own
+   * request (`worker`: the Helm chart's `workers.resources`; such a finding lists no tasks).
+   */
+  via: "task" | "default_args" | "variable" | "executor_default" | "worker";
   /** Prefect only: the job variable's name (`cpu`, `memory`, or a configured one). */
   variable?: string;
   /** Prefect `from_source(entrypoint=…).deploy(name=…)`: settled against every file's flows after the scan. */
   deployedFrom?: DeployedFrom;
+  /** Worker-level findings (`via: "worker"`) only: the workers the value sizes (sources/helm-values.ts). */
+  workers?: WorkerPool;
+}
+
+/** The workers a worker-level request sizes, and how many tasks each runs at once. */
+export interface WorkerPool {
+  /** The executor the values file names (the chart's default: CeleryExecutor). */
+  executor: string;
+  /** Tasks one worker runs at once: Celery's worker_concurrency; 1 for a KubernetesExecutor task pod. */
+  slots: number;
+  /** Where `slots` comes from: a `file:line`, or the default it falls back to. */
+  slotsFrom: string;
+}
+
+/**
+ * A pod template file named for a task (`executor_config={"pod_template_file": …}`) or as the executor's
+ * default (`[kubernetes_executor] pod_template_file`); read after every file is scanned
+ * (sources/pod-template.ts).
+ */
+export interface PodTemplateReference {
+  /** Where the path is written. */
+  file: string;
+  line: number;
+  /** The path as written; when `tail` is set, only its known end (`os.path.join(AIRFLOW_HOME, "x.yaml")`). */
+  path: string;
+  tail: boolean;
+  /** The task it is named for; null for the executor's default. */
+  task: { pipeline: string; task: string; via: "task" | "default_args" } | null;
+  /** A default set by an environment variable (`.env`, docker-compose), which wins over airflow.cfg. */
+  fromEnvironment?: boolean;
 }
 
 /** A deployment whose flow is named by an entrypoint in another file. */
@@ -108,11 +144,13 @@ export interface ScanResult {
   flows: FlowDefinition[];
   /** Every task seen, declared or not, for the check's "no request" verdict. */
   tasks: TaskSite[];
+  /** Pod template files named by tasks or by airflow.cfg, resolved once every file is scanned. */
+  podTemplates: PodTemplateReference[];
   problems: ScanProblem[];
   /** Files scanned (relative paths). */
   files: string[];
 }
 
 export function emptyScanResult(): ScanResult {
-  return { findings: [], flows: [], tasks: [], problems: [], files: [] };
+  return { findings: [], flows: [], tasks: [], podTemplates: [], problems: [], files: [] };
 }

@@ -14,6 +14,7 @@ import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import type { TaskAnalysis } from "../common/analysis-document.js";
 import { taskKeywordOfPattern } from "./declaration-patterns.js";
 import type { Finding, Pattern, RequestKind, Resource, ScanResult, TaskSite } from "./findings.js";
+import { workerTarget } from "./helm-values.js";
 import { describeValue, formatLike, parseDeclared, targetValue, targetValueOf } from "./quantities.js";
 
 /** A patch could not be made safely; nothing is written. */
@@ -86,26 +87,41 @@ function wantedFor(
   scan: ScanResult,
   recommendations: Map<string, TaskAnalysis>,
 ): { text: string; value: number } {
-  const current = { text: finding.literal!.text, value: finding.value! };
   const analysis = recommendations.get(keyOf(finding.orchestrator, finding.pipeline, task));
-  if (!analysis) return current;
-  const { cpuCores, memoryBytes } = analysis.recommendation;
+  const request =
+    finding.kind !== "limit"
+      ? undefined
+      : scan.findings.find(
+          (other) =>
+            other.kind === "request" &&
+            other.resource === finding.resource &&
+            other.pattern === finding.pattern &&
+            other.pipeline === finding.pipeline &&
+            other.tasks.includes(task) &&
+            other.literal !== null &&
+            other.value !== null,
+        );
+  return wantedForTarget(finding, analysis?.recommendation ?? null, request);
+}
+
+/**
+ * The text a finding should carry for a recommendation of `cpuCores` and `memoryBytes` (a task's, or a
+ * worker's); `request` is the same declaration's request of the resource, which a limit must stay above.
+ */
+function wantedForTarget(
+  finding: Finding,
+  recommendation: { cpuCores: number; memoryBytes: number } | null,
+  request: Finding | undefined,
+): { text: string; value: number } {
+  const current = { text: finding.literal!.text, value: finding.value! };
+  if (!recommendation) return current;
+  const { cpuCores, memoryBytes } = recommendation;
   const recommended = finding.resource === "cpu" ? cpuCores : memoryBytes;
   if (!Number.isFinite(recommended) || recommended <= 0) return current;
   // The value this declaration's target holds (common/sizing-policy.ts); never rounded again here.
   const newRequest = targetValue(finding.unit, cpuCores, memoryBytes);
   let target = newRequest;
   if (finding.kind === "limit") {
-    const request = scan.findings.find(
-      (other) =>
-        other.kind === "request" &&
-        other.resource === finding.resource &&
-        other.pattern === finding.pattern &&
-        other.pipeline === finding.pipeline &&
-        other.tasks.includes(task) &&
-        other.literal !== null &&
-        other.value !== null,
-    );
     // Compare with the request as it will be written: an exponent style may round it up a little, and
     // Kubernetes rejects a request above its limit.
     const written = request
@@ -173,6 +189,7 @@ export function planPatches(
   const groups = new Map<string, Member[]>();
   for (const finding of scan.findings) {
     if (finding.dynamic || finding.literal === null || finding.value === null) continue;
+    if (finding.via === "worker") continue; // a worker's own request: planned below
     const key = `${finding.file}:${finding.start}:${finding.resource}:${finding.kind}`;
     const members = groups.get(key) ?? [];
     for (const task of finding.tasks) {
@@ -310,6 +327,50 @@ export function planPatches(
       addEdit(site.file, { start: site.insertAt, end: site.insertAt, text });
     }
   }
+
+  // Worker-level requests (the Helm chart's workers.resources) size the workers the tasks run on.
+  const workerNotes = new Set<string>();
+  for (const finding of scan.findings) {
+    if (finding.via !== "worker" || finding.dynamic || finding.literal === null || finding.value === null)
+      continue;
+    const target = workerTarget(finding, scan, recommendations.values());
+    if (!target) {
+      workerNotes.add(
+        `workers.resources at ${finding.file}: no task that runs on those workers has a recommendation; left alone`,
+      );
+      continue;
+    }
+    workerNotes.add(target.reason);
+    const request = scan.findings.find(
+      (other) =>
+        other.via === "worker" &&
+        other.file === finding.file &&
+        other.kind === "request" &&
+        other.resource === finding.resource &&
+        other.literal !== null &&
+        other.value !== null,
+    );
+    const wanted = wantedForTarget(finding, target, request);
+    if (wanted.text === finding.literal.text) continue;
+    addEdit(finding.file, { start: finding.start, end: finding.end, text: wanted.text });
+    changes.push({
+      file: finding.file,
+      line: finding.line,
+      orchestrator: finding.orchestrator,
+      pipeline: finding.pipeline,
+      tasks: [`workers (${finding.workers!.executor})`],
+      resource: finding.resource,
+      kind: finding.kind,
+      from: finding.raw,
+      to: literalSource(finding, wanted.text),
+      fromValue: finding.value,
+      toValue: wanted.value,
+      fromText: describeValue(finding.unit, finding.value),
+      toText: describeValue(finding.unit, wanted.value),
+      how: "shared",
+    });
+  }
+  notes.push(...workerNotes);
 
   const files: PatchedFile[] = [];
   for (const [file, list] of [...edits.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {

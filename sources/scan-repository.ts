@@ -1,14 +1,24 @@
 /**
  * Scans a repository folder: every `*.py` file through the Python scanner, every `prefect.yaml` /
- * `prefect.yml` through the Prefect scanner. The I/O edge around the pure scanners.
+ * `prefect.yml` through the Prefect scanner, `airflow.cfg`, `.env` / docker-compose files and Helm values
+ * files through theirs, then the pod templates they name. The I/O edge around the pure scanners.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, sep } from "node:path";
+import { isAbsolute, join, posix, relative, sep } from "node:path";
 import { parseDocument } from "yaml";
 import { UsageError } from "../common/errors.js";
 import type { ScanProblem, ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import type { PrefectNames } from "./declaration-patterns.js";
+import { isHelmValuesName, scanHelmValues } from "./helm-values.js";
+import {
+  applyPodTemplates,
+  isAirflowConfigName,
+  isEnvironmentFileName,
+  type ReadRepositoryFile,
+  scanAirflowConfig,
+  scanEnvironmentFile,
+} from "./pod-template.js";
 import { scanPrefectYaml, settleDeployedFlows } from "./prefect.js";
 import { scanPythonSource } from "./python-scanner.js";
 import { firstSyntaxError, pythonParser } from "./python-syntax.js";
@@ -32,7 +42,14 @@ const skippedFolders = new Set([
 export const MAX_SOURCE_FILE_BYTES = 4 * 1024 ** 2;
 
 function isSourceName(name: string): boolean {
-  return name.endsWith(".py") || name === "prefect.yaml" || name === "prefect.yml";
+  return (
+    name.endsWith(".py") ||
+    name === "prefect.yaml" ||
+    name === "prefect.yml" ||
+    isAirflowConfigName(name) ||
+    isEnvironmentFileName(name) ||
+    isHelmValuesName(name)
+  );
 }
 
 function inside(root: string, path: string): boolean {
@@ -106,12 +123,20 @@ export function scanSourceInto(
 ): void {
   // prefect.yaml entrypoints name flows in the Python files: those are scanned first (scanRepository
   // and the fixtures order them so), and their flows resolve the deployments' keys.
+  const name = posix.basename(file);
   const part = file.endsWith(".py")
     ? scanPythonSource(parser, file, text, names, result.flows)
-    : scanPrefectYaml(file, text, names, result.flows);
+    : isAirflowConfigName(name)
+      ? scanAirflowConfig(file, text)
+      : isEnvironmentFileName(name)
+        ? scanEnvironmentFile(file, text)
+        : isHelmValuesName(name)
+          ? scanHelmValues(file, text)
+          : scanPrefectYaml(file, text, names, result.flows);
   result.findings.push(...part.findings);
   result.flows.push(...part.flows);
   result.tasks.push(...part.tasks);
+  result.podTemplates.push(...part.podTemplates);
   result.problems.push(...part.problems);
   result.files.push(...part.files);
 }
@@ -152,7 +177,38 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
     scanSourceInto(result, parser, file, text, names);
   }
   settleDeployedFlows(result);
+  applyPodTemplates(result, repositoryReader(repo));
   return result;
+}
+
+/**
+ * Reads a file the scan names by path (a pod template) under the same guards as the walk: only inside
+ * the repository, symbolic links only while they stay inside, no file over the size limit.
+ */
+export function repositoryReader(repo: string): ReadRepositoryFile {
+  const realRoot = realpathSync(repo);
+  return (path) => {
+    const full = join(repo, path);
+    if (!inside(repo, full)) return { kind: "refused", message: "path out of the repository; not read" };
+    let real: string;
+    try {
+      real = realpathSync(full);
+    } catch {
+      return { kind: "missing" };
+    }
+    if (!inside(realRoot, real)) {
+      return { kind: "refused", message: "symbolic link out of the repository; not followed" };
+    }
+    const stat = statSync(real);
+    if (!stat.isFile()) return { kind: "missing" };
+    if (stat.size > MAX_SOURCE_FILE_BYTES) {
+      return {
+        kind: "refused",
+        message: `${(stat.size / 1024 ** 2).toFixed(1)} MiB, over the ${MAX_SOURCE_FILE_BYTES / 1024 ** 2} MiB limit for a source file; file skipped`,
+      };
+    }
+    return { kind: "file", text: readFileSync(real, "utf8") };
+  };
 }
 
 /** Reads the files findings point into, for the patcher. */

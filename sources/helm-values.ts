@@ -1,0 +1,189 @@
+/**
+ * The Airflow Helm chart's values (`values.yaml` and its overrides): `workers.resources` is a
+ * worker-level request — the Celery worker's container, which runs up to `worker_concurrency` tasks at
+ * once — reported as such (no tasks of its own), and recommended from the tasks that run on those
+ * workers. Pure functions.
+ *
+ * Upstream (apache/airflow chart/values.yaml at 001394a): `executor: "CeleryExecutor"` (one of Local,
+ * LocalKubernetes, Celery, Kubernetes, CeleryKubernetes), `workers.resources: {}` with
+ * `limits`/`requests` of `cpu`/`memory`, `config.celery.worker_concurrency: 16`, and "The default
+ * `podTemplate` will use normal `workers` configuration parameters (e.g. `workers.resources`)" — so
+ * under the KubernetesExecutor the same value sizes every task's pod.
+ */
+import { isMap, isScalar } from "yaml";
+import type { TaskAnalysis } from "../common/analysis-document.js";
+import { resourceRequirementKeys, resourceRequirementKinds } from "./declaration-patterns.js";
+import { emptyScanResult, type Finding, type ScanResult, type WorkerPool } from "./findings.js";
+import { parseDeclared } from "./quantities.js";
+import { type ParsedYaml, parseYamlFile, yamlAt, yamlScalarValue } from "./yaml-scalars.js";
+
+/** `values.yaml`, `values-prod.yaml`, `prod-values.yml`, `airflow.values.yaml`: how Helm values files are named. */
+export function isHelmValuesName(name: string): boolean {
+  return /^(?:.+[-_.])?values(?:[-_.].+)?\.ya?ml$/.test(name);
+}
+
+/** The chart's default executor and Celery concurrency (chart/values.yaml, above). */
+const chartDefaultExecutor = "CeleryExecutor";
+const chartDefaultConcurrency = 16;
+
+/** Which workers `workers.resources` sizes under the file's executor; null when no worker runs tasks. */
+function workerPool({ document, lineCounter }: ParsedYaml, file: string): WorkerPool | null {
+  const executorNode = yamlAt(document, document.contents, ["executor"]);
+  const executor =
+    isScalar(executorNode) && typeof executorNode.value === "string"
+      ? executorNode.value
+      : chartDefaultExecutor;
+  // Airflow 2.10+ takes a comma-separated list of executors; any Celery one runs Celery workers.
+  if (/Celery/.test(executor)) {
+    for (const path of [
+      ["workers", "celery", "worker_concurrency"],
+      ["config", "celery", "worker_concurrency"],
+    ]) {
+      const node = yamlAt(document, document.contents, path);
+      if (!isScalar(node)) continue;
+      const slots = Number(node.value);
+      if (Number.isInteger(slots) && slots > 0) {
+        return {
+          executor,
+          slots,
+          slotsFrom: `${file}:${lineCounter.linePos(node.range?.[0] ?? 0).line} (${path.join(".")})`,
+        };
+      }
+    }
+    return {
+      executor,
+      slots: chartDefaultConcurrency,
+      slotsFrom: "the chart's default config.celery.worker_concurrency",
+    };
+  }
+  if (/Kubernetes/.test(executor))
+    return { executor, slots: 1, slotsFrom: "one task per KubernetesExecutor pod" };
+  return null;
+}
+
+/** Scans one Helm values file for `workers.resources`. Files without it (other charts) yield nothing. */
+export function scanHelmValues(file: string, text: string): ScanResult {
+  const result = emptyScanResult();
+  result.files.push(file);
+  const parsed = parseYamlFile(file, text);
+  if ("message" in parsed) {
+    result.problems.push(parsed);
+    return result;
+  }
+  const { document, lineCounter } = parsed;
+  const resources = yamlAt(document, document.contents, ["workers", "resources"]);
+  if (!isMap(resources)) return result;
+  const workers = workerPool(parsed, file);
+  const found: Finding[] = [];
+  for (const [key, kind] of Object.entries(resourceRequirementKinds)) {
+    for (const [resourceKey, meaning] of Object.entries(resourceRequirementKeys)) {
+      const value = yamlScalarValue(text, yamlAt(document, resources, [key, resourceKey]), lineCounter);
+      if (!value) continue;
+      const number = value.literal ? parseDeclared(meaning.unit, value.literal) : Number.NaN;
+      const dynamic = value.literal === null || !Number.isFinite(number);
+      found.push({
+        file,
+        line: value.line,
+        column: value.column,
+        start: value.start,
+        end: value.end,
+        raw: value.raw,
+        literal: dynamic ? null : value.literal,
+        unit: meaning.unit,
+        value: dynamic ? null : number,
+        dynamic,
+        resource: meaning.resource,
+        kind,
+        pattern: "helm_workers",
+        orchestrator: "airflow",
+        // Every DAG whose tasks the workers run; the value belongs to no task of its own.
+        pipeline: "*",
+        tasks: [],
+        via: "worker",
+        ...(workers ? { workers } : {}),
+      });
+    }
+  }
+  if (found.length > 0 && !workers) {
+    const executor = yamlAt(document, document.contents, ["executor"]);
+    result.problems.push({
+      file,
+      line: isScalar(executor) && executor.range ? lineCounter.linePos(executor.range[0]).line : 1,
+      message: "workers.resources is not used: the executor runs no worker pods; not read",
+    });
+    return result;
+  }
+  result.findings.push(...found);
+  return result;
+}
+
+/** What a worker-level request should hold, and why. */
+export interface WorkerTarget {
+  cpuCores: number;
+  memoryBytes: number;
+  /** The tasks it was computed from (keys `dag/task`), heaviest first. */
+  tasks: string[];
+  /** One sentence for the patch notes. */
+  reason: string;
+}
+
+/** Patterns through which a task sizes the pod it runs in (or, for KubernetesPodOperator, the pod it starts). */
+const ownPodPatterns = new Set([
+  "pod_override",
+  "kubernetes_executor",
+  "container_resources",
+  "pod_template",
+]);
+
+/**
+ * The request a worker needs: a worker runs `slots` tasks at once, each in its own slot (Celery's
+ * worker_concurrency; one task per KubernetesExecutor pod), so it must hold the heaviest `slots` tasks
+ * that can meet there — the sum of the `slots` largest recommendations, per resource. The tasks are the
+ * repository's Airflow tasks with a recommendation, except KubernetesPodOperator tasks (their work runs
+ * in the pod they start) and, for task pods, tasks that size their own pod. Null without such tasks.
+ */
+export function workerTarget(
+  finding: Finding,
+  scan: ScanResult,
+  recommendations: Iterable<TaskAnalysis>,
+): WorkerTarget | null {
+  const workers = finding.workers;
+  if (!workers) return null;
+  const excluded = new Set(
+    scan.findings
+      .filter(
+        (other) =>
+          other.orchestrator === "airflow" &&
+          (other.pattern === "container_resources" ||
+            (workers.slots === 1 && ownPodPatterns.has(other.pattern))),
+      )
+      .flatMap((other) => other.tasks.map((task) => `${other.pipeline}/${task}`)),
+  );
+  const found = new Set(
+    scan.tasks
+      .filter((site) => site.orchestrator === "airflow")
+      .map((site) => `${site.pipeline}/${site.task}`),
+  );
+  const tasks = [...recommendations].filter((analysis) => {
+    const key = `${analysis.pipeline}/${analysis.task}`;
+    return analysis.orchestrator === "airflow" && found.has(key) && !excluded.has(key);
+  });
+  if (tasks.length === 0) return null;
+  const heaviest = (pick: (analysis: TaskAnalysis) => number) =>
+    tasks
+      .map(pick)
+      .sort((a, b) => b - a)
+      .slice(0, workers.slots);
+  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+  const cpu = heaviest((analysis) => analysis.recommendation.cpuCores);
+  const memory = heaviest((analysis) => analysis.recommendation.memoryBytes);
+  const ordered = [...tasks].sort((a, b) => b.recommendation.memoryBytes - a.recommendation.memoryBytes);
+  const slots =
+    workers.slots === 1 ? "one task per pod" : `${workers.slots} tasks at once (${workers.slotsFrom})`;
+  return {
+    cpuCores: sum(cpu),
+    memoryBytes: sum(memory),
+    tasks: ordered.map((analysis) => `${analysis.pipeline}/${analysis.task}`),
+    reason: `workers.resources at ${finding.file} sizes ${workers.executor} workers running ${slots}: the sum of the ${Math.min(workers.slots, tasks.length)} largest recommendations among the ${tasks.length} task(s) that run there`,
+  };
+}

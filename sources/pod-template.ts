@@ -1,0 +1,354 @@
+/**
+ * Kubernetes pod template files, the KubernetesExecutor's pod for a task: named per task by
+ * `executor_config={"pod_template_file": …}` (airflow-model.ts records the reference) or, for every task
+ * without its own, by the `[kubernetes_executor] pod_template_file` setting of an `airflow.cfg` in the
+ * repository. A template's requests are its `base` container's `resources`. Pure functions of the
+ * files' texts; the repository is read through a guarded reader (scan-repository.ts).
+ *
+ * Upstream (apache/airflow at 0b3d3e9): providers/cncf/kubernetes/src/airflow/providers/cncf/kubernetes/
+ * pod_generator.py, `PodGenerator.construct_pod` reconciles the template's pod, then the executor's
+ * pod, then `pod_override`; `reconcile_containers` merges the first containers, and `merge_objects`
+ * takes the override's `resources` whole when it has any. providers/cncf/kubernetes/docs/
+ * kubernetes_executor.rst: "A pod_template_file must have a container named base at the
+ * spec.containers[0] position", and a per-task `pod_template_file` "will replace the default
+ * pod_template_file named in the airflow.cfg".
+ */
+import { posix } from "node:path";
+import { resourceRequirementKeys, resourceRequirementKinds } from "./declaration-patterns.js";
+import {
+  emptyScanResult,
+  type Finding,
+  type PodTemplateReference,
+  type RequestKind,
+  type Resource,
+  type ScanProblem,
+  type ScanResult,
+} from "./findings.js";
+import { parseDeclared, type QuantityUnit } from "./quantities.js";
+import { isMap, isScalar, isSeq } from "yaml";
+import { parseYamlFile, yamlAt, type YamlScalarValue, yamlScalarValue } from "./yaml-scalars.js";
+
+/** What the guarded reader found at a repository-relative path. */
+export type RepositoryFile =
+  { kind: "file"; text: string } | { kind: "missing" } | { kind: "refused"; message: string };
+export type ReadRepositoryFile = (path: string) => RepositoryFile;
+
+export function isAirflowConfigName(name: string): boolean {
+  return name === "airflow.cfg";
+}
+
+/**
+ * `[kubernetes_executor]` since Airflow 2.5, `[kubernetes]` before (the Helm chart's values.yaml writes
+ * both: "The `kubernetes` section is deprecated in Airflow >= 2.5.0 due to an airflow.cfg schema
+ * change"); the newer section wins when both are set.
+ */
+const templateSections = ["kubernetes_executor", "kubernetes"];
+
+/**
+ * An `airflow.cfg`: the executor's default pod template, read the way Python's configparser reads the
+ * file (sections, `key = value` or `key: value`, case-insensitive keys, `#`/`;` comment lines).
+ */
+export function scanAirflowConfig(file: string, text: string): ScanResult {
+  const result = emptyScanResult();
+  result.files.push(file);
+  const found = new Map<string, { value: string; line: number }>();
+  let section: string | null = null;
+  text.split(/\r?\n/).forEach((line, index) => {
+    const header = /^\[([^\]]+)\]\s*$/.exec(line.trim());
+    if (header) {
+      section = header[1]!.trim().toLowerCase();
+      return;
+    }
+    if (/^\s/.test(line) || /^[#;]/.test(line.trim()) || section === null) return;
+    const pair = /^([^=:]+)[=:](.*)$/.exec(line);
+    if (!pair || pair[1]!.trim().toLowerCase() !== "pod_template_file") return;
+    if (templateSections.includes(section)) found.set(section, { value: pair[2]!.trim(), line: index + 1 });
+  });
+  const setting = templateSections.map((name) => found.get(name)).find((entry) => entry !== undefined);
+  if (setting) defaultReference(result, file, setting.line, setting.value, false);
+  return result;
+}
+
+/** A default template setting's value as a reference; a value that needs a shell to expand is reported. */
+function defaultReference(
+  result: ScanResult,
+  file: string,
+  line: number,
+  value: string,
+  fromEnvironment: boolean,
+): void {
+  if (value === "") return;
+  // `{AIRFLOW_HOME}/…`, `$AIRFLOW_HOME/…`, `${AIRFLOW_HOME}/…`: a folder only the deployment knows.
+  const prefixed = /^(?:\{[A-Za-z_]\w*\}|\$\{[A-Za-z_]\w*\}|\$[A-Za-z_]\w*)[/\\]?(.*)$/.exec(value);
+  const path = prefixed ? prefixed[1]! : value;
+  if (path.includes("$") || path.includes("{{")) {
+    result.problems.push({
+      file,
+      line,
+      message: `pod_template_file ${JSON.stringify(value)} is computed; not read`,
+    });
+    return;
+  }
+  result.podTemplates.push({
+    file,
+    line,
+    path,
+    tail: prefixed !== null,
+    task: null,
+    ...(fromEnvironment ? { fromEnvironment } : {}),
+  });
+}
+
+/**
+ * The environment form of the setting, `AIRFLOW__{SECTION}__{KEY}` (Airflow's configuration reference:
+ * an environment variable wins over airflow.cfg); the newer section first, as above.
+ */
+const templateVariables = templateSections.map(
+  (section) => `AIRFLOW__${section.toUpperCase()}__POD_TEMPLATE_FILE`,
+);
+
+/** `.env` (as docker compose reads it) and docker-compose files: where an environment sets the default. */
+export function isEnvironmentFileName(name: string): boolean {
+  return name === ".env" || /^(?:docker-)?compose(?:[-.][^/]*)?\.ya?ml$/.test(name);
+}
+
+/**
+ * The default pod template set through the environment: `KEY=value` lines of a `.env`, or the
+ * `environment` (a mapping or a `KEY=value` list, anchors and merges followed) of a compose file's
+ * services. The same value set for several services is one setting.
+ */
+export function scanEnvironmentFile(file: string, text: string): ScanResult {
+  const result = emptyScanResult();
+  result.files.push(file);
+  const found: Array<{ variable: string; value: string; line: number }> = [];
+  if (posix.basename(file) === ".env") {
+    text.split(/\r?\n/).forEach((line, index) => {
+      const pair = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+      if (pair && templateVariables.includes(pair[1]!)) {
+        found.push({ variable: pair[1]!, value: pair[2]!.replace(/^(["'])(.*)\1$/, "$2"), line: index + 1 });
+      }
+    });
+  } else {
+    const parsed = parseYamlFile(file, text);
+    if ("message" in parsed) {
+      result.problems.push(parsed);
+      return result;
+    }
+    const { document, lineCounter } = parsed;
+    const services = yamlAt(document, document.contents, ["services"]);
+    for (const service of isMap(services) ? services.items : []) {
+      const environment = yamlAt(document, service.value, ["environment"]);
+      for (const variable of templateVariables) {
+        const node = isSeq(environment)
+          ? environment.items.find((item) => isScalar(item) && String(item.value).startsWith(`${variable}=`))
+          : yamlAt(document, environment, [variable]);
+        if (!isScalar(node) || node.value === null) continue;
+        const raw = String(node.value);
+        const value = isSeq(environment) ? raw.slice(variable.length + 1) : raw;
+        found.push({ variable, value, line: lineCounter.linePos(node.range?.[0] ?? 0).line });
+      }
+    }
+  }
+  // The newer variable wins; several services setting the same value are one setting.
+  for (const variable of templateVariables) {
+    const values = new Set<string>();
+    for (const entry of found.filter((candidate) => candidate.variable === variable)) {
+      if (values.has(entry.value)) continue;
+      values.add(entry.value);
+      defaultReference(result, file, entry.line, entry.value, true);
+    }
+    if (values.size > 0) break;
+  }
+  return result;
+}
+
+/**
+ * The repository paths a reference may mean, most specific first; null when the path leaves the
+ * repository. A relative path is relative to the repository's root. An absolute path is a path inside
+ * the deployment's image or volume (`/opt/airflow/dags/pod.yaml`), and a joined one
+ * (`os.path.join(AIRFLOW_HOME, "pod.yaml")`) knows only its end: both mean the file at their longest
+ * tail that exists in the repository (`dags/pod.yaml`, then `pod.yaml`).
+ */
+export function templatePathCandidates(
+  reference: Pick<PodTemplateReference, "path" | "tail">,
+): string[] | null {
+  // A name from someone else's repository: control characters would break the patch's header lines.
+  if (/[\u0000-\u001f\u007f]/.test(reference.path)) return null;
+  const path = reference.path.replace(/\\/g, "/");
+  const absolute = path.startsWith("/");
+  const normalized = posix.normalize(absolute ? path : `./${path}`).replace(/^\/+/, "");
+  if (normalized === ".." || normalized.startsWith("../")) return null;
+  if (!absolute && !reference.tail) return [normalized];
+  const segments = normalized.split("/").filter((segment) => segment !== "" && segment !== ".");
+  return segments.map((_, index) => segments.slice(index).join("/"));
+}
+
+interface TemplateValue extends YamlScalarValue {
+  resource: Resource;
+  kind: RequestKind;
+  unit: QuantityUnit;
+}
+
+/** The `base` container's requests and limits in a pod template's text. */
+export function podTemplateValues(
+  file: string,
+  text: string,
+): { values: TemplateValue[]; problem: ScanProblem | null } {
+  const parsed = parseYamlFile(file, text);
+  if ("message" in parsed) return { values: [], problem: parsed };
+  const { document, lineCounter } = parsed;
+  const containers = yamlAt(document, document.contents, ["spec", "containers"]);
+  const base = isSeq(containers) ? yamlAt(document, containers, [0]) : undefined;
+  const name = yamlAt(document, base, ["name"]);
+  if (!isMap(base) || !isScalar(name) || name.value !== "base") {
+    return {
+      values: [],
+      problem: {
+        file,
+        line: 1,
+        message:
+          "not a pod template: spec.containers[0] is not a container named base (Airflow's requirement); not read",
+      },
+    };
+  }
+  const values: TemplateValue[] = [];
+  for (const [key, kind] of Object.entries(resourceRequirementKinds)) {
+    for (const [resourceKey, meaning] of Object.entries(resourceRequirementKeys)) {
+      const scalar = yamlScalarValue(
+        text,
+        yamlAt(document, base, ["resources", key, resourceKey]),
+        lineCounter,
+      );
+      if (scalar) values.push({ ...scalar, ...meaning, kind });
+    }
+  }
+  return { values, problem: null };
+}
+
+/** Patterns through which a task sizes its own pod: the template's resources don't reach it. */
+const ownPodPatterns = new Set(["pod_override", "kubernetes_executor", "container_resources"]);
+
+/**
+ * Reads the pod templates the scan found references to and adds their findings. A per-task template
+ * belongs to its task; the default one (every setting of it must agree) to every Airflow task
+ * without its own template and without resources of its own pod (a `pod_override`'s resources replace
+ * the template's whole; a KubernetesPodOperator's work runs in the pod it starts).
+ */
+export function applyPodTemplates(result: ScanResult, read: ReadRepositoryFile): void {
+  const problem = (reference: PodTemplateReference, message: string) =>
+    result.problems.push({ file: reference.file, line: reference.line, message });
+  // The environment's setting wins over airflow.cfg's, as Airflow reads its configuration.
+  const configured = result.podTemplates.filter((reference) => reference.task === null);
+  const fromEnvironment = configured.filter((reference) => reference.fromEnvironment);
+  const defaults = fromEnvironment.length > 0 ? fromEnvironment : configured;
+  const perTask = result.podTemplates.filter((reference) => reference.task !== null);
+  const distinct = new Set(defaults.map((reference) => `${reference.tail}:${reference.path}`));
+  if (distinct.size > 1) {
+    for (const reference of defaults) {
+      problem(
+        reference,
+        `the repository names different default pod templates (${defaults.map((other) => `${other.file}:${other.line}`).join(", ")}); none applied`,
+      );
+    }
+  }
+  const ownsPod = new Set(
+    result.findings
+      .filter((finding) => finding.orchestrator === "airflow" && ownPodPatterns.has(finding.pattern))
+      .flatMap((finding) => finding.tasks.map((task) => `${finding.pipeline}\u0000${task}`)),
+  );
+  const withTemplate = new Set(
+    perTask.map((reference) => `${reference.task!.pipeline}\u0000${reference.task!.task}`),
+  );
+
+  // Who gets each template: (template reference, pipeline, via) → tasks.
+  const assignments: Array<{
+    reference: PodTemplateReference;
+    pipeline: string;
+    via: Finding["via"];
+    tasks: string[];
+  }> = [];
+  const assign = (reference: PodTemplateReference, pipeline: string, task: string, via: Finding["via"]) => {
+    if (ownsPod.has(`${pipeline}\u0000${task}`)) return;
+    const existing = assignments.find(
+      (entry) => entry.reference === reference && entry.pipeline === pipeline && entry.via === via,
+    );
+    if (existing) {
+      if (!existing.tasks.includes(task)) existing.tasks.push(task);
+    } else assignments.push({ reference, pipeline, via, tasks: [task] });
+  };
+  for (const reference of perTask)
+    assign(reference, reference.task!.pipeline, reference.task!.task, reference.task!.via);
+  if (distinct.size === 1) {
+    for (const site of result.tasks) {
+      if (site.orchestrator !== "airflow" || withTemplate.has(`${site.pipeline}\u0000${site.task}`)) continue;
+      assign(defaults[0]!, site.pipeline, site.task, "executor_default");
+    }
+  }
+
+  const templates = new Map<string, { file: string; values: TemplateValue[] } | null>();
+  const load = (reference: PodTemplateReference) => {
+    const key = `${reference.tail}:${reference.path}`;
+    if (templates.has(key)) return templates.get(key)!;
+    let loaded: { file: string; values: TemplateValue[] } | null = null;
+    const candidates = templatePathCandidates(reference);
+    if (candidates === null) {
+      problem(
+        reference,
+        `pod_template_file ${JSON.stringify(reference.path)} leaves the repository or is not a plain path; not read`,
+      );
+    } else {
+      let candidate = "";
+      let file: RepositoryFile = { kind: "missing" };
+      for (const path of candidates) {
+        candidate = path;
+        file = read(path);
+        if (file.kind !== "missing") break;
+      }
+      if (file.kind === "missing") {
+        problem(
+          reference,
+          `pod_template_file ${JSON.stringify(reference.path)} is not in the repository; its requests are not known`,
+        );
+      } else if (file.kind === "refused") {
+        result.problems.push({ file: candidate, line: 1, message: file.message });
+      } else {
+        const template = podTemplateValues(candidate, file.text);
+        if (!result.files.includes(candidate)) result.files.push(candidate);
+        if (template.problem) result.problems.push(template.problem);
+        else loaded = { file: candidate, values: template.values };
+      }
+    }
+    templates.set(key, loaded);
+    return loaded;
+  };
+  // Every reference is resolved (and reported) once, even when every task it names sizes its own pod.
+  for (const reference of [...perTask, ...(distinct.size === 1 ? defaults : [])]) load(reference);
+
+  for (const { reference, pipeline, via, tasks } of assignments) {
+    const template = load(reference);
+    if (!template) continue;
+    for (const value of template.values) {
+      const number = value.literal ? parseDeclared(value.unit, value.literal) : Number.NaN;
+      const dynamic = value.literal === null || !Number.isFinite(number);
+      result.findings.push({
+        file: template.file,
+        line: value.line,
+        column: value.column,
+        start: value.start,
+        end: value.end,
+        raw: value.raw,
+        literal: dynamic ? null : value.literal,
+        unit: value.unit,
+        value: dynamic ? null : number,
+        dynamic,
+        resource: value.resource,
+        kind: value.kind,
+        pattern: "pod_template",
+        orchestrator: "airflow",
+        pipeline,
+        tasks: [...tasks].sort(),
+        via,
+      });
+    }
+  }
+}
