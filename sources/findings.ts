@@ -11,7 +11,14 @@ export type Pattern =
   | "container_resources"
   | "kubernetes_executor"
   | "prefect_yaml"
-  | "prefect_deploy";
+  | "prefect_deploy"
+  // dag-factory YAML DAG definitions (sources/dag-factory.ts): the Python patterns, spelled in YAML
+  | "dag_factory_resources"
+  | "dag_factory_pod_override"
+  | "dag_factory_container_resources"
+  | "dag_factory_kubernetes_executor"
+  // a Prefect work pool's base job template (sources/work-pool-template.ts)
+  | "work_pool_template";
 
 /** The task keyword argument a Python pattern lives in, i.e. what a per-task override sets. */
 export type TaskKeyword = "resources" | "executor_config" | "container_resources";
@@ -45,10 +52,18 @@ export interface Finding {
   pipeline: string;
   /** Task ids that get this value, sorted. */
   tasks: string[];
-  /** How the value reaches its tasks: written on the task, through default_args, or a module variable. */
-  via: "task" | "default_args" | "variable";
+  /**
+   * How the value reaches its tasks: written on the task, through default_args, a module variable, or
+   * as a work pool's default that deployments inherit.
+   */
+  via: "task" | "default_args" | "variable" | "work_pool";
   /** Prefect only: the job variable's name (`cpu`, `memory`, or a configured one). */
   variable?: string;
+  /**
+   * Work-pool templates: the pool whose default this is, settled into one finding per deployment that
+   * inherits it once every file is scanned (sources/work-pool-template.ts).
+   */
+  workPool?: string;
   /** Prefect `from_source(entrypoint=…).deploy(name=…)`: settled against every file's flows after the scan. */
   deployedFrom?: DeployedFrom;
 }
@@ -83,6 +98,11 @@ export interface TaskSite {
   jobVariablesAlias?: { start: number; end: number; anchor: string };
   /** See {@link Finding.deployedFrom}. */
   deployedFrom?: DeployedFrom;
+  /**
+   * Prefect deployments: the work pool they name and the job variables they set themselves (a work
+   * pool's default reaches the deployments that do not set its variable).
+   */
+  workPool?: { name: string; variables: string[] };
 }
 
 /** A file the scanner could not read. */

@@ -235,9 +235,16 @@ export function planPatches(
         : [...byWanted.entries()].sort(
             (a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]),
           )[0]![0];
+    // Without overrides the new shared value is what every task sharing it gets: the change is theirs.
+    const unserved = members.filter((member) => member.wanted !== keeperText);
     if (keeperText !== first.literal!.text) {
       addEdit(first.file, { start: first.start, end: first.end, text: keeperText });
-      changes.push(change(byWanted.get(keeperText)!, "shared"));
+      changes.push(
+        change(
+          overridable ? byWanted.get(keeperText)! : [...byWanted.get(keeperText)!, ...unserved],
+          "shared",
+        ),
+      );
     }
     const summary = [...byWanted.entries()]
       .map(
@@ -246,16 +253,16 @@ export function planPatches(
       )
       .join("; ");
     const reason = `${first.resource} ${first.kind} at ${first.file}:${first.line} is shared by tasks that need different values (${summary})`;
+    if (!overridable) {
+      notes.push(
+        `${reason}: no per-task override is possible for ${unserved.map(label).join(", ")} in ${first.file} (${first.pattern}); the shared value is the largest one wanted`,
+      );
+      continue;
+    }
     for (const [text, group] of byWanted) {
       if (text === keeperText) continue;
       for (const member of group) {
-        const site = siteOf(member);
-        if (!overridable || !site) {
-          notes.push(
-            `${reason}: no per-task override is possible for ${label(member)} in ${first.file} (${first.pattern}); the shared value is the largest one wanted`,
-          );
-          continue;
-        }
+        const site = siteOf(member)!;
         const overrideKey = `${member.finding.pipeline}/${member.task}/${first.pattern}`;
         const override = overrides.get(overrideKey) ?? { site, pattern: first.pattern, reasons: [] };
         if (!override.reasons.includes(reason)) override.reasons.push(reason);

@@ -136,12 +136,16 @@ export function scanDeployCalls(
       return;
     }
     const pipeline = deploymentPipeline(flow, name);
+    const variables = module.resolve(keywords.get("job_variables")).node;
+    const poolName = stringValue(keywords.get("work_pool_name"));
     module.result.tasks.push({
       ...module.site(pipeline, "__flow__", node, keywords, node.childForFieldName("arguments")!, false),
       orchestrator: "prefect",
       ...(deployedFrom ? { deployedFrom } : {}),
+      ...(poolName
+        ? { workPool: { name: poolName, variables: module.entries(variables).map(([key]) => key) } }
+        : {}),
     });
-    const variables = module.resolve(keywords.get("job_variables")).node;
     for (const [key, value] of module.entries(variables)) {
       const resource = prefectVariableResource(names, key);
       if (!resource) continue;
@@ -290,6 +294,9 @@ export function scanPrefectYaml(
     }
     const name = deploymentPipeline(flow, deploymentName);
     const alias = ownJobVariablesAlias(deployment);
+    const workPool = lookup(document, deployment, "work_pool");
+    const variables = lookup(document, workPool, "job_variables");
+    const poolName = lookup(document, workPool, "name");
     result.tasks.push({
       orchestrator: "prefect",
       pipeline: name,
@@ -302,8 +309,10 @@ export function scanPrefectYaml(
       keywords: {},
       k8sModule: "k8s",
       ...(alias ? { jobVariablesAlias: alias } : {}),
+      ...(isScalar(poolName) && typeof poolName.value === "string"
+        ? { workPool: { name: poolName.value, variables: entries(document, variables).map(([key]) => key) } }
+        : {}),
     });
-    const variables = lookup(document, lookup(document, deployment, "work_pool"), "job_variables");
     for (const [key, value] of entries(document, variables)) {
       const resource = prefectVariableResource(names, key);
       if (!resource || !isScalar(value) || !value.range) continue;

@@ -3,15 +3,17 @@
  * `prefect.yml` through the Prefect scanner. The I/O edge around the pure scanners.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, sep } from "node:path";
+import { isAbsolute, join, posix, relative, sep } from "node:path";
 import { parseDocument } from "yaml";
 import { UsageError } from "../common/errors.js";
 import type { ScanProblem, ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import type { PrefectNames } from "./declaration-patterns.js";
+import { scanDagFactoryYaml } from "./dag-factory.js";
 import { scanPrefectYaml, settleDeployedFlows } from "./prefect.js";
 import { scanPythonSource } from "./python-scanner.js";
 import { firstSyntaxError, pythonParser } from "./python-syntax.js";
+import { scanWorkPoolTemplate, settleWorkPoolDefaults } from "./work-pool-template.js";
 
 /** Folders that hold no DAG sources of the repository's own. */
 const skippedFolders = new Set([
@@ -31,8 +33,16 @@ const skippedFolders = new Set([
  */
 export const MAX_SOURCE_FILE_BYTES = 4 * 1024 ** 2;
 
+function isPrefectYamlName(name: string): boolean {
+  return name === "prefect.yaml" || name === "prefect.yml";
+}
+
+/**
+ * Python files and prefect.yaml by name; other YAML (dag-factory DAG definitions) and JSON (work-pool
+ * base job templates) are told by their content, and files that are neither are left out.
+ */
 function isSourceName(name: string): boolean {
-  return name.endsWith(".py") || name === "prefect.yaml" || name === "prefect.yml";
+  return name.endsWith(".py") || /\.(ya?ml|json)$/.test(name);
 }
 
 function inside(root: string, path: string): boolean {
@@ -96,7 +106,10 @@ export function pythonFirst<T extends string>(files: T[]): T[] {
   return [...files.filter((file) => file.endsWith(".py")), ...files.filter((file) => !file.endsWith(".py"))];
 }
 
-/** Scans one DAG file (`.py`) or prefect.yaml's text and adds what it finds to `result`. */
+/**
+ * Scans one DAG file (`.py`), prefect.yaml, dag-factory YAML or work-pool template and adds what it
+ * finds to `result` (nothing for a YAML or JSON file that is neither).
+ */
 export function scanSourceInto(
   result: ScanResult,
   parser: Awaited<ReturnType<typeof pythonParser>>,
@@ -106,9 +119,15 @@ export function scanSourceInto(
 ): void {
   // prefect.yaml entrypoints name flows in the Python files: those are scanned first (scanRepository
   // and the fixtures order them so), and their flows resolve the deployments' keys.
+  const name = posix.basename(file);
   const part = file.endsWith(".py")
     ? scanPythonSource(parser, file, text, names, result.flows)
-    : scanPrefectYaml(file, text, names, result.flows);
+    : isPrefectYamlName(name)
+      ? scanPrefectYaml(file, text, names, result.flows)
+      : name.endsWith(".json")
+        ? scanWorkPoolTemplate(file, text)
+        : scanDagFactoryYaml(file, text);
+  if (part === null) return;
   result.findings.push(...part.findings);
   result.flows.push(...part.flows);
   result.tasks.push(...part.tasks);
@@ -116,7 +135,7 @@ export function scanSourceInto(
   result.files.push(...part.files);
 }
 
-/** Scans every DAG file and prefect.yaml under `repo`; paths in the result are relative to it. */
+/** Scans every source file under `repo` (see {@link scanSourceInto}); paths in the result are relative to it. */
 export async function scanRepository(repo: string, names: PrefectNames): Promise<ScanResult> {
   let isFolder = false;
   try {
@@ -152,6 +171,7 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
     scanSourceInto(result, parser, file, text, names);
   }
   settleDeployedFlows(result);
+  settleWorkPoolDefaults(result);
   return result;
 }
 
