@@ -19,6 +19,14 @@ export function deref(document: Document, node: YamlNode): YamlNode {
 }
 
 /**
+ * A `<<` merge key. With `merge: true` the `yaml` package reads its key as a symbol, not the string "<<"
+ * (yaml/dist/schema/yaml-1.1/merge.js), so both are recognised.
+ */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && (key.value === "<<" || (typeof key.value === "symbol" && key.source === "<<"));
+}
+
+/**
  * A key of a mapping, following `<<: *anchor` merges (YAML 1.1 merge keys, which PyYAML's loaders — and
  * so Prefect and dag-factory — read).
  */
@@ -29,7 +37,7 @@ export function lookup(document: Document, node: YamlNode, key: string): YamlNod
     if (isPair(pair) && isScalar(pair.key) && pair.key.value === key) return deref(document, pair.value);
   }
   for (const pair of map.items) {
-    if (isPair(pair) && isScalar(pair.key) && pair.key.value === "<<") {
+    if (isPair(pair) && isMergeKey(pair.key)) {
       const merged = deref(document, pair.value);
       const sources = isSeq(merged) ? merged.items : [merged];
       for (const source of sources) {
@@ -50,7 +58,7 @@ export function entries(document: Document, node: YamlNode): Array<[string, Yaml
   for (const pair of map.items) {
     if (!isPair(pair) || !isScalar(pair.key)) continue;
     const key = String(pair.key.value);
-    if (key === "<<") {
+    if (isMergeKey(pair.key)) {
       const source = deref(document, pair.value);
       for (const item of isSeq(source) ? source.items : [source]) merged.push(...entries(document, item));
     } else {

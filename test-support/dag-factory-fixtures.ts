@@ -112,3 +112,63 @@ export function dagFactoryAnalysis(): AnalysisDocument {
     ],
   };
 }
+
+/** The exact `rightsize.patch` for the dag-factory repository and its analysis. */
+export const dagFactoryExpectedPatch = `# dags/warehouse.yml:7 warehouse_etl/transform.aggregate, warehouse_etl/extract, warehouse_etl/score, reporting/train: cpu request 2 -> 1.5
+# dags/warehouse.yml:8 reporting/train: memory request 4096 -> 3072
+# dags/warehouse.yml:14 warehouse_etl/transform.aggregate, warehouse_etl/extract, warehouse_etl/score: memory request 8192 -> 6144
+# dags/warehouse.yml:44 warehouse_etl/score: cpu request "2000m" -> "1200m"
+# dags/warehouse.yml:45 warehouse_etl/score: memory request "8Gi" -> "5Gi"
+# dags/warehouse.yml:57 reporting/train: cpu request 1 -> 0.75
+# dags/warehouse.yml:58 reporting/train: memory request 2Gi -> 3Gi
+# dags/warehouse.yml:64 reporting/publish: memory request 512 -> 320
+# cpu request at dags/warehouse.yml:7 is shared by tasks that need different values (warehouse_etl/extract: 0.5 cores (0.5); warehouse_etl/score: 1.2 cores (1.2); warehouse_etl/transform.aggregate: 1.5 cores (1.5); reporting/train: 0.75 cores (0.75)): no per-task override is possible for warehouse_etl/extract, warehouse_etl/score, reporting/train in dags/warehouse.yml (dag_factory_resources); the shared value is the largest one wanted
+# memory request at dags/warehouse.yml:14 is shared by tasks that need different values (warehouse_etl/extract: 1 GiB (1024); warehouse_etl/score: 5 GiB (5120); warehouse_etl/transform.aggregate: 6 GiB (6144)): no per-task override is possible for warehouse_etl/extract, warehouse_etl/score in dags/warehouse.yml (dag_factory_resources); the shared value is the largest one wanted
+diff --git a/dags/warehouse.yml b/dags/warehouse.yml
+--- a/dags/warehouse.yml
++++ b/dags/warehouse.yml
+@@ -4,14 +4,14 @@
+     owner: data
+     start_date: 2024-01-01
+     resources:
+-      cpus: 2
+-      ram: 4096
++      cpus: 1.5
++      ram: 3072
+ 
+ warehouse_etl:
+   schedule: "@daily"
+   default_args:
+     resources:
+-      ram: 8192   # the nightly join needs it
++      ram: 6144   # the nightly join needs it
+   task_groups:
+     transform:
+       tooltip: transforms
+@@ -41,8 +41,8 @@
+                   resources:
+                     __type__: kubernetes.client.models.V1ResourceRequirements
+                     requests:
+-                      cpu: "2000m"
+-                      memory: "8Gi"
++                      cpu: "1200m"
++                      memory: "5Gi"
+                     limits:
+                       memory: "8Gi"
+ 
+@@ -54,11 +54,11 @@
+       container_resources:
+         __type__: kubernetes.client.models.V1ResourceRequirements
+         requests:
+-          cpu: 1
+-          memory: 2Gi
++          cpu: 0.75
++          memory: 3Gi
+     - task_id: publish
+       operator: airflow.providers.standard.operators.bash.BashOperator
+       bash_command: publish.sh
+       resources:
+         cpus: '{{ var.value.publish_cpus }}'
+-        ram: 512
++        ram: 320
+`;

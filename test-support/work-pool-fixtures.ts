@@ -122,3 +122,52 @@ export function workPoolAnalysis(): AnalysisDocument {
     ],
   };
 }
+
+/** The exact `rightsize.patch` for the work-pool repository and its analysis. */
+export const workPoolExpectedPatch = `# prefect.yaml:14 hourly-sync/hourly: cpu request "250m" -> "200m"
+# work-pools/ecs.json:18 export/export: memory request 8192 -> 2048
+# work-pools/ecs.json:19 export/export: cpu request 2048 -> 512
+# work-pools/k8s-pool.json:39 nightly-etl/nightly: cpu request "1000m" -> "500m"
+# work-pools/k8s-pool.json:40 nightly-etl/nightly, hourly-sync/hourly: memory request "2Gi" -> "1536Mi"
+# memory request at work-pools/k8s-pool.json:40 is shared by tasks that need different values (nightly-etl/nightly: 1.5 GiB (1536Mi); hourly-sync/hourly: 1 GiB (1Gi)): no per-task override is possible for hourly-sync/hourly in work-pools/k8s-pool.json (work_pool_template); the shared value is the largest one wanted
+diff --git a/prefect.yaml b/prefect.yaml
+--- a/prefect.yaml
++++ b/prefect.yaml
+@@ -11,7 +11,7 @@
+     work_pool:
+       name: k8s-pool
+       job_variables:
+-        cpu_request: "250m"
++        cpu_request: "200m"
+   - name: export
+     entrypoint: flows/export.py:export
+     work_pool:
+diff --git a/work-pools/ecs.json b/work-pools/ecs.json
+--- a/work-pools/ecs.json
++++ b/work-pools/ecs.json
+@@ -15,8 +15,8 @@
+         },
+         "variables": {
+             "properties": {
+-                "memory": { "type": "integer", "default": 8192 },
+-                "cpu": { "type": "integer", "default": 2048 }
++                "memory": { "type": "integer", "default": 2048 },
++                "cpu": { "type": "integer", "default": 512 }
+             }
+         }
+     }
+diff --git a/work-pools/k8s-pool.json b/work-pools/k8s-pool.json
+--- a/work-pools/k8s-pool.json
++++ b/work-pools/k8s-pool.json
+@@ -36,8 +36,8 @@
+     "type": "object",
+     "properties": {
+       "image": { "type": "string", "default": "prefecthq/prefect:3-latest" },
+-      "cpu_request": { "title": "CPU Request", "type": "string", "default": "1000m" },
+-      "memory_request": { "title": "Memory Request", "type": "string", "default": "2Gi" },
++      "cpu_request": { "title": "CPU Request", "type": "string", "default": "500m" },
++      "memory_request": { "title": "Memory Request", "type": "string", "default": "1536Mi" },
+       "memory_limit": { "title": "Memory Limit", "type": "string", "default": "4Gi" }
+     }
+   }
+`;
