@@ -4,7 +4,7 @@ import {
   dagFactoryExpectedPatch,
   dagFactoryFiles,
 } from "../test-support/dag-factory-fixtures.js";
-import { scanFiles } from "../test-support/source-fixtures.js";
+import { analysisTask, scanFiles } from "../test-support/source-fixtures.js";
 import { scanDagFactoryYaml } from "./dag-factory.js";
 import type { Finding } from "./findings.js";
 import { planPatches, renderUnifiedDiff, usableRecommendations } from "./patcher.js";
@@ -104,6 +104,84 @@ nested:
       "dags/nested.yaml:31:45 nested [b] cpu request $BASE_CPU dynamic dag_factory_pod_override via task",
       "dags/nested.yaml:31:64 nested [b] memory request 256Mi dag_factory_pod_override via task",
     ]);
+  });
+
+  it("overrides per task in YAML: a shared anchor is replaced, a new key follows the task's first line, CRLF kept", async () => {
+    const text = [
+      "x-kpo: &kpo",
+      "  __type__: kubernetes.client.models.V1ResourceRequirements",
+      "  requests: {cpu: 1, memory: 1Gi}",
+      "ml:",
+      "  default_args:",
+      "    executor_config:",
+      "      pod_override:",
+      "        __type__: kubernetes.client.models.V1Pod",
+      "        spec:",
+      "          containers: [{name: base, resources: {requests: {cpu: 500m, memory: 512Mi}, limits: {memory: 1Gi}}}]",
+      "  tasks:",
+      "    - task_id: small",
+      "      operator: airflow.providers.cncf.kubernetes.operators.pod.KubernetesPodOperator",
+      "      container_resources: *kpo",
+      "    - task_id: big",
+      "      operator: airflow.providers.cncf.kubernetes.operators.pod.KubernetesPodOperator",
+      "      container_resources: *kpo",
+      "    - {task_id: flow, operator: airflow.operators.bash.BashOperator}",
+      "",
+    ].join("\r\n");
+    const files = { "dags/ml.yaml": text };
+    const scan = await scanFiles(files);
+    const plan = planPatches(
+      scan,
+      new Map(Object.entries(files)),
+      usableRecommendations(
+        [
+          ["small", 0.5, 1024 ** 3],
+          ["big", 2, 4 * 1024 ** 3],
+          ["flow", 0.25, 256 * 1024 ** 2],
+        ].map(([task, cpuCores, memoryBytes]) =>
+          analysisTask({
+            pipeline: "ml",
+            task: task as string,
+            cpuCores: cpuCores as number,
+            memoryBytes: memoryBytes as number,
+          }),
+        ),
+      ),
+    );
+    const after = plan.files[0]!.after;
+    expect(after.split("\r\n").slice(9, 22)).toEqual([
+      // The flow-mapped task cannot get a key of its own: the shared pod_override is sized for it (the
+      // largest of the tasks without an override), the others get theirs; a limit moves with its request.
+      "          containers: [{name: base, resources: {requests: {cpu: 250m, memory: 256Mi}, limits: {memory: 1Gi}}}]",
+      "  tasks:",
+      "    - task_id: small",
+      "      # rightsize: per-task override, cpu request at dags/ml.yaml:10 is shared by tasks that need different values (ml/big: 2 cores (2000m); ml/flow: 0.25 cores (250m); ml/small: 0.5 cores (500m)); memory request at dags/ml.yaml:10 is shared by tasks that need different values (ml/big: 4 GiB (4096Mi); ml/flow: 256 MiB (256Mi); ml/small: 1 GiB (1024Mi))",
+      "      executor_config: {pod_override: {__type__: kubernetes.client.models.V1Pod, spec: {__type__: kubernetes.client.models.V1PodSpec, containers: [{__type__: kubernetes.client.models.V1Container, name: base, resources: {__type__: kubernetes.client.models.V1ResourceRequirements, requests: {cpu: 500m, memory: 1024Mi}, limits: {memory: 1Gi}}}]}}}",
+      "      operator: airflow.providers.cncf.kubernetes.operators.pod.KubernetesPodOperator",
+      "      container_resources: *kpo",
+      "    - task_id: big",
+      "      # rightsize: per-task override, cpu request at dags/ml.yaml:10 is shared by tasks that need different values (ml/big: 2 cores (2000m); ml/flow: 0.25 cores (250m); ml/small: 0.5 cores (500m)); memory request at dags/ml.yaml:10 is shared by tasks that need different values (ml/big: 4 GiB (4096Mi); ml/flow: 256 MiB (256Mi); ml/small: 1 GiB (1024Mi)); memory limit at dags/ml.yaml:10 is shared by tasks that need different values (ml/big: 8 GiB (8Gi); ml/flow, ml/small: 1 GiB (1Gi))",
+      "      executor_config: {pod_override: {__type__: kubernetes.client.models.V1Pod, spec: {__type__: kubernetes.client.models.V1PodSpec, containers: [{__type__: kubernetes.client.models.V1Container, name: base, resources: {__type__: kubernetes.client.models.V1ResourceRequirements, requests: {cpu: 2000m, memory: 4096Mi}, limits: {memory: 8Gi}}}]}}}",
+      "      operator: airflow.providers.cncf.kubernetes.operators.pod.KubernetesPodOperator",
+      // The anchor shared by small and big: big's alias becomes its own value.
+      "      container_resources: {__type__: kubernetes.client.models.V1ResourceRequirements, requests: {cpu: 2, memory: 4Gi}}",
+      "    - {task_id: flow, operator: airflow.operators.bash.BashOperator}",
+    ]);
+    expect(after.replace(/\r\n/g, "")).not.toContain("\n");
+    // What dag-factory would build from the patched file: each task's own sizes.
+    const rescan = await scanFiles({ "dags/ml.yaml": after });
+    const requests = (task: string) =>
+      rescan.findings
+        .filter(
+          (finding) =>
+            finding.tasks.includes(task) &&
+            finding.kind === "request" &&
+            finding.pattern === "dag_factory_pod_override",
+        )
+        .map((finding) => finding.raw);
+    expect(requests("small")).toEqual(["500m", "1024Mi"]);
+    expect(requests("big")).toEqual(["2000m", "4096Mi"]);
+    expect(requests("flow")).toEqual(["250m", "256Mi"]);
   });
 
   it("leaves other YAML alone and reports a broken DAG definition with its line", () => {

@@ -24,7 +24,7 @@
  * `default_args` over the DAG's (airflow/models/baseoperator.py `_get_parent_defaults`) and an inner
  * group's over its parent's (airflow/utils/task_group.py `_update_default_args`).
  */
-import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar } from "yaml";
 import {
   airflowResourcesKeys,
   type KeyMeaning,
@@ -32,7 +32,14 @@ import {
   resourceRequirementKeys,
   resourceRequirementKinds,
 } from "./declaration-patterns.js";
-import { emptyScanResult, type Finding, type Pattern, type ScanResult } from "./findings.js";
+import {
+  emptyScanResult,
+  type Finding,
+  type Pattern,
+  type ScanResult,
+  type TaskKeyword,
+  type TaskSite,
+} from "./findings.js";
 import { deref, entries, lookup, scalarFinding, type YamlNode } from "./yaml-values.js";
 
 /** Top-level keys of a dag-factory file that are no DAG (dagfactory/dagfactory.py `SYSTEM_PARAMS`). */
@@ -243,7 +250,50 @@ function declarationsOf(document: Document, keyword: string, layers: YamlNode[])
 }
 
 /** The task arguments a request can be declared in. */
-const requestKeywords = ["resources", "executor_config", "container_resources"];
+const requestKeywords = ["resources", "executor_config", "container_resources"] as const;
+
+/**
+ * Where a per-task override goes in a task's block mapping: a new key after the line of its first
+ * one-line scalar value (`operator: …`, `task_id: …`), at that key's indentation, and the value ranges of
+ * the request arguments the task writes itself (an override replaces those). None for a task written as
+ * a flow mapping (`{operator: …}`): its shared values are then sized for every task sharing them.
+ */
+function overridePlace(
+  document: Document,
+  text: string,
+  lineCounter: LineCounter,
+  conf: YamlNode,
+): Pick<TaskSite, "insertAt" | "keywords" | "yamlIndent"> {
+  const task = deref(document, conf);
+  const keywords: TaskSite["keywords"] = {};
+  if (!isMap(task) || task.flow) return { insertAt: 0, keywords };
+  for (const pair of task.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : null;
+    const range = (pair.value as { range?: [number, number, number] } | null)?.range;
+    if (!range || !requestKeywords.includes(key as (typeof requestKeywords)[number])) continue;
+    // A block collection's range runs to the next line; the override replaces only the value itself.
+    keywords[key as TaskKeyword] = {
+      start: range[0],
+      end: range[0] + text.slice(range[0], range[1]).trimEnd().length,
+    };
+  }
+  const anchor = task.items.find(
+    (pair) =>
+      isScalar(pair.key) &&
+      isScalar(pair.value) &&
+      pair.value.range &&
+      (pair.value.type === Scalar.PLAIN ||
+        pair.value.type === Scalar.QUOTE_DOUBLE ||
+        pair.value.type === Scalar.QUOTE_SINGLE) &&
+      !text.slice(pair.value.range[0], pair.value.range[1]).includes("\n"),
+  );
+  if (!anchor) return { insertAt: 0, keywords };
+  const valueEnd = (anchor.value as Scalar).range![1];
+  const lineEnd = text.indexOf("\n", valueEnd);
+  const end = lineEnd === -1 ? text.length : text[lineEnd - 1] === "\r" ? lineEnd - 1 : lineEnd;
+  const column = lineCounter.linePos((anchor.key as Scalar).range![0]).col;
+  return { insertAt: end, keywords, yamlIndent: " ".repeat(column - 1) };
+}
 
 /**
  * Scans one YAML file as a dag-factory definition. Returns null when the file is not one (no top-level
@@ -289,11 +339,10 @@ export function scanDagFactoryYaml(file: string, text: string): ScanResult | nul
         task: taskId,
         file,
         line: lineCounter.linePos(nameRange?.[0] ?? 0).line,
-        insertAt: nameRange?.[1] ?? 0,
         bare: false,
         indent: null,
-        keywords: {},
         k8sModule: "k8s",
+        ...overridePlace(document, text, lineCounter, task.conf),
       });
       for (const keyword of requestKeywords) {
         // The task's own argument replaces default_args' whole (Airflow merges keyword by keyword);

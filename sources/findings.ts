@@ -87,6 +87,11 @@ export interface TaskSite {
   bare: boolean;
   /** Multi-line argument lists: the indentation of the last argument. Null when on one line. */
   indent: string | null;
+  /**
+   * dag-factory tasks: the indentation of the task's keys; an override is then a YAML key inserted at
+   * `insertAt` (the end of a line of the task's mapping). Absent where none can be written.
+   */
+  yamlIndent?: string;
   /** Value ranges of keyword arguments the task itself passes that a pattern lives in. */
   keywords: Partial<Record<TaskKeyword, { start: number; end: number }>>;
   /** The K8s models module name the file imports (`k8s` in `from kubernetes.client import models as k8s`). */

@@ -95,17 +95,18 @@ describe("dag-factory YAML DAG definitions", () => {
     expect(git(repo, "diff", "--name-only").trim()).toBe("dags/warehouse.yml");
     // dag-factory loads the file with PyYAML: the values written read as meant, comments kept.
     const loaded = python(
-      "import json, sys, yaml; d = yaml.safe_load(open(sys.argv[1])); t = d['warehouse_etl']['tasks']; print(json.dumps({'default': d['default']['default_args']['resources'], 'dag': d['warehouse_etl']['default_args']['resources'], 'score': t['score']['executor_config']['pod_override']['spec']['containers']['items'][0]['resources']['requests'], 'train': d['reporting']['tasks'][0]['container_resources']['requests']}))",
+      "import json, sys, yaml; d = yaml.safe_load(open(sys.argv[1])); t = d['warehouse_etl']['tasks']; print(json.dumps({'default': d['default']['default_args']['resources'], 'dag': d['warehouse_etl']['default_args']['resources'], 'aggregate': t['aggregate']['resources'], 'score': t['score']['executor_config']['pod_override']['spec']['containers']['items'][0]['resources']['requests'], 'train': d['reporting']['tasks'][0]['container_resources']['requests']}))",
       join(repo, "dags/warehouse.yml"),
     );
     expect(loaded).toEqual({
-      default: { cpus: 1.5, ram: 3072 },
-      dag: { ram: 6144 },
+      default: { cpus: 0.5, ram: 3072 },
+      dag: { ram: 1024 },
+      aggregate: { cpus: 1.5, ram: 6144 },
       score: { cpu: "1200m", memory: "5Gi" },
       train: { cpu: 0.75, memory: "3Gi" },
     });
     expect(readFileSync(join(repo, "dags/warehouse.yml"), "utf8")).toContain(
-      "ram: 6144   # the nightly join needs it",
+      "ram: 1024   # the nightly join needs it",
     );
   });
 });

@@ -114,16 +114,22 @@ export function dagFactoryAnalysis(): AnalysisDocument {
 }
 
 /** The exact `rightsize.patch` for the dag-factory repository and its analysis. */
-export const dagFactoryExpectedPatch = `# dags/warehouse.yml:7 warehouse_etl/transform.aggregate, warehouse_etl/extract, warehouse_etl/score, reporting/train: cpu request 2 -> 1.5
+export const dagFactoryExpectedPatch = `# dags/warehouse.yml:7 warehouse_etl/extract: cpu request 2 -> 0.5
+# dags/warehouse.yml:7 warehouse_etl/score: cpu request 2 -> 1.2 (per-task override)
+# dags/warehouse.yml:7 warehouse_etl/transform.aggregate: cpu request 2 -> 1.5 (per-task override)
+# dags/warehouse.yml:7 reporting/train: cpu request 2 -> 0.75 (per-task override)
 # dags/warehouse.yml:8 reporting/train: memory request 4096 -> 3072
-# dags/warehouse.yml:14 warehouse_etl/transform.aggregate, warehouse_etl/extract, warehouse_etl/score: memory request 8192 -> 6144
+# dags/warehouse.yml:14 warehouse_etl/extract: memory request 8192 -> 1024
+# dags/warehouse.yml:14 warehouse_etl/score: memory request 8192 -> 5120 (per-task override)
+# dags/warehouse.yml:14 warehouse_etl/transform.aggregate: memory request 8192 -> 6144 (per-task override)
 # dags/warehouse.yml:44 warehouse_etl/score: cpu request "2000m" -> "1200m"
 # dags/warehouse.yml:45 warehouse_etl/score: memory request "8Gi" -> "5Gi"
 # dags/warehouse.yml:57 reporting/train: cpu request 1 -> 0.75
 # dags/warehouse.yml:58 reporting/train: memory request 2Gi -> 3Gi
 # dags/warehouse.yml:64 reporting/publish: memory request 512 -> 320
-# cpu request at dags/warehouse.yml:7 is shared by tasks that need different values (warehouse_etl/extract: 0.5 cores (0.5); warehouse_etl/score: 1.2 cores (1.2); warehouse_etl/transform.aggregate: 1.5 cores (1.5); reporting/train: 0.75 cores (0.75)): no per-task override is possible for warehouse_etl/extract, warehouse_etl/score, reporting/train in dags/warehouse.yml (dag_factory_resources); the shared value is the largest one wanted
-# memory request at dags/warehouse.yml:14 is shared by tasks that need different values (warehouse_etl/extract: 1 GiB (1024); warehouse_etl/score: 5 GiB (5120); warehouse_etl/transform.aggregate: 6 GiB (6144)): no per-task override is possible for warehouse_etl/extract, warehouse_etl/score in dags/warehouse.yml (dag_factory_resources); the shared value is the largest one wanted
+# override for warehouse_etl/score in dags/warehouse.yml: cpu request at dags/warehouse.yml:7 is shared by tasks that need different values (warehouse_etl/extract: 0.5 cores (0.5); warehouse_etl/score: 1.2 cores (1.2); warehouse_etl/transform.aggregate: 1.5 cores (1.5); reporting/train: 0.75 cores (0.75)); memory request at dags/warehouse.yml:14 is shared by tasks that need different values (warehouse_etl/extract: 1 GiB (1024); warehouse_etl/score: 5 GiB (5120); warehouse_etl/transform.aggregate: 6 GiB (6144))
+# override for warehouse_etl/transform.aggregate in dags/warehouse.yml: cpu request at dags/warehouse.yml:7 is shared by tasks that need different values (warehouse_etl/extract: 0.5 cores (0.5); warehouse_etl/score: 1.2 cores (1.2); warehouse_etl/transform.aggregate: 1.5 cores (1.5); reporting/train: 0.75 cores (0.75)); memory request at dags/warehouse.yml:14 is shared by tasks that need different values (warehouse_etl/extract: 1 GiB (1024); warehouse_etl/score: 5 GiB (5120); warehouse_etl/transform.aggregate: 6 GiB (6144))
+# override for reporting/train in dags/warehouse.yml: cpu request at dags/warehouse.yml:7 is shared by tasks that need different values (warehouse_etl/extract: 0.5 cores (0.5); warehouse_etl/score: 1.2 cores (1.2); warehouse_etl/transform.aggregate: 1.5 cores (1.5); reporting/train: 0.75 cores (0.75))
 diff --git a/dags/warehouse.yml b/dags/warehouse.yml
 --- a/dags/warehouse.yml
 +++ b/dags/warehouse.yml
@@ -133,7 +139,7 @@ diff --git a/dags/warehouse.yml b/dags/warehouse.yml
      resources:
 -      cpus: 2
 -      ram: 4096
-+      cpus: 1.5
++      cpus: 0.5
 +      ram: 3072
  
  warehouse_etl:
@@ -141,11 +147,27 @@ diff --git a/dags/warehouse.yml b/dags/warehouse.yml
    default_args:
      resources:
 -      ram: 8192   # the nightly join needs it
-+      ram: 6144   # the nightly join needs it
++      ram: 1024   # the nightly join needs it
    task_groups:
      transform:
        tooltip: transforms
-@@ -41,8 +41,8 @@
+@@ -21,11 +21,15 @@
+       bash_command: extract.sh
+     aggregate:
+       operator: airflow.providers.standard.operators.bash.BashOperator
++      # rightsize: per-task override, cpu request at dags/warehouse.yml:7 is shared by tasks that need different values (warehouse_etl/extract: 0.5 cores (0.5); warehouse_etl/score: 1.2 cores (1.2); warehouse_etl/transform.aggregate: 1.5 cores (1.5); reporting/train: 0.75 cores (0.75)); memory request at dags/warehouse.yml:14 is shared by tasks that need different values (warehouse_etl/extract: 1 GiB (1024); warehouse_etl/score: 5 GiB (5120); warehouse_etl/transform.aggregate: 6 GiB (6144))
++      resources: {cpus: 1.5, ram: 6144}
+       bash_command: aggregate.sh
+       task_group_name: transform
+       dependencies: [extract]
+     score:
+       operator: airflow.providers.standard.operators.python.PythonOperator
++      # rightsize: per-task override, cpu request at dags/warehouse.yml:7 is shared by tasks that need different values (warehouse_etl/extract: 0.5 cores (0.5); warehouse_etl/score: 1.2 cores (1.2); warehouse_etl/transform.aggregate: 1.5 cores (1.5); reporting/train: 0.75 cores (0.75)); memory request at dags/warehouse.yml:14 is shared by tasks that need different values (warehouse_etl/extract: 1 GiB (1024); warehouse_etl/score: 5 GiB (5120); warehouse_etl/transform.aggregate: 6 GiB (6144))
++      resources: {cpus: 1.2, ram: 5120}
+       python_callable_name: score
+       python_callable_file: /usr/local/airflow/dags/score.py
+       executor_config:
+@@ -41,24 +45,26 @@
                    resources:
                      __type__: kubernetes.client.models.V1ResourceRequirements
                      requests:
@@ -156,7 +178,13 @@ diff --git a/dags/warehouse.yml b/dags/warehouse.yml
                      limits:
                        memory: "8Gi"
  
-@@ -54,11 +54,11 @@
+ reporting:
+   tasks:
+     - task_id: train
++      # rightsize: per-task override, cpu request at dags/warehouse.yml:7 is shared by tasks that need different values (warehouse_etl/extract: 0.5 cores (0.5); warehouse_etl/score: 1.2 cores (1.2); warehouse_etl/transform.aggregate: 1.5 cores (1.5); reporting/train: 0.75 cores (0.75))
++      resources: {cpus: 0.75, ram: 3072}
+       operator: airflow.providers.cncf.kubernetes.operators.pod.KubernetesPodOperator
+       image: trainer:1
        container_resources:
          __type__: kubernetes.client.models.V1ResourceRequirements
          requests:
