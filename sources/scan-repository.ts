@@ -183,8 +183,8 @@ export function readSources(repo: string, files: Iterable<string>): Map<string, 
 }
 
 /**
- * A checker for patched files: Python must parse without ERROR nodes, YAML without errors. Returns a
- * problem description or null.
+ * A checker for patched files: Python must parse without ERROR nodes, YAML without errors, JSON as
+ * JSON. Returns a problem description or null.
  */
 export async function syntaxChecker(): Promise<(file: string, text: string) => string | null> {
   const parser = await pythonParser();
@@ -197,6 +197,15 @@ export async function syntaxChecker(): Promise<(file: string, text: string) => s
         return error ? `syntax error at line ${error.startPosition.row + 1}` : null;
       } finally {
         tree.delete();
+      }
+    }
+    if (file.endsWith(".json")) {
+      // A work-pool template must stay JSON for Prefect, not merely YAML (which is lenient about it).
+      try {
+        JSON.parse(text);
+        return null;
+      } catch (error) {
+        return `not valid JSON: ${(error as Error).message}`;
       }
     }
     const document = parseDocument(text);

@@ -7,6 +7,7 @@ import {
 } from "../test-support/work-pool-fixtures.js";
 import type { Finding } from "./findings.js";
 import { planPatches, renderUnifiedDiff, usableRecommendations } from "./patcher.js";
+import { syntaxChecker } from "./scan-repository.js";
 import { scanWorkPoolTemplate } from "./work-pool-template.js";
 
 const describe_ = (finding: Finding) =>
@@ -103,6 +104,13 @@ deployments:
       'pools/run.base-job-template.json nightly/py cpu request "1000m" k8s-cpu',
       'pools/run.base-job-template.json nightly/merged memory request "512Mi" k8s-memory',
     ]);
+  });
+
+  it("accepts a patched template only when it is still JSON, not merely YAML", async () => {
+    const verify = await syntaxChecker();
+    expect(verify("pools/k8s.json", '{"variables": {"cpu": {"default": "500m"}}}')).toBeNull();
+    expect(verify("pools/k8s.json", "{variables: {cpu: {default: 500m}}}")).toMatch(/^not valid JSON: /);
+    expect(verify("prefect.yaml", "{variables: {cpu: {default: 500m}}}")).toBeNull();
   });
 
   it("leaves other JSON alone and reports a broken template or one whose pool cannot be told", () => {
