@@ -106,6 +106,33 @@ nested:
     ]);
   });
 
+  it("merges default mappings key by key as dag-factory does, but never into or under a __type__ object", () => {
+    const text = `default:
+  default_args:
+    resources: {cpus: 1, ram: 1024}
+    container_resources:
+      __type__: kubernetes.client.models.V1ResourceRequirements
+      requests: {memory: 1Gi}
+plain_over_object:
+  default_args:
+    resources: {ram: 2048}
+    container_resources: {requests: {cpu: 2}}
+  tasks:
+    t:
+      operator: airflow.providers.cncf.kubernetes.operators.pod.KubernetesPodOperator
+`;
+    const result = scanDagFactoryYaml("dags/merge.yml", text)!;
+    expect(result.findings.map((finding) => `${finding.resource} ${finding.raw} ${finding.pattern}`)).toEqual(
+      [
+        // resources: the DAG's ram over the file default's cpus, key by key.
+        "cpu 1 dag_factory_resources",
+        "memory 2048 dag_factory_resources",
+        // container_resources: the DAG's plain mapping wins whole over the file default's object.
+        "cpu 2 dag_factory_container_resources",
+      ],
+    );
+  });
+
   it("overrides per task in YAML: a shared anchor is replaced, a new key follows the task's first line, CRLF kept", async () => {
     const text = [
       "x-kpo: &kpo",

@@ -68,11 +68,13 @@ function layeredChild(document: Document, layers: YamlNode[], key: string): Yaml
   for (const layer of layers) {
     const node = deref(document, layer);
     if (!isMap(node)) break;
+    // An object is read alone when it wins, and never merged under a mapping above it.
+    if (isTyped(document, node)) {
+      if (merging.length === 0) merging.push(node);
+      break;
+    }
     merging.push(node);
-    if (isTyped(document, node)) break;
   }
-  if (merging.length === 0) return [];
-  if (isTyped(document, merging[0])) merging.length = 1;
   return merging.map((node) => lookup(document, node, key)).filter((node) => node !== undefined);
 }
 
