@@ -98,7 +98,10 @@ function unitOf(style: Style, resource: Resource, literal: Literal | null): Quan
   }
 }
 
-/** The pool's name: the API shape's `name`, else the file's name (`k8s-pool.json`, `k8s-pool.base-job-template.json`), else its folder's. */
+/**
+ * The pool's name: the API shape's `name`, else the file's name (`k8s-pool.json`,
+ * `k8s-pool.base-job-template.json`), else its folder's (`k8s-pool/base-job-template.json`).
+ */
 function poolNameOf(file: string, document: Document): string | null {
   const named = deref(document, lookup(document, document.contents, "name"));
   if (isScalar(named) && typeof named.value === "string" && named.value) return named.value;
@@ -134,7 +137,8 @@ function scalarsUnder(
 export function scanWorkPoolTemplate(file: string, text: string): ScanResult | null {
   if (!looksLikeWorkPoolTemplate(text)) return null;
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  // Duplicate keys are refused: JSON readers disagree on which one wins.
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
   const result = emptyScanResult();
   const error = document.errors[0];
   if (error) {
@@ -181,7 +185,7 @@ export function scanWorkPoolTemplate(file: string, text: string): ScanResult | n
     if (!place || !scalar.range || scalar.value === null) return;
     const value = typeof scalar.value === "string" ? scalar.value.trim() : null;
     const placeholder = value === null ? null : /^\{\{\s*([\w-]+)\s*\}\}(Mi)?$/.exec(value);
-    if (placeholder) {
+    if (placeholder && (!placeholder[2] || place.resource === "memory")) {
       const style: Style = placeholder[2] ? "kubernetes-mebibytes" : place.style;
       const earlier = placed.get(placeholder[1]!);
       // A variable placed as a request anywhere (ECS puts `cpu` in the task definition and the
