@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { scanFiles } from "../test-support/source-fixtures.js";
+import { analysisTask, scanFiles } from "../test-support/source-fixtures.js";
 import {
   workPoolAnalysis,
   workPoolExpectedPatch,
@@ -86,6 +86,12 @@ deployments:
     entrypoint: flows/deploy.py:nightly
     work_pool:
       name: k8s-mi
+  - name: own-mebibytes
+    entrypoint: flows/deploy.py:nightly
+    work_pool:
+      name: k8s-mi
+      job_variables:
+        memory: 4096
 `,
     };
     const scan = await scanFiles(files);
@@ -99,11 +105,34 @@ deployments:
     ).toEqual([
       // `"{{ cpu }}m"` is a template around the variable: shown, never patched.
       'pools/k8s-mi/base-job-template.json nightly/mebibytes cpu request "{{ cpu }}m" k8s-cpu dynamic',
+      'pools/k8s-mi/base-job-template.json nightly/own-mebibytes cpu request "{{ cpu }}m" k8s-cpu dynamic',
       "pools/k8s-mi/base-job-template.json nightly/mebibytes memory request 2048 MB",
       // Cloud Run: the limit is the job's size. `py` sets memory, `merged` sets cpu through the anchor.
       'pools/run.base-job-template.json nightly/py cpu request "1000m" k8s-cpu',
       'pools/run.base-job-template.json nightly/merged memory request "512Mi" k8s-memory',
     ]);
+    // A deployment's own number for that `"{{ memory }}Mi"` is MiB sized for Kubernetes, not ECS MiB
+    // sized for Fargate (which prefect.yaml alone would make of it).
+    const own = scan.findings.find(
+      (finding) => finding.pipeline === "nightly/own-mebibytes" && finding.pattern === "prefect_yaml",
+    )!;
+    expect(own).toMatchObject({ pattern: "prefect_yaml", raw: "4096", unit: "MB", value: 4096 * 1024 ** 2 });
+    const plan = planPatches(
+      scan,
+      new Map(Object.entries(files)),
+      usableRecommendations([
+        analysisTask({
+          orchestrator: "prefect",
+          pipeline: "nightly/own-mebibytes",
+          task: "__flow__",
+          cpuCores: 0.5,
+          memoryBytes: 1.5 * 1024 ** 3,
+        }),
+      ]),
+    );
+    expect(
+      plan.changes.map((change) => `${change.file}:${change.line} ${change.from} -> ${change.to}`),
+    ).toEqual(["prefect.yaml:20 4096 -> 1536"]);
   });
 
   it("accepts a patched template only when it is still JSON, not merely YAML", async () => {

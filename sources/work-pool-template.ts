@@ -34,7 +34,7 @@ import {
   type ScanResult,
 } from "./findings.js";
 import { prefectUnit } from "./prefect.js";
-import type { Literal, QuantityUnit } from "./quantities.js";
+import { type Literal, parseDeclared, type QuantityUnit } from "./quantities.js";
 import { deref, entries, lookup, scalarFinding, type YamlNode } from "./yaml-values.js";
 
 /** A cheap look before parsing: only JSON files naming `job_configuration` are parsed at all. */
@@ -228,6 +228,32 @@ export function scanWorkPoolTemplate(file: string, text: string): ScanResult | n
 }
 
 /**
+ * A deployment's own value of a variable the pool's template places in a Kubernetes resource is read as
+ * the template reads it (prefect.yaml alone cannot tell: numbers there are taken for ECS units): a number
+ * for `"{{ memory }}Mi"` is MiB, anything else a Kubernetes quantity — so it is sized for Kubernetes, not
+ * Fargate.
+ */
+function readAsTemplateDoes(findings: Finding[], pipeline: string, template: Finding): void {
+  if (template.unit !== "MB" && template.unit !== "k8s-cpu" && template.unit !== "k8s-memory") return;
+  for (const own of findings) {
+    if (own.pipeline !== pipeline || own.variable !== template.variable || own.literal === null) continue;
+    if (own.pattern !== "prefect_yaml" && own.pattern !== "prefect_deploy") continue;
+    const numeric = own.literal.kind === "number" || /^\d+$/.test(own.literal.text.trim());
+    const unit: QuantityUnit =
+      template.unit === "MB"
+        ? numeric
+          ? "MB"
+          : own.unit
+        : own.resource === "cpu"
+          ? "k8s-cpu"
+          : "k8s-memory";
+    const value = parseDeclared(unit, own.literal);
+    if (!Number.isFinite(value)) continue;
+    Object.assign(own, { unit, value });
+  }
+}
+
+/**
  * Gives each work-pool finding to the Prefect deployments that inherit it: those naming the pool
  * (`work_pool.name` in prefect.yaml, `work_pool_name=` in `.deploy`) that do not set the variable
  * themselves — all of them for a value written into the job. One finding per deployment at the same
@@ -245,7 +271,10 @@ export function settleWorkPoolDefaults(result: ScanResult): void {
     for (const site of result.tasks) {
       const pool = site.workPool;
       if (site.orchestrator !== "prefect" || !pool || pool.name !== finding.workPool) continue;
-      if (finding.variable && pool.variables.includes(finding.variable)) continue;
+      if (finding.variable && pool.variables.includes(finding.variable)) {
+        readAsTemplateDoes(result.findings, site.pipeline, finding);
+        continue;
+      }
       if (seen.has(site.pipeline)) continue;
       seen.add(site.pipeline);
       settled.push({ ...finding, pipeline: site.pipeline, tasks: [site.task] });
