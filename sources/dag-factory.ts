@@ -166,14 +166,15 @@ function tasksOf(document: Document, dag: YamlNode): TaskEntry[] | null {
   }
   if (isMap(tasks)) {
     return tasks.items.flatMap((pair) => {
-      const id = isScalar(pair.key) ? String(pair.key.value) : null;
-      return id === null || id === "<<" ? [] : [{ id, conf: pair.value, nameNode: pair.key }];
+      // A `<<` merge key (read as a symbol) names no task.
+      const id = isScalar(pair.key) && typeof pair.key.value !== "symbol" ? String(pair.key.value) : null;
+      return id === null ? [] : [{ id, conf: pair.value, nameNode: pair.key }];
     });
   }
   return null;
 }
 
-/** A declaration's scalars below an argument's layers: the key path, and what the last key means. */
+/** One declaration pattern's scalars below a task argument: each scalar's layers and what its key means. */
 interface Declaration {
   pattern: Pattern;
   scalars: Array<{ layers: YamlNode[]; meaning: KeyMeaning }>;
