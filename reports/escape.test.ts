@@ -229,7 +229,7 @@ describe("pull request body", () => {
       })),
       notes: hostileNames,
     } as PatchPlan;
-    const root = assertInert(pullRequestBody(plan, document));
+    const root = assertInert(pullRequestBody(plan, document, ""));
     const [table] = tables(root);
     expect(table).toHaveLength(hostileNames.length + 1);
     for (const row of table!) expect(row).toHaveLength(6);

@@ -50,6 +50,17 @@ export const taskKeywordOfPattern: Partial<Record<Pattern, TaskKeyword>> = {
   container_resources: "container_resources",
 };
 
+/**
+ * The task argument a dag-factory pattern lives in: a per-task override writes it as a key of the task's
+ * YAML mapping (sources/dag-factory.ts).
+ */
+export const yamlTaskKeywordOfPattern: Partial<Record<Pattern, TaskKeyword>> = {
+  dag_factory_resources: "resources",
+  dag_factory_pod_override: "executor_config",
+  dag_factory_kubernetes_executor: "executor_config",
+  dag_factory_container_resources: "container_resources",
+};
+
 /** Keys whose resource a Prefect job variable declares (configured: `prefect.cpuVariables`, …). */
 export interface PrefectNames {
   cpuVariables: string[];

@@ -12,8 +12,16 @@ export type Pattern =
   | "kubernetes_executor"
   | "prefect_yaml"
   | "prefect_deploy"
+  // Kubernetes pod template files (sources/pod-template.ts) and the Helm chart's workers (sources/helm-values.ts)
   | "pod_template"
-  | "helm_workers";
+  | "helm_workers"
+  // dag-factory YAML DAG definitions (sources/dag-factory.ts): the Python patterns, spelled in YAML
+  | "dag_factory_resources"
+  | "dag_factory_pod_override"
+  | "dag_factory_container_resources"
+  | "dag_factory_kubernetes_executor"
+  // a Prefect work pool's base job template (sources/work-pool-template.ts)
+  | "work_pool_template";
 
 /** The task keyword argument a Python pattern lives in, i.e. what a per-task override sets. */
 export type TaskKeyword = "resources" | "executor_config" | "container_resources";
@@ -49,12 +57,18 @@ export interface Finding {
   tasks: string[];
   /**
    * How the value reaches its tasks: written on the task, through default_args, a module variable, the
-   * executor's default pod template (`[kubernetes_executor] pod_template_file`), or a worker's own
-   * request (`worker`: the Helm chart's `workers.resources`; such a finding lists no tasks).
+   * executor's default pod template (`[kubernetes_executor] pod_template_file`), a worker's own request
+   * (`worker`: the Helm chart's `workers.resources`; such a finding lists no tasks), or a work pool's
+   * default that deployments inherit.
    */
-  via: "task" | "default_args" | "variable" | "executor_default" | "worker";
+  via: "task" | "default_args" | "variable" | "executor_default" | "worker" | "work_pool";
   /** Prefect only: the job variable's name (`cpu`, `memory`, or a configured one). */
   variable?: string;
+  /**
+   * Work-pool templates: the pool whose default this is, settled into one finding per deployment that
+   * inherits it once every file is scanned (sources/work-pool-template.ts).
+   */
+  workPool?: string;
   /** Prefect `from_source(entrypoint=…).deploy(name=…)`: settled against every file's flows after the scan. */
   deployedFrom?: DeployedFrom;
   /** Worker-level findings (`via: "worker"`) only: the workers the value sizes (sources/helm-values.ts). */
@@ -108,6 +122,11 @@ export interface TaskSite {
   bare: boolean;
   /** Multi-line argument lists: the indentation of the last argument. Null when on one line. */
   indent: string | null;
+  /**
+   * dag-factory tasks: the indentation of the task's keys; an override is then a YAML key inserted at
+   * `insertAt` (the end of a line of the task's mapping). Absent where none can be written.
+   */
+  yamlIndent?: string;
   /** Value ranges of keyword arguments the task itself passes that a pattern lives in. */
   keywords: Partial<Record<TaskKeyword, { start: number; end: number }>>;
   /** The K8s models module name the file imports (`k8s` in `from kubernetes.client import models as k8s`). */
@@ -119,6 +138,11 @@ export interface TaskSite {
   jobVariablesAlias?: { start: number; end: number; anchor: string };
   /** See {@link Finding.deployedFrom}. */
   deployedFrom?: DeployedFrom;
+  /**
+   * Prefect deployments: the work pool they name and the job variables they set themselves (a work
+   * pool's default reaches the deployments that do not set its variable).
+   */
+  workPool?: { name: string; variables: string[] };
 }
 
 /** A file the scanner could not read. */

@@ -15,7 +15,12 @@ export type { PrefectNames } from "./declaration-patterns.js";
 export type { Finding, ScanResult } from "./findings.js";
 export { type PatchPlan, renderUnifiedDiff } from "./patcher.js";
 export { describePlan, planRepositoryChanges, type RepositoryPlan } from "./plan-changes.js";
-export { makePullRequest, type PullRequestOptions, type PullRequestResult } from "./pull-request.js";
+export {
+  changedTasks,
+  makePullRequest,
+  type PullRequestOptions,
+  type PullRequestResult,
+} from "./pull-request.js";
 export { describeValue } from "./quantities.js";
 export { describeProblems, readRecommendationsFile } from "./recommendations.js";
 export { scanRepository } from "./scan-repository.js";

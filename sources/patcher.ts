@@ -12,7 +12,7 @@
  */
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import type { TaskAnalysis } from "../common/analysis-document.js";
-import { taskKeywordOfPattern } from "./declaration-patterns.js";
+import { taskKeywordOfPattern, yamlTaskKeywordOfPattern } from "./declaration-patterns.js";
 import type { Finding, Pattern, RequestKind, Resource, ScanResult, TaskSite } from "./findings.js";
 import { workerTarget } from "./helm-values.js";
 import { describeValue, formatLike, parseDeclared, targetValue, targetValueOf } from "./quantities.js";
@@ -243,18 +243,25 @@ export function planPatches(
     const canOverride = (site: TaskSite | undefined) =>
       site !== undefined &&
       (taskKeywordOfPattern[first.pattern] !== undefined ||
+        (yamlTaskKeywordOfPattern[first.pattern] !== undefined && site.yamlIndent !== undefined) ||
         (first.pattern === "prefect_yaml" && site.jobVariablesAlias !== undefined));
-    const overridable = members.every((member) => canOverride(siteOf(member)));
-    const keeperText = !overridable
-      ? [...members].sort((a, b) => b.wantedValue - a.wantedValue)[0]!.wanted
-      : byWanted.has(first.literal!.text)
-        ? first.literal!.text
-        : [...byWanted.entries()].sort(
-            (a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]),
-          )[0]![0];
+    // Tasks that cannot get a value of their own (a prefect.yaml anchor reached through a shared work
+    // pool, a work-pool default, a dag-factory task written as a flow mapping) keep the shared value,
+    // sized for the largest of them; every other task that wants something else gets an override.
+    const fixed = members.filter((member) => !canOverride(siteOf(member)));
+    const keeperText =
+      fixed.length > 0
+        ? [...fixed].sort((a, b) => b.wantedValue - a.wantedValue)[0]!.wanted
+        : byWanted.has(first.literal!.text)
+          ? first.literal!.text
+          : [...byWanted.entries()].sort(
+              (a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]),
+            )[0]![0];
+    // The new shared value is what those fixed tasks get too: the change is theirs as well.
+    const unserved = fixed.filter((member) => member.wanted !== keeperText);
     if (keeperText !== first.literal!.text) {
       addEdit(first.file, { start: first.start, end: first.end, text: keeperText });
-      changes.push(change(byWanted.get(keeperText)!, "shared"));
+      changes.push(change([...byWanted.get(keeperText)!, ...unserved], "shared"));
     }
     const summary = [...byWanted.entries()]
       .map(
@@ -263,16 +270,16 @@ export function planPatches(
       )
       .join("; ");
     const reason = `${first.resource} ${first.kind} at ${first.file}:${first.line} is shared by tasks that need different values (${summary})`;
+    if (unserved.length > 0) {
+      notes.push(
+        `${reason}: no per-task override is possible for ${unserved.map(label).join(", ")} in ${first.file} (${first.pattern}); the shared value is the largest one wanted`,
+      );
+    }
     for (const [text, group] of byWanted) {
       if (text === keeperText) continue;
       for (const member of group) {
         const site = siteOf(member);
-        if (!overridable || !site) {
-          notes.push(
-            `${reason}: no per-task override is possible for ${label(member)} in ${first.file} (${first.pattern}); the shared value is the largest one wanted`,
-          );
-          continue;
-        }
+        if (!site || !canOverride(site)) continue;
         const overrideKey = `${member.finding.pipeline}/${member.task}/${first.pattern}`;
         const override = overrides.get(overrideKey) ?? { site, pattern: first.pattern, reasons: [] };
         if (!override.reasons.includes(reason)) override.reasons.push(reason);
@@ -310,10 +317,21 @@ export function planPatches(
       continue;
     }
     const declaration = renderDeclaration(scan, site, pattern, recommendations);
-    const keyword = taskKeywordOfPattern[pattern]!;
+    const yamlKeyword = yamlTaskKeywordOfPattern[pattern];
+    const keyword = yamlKeyword ?? taskKeywordOfPattern[pattern]!;
     const existing = site.keywords[keyword];
-    const comment = `# rightsize: per-task override, ${reason}`;
-    if (existing) {
+    // Names in the reason come from the repository: no line break may end the comment early.
+    const comment = `# rightsize: per-task override, ${reason}`.replace(/[\r\n\u0085\u2028\u2029]+/g, " ");
+    if (yamlKeyword && site.yamlIndent !== undefined && !existing) {
+      // A key of the task's mapping on lines of its own, after the line insertAt ends, in its line ends.
+      const eol = (sources.get(site.file) ?? "")[site.insertAt] === "\r" ? "\r\n" : "\n";
+      const indent = site.yamlIndent;
+      addEdit(site.file, {
+        start: site.insertAt,
+        end: site.insertAt,
+        text: `${eol}${indent}${comment}${eol}${indent}${keyword}: ${declaration}`,
+      });
+    } else if (existing) {
       addEdit(site.file, { start: existing.start, end: existing.end, text: declaration });
     } else if (site.bare) {
       addEdit(site.file, { start: site.insertAt, end: site.insertAt, text: `(${keyword}=${declaration})` });
@@ -395,6 +413,11 @@ export function planPatches(
   return { files, changes, notes };
 }
 
+/** A flow mapping, or null for an empty one (left out of its parent). */
+function nonEmpty(text: string): string | null {
+  return text === "{}" ? null : text;
+}
+
 /** The whole declaration of `pattern` for one task, with its wanted values (dynamic ones copied as written). */
 function renderDeclaration(
   scan: ScanResult,
@@ -415,11 +438,35 @@ function renderDeclaration(
     if (finding.dynamic || !finding.literal) return finding.raw;
     return literalSource(finding, wantedFor(finding, site.task, scan, recommendations).text);
   };
+  // YAML flow mappings (dag-factory) write plain keys, Python dicts quoted ones.
+  const yaml = yamlTaskKeywordOfPattern[pattern] !== undefined;
   const dict = (entries: Array<[string, string | null]>) =>
     `{${entries
       .filter((entry): entry is [string, string] => entry[1] !== null)
-      .map(([key, text]) => `"${key}": ${text}`)
+      .map(([key, text]) => `${yaml ? key : `"${key}"`}: ${text}`)
       .join(", ")}}`;
+  const yamlRequirements = () =>
+    dict([
+      ["__type__", "kubernetes.client.models.V1ResourceRequirements"],
+      [
+        "requests",
+        nonEmpty(
+          dict([
+            ["cpu", value("cpu", "request")],
+            ["memory", value("memory", "request")],
+          ]),
+        ),
+      ],
+      [
+        "limits",
+        nonEmpty(
+          dict([
+            ["cpu", value("cpu", "limit")],
+            ["memory", value("memory", "limit")],
+          ]),
+        ),
+      ],
+    ]);
   const requirements = () => {
     const parts: string[] = [];
     const requests = dict([
@@ -435,13 +482,15 @@ function renderDeclaration(
     return `${site.k8sModule}.V1ResourceRequirements(${parts.join(", ")})`;
   };
   switch (pattern) {
+    case "dag_factory_resources":
     case "resources":
       return dict([
         ["cpus", value("cpu", "request")],
         ["ram", value("memory", "request")],
       ]);
+    case "dag_factory_kubernetes_executor":
     case "kubernetes_executor":
-      return `{"KubernetesExecutor": ${dict([
+      return `{${yaml ? "KubernetesExecutor" : '"KubernetesExecutor"'}: ${dict([
         ["request_cpu", value("cpu", "request")],
         ["limit_cpu", value("cpu", "limit")],
         ["request_memory", value("memory", "request")],
@@ -453,6 +502,11 @@ function renderDeclaration(
     }
     case "container_resources":
       return requirements();
+    // dag-factory builds objects from `__type__` mappings (dagfactory/utils.py `cast_with_type`).
+    case "dag_factory_container_resources":
+      return yamlRequirements();
+    case "dag_factory_pod_override":
+      return `{pod_override: {__type__: kubernetes.client.models.V1Pod, spec: {__type__: kubernetes.client.models.V1PodSpec, containers: [{__type__: kubernetes.client.models.V1Container, name: base, resources: ${yamlRequirements()}}]}}}`;
     default:
       throw new PatchError(`${site.file}: no per-task override for ${pattern}`);
   }

@@ -4,17 +4,7 @@
  * let a patch replace exactly the scalar, keeping comments and quotes) and `flow.deploy(name=…,
  * job_variables={…})` calls in Python. Pure functions of a file's text (and, for Python, its tree).
  */
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  Scalar,
-} from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
 import { type PrefectNames, prefectVariableResource } from "./declaration-patterns.js";
 import { posix } from "node:path";
 import type { Node } from "web-tree-sitter";
@@ -28,7 +18,8 @@ import {
   positionalArguments,
   stringValue,
 } from "./python-syntax.js";
-import { type Literal, parseDeclared, type QuantityUnit } from "./quantities.js";
+import type { Literal, QuantityUnit } from "./quantities.js";
+import { deref, entries, lookup, scalarFinding, type YamlNode } from "./yaml-values.js";
 
 /** The smallest task-level CPU ECS accepts (EC2 launch type; Fargate starts at 256). */
 const ecsMinimumCpuUnits = 128;
@@ -145,12 +136,16 @@ export function scanDeployCalls(
       return;
     }
     const pipeline = deploymentPipeline(flow, name);
+    const variables = module.resolve(keywords.get("job_variables")).node;
+    const poolName = stringValue(keywords.get("work_pool_name"));
     module.result.tasks.push({
       ...module.site(pipeline, "__flow__", node, keywords, node.childForFieldName("arguments")!, false),
       orchestrator: "prefect",
       ...(deployedFrom ? { deployedFrom } : {}),
+      ...(poolName
+        ? { workPool: { name: poolName, variables: module.entries(variables).map(([key]) => key) } }
+        : {}),
     });
-    const variables = module.resolve(keywords.get("job_variables")).node;
     for (const [key, value] of module.entries(variables)) {
       const resource = prefectVariableResource(names, key);
       if (!resource) continue;
@@ -220,60 +215,6 @@ function deployedFlow(
     return flowOfEntrypoint(entrypoint, "", [...knownFlows, ...module.result.flows]);
   }
   return null;
-}
-
-type YamlNode = unknown;
-
-function deref(document: Document, node: YamlNode): YamlNode {
-  let current = node;
-  // An alias resolves to its anchor's node, never to another alias in practice; the bound only
-  // guards against a malformed document.
-  for (let depth = 0; depth < 10 && isAlias(current); depth++) current = current.resolve(document);
-  return current;
-}
-
-/** A key of a mapping, following `<<: *anchor` merges (YAML 1.1 merge keys, which Prefect's loader reads). */
-function lookup(document: Document, node: YamlNode, key: string): YamlNode {
-  const map = deref(document, node);
-  if (!isMap(map)) return undefined;
-  for (const pair of map.items) {
-    if (isPair(pair) && isScalar(pair.key) && pair.key.value === key) return deref(document, pair.value);
-  }
-  for (const pair of map.items) {
-    if (isPair(pair) && isScalar(pair.key) && pair.key.value === "<<") {
-      const merged = deref(document, pair.value);
-      const sources = isSeq(merged) ? merged.items : [merged];
-      for (const source of sources) {
-        const found = lookup(document, source, key);
-        if (found !== undefined) return found;
-      }
-    }
-  }
-  return undefined;
-}
-
-function entries(document: Document, node: YamlNode): Array<[string, YamlNode]> {
-  const map = deref(document, node);
-  if (!isMap(map)) return [];
-  const own: Array<[string, YamlNode]> = [];
-  const merged: Array<[string, YamlNode]> = [];
-  for (const pair of map.items) {
-    if (!isPair(pair) || !isScalar(pair.key)) continue;
-    const key = String(pair.key.value);
-    if (key === "<<") {
-      const source = deref(document, pair.value);
-      for (const item of isSeq(source) ? source.items : [source]) merged.push(...entries(document, item));
-    } else {
-      own.push([key, deref(document, pair.value)]);
-    }
-  }
-  // Keys written in the mapping win over merged ones (YAML merge-key semantics).
-  const seen = new Set<string>();
-  return [...own, ...merged].filter(([key]) => {
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 /** The value of a key written in this very mapping (no merges, aliases left unresolved). */
@@ -353,6 +294,9 @@ export function scanPrefectYaml(
     }
     const name = deploymentPipeline(flow, deploymentName);
     const alias = ownJobVariablesAlias(deployment);
+    const workPool = lookup(document, deployment, "work_pool");
+    const variables = lookup(document, workPool, "job_variables");
+    const poolName = lookup(document, workPool, "name");
     result.tasks.push({
       orchestrator: "prefect",
       pipeline: name,
@@ -365,8 +309,10 @@ export function scanPrefectYaml(
       keywords: {},
       k8sModule: "k8s",
       ...(alias ? { jobVariablesAlias: alias } : {}),
+      ...(isScalar(poolName) && typeof poolName.value === "string"
+        ? { workPool: { name: poolName.value, variables: entries(document, variables).map(([key]) => key) } }
+        : {}),
     });
-    const variables = lookup(document, lookup(document, deployment, "work_pool"), "job_variables");
     for (const [key, value] of entries(document, variables)) {
       const resource = prefectVariableResource(names, key);
       if (!resource || !isScalar(value) || !value.range) continue;
@@ -375,10 +321,24 @@ export function scanPrefectYaml(
         if (!existing.pipelines.includes(name)) existing.pipelines.push(name);
         continue;
       }
-      shared.set(value.range[0], {
-        finding: { ...scalarFinding(file, text, value, resource, name, lineCounter), variable: key },
-        pipelines: [name],
-      });
+      const finding = scalarFinding(
+        file,
+        text,
+        value,
+        lineCounter,
+        (literal) => prefectUnit(resource, literal),
+        {
+          resource,
+          kind: "request",
+          pattern: "prefect_yaml",
+          orchestrator: "prefect",
+          pipeline: name,
+          tasks: ["__flow__"],
+          via: "task",
+          variable: key,
+        },
+      );
+      shared.set(value.range[0], { finding, pipelines: [name] });
     }
   }
   for (const { finding, pipelines } of shared.values()) {
@@ -387,45 +347,4 @@ export function scanPrefectYaml(
     }
   }
   return result;
-}
-
-function scalarFinding(
-  file: string,
-  text: string,
-  scalar: Scalar,
-  resource: "cpu" | "memory",
-  pipeline: string,
-  lineCounter: LineCounter,
-): Finding {
-  const [start, end] = scalar.range!;
-  const quoted = scalar.type === Scalar.QUOTE_DOUBLE || scalar.type === Scalar.QUOTE_SINGLE;
-  const raw = text.slice(start, end);
-  const plainValue = scalar.value;
-  let literal: Literal | null = null;
-  if (typeof plainValue === "number") literal = { kind: "number", text: raw };
-  else if (typeof plainValue === "string" && !plainValue.includes("{{") && plainValue !== "")
-    literal = { kind: "string", text: quoted ? raw.slice(1, -1) : raw };
-  const unit = prefectUnit(resource, literal);
-  const value = literal ? parseDeclared(unit, literal) : Number.NaN;
-  const dynamic = literal === null || !Number.isFinite(value) || (quoted && raw.slice(1, -1) !== plainValue);
-  const position = lineCounter.linePos(start);
-  return {
-    file,
-    line: position.line,
-    column: position.col,
-    start: quoted ? start + 1 : start,
-    end: quoted ? end - 1 : end,
-    raw,
-    literal: dynamic ? null : literal,
-    unit,
-    value: dynamic ? null : value,
-    dynamic,
-    resource,
-    kind: "request",
-    pattern: "prefect_yaml",
-    orchestrator: "prefect",
-    pipeline,
-    tasks: ["__flow__"],
-    via: "task",
-  };
 }

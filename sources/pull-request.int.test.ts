@@ -153,6 +153,9 @@ describe("rightsize pr", () => {
     expect(create.body!.body).toContain(
       "| resources\\_dag/crunch | dags/resources\\_dag.py:8 | cpu request | 4 cores | 0.3 cores | $41.50 |",
     );
+    // The Markdown report of the changed tasks, rendered by the command and passed in: 17 of the
+    // analysis' 21 tasks changed.
+    expect(create.body!.body).toMatch(/\n## rightsize: \$[\d.,]+\/month to save\n\n17 tasks in /);
   });
 
   it("updates the same branch and pull request on a second run instead of duplicating them", async () => {

@@ -15,7 +15,6 @@ import { simpleGit } from "simple-git";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import { UsageError } from "../common/errors.js";
 import { escapeMarkdown } from "../reports/escape.js";
-import { renderMarkdownReport } from "../reports/render.js";
 import { type Change, keyOf, type PatchPlan } from "./patcher.js";
 
 /** Git or GitHub refused; the message says which step. */
@@ -39,6 +38,11 @@ export interface PullRequestOptions {
   push: boolean;
   remote: string;
   github: GithubTarget | null;
+  /**
+   * The Markdown report of the changed tasks ({@link changedTasks}) for the pull request body, rendered
+   * by the caller (sources/ takes only escaping from reports/); empty for none.
+   */
+  tasksReport: string;
 }
 
 export interface PullRequestResult {
@@ -127,8 +131,25 @@ function isOwnedMessage(message: string, branch: string): boolean {
   return message.split("\n").some((line) => line.trim() === `${branchTrailer}: ${branch}`);
 }
 
-/** The pull request body: the changes as a table, the notes, and the Markdown report of the changed tasks. */
-export function pullRequestBody(plan: PatchPlan, document: AnalysisDocument): string {
+/** The analyses of the tasks a plan changes, in the document's order: what the PR body's report covers. */
+export function changedTasks(plan: PatchPlan, document: AnalysisDocument): TaskAnalysis[] {
+  const changed = new Set(
+    plan.changes.flatMap((change) =>
+      change.tasks.map((label) =>
+        change.orchestrator === "prefect"
+          ? keyOf("prefect", label, "__flow__")
+          : keyOf(change.orchestrator, ...splitLabel(label)),
+      ),
+    ),
+  );
+  return document.tasks.filter((task) => changed.has(keyOf(task.orchestrator, task.pipeline, task.task)));
+}
+
+/**
+ * The pull request body: the changes as a table, the notes, and `tasksReport` (the Markdown report of
+ * the changed tasks, see {@link PullRequestOptions.tasksReport}).
+ */
+export function pullRequestBody(plan: PatchPlan, document: AnalysisDocument, tasksReport: string): string {
   const groups = groupChanges(plan, document);
   const lines = [
     "Resource requests resized from observed usage by rightsize.",
@@ -145,19 +166,7 @@ export function pullRequestBody(plan: PatchPlan, document: AnalysisDocument): st
     });
   }
   if (plan.notes.length > 0) lines.push("", ...plan.notes.map((note) => `- ${escapeMarkdown(note)}`));
-  const changed = new Set(
-    plan.changes.flatMap((change) =>
-      change.tasks.map((label) =>
-        change.orchestrator === "prefect"
-          ? keyOf("prefect", label, "__flow__")
-          : keyOf(change.orchestrator, ...splitLabel(label)),
-      ),
-    ),
-  );
-  const tasks = document.tasks.filter((task) =>
-    changed.has(keyOf(task.orchestrator, task.pipeline, task.task)),
-  );
-  if (tasks.length > 0) lines.push("", renderMarkdownReport({ ...document, tasks }).trim());
+  if (tasksReport.trim()) lines.push("", tasksReport.trim());
   return `${lines.join("\n")}\n`;
 }
 
@@ -299,7 +308,7 @@ async function openPullRequest(
 ): Promise<{ number: number; url: string; updated: boolean }> {
   const octokit = new Octokit({ auth: target.token, baseUrl: target.apiUrl, log: undefined });
   const title = pullRequestTitle(options.plan, options.document);
-  const body = pullRequestBody(options.plan, options.document);
+  const body = pullRequestBody(options.plan, options.document, options.tasksReport);
   try {
     const existing = await octokit.pulls.list({
       owner: target.owner,

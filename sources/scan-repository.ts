@@ -10,6 +10,7 @@ import { UsageError } from "../common/errors.js";
 import type { ScanProblem, ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import type { PrefectNames } from "./declaration-patterns.js";
+import { scanDagFactoryYaml } from "./dag-factory.js";
 import { isHelmValuesName, scanHelmValues } from "./helm-values.js";
 import {
   applyPodTemplates,
@@ -22,6 +23,7 @@ import {
 import { scanPrefectYaml, settleDeployedFlows } from "./prefect.js";
 import { scanPythonSource } from "./python-scanner.js";
 import { firstSyntaxError, pythonParser } from "./python-syntax.js";
+import { scanWorkPoolTemplate, settleWorkPoolDefaults } from "./work-pool-template.js";
 
 /** Folders that hold no DAG sources of the repository's own. */
 const skippedFolders = new Set([
@@ -41,14 +43,20 @@ const skippedFolders = new Set([
  */
 export const MAX_SOURCE_FILE_BYTES = 4 * 1024 ** 2;
 
+function isPrefectYamlName(name: string): boolean {
+  return name === "prefect.yaml" || name === "prefect.yml";
+}
+
+/**
+ * Python files and prefect.yaml by name; other YAML (dag-factory DAG definitions) and JSON (work-pool
+ * base job templates) are told by their content, and files that are neither are left out.
+ */
 function isSourceName(name: string): boolean {
   return (
     name.endsWith(".py") ||
-    name === "prefect.yaml" ||
-    name === "prefect.yml" ||
+    /\.(ya?ml|json)$/.test(name) ||
     isAirflowConfigName(name) ||
-    isEnvironmentFileName(name) ||
-    isHelmValuesName(name)
+    isEnvironmentFileName(name)
   );
 }
 
@@ -113,7 +121,10 @@ export function pythonFirst<T extends string>(files: T[]): T[] {
   return [...files.filter((file) => file.endsWith(".py")), ...files.filter((file) => !file.endsWith(".py"))];
 }
 
-/** Scans one DAG file (`.py`) or prefect.yaml's text and adds what it finds to `result`. */
+/**
+ * Scans one DAG file (`.py`), prefect.yaml, dag-factory YAML or work-pool template and adds what it
+ * finds to `result` (nothing for a YAML or JSON file that is neither).
+ */
 export function scanSourceInto(
   result: ScanResult,
   parser: Awaited<ReturnType<typeof pythonParser>>,
@@ -126,13 +137,18 @@ export function scanSourceInto(
   const name = posix.basename(file);
   const part = file.endsWith(".py")
     ? scanPythonSource(parser, file, text, names, result.flows)
-    : isAirflowConfigName(name)
-      ? scanAirflowConfig(file, text)
-      : isEnvironmentFileName(name)
-        ? scanEnvironmentFile(file, text)
-        : isHelmValuesName(name)
-          ? scanHelmValues(file, text)
-          : scanPrefectYaml(file, text, names, result.flows);
+    : isPrefectYamlName(name)
+      ? scanPrefectYaml(file, text, names, result.flows)
+      : isAirflowConfigName(name)
+        ? scanAirflowConfig(file, text)
+        : isEnvironmentFileName(name)
+          ? scanEnvironmentFile(file, text)
+          : isHelmValuesName(name)
+            ? scanHelmValues(file, text)
+            : name.endsWith(".json")
+              ? scanWorkPoolTemplate(file, text)
+              : scanDagFactoryYaml(file, text);
+  if (part === null) return;
   result.findings.push(...part.findings);
   result.flows.push(...part.flows);
   result.tasks.push(...part.tasks);
@@ -141,7 +157,7 @@ export function scanSourceInto(
   result.files.push(...part.files);
 }
 
-/** Scans every DAG file and prefect.yaml under `repo`; paths in the result are relative to it. */
+/** Scans every source file under `repo` (see {@link scanSourceInto}); paths in the result are relative to it. */
 export async function scanRepository(repo: string, names: PrefectNames): Promise<ScanResult> {
   let isFolder = false;
   try {
@@ -177,6 +193,7 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
     scanSourceInto(result, parser, file, text, names);
   }
   settleDeployedFlows(result);
+  settleWorkPoolDefaults(result);
   applyPodTemplates(result, repositoryReader(repo));
   return result;
 }
@@ -219,8 +236,8 @@ export function readSources(repo: string, files: Iterable<string>): Map<string, 
 }
 
 /**
- * A checker for patched files: Python must parse without ERROR nodes, YAML without errors. Returns a
- * problem description or null.
+ * A checker for patched files: Python must parse without ERROR nodes, YAML without errors, JSON as
+ * JSON. Returns a problem description or null.
  */
 export async function syntaxChecker(): Promise<(file: string, text: string) => string | null> {
   const parser = await pythonParser();
@@ -233,6 +250,15 @@ export async function syntaxChecker(): Promise<(file: string, text: string) => s
         return error ? `syntax error at line ${error.startPosition.row + 1}` : null;
       } finally {
         tree.delete();
+      }
+    }
+    if (file.endsWith(".json")) {
+      // A work-pool template must stay JSON for Prefect, not merely YAML (which is lenient about it).
+      try {
+        JSON.parse(text);
+        return null;
+      } catch (error) {
+        return `not valid JSON: ${(error as Error).message}`;
       }
     }
     const document = parseDocument(text);

@@ -11,6 +11,7 @@ import type { PrefectNames } from "../sources/declaration-patterns.js";
 import { pythonParser } from "../sources/python-syntax.js";
 import { settleDeployedFlows } from "../sources/prefect.js";
 import { pythonFirst, scanSourceInto } from "../sources/scan-repository.js";
+import { settleWorkPoolDefaults } from "../sources/work-pool-template.js";
 
 export const fixtureFiles: Record<string, string> = {
   "dags/resources_dag.py": `from airflow import DAG
@@ -436,5 +437,6 @@ export async function scanFiles(
     scanSourceInto(result, parser, file, files[file]!, names);
   }
   settleDeployedFlows(result);
+  settleWorkPoolDefaults(result);
   return result;
 }

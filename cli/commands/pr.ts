@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { UsageError } from "../../common/errors.js";
-import { describePlan, makePullRequest } from "../../sources/index.js";
+import { renderMarkdownReport } from "../../reports/render.js";
+import { changedTasks, describePlan, makePullRequest } from "../../sources/index.js";
 import { runtimeOf } from "../runtime.js";
 import { planForRepository, repoFolder } from "./patch.js";
 
@@ -74,6 +75,7 @@ See docs/requests.md.`,
         return;
       }
       const [owner, name] = githubRepo ? githubRepo.split("/") : [];
+      const tasks = changedTasks(plan, document);
       const result = await makePullRequest({
         repo,
         plan,
@@ -82,6 +84,7 @@ See docs/requests.md.`,
         base: options.base ?? runtime.config.github.baseBranch,
         push: options.push ?? false,
         remote: options.remote,
+        tasksReport: tasks.length > 0 ? renderMarkdownReport({ ...document, tasks }) : "",
         github:
           owner && name
             ? { owner, repo: name, token: runtime.config.github.token!, apiUrl: runtime.config.github.apiUrl }

@@ -29,9 +29,12 @@ export function register(program: Command): void {
   program
     .command("scan")
     .description(
-      "finds the CPU and memory requests declared in Airflow DAG files (resources=, executor_config pod_override and KubernetesExecutor, KubernetesPodOperator container_resources, default_args) and Prefect deployments (prefect.yaml job_variables, .deploy(job_variables=…)), and stores them as declared requests",
+      "finds the CPU and memory requests declared in Airflow DAG files (resources=, executor_config pod_override and KubernetesExecutor, KubernetesPodOperator container_resources, default_args) dag-factory YAML DAG definitions, Prefect deployments (prefect.yaml job_variables, .deploy(job_variables=…)) and the work-pool base job templates they inherit from, and stores them as declared requests",
     )
-    .requiredOption("--repo <dir>", "the DAG/flow repository to scan (every *.py and prefect.yaml under it)")
+    .requiredOption(
+      "--repo <dir>",
+      "the DAG/flow repository to scan (every *.py and prefect.yaml under it, and the YAML and JSON files that are dag-factory DAGs or work-pool templates)",
+    )
     .option(
       "--json <file>",
       "also write the findings (file, line, column, value, unit, tasks…) as JSON to FILE",
