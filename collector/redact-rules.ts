@@ -234,19 +234,25 @@ const afterFirstGroup = (name: string, pattern: RegExp): TextRule => ({
 });
 
 /**
+ * PEM private keys (also with `\n` escaped inside JSON strings); an unterminated one runs to the end.
+ * Applied before the word rules as well: `KEY=-----BEGIN … PRIVATE KEY-----` would otherwise lose only
+ * its first word to the KEY=VALUE rule, and the key's body would no longer look like PEM.
+ */
+export const PEM_PRIVATE_KEY: TextRule = {
+  name: "pem-private-key",
+  span: {
+    begin: /-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----/g,
+    end: /-----END [A-Z ]{0,40}PRIVATE KEY-----/g,
+  },
+};
+
+/**
  * The text rules, applied in this order after the command-line word rules. Order matters where rules
  * overlap: token shapes before the name=value pairs that would otherwise keep part of them, headers with
  * their scheme word before the pairs.
  */
 export const TEXT_RULES: readonly TextRule[] = [
-  // PEM private keys (also with `\n` escaped inside JSON strings); an unterminated one runs to the end.
-  {
-    name: "pem-private-key",
-    span: {
-      begin: /-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----/g,
-      end: /-----END [A-Z ]{0,40}PRIVATE KEY-----/g,
-    },
-  },
+  PEM_PRIVATE_KEY,
   // AWS access key ids (IAM user, temporary STS, role, group…).
   whole("aws-access-key-id", /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b/g),
   // GitHub tokens: personal, OAuth, user-to-server, server-to-server, refresh; fine-grained PATs.

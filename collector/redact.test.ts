@@ -496,3 +496,20 @@ describe("redaction cost and caps", () => {
     }
   });
 });
+
+describe("PEM keys in a NAME=value word", () => {
+  const body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+  const pem = `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\n-----END OPENSSH PRIVATE KEY-----`;
+
+  it("hides the key's body in a shell script", () => {
+    const [, , script] = redactArgv(["sh", "-c", `SSH_PRIVATE_KEY=${pem} ./deploy.sh`]);
+    expect(script).not.toContain(body);
+    expect(script).toContain("./deploy.sh");
+  });
+
+  it("hides the key's body when the pair is an argument of its own", () => {
+    const out = redactArgv(["env", `SSH_PRIVATE_KEY=${pem}`, "ssh-add", "-"]);
+    expect(out.join(" ")).not.toContain(body);
+    expect(out.slice(2)).toEqual(["ssh-add", "-"]);
+  });
+});

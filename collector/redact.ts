@@ -53,6 +53,7 @@ import {
   SECRET_KEY_QUALIFIERS,
   SECRET_LAST_WORDS,
   SETTING_VERBS,
+  PEM_PRIVATE_KEY,
   TEXT_RULES,
   type TextRule,
   USER_PASSWORD_FLAGS,
@@ -151,7 +152,7 @@ export function redactArgv(argv: string[]): string[] {
   while (taken < argv.length && budget > 0) {
     budget -= Math.max(MIN_ARGUMENT_CHARGE, Math.min(argv[taken++]!.length, MAX_SCANNED_ARGUMENT));
   }
-  const scanned = argv.slice(0, taken).map((word) => cut(word, MAX_SCANNED_ARGUMENT));
+  const scanned = argv.slice(0, taken).map((word) => PEM_STEP(cut(word, MAX_SCANNED_ARGUMENT)));
   const out = redactWords(scanned).map((word, index) => {
     const redacted = redactText(word);
     const original = argv[index]!.length;
@@ -442,6 +443,8 @@ export function compileTextRule(rule: TextRule): (text: string) => string {
 }
 
 const TEXT_STEPS = TEXT_RULES.map(compileTextRule);
+/** Runs before any word rule (see PEM_PRIVATE_KEY); the text rules run it again, finding nothing. */
+const PEM_STEP = compileTextRule(PEM_PRIVATE_KEY);
 
 /**
  * Redacts secrets in free text: a shell command string, a process title, a log line, a JSON blob.
@@ -455,7 +458,7 @@ export function redactText(text: string): string {
   if (text.length < 40 && !MAYBE_SECRET.test(text)) return text;
   // Words of a shell command inside the text (`bash -c "mysql -pX"`, `sshpass -p X ssh …`), first: a
   // text rule must not hide the flag that says what the next word is.
-  let out = text;
+  let out = PEM_STEP(text);
   if (/\s/.test(out)) {
     // split() with a capturing group alternates words (even indexes, maybe empty) and whitespace.
     const parts = out.split(/(\s+)/);
