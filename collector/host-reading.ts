@@ -37,3 +37,17 @@ export class HostReader {
     return { load1: load?.load1 ?? null, lastPid: load?.lastPid ?? null, pressure };
   }
 }
+
+/** The kernel's page size, from this process's own RSS in pages and in kB. */
+export function measurePageSize(reader: ProcReader, procRoot: string): number {
+  const statm = reader.read(`${procRoot}/self/statm`);
+  const status = reader.read(`${procRoot}/self/status`);
+  const pages = Number(statm?.split(" ")[1]);
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status ?? "")?.[1]);
+  if (!(pages > 0 && rssKb > 0)) return 4096;
+  const estimate = (rssKb * 1024) / pages;
+  // The two reads are not simultaneous; snap to the page sizes Linux uses (4, 16, 64 KiB).
+  return [4096, 16384, 65536].reduce((best, size) =>
+    Math.abs(size - estimate) < Math.abs(best - estimate) ? size : best,
+  );
+}

@@ -204,6 +204,29 @@ export class ProcessTree {
     execution.departed.push(record);
   }
 
+  /**
+   * The root's exact final CPU, ticks (own + reaped children's, as its parent got it on reaping it). The
+   * polls read a `run` root every ~10 ms, and a loaded host stretches that; what they missed joins its
+   * last reading, split between its own and its children's time as they were seen, so the final tick's
+   * total is exact.
+   */
+  settleRoot(execution: ExecutionState, totalTicks: number): void {
+    const root = execution.processes.get(execution.rootPid);
+    if (root?.alive && root.startTicks === execution.rootStartTicks) {
+      const seen = root.ownTicks + root.childTicks;
+      const missed = totalTicks - seen;
+      if (missed <= 0) return;
+      const toOwn = seen > 0 ? Math.round((missed * root.ownTicks) / seen) : missed;
+      root.ownTicks += toOwn;
+      root.childTicks += missed - toOwn;
+      root.dirty = true;
+      return;
+    }
+    // A tick saw it go already and carried its last reading: carry what it missed.
+    const missed = totalTicks - execution.rootLastTicks;
+    if (missed > 0) execution.carry = { ...execution.carry, ticks: execution.carry.ticks + missed };
+  }
+
   /** Marks every live member gone (the execution ended) without carrying anything. */
   release(execution: ExecutionState): void {
     for (const record of execution.processes.values()) {

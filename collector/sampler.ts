@@ -31,7 +31,7 @@ import type { PodSource } from "./kubernetes-client.js";
 import { Discovery, refineFromDescendants } from "./discovery.js";
 import type { ExecutionState } from "./execution-state.js";
 import { creditTickCpu, ExitLedger } from "./exit-ledger.js";
-import { type HostReading, HostReader } from "./host-reading.js";
+import { type HostReading, HostReader, measurePageSize } from "./host-reading.js";
 import {
   type AccountingMode,
   type ExitSource,
@@ -115,19 +115,6 @@ export interface ResumedExecution {
   startedAt: Date;
   /** The Kubernetes pod it runs in, as stored. */
   podUid?: string | null;
-}
-
-function measurePageSize(reader: ProcReader, procRoot: string): number {
-  const statm = reader.read(`${procRoot}/self/statm`);
-  const status = reader.read(`${procRoot}/self/status`);
-  const pages = Number(statm?.split(" ")[1]);
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status ?? "")?.[1]);
-  if (!(pages > 0 && rssKb > 0)) return 4096;
-  const estimate = (rssKb * 1024) / pages;
-  // The two reads are not simultaneous; snap to the page sizes Linux uses (4, 16, 64 KiB).
-  return [4096, 16384, 65536].reduce((best, size) =>
-    Math.abs(size - estimate) < Math.abs(best - estimate) ? size : best,
-  );
 }
 
 export class Sampler {
@@ -243,28 +230,12 @@ export class Sampler {
 
   /**
    * The root's exact final CPU (own + reaped children's), as its parent got it on reaping it: `run` reads
-   * it from its own children's times. The polls read the root every ~10 ms, and a loaded host stretches
-   * that; what they missed joins its last reading, split between its own and its children's time as
-   * they were seen, so the final tick's total is exact. Call before that tick.
+   * it from its own children's times (process-tree.ts settleRoot). Call before the final tick.
    */
   settleRoot(id: string, totalSeconds: number): void {
     const execution = this.executions.get(id);
-    if (!execution || execution.endedAt !== null) return;
-    const total = Math.round(totalSeconds * CLOCK_TICKS_PER_SECOND);
-    const root = execution.processes.get(execution.rootPid);
-    if (root?.alive && root.startTicks === execution.rootStartTicks) {
-      const seen = root.ownTicks + root.childTicks;
-      const missed = total - seen;
-      if (missed <= 0) return;
-      const toOwn = seen > 0 ? Math.round((missed * root.ownTicks) / seen) : missed;
-      root.ownTicks += toOwn;
-      root.childTicks += missed - toOwn;
-      root.dirty = true;
-      return;
-    }
-    // A tick saw it go already and carried its last reading: carry what it missed.
-    const missed = total - execution.rootLastTicks;
-    if (missed > 0) execution.carry = { ...execution.carry, ticks: execution.carry.ticks + missed };
+    if (execution && execution.endedAt === null)
+      this.tree.settleRoot(execution, Math.round(totalSeconds * CLOCK_TICKS_PER_SECOND));
   }
 
   /** Whether a process with this identity is alive now. */
