@@ -100,6 +100,41 @@ describe("timelinesChart", () => {
     expect(view.blocks[1]!.bucketText).toBe("15m 00s");
   });
 
+  it("zooms a panel to the run and the recommendation when the request dwarfs them, and names the request", () => {
+    const small = buildTask({
+      pipeline: "etl",
+      task: "small",
+      requestCores: 4,
+      usedCores: 0.1,
+      requestBytes: 2 * 2 ** 30,
+      peakBytes: 50 * 2 ** 20,
+      recommendedCores: 0.2,
+      recommendedBytes: 128 * 2 ** 20,
+    });
+    const timeline = syntheticTimeline(key, {
+      durationSeconds: 60,
+      peakCores: 0.1,
+      peakBytes: 50 * 2 ** 20,
+      latest: true,
+      worst: true,
+    });
+    const view = timelinesChart([timeline], small)!;
+    expect(view.cpuTopText).toBe("0.22 cores");
+    expect(view.cpuAboveText).toBe("request 4 cores");
+    expect(view.memoryTopText).toBe("141 MiB");
+    expect(view.memoryAboveText).toBe("request 2 GiB");
+    // The request is off the scale: no line for it; the recommendation sits at 1/1.1 of the panel.
+    expect(view.lines.map((line) => line.kind)).toEqual(["recommendation"]);
+    expect(view.lines[0]!.d.startsWith(`M0 ${40 - Math.round(40 / 1.1)}H480`)).toBe(true);
+    // The run's peak fills most of the panel instead of a 1 px sliver.
+    const highest = Math.min(...points(view.blocks[0]!.cpuMax).map(([, y]) => y));
+    expect(highest).toBeLessThanOrEqual(40 - 15);
+    // A request within four times the use stays on the scale.
+    expect(
+      timelinesChart([timeline], { ...small, cpu: { ...small.cpu, requestCores: 0.8 } })!.cpuAboveText,
+    ).toBeNull();
+  });
+
   it("says when the split comes from thread-time", () => {
     const timeline = syntheticTimeline(key, {
       durationSeconds: 60,
@@ -111,6 +146,9 @@ describe("timelinesChart", () => {
     });
     expect(timelinesChart([timeline], task)!.blocks[0]!.estimated).toBe(true);
     expect(timelinesChart([], task)).toBeNull();
+    // One tick of the run's 60 s without the wall-clock columns (its exit tick) does not make it estimated.
+    const exitTick = { ...timeline, threadTimeTicks: 1 };
+    expect(timelinesChart([exitTick], task)!.blocks[0]!.estimated).toBe(false);
   });
 });
 

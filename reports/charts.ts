@@ -36,6 +36,18 @@ const blockHeight = 2 * panelHeight + 2 * panelGap + bandHeight;
 const blockGap = 14;
 /** Head-room above the largest value so the top line never touches the frame. */
 const headroom = 1.1;
+/**
+ * A panel scales to the run's peak and the recommendation alone, naming the request and limit above its
+ * top in its label, when those two would fill less than this share of it: at 40 px, a 4-core request
+ * drew a 0.1-core task as a 1 px sliver and a 50 MiB one against 2 GiB not at all. Chosen value: a
+ * quarter keeps the shape readable (10 px and up) and still shows a request up to four times the use.
+ */
+const zoomShare = 0.25;
+/**
+ * Below this share of a run's ticks read from thread-time (a run's exit tick often is), the caption does
+ * not call the split estimated: such ticks can move no share by more than this. Chosen value.
+ */
+const estimatedShare = 0.1;
 
 export interface BandLayer {
   kind: StateKind;
@@ -70,7 +82,10 @@ export interface TimelineBlock {
   memoryPeakText: string;
   /** Where the run's wall time went: the three largest shares, for the caption. */
   shares: Array<{ kind: StateKind; label: string; share: number; endpoint: string | null }>;
-  /** True when some samples predate the wall-clock columns: the split is estimated from thread-time. */
+  /**
+   * True when more than a tenth of the run's ticks lack the wall-clock columns (samples from before the
+   * collector filled them): the split is estimated from thread-time.
+   */
   estimated: boolean;
 }
 
@@ -84,8 +99,13 @@ export interface TimelinesView {
   blocks: TimelineBlock[];
   /** One path per kind, across every block's panels. */
   lines: Array<{ kind: "request" | "limit" | "recommendation"; d: string }>;
+  /** Each panel's zero line, so the CPU and the memory panel read apart. */
+  baselines: string;
   cpuTopText: string;
   memoryTopText: string;
+  /** The request and limit above a zoomed panel's top (`request 4 cores, limit 4 cores`), else null. */
+  cpuAboveText: string | null;
+  memoryAboveText: string | null;
   memoryLabelY: number;
 }
 
@@ -244,10 +264,18 @@ export function timelinesChart(timelines: readonly RunTimeline[], task: TaskAnal
     { kind: "limit", value: first.limitBytes ?? task.memory.limitBytes },
     { kind: "recommendation", value: task.recommendation.memoryBytes },
   ] as const;
-  const cpuPeak = maxOf(slotsByRun.flat().map((bucket) => bucket?.cpuMax));
-  const memoryPeak = maxOf(slotsByRun.flat().map((bucket) => bucket?.rssMax));
-  const cpuTop = Math.max(cpuPeak, ...cpuLines.map((line) => line.value ?? 0)) * headroom || 1;
-  const memoryTop = Math.max(memoryPeak, ...memoryLines.map((line) => line.value ?? 0)) * headroom || 1;
+  const cpuScale = panelScale(
+    maxOf(slotsByRun.flat().map((bucket) => bucket?.cpuMax)),
+    cpuLines,
+    formatCores,
+  );
+  const memoryScale = panelScale(
+    maxOf(slotsByRun.flat().map((bucket) => bucket?.rssMax)),
+    memoryLines,
+    formatBytes,
+  );
+  const cpuTop = cpuScale.top;
+  const memoryTop = memoryScale.top;
   const cpuLevel = (value: number | null | undefined) => levelOf(value, cpuTop, panelHeight);
   const memoryLevel = (value: number | null | undefined) => levelOf(value, memoryTop, panelHeight);
   // Paths carry their absolute y (block and panel offsets added), so no group per panel is needed.
@@ -286,7 +314,9 @@ export function timelinesChart(timelines: readonly RunTimeline[], task: TaskAnal
       cpuPeakText: formatCores(maxOf(slots.map((bucket) => bucket?.cpuMax))),
       memoryPeakText: formatBytes(maxOf(slots.map((bucket) => bucket?.rssMax))),
       shares: sharesOf(timeline),
-      estimated: timeline.threadTimeTicks > 0,
+      estimated:
+        timeline.threadTimeTicks >
+        estimatedShare * timeline.buckets.reduce((sum, bucket) => sum + bucket.ticks, 0),
     };
   });
   const lines = (["request", "limit", "recommendation"] as const).flatMap((kind) => {
@@ -294,8 +324,9 @@ export function timelinesChart(timelines: readonly RunTimeline[], task: TaskAnal
     for (const block of blocks) {
       const cpu = cpuLines.find((line) => line.kind === kind)!.value;
       const memory = memoryLines.find((line) => line.kind === kind)!.value;
-      if (finite(cpu) && cpu > 0) d += `M0 ${block.y + cpuLevel(cpu)!}H${timelineWidth}`;
-      if (finite(memory) && memory > 0)
+      // A line above a zoomed panel's top is named in its label instead (panelScale).
+      if (finite(cpu) && cpu > 0 && cpu <= cpuTop) d += `M0 ${block.y + cpuLevel(cpu)!}H${timelineWidth}`;
+      if (finite(memory) && memory > 0 && memory <= memoryTop)
         d += `M0 ${block.y + panelHeight + panelGap + memoryLevel(memory)!}H${timelineWidth}`;
     }
     return d ? [{ kind, d }] : [];
@@ -305,10 +336,42 @@ export function timelinesChart(timelines: readonly RunTimeline[], task: TaskAnal
     height: blocks.length * blockHeight + (blocks.length - 1) * blockGap,
     blocks,
     lines,
+    baselines: blocks
+      .map(
+        (block) =>
+          `M0 ${block.y + panelHeight}H${timelineWidth}M0 ${block.y + 2 * panelHeight + panelGap}H${timelineWidth}`,
+      )
+      .join(""),
     cpuTopText: formatCores(cpuTop),
     memoryTopText: formatBytes(memoryTop),
+    cpuAboveText: cpuScale.above,
+    memoryAboveText: memoryScale.above,
     memoryLabelY: panelHeight + panelGap + 10,
   };
+}
+
+/**
+ * A panel's top: the largest of the run's peak, the recommendation, the request and the limit, with
+ * head-room; or, when the peak and the recommendation would fill less than {@link zoomShare} of that,
+ * those two alone, with the request and limit left above the top and named (`request 4 cores`).
+ */
+function panelScale(
+  peak: number,
+  lines: ReadonlyArray<{ kind: string; value: number | null | undefined }>,
+  format: (value: number) => string,
+): { top: number; above: string | null } {
+  const value = (kind: string) => {
+    const found = lines.find((line) => line.kind === kind)?.value;
+    return finite(found) && found > 0 ? found : 0;
+  };
+  const used = Math.max(peak, value("recommendation"));
+  const all = Math.max(used, value("request"), value("limit"));
+  if (used <= 0 || used >= all * zoomShare) return { top: all * headroom || 1, above: null };
+  const top = used * headroom;
+  const above = (["request", "limit"] as const)
+    .filter((kind) => value(kind) > top)
+    .map((kind) => `${kind} ${format(value(kind))}`);
+  return { top, above: above.join(", ") };
 }
 
 /** Runs whose value lies this many scaled MADs above the window's median are flagged. */
@@ -355,6 +418,8 @@ export interface AcrossRunsRow {
   label: string;
   /** Top of the row. */
   y: number;
+  /** Baseline of the row's label. */
+  labelY: number;
   /** The values as a line in run units (x) and px (y), drawn scaled by `scaleX`. */
   d: string;
   /** Regression markers, in px. */
@@ -399,6 +464,7 @@ function acrossRow(
   return {
     label,
     y: rowTop,
+    labelY: rowTop + 15,
     d: seriesPath(
       values.map((value) => (Number.isFinite(value) ? rowTop + level(value) : null)),
       0,
