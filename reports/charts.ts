@@ -90,6 +90,18 @@ export interface TimelineBlock {
 }
 
 /**
+ * The data paths of blocks drawn at one horizontal scale (both runs have 40 steps unless one ran under
+ * 40 s), one path per kind across them: a path element per block and kind cost about 0.1 MB per 1,000
+ * tasks (BENCHMARKS.md "reports").
+ */
+export interface TimelineGroup {
+  scaleX: number;
+  cpuMax: string;
+  memoryMax: string;
+  band: BandLayer[];
+}
+
+/**
  * A task's latest and worst run (one block when they are the same run), stacked on the same CPU and
  * memory scales so the two read against each other, with request, limit and recommendation as lines.
  */
@@ -97,6 +109,7 @@ export interface TimelinesView {
   width: number;
   height: number;
   blocks: TimelineBlock[];
+  groups: TimelineGroup[];
   /** One path per kind, across every block's panels. */
   lines: Array<{ kind: "request" | "limit" | "recommendation"; d: string }>;
   /** Each panel's zero line, so the CPU and the memory panel read apart. */
@@ -175,17 +188,20 @@ function stateTotal(states: StateSeconds): number {
 
 /**
  * The band: each step coloured by the state that took most of its wall time, as one path per state of
- * horizontal runs (`M3 6h5M20 6h2`, stroked as thick as the band). A stacked band of six shares per step
+ * horizontal runs (`M3 6h5m12 0h2`: after the first, each run moves on from the end of the one before,
+ * which spares the band's y in every run; stroked as thick as the band). A stacked band of six shares per step
  * read better up close but cost about 1.4 kB per run, which 2,000 timelines cannot afford within the
  * report's 5 MB (BENCHMARKS.md "reports"); the caption gives the run's shares.
  */
 export function bandLayers(buckets: Array<TimelineBucket | null>, middle: number): BandLayer[] {
-  const runs = new Map<StateKind, string>();
+  const runs = new Map<StateKind, { d: string; end: number }>();
   let runKind: StateKind | null = null;
   let runStart = 0;
   const close = (end: number) => {
     if (runKind === null) return;
-    runs.set(runKind, `${runs.get(runKind) ?? ""}M${runStart} ${middle}h${end - runStart}`);
+    const before = runs.get(runKind);
+    const move = before ? `m${runStart - before.end} 0` : `M${runStart} ${middle}`;
+    runs.set(runKind, { d: `${before?.d ?? ""}${move}h${end - runStart}`, end });
     runKind = null;
   };
   buckets.forEach((bucket, index) => {
@@ -203,7 +219,7 @@ export function bandLayers(buckets: Array<TimelineBucket | null>, middle: number
     }
   });
   close(buckets.length);
-  return stateKinds.filter((kind) => runs.has(kind)).map((kind) => ({ kind, d: runs.get(kind)! }));
+  return stateKinds.filter((kind) => runs.has(kind)).map((kind) => ({ kind, d: runs.get(kind)!.d }));
 }
 
 function roleOf(timeline: RunTimeline): { role: string; tag: string } {
@@ -335,6 +351,7 @@ export function timelinesChart(timelines: readonly RunTimeline[], task: TaskAnal
     width: timelineWidth,
     height: blocks.length * blockHeight + (blocks.length - 1) * blockGap,
     blocks,
+    groups: groupsOf(blocks),
     lines,
     baselines: blocks
       .map(
@@ -348,6 +365,30 @@ export function timelinesChart(timelines: readonly RunTimeline[], task: TaskAnal
     memoryAboveText: memoryScale.above,
     memoryLabelY: panelHeight + panelGap + 10,
   };
+}
+
+/** Consecutive blocks of one scale share their paths (the blocks' y are already in them). */
+function groupsOf(blocks: readonly TimelineBlock[]): TimelineGroup[] {
+  const groups: TimelineGroup[] = [];
+  for (const block of blocks) {
+    const group = groups.at(-1);
+    if (!group || group.scaleX !== block.scaleX) {
+      groups.push({
+        scaleX: block.scaleX,
+        cpuMax: block.cpuMax,
+        memoryMax: block.memoryMax,
+        band: block.band,
+      });
+      continue;
+    }
+    group.cpuMax += block.cpuMax;
+    group.memoryMax += block.memoryMax;
+    group.band = stateKinds.flatMap((kind) => {
+      const d = [...group.band, ...block.band].filter((layer) => layer.kind === kind).map((layer) => layer.d);
+      return d.length > 0 ? [{ kind, d: d.join("") }] : [];
+    });
+  }
+  return groups;
 }
 
 /**
