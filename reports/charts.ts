@@ -91,8 +91,8 @@ export interface TimelineBlock {
 
 /**
  * The data paths of blocks drawn at one horizontal scale (both runs have 40 steps unless one ran under
- * 40 s), one path per kind across them: a path element per block and kind cost about 0.1 MB per 1,000
- * tasks (BENCHMARKS.md "reports").
+ * 40 s), one path per kind across them: with the band's relative moves this spared 0.25 MB per
+ * 1,000 tasks (BENCHMARKS.md "reports").
  */
 export interface TimelineGroup {
   scaleX: number;
@@ -188,10 +188,10 @@ function stateTotal(states: StateSeconds): number {
 
 /**
  * The band: each step coloured by the state that took most of its wall time, as one path per state of
- * horizontal runs (`M3 6h5m12 0h2`: after the first, each run moves on from the end of the one before,
- * which spares the band's y in every run; stroked as thick as the band). A stacked band of six shares per step
- * read better up close but cost about 1.4 kB per run, which 2,000 timelines cannot afford within the
- * report's 5 MB (BENCHMARKS.md "reports"); the caption gives the run's shares.
+ * horizontal runs (`M3 6h5m12 0h2`: after the first, each run moves on from the end of the one
+ * before, which spares the band's y in every run; stroked as thick as the band). A stacked band of six
+ * shares per step read better up close but cost about 1.4 kB per run, which 2,000 timelines cannot
+ * afford within the report's 5 MB (BENCHMARKS.md "reports"); the caption gives the run's shares.
  */
 export function bandLayers(buckets: Array<TimelineBucket | null>, middle: number): BandLayer[] {
   const runs = new Map<StateKind, { d: string; end: number }>();
