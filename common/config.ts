@@ -452,7 +452,7 @@ export const settings: Setting[] = [
     default: null,
     expected: "an http(s) URL",
     description:
-      "Where reports.outDir is served on the web: the Slack message links to the night's HTML report under it. Unset: no link.",
+      "Where reports.outDir is served on the web: the Slack message, the email and the Markdown report link to the night's HTML report under it. Unset: no link.",
     parse: url(["http://", "https://"]),
   },
   {

@@ -161,8 +161,8 @@ describe("HTML report in headless Chromium", () => {
     );
     expect(requestLines.length).toBeGreaterThan(0);
     expect(requestLines.every((length) => length > 0)).toBe(true);
-    const timeBars = await page.$$eval(".timebar span", (spans) =>
-      spans.map((span) => span.getBoundingClientRect().width),
+    const timeBars = await page.$$eval(".timebar i", (segments) =>
+      segments.map((segment) => segment.getBoundingClientRect().width),
     );
     expect(timeBars.some((width) => width > 0)).toBe(true);
 

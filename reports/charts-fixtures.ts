@@ -1,7 +1,7 @@
 /**
  * Run timelines for tests and the benchmark, shaped like what db/queries/timelines.ts returns for real
- * runs: phases (start-up, a CPU-bound middle with a memory climb and a peak, a write-out), jitter per
- * bucket, and the wall-clock split of each bucket. Deterministic (seeded), like reports/test-fixtures.ts.
+ * runs: phases (start-up, a middle that works through batches with a memory climb and a peak, a
+ * write-out), jitter per bucket, and the wall-clock split of each bucket. Deterministic (seeded), like reports/test-fixtures.ts.
  */
 import { type AnalysisDocument, taskKeyString } from "../common/analysis-document.js";
 import { type RunTimeline, TIMELINE_BUCKETS, type TimelineBucket } from "../db/queries/timelines.js";
@@ -28,17 +28,37 @@ export function syntheticTimeline(
   const count = Math.min(buckets, Math.max(1, Math.ceil(shape.durationSeconds)));
   const seconds = shape.durationSeconds / count;
   const list: TimelineBucket[] = [];
+  // The working middle goes batch by batch: each batch fetches over the network, computes, and sometimes
+  // spills to disk, and holds its rows until it ends. So from one step to the next the state that took
+  // most of the time changes (the band breaks into many runs, its most expensive shape) and memory climbs
+  // and drops with every batch (no two steps on one straight line, so no path segment merges).
+  let batchLeft = 0;
+  let batchLength = 1;
   for (let index = 0; index < count; index++) {
     const phase = index / count;
-    // Start-up reads (disk), the middle computes and waits on the network, the end writes.
+    // Start-up reads (disk), the middle works through batches, the end writes.
     const computing = phase > 0.1 && phase < 0.8;
-    const cpuShare = computing ? 0.55 + random() * 0.3 : 0.15 + random() * 0.1;
-    const diskShare = computing ? random() * 0.05 : 0.4 + random() * 0.2;
-    const netShare = computing ? 0.1 + random() * 0.1 : random() * 0.05;
+    if (batchLeft === 0) {
+      batchLength = 2 + Math.floor(random() * 4);
+      batchLeft = batchLength;
+    }
+    const batchFill = (batchLength - batchLeft + 1) / batchLength;
+    batchLeft--;
+    const activity = random();
+    const fetching = computing && activity > 0.6 && activity <= 0.85;
+    const spilling = computing && activity > 0.85;
+    const cpuShare = !computing
+      ? 0.15 + random() * 0.1
+      : fetching || spilling
+        ? 0.15 + random() * 0.15
+        : 0.55 + random() * 0.3;
+    const diskShare = spilling ? 0.45 + random() * 0.15 : computing ? random() * 0.05 : 0.4 + random() * 0.2;
+    const netShare = fetching ? 0.45 + random() * 0.2 : computing ? random() * 0.08 : random() * 0.05;
     const cpuWaitShare = computing ? random() * 0.08 : 0;
     const rest = Math.max(0, 1 - cpuShare - diskShare - netShare - cpuWaitShare);
     const mean = shape.peakCores * (computing ? 0.6 + random() * 0.2 : 0.1 + random() * 0.1);
     const climb = Math.min(1, 0.3 + phase * 0.8);
+    const held = computing ? 0.6 + 0.3 * batchFill : 0.85;
     list.push({
       index,
       ticks: Math.max(1, Math.round(seconds)),
@@ -51,7 +71,7 @@ export function syntheticTimeline(
           : Math.min(shape.peakCores * 0.95, mean * (1.1 + random() * 0.3)),
       cpuMean: mean,
       rssMax: Math.round(
-        shape.peakBytes * (index === Math.floor(count * 0.7) ? 1 : climb * (0.85 + random() * 0.1)),
+        shape.peakBytes * (index === Math.floor(count * 0.7) ? 1 : climb * (held + random() * 0.05)),
       ),
       states: {
         cpu: cpuShare * seconds,

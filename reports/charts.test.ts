@@ -98,6 +98,70 @@ describe("timelinesChart", () => {
     expect(view.blocks[0]!.shares.length).toBeLessThanOrEqual(3);
     // The 10-hour run's steps are 15 minutes.
     expect(view.blocks[1]!.bucketText).toBe("15m 00s");
+    // Both runs have 40 steps: one group, one path per kind holding both blocks.
+    expect(view.groups).toHaveLength(1);
+    expect(view.groups[0]!.cpuMax).toBe(view.blocks[0]!.cpuMax + view.blocks[1]!.cpuMax);
+    const kinds = view.groups[0]!.band.map((layer) => layer.kind);
+    expect(new Set(kinds).size).toBe(kinds.length);
+    for (const layer of view.groups[0]!.band) {
+      const perBlock = view.blocks.flatMap((block) => block.band.filter((own) => own.kind === layer.kind));
+      expect(layer.d).toBe(perBlock.map((own) => own.d).join(""));
+    }
+  });
+
+  it("keeps blocks of different step widths apart", () => {
+    const short = syntheticTimeline(key, {
+      durationSeconds: 20,
+      peakCores: 1,
+      peakBytes: 1e9,
+      latest: true,
+      worst: false,
+    });
+    const long = syntheticTimeline(key, {
+      durationSeconds: 3600,
+      peakCores: 2,
+      peakBytes: 2e9,
+      latest: false,
+      worst: true,
+    });
+    const view = timelinesChart([short, long], task)!;
+    expect(view.groups.map((group) => group.scaleX)).toEqual([24, 12]);
+    expect(view.groups[1]!.cpuMax).toBe(view.blocks[1]!.cpuMax);
+  });
+
+  it("zooms a panel to the run and the recommendation when the request dwarfs them, and names the request", () => {
+    const small = buildTask({
+      pipeline: "etl",
+      task: "small",
+      requestCores: 4,
+      usedCores: 0.1,
+      requestBytes: 2 * 2 ** 30,
+      peakBytes: 50 * 2 ** 20,
+      recommendedCores: 0.2,
+      recommendedBytes: 128 * 2 ** 20,
+    });
+    const timeline = syntheticTimeline(key, {
+      durationSeconds: 60,
+      peakCores: 0.1,
+      peakBytes: 50 * 2 ** 20,
+      latest: true,
+      worst: true,
+    });
+    const view = timelinesChart([timeline], small)!;
+    expect(view.cpuTopText).toBe("0.22 cores");
+    expect(view.cpuAboveText).toBe("request 4 cores");
+    expect(view.memoryTopText).toBe("141 MiB");
+    expect(view.memoryAboveText).toBe("request 2 GiB");
+    // The request is off the scale: no line for it; the recommendation sits at 1/1.1 of the panel.
+    expect(view.lines.map((line) => line.kind)).toEqual(["recommendation"]);
+    expect(view.lines[0]!.d.startsWith(`M0 ${40 - Math.round(40 / 1.1)}H480`)).toBe(true);
+    // The run's peak fills most of the panel instead of a 1 px sliver.
+    const highest = Math.min(...points(view.blocks[0]!.cpuMax).map(([, y]) => y));
+    expect(highest).toBeLessThanOrEqual(40 - 15);
+    // A request within four times the use stays on the scale.
+    expect(
+      timelinesChart([timeline], { ...small, cpu: { ...small.cpu, requestCores: 0.8 } })!.cpuAboveText,
+    ).toBeNull();
   });
 
   it("says when the split comes from thread-time", () => {
@@ -111,6 +175,9 @@ describe("timelinesChart", () => {
     });
     expect(timelinesChart([timeline], task)!.blocks[0]!.estimated).toBe(true);
     expect(timelinesChart([], task)).toBeNull();
+    // One tick of the run's 60 s without the wall-clock columns (its exit tick) does not make it estimated.
+    const exitTick = { ...timeline, threadTimeTicks: 1 };
+    expect(timelinesChart([exitTick], task)!.blocks[0]!.estimated).toBe(false);
   });
 });
 
@@ -129,7 +196,8 @@ describe("bandLayers", () => {
     const layers = bandLayers([bucket(0.2, 0.8), bucket(0.9, 0.1), bucket(0.7, 0.3), null, bucket(0, 1)], 98);
     expect(layers).toEqual([
       { kind: "cpu", d: "M1 98h2" },
-      { kind: "diskWait", d: "M0 98h1M4 98h1" },
+      // The second run moves on from the end of the first: from x = 1 to x = 4.
+      { kind: "diskWait", d: "M0 98h1m3 0h1" },
     ]);
   });
 });

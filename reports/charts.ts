@@ -36,6 +36,18 @@ const blockHeight = 2 * panelHeight + 2 * panelGap + bandHeight;
 const blockGap = 14;
 /** Head-room above the largest value so the top line never touches the frame. */
 const headroom = 1.1;
+/**
+ * A panel scales to the run's peak and the recommendation alone, naming the request and limit above its
+ * top in its label, when those two would fill less than this share of it: at 40 px, a 4-core request
+ * drew a 0.1-core task as a 1 px sliver and a 50 MiB one against 2 GiB not at all. Chosen value: a
+ * quarter keeps the shape readable (10 px and up) and still shows a request up to four times the use.
+ */
+const zoomShare = 0.25;
+/**
+ * Below this share of a run's ticks read from thread-time (a run's exit tick often is), the caption does
+ * not call the split estimated: such ticks can move no share by more than this. Chosen value.
+ */
+const estimatedShare = 0.1;
 
 export interface BandLayer {
   kind: StateKind;
@@ -70,8 +82,23 @@ export interface TimelineBlock {
   memoryPeakText: string;
   /** Where the run's wall time went: the three largest shares, for the caption. */
   shares: Array<{ kind: StateKind; label: string; share: number; endpoint: string | null }>;
-  /** True when some samples predate the wall-clock columns: the split is estimated from thread-time. */
+  /**
+   * True when more than a tenth of the run's ticks lack the wall-clock columns (samples from before the
+   * collector filled them): the split is estimated from thread-time.
+   */
   estimated: boolean;
+}
+
+/**
+ * The data paths of blocks drawn at one horizontal scale (both runs have 40 steps unless one ran under
+ * 40 s), one path per kind across them: with the band's relative moves this spared 0.25 MB per
+ * 1,000 tasks (BENCHMARKS.md "reports").
+ */
+export interface TimelineGroup {
+  scaleX: number;
+  cpuMax: string;
+  memoryMax: string;
+  band: BandLayer[];
 }
 
 /**
@@ -82,10 +109,16 @@ export interface TimelinesView {
   width: number;
   height: number;
   blocks: TimelineBlock[];
+  groups: TimelineGroup[];
   /** One path per kind, across every block's panels. */
   lines: Array<{ kind: "request" | "limit" | "recommendation"; d: string }>;
+  /** Each panel's zero line, so the CPU and the memory panel read apart. */
+  baselines: string;
   cpuTopText: string;
   memoryTopText: string;
+  /** The request and limit above a zoomed panel's top (`request 4 cores, limit 4 cores`), else null. */
+  cpuAboveText: string | null;
+  memoryAboveText: string | null;
   memoryLabelY: number;
 }
 
@@ -155,17 +188,20 @@ function stateTotal(states: StateSeconds): number {
 
 /**
  * The band: each step coloured by the state that took most of its wall time, as one path per state of
- * horizontal runs (`M3 6h5M20 6h2`, stroked as thick as the band). A stacked band of six shares per step
- * read better up close but cost about 1.4 kB per run, which 2,000 timelines cannot afford within the
- * report's 5 MB (BENCHMARKS.md "reports"); the caption gives the run's shares.
+ * horizontal runs (`M3 6h5m12 0h2`: after the first, each run moves on from the end of the one
+ * before, which spares the band's y in every run; stroked as thick as the band). A stacked band of six
+ * shares per step read better up close but cost about 1.4 kB per run, which 2,000 timelines cannot
+ * afford within the report's 5 MB (BENCHMARKS.md "reports"); the caption gives the run's shares.
  */
 export function bandLayers(buckets: Array<TimelineBucket | null>, middle: number): BandLayer[] {
-  const runs = new Map<StateKind, string>();
+  const runs = new Map<StateKind, { d: string; end: number }>();
   let runKind: StateKind | null = null;
   let runStart = 0;
   const close = (end: number) => {
     if (runKind === null) return;
-    runs.set(runKind, `${runs.get(runKind) ?? ""}M${runStart} ${middle}h${end - runStart}`);
+    const before = runs.get(runKind);
+    const move = before ? `m${runStart - before.end} 0` : `M${runStart} ${middle}`;
+    runs.set(runKind, { d: `${before?.d ?? ""}${move}h${end - runStart}`, end });
     runKind = null;
   };
   buckets.forEach((bucket, index) => {
@@ -183,7 +219,7 @@ export function bandLayers(buckets: Array<TimelineBucket | null>, middle: number
     }
   });
   close(buckets.length);
-  return stateKinds.filter((kind) => runs.has(kind)).map((kind) => ({ kind, d: runs.get(kind)! }));
+  return stateKinds.filter((kind) => runs.has(kind)).map((kind) => ({ kind, d: runs.get(kind)!.d }));
 }
 
 function roleOf(timeline: RunTimeline): { role: string; tag: string } {
@@ -244,10 +280,18 @@ export function timelinesChart(timelines: readonly RunTimeline[], task: TaskAnal
     { kind: "limit", value: first.limitBytes ?? task.memory.limitBytes },
     { kind: "recommendation", value: task.recommendation.memoryBytes },
   ] as const;
-  const cpuPeak = maxOf(slotsByRun.flat().map((bucket) => bucket?.cpuMax));
-  const memoryPeak = maxOf(slotsByRun.flat().map((bucket) => bucket?.rssMax));
-  const cpuTop = Math.max(cpuPeak, ...cpuLines.map((line) => line.value ?? 0)) * headroom || 1;
-  const memoryTop = Math.max(memoryPeak, ...memoryLines.map((line) => line.value ?? 0)) * headroom || 1;
+  const cpuScale = panelScale(
+    maxOf(slotsByRun.flat().map((bucket) => bucket?.cpuMax)),
+    cpuLines,
+    formatCores,
+  );
+  const memoryScale = panelScale(
+    maxOf(slotsByRun.flat().map((bucket) => bucket?.rssMax)),
+    memoryLines,
+    formatBytes,
+  );
+  const cpuTop = cpuScale.top;
+  const memoryTop = memoryScale.top;
   const cpuLevel = (value: number | null | undefined) => levelOf(value, cpuTop, panelHeight);
   const memoryLevel = (value: number | null | undefined) => levelOf(value, memoryTop, panelHeight);
   // Paths carry their absolute y (block and panel offsets added), so no group per panel is needed.
@@ -286,7 +330,9 @@ export function timelinesChart(timelines: readonly RunTimeline[], task: TaskAnal
       cpuPeakText: formatCores(maxOf(slots.map((bucket) => bucket?.cpuMax))),
       memoryPeakText: formatBytes(maxOf(slots.map((bucket) => bucket?.rssMax))),
       shares: sharesOf(timeline),
-      estimated: timeline.threadTimeTicks > 0,
+      estimated:
+        timeline.threadTimeTicks >
+        estimatedShare * timeline.buckets.reduce((sum, bucket) => sum + bucket.ticks, 0),
     };
   });
   const lines = (["request", "limit", "recommendation"] as const).flatMap((kind) => {
@@ -294,8 +340,9 @@ export function timelinesChart(timelines: readonly RunTimeline[], task: TaskAnal
     for (const block of blocks) {
       const cpu = cpuLines.find((line) => line.kind === kind)!.value;
       const memory = memoryLines.find((line) => line.kind === kind)!.value;
-      if (finite(cpu) && cpu > 0) d += `M0 ${block.y + cpuLevel(cpu)!}H${timelineWidth}`;
-      if (finite(memory) && memory > 0)
+      // A line above a zoomed panel's top is named in its label instead (panelScale).
+      if (finite(cpu) && cpu > 0 && cpu <= cpuTop) d += `M0 ${block.y + cpuLevel(cpu)!}H${timelineWidth}`;
+      if (finite(memory) && memory > 0 && memory <= memoryTop)
         d += `M0 ${block.y + panelHeight + panelGap + memoryLevel(memory)!}H${timelineWidth}`;
     }
     return d ? [{ kind, d }] : [];
@@ -304,11 +351,68 @@ export function timelinesChart(timelines: readonly RunTimeline[], task: TaskAnal
     width: timelineWidth,
     height: blocks.length * blockHeight + (blocks.length - 1) * blockGap,
     blocks,
+    groups: groupsOf(blocks),
     lines,
+    baselines: blocks
+      .map(
+        (block) =>
+          `M0 ${block.y + panelHeight}H${timelineWidth}M0 ${block.y + 2 * panelHeight + panelGap}H${timelineWidth}`,
+      )
+      .join(""),
     cpuTopText: formatCores(cpuTop),
     memoryTopText: formatBytes(memoryTop),
+    cpuAboveText: cpuScale.above,
+    memoryAboveText: memoryScale.above,
     memoryLabelY: panelHeight + panelGap + 10,
   };
+}
+
+/** Consecutive blocks of one scale share their paths (the blocks' y are already in them). */
+function groupsOf(blocks: readonly TimelineBlock[]): TimelineGroup[] {
+  const groups: TimelineGroup[] = [];
+  for (const block of blocks) {
+    const group = groups.at(-1);
+    if (!group || group.scaleX !== block.scaleX) {
+      groups.push({
+        scaleX: block.scaleX,
+        cpuMax: block.cpuMax,
+        memoryMax: block.memoryMax,
+        band: block.band,
+      });
+      continue;
+    }
+    group.cpuMax += block.cpuMax;
+    group.memoryMax += block.memoryMax;
+    group.band = stateKinds.flatMap((kind) => {
+      const d = [...group.band, ...block.band].filter((layer) => layer.kind === kind).map((layer) => layer.d);
+      return d.length > 0 ? [{ kind, d: d.join("") }] : [];
+    });
+  }
+  return groups;
+}
+
+/**
+ * A panel's top: the largest of the run's peak, the recommendation, the request and the limit, with
+ * head-room; or, when the peak and the recommendation would fill less than {@link zoomShare} of that,
+ * those two alone, with the request and limit left above the top and named (`request 4 cores`).
+ */
+function panelScale(
+  peak: number,
+  lines: ReadonlyArray<{ kind: string; value: number | null | undefined }>,
+  format: (value: number) => string,
+): { top: number; above: string | null } {
+  const value = (kind: string) => {
+    const found = lines.find((line) => line.kind === kind)?.value;
+    return finite(found) && found > 0 ? found : 0;
+  };
+  const used = Math.max(peak, value("recommendation"));
+  const all = Math.max(used, value("request"), value("limit"));
+  if (used <= 0 || used >= all * zoomShare) return { top: all * headroom || 1, above: null };
+  const top = used * headroom;
+  const above = (["request", "limit"] as const)
+    .filter((kind) => value(kind) > top)
+    .map((kind) => `${kind} ${format(value(kind))}`);
+  return { top, above: above.join(", ") };
 }
 
 /** Runs whose value lies this many scaled MADs above the window's median are flagged. */
@@ -355,6 +459,8 @@ export interface AcrossRunsRow {
   label: string;
   /** Top of the row. */
   y: number;
+  /** Baseline of the row's label. */
+  labelY: number;
   /** The values as a line in run units (x) and px (y), drawn scaled by `scaleX`. */
   d: string;
   /** Regression markers, in px. */
@@ -399,6 +505,7 @@ function acrossRow(
   return {
     label,
     y: rowTop,
+    labelY: rowTop + 15,
     d: seriesPath(
       values.map((value) => (Number.isFinite(value) ? rowTop + level(value) : null)),
       0,

@@ -21,32 +21,7 @@ import {
 } from "../sources/check.js";
 import type { PatchPlan } from "../sources/patcher.js";
 import { pullRequestBody } from "../sources/pull-request.js";
-import { buildTask } from "./test-fixtures.js";
-
-export const hostileNames = [
-  "line one\nline two",
-  "cr\r\nlf",
-  "::error::pwned",
-  "x\n::error file=a.py,line=1::injected",
-  "![x](http://evil.example/a.png)",
-  "[click](https://evil.example/)",
-  "<https://evil.example/>",
-  "see https://evil.example/x and www.evil.example",
-  "mail@evil.example",
-  "@org/team",
-  "cc @octocat please",
-  "<img src=x onerror=alert(1)>",
-  "<script>alert(1)</script>",
-  "a|b|c",
-  "#123",
-  "org/repo#45 and GH-7",
-  "`code` and ``more``",
-  "*bold* _em_ ~~strike~~",
-  "[ref]: https://evil.example/",
-  "&lt;b&gt; &amp;",
-  "100%0Aencoded:comma,colon",
-  "\u001b[31mred\u001b[0m",
-];
+import { buildTask, hostileNames } from "./test-fixtures.js";
 
 function parse(markdown: string): Root {
   return unified().use(remarkParse).use(remarkGfm).parse(markdown);

@@ -38,12 +38,20 @@ export function escapeMarkdown(text: unknown): string {
 }
 
 /**
+ * Whether a URL may become a link in a report: http(s) and nothing that ends it (white space), so no
+ * `javascript:` or `data:` address is ever clickable, whatever an option or a caller passes.
+ */
+export function isWebUrl(url: string): boolean {
+  return /^https?:\/\/[^\s]+$/i.test(url);
+}
+
+/**
  * A Markdown link to a URL rightsize was configured with (the report's address), never to a name: only
  * http(s) URLs, with the characters that could end a link destination percent-encoded; anything else is
  * shown as escaped text.
  */
 export function markdownLink(label: string, url: string): string {
-  if (!/^https?:\/\/[^\s]+$/i.test(url)) return escapeMarkdown(url);
+  if (!isWebUrl(url)) return escapeMarkdown(url);
   const destination = url.replace(
     /[()<>\\`|\s]/g,
     (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`,

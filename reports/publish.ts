@@ -16,6 +16,7 @@ import { loadTimelines } from "../db/queries/timelines.js";
 import { exportAnalysisMetrics } from "./analysis-metrics.js";
 import { sendReportEmail } from "./email.js";
 import { type RenderOptions, renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
+import { reportUrlOf } from "./report-url.js";
 import { deliverSlackSummary, type SlackResult } from "./slack.js";
 
 export interface PublishResult {
@@ -123,7 +124,12 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
   const base = reportBaseName(document);
   const timelines = options.render?.timelines ?? (await loadTimelines(db, windowOfDocument(document)));
   const html = renderHtmlReport(document, { ...options.render, timelines });
-  const markdown = renderMarkdownReport(document, options.render);
+  // The Markdown and the email link the HTML report where reports.baseUrl says it is served.
+  const render = {
+    ...options.render,
+    reportUrl: options.render?.reportUrl ?? reportUrlOf(config.reports.baseUrl, `${base}.html`),
+  };
+  const markdown = renderMarkdownReport(document, render);
   mkdirSync(outDir, { recursive: true });
   const htmlPath = join(outDir, `${base}.html`);
   const markdownPath = join(outDir, `${base}.md`);
@@ -167,7 +173,7 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
   });
   let messageId: string;
   try {
-    const content = renderEmail(document, options.render);
+    const content = renderEmail(document, render);
     messageId = await sendReportEmail({ smtpUrl, from, to }, content, [
       { filename: `${base}.html`, content: html, contentType: "text/html; charset=utf-8" },
     ]);

@@ -5,13 +5,14 @@
  *
  * HTML templates use Handlebars' default escaping: every `{{value}}` is HTML-escaped, SVG included; no
  * template uses triple braces for data. Markdown and plain-text templates compile without HTML escaping,
- * and every user string in them goes through the `md` helper (Markdown, reports/escape.ts) or is plain text.
+ * and every user string in them goes through the `md` helper (Markdown, reports/escape.ts) or is plain text;
+ * the report's link goes through `mdLink` (Markdown) or `textLine` (the email's text part).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import Handlebars from "handlebars";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import { UsageError } from "../common/errors.js";
-import { escapeMarkdown, markdownLink } from "./escape.js";
+import { escapeMarkdown, escapeTextLine, markdownLink } from "./escape.js";
 import {
   formatBytes,
   formatChange,
@@ -89,6 +90,7 @@ handlebars.registerHelper("md", escapeMarkdown);
 handlebars.registerHelper("mdLink", (label: unknown, url: unknown) =>
   markdownLink(String(label), String(url)),
 );
+handlebars.registerHelper("textLine", escapeTextLine);
 
 for (const file of readdirSync(new URL("./partials/", templatesDir))) {
   if (!file.endsWith(".hbs")) continue;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { escapeSlack, reportUrlOf, slackMessage, slackName } from "./slack.js";
+import { escapeSlack, slackMessage, slackName } from "./slack.js";
 import { buildTask, sampleAnalysis } from "./test-fixtures.js";
 
 const hostile = [
@@ -54,13 +54,5 @@ describe("slackMessage", () => {
     expect(all).not.toContain("<!here>");
     expect(all).not.toContain("<http://evil");
     expect(all.length).toBeLessThan(3000);
-  });
-
-  it("links the report under the base URL, percent-encoded", () => {
-    expect(reportUrlOf("https://r.example/x", "rightsize-2026-11-21.html")).toBe(
-      "https://r.example/x/rightsize-2026-11-21.html",
-    );
-    expect(reportUrlOf("https://r.example/x/", "a|b>c.html")).toBe("https://r.example/x/a%7Cb%3Ec.html");
-    expect(reportUrlOf(null, "x.html")).toBeNull();
   });
 });

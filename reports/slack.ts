@@ -17,6 +17,7 @@ import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
 import { getDelivery, recordDelivery } from "../db/queries/report-deliveries.js";
 import { formatBytes, formatCores, formatInstant, formatUsd } from "./format.js";
+import { reportUrlOf } from "./report-url.js";
 import { headlineOf, verdictOf } from "./summary.js";
 import { buildReportView } from "./view-model.js";
 
@@ -130,13 +131,6 @@ export function slackMessage(
     });
   }
   return { text: `${title} · ${counts}`, blocks };
-}
-
-/** The night's HTML report under `reports.baseUrl`, or null without one. */
-export function reportUrlOf(baseUrl: string | null, fileName: string): string | null {
-  if (!baseUrl) return null;
-  const base = baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`;
-  return new URL(encodeURIComponent(fileName), base).toString();
 }
 
 /**

@@ -125,6 +125,32 @@ export function buildTask(shape: TaskShape): TaskAnalysis {
 
 export const hostileName = "<script>alert(1)</script>";
 
+/** Names that try every trick Markdown, GitHub, terminals and workflow commands know (reports/escape.test.ts). */
+export const hostileNames = [
+  "line one\nline two",
+  "cr\r\nlf",
+  "::error::pwned",
+  "x\n::error file=a.py,line=1::injected",
+  "![x](http://evil.example/a.png)",
+  "[click](https://evil.example/)",
+  "<https://evil.example/>",
+  "see https://evil.example/x and www.evil.example",
+  "mail@evil.example",
+  "@org/team",
+  "cc @octocat please",
+  "<img src=x onerror=alert(1)>",
+  "<script>alert(1)</script>",
+  "a|b|c",
+  "#123",
+  "org/repo#45 and GH-7",
+  "`code` and ``more``",
+  "*bold* _em_ ~~strike~~",
+  "[ref]: https://evil.example/",
+  "&lt;b&gt; &amp;",
+  "100%0Aencoded:comma,colon",
+  "\u001b[31mred\u001b[0m",
+];
+
 /** The seeded analysis the content, browser and email tests check numbers against. */
 export function sampleAnalysis(): AnalysisDocument {
   return {

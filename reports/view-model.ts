@@ -10,6 +10,7 @@ import {
   type TimelinesView,
   timelinesChart,
 } from "./charts.js";
+import { isWebUrl } from "./escape.js";
 import {
   compareTasks,
   groupByPipeline,
@@ -28,8 +29,11 @@ export interface RenderOptions {
   patches?: ReadonlyMap<string, string> | Readonly<Record<string, string>>;
   /** Markdown and email: at most this many tasks in the tables. @defaultValue 25 */
   maxTasks?: number;
-  /** Where the full report lives, mentioned by the Markdown and the email when given. */
-  reportUrl?: string;
+  /**
+   * Where the night's HTML report is served (`reportUrlOf` in reports/report-url.ts): the Markdown and the
+   * email link to it. Only an http(s) URL is linked; null or absent: no link.
+   */
+  reportUrl?: string | null;
   /**
    * HTML: each task's latest and worst run over time, keyed by task key (`loadTimelines` in
    * db/queries/timelines.ts). Tasks without an entry show no timeline.
@@ -483,7 +487,7 @@ export function buildReportView(
     omittedRegressions: allRegressions.length - regressions.length,
     oomRisks,
     omittedOomRisks: allOomRisks.length - oomRisks.length,
-    reportUrl: options.reportUrl ?? null,
+    reportUrl: options.reportUrl && isWebUrl(options.reportUrl) ? options.reportUrl : null,
     pricing: document.pricing ?? null,
     savingsAssumption: savingsAssumptionOf(document),
     emptyReason: document.tasks.length === 0 ? (document.emptyReason ?? null) : null,

@@ -59,6 +59,34 @@ describe("rightsize report --recommendations FILE", () => {
     expect(both.stderr).toBe("rightsize: --out - prints one format: add --format html or --format md\n");
   });
 
+  it("links the HTML report under reports.baseUrl where that folder is served, and nowhere else", async () => {
+    const dir = tempDir();
+    const file = writeDocument(dir, sampleAnalysis());
+    const served = join(dir, "served");
+    const env = {
+      RIGHTSIZE_REPORTS_BASE_URL: "https://reports.example.test/team",
+      RIGHTSIZE_REPORTS_DIR: served,
+    };
+    const link = "[Open the full report](https://reports.example.test/team/rightsize-2026-11-21.html)";
+    const summary = await runCli(["report", "--recommendations", file, "--format", "md", "--out", "-"], {
+      env,
+    });
+    expect(summary.code).toBe(0);
+    expect(summary.stdout).toContain(link);
+    const written = await runCli(["report", "--recommendations", file, "--format", "md"], { env });
+    expect(readFileSync(join(served, "rightsize-2026-11-21.md"), "utf8")).toContain(link);
+    expect(written.code).toBe(0);
+    const elsewhere = join(dir, "elsewhere");
+    await runCli(["report", "--recommendations", file, "--format", "md", "--out", elsewhere], { env });
+    expect(readFileSync(join(elsewhere, "rightsize-2026-11-21.md"), "utf8")).not.toContain(
+      "Open the full report",
+    );
+    const unset = await runCli(["report", "--recommendations", file, "--format", "md", "--out", "-"], {
+      env: { RIGHTSIZE_REPORTS_BASE_URL: "" },
+    });
+    expect(unset.stdout).not.toMatch(/Open the full report|https?:\/\//);
+  });
+
   it("exits 2 naming the file and the field of a bad analysis document", async () => {
     const dir = tempDir();
     const document = sampleAnalysis() as unknown as { tasks: Array<{ cpu: Record<string, unknown> }> };

@@ -7,6 +7,7 @@ import { loadAnalysisDocument } from "../../db/queries/profiles.js";
 import { loadTimelines, type RunTimeline } from "../../db/queries/timelines.js";
 import { reportBaseName, windowOfDocument, writeReportFile } from "../../reports/publish.js";
 import { rendererFor, renderers } from "../../reports/render.js";
+import { reportUrlOf } from "../../reports/report-url.js";
 import { readRecommendationsFile } from "../../sources/index.js";
 import { flagParsers, runtimeOf, withReadDatabase } from "../runtime.js";
 
@@ -65,8 +66,9 @@ export function register(program: Command): void {
       `
 Writes rightsize-YYYY-MM-DD.html and/or .md (the date is the analysis window's end) and prints each path.
 The HTML file has no external assets: open it from disk, attach it, or publish it as a CI artifact. The
-Markdown fits a pull-request comment or a CI job summary. The nightly job writes the same files and
-sends the email; this command never sends email.
+Markdown fits a pull-request comment or a CI job summary; with reports.baseUrl set it links the night's
+HTML report there (when writing into reports.outDir or to stdout). The nightly job writes the same files
+and sends the email; this command never sends email.
 
 Examples:
   rightsize report
@@ -93,12 +95,21 @@ Examples:
               timelines = await loadTimelines(handle.db, windowOfDocument(latest));
             return latest;
           });
-      const renderOptions = { maxTasks: options.maxTasks, timelines };
+      const { outDir: servedDir, baseUrl } = runtime.config.reports;
+      // reports.baseUrl serves reports.outDir: the Markdown links the night's HTML report there when this
+      // writes into that folder or prints for a job summary, never to a folder nobody said is served.
+      const linked =
+        options.out === undefined || options.out === "-" || resolve(options.out) === resolve(servedDir);
+      const renderOptions = {
+        maxTasks: options.maxTasks,
+        timelines,
+        reportUrl: linked ? reportUrlOf(baseUrl, `${reportBaseName(document)}.html`) : null,
+      };
       if (options.out === "-") {
         process.stdout.write(rendererFor(options.format[0]!).render(document, renderOptions));
         return;
       }
-      const outDir = resolve(options.out ?? runtime.config.reports.outDir);
+      const outDir = resolve(options.out ?? servedDir);
       mkdirSync(outDir, { recursive: true });
       const base = reportBaseName(document);
       for (const format of options.format) {

@@ -238,15 +238,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   step("rendering reports");
   const reportDir = options.outDir;
-  await runStep(options, [
-    "report",
-    "--recommendations",
-    analysisFile,
-    "--out",
-    reportDir,
-    "--format",
-    "html,md",
-  ]);
+  // From the database's analysis (the one just stored), not the JSON file: only there are the samples
+  // the report's timelines are drawn from.
+  await runStep(options, ["report", "--out", reportDir, "--format", "html,md"]);
 
   step("writing patches for the DAG and prefect.yaml");
   const patchDir = join(options.outDir, "patches");
