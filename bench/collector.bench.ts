@@ -294,6 +294,8 @@ async function startCollector(accounting: "acct" | "poll", folder: string) {
       RIGHTSIZE_STATE_DIR: join(folder, `state-${accounting}`),
       RIGHTSIZE_SPOOL_DIR: join(folder, `spool-${accounting}`),
       RIGHTSIZE_HOST_ID: `bench-${accounting}`,
+      // As the deployment files run it (deploy/systemd, compose, DaemonSet).
+      NODE_OPTIONS: "--max-semi-space-size=1",
     },
   });
   let log = "";
