@@ -16,6 +16,9 @@ export function isExpectedFsError(error: unknown): boolean {
 /** The initial buffer holds any stat/status/io file; larger files (net/tcp on busy hosts) grow it. */
 const INITIAL_BUFFER_BYTES = 64 * 1024;
 
+/** Files shorter than this come whole from one read (see readFd); half of the smallest page size. */
+const SINGLE_READ_BYTES = 2048;
+
 export class ProcReader {
   private buffer = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
   private readonly kept = new Map<string, number>();
@@ -108,9 +111,13 @@ export class ProcReader {
         this.buffer.copy(bigger, 0, 0, length);
         this.buffer = bigger;
       }
-      const read = readSync(fd, this.buffer, length, this.buffer.length - length, position + length);
-      if (read === 0) break;
+      const room = this.buffer.length - length;
+      const read = readSync(fd, this.buffer, length, room, position + length);
       length += read;
+      // A seq_file read returns whole records until the next one would overflow its one-page buffer
+      // (fs/seq_file.c seq_read_iter), so a short read under half a page with room to spare is the whole
+      // file: stat, io, schedstat, status and small children lists need no second pread to see EOF.
+      if (read === 0 || (read < room && length < SINGLE_READ_BYTES)) break;
     }
     return this.buffer.toString("utf8", 0, length);
   }
