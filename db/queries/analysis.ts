@@ -158,7 +158,7 @@ interface RawRunRow extends Record<string, unknown> {
   cpu_p95: number | null;
   cpu_max: number | null;
   cpu_seconds: number | null;
-  cores_quantiles: number[] | string | null;
+  cores_quantiles: Uint8Array | string | null;
   peak_rss_bytes: number | null;
   disk_read_bytes: number | null;
   disk_write_bytes: number | null;
@@ -188,12 +188,32 @@ const toNumber = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
 const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
 
-/** A float8[] as the driver returns it, or as `{…}` text (what taskHistoryQuery selects, for speed). */
-function toNumberArray(value: number[] | string | null): number[] | null {
+/**
+ * A float8[] in its binary form, as `array_send` gives it (what {@link batchRunsQuery} selects): no float is
+ * formatted as text by the server nor parsed back here, which were most of the night's read before (two
+ * per-run sketches of 101 floats each way; BENCHMARKS.md "analysis"). The layout is Postgres' array_send
+ * (src/backend/utils/adt/arrayfuncs.c): int4 dimensions, int4 has-nulls flag, oid element type, then per
+ * dimension int4 length and int4 lower bound; then per element an int4 byte length (-1: null) and the
+ * value (float8send: IEEE 754, big-endian). postgres.js hands bytea over as a Buffer, PGlite as a
+ * Uint8Array; a driver that left it as `\x…` hex text is read too.
+ */
+export function float8ArrayFromBinary(value: Uint8Array | string | null): number[] | null {
   if (value === null) return null;
-  if (Array.isArray(value)) return value.map(Number);
-  const inner = value.slice(1, -1);
-  return inner === "" ? [] : inner.split(",").map(Number);
+  const bytes = typeof value === "string" ? Buffer.from(value.replace(/^\\x/, ""), "hex") : value;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dimensions = view.getInt32(0);
+  if (dimensions === 0) return [];
+  if (dimensions !== 1) throw new Error(`a run's cores sketch has ${dimensions} dimensions, not 1`);
+  const length = view.getInt32(12);
+  const values = new Array<number>(length);
+  let offset = 20;
+  for (let index = 0; index < length; index++) {
+    const size = view.getInt32(offset);
+    if (size !== 8) throw new Error(`a run's cores sketch holds a null or a non-float8 at ${index}`);
+    values[index] = view.getFloat64(offset + 4);
+    offset += 12;
+  }
+  return values;
 }
 
 function parseEndpoints(value: unknown): RunSummary["endpoints"] {
@@ -268,10 +288,10 @@ const replaceMeasures = sql.raw(
     .join(", ")}, now())`,
 );
 
-/** run_summaries' columns for reading, with the sketch as text (see taskHistoryQuery). */
+/** run_summaries' columns for reading, with the sketch in binary ({@link float8ArrayFromBinary}). */
 const runSummaryColumnsAsText = sql.raw(
   `rs.ticks, rs.sampled_seconds, rs.cpu_p50, rs.cpu_p95, rs.cpu_max, rs.cpu_seconds,
-   rs.cores_quantiles::text as cores_quantiles, rs.peak_rss_bytes, rs.disk_read_bytes, rs.disk_write_bytes,
+   array_send(rs.cores_quantiles) as cores_quantiles, rs.peak_rss_bytes, rs.disk_read_bytes, rs.disk_write_bytes,
    rs.net_rx_bytes, rs.net_tx_bytes, rs.on_cpu_seconds, rs.cpu_wait_seconds, rs.disk_wait_seconds,
    rs.net_wait_seconds, rs.child_wait_seconds, rs.idle_seconds, rs.wall_on_cpu_seconds,
    rs.wall_cpu_wait_seconds, rs.wall_disk_wait_seconds, rs.wall_net_wait_seconds, rs.wall_child_wait_seconds,
@@ -513,8 +533,6 @@ export async function loadTaskHistory(db: Db, key: TaskKeyRow, window: AnalysisW
 
 /** The runs statement of {@link loadTaskHistories}, apart so that EXPLAIN can run it. */
 export function batchRunsQuery(keys: TaskKeyRow[], window: AnalysisWindow): SQL {
-  // The sketch as text: splitting one string is several times faster than the driver's array parser on
-  // 20 × 101 floats, which was most of this read's time.
   return sql`with keys as (${keysRelation(keys)}), runs as (${batchRuns(window)})
              select r.*, h.cores as host_cores, ${runSummaryColumnsAsText}
              from runs r
@@ -550,7 +568,7 @@ function parseRun(row: RawRunRow): RunSummary {
     cpuP95: toNumber(row.cpu_p95),
     cpuMax: toNumber(row.cpu_max),
     cpuSeconds: toNumber(row.cpu_seconds),
-    coresQuantiles: toNumberArray(row.cores_quantiles),
+    coresQuantiles: float8ArrayFromBinary(row.cores_quantiles),
     peakRssBytes: toNumber(row.peak_rss_bytes),
     diskReadBytes: toNumber(row.disk_read_bytes),
     diskWriteBytes: toNumber(row.disk_write_bytes),
