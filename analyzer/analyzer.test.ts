@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { taskAnalysisSchema } from "../common/analysis-document.js";
 import { GiB, MiB } from "../common/units.js";
-import type { RunSummary } from "../db/queries/analysis.js";
+import type { RunSummary } from "../db/queries/task-histories.js";
 import {
   confidenceOf,
   cpuSeverity,

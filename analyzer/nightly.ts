@@ -19,9 +19,7 @@ import {
   type AnalysisWindow,
   countWindowExecutions,
   listTaskKeysInWindow,
-  loadTaskHistories,
   summarizeRuns,
-  taskKeyText,
 } from "../db/queries/analysis.js";
 import {
   countTaskProfiles,
@@ -29,6 +27,7 @@ import {
   recordAnalysis,
   storeTaskAnalyses,
 } from "../db/queries/profiles.js";
+import { loadTaskHistories, taskKeyText } from "../db/queries/task-histories.js";
 import type { RecommendationSettings } from "./recommend.js";
 import { declaredValuesOf, matchConfiguredRequest } from "./requests.js";
 import { buildTaskAnalysis } from "./task-analysis.js";
