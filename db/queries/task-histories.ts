@@ -8,8 +8,21 @@ import { type SQL, sql } from "drizzle-orm";
 import { type Db, queryRows } from "../client.js";
 import type { AnalysisWindow, TaskKeyRow } from "./analysis.js";
 
-/** One execution of a task with its samples summarized. Measures are null when never sampled. */
-export interface RunSummary {
+/** Seconds per thread state, summed over a run's samples. */
+export interface StateSeconds {
+  onCpuSeconds: number;
+  cpuWaitSeconds: number;
+  diskWaitSeconds: number;
+  netWaitSeconds: number;
+  childWaitSeconds: number;
+  idleSeconds: number;
+}
+
+/**
+ * One execution of a task with its samples summarized. Measures are null when never sampled; its
+ * thread-time seconds per state (every thread counted) are the {@link StateSeconds} fields.
+ */
+export interface RunSummary extends StateSeconds {
   executionId: string;
   runId: string;
   tryNumber: number;
@@ -43,24 +56,11 @@ export interface RunSummary {
   diskWriteBytes: number | null;
   netRxBytes: number | null;
   netTxBytes: number | null;
-  onCpuSeconds: number;
-  cpuWaitSeconds: number;
-  diskWaitSeconds: number;
-  netWaitSeconds: number;
-  childWaitSeconds: number;
-  idleSeconds: number;
   /**
    * Wall-clock seconds per state (collector/thread-state.ts wallClockSplit), summed over samples; null
    * for runs sampled before the collector recorded them.
    */
-  wall: {
-    onCpuSeconds: number;
-    cpuWaitSeconds: number;
-    diskWaitSeconds: number;
-    netWaitSeconds: number;
-    childWaitSeconds: number;
-    idleSeconds: number;
-  } | null;
+  wall: StateSeconds | null;
   oomKills: number;
   throttledPeriods: number | null;
   totalPeriods: number | null;
