@@ -193,7 +193,7 @@ export function float8ArrayFromBinary(value: Uint8Array | string | null): Array<
 /** A run's cores sketch: its values, or null when unsampled or when any point is missing. */
 function sketchOf(value: Uint8Array | string | null): number[] | null {
   const values = float8ArrayFromBinary(value);
-  return values === null || values.some((point) => point === null) ? null : (values as number[]);
+  return values === null || values.includes(null) ? null : (values as number[]);
 }
 
 function parseEndpoints(value: unknown): RunSummary["endpoints"] {
