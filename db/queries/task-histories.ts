@@ -49,7 +49,7 @@ export interface RunSummary extends StateSeconds {
   cpuP95: number | null;
   cpuMax: number | null;
   cpuSeconds: number | null;
-  /** Per-second cores at the 0, 1, …, 100th percentile (see {@link SKETCH_POINTS}); null when unsampled. */
+  /** Per-second cores at the 0, 1, …, 100th percentile (db/queries/analysis.ts SKETCH_POINTS); null when unsampled. */
   coresQuantiles: number[] | null;
   peakRssBytes: number | null;
   diskReadBytes: number | null;
@@ -77,10 +77,10 @@ export interface ProcessSummary {
 }
 
 /**
- * A run's numbers, in the order the runs statement packs them into one float8[] ({@link runNumbers}):
- * the execution's, then its summary's (all null for a run without one).
+ * A run's numbers, in the order the runs statement packs them into one float8[] ({@link runNumbers}),
+ * each with where it comes from: `r` is the run, `h` its host, `rs` its summary (all null for a run
+ * without one).
  */
-/** Where each number comes from; `r` is the run, `h` its host, `rs` its summary. */
 const runNumberSources = {
   tryNumber: "r.try_number",
   hostCores: "h.cores",
@@ -132,7 +132,7 @@ const runNumberIndex = Object.fromEntries(runNumberNames.map((name, index) => [n
 /**
  * A run's numbers as one binary float8[] column: the driver parses one value per run instead of forty
  * text columns, and no number is formatted as text by the server nor parsed back here (the per-value
- * work and the garbage it left were most of the edge night's read; BENCHMARKS.md "analysis").
+ * work and the garbage it left were a large part of the edge night's read; BENCHMARKS.md "analysis").
  */
 const runNumbers = sql.raw(
   `array_send(array[${runNumberNames.map((name) => runNumberSources[name]).join(", ")}]::float8[]) as numbers`,
