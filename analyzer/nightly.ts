@@ -184,7 +184,7 @@ export type Publisher = (options: {
   document: AnalysisDocument;
   config: Config;
   logger: Logger;
-  /** Names the night's delivery, so a retried publish does not send its email twice. */
+  /** Names the night's delivery, so a retried publish sends neither its email nor its Slack message twice. */
   deliveryKey?: string;
 }) => Promise<unknown>;
 
