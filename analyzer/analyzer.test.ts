@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { taskAnalysisSchema } from "../common/analysis-document.js";
 import { GiB, MiB } from "../common/units.js";
-import type { RunSummary } from "../db/queries/analysis.js";
+import type { RunSummary } from "../db/queries/task-histories.js";
 import {
   confidenceOf,
   cpuSeverity,
@@ -266,6 +266,24 @@ describe("wall-clock shares", () => {
     );
     expect(analysis.bottleneck).toBe("network-wait");
     expect(analysis.timeShares.networkWait).toBeCloseTo(0.9);
+  });
+
+  it("the rules after contention name the wall clock, and balanced says how long it slept", () => {
+    const balanced = analyze(
+      syntheticRuns(5, () => ({
+        ...states({ cpu: 0.4, disk: 0.3, net: 0.3 }),
+        ...wall({ cpu: 0.2, disk: 0.15, net: 0.15, idle: 0.5 }),
+      })),
+    );
+    expect(balanced.bottleneck).toBe("balanced");
+    expect(balanced.evidence[0]).toBe(
+      "no single cause: of its active wall time 40 % on a CPU, 30 % on sockets, 30 % on disk, 0 % waiting for a CPU; asleep 50 % of its wall time",
+    );
+    const disk = analyze(
+      syntheticRuns(5, () => ({ ...states({ cpu: 0.5, disk: 0.5 }), ...wall({ cpu: 0.5, disk: 0.5 }) })),
+    );
+    expect(disk.bottleneck).toBe("disk-io");
+    expect(disk.evidence[0]).toMatch(/^50 % of its active wall time blocked on disk, reading /);
   });
 
   it("runs without wall-clock data fall back to thread time", () => {

@@ -198,37 +198,17 @@ export function classifyBottleneck(input: ClassificationInput): Classification {
       ],
     };
   }
-  if (networkBound) {
-    return {
-      bottleneck: "network-wait",
-      evidence: [
-        `${percentText(networkShare)} of its active thread time blocked on sockets${waitedOn(input.endpoints)}`,
-      ],
-    };
-  }
-  if (diskBound) {
-    return {
-      bottleneck: "disk-io",
-      evidence: [
-        `${percentText(diskShare)} of its active thread time blocked on disk, reading ${formatBytes(input.diskReadBytesPerRun)} and writing ${formatBytes(input.diskWriteBytesPerRun)} per run (median)`,
-      ],
-    };
-  }
-  const cpuShare = active > 0 ? t.cpu / active : 0;
-  if (cpuShare >= CPU_ACTIVE_SHARE) {
-    return {
-      bottleneck: "cpu",
-      evidence: [
-        `on a CPU ${percentText(cpuShare)} of its active thread time, ${coresText(averageCores)} cores on average`,
-      ],
-    };
-  }
-  return {
-    bottleneck: "balanced",
-    evidence: [
-      `no single cause: of its active thread time ${percentText(cpuShare)} on a CPU, ${percentText(networkShare)} on sockets, ${percentText(diskShare)} on disk, ${percentText(active > 0 ? t.cpuWait / active : 0)} waiting for a CPU`,
-    ],
-  };
+  return classifyByActiveShares(
+    input,
+    {
+      network: networkShare,
+      disk: diskShare,
+      cpu: active > 0 ? t.cpu / active : 0,
+      cpuWait: active > 0 ? t.cpuWait / active : 0,
+    },
+    "thread",
+    averageCores,
+  );
 }
 
 /** The rules after contention, on wall-clock shares of the wall time not spent waiting on a child. */
@@ -236,39 +216,64 @@ function classifyByWall(input: ClassificationInput, w: ThreadSeconds, averageCor
   const active = w.cpu + w.cpuWait + w.diskWait + w.networkWait;
   const own = active + w.idle;
   const share = (value: number) => (active > 0 ? value / active : 0);
-  const networkShare = share(w.networkWait);
-  const diskShare = share(w.diskWait);
-  const cpuShare = share(w.cpu);
   // A task blocked most of its run is bound by what it waits on even when little of it was active.
   const idleShare = own > 0 ? w.idle / own : 0;
-  if (networkShare >= NETWORK_ACTIVE_SHARE) {
+  return classifyByActiveShares(
+    input,
+    { network: share(w.networkWait), disk: share(w.diskWait), cpu: share(w.cpu), cpuWait: share(w.cpuWait) },
+    "wall",
+    averageCores,
+    `; asleep ${percentText(idleShare)} of its wall time`,
+  );
+}
+
+/** Shares of active time (on a CPU, waiting for one, blocked on disk or sockets), each 0…1. */
+interface ActiveShares {
+  network: number;
+  disk: number;
+  cpu: number;
+  cpuWait: number;
+}
+
+/**
+ * The last rules, the same on either clock: sockets, then disk, then CPU, else balanced. `basis` names
+ * the clock the shares were taken on ("thread" or "wall") in the evidence.
+ */
+function classifyByActiveShares(
+  input: ClassificationInput,
+  shares: ActiveShares,
+  basis: "thread" | "wall",
+  averageCores: number,
+  balancedTail = "",
+): Classification {
+  if (shares.network >= NETWORK_ACTIVE_SHARE) {
     return {
       bottleneck: "network-wait",
       evidence: [
-        `${percentText(networkShare)} of its active wall time blocked on sockets${waitedOn(input.endpoints)}`,
+        `${percentText(shares.network)} of its active ${basis} time blocked on sockets${waitedOn(input.endpoints)}`,
       ],
     };
   }
-  if (diskShare >= DISK_ACTIVE_SHARE) {
+  if (shares.disk >= DISK_ACTIVE_SHARE) {
     return {
       bottleneck: "disk-io",
       evidence: [
-        `${percentText(diskShare)} of its active wall time blocked on disk, reading ${formatBytes(input.diskReadBytesPerRun)} and writing ${formatBytes(input.diskWriteBytesPerRun)} per run (median)`,
+        `${percentText(shares.disk)} of its active ${basis} time blocked on disk, reading ${formatBytes(input.diskReadBytesPerRun)} and writing ${formatBytes(input.diskWriteBytesPerRun)} per run (median)`,
       ],
     };
   }
-  if (cpuShare >= CPU_ACTIVE_SHARE) {
+  if (shares.cpu >= CPU_ACTIVE_SHARE) {
     return {
       bottleneck: "cpu",
       evidence: [
-        `on a CPU ${percentText(cpuShare)} of its active wall time, ${coresText(averageCores)} cores on average`,
+        `on a CPU ${percentText(shares.cpu)} of its active ${basis} time, ${coresText(averageCores)} cores on average`,
       ],
     };
   }
   return {
     bottleneck: "balanced",
     evidence: [
-      `no single cause: of its active wall time ${percentText(cpuShare)} on a CPU, ${percentText(networkShare)} on sockets, ${percentText(diskShare)} on disk, ${percentText(share(w.cpuWait))} waiting for a CPU; asleep ${percentText(idleShare)} of its wall time`,
+      `no single cause: of its active ${basis} time ${percentText(shares.cpu)} on a CPU, ${percentText(shares.network)} on sockets, ${percentText(shares.disk)} on disk, ${percentText(shares.cpuWait)} waiting for a CPU${balancedTail}`,
     ],
   };
 }

@@ -21,7 +21,8 @@ import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
 import { maintainPartitions } from "../db/queries/partitions.js";
-import { DeliveryRecordError, publishAnalysis } from "../reports/publish.js";
+import { DeliveryRecordError } from "../reports/delivery-record.js";
+import { publishAnalysis } from "../reports/publish.js";
 import {
   analyzeTasks,
   batchesOf,
@@ -206,7 +207,7 @@ export function createProcessor(context: JobContext): {
           const document = await publishNight(db, config, logger, night, publish);
           return { tasks: document.tasks.length };
         } catch (error) {
-          // The email went out unrecorded: a retry would send it again.
+          // The email or the Slack message went out unrecorded: a retry would send it again.
           if (error instanceof DeliveryRecordError) throw new UnrecoverableError(error.message);
           throw error;
         }

@@ -19,9 +19,7 @@ import {
   type AnalysisWindow,
   countWindowExecutions,
   listTaskKeysInWindow,
-  loadTaskHistories,
   summarizeRuns,
-  taskKeyText,
 } from "../db/queries/analysis.js";
 import {
   countTaskProfiles,
@@ -29,6 +27,7 @@ import {
   recordAnalysis,
   storeTaskAnalyses,
 } from "../db/queries/profiles.js";
+import { loadTaskHistories, taskKeyText } from "../db/queries/task-histories.js";
 import type { RecommendationSettings } from "./recommend.js";
 import { declaredValuesOf, matchConfiguredRequest } from "./requests.js";
 import { buildTaskAnalysis } from "./task-analysis.js";
@@ -90,7 +89,8 @@ export async function tasksOfNight(db: Db, config: Config, night: Night): Promis
 
 /**
  * Tasks per batch: each batch is three reads and one write whatever its size, and holds its tasks'
- * summaries (20 runs × ~2 kB of sketch text each) in memory, so 250 tasks stay around 10 MB.
+ * summaries (20 runs, each a 101-point sketch of about 1 kB) in memory, so 250 tasks stay around 10 MB.
+ * Batches of 100 took 30 MB off the night's peak RSS and 3 % longer (BENCHMARKS.md "analysis").
  */
 export const MAX_TASKS_PER_BATCH = 250;
 
@@ -184,7 +184,7 @@ export type Publisher = (options: {
   document: AnalysisDocument;
   config: Config;
   logger: Logger;
-  /** Names the night's delivery, so a retried publish does not send its email twice. */
+  /** Names the night's delivery, so a retried publish sends neither its email nor its Slack message twice. */
   deliveryKey?: string;
 }) => Promise<unknown>;
 

@@ -30,7 +30,7 @@ export interface EffectiveRequests {
   memorySource: RequestSource | null;
 }
 
-/** What an execution row carries (db/queries/analysis.ts RunSummary has these fields). */
+/** What an execution row carries (db/queries/task-histories.ts RunSummary has these fields). */
 export interface ExecutionRequests {
   requestCpuCores: number | null;
   limitCpuCores: number | null;

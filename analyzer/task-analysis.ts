@@ -4,7 +4,7 @@
  */
 import type { TaskAnalysis, TaskKey } from "../common/analysis-document.js";
 import type { ConfiguredRequest } from "../common/config.js";
-import type { ProcessSummary, RunSummary } from "../db/queries/analysis.js";
+import type { ProcessSummary, RunSummary } from "../db/queries/task-histories.js";
 import { classifyBottleneck } from "./classify.js";
 import { findRegressions, type RecommendationSettings, type RunFigures, recommend } from "./recommend.js";
 import { type DeclaredValues, resolveRequests } from "./requests.js";

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import type { TaskKey } from "../common/analysis-document.js";
 import { MiB } from "../common/units.js";
 import type { Db } from "../db/client.js";
-import type { RunSummary } from "../db/queries/analysis.js";
+import type { RunSummary } from "../db/queries/task-histories.js";
 import { upsertExecution } from "../db/queries/executions.js";
 import { upsertHost } from "../db/queries/hosts.js";
 import { upsertProcesses } from "../db/queries/processes.js";

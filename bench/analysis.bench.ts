@@ -7,8 +7,9 @@
  * target ≤ 0.25 × the floor. Peak RSS of the analyzing process ≤ 300 MB; time linear from 1 M to 10 M.
  *
  * The analysis runs the inline night (what `rightsize analyze` runs) in a child process of its own
- * (bench/analysis-night.ts), so its wall time leaves out the CLI's start-up and its peak RSS (VmHWM) is
- * that of the analyzing process alone. Sizes:
+ * (bench/analysis-night.ts), which starts its clock once its modules are loaded and its connection is
+ * open, so the night's time leaves out start-up as the floor's does, and its peak RSS (VmHWM) is that of
+ * the analyzing process alone. Sizes:
  * ANALYSIS_BENCH_SIZES=1m,10m (default) or e.g. 0.1m,1m for a quick run.
  */
 import { spawn } from "node:child_process";
@@ -211,6 +212,6 @@ export async function run(): Promise<void> {
   }
   const lines = [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`);
   process.stdout.write(
-    `${runsPerTask} runs × ${ticksPerRun} ticks per task; each night = the inline night in its own process (connect, catch up on summaries, analyze and store every task; the CLI's start-up is not counted); catch-up night: no run summarized yet; edge: every run summarized when it ended; targets: catch-up ≤ 1.0 × floor, edge ≤ 0.25 × floor, ≤ 300 MB\n${lines.join("\n")}\n`,
+    `${runsPerTask} runs × ${ticksPerRun} ticks per task; each night = the inline night in its own process (catch up on summaries, analyze and store every task; timed once its modules are loaded and its connection is open); catch-up night: no run summarized yet; edge: every run summarized when it ended; targets: catch-up ≤ 1.0 × floor, edge ≤ 0.25 × floor, ≤ 300 MB\n${lines.join("\n")}\n`,
   );
 }

@@ -1,8 +1,15 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { sql } from "drizzle-orm";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
 import { afterEach, describe, expect, it } from "vitest";
-import { engines } from "../test-support/databases.js";
+import { createPostgresTestDatabase, engines } from "../test-support/databases.js";
 import { queryRows } from "./client.js";
 import { migrateDatabase } from "./migrate.js";
+import { migrationsFolder } from "./migrations-folder.js";
 import { listPartitions, maintainPartitions } from "./queries/partitions.js";
 
 async function tableNames(db: Parameters<typeof queryRows>[0]): Promise<string[]> {
@@ -86,5 +93,73 @@ describe.each(engines)("migrations on $name", ({ create }) => {
       sql`select partstrat as strategy from pg_partitioned_table where partrelid = 'samples'::regclass`,
     );
     expect(kind).toEqual([{ strategy: "r" }]);
+  });
+});
+
+describe("migration 0006 (one delivery record)", () => {
+  it("copies each email delivery from report_runs into report_deliveries", async () => {
+    const database = await createPostgresTestDatabase({ migrate: false });
+    const folder = mkdtempSync(join(tmpdir(), "rightsize-migrations-"));
+    const client = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      // The migrations up to 0005, as a database of the previous version holds them.
+      const journal = JSON.parse(readFileSync(join(migrationsFolder, "meta/_journal.json"), "utf8")) as {
+        entries: Array<{ idx: number; tag: string }>;
+      };
+      const before = journal.entries.filter((entry) => entry.idx <= 5);
+      mkdirSync(join(folder, "meta"));
+      writeFileSync(join(folder, "meta/_journal.json"), JSON.stringify({ ...journal, entries: before }));
+      for (const entry of before)
+        cpSync(join(migrationsFolder, `${entry.tag}.sql`), join(folder, `${entry.tag}.sql`));
+      await migratePostgres(drizzlePostgres(client), { migrationsFolder: folder });
+      // Night a: failed, then sent (runs 1, 2), then a retry found it sent. Night b: failed twice.
+      // Night c: only pending (the send's outcome unknown). A run without a key: no delivery.
+      await client`
+        insert into report_runs (id, window_end, email_status, email_error, delivery_key, generated_at)
+        values (1, '2026-11-21T02:00Z', 'failed', 'ECONNREFUSED', 'night-a', '2026-11-21T02:01Z'),
+               (2, '2026-11-21T02:00Z', 'sent', null, 'night-a', '2026-11-21T02:02Z'),
+               (3, '2026-11-22T02:00Z', 'failed', 'timeout 1', 'night-b', '2026-11-22T02:01Z'),
+               (4, '2026-11-22T02:00Z', 'failed', 'timeout 2', 'night-b', '2026-11-22T02:02Z'),
+               (5, '2026-11-23T02:00Z', 'pending', null, 'night-c', '2026-11-23T02:01Z'),
+               (6, '2026-11-23T02:00Z', 'sent', null, null, '2026-11-23T02:01Z')`;
+      await client`
+        insert into report_deliveries (delivery_key, channel, status) values ('night-a', 'slack', 'sent')`;
+
+      await migrateDatabase(database.handle);
+      const rows = await client`
+        select delivery_key, channel, status, error, attempts, report_run_id,
+               (updated_at at time zone 'UTC')::text as updated_at
+        from report_deliveries order by delivery_key, channel`;
+      expect([...rows]).toEqual([
+        {
+          delivery_key: "night-a",
+          channel: "email",
+          status: "sent",
+          error: null,
+          attempts: 2,
+          report_run_id: 2,
+          updated_at: "2026-11-21 02:02:00",
+        },
+        expect.objectContaining({
+          delivery_key: "night-a",
+          channel: "slack",
+          status: "sent",
+          report_run_id: null,
+        }),
+        {
+          delivery_key: "night-b",
+          channel: "email",
+          status: "failed",
+          error: "timeout 2",
+          attempts: 2,
+          report_run_id: 4,
+          updated_at: "2026-11-22 02:02:00",
+        },
+      ]);
+    } finally {
+      await client.end();
+      rmSync(folder, { recursive: true, force: true });
+      await database.drop();
+    }
   });
 });

@@ -309,15 +309,18 @@ export const reportRuns = pgTable("report_runs", {
   emailError: text("email_error"),
   tasks: integer("tasks").notNull().default(0),
   /**
-   * Names one delivery (the nightly publish: its window end): a retried publish finds the email already
-   * sent under its key and does not send it again.
+   * No longer written or read: the email's once-only record is report_deliveries (channel `email`), where
+   * migration 0006 copied it. Kept so a worker of the previous version, still running during an upgrade,
+   * can go on inserting report runs (dropping the column would fail its inserts).
+   * @deprecated
    */
   deliveryKey: text("delivery_key"),
 });
 
 /**
- * A delivery of a night's summary to a channel other than the email (today: `slack`), recorded the moment
- * it went out, so a retried publish finds it sent and does not post it twice.
+ * The once-only record of each delivery of a night's summary, one row per delivery key and channel
+ * (`email`, `slack`): written the moment the channel accepted it, before anything else can fail, so a
+ * retried publish finds it sent and does not send it twice (reports/delivery-record.ts).
  */
 export const reportDeliveries = pgTable(
   "report_deliveries",
@@ -330,6 +333,8 @@ export const reportDeliveries = pgTable(
     error: text("error"),
     attempts: integer("attempts").notNull().default(1),
     updatedAt: ts("updated_at").notNull().defaultNow(),
+    /** The email's report run (what it attached); null for other channels. */
+    reportRunId: integer("report_run_id").references(() => reportRuns.id),
   },
   (table) => [primaryKey({ columns: [table.deliveryKey, table.channel] })],
 );

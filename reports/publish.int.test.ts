@@ -2,10 +2,12 @@
  * The nightly publish step against real parts: a real SMTP server on loopback (smtp-server), a real
  * database on both engines, and a real BullMQ queue on Redis for the retry. Checks that the message is
  * one valid MIME message with text, HTML and the report attached, and that a failed send keeps the
- * report on disk, records the failure, and succeeds on the job's retry.
+ * report on disk, records the failure, and succeeds on the job's retry; and that a job retried after the
+ * sends sends neither the email nor the Slack message again (one delivery record for both).
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +17,7 @@ import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Config, loadConfig } from "../common/config.js";
 import { silentLogger } from "../common/logger.js";
+import { getDelivery } from "../db/queries/report-deliveries.js";
 import { latestReportRun, listReportRuns } from "../db/queries/report-runs.js";
 import { engines, type TestDatabase } from "../test-support/databases.js";
 import { mediaType, parseMime } from "../test-support/mime.js";
@@ -235,16 +238,27 @@ describe("publish as a BullMQ job", () => {
     }
   });
 
-  it("a retry after a successful send does not send the email again", async () => {
+  it("a retry after a successful send sends neither the email nor the Slack message again", async () => {
     const [{ create }] = engines;
     const database = await create();
     const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     const prefix = `rightsize-test-${randomBytes(6).toString("hex")}`;
     const port = await freePort();
     const mailbox = await startSmtpServer(port);
+    // A Slack incoming-webhook stand-in that takes every post.
+    let posts = 0;
+    const webhook = createHttpServer((request, response) => {
+      request.resume().on("end", () => {
+        posts++;
+        response.writeHead(200).end("ok");
+      });
+    });
+    await new Promise<void>((resolve) => webhook.listen(0, "127.0.0.1", resolve));
+    const webhookPort = (webhook.address() as { port: number }).port;
     const config = testConfig({
       SMTP_URL: `smtp://127.0.0.1:${port}`,
       RIGHTSIZE_EMAIL_TO: "team@example.test",
+      SLACK_WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/services/T0/B0/x`,
     });
     const queue = new Queue("publish", { connection, prefix });
     const events = new QueueEvents("publish", { connection: connection.duplicate(), prefix });
@@ -271,12 +285,24 @@ describe("publish as a BullMQ job", () => {
       const job = await queue.add("publish", {}, { attempts: 3, backoff: { type: "fixed", delay: 500 } });
       const result = await job.waitUntilFinished(events, 30_000);
       expect(attempts).toBe(2);
-      expect(result).toMatchObject({ email: "already-sent" });
+      expect(result).toMatchObject({ email: "already-sent", slack: "already-sent" });
       expect(mailbox.messages).toHaveLength(1);
+      expect(posts).toBe(1);
       const runs = await listReportRuns(database.handle.db);
-      expect(runs.map((run) => [run.emailStatus, run.deliveryKey])).toEqual([
-        ["sent", "night-2026-11-21T02:00:00.000Z"],
-      ]);
+      expect(runs.map((run) => run.emailStatus)).toEqual(["sent"]);
+      expect(result.reportRunId).toBe(runs[0]!.id);
+      // One record serves both channels, each sent once by the first attempt.
+      const key = "night-2026-11-21T02:00:00.000Z";
+      expect(await getDelivery(database.handle.db, key, "email")).toMatchObject({
+        status: "sent",
+        attempts: 1,
+        reportRunId: runs[0]!.id,
+      });
+      expect(await getDelivery(database.handle.db, key, "slack")).toMatchObject({
+        status: "sent",
+        attempts: 1,
+        reportRunId: null,
+      });
       // Another night is another delivery: it is sent.
       const next = await publishAnalysis({
         db: database.handle.db,
@@ -285,8 +311,9 @@ describe("publish as a BullMQ job", () => {
         logger: silentLogger,
         deliveryKey: "night-2026-11-22T02:00:00.000Z",
       });
-      expect(next.email).toBe("sent");
+      expect(next).toMatchObject({ email: "sent", slack: "sent" });
       expect(mailbox.messages).toHaveLength(2);
+      expect(posts).toBe(2);
     } finally {
       await worker.close();
       await events.close();
@@ -294,6 +321,7 @@ describe("publish as a BullMQ job", () => {
       await queue.close();
       await connection.quit();
       await mailbox.close();
+      await new Promise((done) => webhook.close(done));
       await database.drop();
     }
   });

@@ -1,8 +1,9 @@
 /**
  * The nightly publish step: render the analysis, write the files, record the run, then email it. The
  * files and the report_runs row come first so a failed email never loses the report; a failed email
- * throws after recording, so the BullMQ job that called this retries. A sent email is recorded under its
- * delivery key before anything else can fail, and a retry that finds it sent does not send it again.
+ * throws after recording, so the BullMQ job that called this retries. The email and Slack follow one
+ * once-only rule (reports/delivery-record.ts): a sent email is recorded under its delivery key before
+ * anything else can fail, and a retry that finds it sent does not send it again.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -11,9 +12,10 @@ import type { Config } from "../common/config.js";
 import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
-import { insertReportRun, sentDelivery, updateReportRun } from "../db/queries/report-runs.js";
+import { insertReportRun, updateReportRun } from "../db/queries/report-runs.js";
 import { loadTimelines } from "../db/queries/timelines.js";
 import { exportAnalysisMetrics } from "./analysis-metrics.js";
+import { type Delivery, recordFailed, recordSent, sentEarlier } from "./delivery-record.js";
 import { sendReportEmail } from "./email.js";
 import { type RenderOptions, renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
 import { reportUrlOf } from "./report-url.js";
@@ -24,41 +26,10 @@ export interface PublishResult {
   markdownPath: string;
   /** already-sent: an earlier attempt of the same delivery sent it; not sent again. */
   email: "sent" | "skipped" | "failed" | "already-sent";
-  reportRunId: number;
+  /** The report run of this publish, or of the earlier one that sent the email (null if unknown). */
+  reportRunId: number | null;
   /** Absent when the publish stopped before Slack (a failed email throws first). */
   slack?: SlackResult;
-}
-
-/**
- * The email went out but recording that failed, even after retries: retrying the publish would send it
- * again, so the caller must not retry (the nightly job turns this into an unrecoverable failure).
- */
-export class DeliveryRecordError extends Error {
-  override name = "DeliveryRecordError";
-}
-
-/**
- * Recording a sent email is retried 5 times, 0.5 s doubling (about 15 s in all): it rides out a short
- * database blip without leaving the send unrecorded, which would send the email again on a retry.
- */
-const RECORD_ATTEMPTS = 5;
-const RECORD_FIRST_DELAY_MS = 500;
-
-async function recordSent(db: Db, reportRunId: number): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await updateReportRun(db, reportRunId, { emailStatus: "sent", emailError: null });
-      return;
-    } catch (error) {
-      if (attempt >= RECORD_ATTEMPTS) {
-        throw new DeliveryRecordError(
-          `the report email was sent but report run ${reportRunId} could not record it: not retrying, so it is not sent twice`,
-          { cause: coerceError(error) },
-        );
-      }
-      await new Promise((done) => setTimeout(done, RECORD_FIRST_DELAY_MS * 2 ** (attempt - 1)));
-    }
-  }
 }
 
 /** `rightsize-2026-11-21` from the window end (or generation time): one file pair per night. */
@@ -146,7 +117,6 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
       markdownPath,
       emailStatus: "skipped",
       tasks: document.tasks.length,
-      deliveryKey,
     });
     logger.info(
       { reason: smtpUrl ? "no recipients (RIGHTSIZE_EMAIL_TO)" : "no SMTP server (SMTP_URL)" },
@@ -155,13 +125,13 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
     return { htmlPath, markdownPath, email: "skipped", reportRunId };
   }
 
-  const sent = deliveryKey === null ? undefined : await sentDelivery(db, deliveryKey);
+  const sent = await sentEarlier(db, { deliveryKey, channel: "email" });
   if (sent) {
     logger.info(
-      { deliveryKey, reportRunId: sent.id },
+      { deliveryKey, reportRunId: sent.reportRunId },
       "report email already sent by an earlier attempt: not sent again",
     );
-    return { htmlPath, markdownPath, email: "already-sent", reportRunId: sent.id };
+    return { htmlPath, markdownPath, email: "already-sent", reportRunId: sent.reportRunId };
   }
   const reportRunId = await insertReportRun(db, {
     windowEnd: windowEndOf(document),
@@ -169,8 +139,8 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
     markdownPath,
     emailStatus: "pending",
     tasks: document.tasks.length,
-    deliveryKey,
   });
+  const delivery: Delivery = { deliveryKey, channel: "email", reportRunId };
   let messageId: string;
   try {
     const content = renderEmail(document, render);
@@ -180,11 +150,14 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
   } catch (thrown) {
     const error = coerceError(thrown);
     await updateReportRun(db, reportRunId, { emailStatus: "failed", emailError: describeError(error) });
+    await recordFailed(db, delivery, describeError(error), logger);
     logger.error({ err: error, reportRunId, htmlPath }, "report email failed; the report is kept on disk");
     throw error;
   }
   // Recorded before anything else can fail: a retry of this publish then finds it sent.
-  await recordSent(db, reportRunId);
+  await recordSent(db, delivery, (tx) =>
+    updateReportRun(tx, reportRunId, { emailStatus: "sent", emailError: null }),
+  );
   logger.info({ to, messageId, reportRunId }, "report email sent");
   return { htmlPath, markdownPath, email: "sent", reportRunId };
 }

@@ -2,9 +2,9 @@
  * The nightly summary as a Slack message, posted to an incoming webhook: a Block Kit message with the
  * headline, the worst tasks and, where `reports.baseUrl` is set, a link to the night's HTML report.
  *
- * Delivery follows the email's rules (reports/publish.ts): the post is recorded in report_deliveries the
- * moment Slack accepts it, before anything else can fail, and an attempt that finds its delivery key
- * already sent does not post again. A failure Slack may get over (no answer, 429, 5xx) throws, so the
+ * Delivery follows the email's once-only rule (reports/delivery-record.ts): the post is recorded in
+ * report_deliveries the moment Slack accepts it, before anything else can fail, and an attempt that finds
+ * its delivery key already sent does not post again. A failure Slack may get over (no answer, 429, 5xx) throws, so the
  * publish job retries; one it will not (4xx: the webhook was revoked, the channel archived, the payload
  * refused) is recorded and logged, and does not hold the night's job in retries.
  *
@@ -12,10 +12,10 @@
  */
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import type { Config } from "../common/config.js";
-import { coerceError, describeError } from "../common/errors.js";
+import { coerceError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
-import { getDelivery, recordDelivery } from "../db/queries/report-deliveries.js";
+import { type Delivery, recordFailed, recordSent, sentEarlier } from "./delivery-record.js";
 import { formatBytes, formatCores, formatInstant, formatUsd } from "./format.js";
 import { reportUrlOf } from "./report-url.js";
 import { headlineOf, verdictOf } from "./summary.js";
@@ -24,11 +24,6 @@ import { buildReportView } from "./view-model.js";
 /** Slack did not take the message but may later (network, 429, 5xx): the publish job should retry. */
 export class SlackDeliveryError extends Error {
   override name = "SlackDeliveryError";
-}
-
-/** The post went out but recording it failed even after retries: a retry would post it twice. */
-export class SlackRecordError extends Error {
-  override name = "SlackRecordError";
 }
 
 /**
@@ -183,33 +178,12 @@ export async function postSlackMessage(
   };
 }
 
-/** Recording a post is retried like the email's (reports/publish.ts): 5 tries, 0.5 s doubling. */
-const recordAttempts = 5;
-const recordFirstDelayMs = 500;
-
-async function recordSent(db: Db, deliveryKey: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await recordDelivery(db, { deliveryKey, channel: "slack", status: "sent" });
-      return;
-    } catch (error) {
-      if (attempt >= recordAttempts) {
-        throw new SlackRecordError(
-          `the Slack message of ${deliveryKey} was posted but could not be recorded: not retrying, so it is not posted twice`,
-          { cause: coerceError(error) },
-        );
-      }
-      await new Promise((done) => setTimeout(done, recordFirstDelayMs * 2 ** (attempt - 1)));
-    }
-  }
-}
-
 export type SlackResult = "sent" | "skipped" | "already-sent" | "failed";
 
 /**
  * Posts the night's summary to `slack.webhookUrl` once per delivery key. Throws
- * {@link SlackDeliveryError} when a retry may succeed, {@link SlackRecordError} when the post went out
- * but could not be recorded; returns `failed` when Slack refused it for good.
+ * {@link SlackDeliveryError} when a retry may succeed, DeliveryRecordError (reports/delivery-record.ts)
+ * when the post went out but could not be recorded; returns `failed` when Slack refused it for good.
  */
 export async function deliverSlackSummary(options: {
   db: Db;
@@ -223,8 +197,8 @@ export async function deliverSlackSummary(options: {
   const { db, document, config, logger, deliveryKey } = options;
   const webhookUrl = config.slack.webhookUrl;
   if (!webhookUrl) return "skipped";
-  const previous = await getDelivery(db, deliveryKey, "slack");
-  if (previous?.status === "sent") {
+  const delivery: Delivery = { deliveryKey, channel: "slack" };
+  if (await sentEarlier(db, delivery)) {
     logger.info({ deliveryKey }, "Slack message already posted by an earlier attempt: not posted again");
     return "already-sent";
   }
@@ -234,14 +208,11 @@ export async function deliverSlackSummary(options: {
   const outcome = await postSlackMessage(webhookUrl, message);
   if (outcome.ok) {
     // Recorded before anything else can fail: a retry of the publish then finds it posted.
-    await recordSent(db, deliveryKey);
+    await recordSent(db, delivery);
     logger.info({ deliveryKey, host: hostOf(webhookUrl) }, "Slack message posted");
     return "sent";
   }
-  await recordDelivery(db, { deliveryKey, channel: "slack", status: "failed", error: outcome.error }).catch(
-    (error: unknown) =>
-      logger.warn({ error: describeError(coerceError(error)) }, "Slack failure not recorded"),
-  );
+  await recordFailed(db, delivery, outcome.error, logger);
   if (outcome.permanent) {
     logger.error({ deliveryKey, error: outcome.error }, "Slack refused the message; not retried");
     return "failed";

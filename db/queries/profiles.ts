@@ -91,9 +91,12 @@ export async function storeTaskAnalyses(
     reason: analysis.recommendation.reason,
   }));
   const windowEnd = sql`${window.windowEnd.toISOString()}::timestamptz`;
+  // jsonb, not json: the batch is parsed once and each entry's document taken as it is, where
+  // json_to_recordset parsed every document a second time into jsonb (2-3 × the statement's time at 250
+  // tasks, BENCHMARKS.md "analysis").
   await db.execute(sql`
     with input as (
-      select * from json_to_recordset(${JSON.stringify(rows)}::json) as i(
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as i(
         orchestrator text, pipeline text, task text, runs int, bottleneck text, document jsonb,
         cpu_cores float8, memory_bytes float8, confidence text, severity text, monthly_savings_usd float8,
         reason text)

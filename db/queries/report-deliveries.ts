@@ -1,14 +1,20 @@
-/** Deliveries of a night's summary to channels other than the email (Slack): sent once per delivery key. */
+/**
+ * The once-only record of each delivery of a night's summary, per channel (`email`, `slack`): what the
+ * publish reads before sending and writes the moment a channel accepted it (reports/delivery-record.ts).
+ */
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { reportDeliveries } from "../schema.js";
 
 export type ReportDeliveryRow = typeof reportDeliveries.$inferSelect;
 
+/** The channels a night's summary goes to. */
+export type DeliveryChannel = "email" | "slack";
+
 export async function getDelivery(
   db: Db,
   deliveryKey: string,
-  channel: string,
+  channel: DeliveryChannel,
 ): Promise<ReportDeliveryRow | undefined> {
   const rows = await db
     .select()
@@ -21,17 +27,26 @@ export async function getDelivery(
 /** Records an attempt's outcome; a later attempt of the same delivery overwrites it and counts. */
 export async function recordDelivery(
   db: Db,
-  delivery: { deliveryKey: string; channel: string; status: "sent" | "failed"; error?: string | null },
+  delivery: {
+    deliveryKey: string;
+    channel: DeliveryChannel;
+    status: "sent" | "failed";
+    error?: string | null;
+    /** The email's report run; null for other channels. */
+    reportRunId?: number | null;
+  },
 ): Promise<void> {
   const error = delivery.error ?? null;
+  const reportRunId = delivery.reportRunId ?? null;
   await db
     .insert(reportDeliveries)
-    .values({ ...delivery, error })
+    .values({ ...delivery, error, reportRunId })
     .onConflictDoUpdate({
       target: [reportDeliveries.deliveryKey, reportDeliveries.channel],
       set: {
         status: delivery.status,
         error,
+        reportRunId,
         attempts: sql`${reportDeliveries.attempts} + 1`,
         updatedAt: sql`now()`,
       },

@@ -1,5 +1,8 @@
-/** Report runs: what a rendering wrote and whether its email went out. */
-import { and, desc, eq } from "drizzle-orm";
+/**
+ * Report runs: what a rendering wrote and whether its email went out. Whether a delivery was sent, for
+ * not sending it twice, is report_deliveries' (db/queries/report-deliveries.ts).
+ */
+import { desc, eq } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { reportRuns } from "../schema.js";
 
@@ -23,15 +26,4 @@ export async function latestReportRun(db: Db): Promise<ReportRunRow | undefined>
 /** The latest report runs, newest first: what was written, and which emails went out or failed. */
 export async function listReportRuns(db: Db, limit = 20): Promise<ReportRunRow[]> {
   return db.select().from(reportRuns).orderBy(desc(reportRuns.id)).limit(limit);
-}
-
-/** The report run that sent the email of this delivery, if one did. */
-export async function sentDelivery(db: Db, deliveryKey: string): Promise<ReportRunRow | undefined> {
-  const rows = await db
-    .select()
-    .from(reportRuns)
-    .where(and(eq(reportRuns.deliveryKey, deliveryKey), eq(reportRuns.emailStatus, "sent")))
-    .orderBy(desc(reportRuns.id))
-    .limit(1);
-  return rows[0];
 }
