@@ -13,11 +13,12 @@ import { isAbsolute, join } from "node:path";
 import type { Node as YamlNode } from "yaml";
 import { ConfigError } from "./errors.js";
 import { maskValue } from "./mask-secrets.js";
-import { InvalidSettingValue, type Setting, settings } from "./settings.js";
+import { InvalidSettingValue } from "./setting-parsers.js";
+import { type Setting, settings } from "./settings.js";
 
+export { MAX_BYTES } from "./setting-parsers.js";
 export {
   LISTEN_ADDRESS,
-  MAX_BYTES,
   MAX_TIMER_MS,
   type Setting,
   settings,

@@ -1,26 +1,33 @@
 /**
  * Every configuration setting, one row each: its key in the YAML file, its environment variable, its
- * default, what it means and how a raw value becomes a typed one. The loader (common/config.ts), the
+ * default, what it means and its parser (common/setting-parsers.ts). The loader (common/config.ts), the
  * README's configuration reference ({@link settingsTable}) and the compose-file check read this one
  * table, so a setting documented is a setting that exists.
- *
- * The parsers are plain functions rather than zod schemas: `rightsize run` loads this table around every
- * task it wraps, and importing zod cost about 55 ms of CPU there (BENCHMARKS.md "wrapper").
  */
 import { resolve as resolvePath } from "node:path";
-import { parseBytes, parseDurationMs } from "./units.js";
-
-/**
- * Turns a raw value (a YAML scalar, list or mapping, or an environment variable's text) into a setting's
- * value; throws {@link InvalidSettingValue} when it is not one. The loader turns that into an error naming
- * the key, the value, where it came from and {@link Setting.expected}.
- */
-export type SettingParser<T = unknown> = (raw: unknown) => T;
-
-/** A raw value a setting's parser refused; the loader says which setting and what it expects. */
-export class InvalidSettingValue extends Error {
-  override name = "InvalidSettingValue";
-}
+import {
+  boolean,
+  bytes,
+  days,
+  duration,
+  fraction,
+  hostPort,
+  list,
+  matching,
+  numeric,
+  oneOf,
+  optionalText,
+  percentile,
+  positiveInt,
+  price,
+  requests,
+  text,
+  then,
+  timezone,
+  url,
+  where,
+  type SettingParser,
+} from "./setting-parsers.js";
 
 /** One configuration setting. */
 export interface Setting {
@@ -42,138 +49,11 @@ export interface Setting {
  * or less than 1, the delay will be set to 1"), which turned `--interval 25d` into a busy loop.
  */
 export const MAX_TIMER_MS = 2_147_483_647;
-/** Largest byte count stored exactly (int8 columns, JavaScript numbers: Number.MAX_SAFE_INTEGER). */
-export const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 /** `collector.trust` entries (collector/trust.ts reads them). */
 export const TRUST_ENTRY =
   /^(any|root|system-services|containers|uid:\d{1,10}|user:[A-Za-z_][A-Za-z0-9_.-]*\$?)$/;
 /** HOST:PORT (IPv4, [IPv6] or a name) with a TCP port. */
 export const LISTEN_ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-
-function refuse(): never {
-  throw new InvalidSettingValue();
-}
-
-/** `parser`, then `accept` on its result. */
-function where<T>(parser: SettingParser<T>, accept: (value: T) => boolean): SettingParser<T> {
-  return (raw) => {
-    const value = parser(raw);
-    return accept(value) ? value : refuse();
-  };
-}
-
-/** `parser`, then `convert` its result. */
-function then<T, U>(parser: SettingParser<T>, convert: (value: T) => U): SettingParser<U> {
-  return (raw) => convert(parser(raw));
-}
-
-const string: SettingParser<string> = (raw) => (typeof raw === "string" ? raw : refuse());
-const text = where(string, (value) => value.length > 0);
-/** A string; empty or absent (YAML `key:`): unset. */
-const optionalText: SettingParser<string | null> = (raw) =>
-  raw === null ? null : string(raw) === "" ? null : (raw as string);
-const matching = (pattern: RegExp) => where(string, (value) => pattern.test(value));
-const oneOf = <T extends string>(...values: T[]): SettingParser<T> =>
-  where(string, (value) => (values as string[]).includes(value)) as SettingParser<T>;
-
-/** A finite number: YAML gives numbers, the environment decimal text. */
-const numeric: SettingParser<number> = (raw) => {
-  if (typeof raw === "number") return Number.isFinite(raw) ? raw : refuse();
-  const value = string(raw).trim();
-  return /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : refuse();
-};
-const inRange = (min: number, max: number) => where(numeric, (value) => value >= min && value <= max);
-/** A duration in ms: text such as `500ms` or `14d`, or a number of seconds. */
-const duration = where<number>(
-  (raw) => (typeof raw === "number" ? raw * 1000 : parseDurationMs(string(raw))),
-  (ms) => Number.isFinite(ms) && ms > 0,
-);
-/** Durations a time window or retention may span: up to 100 years (Date arithmetic stays exact). */
-const days = then(
-  where(duration, (ms) => ms <= 100 * 365 * 86_400_000),
-  (ms) => ms / 86_400_000,
-);
-/** A size in bytes: text such as `512MiB`, or a number of bytes. */
-const bytes = where<number>(
-  (raw) => (typeof raw === "number" ? raw : parseBytes(string(raw))),
-  (value) => Number.isFinite(value) && value >= 0 && value <= MAX_BYTES,
-);
-const fraction = inRange(0, 5);
-const positiveInt = where(numeric, (value) => Number.isInteger(value) && value > 0);
-const percentile = inRange(1, 100);
-const price = where(numeric, (value) => value >= 0);
-/** A YAML list of strings, or comma-separated text. */
-const list: SettingParser<string[]> = (raw) => {
-  if (Array.isArray(raw)) return raw.every((item) => typeof item === "string") ? raw : refuse();
-  return string(raw)
-    .split(",")
-    .map((item) => item.trim())
-    .filter(Boolean);
-};
-const boolean: SettingParser<boolean> = (raw) => {
-  if (typeof raw === "boolean") return raw;
-  const value = string(raw).trim().toLowerCase();
-  if (["true", "1", "yes"].includes(value)) return true;
-  return ["false", "0", "no"].includes(value) ? false : refuse();
-};
-/** `host:port` (a bracketed IPv6 host allowed); empty: unset. */
-const hostPort: SettingParser<{ host: string; port: number } | null> = (raw) => {
-  const value = optionalText(raw);
-  if (value === null) return null;
-  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value)) refuse();
-  const at = value.lastIndexOf(":");
-  const port = Number(value.slice(at + 1));
-  return port > 0 && port < 65_536 ? { host: value.slice(0, at).replace(/^\[|\]$/g, ""), port } : refuse();
-};
-const url = (schemes: string[]) =>
-  where(optionalText, (value) => value === null || schemes.some((scheme) => value.startsWith(scheme)));
-/**
- * An IANA time zone, as Intl knows it. UTC, the default, is taken as is: the first Intl.DateTimeFormat
- * loads ICU's zone data, about 12 ms of CPU every `run` would pay for a zone only the nightly job uses
- * (`node -e` timing the first construction, BENCHMARKS.md "wrapper").
- */
-const timezone = where(string, (zone) => {
-  if (zone === "UTC") return true;
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-});
-/** A field of a YAML mapping, parsed when present. */
-function optionalField<T>(
-  object: Record<string, unknown>,
-  name: string,
-  parser: SettingParser<T>,
-): T | undefined {
-  return object[name] === undefined ? undefined : parser(object[name]);
-}
-/** `analysis.requests`: a list of { pipeline, task?, orchestrator?, cpuCores?, memory? }. */
-const requests: SettingParser<
-  Array<{ orchestrator?: string; pipeline: string; task?: string; cpuCores?: number; memory?: number }>
-> = (raw) => {
-  if (!Array.isArray(raw)) refuse();
-  return (raw as unknown[]).map((item) => {
-    if (item === null || typeof item !== "object" || Array.isArray(item)) refuse();
-    const object = item as Record<string, unknown>;
-    const fields = {
-      orchestrator: optionalField(object, "orchestrator", string),
-      pipeline: string(object.pipeline),
-      task: optionalField(object, "task", string),
-      cpuCores: optionalField(
-        object,
-        "cpuCores",
-        where(numeric, (value) => value > 0),
-      ),
-      memory: optionalField(object, "memory", bytes),
-    };
-    // Keys it does not name are dropped; absent ones stay absent.
-    return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as {
-      pipeline: string;
-    };
-  });
-};
 
 export const settings: Setting[] = [
   {
