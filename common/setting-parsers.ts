@@ -32,8 +32,8 @@ export function where<T>(parser: SettingParser<T>, accept: (value: T) => boolean
   };
 }
 
-/** `parser`, then `convert` its result. */
-export function then<T, U>(parser: SettingParser<T>, convert: (value: T) => U): SettingParser<U> {
+/** `parser`, then `convert` its result. (Not named `then`: a module exporting `then` is a thenable, and `await import()` of it never settles.) */
+export function converted<T, U>(parser: SettingParser<T>, convert: (value: T) => U): SettingParser<U> {
   return (raw) => convert(parser(raw));
 }
 
@@ -59,7 +59,7 @@ export const duration = where<number>(
   (ms) => Number.isFinite(ms) && ms > 0,
 );
 /** Durations a time window or retention may span: up to 100 years (Date arithmetic stays exact). */
-export const days = then(
+export const days = converted(
   where(duration, (ms) => ms <= 100 * 365 * 86_400_000),
   (ms) => ms / 86_400_000,
 );

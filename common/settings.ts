@@ -22,7 +22,7 @@ import {
   price,
   requests,
   text,
-  then,
+  converted,
   timezone,
   url,
   where,
@@ -95,7 +95,7 @@ export const settings: Setting[] = [
     expected: "a folder path",
     description:
       "Where samples wait on disk while the database is unreachable: a folder only this user can write (docs/collector-storage.md). A relative path is taken from the working directory at start.",
-    parse: then(text, (path) => resolvePath(path)),
+    parse: converted(text, (path) => resolvePath(path)),
   },
   {
     key: "collector.spoolMaxBytes",
