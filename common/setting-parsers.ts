@@ -32,7 +32,10 @@ export function where<T>(parser: SettingParser<T>, accept: (value: T) => boolean
   };
 }
 
-/** `parser`, then `convert` its result. (Not named `then`: a module exporting `then` is a thenable, and `await import()` of it never settles.) */
+/**
+ * `parser`, then `convert` its result. Not named `then`: a module exporting `then` is a thenable, and
+ * `await import()` of it never settles.
+ */
 export function converted<T, U>(parser: SettingParser<T>, convert: (value: T) => U): SettingParser<U> {
   return (raw) => convert(parser(raw));
 }
