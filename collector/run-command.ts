@@ -7,7 +7,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
-import pidusage from "pidusage";
 import { coerceError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { Attribution } from "./attribution.js";
@@ -265,6 +264,8 @@ async function runWithPidusage(options: RunOptions): Promise<number> {
   const { logger } = options;
   // No writer (the caller reports why): the command still runs and its exit code is returned.
   const writer = await Promise.resolve(options.writer).catch(() => null);
+  // Loaded here only: on Linux (every production `run`) /proc serves, and the import is CPU each run pays.
+  const { default: pidusage } = await import("pidusage");
   logger.warn(
     `on ${process.platform} only the command's own CPU and memory are measured: no children, disk, network, thread states or cgroup limits`,
   );

@@ -99,3 +99,57 @@ describe("README configuration reference", () => {
     expect(readme).toContain(settingsTable());
   });
 });
+
+describe("setting parsers", () => {
+  it("read YAML's own types and the environment's text alike", () => {
+    const file = yamlFile(
+      [
+        "metrics:",
+        "  runIds: true",
+        "  statsd: '[::1]:8125'",
+        "collector:",
+        "  interval: 2",
+        "  trust: [root, 'uid:1000']",
+        "analysis:",
+        "  requests:",
+        "    - { pipeline: p, cpuCores: '1.5', memory: 512Mi, note: ignored }",
+        "schedule:",
+        "  timezone: Europe/Berlin",
+      ].join("\n"),
+    );
+    const config = loadConfig({ file, env: { RIGHTSIZE_PRICE_CPU_HOUR: " 0.5 " } });
+    expect(config.metrics.runIds).toBe(true);
+    expect(config.metrics.statsd).toEqual({ host: "::1", port: 8125 });
+    expect(config.collector.intervalMs).toBe(2000);
+    expect(config.collector.trust).toEqual(["root", "uid:1000"]);
+    expect(config.analysis.requests).toEqual([
+      { pipeline: "p", cpuCores: 1.5, memoryBytes: 512 * 1024 ** 2 },
+    ]);
+    expect(Object.keys(config.analysis.requests[0]!)).toEqual(["pipeline", "cpuCores", "memoryBytes"]);
+    expect(config.schedule.timezone).toBe("Europe/Berlin");
+    expect(config.pricing.cpuHourUsd).toBe(0.5);
+    expect(loadConfig({ env: { RIGHTSIZE_METRICS_RUN_IDS: "No" } }).metrics.runIds).toBe(false);
+    expect(loadConfig({ env: { RIGHTSIZE_STATSD: "" } }).metrics.statsd).toBeNull();
+  });
+
+  it.each([
+    ["analysis:\n  maxRuns: .inf\n", "analysis.maxRuns"],
+    ["analysis:\n  cpuBuffer: 6\n", "analysis.cpuBuffer"],
+    ["analysis:\n  maxRuns: 2.5\n", "analysis.maxRuns"],
+    ["collector:\n  trust: [root, 7]\n", "collector.trust"],
+    ["collector:\n  trust: []\n", "collector.trust"],
+    ["collector:\n  hostId: 42\n", "collector.hostId"],
+    ["analysis:\n  requests:\n    - task: t\n", "analysis.requests"],
+    ["analysis:\n  requests:\n    - { pipeline: p, cpuCores: 0 }\n", "analysis.requests"],
+    ["analysis:\n  requests: p\n", "analysis.requests"],
+    ["metrics:\n  statsd: 'h:0'\n", "metrics.statsd"],
+    ["metrics:\n  runIds: maybe\n", "metrics.runIds"],
+    ["log:\n  level: loud\n", "log.level"],
+    ["collector:\n  spoolMaxBytes: -1\n", "collector.spoolMaxBytes"],
+  ])("refuses %j naming %s and its line", (text, key) => {
+    const file = yamlFile(text);
+    expect(() => loadConfig({ file, env: {} })).toThrow(
+      new RegExp(`^config: ${key.replace(".", "\\.")} = .* \\(at ${file}:\\d+\\): expected `),
+    );
+  });
+});

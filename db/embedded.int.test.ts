@@ -3,15 +3,29 @@
  * `npm run build`): many `run`s at once, a `collect` daemon owning the folder, an owner killed -9, the
  * socket's permissions and a lock held by some other program.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { cliPath, runCli } from "../test-support/cli.js";
 import { openDatabase, queryRows } from "./client.js";
-import { OWNER_SOCKET_NAME } from "./embedded.js";
+import {
+  EmbeddedDatabaseInUseError,
+  MAX_SOCKET_PATH_BYTES,
+  OWNER_SOCKET_NAME,
+  removeEmbeddedDatabase,
+} from "./embedded.js";
 
 const folders: string[] = [];
 const children: ChildProcess[] = [];
@@ -216,4 +230,72 @@ describe("embedded database shared by concurrent processes", () => {
       expect(status.stderr).toContain(`embedded database ${db} is in use by process ${other.pid}`);
     },
   );
+});
+
+describe("embedded database folders in odd places", () => {
+  it(
+    "a folder whose socket path is over sun_path's limit is served to other processes, and demo --reset refuses it while open",
+    SLOW,
+    async () => {
+      const { home, env } = scratch("long-path");
+      const db = join(home, "a-deep-workspace-folder".repeat(4), "db");
+      expect(Buffer.byteLength(join(db, OWNER_SOCKET_NAME))).toBeGreaterThan(MAX_SOCKET_PATH_BYTES);
+      const owner = await openDatabase(db);
+      try {
+        expect(owner.embedded?.role).toBe("owner");
+        // The socket is still in the folder itself, with the same permissions as under a short path.
+        const socket = statSync(join(db, OWNER_SOCKET_NAME));
+        expect(socket.isSocket()).toBe(true);
+        expect(socket.mode & 0o777).toBe(0o600);
+        const run = await runCli(
+          ["--db", db, "run", "--pipeline", "long-path", "--task", "t", "--", "true"],
+          { env, cwd: home, timeoutMs: 300_000 },
+        );
+        expect(run.stderr).toBe("");
+        expect(run.code).toBe(0);
+        const status = await runCli(["--db", db, "status"], { env, cwd: home });
+        expect(status.stderr).toBe("");
+        expect(status.stdout).toContain(`(through process ${process.pid})`);
+        const rows = await queryRows<{ n: number }>(
+          owner.db,
+          sql`select count(*)::int as n from task_executions where pipeline = 'long-path'`,
+        );
+        expect(rows[0]?.n).toBe(1);
+
+        const reset = await runCli(["--db", db, "demo", "--reset"], { env, cwd: home });
+        expect(reset.code).toBe(2);
+        expect(reset.stderr).toBe(
+          `rightsize: demo --reset: the embedded database at ${db} is open in process ${process.pid} (a rightsize collect, run or other command): stop it first, or leave out --reset to add to it\n`,
+        );
+        expect(existsSync(join(db, "PG_VERSION"))).toBe(true);
+      } finally {
+        await owner.close();
+      }
+      expect(existsSync(join(db, OWNER_SOCKET_NAME))).toBe(false);
+      expect(existsSync(`${db}.lock`)).toBe(false);
+    },
+  );
+
+  it("removing a folder takes over a dead owner's lock and refuses a live owner's", () => {
+    const { db } = scratch("remove");
+    mkdirSync(db);
+    writeFileSync(join(db, "PG_VERSION"), "17\n");
+    const dead = spawnSync("true").pid;
+    writeFileSync(`${db}.lock`, `${dead} 1`);
+    removeEmbeddedDatabase(db);
+    expect(existsSync(db)).toBe(false);
+    expect(existsSync(`${db}.lock`)).toBe(false);
+
+    mkdirSync(db);
+    const other = spawn("sleep", ["60"], { stdio: "ignore" });
+    children.push(other);
+    writeFileSync(`${db}.lock`, String(other.pid));
+    try {
+      expect(() => removeEmbeddedDatabase(db)).toThrow(EmbeddedDatabaseInUseError);
+      expect(existsSync(db)).toBe(true);
+      expect(readFileSync(`${db}.lock`, "utf8")).toBe(String(other.pid));
+    } finally {
+      other.kill("SIGKILL");
+    }
+  });
 });

@@ -5,9 +5,10 @@
  * PGlite is Postgres in WebAssembly inside one process; two processes on one folder corrupt it. So the
  * first process to open the folder takes its lock (`FOLDER.lock`: pid and start time) and becomes the
  * owner: it opens PGlite, migrates, and serves the Postgres wire protocol on a Unix socket in the folder
- * (`FOLDER/.s.rightsize`, mode 0600: only the same user). Every later process (a `run` beside a `collect`
- * daemon, ten `run`s an orchestrator starts at once, `status` while they run) finds the lock held by a
- * live process and connects to the socket with postgres.js instead: it never loads PGlite, and its
+ * (`FOLDER/.s.rightsize`, mode 0600: only the same user; a folder path too long for a socket address
+ * is reached through a descriptor of the folder, see {@link socketAddress}). Every later process (a
+ * `run` beside a `collect` daemon, ten `run`s an orchestrator starts at once, `status` while they run)
+ * finds the lock held by a live process and connects to the socket with postgres.js instead: it never loads PGlite, and its
  * queries go through the owner one turn at a time (db/embedded-server.ts).
  *
  * An owner that closes keeps serving until its clients have disconnected, at most {@link DRAIN_MS}, then
@@ -17,7 +18,16 @@
  * (killed -9) is taken over; a lock held by a live process that does not serve the socket (another
  * program, an older rightsize) is refused with a clear error.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
@@ -59,7 +69,7 @@ const RETRY_MS = 50;
 const OWNER_ANSWER_SECONDS = 120;
 
 /** sun_path holds 108 bytes with its terminating NUL on Linux (unix(7)). */
-const MAX_SOCKET_PATH_BYTES = 107;
+export const MAX_SOCKET_PATH_BYTES = 107;
 
 /** Set on the postgres.js client of a handle served by an owner: db/copy.ts cannot COPY FROM STDIN there. */
 export const SERVED_BY_OWNER = Symbol.for("rightsize.embedded.servedByOwner");
@@ -72,6 +82,48 @@ export interface EmbeddedOptions {
 
 export function ownerSocketPath(folder: string): string {
   return join(folder, OWNER_SOCKET_NAME);
+}
+
+/**
+ * Whether the folder's socket path is over sun_path's limit, so that it is reached through a descriptor
+ * ({@link socketAddress}); throws where that cannot be done (no /proc), naming the path and the limit.
+ */
+function socketNeedsDescriptor(folder: string): boolean {
+  const path = ownerSocketPath(folder);
+  const bytes = Buffer.byteLength(path);
+  if (bytes <= MAX_SOCKET_PATH_BYTES) return false;
+  if (existsSync("/proc/self/fd")) return true;
+  throw new DatabaseUnavailableError(
+    `embedded database folder ${folder}: its socket path ${path} is ${bytes} bytes, over the ${MAX_SOCKET_PATH_BYTES} a Unix socket path holds (unix(7)); use a shorter folder (--db PATH) or --db postgres://…`,
+  );
+}
+
+/** The address a process binds or connects the owner's socket by, and how to let it go. */
+interface SocketAddress {
+  path: string;
+  release(): void;
+}
+
+/**
+ * How this process reaches the socket in `folder`. A path up to sun_path's limit is used as is. A longer
+ * one (a deep home or CI workspace) is reached as `/proc/self/fd/N/.s.rightsize`, N a descriptor of the
+ * folder this process holds open for as long as it binds or connects: the kernel resolves that magic link
+ * to the folder itself (proc(5), /proc/PID/fd), so the socket stays in the 0700 folder, and no other
+ * folder (a shared /tmp or runtime folder) is trusted with it. Descriptors are close-on-exec (libuv), so
+ * the wrapped command never inherits one. Where /proc is absent, a long path is refused naming the limit.
+ */
+function socketAddress(folder: string): SocketAddress {
+  const path = ownerSocketPath(folder);
+  if (!socketNeedsDescriptor(folder)) return { path, release: () => {} };
+  const fd = openSync(folder, constants.O_RDONLY | constants.O_DIRECTORY);
+  let open = true;
+  return {
+    path: `/proc/self/fd/${fd}/${OWNER_SOCKET_NAME}`,
+    release: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
 }
 
 interface LockHolder {
@@ -141,6 +193,32 @@ function tryLock(lockFile: string): { unlock: () => void } | { holder: LockHolde
   return { holder: readLock(lockFile) ?? { pid: 0, startTicks: null } };
 }
 
+/** A live process holds the embedded database's lock: it is open, and must not be deleted under it. */
+export class EmbeddedDatabaseInUseError extends Error {
+  override name = "EmbeddedDatabaseInUseError";
+  constructor(
+    readonly folder: string,
+    readonly holderPid: number,
+  ) {
+    super(`embedded database ${folder} is open in process ${holderPid} (lock ${folder}.lock)`);
+  }
+}
+
+/**
+ * Deletes an embedded database folder, holding its lock meanwhile so that no process opens it half
+ * deleted. A live holder (the liveness check {@link openEmbedded} makes: pid and start time) gets
+ * {@link EmbeddedDatabaseInUseError}; a dead one's lock is taken over, as an open would.
+ */
+export function removeEmbeddedDatabase(folder: string): void {
+  const lock = tryLock(`${folder}.lock`);
+  if (!("unlock" in lock)) throw new EmbeddedDatabaseInUseError(folder, lock.holder.pid);
+  try {
+    rmSync(folder, { recursive: true, force: true });
+  } finally {
+    lock.unlock();
+  }
+}
+
 /** Opens the embedded database: as its owner when no live process holds it, else through the owner. */
 export async function openEmbedded(
   target: Extract<DatabaseTarget, { kind: "pglite" }>,
@@ -156,13 +234,15 @@ export async function openEmbedded(
       `cannot create embedded database folder ${folder}: ${describeError(error)}`,
     );
   }
+  // Before the lock: where other processes could not reach an owner, none is made.
+  socketNeedsDescriptor(folder);
   const lockFile = `${folder}.lock`;
   const socketPath = ownerSocketPath(folder);
   const deadline = Date.now() + FOREIGN_WAIT_MS;
   for (;;) {
     const lock = tryLock(lockFile);
-    if ("unlock" in lock) return becomeOwner(target, socketPath, lock.unlock, logger);
-    const client = await connectToOwner(target, socketPath, lock.holder, options);
+    if ("unlock" in lock) return becomeOwner(target, lock.unlock, logger);
+    const client = await connectToOwner(target, lock.holder, options);
     if (client) return client;
     if (Date.now() > deadline) {
       throw new DatabaseUnavailableError(
@@ -176,13 +256,14 @@ export async function openEmbedded(
 /** A postgres.js handle on the owner's socket, or null when nothing listens there (yet, or any more). */
 async function connectToOwner(
   target: Extract<DatabaseTarget, { kind: "pglite" }>,
-  socketPath: string,
   holder: LockHolder,
   options: EmbeddedOptions,
 ): Promise<DatabaseHandle | null> {
+  const socketPath = ownerSocketPath(target.folder);
   if (!existsSync(socketPath)) return null;
+  const address = socketAddress(target.folder);
   const client = postgres({
-    path: socketPath,
+    path: address.path,
     username: "postgres",
     database: "postgres",
     max: options.maxConnections ?? 4,
@@ -206,7 +287,10 @@ async function connectToOwner(
       ),
     ]);
   } catch (error) {
-    void client.end({ timeout: 0 }).catch(() => {});
+    void client
+      .end({ timeout: 0 })
+      .catch(() => {})
+      .finally(address.release);
     const code = (error as NodeJS.ErrnoException).code;
     // Gone between the check and the connect, or a socket a killed owner left behind.
     if (code === "ENOENT" || code === "ECONNREFUSED") return null;
@@ -221,40 +305,43 @@ async function connectToOwner(
     target,
     label: `pglite ${target.folder} (through process ${holder.pid})`,
     embedded: { role: "client", ownerPid: holder.pid },
-    close: () => client.end({ timeout: 5 }),
+    close: () => client.end({ timeout: 5 }).finally(address.release),
   };
 }
 
 async function becomeOwner(
   target: Extract<DatabaseTarget, { kind: "pglite" }>,
-  socketPath: string,
   unlock: () => void,
   logger: Logger,
 ): Promise<DatabaseHandle> {
   const { folder } = target;
   let server: EmbeddedServer | null = null;
-  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
+  let address: SocketAddress | null = null;
+  try {
+    address = socketAddress(folder);
+    server = await startEmbeddedServer(address.path, logger);
+  } catch (error) {
+    address?.release();
     logger.warn(
-      { socketPath },
-      "embedded database folder path too long for a Unix socket: other rightsize processes cannot write through this one",
+      { err: describeError(error), socketPath: ownerSocketPath(folder) },
+      "cannot serve the embedded database to other rightsize processes",
     );
-  } else {
-    try {
-      server = await startEmbeddedServer(socketPath, logger);
-    } catch (error) {
-      logger.warn(
-        { err: describeError(error), socketPath },
-        "cannot serve the embedded database to other rightsize processes",
-      );
-    }
   }
+  // Held (when it is a descriptor) until the server has removed its socket.
+  const stopServing = async (drainMs: number) => {
+    try {
+      await server?.close(drainMs);
+    } finally {
+      address?.release();
+    }
+  };
   let client: PGlite;
   try {
     const { PGlite } = await import("@electric-sql/pglite");
     client = await PGlite.create(folder);
     await client.query("select 1");
   } catch (error) {
-    await server?.close(0);
+    await stopServing(0);
     unlock();
     const fresh = !existsSync(`${folder}/PG_VERSION`);
     throw new DatabaseUnavailableError(
@@ -271,7 +358,7 @@ async function becomeOwner(
     const { migrate } = await import("drizzle-orm/pglite/migrator");
     await migrate(db, { migrationsFolder });
   } catch (error) {
-    await server?.close(0);
+    await stopServing(0);
     await client.close().catch(() => {});
     unlock();
     throw new DatabaseUnavailableError(
@@ -289,7 +376,7 @@ async function becomeOwner(
     embedded: { role: "owner", ownerPid: process.pid },
     close: async () => {
       try {
-        await server?.close(DRAIN_MS);
+        await stopServing(DRAIN_MS);
         await client.close();
       } finally {
         unlock();

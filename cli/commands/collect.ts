@@ -7,79 +7,12 @@ import { runCollector } from "../../collector/collect-daemon.js";
 import { PodSource } from "../../collector/kubernetes-client.js";
 import { parsePasswd, parseTrustPolicy, type TrustPolicy, TrustSettingError } from "../../collector/trust.js";
 import { LISTEN_ADDRESS } from "../../common/config.js";
-import { type ReplayOptions, replayPendingSpool } from "../../collector/spool-replay.js";
-import { createWriter, type SampleWriter } from "../../collector/writer.js";
-import { ConfigError, describeError } from "../../common/errors.js";
-import type { Logger } from "../../common/logger.js";
-import { type DatabaseHandle, openDatabase, queryRows } from "../../db/client.js";
-import { migrateDatabase } from "../../db/migrate.js";
+import { ConfigError } from "../../common/errors.js";
+import { queryRows } from "../../db/client.js";
 import { listOpenExecutions } from "../../db/queries/executions.js";
 import { startMetricsExport } from "../metrics-export.js";
-import { flagParsers, type Runtime, runtimeOf } from "../runtime.js";
-
-/**
- * The database side shared by `run` and `collect`: open and migrate when the database answers, and hand
- * the open handle to the writer (one handle per embedded PGlite folder). When it does not answer, the
- * collector still runs and the writer spools until it does.
- *
- * An embedded database another process owns is reached through that owner (db/embedded.ts); the writer
- * then keeps a connection of its own, which it drops and opens again (through the next owner, or as the
- * owner) when the owner hands over. Whatever the writer could not write before it closed (an owner that
- * left between its last flush and its close) is replayed once more at close, so it is not left waiting
- * in the spool for the next reader.
- */
-export interface CollectorDatabase {
-  handle: DatabaseHandle | null;
-  writer: SampleWriter;
-  close(): Promise<void>;
-}
-
-export async function openCollectorDatabase(
-  runtime: Runtime,
-  logger: Logger = runtime.logger,
-): Promise<CollectorDatabase> {
-  const { config } = runtime;
-  let handle: DatabaseHandle | null = null;
-  try {
-    handle = await openDatabase(config.database.url, { logger });
-    await migrateDatabase(handle, config.retention);
-  } catch (error) {
-    logger.warn(
-      { err: describeError(error) },
-      "database unavailable at start: samples are spooled until it answers",
-    );
-    await handle?.close().catch(() => {});
-    handle = null;
-  }
-  const replay = {
-    databaseUrl: config.database.url,
-    spoolDir: config.collector.spoolDir,
-    spoolMaxBytes: config.collector.spoolMaxBytes,
-    logger,
-  };
-  let writer: SampleWriter;
-  try {
-    writer = await createWriter({
-      ...replay,
-      // A client handle is not lent: the writer must be free to drop it when its owner hands over.
-      database: handle?.embedded?.role === "client" ? undefined : (handle ?? undefined),
-    });
-  } catch (error) {
-    // An open Postgres pool keeps Node's event loop alive: without this the command would print the
-    // error and then never exit (a supervisor waiting for the exit never restarts it).
-    await handle?.close().catch(() => {});
-    throw error;
-  }
-  return {
-    handle,
-    writer,
-    close: async () => {
-      await writer.close();
-      await handle?.close();
-      if (handle?.embedded && writer.stats().spoolBytes > 0) await replayAtClose(replay);
-    },
-  };
-}
+import { openCollectorDatabase } from "../collector-database.js";
+import { flagParsers, runtimeOf } from "../runtime.js";
 
 /**
  * The trust policy from `collector.trust`. `user:NAME` is looked up in the host's /etc/passwd, read
@@ -113,23 +46,6 @@ function listenAddress(value: string): string {
   if (!match || Number(match[2]) > 65_535)
     throw new InvalidArgumentError("expected HOST:PORT such as 127.0.0.1:9464");
   return value;
-}
-
-/** One more try for an embedded database's spool at close: through the next owner, or as the owner. */
-async function replayAtClose(options: ReplayOptions): Promise<void> {
-  try {
-    const again = await openDatabase(options.databaseUrl, { logger: options.logger });
-    try {
-      await replayPendingSpool(again, options);
-    } finally {
-      await again.close();
-    }
-  } catch (error) {
-    options.logger.warn(
-      { err: describeError(error), spoolDir: options.spoolDir },
-      "batches stay in the spool: the next rightsize command replays them",
-    );
-  }
 }
 
 export function register(program: Command): void {

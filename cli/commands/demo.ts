@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import Table from "cli-table3";
 import type { Command } from "commander";
@@ -7,6 +7,7 @@ import { UsageError } from "../../common/errors.js";
 import { packageRoot } from "../../common/package-root.js";
 import { formatBytes } from "../../common/units.js";
 import { parseDatabaseUrl } from "../../db/client.js";
+import { EmbeddedDatabaseInUseError, removeEmbeddedDatabase } from "../../db/embedded.js";
 import { formatUsd } from "../../reports/format.js";
 import { savingsAssumptionOf } from "../../reports/view-model.js";
 import { runDemo } from "../demo/pipeline.js";
@@ -88,7 +89,10 @@ export function register(program: Command): void {
     .option("--runs <n>", "runs of every task", flagParsers.positiveInt, 3)
     .option("--seconds <n>", "seconds each task works", flagParsers.positiveNumber, 4)
     .option("--out <dir>", "where the analysis, reports and patches go", "./.rightsize/demo")
-    .option("--reset", "start from an empty embedded database instead of adding to the one there")
+    .option(
+      "--reset",
+      "start from an empty embedded database instead of adding to the one there (refused while a process has it open)",
+    )
     .addHelpText(
       "after",
       `
@@ -111,7 +115,14 @@ Examples:
       const say = (line: string) => process.stdout.write(`${line}\n`);
       if (target.kind === "pglite") {
         if (flags.reset && existsSync(target.folder)) {
-          rmSync(target.folder, { recursive: true, force: true });
+          try {
+            removeEmbeddedDatabase(target.folder);
+          } catch (error) {
+            if (!(error instanceof EmbeddedDatabaseInUseError)) throw error;
+            throw new UsageError(
+              `demo --reset: the embedded database at ${target.folder} is open in process ${error.holderPid} (a rightsize collect, run or other command): stop it first, or leave out --reset to add to it`,
+            );
+          }
           say(`reset: removed the embedded database at ${target.folder}`);
         } else if (existsSync(target.folder) && readdirSync(target.folder).length > 0) {
           say(

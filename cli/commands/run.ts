@@ -2,9 +2,9 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { runCommand } from "../../collector/run-command.js";
 import { describeError, UsageError } from "../../common/errors.js";
 import { parseCores as parseKubernetesCores } from "../../common/units.js";
+import { openCollectorDatabase } from "../collector-database.js";
 import { startMetricsExport } from "../metrics-export.js";
 import { flagParsers, runtimeOf } from "../runtime.js";
-import { openCollectorDatabase } from "./collect.js";
 
 /** "2", "0.5" or Kubernetes millicores "500m" → cores. */
 export function parseCores(value: string): number {

@@ -1,0 +1,149 @@
+/**
+ * The parsers of configuration settings (common/settings.ts): small plain functions rather than zod
+ * schemas, because `rightsize run` loads the settings table around every task it wraps and importing
+ * zod cost about 55 ms of CPU there (BENCHMARKS.md "wrapper").
+ */
+import { parseBytes, parseDurationMs } from "./units.js";
+
+/**
+ * Turns a raw value (a YAML scalar, list or mapping, or an environment variable's text) into a setting's
+ * value; throws {@link InvalidSettingValue} when it is not one. The loader turns that into an error naming
+ * the key, the value, where it came from and what the setting expects.
+ */
+export type SettingParser<T = unknown> = (raw: unknown) => T;
+
+/** A raw value a setting's parser refused; the loader says which setting and what it expects. */
+export class InvalidSettingValue extends Error {
+  override name = "InvalidSettingValue";
+}
+
+/** Largest byte count stored exactly (int8 columns, JavaScript numbers: Number.MAX_SAFE_INTEGER). */
+export const MAX_BYTES = Number.MAX_SAFE_INTEGER;
+
+function refuse(): never {
+  throw new InvalidSettingValue();
+}
+
+/** `parser`, then `accept` on its result. */
+export function where<T>(parser: SettingParser<T>, accept: (value: T) => boolean): SettingParser<T> {
+  return (raw) => {
+    const value = parser(raw);
+    return accept(value) ? value : refuse();
+  };
+}
+
+/**
+ * `parser`, then `convert` its result. Not named `then`: a module exporting `then` is a thenable, and
+ * `await import()` of it never settles.
+ */
+export function converted<T, U>(parser: SettingParser<T>, convert: (value: T) => U): SettingParser<U> {
+  return (raw) => convert(parser(raw));
+}
+
+export const string: SettingParser<string> = (raw) => (typeof raw === "string" ? raw : refuse());
+export const text = where(string, (value) => value.length > 0);
+/** A string; empty or absent (YAML `key:`): unset. */
+export const optionalText: SettingParser<string | null> = (raw) =>
+  raw === null ? null : string(raw) === "" ? null : (raw as string);
+export const matching = (pattern: RegExp) => where(string, (value) => pattern.test(value));
+export const oneOf = <T extends string>(...values: T[]): SettingParser<T> =>
+  where(string, (value) => (values as string[]).includes(value)) as SettingParser<T>;
+
+/** A finite number: YAML gives numbers, the environment decimal text. */
+export const numeric: SettingParser<number> = (raw) => {
+  if (typeof raw === "number") return Number.isFinite(raw) ? raw : refuse();
+  const value = string(raw).trim();
+  return /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : refuse();
+};
+export const inRange = (min: number, max: number) => where(numeric, (value) => value >= min && value <= max);
+/** A duration in ms: text such as `500ms` or `14d`, or a number of seconds. */
+export const duration = where<number>(
+  (raw) => (typeof raw === "number" ? raw * 1000 : parseDurationMs(string(raw))),
+  (ms) => Number.isFinite(ms) && ms > 0,
+);
+/** Durations a time window or retention may span: up to 100 years (Date arithmetic stays exact). */
+export const days = converted(
+  where(duration, (ms) => ms <= 100 * 365 * 86_400_000),
+  (ms) => ms / 86_400_000,
+);
+/** A size in bytes: text such as `512MiB`, or a number of bytes. */
+export const bytes = where<number>(
+  (raw) => (typeof raw === "number" ? raw : parseBytes(string(raw))),
+  (value) => Number.isFinite(value) && value >= 0 && value <= MAX_BYTES,
+);
+export const fraction = inRange(0, 5);
+export const positiveInt = where(numeric, (value) => Number.isInteger(value) && value > 0);
+export const percentile = inRange(1, 100);
+export const price = where(numeric, (value) => value >= 0);
+/** A YAML list of strings, or comma-separated text. */
+export const list: SettingParser<string[]> = (raw) => {
+  if (Array.isArray(raw)) return raw.every((item) => typeof item === "string") ? raw : refuse();
+  return string(raw)
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+};
+export const boolean: SettingParser<boolean> = (raw) => {
+  if (typeof raw === "boolean") return raw;
+  const value = string(raw).trim().toLowerCase();
+  if (["true", "1", "yes"].includes(value)) return true;
+  return ["false", "0", "no"].includes(value) ? false : refuse();
+};
+/** `host:port` (a bracketed IPv6 host allowed); empty: unset. */
+export const hostPort: SettingParser<{ host: string; port: number } | null> = (raw) => {
+  const value = optionalText(raw);
+  if (value === null) return null;
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value)) refuse();
+  const at = value.lastIndexOf(":");
+  const port = Number(value.slice(at + 1));
+  return port > 0 && port < 65_536 ? { host: value.slice(0, at).replace(/^\[|\]$/g, ""), port } : refuse();
+};
+export const url = (schemes: string[]) =>
+  where(optionalText, (value) => value === null || schemes.some((scheme) => value.startsWith(scheme)));
+/**
+ * An IANA time zone, as Intl knows it. UTC, the default, is taken as is: the first Intl.DateTimeFormat
+ * loads ICU's zone data, about 12 ms of CPU every `run` would pay for a zone only the nightly job uses
+ * (`node -e` timing the first construction, BENCHMARKS.md "wrapper").
+ */
+export const timezone = where(string, (zone) => {
+  if (zone === "UTC") return true;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+});
+/** A field of a YAML mapping, parsed when present. */
+function optionalField<T>(
+  object: Record<string, unknown>,
+  name: string,
+  parser: SettingParser<T>,
+): T | undefined {
+  return object[name] === undefined ? undefined : parser(object[name]);
+}
+/** `analysis.requests`: a list of { pipeline, task?, orchestrator?, cpuCores?, memory? }. */
+export const requests: SettingParser<
+  Array<{ orchestrator?: string; pipeline: string; task?: string; cpuCores?: number; memory?: number }>
+> = (raw) => {
+  if (!Array.isArray(raw)) refuse();
+  return (raw as unknown[]).map((item) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) refuse();
+    const object = item as Record<string, unknown>;
+    const fields = {
+      orchestrator: optionalField(object, "orchestrator", string),
+      pipeline: string(object.pipeline),
+      task: optionalField(object, "task", string),
+      cpuCores: optionalField(
+        object,
+        "cpuCores",
+        where(numeric, (value) => value > 0),
+      ),
+      memory: optionalField(object, "memory", bytes),
+    };
+    // Keys it does not name are dropped; absent ones stay absent.
+    return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as {
+      pipeline: string;
+    };
+  });
+};
