@@ -213,6 +213,23 @@ describe("Sampler over a fixture /proc", () => {
     sampler.close();
   });
 
+  it("keeps a thread's last wait for a tick that catches it on a CPU", () => {
+    const { proc, write } = fixture();
+    // Blocked on the disk at the first look, then caught running after 0.4 s on a CPU in a 1-s tick.
+    write(500, { comm: "writer", ppid: 1, state: "D", utime: 0, start: 700, runNs: 0, slices: 1 });
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    sampler.track({ pid: 500, attribution, startedAtMs: at() });
+    sampler.tick();
+    advance(1000);
+    write(500, { comm: "writer", ppid: 1, state: "R", utime: 40, start: 700, runNs: 400_000_000, slices: 2 });
+    sampler.tick();
+    const sample = sink.sampleRows.at(-1)!;
+    expect(sample.onCpuSeconds).toBeCloseTo(0.4, 6);
+    expect(sample.diskWaitSeconds).toBeCloseTo(0.6, 6);
+    expect(sample.idleSeconds ?? 0).toBeCloseTo(0, 6);
+    sampler.close();
+  });
+
   it("settles a run root's final CPU that the polls missed", () => {
     const { proc, write, exit } = fixture();
     write(400, { comm: "work", ppid: 1, utime: 10, cutime: 30, start: 700 });
