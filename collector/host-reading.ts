@@ -4,6 +4,7 @@
  */
 import type { ProcReader } from "./proc-reader.js";
 import { parseLoadavg, parsePressure } from "./procfs-parse.js";
+import { CLOCK_TICKS_PER_SECOND } from "./sample-math.js";
 
 export interface HostReading {
   load1: number | null;
@@ -19,6 +20,12 @@ export class HostReader {
     private readonly reader: ProcReader,
     private readonly procRoot: string,
   ) {}
+
+  /** Seconds since a process started (`startTicks`: its start, clock ticks after boot), from /proc/uptime. */
+  ageSeconds(startTicks: number): number | null {
+    const seconds = Number(this.reader.read(`${this.procRoot}/uptime`)?.split(" ")[0]);
+    return Number.isFinite(seconds) ? seconds - startTicks / CLOCK_TICKS_PER_SECOND : null;
+  }
 
   read(): HostReading {
     const load = parseLoadavg(this.reader.readKept(`${this.procRoot}/loadavg`) ?? "");

@@ -40,7 +40,7 @@ import {
 } from "./process-accounting.js";
 import { ProcessTree } from "./process-tree.js";
 import { ProcReader, readLink } from "./proc-reader.js";
-import { type ProcStat, parseHostStat, parseLoadavg, parseNetDev } from "./procfs-parse.js";
+import { parseHostStat, parseLoadavg, parseNetDev } from "./procfs-parse.js";
 import { executionRow, processRow } from "./rows.js";
 import {
   CLOCK_TICKS_PER_SECOND,
@@ -289,7 +289,7 @@ export class Sampler {
   discover(): void {
     for (const root of this.discovery.findRoots()) {
       const { pid, stat, attribution } = root;
-      const ageSeconds = this.ageSeconds(stat);
+      const ageSeconds = this.host.ageSeconds(stat.startTicks);
       const startedAtMs =
         this.bootTimeSeconds === null
           ? this.now()
@@ -511,12 +511,6 @@ export class Sampler {
       execution.ownNetns = netns;
     this.executions.set(execution.id, execution);
     return execution;
-  }
-
-  private ageSeconds(stat: ProcStat): number | null {
-    const uptime = this.reader.read(`${this.procRoot}/uptime`);
-    const seconds = Number(uptime?.split(" ")[0]);
-    return Number.isFinite(seconds) ? seconds - stat.startTicks / CLOCK_TICKS_PER_SECOND : null;
   }
 
   /** Charges pids no tree accounts for to the one tree that churned this tick (sample-math.ts). */
