@@ -24,7 +24,8 @@
  * `default_args` over the DAG's (airflow/models/baseoperator.py `_get_parent_defaults`) and an inner
  * group's over its parent's (airflow/utils/task_group.py `_update_default_args`).
  */
-import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar } from "yaml";
+import { type Document, isMap, isScalar, isSeq, LineCounter, Scalar } from "yaml";
+import { parseYamlFile } from "./yaml-scalars.js";
 import {
   airflowResourcesKeys,
   type KeyMeaning,
@@ -305,20 +306,15 @@ function overridePlace(
  */
 export function scanDagFactoryYaml(file: string, text: string): ScanResult | null {
   if (!looksLikeDagFactory(text)) return null;
-  const lineCounter = new LineCounter();
-  // PyYAML's FullLoader (dagfactory/_yaml.py) reads YAML 1.1 merge keys.
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  // PyYAML's FullLoader (dagfactory/_yaml.py) reads YAML 1.1 merge keys, as parseYamlFile does.
+  const parsed = parseYamlFile(file, text);
   const result = emptyScanResult();
-  const error = document.errors[0];
-  if (error) {
+  if ("message" in parsed) {
     result.files.push(file);
-    result.problems.push({
-      file,
-      line: lineCounter.linePos(error.pos[0]).line,
-      message: `not valid YAML: ${error.message.split("\n")[0]}; file skipped`,
-    });
+    result.problems.push(parsed);
     return result;
   }
+  const { document, lineCounter } = parsed;
   const root = document.contents;
   if (!isMap(root)) return null;
   const defaults = lookup(document, root, "default");

@@ -4,7 +4,8 @@
  * let a patch replace exactly the scalar, keeping comments and quotes) and `flow.deploy(name=…,
  * job_variables={…})` calls in Python. Pure functions of a file's text (and, for Python, its tree).
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, type Scalar } from "yaml";
+import { parseYamlFile } from "./yaml-scalars.js";
 import { type PrefectNames, prefectVariableResource } from "./declaration-patterns.js";
 import { posix } from "node:path";
 import type { Node } from "web-tree-sitter";
@@ -248,17 +249,12 @@ export function scanPrefectYaml(
 ): ScanResult {
   const result = emptyScanResult();
   result.files.push(file);
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
-  const error = document.errors[0];
-  if (error) {
-    result.problems.push({
-      file,
-      line: lineCounter.linePos(error.pos[0]).line,
-      message: `not valid YAML: ${error.message.split("\n")[0]}; file skipped`,
-    });
+  const parsed = parseYamlFile(file, text);
+  if ("message" in parsed) {
+    result.problems.push(parsed);
     return result;
   }
+  const { document, lineCounter } = parsed;
   const deployments = deref(document, document.get("deployments", true));
   if (deployments === undefined || deployments === null) return result;
   if (!isSeq(deployments)) {

@@ -24,7 +24,8 @@
  *   and pays for, so it is read as the request.
  */
 import { posix } from "node:path";
-import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
+import { type Document, isMap, isScalar, isSeq, type Scalar } from "yaml";
+import { parseYamlFile } from "./yaml-scalars.js";
 import { resourceRequirementKeys, resourceRequirementKinds } from "./declaration-patterns.js";
 import {
   emptyScanResult,
@@ -136,20 +137,14 @@ function scalarsUnder(
  */
 export function scanWorkPoolTemplate(file: string, text: string): ScanResult | null {
   if (!looksLikeWorkPoolTemplate(text)) return null;
-  const lineCounter = new LineCounter();
-  // Duplicate keys are refused: JSON readers disagree on which one wins.
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  const parsed = parseYamlFile(file, text, "JSON");
   const result = emptyScanResult();
-  const error = document.errors[0];
-  if (error) {
+  if ("message" in parsed) {
     result.files.push(file);
-    result.problems.push({
-      file,
-      line: lineCounter.linePos(error.pos[0]).line,
-      message: `not valid JSON: ${error.message.split("\n")[0]}; file skipped`,
-    });
+    result.problems.push(parsed);
     return result;
   }
+  const { document, lineCounter } = parsed;
   const root = document.contents;
   const template = isMap(lookup(document, root, "job_configuration"))
     ? root

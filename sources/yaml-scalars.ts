@@ -22,16 +22,24 @@ export interface ParsedYaml {
   lineCounter: LineCounter;
 }
 
-/** Parses one YAML file; a malformed one is a problem naming the line of its first error. */
-export function parseYamlFile(file: string, text: string): ParsedYaml | ScanProblem {
+/**
+ * Parses one YAML file (or, with `language: "JSON"`, a JSON one: no YAML 1.1 merge keys, and duplicate
+ * keys refused since JSON readers disagree on which one wins); a malformed one is a problem naming the
+ * line of its first error.
+ */
+export function parseYamlFile(
+  file: string,
+  text: string,
+  language: "YAML" | "JSON" = "YAML",
+): ParsedYaml | ScanProblem {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, merge: language === "YAML" });
   const error = document.errors[0];
   if (error) {
     return {
       file,
       line: lineCounter.linePos(error.pos[0]).line,
-      message: `not valid YAML: ${error.message.split("\n")[0]}; file skipped`,
+      message: `not valid ${language}: ${error.message.split("\n")[0]}; file skipped`,
     };
   }
   return { document, lineCounter };
