@@ -57,6 +57,8 @@ export class Discovery {
   private readonly probeFound = new Set<number>();
   /** Pids the collector knows went elsewhere since the last tick (not to tracked trees). */
   private otherAllocations = 0;
+  /** New processes whose parent is tracked, seen since the last call: the tree adopts them. */
+  private childrenOfTracked: number[] = [];
   /** Task-shaped processes the trust model refused (collector/trust.ts). */
   untrustedRoots = 0;
 
@@ -100,6 +102,17 @@ export class Discovery {
     return others;
   }
 
+  /**
+   * New processes found with a tracked parent since the last call (their tree adopts them: the walk
+   * reads children lists once a tick, and this catches what it cannot, such as a child of a thread that
+   * started after the last tick); resets the list.
+   */
+  takeChildrenOfTracked(): number[] {
+    const pids = this.childrenOfTracked;
+    this.childrenOfTracked = [];
+    return pids;
+  }
+
   /** New task roots since the last look. */
   findRoots(): DiscoveredRoot[] {
     const { reader, procRoot, tree } = this.options;
@@ -131,6 +144,7 @@ export class Discovery {
       // Kernel threads (children of kthreadd, pid 2) have no environment or argv worth reading, and a
       // tracked process's child is its tree's.
       if (!stat || pid === 2 || stat.ppid === 2 || tree.owner.has(stat.ppid)) {
+        if (stat && tree.owner.has(stat.ppid)) this.childrenOfTracked.push(pid);
         this.pending.delete(pid);
         continue;
       }
@@ -158,10 +172,14 @@ export class Discovery {
     if (tgid !== pid) return;
     this.probeFound.add(pid);
     this.known.set(pid, generation);
-    // A child of a tracked process is its tree's (the walk adopts it), never a root of its own: nothing
-    // more to read. On a worker whose tasks fork often, that is most new pids.
+    // A child of a tracked process is its tree's, never a root of its own: nothing more to read. On a
+    // worker whose tasks fork often, that is most new pids.
     const ppid = Number(/\nPPid:\s*(\d+)/.exec(status)?.[1]);
-    if (this.options.tree.owner.has(ppid) || this.options.tree.owner.has(pid)) return;
+    if (this.options.tree.owner.has(pid)) return;
+    if (this.options.tree.owner.has(ppid)) {
+      this.childrenOfTracked.push(pid);
+      return;
+    }
     // Allocated since the last look, so a new process even if an older one once had this pid.
     this.pending.set(pid, 0);
     this.otherAllocations++;

@@ -12,6 +12,12 @@ import type { Carry, TreeReading } from "./sample-math.js";
 /** What a thread was blocked in at the last tick. */
 export type BlockedIn = "disk" | "net" | "child" | "idle";
 
+/** A single thread's schedstat counters: both stand still while it is not scheduled. */
+export interface ScheduleMark {
+  runNs: number;
+  slices: number;
+}
+
 export interface ThreadMark {
   runNs: number;
   delayNs: number;
@@ -64,6 +70,13 @@ export interface ProcessRecord {
    * the thread waits need not read it again; null once used or when not read.
    */
   schedstatThisTick: string | null;
+  /**
+   * The schedstat read just before the counters were last read (process-tree.ts walk): while it stands,
+   * they stand; null when multi-threaded or not read yet.
+   */
+  readMark: ScheduleMark | null;
+  /** Its parent when it exited, from its accounting record; null when unknown. */
+  exitPpid: number | null;
 }
 
 export interface ExecutionState {
@@ -111,6 +124,12 @@ export interface ExecutionState {
   rootLastSeenMs: number;
   /** The root's own + reaped children's CPU at its last reading, ticks (see Sampler.settleRoot). */
   rootLastTicks: number;
+  /**
+   * The root's parent (outside the tree, it reaps the root) and its reaped-children times at the last
+   * tick, so a root that exits between ticks is settled exactly (process-tree.ts readRootParent); null in
+   * `run` mode or when unreadable.
+   */
+  rootParent: { pid: number; startTicks: number; childTicks: number } | null;
   /** When a poll last read the tree's children lists. */
   lastPolledMs: number;
   status: string;

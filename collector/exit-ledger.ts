@@ -75,6 +75,9 @@ export class ExitLedger {
           // parent's cutime scale them to the exact run time (kernel/sched/cputime.c cputime_adjust). On
           // the benchmark VM a shell /proc put at 4.6 s had a record of about 5.5 s (docs/collector.md, Limits).
           tracked.lastSeenMs = Math.max(tracked.lastSeenMs, endedMs);
+          // Who its parent was when it exited tells, if that parent left too, whether it was reaped
+          // inside the tree (sample-math.ts settleDepartures).
+          tracked.exitPpid = record.ppid;
         }
         continue;
       }
@@ -108,6 +111,8 @@ export class ExitLedger {
         dirty: false,
         threads: new Map(),
         schedstatThisTick: null,
+        readMark: null,
+        exitPpid: record.ppid,
       };
       // Its CPU reaches the tree through the parent that reaps it (cutime), so nothing is carried.
       execution.departed.push(unseen);

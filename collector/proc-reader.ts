@@ -51,8 +51,10 @@ export class ProcReader {
   /**
    * Reads a file through an fd kept open across calls. The fd stays bound to the process it was opened
    * for: once that process exits, reads fail with ESRCH instead of silently reading a reused pid.
+   * `mayBeEmpty`: an empty file is an answer (a children list), not a sign of an exited process, and its
+   * fd is kept.
    */
-  readKept(path: string): string | undefined {
+  readKept(path: string, mayBeEmpty = false): string | undefined {
     let fd = this.kept.get(path);
     if (fd === undefined) {
       if (this.kept.size >= this.maxKeptFds) return this.read(path);
@@ -66,7 +68,7 @@ export class ProcReader {
     }
     try {
       const text = this.readFd(fd, 0);
-      if (text.length === 0) {
+      if (text.length === 0 && !mayBeEmpty) {
         // An exited process's files read empty on some kernels.
         this.forget(path);
         return undefined;

@@ -5,14 +5,25 @@
  */
 import type { ProcReader } from "./proc-reader.js";
 import { type ProcStat, parseCmdline, parseIo, parseSchedstat, parseStat } from "./procfs-parse.js";
-import type { ExecutionState, ProcessRecord } from "./execution-state.js";
-import { carryOnExit } from "./sample-math.js";
+import { availableParallelism } from "node:os";
+import type { ExecutionState, ProcessRecord, ScheduleMark } from "./execution-state.js";
+import { rootFinalTicks, settleDepartures } from "./sample-math.js";
 
 /**
  * A fork whose argv is still its parent's this long after it was first seen is taken to run on without
  * exec (a multiprocessing worker): its argv is not read again. One tick at the default interval.
  */
 const FORK_WITHOUT_EXEC_MS = 1000;
+
+function sameMark(a: ScheduleMark, b: ScheduleMark | null): boolean {
+  return b !== null && a.runNs === b.runNs && a.slices === b.slices;
+}
+
+/** Whether a thread of the process was blocked in wait4/waitid at its last reading (thread-waits.ts). */
+function waitingForChild(record: ProcessRecord): boolean {
+  for (const mark of record.threads.values()) if (mark.blocked === "child") return true;
+  return false;
+}
 
 function sameArgv(a: readonly string[], b: readonly string[] | null): boolean {
   return b !== null && a.length === b.length && a.every((item, index) => item === b[index]);
@@ -23,6 +34,8 @@ export class ProcessTree {
   readonly owner = new Map<number, string>();
   /** Children the polls and walks adopted since the last tick: pids the counter need not explain. */
   seenSinceTick = 0;
+  /** CPUs a departing root's final reading may have used since its last one (settleRootFromParent). */
+  private readonly cpus = availableParallelism();
 
   constructor(
     private readonly reader: ProcReader,
@@ -74,6 +87,8 @@ export class ProcessTree {
       dirty: true,
       threads: new Map(),
       schedstatThisTick: null,
+      readMark: null,
+      exitPpid: null,
     };
   }
 
@@ -90,6 +105,8 @@ export class ProcessTree {
       if (changed || now - record.firstSeenMs >= FORK_WITHOUT_EXEC_MS) record.argvFromParent = false;
     }
     record.comm = stat.comm;
+    // Reparented when its parent exited: who reaps it decides whether its times stay in the tree.
+    record.ppid = stat.ppid;
     record.lastSeenMs = now;
     record.ownTicks = stat.utimeTicks + stat.stimeTicks;
     record.childTicks = stat.cutimeTicks + stat.cstimeTicks;
@@ -107,44 +124,114 @@ export class ProcessTree {
     record.writeBytes = parsed.writeBytes;
   }
 
-  /** Refreshes every process of the tree and finds new ones. */
+  /**
+   * Refreshes every process of the tree, settles the exits, and finds new children.
+   *
+   * A single-threaded member that was not scheduled since its last full read keeps its counters without
+   * reading them again. The claim: its utime, stime, cutime, cstime and io change only in its own context
+   * (running, reaping a child with wait), so an unchanged schedstat (run time and timeslice count) taken
+   * *before* the last stat read means nothing changed since that read. The mark is the schedstat read
+   * just before the counters it vouches for, never one taken later in the tick (a fork between a read and
+   * a later mark would hide for ever behind a parent that then waits). Children lists are read for every
+   * member, quiet or not: a subreaper gains orphans, and a child's `clone(CLONE_PARENT)` gives its parent a
+   * child, without the parent running (process-tree.property.test.ts holds both claims).
+   */
   walk(execution: ExecutionState, now: number): void {
-    const quiet = new Set<ProcessRecord>();
+    const gone: ProcessRecord[] = [];
     for (const record of [...execution.processes.values()]) {
       if (!record.alive) continue;
-      if (this.unscheduled(record)) {
-        // Not run once since the last tick: its times, I/O and children cannot have changed (a fork,
-        // a write, reaping a child all need the CPU), so its files need not be read again.
+      const mark = this.scheduleMark(record);
+      if (mark !== null && sameMark(mark, record.readMark)) {
         record.lastSeenMs = now;
-        quiet.add(record);
         continue;
       }
       const stat = this.readStat(record.pid, true);
       if (!stat || stat.startTicks !== record.startTicks) {
-        this.depart(execution, record);
+        gone.push(record);
         continue;
       }
       this.refresh(record, stat, now);
       this.readProcessIo(record);
+      record.readMark = mark;
     }
+    this.settleExits(execution, gone, now);
     for (const record of [...execution.processes.values()]) {
-      if (record.alive && !quiet.has(record)) this.findChildren(execution, record, now);
+      if (record.alive) this.findChildren(execution, record, now);
     }
+    this.readRootParent(execution);
   }
 
   /**
-   * Whether a single-threaded process was not scheduled since the last tick (schedstat's run time and
-   * timeslice count unchanged). Its schedstat is read here; a process gone reads as scheduled, so the
-   * full read notices the exit.
+   * A single-threaded process's schedstat (run time, timeslices), read now; null for a multi-threaded
+   * one (any of its threads may run) or when unreadable (a process gone reads as scheduled, so the full
+   * read notices the exit). The text is kept for the thread waits of this tick.
    */
-  private unscheduled(record: ProcessRecord): boolean {
-    if (record.numThreads !== 1) return false;
-    const mark = record.threads.get(record.pid);
-    if (mark === undefined) return false;
+  private scheduleMark(record: ProcessRecord): ScheduleMark | null {
+    if (record.numThreads !== 1) return null;
     const text = this.reader.readKept(`${this.procRoot}/${record.pid}/task/${record.pid}/schedstat`);
     record.schedstatThisTick = text ?? null;
     const sched = text === undefined ? null : parseSchedstat(text);
-    return sched !== null && sched.runNs === mark.runNs && sched.slices === mark.slices;
+    return sched === null ? null : { runNs: sched.runNs, slices: sched.slices };
+  }
+
+  /** Departs the members found gone in one walk, keeping what no one else will (sample-math.ts settleDepartures). */
+  private settleExits(execution: ExecutionState, gone: ProcessRecord[], now: number): void {
+    if (gone.length === 0) return;
+    const root = gone.find((record) => record.pid === execution.rootPid);
+    const goneIds = new Set(gone.map((record) => record.pid));
+    const settled = settleDepartures({
+      carry: execution.carry,
+      departures: gone.map((record) => ({
+        ...record,
+        exitPpid: record.exitPpid,
+        waitingForChild: waitingForChild(record),
+      })),
+      liveTracked: (pid) => execution.processes.get(pid)?.alive === true && !goneIds.has(pid),
+      rootPid: execution.rootPid,
+      rootParentRise: root ? this.rootParentRise(execution, root, now) : null,
+    });
+    execution.carry = settled.carry;
+    for (const record of gone) {
+      const own = settled.ownTicks.get(record.pid);
+      if (own !== undefined) record.ownTicks = own;
+      this.depart(execution, record);
+    }
+    if (settled.rootCarriedTicks !== null) execution.rootLastTicks = settled.rootCarriedTicks;
+  }
+
+  /**
+   * The root's parent is outside the tree and reaps the root: the rise of its cutime+cstime over the
+   * tick is the root's exact final total (own + reaped children), where the root's last reading may be a
+   * tick old. Read each tick for the root of a `collect` execution (`run` reads its own, settleRoot).
+   */
+  private readRootParent(execution: ExecutionState): void {
+    const root = execution.processes.get(execution.rootPid);
+    if (execution.watchRoot || !root?.alive || root.ppid <= 1 || root.ppid === process.pid) {
+      execution.rootParent = null;
+      return;
+    }
+    const stat = this.readStat(root.ppid, true);
+    execution.rootParent =
+      stat === null
+        ? null
+        : { pid: stat.pid, startTicks: stat.startTicks, childTicks: stat.cutimeTicks + stat.cstimeTicks };
+  }
+
+  /**
+   * How far the departing root's parent's reaped-children times rose since the last tick
+   * (readRootParent); null when the parent is gone too (settleDepartures then keeps the last readings).
+   */
+  private rootParentRise(
+    execution: ExecutionState,
+    root: ProcessRecord,
+    now: number,
+  ): { before: number; after: number; elapsedMs: number; cpus: number } | null {
+    const parent = execution.rootParent;
+    if (parent === null || parent.pid !== root.ppid) return null;
+    const stat = this.readStat(parent.pid, true);
+    if (!stat || stat.startTicks !== parent.startTicks) return null;
+    const after = stat.cutimeTicks + stat.cstimeTicks;
+    return { before: parent.childTicks, after, elapsedMs: now - root.lastSeenMs, cpus: this.cpus };
   }
 
   /** Reads a record's threads' children lists and adopts new children. Returns how many were new. */
@@ -152,40 +239,42 @@ export class ProcessTree {
     const tids = record.threads.size > 0 ? [...record.threads.keys()] : [record.pid];
     let found = 0;
     for (const tid of tids) {
-      const text = this.reader.readKept(`${this.procRoot}/${record.pid}/task/${tid}/children`);
+      const text = this.reader.readKept(`${this.procRoot}/${record.pid}/task/${tid}/children`, true);
       if (!text) continue;
       for (const item of text.trim().split(" ")) {
         const pid = Number(item);
         if (!Number.isInteger(pid) || pid <= 0) continue;
-        const known = execution.processes.get(pid);
-        if (known?.alive) continue;
-        if (this.owner.has(pid) && this.owner.get(pid) !== execution.id) continue;
+        if (this.owner.has(pid)) continue;
         const stat = this.readStat(pid);
-        if (!stat) continue;
-        // With accounting, an exited child's record is written before it becomes a zombie (kernel/exit.c
-        // do_exit: acct_process, then exit_notify): the records account for it, and adopting the
-        // zombie too would list it twice.
-        if (this.credits && stat.state === "Z") continue;
-        if (known) this.depart(execution, known);
-        const child = this.newRecord(stat, now);
-        child.argvFromParent = child.argv !== null && sameArgv(child.argv, record.argv);
-        // Its I/O so far belongs to this tick (it started after the last one); read it before it can exit.
-        this.readProcessIo(child);
-        execution.processes.set(pid, child);
-        this.owner.set(pid, execution.id);
-        execution.startedThisTick++;
-        found++;
+        if (stat && this.adoptChild(execution, record, stat, now)) found++;
       }
-    }
-    if (found > 0) {
-      execution.churnThisTick = true;
-      execution.lastChurnMs = now;
-      this.seenSinceTick += found;
     }
     return found;
   }
 
-  /** A process left the tree: keep what no one else will (sample-math.ts carryOnExit). */
+  /**
+   * Makes a new child of a tracked process a member of its tree, and counts it as started. Returns false
+   * when it is not to be adopted: its parent is another, or (with accounting) it is a zombie already,
+   * whose record accounts for it (kernel/exit.c do_exit: acct_process, then exit_notify), so adopting it
+   * too would list it twice.
+   */
+  adoptChild(execution: ExecutionState, parent: ProcessRecord, stat: ProcStat, now: number): boolean {
+    if (stat.ppid !== parent.pid || this.owner.has(stat.pid)) return false;
+    if (this.credits && stat.state === "Z") return false;
+    const child = this.newRecord(stat, now);
+    child.argvFromParent = child.argv !== null && sameArgv(child.argv, parent.argv);
+    // Its I/O so far belongs to this tick (it started after the last one); read it before it can exit.
+    this.readProcessIo(child);
+    execution.processes.set(stat.pid, child);
+    this.owner.set(stat.pid, execution.id);
+    execution.startedThisTick++;
+    execution.churnThisTick = true;
+    execution.lastChurnMs = now;
+    this.seenSinceTick++;
+    return true;
+  }
+
+  /** A process left the tree (what it leaves to the tree is settleExits'). */
   depart(execution: ExecutionState, record: ProcessRecord): void {
     if (!record.alive) return;
     record.alive = false;
@@ -198,8 +287,6 @@ export class ProcessTree {
       execution.rootLastSeenMs = record.lastSeenMs;
       execution.rootLastTicks = record.ownTicks + record.childTicks;
     }
-    const parent = execution.processes.get(record.ppid);
-    execution.carry = carryOnExit(execution.carry, record, parent?.alive === true);
     execution.processes.delete(record.pid);
     execution.departed.push(record);
   }

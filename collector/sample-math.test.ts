@@ -7,11 +7,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   CLOCK_TICKS_PER_SECOND,
-  carryOnExit,
+  type Departure,
   emptyCarry,
   type ProcessCounters,
   readingCpuSeconds,
+  rootFinalTicks,
   sampleBetween,
+  settleDepartures,
   type TreeReading,
   treeTotals,
   unseenStarts,
@@ -54,6 +56,13 @@ function context(threadSeconds = emptyThreadSeconds()) {
 }
 
 describe("tree totals and exits", () => {
+  const departure = (counters: ProcessCounters, more: Partial<Departure> = {}): Departure => ({
+    ...counters,
+    exitPpid: null,
+    waitingForChild: false,
+    ...more,
+  });
+
   it("a child reaped by a live parent moves into its cutime: the total does not change", () => {
     fc.assert(
       fc.property(processArb(10), processArb(11), (parent, child) => {
@@ -61,7 +70,13 @@ describe("tree totals and exits", () => {
         const before = treeTotals([parent, childOf], emptyCarry());
         // The parent reaps the child: the child's own and children's ticks land in its cutime.
         const reaped = { ...parent, childTicks: parent.childTicks + child.ownTicks + child.childTicks };
-        const carry = carryOnExit(emptyCarry(), childOf, true);
+        const { carry } = settleDepartures({
+          carry: emptyCarry(),
+          departures: [departure(childOf)],
+          liveTracked: (pid) => pid === 10,
+          rootPid: 10,
+          rootParentRise: null,
+        });
         const after = treeTotals([reaped, { ...childOf, alive: false }], carry);
         expect(after.ticks).toBe(before.ticks);
         expect(after.alive).toBe(1);
@@ -73,13 +88,71 @@ describe("tree totals and exits", () => {
     fc.assert(
       fc.property(fc.array(processArb(20), { maxLength: 5 }), processArb(21), (others, root) => {
         const before = treeTotals([...others, root], emptyCarry());
-        const carry = carryOnExit(emptyCarry(), root, false);
+        const { carry } = settleDepartures({
+          carry: emptyCarry(),
+          departures: [departure(root)],
+          liveTracked: () => false,
+          rootPid: 21,
+          rootParentRise: null,
+        });
         const after = treeTotals(others, carry);
         expect(after.ticks).toBe(before.ticks);
         expect(
           after.readBytes === null || before.readBytes === null || after.readBytes === before.readBytes,
         ).toBe(true);
       }),
+    );
+  });
+
+  it("a chain that leaves in one tick is counted once, whoever reaped whom (property)", () => {
+    // root 1 → 2 → 3 → … each the next one's parent; every member leaves in the same tick.
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ own: fc.nat(500), waiting: fc.boolean() }), { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        fc.option(fc.nat(5000), { nil: null }),
+        (members, rootParentLives, exact) => {
+          const departures = members.map((member, index) =>
+            departure(
+              {
+                pid: index + 1,
+                ppid: index === 0 ? 100 : index,
+                alive: true,
+                ownTicks: member.own,
+                childTicks: 0,
+                rssBytes: 0,
+                readBytes: 0,
+                writeBytes: 0,
+              },
+              { waitingForChild: member.waiting },
+            ),
+          );
+          const { carry, rootCarriedTicks } = settleDepartures({
+            carry: emptyCarry(),
+            departures,
+            liveTracked: (pid) => pid === 100 && rootParentLives,
+            rootPid: 1,
+            rootParentRise: exact === null ? null : { before: 0, after: exact, elapsedMs: 1e6, cpus: 1 },
+          });
+          const lastReadings = members.reduce((sum, member) => sum + member.own, 0);
+          // The root's chain runs down while each parent waited for its child; below it, orphans.
+          const chainEnd = members.findIndex(
+            (member, index) => index < members.length - 1 && !member.waiting,
+          );
+          const inChain = chainEnd === -1 ? members.length : chainEnd + 1;
+          const chain = members.slice(0, inChain).reduce((sum, member) => sum + member.own, 0);
+          if (rootParentLives) {
+            // A tracked reaper above: its cutime shows the root's chain; the orphans are carried.
+            expect(carry.ticks).toBe(lastReadings - chain);
+          } else {
+            // The parent's rise is taken when it is at least the chain's readings (the bound above is
+            // loose here: a long elapsed time).
+            const settled = exact !== null && exact >= chain ? exact : chain;
+            expect(rootCarriedTicks).toBe(settled);
+            expect(carry.ticks).toBe(lastReadings - chain + settled);
+          }
+        },
+      ),
     );
   });
 
@@ -111,6 +184,48 @@ describe("tree totals and exits", () => {
     );
     expect(totals.readBytes).toBeNull();
     expect(totals.writeBytes).toBe(7);
+  });
+});
+
+describe("rootFinalTicks", () => {
+  const base = { parentBefore: 1000, chainLast: 300, chainSize: 1, elapsedMs: 1000, cpus: 2 };
+  it("takes the parent's rise when the root's chain alone explains it", () => {
+    expect(rootFinalTicks({ ...base, parentAfter: 1370 })).toBe(370);
+    expect(rootFinalTicks({ ...base, parentAfter: 1300 })).toBe(300);
+  });
+  it("refuses a rise below the chain's last readings or beyond every CPU since", () => {
+    expect(rootFinalTicks({ ...base, parentAfter: 1299 })).toBeNull();
+    expect(rootFinalTicks({ ...base, parentAfter: 1000 + 300 + 200 + 2 })).toBe(502);
+    expect(rootFinalTicks({ ...base, parentAfter: 1000 + 300 + 200 + 3 })).toBeNull();
+  });
+  it("never settles below the last readings nor above the bound (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(1e6),
+        fc.nat(1e6),
+        fc.nat(1e6),
+        fc.integer({ min: 1, max: 50 }),
+        fc.nat(10_000),
+        fc.integer({ min: 1, max: 256 }),
+        (parentBefore, rise, chainLast, chainSize, elapsedMs, cpus) => {
+          const input = {
+            parentBefore,
+            parentAfter: parentBefore + rise,
+            chainLast,
+            chainSize,
+            elapsedMs,
+            cpus,
+          };
+          const final = rootFinalTicks(input);
+          if (final === null) return;
+          expect(final).toBe(rise);
+          expect(final).toBeGreaterThanOrEqual(chainLast);
+          expect(final).toBeLessThanOrEqual(
+            chainLast + Math.ceil((elapsedMs / 1000) * 100 * cpus) + 2 * chainSize,
+          );
+        },
+      ),
+    );
   });
 });
 

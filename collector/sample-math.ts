@@ -41,19 +41,126 @@ export function emptyCarry(): Carry {
   return { ticks: 0, readBytes: 0, writeBytes: 0 };
 }
 
+/** A tracked process found gone at a tick, with what tells who reaped it. */
+export interface Departure extends ProcessCounters {
+  /** Its parent when it exited, from its accounting record; null when unknown. */
+  exitPpid: number | null;
+  /** A thread of it was blocked in wait4/waitid at its last reading. */
+  waitingForChild: boolean;
+}
+
+/** What the exits of one tick leave to the tree. */
+export interface DepartureSettlement {
+  /** The carry with these exits' kept times and I/O added. */
+  carry: Carry;
+  /** Own ticks to record per departed pid: the root's exact final where its readings fall short. */
+  ownTicks: Map<number, number>;
+  /** Ticks carried for the root's chain when the root left (what `run`'s exact total settles against). */
+  rootCarriedTicks: number | null;
+}
+
 /**
- * Continuity across an exit. A reaped child's times and I/O move into its parent's cutime/cstime and
- * io (man 5 proc: cutime counts "waited-for children"), so while the parent lives they are not lost;
- * a process whose parent is outside the tree (the root, or an orphan reparented away) takes them with
- * it, and the tree must carry them. Returns the new carry.
+ * Continuity across the exits of one tick. A reaped child's times and I/O move into its reaper's cutime,
+ * cstime and io (man 5 proc: cutime counts "waited-for children"; kernel/exit.c wait_task_zombie), so an
+ * exit reaped by a tracked process that lives on loses nothing. Exits chain: a waiting parent that left in
+ * the same tick reaped its child first (its accounting record names that parent, or the parent sat in
+ * wait4/waitid at its last reading), and the chain ends at the first member whose reaper is a live
+ * member (nothing to carry: its cutime will show the whole chain) or is outside the tree (the root's
+ * parent, or init for an orphan): then the chain's times are the tree's to carry. They are the root's
+ * exact final total when its parent's reaped-children times told it (rootFinalTicks), else the
+ * members' last readings: a lower bound, short of what they used since the last tick. (Accounting
+ * records' own CPU is no better there: sampled by the scheduler tick, a busy stress-ng worker's record
+ * said 2.78 s where its parent's rusage said 2.43 s, docs/collector.md "Accuracy".)
  */
-export function carryOnExit(carry: Carry, exited: ProcessCounters, parentAlive: boolean): Carry {
-  if (parentAlive) return carry;
-  return {
-    ticks: carry.ticks + exited.ownTicks + exited.childTicks,
-    readBytes: carry.readBytes + (exited.readBytes ?? 0),
-    writeBytes: carry.writeBytes + (exited.writeBytes ?? 0),
+export function settleDepartures(input: {
+  carry: Carry;
+  departures: readonly Departure[];
+  /** Whether a pid is a tracked process still alive after this tick's walk. */
+  liveTracked: (pid: number) => boolean;
+  rootPid: number;
+  /**
+   * The rise of the root's parent's reaped-children times over the tick, with the time since the root's
+   * last reading: the root's exact final total when rootFinalTicks accepts it. Null: not known.
+   */
+  rootParentRise: { before: number; after: number; elapsedMs: number; cpus: number } | null;
+}): DepartureSettlement {
+  const byPid = new Map(input.departures.map((departure) => [departure.pid, departure]));
+  const reaperOf = (departure: Departure): Departure | "live" | "outside" => {
+    const parent = byPid.get(departure.ppid);
+    if (parent) {
+      const reaped = departure.exitPpid !== null ? departure.exitPpid === parent.pid : parent.waitingForChild;
+      return reaped ? parent : "outside";
+    }
+    return input.liveTracked(departure.ppid) ? "live" : "outside";
   };
+  const chains = new Map<Departure, Departure[]>();
+  const ownTicks = new Map<number, number>();
+  for (const departure of input.departures) {
+    let top = departure;
+    let reaper = reaperOf(departure);
+    for (let steps = 0; typeof reaper === "object" && steps < input.departures.length; steps++) {
+      top = reaper;
+      reaper = reaperOf(top);
+    }
+    if (reaper === "live") continue;
+    const chain = chains.get(top) ?? [];
+    chain.push(departure);
+    chains.set(top, chain);
+  }
+  const carry = { ...input.carry };
+  let rootCarriedTicks: number | null = null;
+  for (const [top, chain] of chains) {
+    let ticks = 0;
+    for (const member of chain) {
+      ticks += member.ownTicks + member.childTicks;
+      carry.readBytes += member.readBytes ?? 0;
+      carry.writeBytes += member.writeBytes ?? 0;
+    }
+    if (top.pid === input.rootPid) {
+      const rise = input.rootParentRise;
+      const exact =
+        rise === null
+          ? null
+          : rootFinalTicks({
+              parentBefore: rise.before,
+              parentAfter: rise.after,
+              chainLast: ticks,
+              chainSize: chain.length,
+              elapsedMs: rise.elapsedMs,
+              cpus: rise.cpus,
+            });
+      if (exact !== null) {
+        // What the chain's readings do not explain ran in its last moments: the root's row gets it.
+        ownTicks.set(top.pid, top.ownTicks + exact - ticks);
+        ticks = exact;
+      }
+      rootCarriedTicks = ticks;
+    }
+    carry.ticks += ticks;
+  }
+  return { carry, ownTicks, rootCarriedTicks };
+}
+
+/**
+ * A departing root's exact final CPU, ticks, from its parent's reaped-children times: their rise over
+ * the tick when the root alone explains it, else null. The root's final total (own + reaped children)
+ * holds its whole chain of members that left with it (settleDepartures), so the rise is at least their
+ * last readings; and since those readings they ran at most `cpus` cores for the elapsed time (+1 tick
+ * each side of every reading for the tick counters' rounding). A rise outside those bounds means the
+ * parent reaped others too, and says nothing exact about the root.
+ */
+export function rootFinalTicks(input: {
+  parentBefore: number;
+  parentAfter: number;
+  /** The last readings (own + reaped children) of the root and the members that left with it, ticks. */
+  chainLast: number;
+  chainSize: number;
+  elapsedMs: number;
+  cpus: number;
+}): number | null {
+  const rise = input.parentAfter - input.parentBefore;
+  const used = Math.ceil((Math.max(input.elapsedMs, 0) / 1000) * CLOCK_TICKS_PER_SECOND * input.cpus);
+  return rise >= input.chainLast && rise <= input.chainLast + used + 2 * input.chainSize ? rise : null;
 }
 
 /** A tree's cumulative counters: live processes (own + reaped children) plus what exits carried. */

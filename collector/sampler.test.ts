@@ -392,4 +392,96 @@ describe("Sampler over a fixture /proc", () => {
     expect(sink.executionRows.map((row) => row.task)).toEqual(["probed"]);
     sampler.close();
   });
+  it("reads a quiet member's children: a child can appear without its parent running", () => {
+    const { proc, write } = fixture();
+    // Same schedstat at every look: the parent never runs again (a subreaper gaining an orphan, or a
+    // child's clone(CLONE_PARENT) giving it a sibling of the caller).
+    const quiet = { comm: "time", ppid: 600, utime: 1, start: 801, runNs: 10_000_000, slices: 3 };
+    write(600, { comm: "python3", ppid: 1, utime: 5, start: 800, children: [601] });
+    write(601, quiet);
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    sampler.track({ pid: 600, attribution, startedAtMs: at() });
+    for (let tick = 0; tick < 2; tick++) {
+      advance(1000);
+      sampler.tick();
+    }
+    write(601, { ...quiet, children: [602] });
+    write(602, { comm: "stress-ng", ppid: 601, utime: 0, start: 900 });
+    advance(1000);
+    sampler.tick();
+    write(602, { comm: "stress-ng", ppid: 601, utime: 100, start: 900 });
+    advance(1000);
+    sampler.tick();
+    expect(sink.processRows.some((row) => row.pid === 602)).toBe(true);
+    expect(sink.sampleRows.at(-1)).toMatchObject({ processesAlive: 3, cpuCores: 1 });
+    sampler.close();
+  });
+
+  it("counts a grandchild once when it and its waiting parent exit in the same tick", () => {
+    const { proc, write, exit } = fixture();
+    const wait4 = "61 0xffffffff 0x7ffe 0x0 0x0 0x0 0x0 0x7ffe 0x7fd4\n";
+    write(700, { comm: "python3", ppid: 1, utime: 10, start: 800, children: [701] });
+    write(701, { comm: "time", ppid: 700, utime: 1, start: 801, children: [702], syscall: wait4 });
+    write(702, { comm: "stress-ng", ppid: 701, state: "R", utime: 50, start: 802 });
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    sampler.track({ pid: 700, attribution, startedAtMs: at() });
+    advance(1000);
+    sampler.tick();
+    advance(1000);
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(0.61, 6);
+    // stress-ng ran 0.3 s more and exited; time reaped it (cutime 0.8 s) and exited; python3 reaped time.
+    exit(702);
+    exit(701);
+    write(700, { comm: "python3", ppid: 1, utime: 10, cutime: 81, start: 800 });
+    advance(1000);
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(0.91, 6);
+    sampler.close();
+  });
+
+  it("carries an orphan's last reading when its parent left first without waiting for it", () => {
+    const { proc, write, exit } = fixture();
+    write(710, { comm: "python3", ppid: 1, utime: 10, start: 800, children: [711] });
+    write(711, { comm: "sh", ppid: 710, utime: 1, start: 801, children: [712] });
+    write(712, { comm: "daemon", ppid: 711, state: "R", utime: 50, start: 802 });
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    sampler.track({ pid: 710, attribution, startedAtMs: at() });
+    advance(1000);
+    sampler.tick();
+    advance(1000);
+    sampler.tick();
+    // sh exited at once (python3 reaped its 0.01 s); the orphan was reparented to init and reaped there.
+    exit(712);
+    exit(711);
+    write(710, { comm: "python3", ppid: 1, utime: 10, cutime: 1, start: 800 });
+    advance(1000);
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(0.61, 6);
+    sampler.close();
+  });
+
+  it("settles a discovered root that exits between ticks from its parent's reaped-children times", () => {
+    const { proc, write, exit } = fixture();
+    const env = "RIGHTSIZE_PIPELINE=p\0RIGHTSIZE_TASK=timed\0";
+    // `time` (outside the task) waits for the root, the task.
+    write(800, { comm: "time", ppid: 1, utime: 0, start: 900, children: [801] });
+    write(801, { comm: "burn", ppid: 800, state: "R", utime: 0, start: 901, environ: env });
+    const { sampler, sink, advance } = makeSampler(proc);
+    sampler.discover();
+    sampler.tick();
+    advance(1000);
+    write(801, { comm: "burn", ppid: 800, state: "R", utime: 100, start: 901, environ: env });
+    sampler.discover();
+    sampler.tick();
+    // It ran 0.7 s more, exited, and `time` reaped it: 1.7 s in all.
+    exit(801);
+    write(800, { comm: "time", ppid: 1, utime: 0, cutime: 170, start: 900 });
+    advance(1000);
+    sampler.discover();
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(1.7, 6);
+    expect(sink.processRows.filter((row) => row.pid === 801).at(-1)).toMatchObject({ exited: true });
+    sampler.close();
+  });
 });

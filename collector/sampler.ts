@@ -314,6 +314,8 @@ export class Sampler {
       this.options.logger.info({ execution: execution.id, pid, ...attribution }, "task execution discovered");
       this.options.sink.execution(executionRow(execution, this.options.hostId));
     }
+    const now = this.now();
+    for (const pid of this.discovery.takeChildrenOfTracked()) this.adoptNewChild(pid, now);
     // Pod specs listed since (the API answers off the tick): their requests join the execution's row.
     for (const execution of this.executions.values()) {
       if (execution.podSpecPending && execution.endedAt === null && this.discovery.applyPodSpec(execution))
@@ -500,6 +502,7 @@ export class Sampler {
       watchRoot: false,
       rootLastSeenMs: init.startedAt.getTime(),
       rootLastTicks: 0,
+      rootParent: null,
       lastPolledMs: 0,
       status: "running",
       endedAt: null,
@@ -511,6 +514,15 @@ export class Sampler {
       execution.ownNetns = netns;
     this.executions.set(execution.id, execution);
     return execution;
+  }
+
+  /** A new process discovery found under a tracked parent joins the parent's tree. */
+  private adoptNewChild(pid: number, now: number): void {
+    const stat = this.tree.readStat(pid);
+    if (!stat) return;
+    const execution = this.executions.get(this.tree.owner.get(stat.ppid) ?? "");
+    const parent = execution?.processes.get(stat.ppid);
+    if (execution && parent?.alive) this.tree.adoptChild(execution, parent, stat, now);
   }
 
   /** Charges pids no tree accounts for to the one tree that churned this tick (sample-math.ts). */
