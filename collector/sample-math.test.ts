@@ -360,4 +360,19 @@ describe("wallClockSplit", () => {
     expect(wall.net).toBe(1);
     expect(wall.idle).toBe(0);
   });
+
+  it("a parent waiting on a sleeping child is idle; on a child alone (unseen work), child wait", () => {
+    const waitingOnSleeper = split(1, [
+      { run: 0, delay: 0, blocked: "child" },
+      { run: 0, delay: 0, blocked: "idle" },
+    ]).wall;
+    expect(waitingOnSleeper.idle).toBe(1);
+    expect(waitingOnSleeper.child).toBe(0);
+    expect(split(1, [{ run: 0, delay: 0, blocked: "child" }]).wall.child).toBe(1);
+    const waitingOnBurner = split(1, [
+      { run: 0, delay: 0, blocked: "child" },
+      { run: 1, delay: 0, blocked: "idle" },
+    ]).wall;
+    expect(waitingOnBurner.onCpu).toBe(1);
+  });
 });

@@ -118,18 +118,18 @@ export function topEndpoints(
 /**
  * Running products over a tree's threads for the wall-clock split ({@link wallClockSplit}). Each is the
  * product over threads of the share of the tick the thread was *not* in the named states or any state
- * before it in the order on-CPU, CPU-wait, disk, network, child.
+ * before it in the order on-CPU, CPU-wait, disk, network, idle.
  */
 export interface WallProducts {
   notRunning: number;
   notRunnable: number;
   notDisk: number;
   notNet: number;
-  notChild: number;
+  notIdle: number;
 }
 
 export function emptyWallProducts(): WallProducts {
-  return { notRunning: 1, notRunnable: 1, notDisk: 1, notNet: 1, notChild: 1 };
+  return { notRunning: 1, notRunnable: 1, notDisk: 1, notNet: 1, notIdle: 1 };
 }
 
 /** Adds one thread's split of a tick (from {@link splitThreadTick}) to the products. */
@@ -144,14 +144,17 @@ export function addThreadToWall(products: WallProducts, split: ThreadSeconds, in
   products.notDisk *= clamp(1 - used);
   used += split.net / intervalSeconds;
   products.notNet *= clamp(1 - used);
-  used += split.child / intervalSeconds;
-  products.notChild *= clamp(1 - used);
+  used += split.idle / intervalSeconds;
+  products.notIdle *= clamp(1 - used);
 }
 
 /**
  * Where the tree's wall-clock time went in one tick, summing to the tick: on a CPU while any thread ran;
  * else waiting for a CPU while one was runnable; else blocked on disk while any thread was; else on a
- * socket; else on a child; else idle.
+ * socket; else idle while any thread slept; else (every thread in wait4/waitid) on a child. A parent
+ * waiting on a child says nothing the tracked child's own threads do not (a shell waiting on a sleeping
+ * `sleep` is idle, on a burning one on a CPU); it is the tree's state only when nothing else of the tree
+ * showed, i.e. while it waited on children too short-lived for any tick to see.
  *
  * schedstat gives each thread's run and queue time in the tick, not when within it, so the overlap of
  * threads is estimated by treating them as independent: the share with no thread running is the product
@@ -168,12 +171,12 @@ export function wallClockSplit(products: WallProducts, intervalSeconds: number):
   const notRunnable = Math.min(products.notRunnable, notRunning);
   const notDisk = Math.min(products.notDisk, notRunnable);
   const notNet = Math.min(products.notNet, notDisk);
-  const notChild = Math.max(Math.min(products.notChild, notNet), 0);
+  const notIdle = Math.max(Math.min(products.notIdle, notNet), 0);
   result.onCpu = intervalSeconds * (1 - notRunning);
   result.cpuWait = intervalSeconds * (notRunning - notRunnable);
   result.disk = intervalSeconds * (notRunnable - notDisk);
   result.net = intervalSeconds * (notDisk - notNet);
-  result.child = intervalSeconds * (notNet - notChild);
-  result.idle = intervalSeconds * notChild;
+  result.idle = intervalSeconds * (notNet - notIdle);
+  result.child = intervalSeconds * notIdle;
   return result;
 }
