@@ -282,18 +282,30 @@ function processRssMiB(pid: number): { rss: number; peak: number } {
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const cliMain = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 
+/**
+ * Another build's CLI (`COLLECTOR_BENCH_BASELINE_CLI=/path/to/dist/cli/main.js`): a third collector, with
+ * exits from accounting, runs it beside this build's over the same host, so a change is measured against
+ * the build before it in the same run.
+ */
+const baselineCli = process.env.COLLECTOR_BENCH_BASELINE_CLI;
+
 /** A real `rightsize collect` on its own scratch Postgres database, exits from `accounting`. */
-async function startCollector(accounting: "acct" | "poll", folder: string) {
-  const database = await createScratchDatabase(adminUrl, `rightsize_bench_${accounting}`);
-  const child = spawn(process.execPath, [cliMain, "--db", database.url, "collect"], {
+async function startCollector(
+  accounting: "acct" | "poll",
+  folder: string,
+  cli = cliMain,
+  label: string = accounting,
+) {
+  const database = await createScratchDatabase(adminUrl, `rightsize_bench_${label}`);
+  const child = spawn(process.execPath, [cli, "--db", database.url, "collect"], {
     stdio: ["ignore", "ignore", "pipe"],
     env: {
       ...process.env,
       LOG_LEVEL: "info",
       RIGHTSIZE_ACCOUNTING: accounting,
-      RIGHTSIZE_STATE_DIR: join(folder, `state-${accounting}`),
-      RIGHTSIZE_SPOOL_DIR: join(folder, `spool-${accounting}`),
-      RIGHTSIZE_HOST_ID: `bench-${accounting}`,
+      RIGHTSIZE_STATE_DIR: join(folder, `state-${label}`),
+      RIGHTSIZE_SPOOL_DIR: join(folder, `spool-${label}`),
+      RIGHTSIZE_HOST_ID: `bench-${label}`,
       // As the deployment files run it (deploy/systemd, compose, DaemonSet).
       NODE_OPTIONS: "--max-semi-space-size=1",
     },
@@ -304,6 +316,7 @@ async function startCollector(accounting: "acct" | "poll", folder: string) {
   });
   return {
     child,
+    label: cli === cliMain ? "" : ` (baseline build ${cli})`,
     /** The method the collector said it uses (its start-up log line). */
     method: () => /exited processes: ([^"]*)"/.exec(log)?.[1] ?? "?",
     async stop() {
@@ -361,6 +374,7 @@ export async function forkRates(): Promise<void> {
     const every = `${forkEveryMs / 1000} s`;
     const folder = mkdtempSync(join(tmpdir(), "rightsize-bench-collect-"));
     const collectors = [await startCollector("acct", folder), await startCollector("poll", folder)];
+    if (baselineCli) collectors.push(await startCollector("acct", folder, baselineCli, "baseline"));
     const pidstat = spawn(
       "pidstat",
       ["-h", "-u", "-r", "-d", "-p", pids.join(","), "1", String(Math.ceil(warmUpMs / 1000 + seconds + 5))],
@@ -394,7 +408,7 @@ export async function forkRates(): Promise<void> {
           const memory = processRssMiB(reader.pid);
           const counts = await reader.collector.counts();
           push([
-            `rightsize collect, exits from ${reader.collector.method()}`,
+            `rightsize collect, exits from ${reader.collector.method()}${reader.collector.label}`,
             every,
             shown,
             `${memory.rss.toFixed(1)} (${memory.peak.toFixed(1)})`,
