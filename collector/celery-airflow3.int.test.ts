@@ -3,27 +3,29 @@
  * (Debian's python3-celery on the test Redis, a queue of its own) whose pool child does what Airflow 3's
  * supervisor does for each task (task-sdk `execution_time/supervisor.py` `supervise`): open the task log at
  * Airflow's path, fork the runner, which retitles itself `airflow worker -- <ti id>` with real setproctitle
- * (task_runner.py `startup`) and works. Two tasks run one after the other in the same pool child: each is
- * its own execution with its run and try, and the pool child is never one. Needs `npm run build`.
+ * (task_runner.py `startup`) and runs the task's command below a shell that waits for it, as a
+ * BashOperator does (subprocess.run of `bash -c`). Two tasks run one after the other in the same pool
+ * child: each is its own execution with its run and try, and the pool child is never one. Each task's CPU
+ * is held against the kernel's account of its runner, the os.wait4 rusage the supervisor gets when it
+ * reaps it. Needs `npm run build`.
  */
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { queryRows } from "../db/client.js";
 import { useCollectorTestBed } from "../test-support/collector-tests.js";
+import { burnerArgv, python, relativeError } from "../test-support/process-workloads.js";
 import { redisUrl } from "../test-support/services.js";
 
-// Debian's interpreter: the one python3-celery, python3-redis and python3-setproctitle are installed for.
-const python = "/usr/bin/python3";
 const queue = `rightsize-test-${randomUUID()}`;
 const hostId = `celery-test-${randomUUID().slice(0, 8)}`;
 const bed = useCollectorTestBed("rightsize-celery-test-");
 
 const tasksModule = `
-import os, time
+import json, os, subprocess
 import setproctitle
 from celery import Celery
 
@@ -32,20 +34,21 @@ app.conf.task_default_queue = os.environ["QUEUE"]
 app.conf.worker_hijack_root_logger = False
 
 @app.task
-def supervise(log_path, ti_id, seconds):
+def supervise(log_path, ti_id, command):
     # What Airflow 3's supervisor does inside the pool child: the log first, then the runner.
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     log = open(log_path, "ab")
     pid = os.fork()
     if pid == 0:
         setproctitle.setproctitle("airflow worker -- " + ti_id)
-        end = time.time() + seconds
-        n = 0
-        while time.time() < end:
-            n += 1
-        os._exit(0)
-    os.waitpid(pid, 0)
+        # A BashOperator's run: bash -c with more than one command forks it and waits.
+        code = subprocess.run(["/bin/bash", "-c", command + "; true"]).returncode
+        os._exit(code)
+    _, status, usage = os.wait4(pid, 0)
     log.close()
+    # The kernel's account of the runner and everything it reaped.
+    with open(log_path + ".rusage", "w") as out:
+        json.dump({"cpu": usage.ru_utime + usage.ru_stime, "code": os.waitstatus_to_exitcode(status)}, out)
     return os.getpid()
 `;
 
@@ -53,8 +56,8 @@ const client = `
 import sys, json
 from tasks import supervise
 pids = []
-for log_path, ti_id in json.loads(sys.argv[1]):
-    pids.append(supervise.apply_async(args=[log_path, ti_id, 2.5]).get(timeout=300))
+for log_path, ti_id, command in json.loads(sys.argv[1]):
+    pids.append(supervise.apply_async(args=[log_path, ti_id, command]).get(timeout=300))
 print(json.dumps(pids))
 `;
 
@@ -94,10 +97,11 @@ describe("Airflow 3 on a real Celery prefork worker", () => {
     const collector = await bed.startCollector({ hostId, env: { RIGHTSIZE_KUBERNETES_API: "off" } });
 
     const logs = join(bed.folder, "logs");
+    // 2.5 s of the burner's own CPU in each task (test-support/burner.py).
     const runs = [
-      [join(logs, "dag_id=celery_dag/run_id=run_1/task_id=burn/attempt=1.log"), randomUUID()],
-      [join(logs, "dag_id=celery_dag/run_id=run_2/task_id=burn/attempt=2.log"), randomUUID()],
-    ];
+      join(logs, "dag_id=celery_dag/run_id=run_1/task_id=burn/attempt=1.log"),
+      join(logs, "dag_id=celery_dag/run_id=run_2/task_id=burn/attempt=2.log"),
+    ].map((log) => [log, randomUUID(), burnerArgv(2.5, `${log}.burner`).join(" ")]);
     const poolPids = JSON.parse(
       execFileSync(python, [join(bed.folder, "client.py"), JSON.stringify(runs)], {
         cwd: bed.folder,
@@ -138,9 +142,20 @@ describe("Airflow 3 on a real Celery prefork worker", () => {
     ]);
     // Two runners, two roots, neither the pool child; the pool child's CPU is in no execution.
     expect(new Set(rows.map((row) => row.root_pid)).size).toBe(2);
-    for (const row of rows) {
+    for (const [index, row] of rows.entries()) {
       expect(row.root_pid).not.toBe(poolPid);
-      expect(row.cpu).toBeGreaterThan(0);
+      // The task's CPU against the kernel's account of its runner (its own and its reaped descendants').
+      const kernel = JSON.parse(readFileSync(`${runs[index]![0]}.rusage`, "utf8")) as {
+        cpu: number;
+        code: number;
+      };
+      expect(kernel.code).toBe(0);
+      expect
+        .soft(
+          relativeError(row.cpu ?? 0, kernel.cpu),
+          `${row.run_id}: stored ${row.cpu} s, wait4 ${kernel.cpu} s`,
+        )
+        .toBeLessThan(0.02);
     }
     const [pool] = await queryRows<{ n: number }>(
       bed.database.handle.db,
