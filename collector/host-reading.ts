@@ -21,10 +21,16 @@ export class HostReader {
     private readonly procRoot: string,
   ) {}
 
-  /** Seconds since a process started (`startTicks`: its start, clock ticks after boot), from /proc/uptime. */
-  ageSeconds(startTicks: number): number | null {
+  /** Seconds since boot, from /proc/uptime (null: unreadable). */
+  uptimeSeconds(): number | null {
     const seconds = Number(this.reader.read(`${this.procRoot}/uptime`)?.split(" ")[0]);
-    return Number.isFinite(seconds) ? seconds - startTicks / CLOCK_TICKS_PER_SECOND : null;
+    return Number.isFinite(seconds) ? seconds : null;
+  }
+
+  /** Seconds since a process started (`startTicks`: its start, clock ticks after boot). */
+  ageSeconds(startTicks: number): number | null {
+    const seconds = this.uptimeSeconds();
+    return seconds === null ? null : seconds - startTicks / CLOCK_TICKS_PER_SECOND;
   }
 
   read(): HostReading {

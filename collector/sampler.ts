@@ -40,7 +40,7 @@ import {
 } from "./process-accounting.js";
 import { ProcessTree } from "./process-tree.js";
 import { ProcReader, readLink } from "./proc-reader.js";
-import { parseHostStat, parseLoadavg, parseNetDev } from "./procfs-parse.js";
+import { parseHostStat, parseLoadavg, parseNetDev, type ProcStat } from "./procfs-parse.js";
 import { executionRow, processRow } from "./rows.js";
 import {
   CLOCK_TICKS_PER_SECOND,
@@ -128,6 +128,8 @@ export class Sampler {
   private readonly discovery: Discovery;
   private readonly host: HostReader;
   private readonly bootTimeSeconds: number | null;
+  /** Seconds since boot when this sampler started: roots started later are counted from their start. */
+  private readonly startedAtUptime: number | null;
   private readonly hostNetns: string | undefined;
   /** Where exited processes come from: accounting records, or nothing (the poll). */
   readonly exits: ExitSource;
@@ -158,6 +160,7 @@ export class Sampler {
       trust: options.trust,
     });
     this.host = new HostReader(this.reader, this.procRoot);
+    this.startedAtUptime = this.host.uptimeSeconds();
     this.refineSources = {
       reader: this.reader,
       procRoot: this.procRoot,
@@ -289,6 +292,7 @@ export class Sampler {
   discover(): void {
     for (const root of this.discovery.findRoots()) {
       const { pid, stat, attribution } = root;
+      if (this.joinOpenExecution(root)) continue;
       const ageSeconds = this.host.ageSeconds(stat.startTicks);
       const startedAtMs =
         this.bootTimeSeconds === null
@@ -304,8 +308,13 @@ export class Sampler {
         cgroup,
         ownCgroup:
           cgroup !== null && cgroup.path !== "/" && cgroupHoldsOnly(this.reader, cgroup, new Set([pid])),
-        // A process seen within two ticks of its start has used next to nothing before: count from zero.
-        countFromZero: ageSeconds !== null && ageSeconds * 1000 < 2 * this.options.intervalMs,
+        // Everything it used is the task's when it started after this collector did (discovery can be
+        // late: a title set after start-up, a busy host), or within two ticks of its first sight: count
+        // from zero. A task already running when the collector started is counted from now on.
+        countFromZero:
+          (this.startedAtUptime !== null &&
+            stat.startTicks / CLOCK_TICKS_PER_SECOND >= this.startedAtUptime) ||
+          (ageSeconds !== null && ageSeconds * 1000 < 2 * this.options.intervalMs),
       });
       execution.pod = root.pod;
       execution.podSpecPending = root.pod !== null;
@@ -514,6 +523,37 @@ export class Sampler {
       execution.ownNetns = netns;
     this.executions.set(execution.id, execution);
     return execution;
+  }
+
+  /**
+   * A task-shaped process whose attribution names an execution already followed (the same task key, run,
+   * try and map index) is that execution's: a double-forked grandchild reparented to init before any tick
+   * saw it, which inherited the task's environment. It joins the tree while the root lives (its exit is
+   * carried: its reaper is outside). Without a run id nothing says it is the same run.
+   */
+  private joinOpenExecution(root: { pid: number; stat: ProcStat; attribution: Attribution }): boolean {
+    const wanted = root.attribution;
+    if (wanted.runId === null) return false;
+    for (const execution of this.executions.values()) {
+      const known = execution.attribution;
+      const same =
+        execution.endedAt === null &&
+        known.orchestrator === wanted.orchestrator &&
+        known.pipeline === wanted.pipeline &&
+        known.task === wanted.task &&
+        known.runId === wanted.runId &&
+        known.tryNumber === wanted.tryNumber &&
+        known.mapIndex === wanted.mapIndex;
+      if (!same || !this.rootAlive(execution.id)) continue;
+      this.tree.adopt(execution, root.stat, this.now());
+      execution.startedThisTick++;
+      this.options.logger.info(
+        { execution: execution.id, pid: root.pid },
+        "a process outside the task's tree with its attribution joined it",
+      );
+      return true;
+    }
+    return false;
   }
 
   /** A new process discovery found under a tracked parent joins the parent's tree. */
