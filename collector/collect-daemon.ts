@@ -41,7 +41,7 @@ export interface CollectOptions {
   pods?: PodSource | null;
   /** Whose processes may be attributed (collector/trust.ts); absent: everyone's. */
   trust?: TrustPolicy;
-  /** HOST:PORT of the OpenMetrics endpoint; null or absent: off. */
+  /** HOST:PORT of the metrics endpoint (collector/health-metrics.ts); null or absent: off. */
   metricsListen?: string | null;
   /** Sees every row the writer gets: live per-task metrics export (collector/task-metrics.ts). */
   metrics?: SampleSink | null;
