@@ -92,6 +92,11 @@ describe("/metrics", () => {
       expect(text.text).toMatch(/^# TYPE rightsize_collector_ticks_total counter$/m);
       expect(text.text).toMatch(/^# HELP rightsize_collector_ticks_total \S/m);
       expect(text.text).toMatch(/^rightsize_collector_ticks_total [1-9]/m);
+      // The CPU self-check's histogram (collector/cpu-self-check.ts), in both formats.
+      for (const answer of [text, openMetrics]) {
+        expect(answer.text).toMatch(/^# TYPE rightsize_collector_cpu_relative_error histogram$/m);
+        expect(answer.text).toMatch(/^rightsize_collector_cpu_relative_error_bucket\{le="0\.02"\} \d+$/m);
+      }
 
       const promtool = spawnSync("promtool", ["check", "metrics"], { input: text.text, encoding: "utf8" });
       expect(promtool.error, "promtool (Debian package prometheus) must be installed").toBeUndefined();
