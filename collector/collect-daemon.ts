@@ -41,7 +41,7 @@ export interface CollectOptions {
   pods?: PodSource | null;
   /** Whose processes may be attributed (collector/trust.ts); absent: everyone's. */
   trust?: TrustPolicy;
-  /** HOST:PORT of the OpenMetrics endpoint; null or absent: off. */
+  /** HOST:PORT of the metrics endpoint (collector/health-metrics.ts); null or absent: off. */
   metricsListen?: string | null;
   /** Sees every row the writer gets: live per-task metrics export (collector/task-metrics.ts). */
   metrics?: SampleSink | null;
@@ -122,6 +122,10 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     if (options.durationMs !== null) timers.push(setTimeout(done, options.durationMs));
     options.stop?.then(done);
   });
+  // prom-client takes about 0.45 s to load on this machine (`node -e 'import("prom-client")'`): only
+  // when the endpoint is asked for.
+  let health: CollectorHealth | null = null;
+  let server: Server | null = null;
   const sampler = new Sampler({
     procRoot: options.procRoot,
     cgroupRoot: options.cgroupRoot,
@@ -133,13 +137,10 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     attribution: { logTemplates: options.logTemplates, pods: options.pods },
     trust: options.trust,
     accounting: options.accounting,
+    onCpuCheck: (check) => health?.observeCpuCheck(check),
   });
   // The first pod listing (or the one line saying no Kubernetes API answers) before the first tick.
   await options.pods?.start();
-  // prom-client takes about 0.45 s to load on this machine (`node -e 'import("prom-client")'`): only
-  // when the endpoint is asked for.
-  let health: CollectorHealth | null = null;
-  let server: Server | null = null;
   if (options.metricsListen) {
     const { CollectorHealth } = await import("./health-metrics.js");
     health = new CollectorHealth(

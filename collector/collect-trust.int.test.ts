@@ -2,11 +2,11 @@
  * Who may create task executions, and the collector's own health endpoint: real processes of two users,
  * the built CLI (`npm run build`), the real Postgres. Needs root (to start a process as `nobody`).
  */
-import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { listExecutionsOfTask } from "../db/queries/executions.js";
 import { runCli } from "../test-support/cli.js";
 import { useCollectorTestBed } from "../test-support/collector-tests.js";
+import { freePort } from "../test-support/services.js";
 
 const NOBODY = 65_534;
 const isRoot = process.geteuid?.() === 0;
@@ -23,15 +23,6 @@ function taskShaped(pipeline: string, task: string, uid: number): void {
       gid: uid === 0 ? 0 : NOBODY,
     },
   );
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function scrape(url: string): Promise<string> {

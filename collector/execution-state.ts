@@ -6,6 +6,7 @@
 import type { NewExecution } from "../db/queries/executions.js";
 import type { Attribution } from "./attribution.js";
 import type { TaskCgroup } from "./cgroup.js";
+import type { CpuCheckState } from "./cpu-self-check.js";
 import type { PodPlace } from "./kubernetes-pods.js";
 import type { Carry, TreeReading } from "./sample-math.js";
 
@@ -137,4 +138,6 @@ export interface ExecutionState {
   exitCode: number | null;
   /** Real uid of the root process (the trust model); null when unreadable. */
   uid: number | null;
+  /** The tree's own CPU sum beside an exact reference (cpu-self-check.ts). */
+  cpuCheck: CpuCheckState;
 }

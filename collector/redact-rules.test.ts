@@ -126,3 +126,45 @@ describe("positional secrets", () => {
     expect(redactArgv(["mc", "cp", "a", "b", "c", "d", "e"])).toEqual(["mc", "cp", "a", "b", "c", "d", "e"]);
   });
 });
+
+describe("a URL's user part", () => {
+  const urlRule = compileTextRule(TEXT_RULES.find((rule) => rule.name === "url-credentials")!);
+
+  it.each([
+    // A classic GitHub token as the user, how git is given one; as hex with no digit, too.
+    ["https://9f2c4e1a7b3d5f60812e4c9a0b7d3f5e2a1c8b46@github.com/o/r.git", "https://***@github.com/o/r.git"],
+    ["https://fdecbbaacdefeebadcfbaefdacebfadcbeafdceb@github.com/o/r.git", "https://***@github.com/o/r.git"],
+    // GitHub's documented basic form: the token is the user, `x-oauth-basic` the password.
+    [
+      "https://9f2c4e1a7b3d5f60812e4c9a0b7d3f5e2a1c8b46:x-oauth-basic@github.com/o/r",
+      "https://***:***@github.com/o/r",
+    ],
+    ["https://9f2c4e1a7b3d5f60812e4c9a0b7d3f5e2a1c8b46:@github.com/o/r", "https://***:@github.com/o/r"],
+    ["https://ghp_a1B2c3D4e5F6g7H8i9J0@github.com/o/r", "https://***@github.com/o/r"],
+    [
+      "https://x-access-token:ghs_a1B2c3D4e5F6g7H8i9J0k1L2@github.com/o/r",
+      "https://x-access-token:***@github.com/o/r",
+    ],
+    ["https://Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5@bitbucket.org/t/r.git", "https://***@bitbucket.org/t/r.git"],
+    // Azure DevOps' personal access tokens: 52 characters of lower-case base32.
+    [
+      "https://x4fq2w7ceu3mzkd5bjg6ylr2pvat7hs3n4xq5oiw6ek2rm3dfyzq@dev.azure.com/org/p/_git/r",
+      "https://***@dev.azure.com/org/p/_git/r",
+    ],
+  ])("%s is a token", (url, expected) => {
+    expect(urlRule(url)).toBe(expected);
+    expect(redactText(`git clone ${url}`)).toBe(`git clone ${expected}`);
+  });
+
+  it.each([
+    "ssh://git@github.com/org/repo.git",
+    "ssh://svc_airflow_worker01@git.internal/etl.git",
+    "https://jenkins-build-agent-0042@ci.internal/job/etl",
+    "postgres://airflow_metadata_reader@db.internal:5432/airflow",
+    "ftp://anonymous@mirror.internal/pub",
+    "https://ReportingUser@bi.internal/api",
+  ])("%s is a name and stays", (url) => {
+    expect(urlRule(url)).toBe(url);
+    expect(redactText(`git clone ${url}`)).toBe(`git clone ${url}`);
+  });
+});

@@ -293,7 +293,8 @@ export const TEXT_RULES: readonly TextRule[] = [
     "chat-webhook",
     /((?:hooks\.slack\.com\/(?:services|workflows|triggers)|(?:discord|discordapp)\.com\/api\/(?:v\d+\/)?webhooks|webhook\.office\.com\/webhookb2|outlook\.office(?:365)?\.com\/webhook)\/)[^\s'"?#&]+/gi,
   ),
-  // `scheme://user:X@host`, and a long token used as the user, `https://TOKEN@host`.
+  // `scheme://user:X@host`, and a token used as the user, `https://TOKEN@host`, `https://TOKEN:X@host`
+  // (isTokenShaped: hex, base64 or a known prefix; `git@`, `svc_airflow_worker01@` are names and stay).
   { name: "url-credentials", redact: maskUrlCredentials },
   // A token used as the user of a scheme-less address (`TOKEN@github.com/org/repo`): 32+ characters.
   {

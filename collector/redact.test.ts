@@ -267,6 +267,21 @@ const corpus: Case[] = [
     keep: ["pypi.internal/simple", "pandas"],
   },
   {
+    line: "git clone https://4b825dc642cb6eb9a060e54bf8d69288fbee4904:x-oauth-basic@github.com/org/private.git",
+    secrets: ["4b825dc642cb6eb9a060e54bf8d69288fbee4904"],
+    keep: ["github.com/org/private.git"],
+  },
+  {
+    line: "git clone https://fdecbbaacdefeebadcfbaefdacebfadcbeafdceb@github.com/org/private.git /work/repo",
+    secrets: ["fdecbbaacdefeebadcfbaefdacebfadcbeafdceb"],
+    keep: ["github.com/org/private.git", "/work/repo"],
+  },
+  {
+    line: "git -C /srv/dags pull ssh://svc_airflow_worker01@git.internal/data/etl-dags.git main",
+    secrets: [],
+    keep: ["svc_airflow_worker01@git.internal"],
+  },
+  {
     line: "httpie POST https://api.local/login password=FormPw123 username=bob",
     secrets: ["FormPw123"],
     keep: ["username=bob"],

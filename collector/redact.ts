@@ -13,7 +13,8 @@
  * - positional secrets: `vault login TOKEN`, `mc alias set NAME URL ACCESS SECRET`, `htpasswd -b … X`, the
  *   value after a secret-named key in `aws configure set`, `npm config set`, `git config`,
  *   `airflow variables set`;
- * - credentials in URLs (`scheme://user:X@host`, and a long token used as the user, `https://TOKEN@host`),
+ * - credentials in URLs (`scheme://user:X@host`, and a token used as the user, `https://TOKEN@host` and
+ *   `https://TOKEN:x-oauth-basic@host`; common/mask-secrets.ts `isTokenShaped` tells a token from a name),
  *   chat webhook URLs (Slack, Discord, Microsoft Teams; Google Chat's are caught by their `key=`/`token=`),
  *   `Authorization:` and `Cookie:` headers, bearer tokens, SQL `PASSWORD '…'` and `IDENTIFIED BY …`;
  * - well-known token shapes wherever they appear: AWS access key ids and secret keys, GitHub, GitLab,

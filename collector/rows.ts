@@ -1,6 +1,7 @@
 /** Maps what the collector keeps about an execution and its processes to table rows (pure). */
 import type { NewExecution } from "../db/queries/executions.js";
 import type { NewProcess } from "../db/queries/processes.js";
+import { finishCpuCheck } from "./cpu-self-check.js";
 import type { ExecutionState, ProcessRecord } from "./execution-state.js";
 import { CLOCK_TICKS_PER_SECOND } from "./sample-math.js";
 import { topEndpoints } from "./thread-state.js";
@@ -28,6 +29,8 @@ export function executionRow(execution: ExecutionState, hostId: string): NewExec
     ...execution.resources,
     endpoints: execution.endpoints.size > 0 ? topEndpoints(execution.endpoints) : null,
     uid: execution.uid,
+    // Only once ended: a row written while it runs never clears the stored figures.
+    ...(execution.endedAt === null ? {} : (finishCpuCheck(execution.cpuCheck) ?? {})),
   };
 }
 

@@ -29,6 +29,7 @@ import {
 import type { LogTemplate } from "./airflow-log-template.js";
 import type { PodSource } from "./kubernetes-client.js";
 import { Discovery, refineFromDescendants } from "./discovery.js";
+import * as selfCheck from "./cpu-self-check.js";
 import type { ExecutionState } from "./execution-state.js";
 import { creditTickCpu, ExitLedger } from "./exit-ledger.js";
 import { type HostReading, HostReader, measurePageSize } from "./host-reading.js";
@@ -93,6 +94,8 @@ export interface SamplerOptions {
    * turned on, else the poll. Omitted: the poll.
    */
   accounting?: { mode: AccountingMode; stateDir: string };
+  /** Sees each ended execution's CPU self-check (collector/cpu-self-check.ts): `collect`'s histogram. */
+  onCpuCheck?: (check: selfCheck.CpuCheck) => void;
 }
 
 /** What `rightsize run` knows about the command it started. */
@@ -237,8 +240,11 @@ export class Sampler {
    */
   settleRoot(id: string, totalSeconds: number): void {
     const execution = this.executions.get(id);
+    // The self-check leaves what settling adds out of the tree's own sum.
     if (execution && execution.endedAt === null)
-      this.tree.settleRoot(execution, Math.round(totalSeconds * CLOCK_TICKS_PER_SECOND));
+      selfCheck.recordSettle(execution, totalSeconds, () =>
+        this.tree.settleRoot(execution, Math.round(totalSeconds * CLOCK_TICKS_PER_SECOND)),
+      );
   }
 
   /** Whether a process with this identity is alive now. */
@@ -262,8 +268,10 @@ export class Sampler {
     for (const record of execution.processes.values()) rows.push(this.processRow(execution, record));
     for (const record of execution.departed) rows.push(this.processRow(execution, record));
     execution.departed = [];
+    execution.cpuCheck.processesSeen += rows.length;
     this.options.sink.processes(rows);
     this.options.sink.execution(executionRow(execution, this.options.hostId));
+    selfCheck.reportCpuCheck(execution.id, execution.cpuCheck, this.options.logger, this.options.onCpuCheck);
     this.executions.delete(id);
   }
 
@@ -429,6 +437,7 @@ export class Sampler {
           }
         }
         for (const record of execution.departed) {
+          execution.cpuCheck.processesSeen++;
           processRows.push(this.processRow(execution, record));
           this.ledger.remember(execution.id, record, this.ticks);
         }
@@ -517,6 +526,7 @@ export class Sampler {
       endedAt: null,
       exitCode: null,
       uid: parseStatusUid(this.reader.read(`${this.procRoot}/${init.rootPid}/status`)),
+      cpuCheck: selfCheck.newCpuCheck(init.countFromZero),
     };
     const netns = readLink(`${this.procRoot}/${init.rootPid}/ns/net`);
     if (netns !== undefined && this.hostNetns !== undefined && netns !== this.hostNetns)
@@ -599,6 +609,7 @@ export class Sampler {
     }
     const counters =
       execution.ownCgroup && execution.cgroup ? readCgroupCounters(this.reader, execution.cgroup) : null;
+    selfCheck.recordCpuReading(execution.cpuCheck, totals, counters);
     let net: { rxBytes: number; txBytes: number } | null = null;
     if (execution.ownNetns !== null)
       net = parseNetDev(this.reader.read(`${this.procRoot}/${execution.rootPid}/net/dev`) ?? "");

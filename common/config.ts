@@ -55,7 +55,7 @@ export interface Config {
     nodeName: string | null;
     /** `collector.trust` entries (collector/trust.ts). */
     trust: string[];
-    /** HOST:PORT of the OpenMetrics endpoint of `collect`; null: off. */
+    /** HOST:PORT of the metrics endpoint of `collect` (Prometheus text or OpenMetrics); null: off. */
     metricsListen: string | null;
     accounting: "auto" | "acct" | "poll";
     stateDir: string;

@@ -32,6 +32,11 @@ describe("URL masking", () => {
     ["smtps://mailer:p@ss/w0rd@mail.example.com:465", "smtps://mailer:***@ss/w0rd@mail.example.com:465"],
     ["https://ghp_a1B2c3D4e5F6g7H8i9J0@github.com/o/r", "https://***@github.com/o/r"],
     ["https://git@github.com/o/r", "https://git@github.com/o/r"],
+    ["https://svc_airflow_worker01@git.internal/r", "https://svc_airflow_worker01@git.internal/r"],
+    [
+      "https://9f2c4e1a7b3d5f60812e4c9a0b7d3f5e2a1c8b46:x-oauth-basic@github.com/o/r",
+      "https://***:***@github.com/o/r",
+    ],
     ["connect postgres://a:b@h and redis://c:d@r", "connect postgres://a:***@h and redis://c:***@r"],
   ])("%s", (input, output) => expect(maskUrlCredentials(input)).toBe(output));
 
@@ -40,6 +45,9 @@ describe("URL masking", () => {
     expect(maskUrlValue("smtp://mailer:p@ss@mail:587")).toBe("smtp://mailer:***@mail:587");
     expect(maskUrlValue("mailer:SmtpS3cret@mail:587")).toBe("mailer:***@mail:587");
     expect(maskUrlValue("localhost:6379")).toBe("localhost:6379");
+    expect(maskUrlValue("https://9f2c4e1a7b3d5f60812e4c9a0b7d3f5e2a1c8b46:x-oauth-basic@github.com")).toBe(
+      "https://***:***@github.com",
+    );
   });
 
   it("masks the values of secret-named fields whole", () => {

@@ -7,11 +7,34 @@
 /** What a masked value becomes. */
 export const REDACTED = "***";
 
-/** A long token used as a URL's user (`https://TOKEN@host`): hex or base64(url), 16+ characters. */
+/** Characters of a token: hex, base64 and base64url. */
+const TOKEN_CHARACTERS = /^[A-Za-z0-9_\-+/=~]+$/;
+/**
+ * Prefixes of tokens that hosts tell users to put in a clone URL as its user: GitHub's (`ghp_`, `gho_`,
+ * `ghu_`, `ghs_`, `ghr_`, `github_pat_`; "About authentication to GitHub", token formats) and GitLab's
+ * personal access tokens (`glpat-`).
+ */
+const TOKEN_USER_PREFIX = /^(?:gh[pousr]_|github_pat_|glpat-)/;
+
+/**
+ * A URL's user part that is a token rather than a name (`https://TOKEN@github.com/…`, how classic GitHub
+ * tokens are used with git, and `https://TOKEN:x-oauth-basic@…`): 16 or more token characters (letters,
+ * digits, `_ - + / = ~`) that
+ * - start with a known token prefix (`ghp_…`, `github_pat_…`, `glpat-…`), or
+ * - are hexadecimal with a letter and a digit, or hexadecimal of 32+ characters whatever they hold (a
+ *   classic GitHub token is 40 hex digits), or
+ * - mix upper case, lower case and digits (base64, base62), or
+ * - are 32 or more characters with a letter and a digit (Azure DevOps' 52-character lower-case tokens).
+ * A name made of words and a number (`git`, `deploy`, `svc_airflow_worker01`, `jenkins-agent-0042`) is
+ * none of these and is kept.
+ */
 export function isTokenShaped(user: string): boolean {
-  return (
-    user.length >= 16 && /^[A-Za-z0-9_\-+/=~]+$/.test(user) && /[0-9]/.test(user) && /[A-Za-z]/.test(user)
-  );
+  if (user.length < 16 || !TOKEN_CHARACTERS.test(user)) return false;
+  if (TOKEN_USER_PREFIX.test(user)) return true;
+  const digit = /[0-9]/.test(user);
+  if (/^[0-9a-f]+$/i.test(user)) return user.length >= 32 || (digit && /[a-f]/i.test(user));
+  if (!digit) return false;
+  return (/[a-z]/.test(user) && /[A-Z]/.test(user)) || user.length >= 32;
 }
 
 const SCHEME_SEPARATOR = /:\/\//g;
@@ -19,8 +42,9 @@ const SCHEME_SEPARATOR = /:\/\//g;
 const AUTHORITY_STOP = /[\s'"]/;
 
 /**
- * `scheme://user:password@host` → `scheme://user:***@host`; `scheme://TOKEN@host` → `scheme://***@host`,
- * wherever URLs appear in a text. Each URL's user part is read up to its first `@`, never past the next
+ * `scheme://user:password@host` → `scheme://user:***@host`; `scheme://TOKEN@host` → `scheme://***@host`
+ * and `scheme://TOKEN:password@host` → `scheme://***:***@host` ({@link isTokenShaped}), wherever URLs
+ * appear in a text. Each URL's user part is read up to its first `@`, never past the next
  * `://`, so the scans of two URLs never overlap (linear time). A password may contain `/` (people write
  * them unencoded, against RFC 3986 §3.2.1); a user may not.
  */
@@ -49,9 +73,13 @@ export function maskUrlCredentials(text: string): string {
     }
     if (at === -1 || start < copied) return;
     if (colon !== -1) {
+      // `https://TOKEN:x-oauth-basic@github.com`: the user can be the secret too.
+      const user = text.slice(start, colon);
       const password = text.slice(colon + 1, at);
-      if (password.length === 0 || password === REDACTED) return;
-      out += `${text.slice(copied, colon + 1)}${REDACTED}`;
+      const userIsToken = isTokenShaped(user);
+      const passwordShown = password.length > 0 && password !== REDACTED;
+      if (!userIsToken && !passwordShown) return;
+      out += `${text.slice(copied, start)}${userIsToken ? REDACTED : user}:${passwordShown ? REDACTED : password}`;
       copied = at;
     } else if (isTokenShaped(text.slice(start, at))) {
       out += `${text.slice(copied, start)}${REDACTED}`;
@@ -73,7 +101,10 @@ export function maskUrlValue(value: string): string {
   const scheme = /^[a-z][a-z0-9+.-]*:?\/\//i.exec(value)?.[0].length ?? 0;
   const userinfo = value.slice(scheme, at);
   const colon = userinfo.indexOf(":");
-  if (colon !== -1) return `${value.slice(0, scheme + colon + 1)}${REDACTED}${value.slice(at)}`;
+  if (colon !== -1) {
+    const user = userinfo.slice(0, colon);
+    return `${value.slice(0, scheme)}${isTokenShaped(user) ? REDACTED : user}:${REDACTED}${value.slice(at)}`;
+  }
   return isTokenShaped(userinfo) ? `${value.slice(0, scheme)}${REDACTED}${value.slice(at)}` : value;
 }
 

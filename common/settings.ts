@@ -120,7 +120,8 @@ export const settings: Setting[] = [
     env: "RIGHTSIZE_METRICS_LISTEN",
     default: null,
     expected: "HOST:PORT such as 127.0.0.1:9464",
-    description: "OpenMetrics endpoint of `collect` (/metrics, /healthz, /readyz). Unset: off.",
+    description:
+      "Prometheus metrics endpoint of `collect` (/metrics, OpenMetrics when the scraper asks; /healthz, /readyz). Unset: off.",
     parse: where(
       optionalText,
       (value) =>

@@ -79,6 +79,19 @@ export const taskExecutions = pgTable(
     uid: integer("uid"),
     /** Kubernetes pod UID from the root's cgroup path; null outside Kubernetes. */
     podUid: text("pod_uid"),
+    /**
+     * The collector's CPU self-check (docs/collector.md "Self-check"), set when the execution ends: the CPU
+     * seconds the /proc tree walk summed over the execution, before `run` settled its root with the exact
+     * figure; null when no reference was known.
+     */
+    treeCpuSeconds: doublePrecision("tree_cpu_seconds"),
+    /** The exact CPU seconds over the same span, that the tree's sum is checked against. */
+    referenceCpuSeconds: doublePrecision("reference_cpu_seconds"),
+    /**
+     * Where the reference comes from: `cgroup` (the task's own cgroup's usage) or `wait4` (what `run`
+     * got from the kernel on reaping its command: its own children's times, /proc/self/stat).
+     */
+    referenceCpuSource: text("reference_cpu_source").$type<"cgroup" | "wait4">(),
   },
   (table) => [
     uniqueIndex("task_executions_identity").on(

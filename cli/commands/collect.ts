@@ -66,7 +66,7 @@ export function register(program: Command): void {
     )
     .option(
       "--metrics-listen <host:port>",
-      "serve OpenMetrics on /metrics, and /healthz, /readyz (default: collector.metricsListen, off)",
+      "serve Prometheus metrics on /metrics (OpenMetrics when asked), and /healthz, /readyz (default: collector.metricsListen, off)",
       listenAddress,
     )
     .addHelpText(

@@ -1,11 +1,59 @@
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
+import {
+  MIN_JUDGED_REFERENCE_SECONDS,
+  REPORTED_RELATIVE_ERROR,
+  summarizeCpuAccuracy,
+} from "../../collector/cpu-self-check.js";
 import { inspectSpool } from "../../collector/spool.js";
-import { queryRows } from "../../db/client.js";
+import { type Db, queryRows } from "../../db/client.js";
 import type { Config } from "../../common/config.js";
 import { describeError } from "../../common/errors.js";
+import { listCpuChecks } from "../../db/queries/executions.js";
 import { latestWindowEnd } from "../../db/queries/profiles.js";
 import { runtimeOf, withReadDatabase } from "../runtime.js";
+
+/** The collector's measured accuracy covers executions that ended this long ago at most (chosen value). */
+const ACCURACY_WINDOW_DAYS = 7;
+/** …and at most this many of them, the newest: enough for a stable median, bounded for a large fleet. */
+const ACCURACY_MAX_EXECUTIONS = 10_000;
+
+/** A relative error as a signed percentage: `-0.4 %`, `+2.5 %`. */
+function percent(value: number): string {
+  return `${value > 0 ? "+" : ""}${(value * 100).toFixed(1)} %`;
+}
+
+/**
+ * The collector's measured accuracy (collector/cpu-self-check.ts): how many recently ended executions
+ * have an exact CPU figure beside the process tree's sum, and how far the sums were from it.
+ */
+export async function accuracyStatusLines(db: Db, now: Date): Promise<string[]> {
+  const since = new Date(now.getTime() - ACCURACY_WINDOW_DAYS * 86_400_000);
+  const { ended, checks } = await listCpuChecks(db, since, ACCURACY_MAX_EXECUTIONS);
+  const window = `last ${ACCURACY_WINDOW_DAYS} days`;
+  if (checks.length === 0) {
+    return [
+      `accuracy     CPU self-check, ${window}: none of ${ended} ended executions has an exact CPU figure`,
+    ];
+  }
+  const sources = new Map<string, number>();
+  for (const check of checks)
+    sources.set(check.referenceCpuSource, (sources.get(check.referenceCpuSource) ?? 0) + 1);
+  const bySource = [...sources]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([source, count]) => `${source} ${count}`)
+    .join(", ");
+  const newest =
+    checks.length === ACCURACY_MAX_EXECUTIONS ? `, the newest ${ACCURACY_MAX_EXECUTIONS} read` : "";
+  const accuracy = summarizeCpuAccuracy(checks);
+  const judged = `${accuracy.judged} judged: ${MIN_JUDGED_REFERENCE_SECONDS} s of CPU or more`;
+  return [
+    `accuracy     CPU self-check, ${window}: ${checks.length} of ${ended} ended executions have an exact CPU figure (${bySource}${newest})`,
+    accuracy.median === null || accuracy.worst === null
+      ? `  tree sum   none judged yet (every exact figure under ${MIN_JUDGED_REFERENCE_SECONDS} s of CPU)`
+      : `  tree sum   median ${percent(accuracy.median)}, worst ${percent(accuracy.worst)} of the exact figure (${judged}; ${accuracy.overThreshold} over ${REPORTED_RELATIVE_ERROR * 100} %)`,
+  ];
+}
 
 /** How long `status` waits for Redis before saying it cannot tell when the night fires. */
 const REDIS_STATUS_TIMEOUT_MS = 3_000;
@@ -61,7 +109,7 @@ export function register(program: Command): void {
   program
     .command("status")
     .description(
-      "what is collected so far: the local spool (as the collector's metrics count it), hosts, tasks, executions, samples, the latest analysis and when the next nightly analysis fires",
+      "what is collected so far: the local spool (as the collector's metrics count it), hosts, tasks, executions, samples, the collector's measured accuracy, the latest analysis and when the next nightly analysis fires",
     )
     .action(async (_options, command: Command) => {
       const runtime = runtimeOf(command);
@@ -91,6 +139,7 @@ export function register(program: Command): void {
           `tasks        ${counts?.tasks ?? 0}`,
           `executions   ${counts?.executions ?? 0} (${counts?.running ?? 0} running)`,
           `samples      ${counts?.samples ?? 0}`,
+          ...(await accuracyStatusLines(handle.db, new Date())),
           `analysis     ${windowEnd ? `window ending ${windowEnd.toISOString()}` : "none yet (run `rightsize analyze`)"}`,
           await nightlyStatusLine(runtime.config),
         ];

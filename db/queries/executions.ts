@@ -1,5 +1,5 @@
 /** Task executions: one try of one task run on one host. */
-import { and, desc, eq, isNull, ne, or, sql } from "drizzle-orm";
+import { and, desc, eq, gte, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../client.js";
 import { taskExecutions } from "../schema.js";
 
@@ -160,4 +160,45 @@ export async function listExecutionsOfTask(
       ),
     )
     .orderBy(desc(taskExecutions.startedAt));
+}
+
+/** An ended execution's CPU self-check (collector/cpu-self-check.ts). */
+export interface StoredCpuCheck {
+  treeCpuSeconds: number;
+  referenceCpuSeconds: number;
+  referenceCpuSource: string;
+}
+
+/**
+ * The CPU self-checks of executions that ended since `since`, newest first, at most `limit`; and how
+ * many executions ended in that time, with a self-check or without.
+ */
+export async function listCpuChecks(
+  db: Db,
+  since: Date,
+  limit: number,
+): Promise<{ ended: number; checks: StoredCpuCheck[] }> {
+  const endedSince = gte(taskExecutions.endedAt, since);
+  const [counted] = await db
+    .select({ ended: sql<number>`count(*)::int` })
+    .from(taskExecutions)
+    .where(endedSince);
+  const rows = await db
+    .select({
+      treeCpuSeconds: taskExecutions.treeCpuSeconds,
+      referenceCpuSeconds: taskExecutions.referenceCpuSeconds,
+      referenceCpuSource: taskExecutions.referenceCpuSource,
+    })
+    .from(taskExecutions)
+    .where(
+      and(
+        endedSince,
+        isNotNull(taskExecutions.treeCpuSeconds),
+        isNotNull(taskExecutions.referenceCpuSeconds),
+        isNotNull(taskExecutions.referenceCpuSource),
+      ),
+    )
+    .orderBy(desc(taskExecutions.endedAt))
+    .limit(limit);
+  return { ended: Number(counted?.ended ?? 0), checks: rows as StoredCpuCheck[] };
 }
