@@ -4,11 +4,9 @@ import {
   finishCpuCheck,
   newCpuCheck,
   recordCpuReading,
-  recordSettle,
   relativeCpuError,
   summarizeCpuAccuracy,
 } from "./cpu-self-check.js";
-import { emptyCarry, type ProcessCounters } from "./sample-math.js";
 
 /** A tree reading of `seconds` of CPU (whole ticks). */
 const ticks = (seconds: number) => ({ ticks: Math.round(seconds * 100) });
@@ -70,9 +68,9 @@ describe("summarizeCpuAccuracy", () => {
 describe("an execution's self-check", () => {
   it("sums the tree as its samples do: a dip (a child exited, not reaped yet) adds nothing, the rise after it adds", () => {
     const state = newCpuCheck(true);
-    recordCpuReading(state, ticks(1), null);
-    recordCpuReading(state, ticks(0.8), null);
-    recordCpuReading(state, ticks(1.5), null);
+    recordCpuReading(state, ticks(1), 0, null);
+    recordCpuReading(state, ticks(0.8), 0, null);
+    recordCpuReading(state, ticks(1.5), 0, null);
     expect(state.treeSeconds).toBeCloseTo(1.7, 12);
     // Without a reference there is nothing to store.
     expect(finishCpuCheck(state)).toBeNull();
@@ -80,9 +78,9 @@ describe("an execution's self-check", () => {
 
   it("compares the tree with its own cgroup from the first reading of a task found late", () => {
     const state = newCpuCheck(false);
-    recordCpuReading(state, ticks(50), cgroup(52));
-    recordCpuReading(state, ticks(53), cgroup(55.1));
-    recordCpuReading(state, ticks(56), cgroup(58.4));
+    recordCpuReading(state, ticks(50), 0, cgroup(52));
+    recordCpuReading(state, ticks(53), 0, cgroup(55.1));
+    recordCpuReading(state, ticks(56), 0, cgroup(58.4));
     expect(finishCpuCheck(state)).toEqual({
       treeCpuSeconds: 6,
       referenceCpuSeconds: expect.closeTo(6.4, 9),
@@ -92,37 +90,19 @@ describe("an execution's self-check", () => {
 
   it("keeps the tree's figure paired with the last cgroup reading when the cgroup goes first", () => {
     const state = newCpuCheck(true);
-    recordCpuReading(state, ticks(1), cgroup(1.05));
-    recordCpuReading(state, ticks(2), cgroup(2.1));
-    recordCpuReading(state, ticks(2.5), null);
+    recordCpuReading(state, ticks(1), 0, cgroup(1.05));
+    recordCpuReading(state, ticks(2), 0, cgroup(2.1));
+    recordCpuReading(state, ticks(2.5), 0, null);
     expect(finishCpuCheck(state)).toMatchObject({ treeCpuSeconds: 2, referenceCpuSeconds: 2.1 });
   });
 
-  it("leaves out what run's settling added, and checks the tree against wait4", () => {
-    const root: ProcessCounters = {
-      pid: 10,
-      ppid: 1,
-      alive: true,
-      ownTicks: 150,
-      childTicks: 40,
-      rssBytes: 0,
-      readBytes: null,
-      writeBytes: null,
-    };
-    const execution = {
-      cpuCheck: newCpuCheck(true),
-      processes: new Map([[root.pid, root]]),
-      carry: emptyCarry(),
-    };
-    recordCpuReading(execution.cpuCheck, ticks(1.9), null);
-    // The kernel says 2.0 s: settling adds the root's last 0.1 s.
-    recordSettle(execution, 2.0, () => {
-      root.ownTicks += 10;
-    });
-    expect(execution.cpuCheck.settledSeconds).toBeCloseTo(0.1, 12);
-    // The last tick sees the root gone and carries it: what the tree found itself is still 1.9 s.
-    recordCpuReading(execution.cpuCheck, ticks(2.0), null);
-    expect(finishCpuCheck(execution.cpuCheck)).toEqual({
+  it("leaves out what the root's exact final total added, and checks the tree against wait4", () => {
+    const state = newCpuCheck(true);
+    recordCpuReading(state, ticks(1.9), 0, null);
+    state.wait4Seconds = 2.0;
+    // The last tick carries the root with the kernel's 2.0 s, 0.1 s beyond its readings.
+    recordCpuReading(state, ticks(2.0), 10, null);
+    expect(finishCpuCheck(state)).toEqual({
       treeCpuSeconds: expect.closeTo(1.9, 9),
       referenceCpuSeconds: 2.0,
       referenceCpuSource: "wait4",
@@ -130,11 +110,11 @@ describe("an execution's self-check", () => {
   });
 
   it("prefers the cgroup to wait4 where the task has both", () => {
-    const execution = { cpuCheck: newCpuCheck(true), processes: new Map(), carry: emptyCarry() };
-    recordCpuReading(execution.cpuCheck, ticks(3), cgroup(3.2));
-    recordSettle(execution, 3.1, () => {});
-    recordCpuReading(execution.cpuCheck, ticks(3), cgroup(3.25));
-    expect(finishCpuCheck(execution.cpuCheck)).toMatchObject({
+    const state = newCpuCheck(true);
+    recordCpuReading(state, ticks(3), 0, cgroup(3.2));
+    state.wait4Seconds = 3.1;
+    recordCpuReading(state, ticks(3), 0, cgroup(3.25));
+    expect(finishCpuCheck(state)).toMatchObject({
       referenceCpuSource: "cgroup",
       referenceCpuSeconds: 3.25,
     });

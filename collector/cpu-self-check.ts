@@ -48,8 +48,6 @@ export interface CpuCheckState {
   cgroupSeconds: number | null;
   /** {@link treeSeconds} at that reading: a cgroup removed before the last tick leaves the two paired. */
   treeAtCgroupSeconds: number;
-  /** What `run`'s settling of the root added to the tree's totals, seconds: left out of its readings. */
-  settledSeconds: number;
   /** `run`'s exact figure for the whole command (wait4), seconds. */
   wait4Seconds: number | null;
   /** Processes the execution has seen, exited ones included. */
@@ -64,19 +62,23 @@ export function newCpuCheck(countFromZero: boolean): CpuCheckState {
     cgroupBaseline: countFromZero ? 0 : null,
     cgroupSeconds: null,
     treeAtCgroupSeconds: 0,
-    settledSeconds: 0,
     wait4Seconds: null,
     processesSeen: 0,
   };
 }
 
-/** One tick's reading: the tree's own totals, and the own cgroup's counters (null without one). */
+/**
+ * One tick's reading: the tree's own totals, what an exact final total of the root added to them so far
+ * (`settledTicks`, left out: the tree's sum stays what the walk found itself), and the own cgroup's
+ * counters (null without one).
+ */
 export function recordCpuReading(
   state: CpuCheckState,
   totals: Pick<TreeTotals, "ticks">,
+  settledTicks: number,
   counters: Pick<CgroupCounters, "cpuSeconds"> | null,
 ): void {
-  const treeSeconds = totals.ticks / CLOCK_TICKS_PER_SECOND - state.settledSeconds;
+  const treeSeconds = (totals.ticks - settledTicks) / CLOCK_TICKS_PER_SECOND;
   if (state.lastTreeSeconds !== null) state.treeSeconds += Math.max(treeSeconds - state.lastTreeSeconds, 0);
   state.lastTreeSeconds = treeSeconds;
   const cgroupSeconds = counters?.cpuSeconds ?? null;
@@ -84,23 +86,6 @@ export function recordCpuReading(
   state.cgroupBaseline ??= cgroupSeconds;
   state.cgroupSeconds = cgroupSeconds;
   state.treeAtCgroupSeconds = state.treeSeconds;
-}
-
-/**
- * `run` settles the root with the kernel's figure (`wait4Seconds`) by calling `settle`: what that adds
- * to the tree's totals is measured here and left out of every later reading, so the tree's sum stays
- * what the walk and the polls found themselves, through the last tick.
- */
-export function recordSettle(
-  execution: { cpuCheck: CpuCheckState; processes: Map<number, ProcessCounters>; carry: Carry },
-  wait4Seconds: number,
-  settle: () => void,
-): void {
-  const ticks = () => treeTotals(execution.processes.values(), execution.carry).ticks;
-  const before = ticks();
-  settle();
-  execution.cpuCheck.settledSeconds += (ticks() - before) / CLOCK_TICKS_PER_SECOND;
-  execution.cpuCheck.wait4Seconds = wait4Seconds;
 }
 
 /** The self-check of an ended execution, as stored. */

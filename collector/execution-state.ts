@@ -78,6 +78,8 @@ export interface ProcessRecord {
   readMark: ScheduleMark | null;
   /** Its parent when it exited, from its accounting record; null when unknown. */
   exitPpid: number | null;
+  /** childTicks before this tick's walk read it: their rise is what it reaped in the tick. */
+  childTicksBefore: number;
 }
 
 export interface ExecutionState {
@@ -131,6 +133,10 @@ export interface ExecutionState {
    * `run` mode or when unreadable.
    */
   rootParent: { pid: number; startTicks: number; childTicks: number } | null;
+  /** The root's exact final total from `run`'s wait4 (settleRoot), ticks, until the walk sees it go. */
+  rootFinalTicks: number | null;
+  /** Ticks an exact final total added beyond the readings (what the self-check leaves out of the tree's sum). */
+  settledTicks: number;
   /** When a poll last read the tree's children lists. */
   lastPolledMs: number;
   status: string;

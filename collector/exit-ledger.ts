@@ -113,6 +113,7 @@ export class ExitLedger {
         schedstatThisTick: null,
         readMark: null,
         exitPpid: record.ppid,
+        childTicksBefore: 0,
       };
       // Its CPU reaches the tree through the parent that reaps it (cutime), so nothing is carried.
       execution.departed.push(unseen);

@@ -7,7 +7,7 @@ import type { ProcReader } from "./proc-reader.js";
 import { type ProcStat, parseCmdline, parseIo, parseSchedstat, parseStat } from "./procfs-parse.js";
 import { availableParallelism } from "node:os";
 import type { ExecutionState, ProcessRecord, ScheduleMark } from "./execution-state.js";
-import { rootFinalTicks, settleDepartures } from "./sample-math.js";
+import { settleDepartures, slackTicks } from "./sample-math.js";
 
 /**
  * A fork whose argv is still its parent's this long after it was first seen is taken to run on without
@@ -17,12 +17,6 @@ const FORK_WITHOUT_EXEC_MS = 1000;
 
 function sameMark(a: ScheduleMark, b: ScheduleMark | null): boolean {
   return b !== null && a.runNs === b.runNs && a.slices === b.slices;
-}
-
-/** Whether a thread of the process was blocked in wait4/waitid at its last reading (thread-waits.ts). */
-function waitingForChild(record: ProcessRecord): boolean {
-  for (const mark of record.threads.values()) if (mark.blocked === "child") return true;
-  return false;
 }
 
 function sameArgv(a: readonly string[], b: readonly string[] | null): boolean {
@@ -89,6 +83,7 @@ export class ProcessTree {
       schedstatThisTick: null,
       readMark: null,
       exitPpid: null,
+      childTicksBefore: stat.cutimeTicks + stat.cstimeTicks,
     };
   }
 
@@ -140,6 +135,7 @@ export class ProcessTree {
     const gone: ProcessRecord[] = [];
     for (const record of [...execution.processes.values()]) {
       if (!record.alive) continue;
+      record.childTicksBefore = record.childTicks;
       const mark = this.scheduleMark(record);
       if (mark !== null && sameMark(mark, record.readMark)) {
         record.lastSeenMs = now;
@@ -155,8 +151,12 @@ export class ProcessTree {
       record.readMark = mark;
     }
     this.settleExits(execution, gone, now);
-    for (const record of [...execution.processes.values()]) {
-      if (record.alive) this.findChildren(execution, record, now);
+    // A child adopted here has its own children read in the same walk (a fork that forked again since
+    // the last tick is followed down to its newest descendant at once).
+    const parents = [...execution.processes.values()];
+    for (let index = 0; index < parents.length; index++) {
+      const record = parents[index]!;
+      if (record.alive) this.findChildren(execution, record, now, parents);
     }
     this.readRootParent(execution);
   }
@@ -184,11 +184,14 @@ export class ProcessTree {
       departures: gone.map((record) => ({
         ...record,
         exitPpid: record.exitPpid,
-        waitingForChild: waitingForChild(record),
+        zombie: record.state === "Z",
       })),
-      liveTracked: (pid) => execution.processes.get(pid)?.alive === true && !goneIds.has(pid),
+      liveRise: (pid) => {
+        const reaper = goneIds.has(pid) ? undefined : execution.processes.get(pid);
+        return reaper?.alive ? reaper.childTicks - reaper.childTicksBefore : undefined;
+      },
       rootPid: execution.rootPid,
-      rootParentRise: root ? this.rootParentRise(execution, root, now) : null,
+      rootFinal: root ? this.rootFinal(execution, root, now) : null,
     });
     execution.carry = settled.carry;
     for (const record of gone) {
@@ -197,6 +200,7 @@ export class ProcessTree {
       this.depart(execution, record);
     }
     if (settled.rootCarriedTicks !== null) execution.rootLastTicks = settled.rootCarriedTicks;
+    execution.settledTicks += settled.settledTicks;
   }
 
   /**
@@ -218,24 +222,36 @@ export class ProcessTree {
   }
 
   /**
-   * How far the departing root's parent's reaped-children times rose since the last tick
-   * (readRootParent); null when the parent is gone too (settleDepartures then keeps the last readings).
+   * The departing root's final total when something outside the tree told it: `run`'s wait4 (settleRoot),
+   * else the rise of its parent's reaped-children times since the last tick (readRootParent), within what
+   * the chain could have used since; null when the parent is gone too.
    */
-  private rootParentRise(
+  private rootFinal(
     execution: ExecutionState,
     root: ProcessRecord,
     now: number,
-  ): { before: number; after: number; elapsedMs: number; cpus: number } | null {
+  ): { ticks: number; slackTicks: number | null } | null {
+    if (execution.rootFinalTicks !== null) return { ticks: execution.rootFinalTicks, slackTicks: null };
     const parent = execution.rootParent;
     if (parent === null || parent.pid !== root.ppid) return null;
     const stat = this.readStat(parent.pid, true);
     if (!stat || stat.startTicks !== parent.startTicks) return null;
-    const after = stat.cutimeTicks + stat.cstimeTicks;
-    return { before: parent.childTicks, after, elapsedMs: now - root.lastSeenMs, cpus: this.cpus };
+    return {
+      ticks: stat.cutimeTicks + stat.cstimeTicks - parent.childTicks,
+      slackTicks: slackTicks(now - root.lastSeenMs, this.cpus),
+    };
   }
 
-  /** Reads a record's threads' children lists and adopts new children. Returns how many were new. */
-  findChildren(execution: ExecutionState, record: ProcessRecord, now: number): number {
+  /**
+   * Reads a record's threads' children lists and adopts new children (appended to `adopted` when given).
+   * Returns how many were new.
+   */
+  findChildren(
+    execution: ExecutionState,
+    record: ProcessRecord,
+    now: number,
+    adopted?: ProcessRecord[],
+  ): number {
     const tids = record.threads.size > 0 ? [...record.threads.keys()] : [record.pid];
     let found = 0;
     for (const tid of tids) {
@@ -246,7 +262,10 @@ export class ProcessTree {
         if (!Number.isInteger(pid) || pid <= 0) continue;
         if (this.owner.has(pid)) continue;
         const stat = this.readStat(pid);
-        if (stat && this.adoptChild(execution, record, stat, now)) found++;
+        if (stat && this.adoptChild(execution, record, stat, now)) {
+          found++;
+          adopted?.push(execution.processes.get(pid)!);
+        }
       }
     }
     return found;
@@ -292,26 +311,20 @@ export class ProcessTree {
   }
 
   /**
-   * The root's exact final CPU, ticks (own + reaped children's, as its parent got it on reaping it). The
-   * polls read a `run` root every ~10 ms, and a loaded host stretches that; what they missed joins its
-   * last reading, split between its own and its children's time as they were seen, so the final tick's
-   * total is exact.
+   * The root's exact final CPU, ticks (own + reaped children's, as its parent got it on reaping it: `run`
+   * reads its own reaped-children times). A root still followed takes it when the walk sees it go
+   * (settleExits, with the members that left with it); one a tick saw go already carried its chain's
+   * readings, and what they missed is carried now. Returns the ticks carried here.
    */
-  settleRoot(execution: ExecutionState, totalTicks: number): void {
+  settleRoot(execution: ExecutionState, totalTicks: number): number {
     const root = execution.processes.get(execution.rootPid);
     if (root?.alive && root.startTicks === execution.rootStartTicks) {
-      const seen = root.ownTicks + root.childTicks;
-      const missed = totalTicks - seen;
-      if (missed <= 0) return;
-      const toOwn = seen > 0 ? Math.round((missed * root.ownTicks) / seen) : missed;
-      root.ownTicks += toOwn;
-      root.childTicks += missed - toOwn;
-      root.dirty = true;
-      return;
+      execution.rootFinalTicks = totalTicks;
+      return 0;
     }
-    // A tick saw it go already and carried its last reading: carry what it missed.
-    const missed = totalTicks - execution.rootLastTicks;
-    if (missed > 0) execution.carry = { ...execution.carry, ticks: execution.carry.ticks + missed };
+    const missed = Math.max(totalTicks - execution.rootLastTicks, 0);
+    execution.carry = { ...execution.carry, ticks: execution.carry.ticks + missed };
+    return missed;
   }
 
   /** Marks every live member gone (the execution ended) without carrying anything. */

@@ -45,8 +45,8 @@ export function emptyCarry(): Carry {
 export interface Departure extends ProcessCounters {
   /** Its parent when it exited, from its accounting record; null when unknown. */
   exitPpid: number | null;
-  /** A thread of it was blocked in wait4/waitid at its last reading. */
-  waitingForChild: boolean;
+  /** A zombie at its last reading: exited, not reaped then (its parent may leave without reaping it). */
+  zombie: boolean;
 }
 
 /** What the exits of one tick leave to the tree. */
@@ -55,112 +55,176 @@ export interface DepartureSettlement {
   carry: Carry;
   /** Own ticks to record per departed pid: the root's exact final where its readings fall short. */
   ownTicks: Map<number, number>;
-  /** Ticks carried for the root's chain when the root left (what `run`'s exact total settles against). */
+  /** Ticks carried for the root's chain when the root left (what a later settleRoot settles against). */
   rootCarriedTicks: number | null;
+  /** What the root's exact final total added beyond its chain's readings, ticks (the self-check's settling). */
+  settledTicks: number;
 }
 
 /**
  * Continuity across the exits of one tick. A reaped child's times and I/O move into its reaper's cutime,
  * cstime and io (man 5 proc: cutime counts "waited-for children"; kernel/exit.c wait_task_zombie), so an
- * exit reaped by a tracked process that lives on loses nothing. Exits chain: a waiting parent that left in
- * the same tick reaped its child first (its accounting record names that parent, or the parent sat in
- * wait4/waitid at its last reading), and the chain ends at the first member whose reaper is a live
- * member (nothing to carry: its cutime will show the whole chain) or is outside the tree (the root's
- * parent, or init for an orphan): then the chain's times are the tree's to carry. They are the root's
- * exact final total when its parent's reaped-children times told it (rootFinalTicks), else the
- * members' last readings: a lower bound, short of what they used since the last tick. (Accounting
- * records' own CPU is no better there: sampled by the scheduler tick, a busy stress-ng worker's record
- * said 2.78 s where its parent's rusage said 2.43 s, docs/collector.md "Accuracy".)
+ * exit reaped by a tracked process that lives on loses nothing, and one reaped outside the tree (the
+ * root by its parent, an orphan by init) is the tree's to carry.
+ *
+ * Exits chain: a child whose parent left in the same tick was reaped by that parent, so its times are in
+ * the parent's final total, unless it outlived the parent (its accounting record names another parent)
+ * or the reaper's reaped-children times say otherwise: they rose by the final totals of what it reaped,
+ * which are at least the last readings, so a rise short of a chain's readings proves some member of it
+ * was orphaned first. Those are taken out, deepest first (unconfirmed by a record), until the chain fits.
+ * A chain whose reaper lives on is in its cutime (nothing carried). One reaped outside is carried: the
+ * root's exact final total when it is known (`run`'s wait4, or its parent's rise: rootFinalTicks), else
+ * the members' last readings, a lower bound short of what they used since the last tick. (Accounting records' own CPU is no
+ * better there: sampled by the scheduler tick, a busy stress-ng worker's record said 2.78 s where its
+ * parent's rusage said 2.43 s.)
  */
 export function settleDepartures(input: {
   carry: Carry;
   departures: readonly Departure[];
-  /** Whether a pid is a tracked process still alive after this tick's walk. */
-  liveTracked: (pid: number) => boolean;
+  /**
+   * How far a live tracked process's reaped-children times rose in this walk, ticks; undefined when the
+   * pid is no live tracked process.
+   */
+  liveRise: (pid: number) => number | undefined;
   rootPid: number;
   /**
-   * The rise of the root's parent's reaped-children times over the tick, with the time since the root's
-   * last reading: the root's exact final total when rootFinalTicks accepts it. Null: not known.
+   * The root's final total (own + reaped children), ticks, when something outside the tree told it: `run`'s
+   * own wait4 (`slackTicks` null: exact), or the rise of its parent's reaped-children times, which
+   * rootFinalTicks accepts only within `slackTicks` (what the chain can have used since its readings).
    */
-  rootParentRise: { before: number; after: number; elapsedMs: number; cpus: number } | null;
+  rootFinal: { ticks: number; slackTicks: number | null } | null;
 }): DepartureSettlement {
   const byPid = new Map(input.departures.map((departure) => [departure.pid, departure]));
-  const reaperOf = (departure: Departure): Departure | "live" | "outside" => {
-    const parent = byPid.get(departure.ppid);
-    if (parent) {
-      const reaped = departure.exitPpid !== null ? departure.exitPpid === parent.pid : parent.waitingForChild;
-      return reaped ? parent : "outside";
-    }
-    return input.liveTracked(departure.ppid) ? "live" : "outside";
-  };
-  const chains = new Map<Departure, Departure[]>();
-  const ownTicks = new Map<number, number>();
+  const total = (departure: Departure) => departure.ownTicks + departure.childTicks;
+  // Who reaped each departure: a departed parent, or (absent here) its parent outside this walk's exits.
+  const reaper = new Map<Departure, Departure>();
   for (const departure of input.departures) {
-    let top = departure;
-    let reaper = reaperOf(departure);
-    for (let steps = 0; typeof reaper === "object" && steps < input.departures.length; steps++) {
-      top = reaper;
-      reaper = reaperOf(top);
-    }
-    if (reaper === "live") continue;
-    const chain = chains.get(top) ?? [];
-    chain.push(departure);
-    chains.set(top, chain);
+    const parent = byPid.get(departure.ppid);
+    if (parent && (departure.exitPpid === null || departure.exitPpid === parent.pid))
+      reaper.set(departure, parent);
   }
+  const topOf = (departure: Departure): Departure => {
+    let top = departure;
+    for (let steps = 0; reaper.has(top) && steps < input.departures.length; steps++) top = reaper.get(top)!;
+    return top;
+  };
+  const depth = (departure: Departure): number => {
+    let steps = 0;
+    for (let at = departure; reaper.has(at) && steps < input.departures.length; at = reaper.get(at)!) steps++;
+    return steps;
+  };
+  const chainsBy = (tops: Iterable<Departure>) => {
+    const groups = new Map<Departure, Departure[]>();
+    for (const departure of input.departures) {
+      const top = topOf(departure);
+      if (![...tops].includes(top)) continue;
+      groups.set(top, [...(groups.get(top) ?? []), departure]);
+    }
+    return groups;
+  };
+  /** Departures whose live parent's rise cannot hold them: reaped elsewhere (init, after reparenting). */
+  const reapedOutside = new Set<Departure>();
+  /**
+   * Takes members out of the chains (their reaper's rise is `rise`) until their readings fit in it: a
+   * member reaped by a departed parent by default (no record says so), and with `liveReaper` the tops too
+   * (a live parent whose rise cannot hold a child did not reap it). Zombies first (their parent had not
+   * reaped them at the last reading, and may have left without), then the deepest.
+   */
+  const fitInto = (tops: Departure[], rise: number, liveReaper: boolean) => {
+    const members = [...chainsBy(tops).values()].flat();
+    let sum = members.reduce((ticks, member) => ticks + total(member), 0);
+    const candidates = members
+      .filter((member) => (reaper.has(member) ? member.exitPpid === null : liveReaper))
+      .sort((a, b) => Number(b.zombie) - Number(a.zombie) || depth(b) - depth(a));
+    for (const member of candidates) {
+      if (sum <= rise) break;
+      // Orphaned before its parent reaped it: it and what it reaped leave the chain.
+      const subtree = members.filter((other) => other === member || isBelow(other, member));
+      if (reaper.has(member)) reaper.delete(member);
+      else reapedOutside.add(member);
+      sum -= subtree.reduce((ticks, other) => ticks + total(other), 0);
+    }
+  };
+  const isBelow = (departure: Departure, ancestor: Departure): boolean => {
+    for (let at = reaper.get(departure); at !== undefined; at = reaper.get(at))
+      if (at === ancestor) return true;
+    return false;
+  };
+  // Chains under the same live reaper share its rise.
+  const tops = input.departures.filter((departure) => !reaper.has(departure));
+  const byLiveReaper = new Map<number, Departure[]>();
+  for (const top of tops) {
+    if (input.liveRise(top.ppid) === undefined) continue;
+    byLiveReaper.set(top.ppid, [...(byLiveReaper.get(top.ppid) ?? []), top]);
+  }
+  for (const [pid, reaped] of byLiveReaper) fitInto(reaped, input.liveRise(pid)!, true);
+  const root = tops.find((top) => top.pid === input.rootPid && input.liveRise(top.ppid) === undefined);
+  if (root && input.rootFinal) fitInto([root], input.rootFinal.ticks, false);
+
   const carry = { ...input.carry };
+  const ownTicks = new Map<number, number>();
   let rootCarriedTicks: number | null = null;
-  for (const [top, chain] of chains) {
+  let settledTicks = 0;
+  const carried = input.departures.filter(
+    (departure) =>
+      !reaper.has(departure) &&
+      (reapedOutside.has(departure) || input.liveRise(departure.ppid) === undefined),
+  );
+  for (const [top, chain] of chainsBy(carried)) {
     let ticks = 0;
     for (const member of chain) {
-      ticks += member.ownTicks + member.childTicks;
+      ticks += total(member);
       carry.readBytes += member.readBytes ?? 0;
       carry.writeBytes += member.writeBytes ?? 0;
     }
     if (top.pid === input.rootPid) {
-      const rise = input.rootParentRise;
+      const final = input.rootFinal;
       const exact =
-        rise === null
+        final === null
           ? null
           : rootFinalTicks({
-              parentBefore: rise.before,
-              parentAfter: rise.after,
+              rise: final.ticks,
               chainLast: ticks,
               chainSize: chain.length,
-              elapsedMs: rise.elapsedMs,
-              cpus: rise.cpus,
+              slackTicks: final.slackTicks,
             });
       if (exact !== null) {
         // What the chain's readings do not explain ran in its last moments: the root's row gets it.
         ownTicks.set(top.pid, top.ownTicks + exact - ticks);
+        settledTicks = exact - ticks;
         ticks = exact;
       }
       rootCarriedTicks = ticks;
     }
     carry.ticks += ticks;
   }
-  return { carry, ownTicks, rootCarriedTicks };
+  return { carry, ownTicks, rootCarriedTicks, settledTicks };
 }
 
 /**
- * A departing root's exact final CPU, ticks, from its parent's reaped-children times: their rise over
- * the tick when the root alone explains it, else null. The root's final total (own + reaped children)
- * holds its whole chain of members that left with it (settleDepartures), so the rise is at least their
- * last readings; and since those readings they ran at most `cpus` cores for the elapsed time (+1 tick
- * each side of every reading for the tick counters' rounding). A rise outside those bounds means the
- * parent reaped others too, and says nothing exact about the root.
+ * A departing root's exact final CPU, ticks: `rise`, when the root's chain alone explains it, else null.
+ * The root's final total (own + reaped children) holds its whole chain of members that left with it
+ * (settleDepartures), so it is at least their last readings; and from its parent's reaped-children times
+ * it is at most those readings plus what they could have used since (`slackTicks`: every CPU of the host
+ * for the elapsed time) and a tick of rounding each side of every reading. A rise outside those bounds
+ * means the parent reaped others too, and says nothing exact. `slackTicks` null: the figure is the root's
+ * own (`run`'s wait4), taken whenever the readings do not exceed it.
  */
 export function rootFinalTicks(input: {
-  parentBefore: number;
-  parentAfter: number;
+  rise: number;
   /** The last readings (own + reaped children) of the root and the members that left with it, ticks. */
   chainLast: number;
   chainSize: number;
-  elapsedMs: number;
-  cpus: number;
+  slackTicks: number | null;
 }): number | null {
-  const rise = input.parentAfter - input.parentBefore;
-  const used = Math.ceil((Math.max(input.elapsedMs, 0) / 1000) * CLOCK_TICKS_PER_SECOND * input.cpus);
-  return rise >= input.chainLast && rise <= input.chainLast + used + 2 * input.chainSize ? rise : null;
+  if (input.rise < input.chainLast) return null;
+  if (input.slackTicks === null) return input.rise;
+  return input.rise <= input.chainLast + input.slackTicks + 2 * input.chainSize ? input.rise : null;
+}
+
+/** What a chain can have used since its last readings: every CPU for the elapsed time, ticks. */
+export function slackTicks(elapsedMs: number, cpus: number): number {
+  return Math.ceil((Math.max(elapsedMs, 0) / 1000) * CLOCK_TICKS_PER_SECOND * cpus);
 }
 
 /** A tree's cumulative counters: live processes (own + reaped children) plus what exits carried. */

@@ -240,11 +240,13 @@ export class Sampler {
    */
   settleRoot(id: string, totalSeconds: number): void {
     const execution = this.executions.get(id);
-    // The self-check leaves what settling adds out of the tree's own sum.
-    if (execution && execution.endedAt === null)
-      selfCheck.recordSettle(execution, totalSeconds, () =>
-        this.tree.settleRoot(execution, Math.round(totalSeconds * CLOCK_TICKS_PER_SECOND)),
+    if (execution && execution.endedAt === null) {
+      execution.cpuCheck.wait4Seconds = totalSeconds;
+      execution.settledTicks += this.tree.settleRoot(
+        execution,
+        Math.round(totalSeconds * CLOCK_TICKS_PER_SECOND),
       );
+    }
   }
 
   /** Whether a process with this identity is alive now. */
@@ -521,6 +523,8 @@ export class Sampler {
       rootLastSeenMs: init.startedAt.getTime(),
       rootLastTicks: 0,
       rootParent: null,
+      rootFinalTicks: null,
+      settledTicks: 0,
       lastPolledMs: 0,
       status: "running",
       endedAt: null,
@@ -554,7 +558,8 @@ export class Sampler {
         known.runId === wanted.runId &&
         known.tryNumber === wanted.tryNumber &&
         known.mapIndex === wanted.mapIndex;
-      if (!same || !this.rootAlive(execution.id)) continue;
+      // Read now: the root's last reading is a tick old, and an orphan of an ended task is not its.
+      if (!same || !this.isAlive(execution.rootPid, execution.rootStartTicks)) continue;
       this.tree.adopt(execution, root.stat, this.now());
       execution.startedThisTick++;
       this.options.logger.info(
@@ -609,7 +614,7 @@ export class Sampler {
     }
     const counters =
       execution.ownCgroup && execution.cgroup ? readCgroupCounters(this.reader, execution.cgroup) : null;
-    selfCheck.recordCpuReading(execution.cpuCheck, totals, counters);
+    selfCheck.recordCpuReading(execution.cpuCheck, totals, execution.settledTicks, counters);
     let net: { rxBytes: number; txBytes: number } | null = null;
     if (execution.ownNetns !== null)
       net = parseNetDev(this.reader.read(`${this.procRoot}/${execution.rootPid}/net/dev`) ?? "");

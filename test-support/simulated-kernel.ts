@@ -52,6 +52,8 @@ export interface SimProcess {
   holds: number[];
   /** Who took its final times: a simulated process's pid, or an outside one (init, the root's parent). */
   reapedBy: number | null;
+  /** A zombie its parent left unreaped by exiting: init took its times as the parent exited. */
+  orphanedAsZombie: boolean;
 }
 
 /** A process's own CPU time, ticks (utime + stime). */
@@ -163,8 +165,10 @@ export class SimulatedKernel {
     for (const child of p.children) {
       const c = this.table.get(child)!;
       c.ppid = SimulatedKernel.INIT;
-      if (c.state === "Z") this.remove(c, SimulatedKernel.INIT);
-      else this.changed.add(child);
+      if (c.state === "Z") {
+        c.orphanedAsZombie = true;
+        this.remove(c, SimulatedKernel.INIT);
+      } else this.changed.add(child);
     }
     p.children = [];
     if (!this.outside.has(p.ppid)) return null;
@@ -248,6 +252,7 @@ export class SimulatedKernel {
       children: [],
       holds: [],
       reapedBy: null,
+      orphanedAsZombie: false,
     });
     this.changed.add(pid);
     this.described.add(pid);
