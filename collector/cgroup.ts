@@ -258,11 +258,15 @@ export function createOwnCgroup(
   };
 }
 
-/** Whether every process in the cgroup is one of `pids` (then its counters are the task's alone). */
-export function cgroupHoldsOnly(reader: ProcReader, cgroup: TaskCgroup, pids: Set<number>): boolean {
+/** The processes in the cgroup (`cgroup.procs`); null when unreadable. */
+export function cgroupProcesses(reader: ProcReader, cgroup: TaskCgroup): number[] | null {
   const folder = cgroup.version === 2 ? cgroup.unified : (cgroup.cpuacct ?? cgroup.memory);
   const text = readText(reader, folder, "cgroup.procs");
-  if (text === undefined) return false;
-  const members = text.split("\n").filter(Boolean).map(Number);
-  return members.length > 0 && members.every((pid) => pids.has(pid));
+  return text === undefined ? null : text.split("\n").filter(Boolean).map(Number);
+}
+
+/** Whether every process in the cgroup is one of `pids` (then its counters are the task's alone). */
+export function cgroupHoldsOnly(reader: ProcReader, cgroup: TaskCgroup, pids: Set<number>): boolean {
+  const members = cgroupProcesses(reader, cgroup);
+  return members !== null && members.length > 0 && members.every((pid) => pids.has(pid));
 }

@@ -19,6 +19,14 @@ export interface ScheduleMark {
   slices: number;
 }
 
+/** A process outside a tree that reaps its members, as read at a tick. */
+export interface OutsideParent {
+  startTicks: number;
+  /** cutime + cstime, ticks. */
+  childTicks: number;
+  atMs: number;
+}
+
 export interface ThreadMark {
   runNs: number;
   delayNs: number;
@@ -128,11 +136,11 @@ export interface ExecutionState {
   /** The root's own + reaped children's CPU at its last reading, ticks (see Sampler.settleRoot). */
   rootLastTicks: number;
   /**
-   * The root's parent (outside the tree, it reaps the root) and its reaped-children times at the last
-   * tick, so a root that exits between ticks is settled exactly (process-tree.ts readRootParent); null in
-   * `run` mode or when unreadable.
+   * The processes outside the tree that will reap its members (the root's parent, the subreaper or init
+   * an orphan went to), by pid, with their reaped-children times at the last tick (process-tree.ts
+   * readOutsideParents).
    */
-  rootParent: { pid: number; startTicks: number; childTicks: number } | null;
+  outsideParents: Map<number, OutsideParent>;
   /** The root's exact final total from `run`'s wait4 (settleRoot), ticks, until the walk sees it go. */
   rootFinalTicks: number | null;
   /** Ticks an exact final total added beyond the readings (what the self-check leaves out of the tree's sum). */

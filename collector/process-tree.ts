@@ -3,11 +3,12 @@
  * new children from the kernel's children lists, and notices exits. Which pid belongs to which
  * execution is kept here (`owner`), so a process is in one tree at most.
  */
+import { cgroupProcesses } from "./cgroup.js";
 import type { ProcReader } from "./proc-reader.js";
 import { type ProcStat, parseCmdline, parseIo, parseSchedstat, parseStat } from "./procfs-parse.js";
 import { availableParallelism } from "node:os";
-import type { ExecutionState, ProcessRecord, ScheduleMark } from "./execution-state.js";
-import { settleDepartures, slackTicks } from "./sample-math.js";
+import type { ExecutionState, OutsideParent, ProcessRecord, ScheduleMark } from "./execution-state.js";
+import { type OutsideRise, settleDepartures, slackTicks } from "./sample-math.js";
 
 /**
  * A fork whose argv is still its parent's this long after it was first seen is taken to run on without
@@ -158,7 +159,8 @@ export class ProcessTree {
       const record = parents[index]!;
       if (record.alive) this.findChildren(execution, record, now, parents);
     }
-    this.readRootParent(execution);
+    if (execution.ownCgroup && execution.cgroup) this.adoptCgroupMembers(execution, now);
+    this.readOutsideParents(execution, now);
   }
 
   /**
@@ -177,7 +179,6 @@ export class ProcessTree {
   /** Departs the members found gone in one walk, keeping what no one else will (sample-math.ts settleDepartures). */
   private settleExits(execution: ExecutionState, gone: ProcessRecord[], now: number): void {
     if (gone.length === 0) return;
-    const root = gone.find((record) => record.pid === execution.rootPid);
     const goneIds = new Set(gone.map((record) => record.pid));
     const settled = settleDepartures({
       carry: execution.carry,
@@ -190,8 +191,8 @@ export class ProcessTree {
         const reaper = goneIds.has(pid) ? undefined : execution.processes.get(pid);
         return reaper?.alive ? reaper.childTicks - reaper.childTicksBefore : undefined;
       },
+      outsideRise: (pid) => this.outsideRise(execution, pid, now),
       rootPid: execution.rootPid,
-      rootFinal: root ? this.rootFinal(execution, root, now) : null,
     });
     execution.carry = settled.carry;
     for (const record of gone) {
@@ -204,41 +205,61 @@ export class ProcessTree {
   }
 
   /**
-   * The root's parent is outside the tree and reaps the root: the rise of its cutime+cstime over the
-   * tick is the root's exact final total (own + reaped children), where the root's last reading may be a
-   * tick old. Read each tick for the root of a `collect` execution (`run` reads its own, settleRoot).
+   * A task with a cgroup of its own holds every process in it, whatever its ancestors did: one the walk
+   * could not reach (a double-forked grandchild reparented before any tick saw it) joins the tree.
    */
-  private readRootParent(execution: ExecutionState): void {
-    const root = execution.processes.get(execution.rootPid);
-    if (execution.watchRoot || !root?.alive || root.ppid <= 1 || root.ppid === process.pid) {
-      execution.rootParent = null;
-      return;
+  private adoptCgroupMembers(execution: ExecutionState, now: number): void {
+    for (const pid of cgroupProcesses(this.reader, execution.cgroup!) ?? []) {
+      if (this.owner.has(pid)) continue;
+      const stat = this.readStat(pid);
+      if (!stat || (this.credits && stat.state === "Z")) continue;
+      this.adopt(execution, stat, now);
+      execution.startedThisTick++;
+      this.seenSinceTick++;
     }
-    const stat = this.readStat(root.ppid, true);
-    execution.rootParent =
-      stat === null
-        ? null
-        : { pid: stat.pid, startTicks: stat.startTicks, childTicks: stat.cutimeTicks + stat.cstimeTicks };
   }
 
   /**
-   * The departing root's final total when something outside the tree told it: `run`'s wait4 (settleRoot),
-   * else the rise of its parent's reaped-children times since the last tick (readRootParent), within what
-   * the chain could have used since; null when the parent is gone too.
+   * Reads, each tick, the reaped-children times of the processes outside the tree that will reap its
+   * members (the root's parent, the subreaper or init an orphan went to), so the exits they reap between
+   * two ticks are settled from their rise (settleExits). `run`'s wrapper is not read: it hands the root's
+   * exact total to settleRoot.
    */
-  private rootFinal(
-    execution: ExecutionState,
-    root: ProcessRecord,
-    now: number,
-  ): { ticks: number; slackTicks: number | null } | null {
-    if (execution.rootFinalTicks !== null) return { ticks: execution.rootFinalTicks, slackTicks: null };
-    const parent = execution.rootParent;
-    if (parent === null || parent.pid !== root.ppid) return null;
-    const stat = this.readStat(parent.pid, true);
-    if (!stat || stat.startTicks !== parent.startTicks) return null;
+  private readOutsideParents(execution: ExecutionState, now: number): void {
+    const parents = new Map<number, OutsideParent>();
+    for (const record of execution.processes.values()) {
+      const pid = record.ppid;
+      if (!record.alive || parents.has(pid) || execution.processes.get(pid)?.alive || pid === process.pid)
+        continue;
+      const stat = this.readStat(pid, true);
+      if (stat)
+        parents.set(pid, {
+          startTicks: stat.startTicks,
+          childTicks: stat.cutimeTicks + stat.cstimeTicks,
+          atMs: now,
+        });
+    }
+    for (const pid of execution.outsideParents.keys())
+      if (!parents.has(pid)) this.reader.forget(`${this.procRoot}/${pid}/stat`);
+    execution.outsideParents = parents;
+  }
+
+  /**
+   * What a reaper outside the tree says of what it reaped since the last tick: `run`'s wait4 of the root
+   * (settleRoot), or the rise of a parent's reaped-children times, believed within what its children
+   * could have used since on every CPU; undefined when the reaper is gone too or was never read.
+   */
+  private outsideRise(execution: ExecutionState, pid: number, now: number): OutsideRise | undefined {
+    const root = execution.processes.get(execution.rootPid);
+    if (execution.rootFinalTicks !== null && root?.ppid === pid)
+      return { ticks: execution.rootFinalTicks, slackTicks: null };
+    const before = execution.outsideParents.get(pid);
+    if (before === undefined) return undefined;
+    const stat = this.readStat(pid, true);
+    if (!stat || stat.startTicks !== before.startTicks) return undefined;
     return {
-      ticks: stat.cutimeTicks + stat.cstimeTicks - parent.childTicks,
-      slackTicks: slackTicks(now - root.lastSeenMs, this.cpus),
+      ticks: stat.cutimeTicks + stat.cstimeTicks - before.childTicks,
+      slackTicks: slackTicks(now - before.atMs, this.cpus),
     };
   }
 

@@ -76,7 +76,7 @@ describe("tree totals and exits", () => {
           departures: [departure(childOf)],
           liveRise: (pid) => (pid === 10 ? child.ownTicks + child.childTicks : undefined),
           rootPid: 10,
-          rootFinal: null,
+          outsideRise: () => undefined,
         });
         const after = treeTotals([reaped, { ...childOf, alive: false }], carry);
         expect(after.ticks).toBe(before.ticks);
@@ -94,7 +94,7 @@ describe("tree totals and exits", () => {
           departures: [departure(root)],
           liveRise: () => undefined,
           rootPid: 21,
-          rootFinal: null,
+          outsideRise: () => undefined,
         });
         const after = treeTotals(others, carry);
         expect(after.ticks).toBe(before.ticks);
@@ -151,7 +151,8 @@ describe("tree totals and exits", () => {
             departures: chainOf(members, recorded),
             liveRise: (pid) => (pid === 100 && liveReaper ? rise : undefined),
             rootPid: 1,
-            rootFinal: liveReaper ? null : { ticks: rise, slackTicks: null },
+            outsideRise: (pid) =>
+              pid === 100 && !liveReaper ? { ticks: rise, slackTicks: null } : undefined,
           });
           const lastReadings = members.reduce((sum, member) => sum + member.own, 0);
           if (!recorded && extra > 0) {
@@ -181,7 +182,7 @@ describe("tree totals and exits", () => {
         departures: chainOf(members, false),
         liveRise: (pid) => (pid === 100 ? rise : undefined),
         rootPid: 0,
-        rootFinal: null,
+        outsideRise: () => undefined,
       }).carry.ticks;
     // The live reaper got all three (61 and more): nothing to carry.
     expect(settle(80)).toBe(0);

@@ -53,149 +53,136 @@ export interface Departure extends ProcessCounters {
 export interface DepartureSettlement {
   /** The carry with these exits' kept times and I/O added. */
   carry: Carry;
-  /** Own ticks to record per departed pid: the root's exact final where its readings fall short. */
+  /** Own ticks to record per departed pid where an exact final total exceeds the readings. */
   ownTicks: Map<number, number>;
   /** Ticks carried for the root's chain when the root left (what a later settleRoot settles against). */
   rootCarriedTicks: number | null;
-  /** What the root's exact final total added beyond its chain's readings, ticks (the self-check's settling). */
+  /** What exact final totals added beyond the readings, ticks (the self-check's settling). */
   settledTicks: number;
+}
+
+/**
+ * What a reaper outside the tree (the root's parent, `run`'s wrapper, the subreaper or init an orphan
+ * went to) says of the tracked processes it reaped this tick: its reaped-children times' rise, ticks,
+ * and how far beyond their readings that may be believed (`slackTicks`: what they could have used since;
+ * null: the figure is theirs alone, `run`'s wait4 of its command).
+ */
+export interface OutsideRise {
+  ticks: number;
+  slackTicks: number | null;
 }
 
 /**
  * Continuity across the exits of one tick. A reaped child's times and I/O move into its reaper's cutime,
  * cstime and io (man 5 proc: cutime counts "waited-for children"; kernel/exit.c wait_task_zombie), so an
  * exit reaped by a tracked process that lives on loses nothing, and one reaped outside the tree (the
- * root by its parent, an orphan by init) is the tree's to carry.
+ * root by its parent, an orphan by init or a subreaper) is the tree's to carry.
  *
  * Exits chain: a child whose parent left in the same tick was reaped by that parent, so its times are in
  * the parent's final total, unless it outlived the parent (its accounting record names another parent)
  * or the reaper's reaped-children times say otherwise: they rose by the final totals of what it reaped,
- * which are at least the last readings, so a rise short of a chain's readings proves some member of it
- * was orphaned first. Those are taken out, deepest first (unconfirmed by a record), until the chain fits.
- * A chain whose reaper lives on is in its cutime (nothing carried). One reaped outside is carried: the
- * root's exact final total when it is known (`run`'s wait4, or its parent's rise: rootFinalTicks), else
- * the members' last readings, a lower bound short of what they used since the last tick. (Accounting records' own CPU is no
- * better there: sampled by the scheduler tick, a busy stress-ng worker's record said 2.78 s where its
- * parent's rusage said 2.43 s.)
+ * which are at least the last readings, so a rise short of the readings proves some of them were
+ * orphaned first. Those leave, zombies first (not reaped at the last reading), then the deepest, until
+ * the rest fits. A chain whose reaper lives on is in its cutime (nothing carried). Chains reaped outside
+ * are carried: the reaper's rise when it is exact for them (rootFinalTicks), else their last readings, a
+ * lower bound short of what they used since the last tick. (Accounting records' own CPU is no better
+ * there: sampled by the scheduler tick, a busy stress-ng worker's record said 2.78 s where its parent's
+ * rusage said 2.43 s.)
  */
 export function settleDepartures(input: {
   carry: Carry;
   departures: readonly Departure[];
-  /**
-   * How far a live tracked process's reaped-children times rose in this walk, ticks; undefined when the
-   * pid is no live tracked process.
-   */
+  /** How far a live tracked process's reaped-children times rose in this walk; undefined: not one. */
   liveRise: (pid: number) => number | undefined;
+  /** What a reaper outside the tree says (see OutsideRise); undefined when it is not known. */
+  outsideRise: (pid: number) => OutsideRise | undefined;
   rootPid: number;
-  /**
-   * The root's final total (own + reaped children), ticks, when something outside the tree told it: `run`'s
-   * own wait4 (`slackTicks` null: exact), or the rise of its parent's reaped-children times, which
-   * rootFinalTicks accepts only within `slackTicks` (what the chain can have used since its readings).
-   */
-  rootFinal: { ticks: number; slackTicks: number | null } | null;
 }): DepartureSettlement {
   const byPid = new Map(input.departures.map((departure) => [departure.pid, departure]));
   const total = (departure: Departure) => departure.ownTicks + departure.childTicks;
-  // Who reaped each departure: a departed parent, or (absent here) its parent outside this walk's exits.
+  const steps = input.departures.length;
+  // Who reaped each departure that a departed parent reaped; the others' reaper is their parent.
   const reaper = new Map<Departure, Departure>();
   for (const departure of input.departures) {
     const parent = byPid.get(departure.ppid);
     if (parent && (departure.exitPpid === null || departure.exitPpid === parent.pid))
       reaper.set(departure, parent);
   }
-  const topOf = (departure: Departure): Departure => {
-    let top = departure;
-    for (let steps = 0; reaper.has(top) && steps < input.departures.length; steps++) top = reaper.get(top)!;
-    return top;
+  /** Departures reaped elsewhere than their parent says: a live parent's rise could not hold them. */
+  const reapedOutside = new Set<Departure>();
+  const aboveOf = (departure: Departure): Departure[] => {
+    const above: Departure[] = [];
+    for (let at = reaper.get(departure); at !== undefined && above.length < steps; at = reaper.get(at))
+      above.push(at);
+    return above;
   };
-  const depth = (departure: Departure): number => {
-    let steps = 0;
-    for (let at = departure; reaper.has(at) && steps < input.departures.length; at = reaper.get(at)!) steps++;
-    return steps;
-  };
-  const chainsBy = (tops: Iterable<Departure>) => {
-    const groups = new Map<Departure, Departure[]>();
+  const topOf = (departure: Departure) => aboveOf(departure).at(-1) ?? departure;
+  const groups = () => {
+    // Chains by the pid of the process that reaped their top: a live member, or one outside the tree.
+    const byReaper = new Map<number, Departure[]>();
     for (const departure of input.departures) {
       const top = topOf(departure);
-      if (![...tops].includes(top)) continue;
-      groups.set(top, [...(groups.get(top) ?? []), departure]);
+      const key = reapedOutside.has(top) ? -top.pid : (top.exitPpid ?? top.ppid);
+      byReaper.set(key, [...(byReaper.get(key) ?? []), departure]);
     }
-    return groups;
+    return byReaper;
   };
-  /** Departures whose live parent's rise cannot hold them: reaped elsewhere (init, after reparenting). */
-  const reapedOutside = new Set<Departure>();
   /**
-   * Takes members out of the chains (their reaper's rise is `rise`) until their readings fit in it: a
-   * member reaped by a departed parent by default (no record says so), and with `liveReaper` the tops too
-   * (a live parent whose rise cannot hold a child did not reap it). Zombies first (their parent had not
-   * reaped them at the last reading, and may have left without), then the deepest.
+   * Takes members out of a reaper's chains until their readings fit in its rise: those a departed
+   * parent reaped by default (no record says so), and with `tops` the chains' tops too (a live parent
+   * whose rise cannot hold a child did not reap it).
    */
-  const fitInto = (tops: Departure[], rise: number, liveReaper: boolean) => {
-    const members = [...chainsBy(tops).values()].flat();
+  const fitInto = (members: Departure[], rise: number, tops: boolean) => {
     let sum = members.reduce((ticks, member) => ticks + total(member), 0);
     const candidates = members
-      .filter((member) => (reaper.has(member) ? member.exitPpid === null : liveReaper))
-      .sort((a, b) => Number(b.zombie) - Number(a.zombie) || depth(b) - depth(a));
+      .filter((member) => (reaper.has(member) ? member.exitPpid === null : tops))
+      .sort((a, b) => Number(b.zombie) - Number(a.zombie) || aboveOf(b).length - aboveOf(a).length);
     for (const member of candidates) {
       if (sum <= rise) break;
-      // Orphaned before its parent reaped it: it and what it reaped leave the chain.
-      const subtree = members.filter((other) => other === member || isBelow(other, member));
+      const subtree = members.filter((other) => other === member || aboveOf(other).includes(member));
       if (reaper.has(member)) reaper.delete(member);
       else reapedOutside.add(member);
       sum -= subtree.reduce((ticks, other) => ticks + total(other), 0);
     }
   };
-  const isBelow = (departure: Departure, ancestor: Departure): boolean => {
-    for (let at = reaper.get(departure); at !== undefined; at = reaper.get(at))
-      if (at === ancestor) return true;
-    return false;
-  };
-  // Chains under the same live reaper share its rise.
-  const tops = input.departures.filter((departure) => !reaper.has(departure));
-  const byLiveReaper = new Map<number, Departure[]>();
-  for (const top of tops) {
-    if (input.liveRise(top.ppid) === undefined) continue;
-    byLiveReaper.set(top.ppid, [...(byLiveReaper.get(top.ppid) ?? []), top]);
+  for (const [pid, members] of groups()) {
+    const live = input.liveRise(pid);
+    const outside = live === undefined ? input.outsideRise(pid) : undefined;
+    if (live !== undefined) fitInto(members, live, true);
+    else if (outside !== undefined) fitInto(members, outside.ticks, false);
   }
-  for (const [pid, reaped] of byLiveReaper) fitInto(reaped, input.liveRise(pid)!, true);
-  const root = tops.find((top) => top.pid === input.rootPid && input.liveRise(top.ppid) === undefined);
-  if (root && input.rootFinal) fitInto([root], input.rootFinal.ticks, false);
 
   const carry = { ...input.carry };
   const ownTicks = new Map<number, number>();
   let rootCarriedTicks: number | null = null;
   let settledTicks = 0;
-  const carried = input.departures.filter(
-    (departure) =>
-      !reaper.has(departure) &&
-      (reapedOutside.has(departure) || input.liveRise(departure.ppid) === undefined),
-  );
-  for (const [top, chain] of chainsBy(carried)) {
+  for (const [pid, members] of groups()) {
+    if (pid >= 0 && input.liveRise(pid) !== undefined) continue;
     let ticks = 0;
-    for (const member of chain) {
+    for (const member of members) {
       ticks += total(member);
       carry.readBytes += member.readBytes ?? 0;
       carry.writeBytes += member.writeBytes ?? 0;
     }
-    if (top.pid === input.rootPid) {
-      const final = input.rootFinal;
-      const exact =
-        final === null
-          ? null
-          : rootFinalTicks({
-              rise: final.ticks,
-              chainLast: ticks,
-              chainSize: chain.length,
-              slackTicks: final.slackTicks,
-            });
-      if (exact !== null) {
-        // What the chain's readings do not explain ran in its last moments: the root's row gets it.
-        ownTicks.set(top.pid, top.ownTicks + exact - ticks);
-        settledTicks = exact - ticks;
-        ticks = exact;
-      }
-      rootCarriedTicks = ticks;
+    const rise = pid >= 0 ? input.outsideRise(pid) : undefined;
+    const exact =
+      rise === undefined
+        ? null
+        : rootFinalTicks({
+            rise: rise.ticks,
+            chainLast: ticks,
+            chainSize: members.length,
+            slackTicks: rise.slackTicks,
+          });
+    const root = members.find((member) => member.pid === input.rootPid);
+    if (exact !== null && exact > ticks) {
+      // What the readings do not explain ran in the last moments: the root's row gets it, else a top's.
+      const to = root ?? members.find((member) => !reaper.has(member))!;
+      ownTicks.set(to.pid, to.ownTicks + exact - ticks);
+      settledTicks += exact - ticks;
+      ticks = exact;
     }
+    if (root) rootCarriedTicks = ticks;
     carry.ticks += ticks;
   }
   return { carry, ownTicks, rootCarriedTicks, settledTicks };

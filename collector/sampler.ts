@@ -522,7 +522,7 @@ export class Sampler {
       watchRoot: false,
       rootLastSeenMs: init.startedAt.getTime(),
       rootLastTicks: 0,
-      rootParent: null,
+      outsideParents: new Map(),
       rootFinalTicks: null,
       settledTicks: 0,
       lastPolledMs: 0,
