@@ -86,7 +86,7 @@ export interface ProcessRecord {
   readMark: ScheduleMark | null;
   /** Its parent when it exited, from its accounting record; null when unknown. */
   exitPpid: number | null;
-  /** childTicks before this tick's walk read it: their rise is what it reaped in the tick. */
+  /** childTicks as of the last walk: their rise is what it reaped since (the polls between included). */
   childTicksBefore: number;
 }
 

@@ -136,7 +136,6 @@ export class ProcessTree {
     const gone: ProcessRecord[] = [];
     for (const record of [...execution.processes.values()]) {
       if (!record.alive) continue;
-      record.childTicksBefore = record.childTicks;
       const mark = this.scheduleMark(record);
       if (mark !== null && sameMark(mark, record.readMark)) {
         record.lastSeenMs = now;
@@ -161,6 +160,9 @@ export class ProcessTree {
     }
     if (execution.ownCgroup && execution.cgroup) this.adoptCgroupMembers(execution, now);
     this.readOutsideParents(execution, now);
+    // What each member had reaped as of this walk: the next walk's rise counts from here, whatever the
+    // polls in between read.
+    for (const record of execution.processes.values()) record.childTicksBefore = record.childTicks;
   }
 
   /**
@@ -186,6 +188,7 @@ export class ProcessTree {
         ...record,
         exitPpid: record.exitPpid,
         zombie: record.state === "Z",
+        reapedSinceTick: record.childTicks - record.childTicksBefore,
       })),
       liveRise: (pid) => {
         const reaper = goneIds.has(pid) ? undefined : execution.processes.get(pid);

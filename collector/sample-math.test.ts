@@ -61,6 +61,7 @@ describe("tree totals and exits", () => {
     ...counters,
     exitPpid: null,
     zombie: false,
+    reapedSinceTick: 0,
     ...more,
   });
 

@@ -47,6 +47,11 @@ export interface Departure extends ProcessCounters {
   exitPpid: number | null;
   /** A zombie at its last reading: exited, not reaped then (its parent may leave without reaping it). */
   zombie: boolean;
+  /**
+   * How far its reaped-children times rose between the last tick and its last reading (a poll may read
+   * a process after it reaped a child the tick still follows): children already inside its reading.
+   */
+  reapedSinceTick: number;
 }
 
 /** What the exits of one tick leave to the tree. */
@@ -132,17 +137,28 @@ export function settleDepartures(input: {
    * parent reaped by default (no record says so), and with `tops` the chains' tops too (a live parent
    * whose rise cannot hold a child did not reap it).
    */
+  /**
+   * The least final total of a departure and what it reaped in this tick, ticks: its last reading, plus
+   * what its reaped children's least totals exceed of what its reading already holds of them.
+   */
+  const value = (departure: Departure, depth = 0): number => {
+    let children = 0;
+    if (depth < steps)
+      for (const [child, parent] of reaper) if (parent === departure) children += value(child, depth + 1);
+    return total(departure) + Math.max(children - departure.reapedSinceTick, 0);
+  };
+  const sumOf = (members: Departure[]) =>
+    members.filter((member) => !reaper.has(member)).reduce((ticks, top) => ticks + value(top), 0);
   const fitInto = (members: Departure[], rise: number, tops: boolean) => {
-    let sum = members.reduce((ticks, member) => ticks + total(member), 0);
+    const chainTops = members.filter((member) => !reaper.has(member));
+    const held = () => sumOf(chainTops.filter((top) => !reapedOutside.has(top)));
     const candidates = members
       .filter((member) => (reaper.has(member) ? member.exitPpid === null : tops))
       .sort((a, b) => Number(b.zombie) - Number(a.zombie) || aboveOf(b).length - aboveOf(a).length);
     for (const member of candidates) {
-      if (sum <= rise) break;
-      const subtree = members.filter((other) => other === member || aboveOf(other).includes(member));
+      if (held() <= rise) break;
       if (reaper.has(member)) reaper.delete(member);
       else reapedOutside.add(member);
-      sum -= subtree.reduce((ticks, other) => ticks + total(other), 0);
     }
   };
   for (const [pid, members] of groups()) {
@@ -158,9 +174,8 @@ export function settleDepartures(input: {
   let settledTicks = 0;
   for (const [pid, members] of groups()) {
     if (pid >= 0 && input.liveRise(pid) !== undefined) continue;
-    let ticks = 0;
+    let ticks = sumOf(members);
     for (const member of members) {
-      ticks += total(member);
       carry.readBytes += member.readBytes ?? 0;
       carry.writeBytes += member.writeBytes ?? 0;
     }

@@ -484,4 +484,29 @@ describe("Sampler over a fixture /proc", () => {
     expect(sink.processRows.filter((row) => row.pid === 801).at(-1)).toMatchObject({ exited: true });
     sampler.close();
   });
+  it("does not count again a child the root's last poll already held in its cutime", () => {
+    const { proc, write, exit } = fixture();
+    write(900, { comm: "python3", ppid: 1, utime: 3, start: 800, children: [901] });
+    write(901, { comm: "time", ppid: 900, utime: 0, start: 801, children: [902] });
+    write(902, { comm: "burner", ppid: 901, state: "R", utime: 100, start: 802 });
+    const { sampler, sink, advance, at } = makeSampler(proc);
+    const id = sampler.track({ pid: 900, attribution, startedAtMs: at() });
+    advance(1000);
+    sampler.tick();
+    advance(1000);
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(1.03, 6);
+    // The burner ran 0.5 s more; time reaped it, python3 reaped time, and a poll read python3 then.
+    exit(902);
+    exit(901);
+    advance(300);
+    write(900, { comm: "python3", ppid: 1, utime: 3, cutime: 150, start: 800 });
+    sampler.poll();
+    exit(900);
+    sampler.settleRoot(id, 1.53);
+    advance(200);
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(1.53, 6);
+    sampler.close();
+  });
 });
