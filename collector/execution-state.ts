@@ -86,6 +86,8 @@ export interface ProcessRecord {
   readMark: ScheduleMark | null;
   /** Its parent when it exited, from its accounting record; null when unknown. */
   exitPpid: number | null;
+  /** Its own final CPU from its accounting record, ticks; null when unknown. */
+  exitOwnTicks: number | null;
   /** childTicks as of the last walk: their rise is what it reaped since (the polls between included). */
   childTicksBefore: number;
 }
@@ -133,6 +135,8 @@ export interface ExecutionState {
   watchRoot: boolean;
   /** When the root was last seen alive. */
   rootLastSeenMs: number;
+  /** The members that left with the root (settleRoot credits their rows with what it settles). */
+  rootChain: ProcessRecord[];
   /** The root's own + reaped children's CPU at its last reading, ticks (see Sampler.settleRoot). */
   rootLastTicks: number;
   /**

@@ -76,8 +76,9 @@ export class ExitLedger {
           // the benchmark VM a shell /proc put at 4.6 s had a record of about 5.5 s (docs/collector.md, Limits).
           tracked.lastSeenMs = Math.max(tracked.lastSeenMs, endedMs);
           // Who its parent was when it exited tells, if that parent left too, whether it was reaped
-          // inside the tree (sample-math.ts settleDepartures).
+          // inside the tree; its own CPU, who used a chain's last moments (sample-math.ts).
           tracked.exitPpid = record.ppid;
+          tracked.exitOwnTicks = record.cpuTicks;
         }
         continue;
       }
@@ -113,6 +114,7 @@ export class ExitLedger {
         schedstatThisTick: null,
         readMark: null,
         exitPpid: record.ppid,
+        exitOwnTicks: record.cpuTicks,
         childTicksBefore: 0,
       };
       // Its CPU reaches the tree through the parent that reaps it (cutime), so nothing is carried.

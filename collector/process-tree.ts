@@ -8,13 +8,28 @@ import type { ProcReader } from "./proc-reader.js";
 import { type ProcStat, parseCmdline, parseIo, parseSchedstat, parseStat } from "./procfs-parse.js";
 import { availableParallelism } from "node:os";
 import type { ExecutionState, OutsideParent, ProcessRecord, ScheduleMark } from "./execution-state.js";
-import { type OutsideRise, settleDepartures, slackTicks } from "./sample-math.js";
+import {
+  type Departure,
+  type OutsideRise,
+  settleDepartures,
+  shareLastMoments,
+  slackTicks,
+} from "./sample-math.js";
 
 /**
  * A fork whose argv is still its parent's this long after it was first seen is taken to run on without
  * exec (a multiprocessing worker): its argv is not read again. One tick at the default interval.
  */
 const FORK_WITHOUT_EXEC_MS = 1000;
+
+/** A departed member as the exit settlement sees it (sample-math.ts settleDepartures). */
+function departureOf(record: ProcessRecord): Departure {
+  return {
+    ...record,
+    zombie: record.state === "Z",
+    reapedSinceTick: record.childTicks - record.childTicksBefore,
+  };
+}
 
 function sameMark(a: ScheduleMark, b: ScheduleMark | null): boolean {
   return b !== null && a.runNs === b.runNs && a.slices === b.slices;
@@ -84,6 +99,7 @@ export class ProcessTree {
       schedstatThisTick: null,
       readMark: null,
       exitPpid: null,
+      exitOwnTicks: null,
       childTicksBefore: stat.cutimeTicks + stat.cstimeTicks,
     };
   }
@@ -184,12 +200,7 @@ export class ProcessTree {
     const goneIds = new Set(gone.map((record) => record.pid));
     const settled = settleDepartures({
       carry: execution.carry,
-      departures: gone.map((record) => ({
-        ...record,
-        exitPpid: record.exitPpid,
-        zombie: record.state === "Z",
-        reapedSinceTick: record.childTicks - record.childTicksBefore,
-      })),
+      departures: gone.map(departureOf),
       liveRise: (pid) => {
         const reaper = goneIds.has(pid) ? undefined : execution.processes.get(pid);
         return reaper?.alive ? reaper.childTicks - reaper.childTicksBefore : undefined;
@@ -203,7 +214,11 @@ export class ProcessTree {
       if (own !== undefined) record.ownTicks = own;
       this.depart(execution, record);
     }
-    if (settled.rootCarriedTicks !== null) execution.rootLastTicks = settled.rootCarriedTicks;
+    if (settled.rootChain !== null) {
+      const pids = new Set(settled.rootChain.pids);
+      execution.rootLastTicks = settled.rootChain.ticks;
+      execution.rootChain = gone.filter((record) => pids.has(record.pid));
+    }
     execution.settledTicks += settled.settledTicks;
   }
 
@@ -348,6 +363,18 @@ export class ProcessTree {
     }
     const missed = Math.max(totalTicks - execution.rootLastTicks, 0);
     execution.carry = { ...execution.carry, ticks: execution.carry.ticks + missed };
+    // The chain's rows get it as their records say they used it, in the next tick's split.
+    const chain = execution.rootChain;
+    const rootRecord = chain.find((record) => record.pid === execution.rootPid);
+    for (const [pid, own] of shareLastMoments(
+      chain.map(departureOf),
+      missed,
+      rootRecord && departureOf(rootRecord),
+    )) {
+      const record = chain.find((member) => member.pid === pid)!;
+      record.ownTicks = own;
+      if (!execution.departed.includes(record)) execution.departed.push(record);
+    }
     return missed;
   }
 

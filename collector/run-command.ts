@@ -17,6 +17,7 @@ import { parseProcCgroup, parseStat } from "./procfs-parse.js";
 import { redactArgv } from "./redact.js";
 import { observeSink } from "./observe-sink.js";
 import type { AccountingMode } from "./process-accounting.js";
+import { MIN_SAMPLE_GAP_MS } from "./sample-math.js";
 import { CLOCK_TICKS_PER_SECOND, type SampleSink, Sampler } from "./sampler.js";
 import type { SampleWriter } from "./writer.js";
 
@@ -222,6 +223,9 @@ export async function runCommand(options: RunOptions): Promise<number> {
         const reapedAfter = reapedChildrenTicks();
         if (reapedBefore !== null && reapedAfter !== null)
           sampler.settleRoot(executionId, (reapedAfter - reapedBefore) / CLOCK_TICKS_PER_SECOND);
+        // A tick closer than this to the loop's last one makes no sample (sample-math.ts), and what
+        // settling added would land in none.
+        await new Promise((resolve) => setTimeout(resolve, MIN_SAMPLE_GAP_MS));
         sampler.tick(); // the last partial tick: the cgroup still holds the final counters
       } catch (error) {
         logger.error({ err: coerceError(error) }, "final tick failed");

@@ -14,6 +14,7 @@ import {
   rootFinalTicks,
   sampleBetween,
   settleDepartures,
+  shareLastMoments,
   slackTicks,
   type TreeReading,
   treeTotals,
@@ -60,6 +61,7 @@ describe("tree totals and exits", () => {
   const departure = (counters: ProcessCounters, more: Partial<Departure> = {}): Departure => ({
     ...counters,
     exitPpid: null,
+    exitOwnTicks: null,
     zombie: false,
     reapedSinceTick: 0,
     ...more,
@@ -147,7 +149,7 @@ describe("tree totals and exits", () => {
           const chain = rootChain(members);
           // What really happened: the root's chain reaped into its final total, plus what it used since.
           const rise = chain + extra;
-          const { carry, rootCarriedTicks } = settleDepartures({
+          const { carry, rootChain: carried } = settleDepartures({
             carry: emptyCarry(),
             departures: chainOf(members, recorded),
             liveRise: (pid) => (pid === 100 && liveReaper ? rise : undefined),
@@ -163,7 +165,7 @@ describe("tree totals and exits", () => {
           }
           if (liveReaper) expect(carry.ticks).toBe(lastReadings - chain);
           else {
-            expect(rootCarriedTicks).toBe(rise);
+            expect(carried?.ticks).toBe(rise);
             expect(carry.ticks).toBe(lastReadings - chain + rise);
           }
         },
@@ -219,6 +221,33 @@ describe("tree totals and exits", () => {
     );
     expect(totals.readBytes).toBeNull();
     expect(totals.writeBytes).toBe(7);
+  });
+});
+
+describe("shareLastMoments", () => {
+  const member = (pid: number, ownTicks: number, exitOwnTicks: number | null): Departure => ({
+    pid,
+    ppid: pid - 1,
+    alive: true,
+    ownTicks,
+    childTicks: 0,
+    rssBytes: 0,
+    readBytes: 0,
+    writeBytes: 0,
+    exitPpid: null,
+    exitOwnTicks,
+    zombie: false,
+    reapedSinceTick: 0,
+  });
+  it("gives the last moments to who the records say used them", () => {
+    const shares = shareLastMoments([member(1, 5, 6), member(2, 0, 0), member(3, 270, 300)], 31, undefined);
+    expect(shares.get(1)).toBeCloseTo(6);
+    expect(shares.has(2)).toBe(false);
+    expect(shares.get(3)).toBeCloseTo(300);
+  });
+  it("gives them to the root without records", () => {
+    const root = member(1, 5, null);
+    expect(shareLastMoments([root, member(2, 270, null)], 30, root)).toEqual(new Map([[1, 35]]));
   });
 });
 

@@ -45,6 +45,8 @@ export function emptyCarry(): Carry {
 export interface Departure extends ProcessCounters {
   /** Its parent when it exited, from its accounting record; null when unknown. */
   exitPpid: number | null;
+  /** Its own final CPU from its accounting record, ticks (sampled by the scheduler tick); null: unknown. */
+  exitOwnTicks: number | null;
   /** A zombie at its last reading: exited, not reaped then (its parent may leave without reaping it). */
   zombie: boolean;
   /**
@@ -60,8 +62,11 @@ export interface DepartureSettlement {
   carry: Carry;
   /** Own ticks to record per departed pid where an exact final total exceeds the readings. */
   ownTicks: Map<number, number>;
-  /** Ticks carried for the root's chain when the root left (what a later settleRoot settles against). */
-  rootCarriedTicks: number | null;
+  /**
+   * When the root left: the ticks carried for its chain and who was in it (what a later settleRoot
+   * settles against, and whose rows it credits).
+   */
+  rootChain: { ticks: number; pids: number[] } | null;
   /** What exact final totals added beyond the readings, ticks (the self-check's settling). */
   settledTicks: number;
 }
@@ -170,7 +175,7 @@ export function settleDepartures(input: {
 
   const carry = { ...input.carry };
   const ownTicks = new Map<number, number>();
-  let rootCarriedTicks: number | null = null;
+  let rootChain: DepartureSettlement["rootChain"] = null;
   let settledTicks = 0;
   for (const [pid, members] of groups()) {
     if (pid >= 0 && input.liveRise(pid) !== undefined) continue;
@@ -191,16 +196,39 @@ export function settleDepartures(input: {
           });
     const root = members.find((member) => member.pid === input.rootPid);
     if (exact !== null && exact > ticks) {
-      // What the readings do not explain ran in the last moments: the root's row gets it, else a top's.
-      const to = root ?? members.find((member) => !reaper.has(member))!;
-      ownTicks.set(to.pid, to.ownTicks + exact - ticks);
+      for (const [pid, own] of shareLastMoments(members, exact - ticks, root)) ownTicks.set(pid, own);
       settledTicks += exact - ticks;
       ticks = exact;
     }
-    if (root) rootCarriedTicks = ticks;
+    if (root) rootChain = { ticks, pids: members.map((member) => member.pid) };
     carry.ticks += ticks;
   }
-  return { carry, ownTicks, rootCarriedTicks, settledTicks };
+  return { carry, ownTicks, rootChain, settledTicks };
+}
+
+/**
+ * Who used the `extra` ticks an exact final total adds beyond a chain's readings (for the rows of the
+ * per-command split): the members in proportion to what their accounting records say they used beyond
+ * their last reading (records sample by the scheduler tick: good weights, not good totals); without
+ * records, the root of the chain (else its first member). Returns their new own ticks.
+ */
+export function shareLastMoments(
+  members: readonly Departure[],
+  extra: number,
+  root: Departure | undefined,
+): Map<number, number> {
+  const beyond = members.map((member) => Math.max((member.exitOwnTicks ?? 0) - member.ownTicks, 0));
+  const weight = beyond.reduce((sum, ticks) => sum + ticks, 0);
+  const shares = new Map<number, number>();
+  if (weight === 0) {
+    const to = root ?? members[0]!;
+    shares.set(to.pid, to.ownTicks + extra);
+    return shares;
+  }
+  members.forEach((member, index) => {
+    if (beyond[index]! > 0) shares.set(member.pid, member.ownTicks + (extra * beyond[index]!) / weight);
+  });
+  return shares;
 }
 
 /**

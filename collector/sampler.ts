@@ -522,6 +522,7 @@ export class Sampler {
       watchRoot: false,
       rootLastSeenMs: init.startedAt.getTime(),
       rootLastTicks: 0,
+      rootChain: [],
       outsideParents: new Map(),
       rootFinalTicks: null,
       settledTicks: 0,
