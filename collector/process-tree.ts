@@ -146,7 +146,9 @@ export class ProcessTree {
    * just before the counters it vouches for, never one taken later in the tick (a fork between a read and
    * a later mark would hide for ever behind a parent that then waits). Children lists are read for every
    * member, quiet or not: a subreaper gains orphans, and a child's `clone(CLONE_PARENT)` gives its parent a
-   * child, without the parent running (process-tree.property.test.ts holds both claims).
+   * child, without the parent running (sampler.test.ts "reads a quiet member's children"). The same holds
+   * for a parent's exit: its children are reparented without running, so they are read again in full.
+   * process-tree.property.test.ts plays any interleaving of forks, exits, reaps and waits against it.
    */
   walk(execution: ExecutionState, now: number): void {
     const gone: ProcessRecord[] = [];
@@ -214,6 +216,8 @@ export class ProcessTree {
       if (own !== undefined) record.ownTicks = own;
       this.depart(execution, record);
     }
+    // Orphans were reparented without running: their next walk reads who their parent is now.
+    for (const record of execution.processes.values()) if (goneIds.has(record.ppid)) record.readMark = null;
     if (settled.rootChain !== null) {
       const pids = new Set(settled.rootChain.pids);
       execution.rootLastTicks = settled.rootChain.ticks;

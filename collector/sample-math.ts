@@ -138,11 +138,6 @@ export function settleDepartures(input: {
     return byReaper;
   };
   /**
-   * Takes members out of a reaper's chains until their readings fit in its rise: those a departed
-   * parent reaped by default (no record says so), and with `tops` the chains' tops too (a live parent
-   * whose rise cannot hold a child did not reap it).
-   */
-  /**
    * The least final total of a departure and what it reaped in this tick, ticks: its last reading, plus
    * what its reaped children's least totals exceed of what its reading already holds of them.
    */
@@ -154,6 +149,17 @@ export function settleDepartures(input: {
   };
   const sumOf = (members: Departure[]) =>
     members.filter((member) => !reaper.has(member)).reduce((ticks, top) => ticks + value(top), 0);
+  // Asked once per reaper: the caller reads /proc for it.
+  const rises = new Map<number, OutsideRise | undefined>();
+  const outsideRise = (pid: number) => {
+    if (!rises.has(pid)) rises.set(pid, input.outsideRise(pid));
+    return rises.get(pid);
+  };
+  /**
+   * Takes members out of a reaper's chains until their readings fit in its rise: those a departed
+   * parent reaped by default (no record says so), and with `tops` the chains' tops too (a live parent
+   * whose rise cannot hold a child did not reap it).
+   */
   const fitInto = (members: Departure[], rise: number, tops: boolean) => {
     const chainTops = members.filter((member) => !reaper.has(member));
     const held = () => sumOf(chainTops.filter((top) => !reapedOutside.has(top)));
@@ -168,7 +174,7 @@ export function settleDepartures(input: {
   };
   for (const [pid, members] of groups()) {
     const live = input.liveRise(pid);
-    const outside = live === undefined ? input.outsideRise(pid) : undefined;
+    const outside = live === undefined ? outsideRise(pid) : undefined;
     if (live !== undefined) fitInto(members, live, true);
     else if (outside !== undefined) fitInto(members, outside.ticks, false);
   }
@@ -184,7 +190,7 @@ export function settleDepartures(input: {
       carry.readBytes += member.readBytes ?? 0;
       carry.writeBytes += member.writeBytes ?? 0;
     }
-    const rise = pid >= 0 ? input.outsideRise(pid) : undefined;
+    const rise = pid >= 0 ? outsideRise(pid) : undefined;
     const exact =
       rise === undefined
         ? null
