@@ -90,6 +90,10 @@ export interface ProcessRecord {
   exitOwnTicks: number | null;
   /** childTicks as of the last walk: their rise is what it reaped since (the polls between included). */
   childTicksBefore: number;
+  /** ownTicks as the last walk read them. */
+  walkOwnTicks: number;
+  /** How far ownTicks rose between the last two walks that read it: its recent pace, ticks per tick. */
+  recentOwnTicks: number;
 }
 
 export interface ExecutionState {

@@ -116,6 +116,8 @@ export class ExitLedger {
         exitPpid: record.ppid,
         exitOwnTicks: record.cpuTicks,
         childTicksBefore: 0,
+        walkOwnTicks: record.cpuTicks,
+        recentOwnTicks: 0,
       };
       // Its CPU reaches the tree through the parent that reaps it (cutime), so nothing is carried.
       execution.departed.push(unseen);

@@ -101,6 +101,8 @@ export class ProcessTree {
       exitPpid: null,
       exitOwnTicks: null,
       childTicksBefore: stat.cutimeTicks + stat.cstimeTicks,
+      walkOwnTicks: stat.utimeTicks + stat.stimeTicks,
+      recentOwnTicks: 0,
     };
   }
 
@@ -149,14 +151,17 @@ export class ProcessTree {
    * child, without the parent running (sampler.test.ts "reads a quiet member's children"). The same holds
    * for a parent's exit: its children are reparented without running, so they are read again in full.
    * process-tree.property.test.ts plays any interleaving of forks, exits, reaps and waits against it.
+   * `readExits` reads the accounting records written since the tick's first read: a member found gone
+   * exited after it, and its record (written before it became a zombie) says who used its last moments.
    */
-  walk(execution: ExecutionState, now: number): void {
+  walk(execution: ExecutionState, now: number, readExits: () => void = () => {}): void {
     const gone: ProcessRecord[] = [];
     for (const record of [...execution.processes.values()]) {
       if (!record.alive) continue;
       const mark = this.scheduleMark(record);
       if (mark !== null && sameMark(mark, record.readMark)) {
         record.lastSeenMs = now;
+        record.recentOwnTicks = 0;
         continue;
       }
       const stat = this.readStat(record.pid, true);
@@ -167,7 +172,10 @@ export class ProcessTree {
       this.refresh(record, stat, now);
       this.readProcessIo(record);
       record.readMark = mark;
+      record.recentOwnTicks = record.ownTicks - record.walkOwnTicks;
+      record.walkOwnTicks = record.ownTicks;
     }
+    if (gone.length > 0) readExits();
     this.settleExits(execution, gone, now);
     // A child adopted here has its own children read in the same walk (a fork that forked again since
     // the last tick is followed down to its newest descendant at once).
@@ -372,7 +380,7 @@ export class ProcessTree {
     const rootRecord = chain.find((record) => record.pid === execution.rootPid);
     for (const [pid, own] of shareLastMoments(
       chain.map(departureOf),
-      missed,
+      totalTicks,
       rootRecord && departureOf(rootRecord),
     )) {
       const record = chain.find((member) => member.pid === pid)!;

@@ -62,6 +62,7 @@ describe("tree totals and exits", () => {
     ...counters,
     exitPpid: null,
     exitOwnTicks: null,
+    recentOwnTicks: 0,
     zombie: false,
     reapedSinceTick: 0,
     ...more,
@@ -225,7 +226,12 @@ describe("tree totals and exits", () => {
 });
 
 describe("shareLastMoments", () => {
-  const member = (pid: number, ownTicks: number, exitOwnTicks: number | null): Departure => ({
+  const member = (
+    pid: number,
+    ownTicks: number,
+    exitOwnTicks: number | null,
+    recentOwnTicks = 0,
+  ): Departure => ({
     pid,
     ppid: pid - 1,
     alive: true,
@@ -236,18 +242,37 @@ describe("shareLastMoments", () => {
     writeBytes: 0,
     exitPpid: null,
     exitOwnTicks,
+    recentOwnTicks,
     zombie: false,
     reapedSinceTick: 0,
   });
   it("gives the last moments to who the records say used them", () => {
-    const shares = shareLastMoments([member(1, 5, 6), member(2, 0, 0), member(3, 270, 300)], 31, undefined);
+    const shares = shareLastMoments([member(1, 5, 6), member(2, 0, 0), member(3, 270, 300)], 306, undefined);
     expect(shares.get(1)).toBeCloseTo(6);
     expect(shares.has(2)).toBe(false);
     expect(shares.get(3)).toBeCloseTo(300);
   });
-  it("gives them to the root without records", () => {
+  it("gives them to the root without records or pace", () => {
     const root = member(1, 5, null);
-    expect(shareLastMoments([root, member(2, 270, null)], 30, root)).toEqual(new Map([[1, 35]]));
+    expect(shareLastMoments([root, member(2, 270, null)], 305, root)).toEqual(new Map([[1, 35]]));
+  });
+  it("counts what a reading already holds of a reaped child as that child's, not as rows", () => {
+    // The root's last poll read it after it reaped `time`, whose final total holds the burner's 296:
+    // the burner's row (265 at its last reading) still lacks the 31 ticks it used since.
+    const root = { ...member(1, 4, null), childTicks: 296, reapedSinceTick: 296 };
+    const shares = shareLastMoments([root, member(2, 0, null), member(3, 265, null, 32)], 4 + 296, root);
+    expect(shares).toEqual(new Map([[3, 296]]));
+  });
+  it("gives them by pace where a record falls short of the reading (CPU contention)", () => {
+    // A burner at 32 ticks a tick whose record (215) is below its last reading (284); its waiting
+    // parent's record holds 2 ticks it used reaping.
+    const shares = shareLastMoments(
+      [member(1, 3, 5, 0), member(2, 0, 0, 0), member(3, 284, 215, 32)],
+      3 + 284 + 17,
+      undefined,
+    );
+    expect(shares.get(1)).toBeCloseTo(3 + 1);
+    expect(shares.get(3)).toBeCloseTo(284 + 16);
   });
 });
 

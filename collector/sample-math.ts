@@ -47,6 +47,8 @@ export interface Departure extends ProcessCounters {
   exitPpid: number | null;
   /** Its own final CPU from its accounting record, ticks (sampled by the scheduler tick); null: unknown. */
   exitOwnTicks: number | null;
+  /** How far its own CPU rose over the last tick interval a walk read it in, ticks: its recent pace. */
+  recentOwnTicks: number;
   /** A zombie at its last reading: exited, not reaped then (its parent may leave without reaping it). */
   zombie: boolean;
   /**
@@ -201,8 +203,8 @@ export function settleDepartures(input: {
             slackTicks: rise.slackTicks,
           });
     const root = members.find((member) => member.pid === input.rootPid);
-    if (exact !== null && exact > ticks) {
-      for (const [pid, own] of shareLastMoments(members, exact - ticks, root)) ownTicks.set(pid, own);
+    if (exact !== null) {
+      for (const [pid, own] of shareLastMoments(members, exact, root)) ownTicks.set(pid, own);
       settledTicks += exact - ticks;
       ticks = exact;
     }
@@ -213,18 +215,31 @@ export function settleDepartures(input: {
 }
 
 /**
- * Who used the `extra` ticks an exact final total adds beyond a chain's readings (for the rows of the
- * per-command split): the members in proportion to what their accounting records say they used beyond
- * their last reading (records sample by the scheduler tick: good weights, not good totals); without
- * records, the root of the chain (else its first member). Returns their new own ticks.
+ * Who used what a chain's exact final total (`finalTicks`) holds beyond its members' rows, for the
+ * per-command split. A member's row is its own CPU at its last reading, and what it had reaped by the
+ * last walk was counted then; the rest is their own CPU since their last readings, at most a tick
+ * interval each. It goes to the members in proportion to what each likely used in that time: what its
+ * accounting record holds beyond its reading, or its pace over the last interval, whichever is more.
+ * Records sample by the scheduler tick, so under CPU contention they fall far short (a burner whose
+ * rusage said 3.00 s had a record of 2.15 s and a last reading of 2.84 s); the pace is what a steady
+ * process used while it was not seen. With neither, the root of the chain (else its first member)
+ * takes it. Returns the new own ticks of those that get a share.
  */
 export function shareLastMoments(
   members: readonly Departure[],
-  extra: number,
+  finalTicks: number,
   root: Departure | undefined,
 ): Map<number, number> {
-  const beyond = members.map((member) => Math.max((member.exitOwnTicks ?? 0) - member.ownTicks, 0));
-  const weight = beyond.reduce((sum, ticks) => sum + ticks, 0);
+  const rows = members.reduce(
+    (ticks, member) => ticks + member.ownTicks + member.childTicks - member.reapedSinceTick,
+    0,
+  );
+  const extra = finalTicks - rows;
+  if (extra <= 0) return new Map();
+  const since = members.map((member) =>
+    Math.max((member.exitOwnTicks ?? 0) - member.ownTicks, member.recentOwnTicks, 0),
+  );
+  const weight = since.reduce((sum, ticks) => sum + ticks, 0);
   const shares = new Map<number, number>();
   if (weight === 0) {
     const to = root ?? members[0]!;
@@ -232,7 +247,7 @@ export function shareLastMoments(
     return shares;
   }
   members.forEach((member, index) => {
-    if (beyond[index]! > 0) shares.set(member.pid, member.ownTicks + (extra * beyond[index]!) / weight);
+    if (since[index]! > 0) shares.set(member.pid, member.ownTicks + (extra * since[index]!) / weight);
   });
   return shares;
 }

@@ -11,6 +11,8 @@ import { silentLogger } from "../common/logger.js";
 import type { NewExecution } from "../db/queries/executions.js";
 import type { NewProcess } from "../db/queries/processes.js";
 import type { NewSample } from "../db/queries/samples.js";
+import type { AcctRecord } from "./acct-format.js";
+import type { ExitSource } from "./process-accounting.js";
 import { Sampler } from "./sampler.js";
 
 const folders: string[] = [];
@@ -106,10 +108,11 @@ function collectingSink() {
   return sink;
 }
 
-function makeSampler(proc: string) {
+function makeSampler(proc: string, exits?: ExitSource) {
   let now = 1_000_000;
   const sink = collectingSink();
   const sampler = new Sampler({
+    exits,
     procRoot: proc,
     cgroupRoot: join(proc, "no-cgroup-fs"),
     hostId: "h",
@@ -507,6 +510,64 @@ describe("Sampler over a fixture /proc", () => {
     advance(200);
     sampler.tick();
     expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(1.53, 6);
+    sampler.close();
+  });
+
+  it("gives a chain's last moments to whom the accounting records name, when they exit after the tick's first read", () => {
+    const { proc, write, exit } = fixture();
+    write(920, { comm: "python3", ppid: 1, utime: 3, start: 800, children: [921] });
+    write(921, { comm: "time", ppid: 920, utime: 0, start: 801, children: [922] });
+    write(922, { comm: "burner", ppid: 921, state: "R", utime: 100, start: 802 });
+    // The chain exits just after a tick read the accounting file: its records come on the next read.
+    const record = (pid: number, ppid: number, comm: string, cpuTicks: number): AcctRecord => ({
+      flag: 0,
+      exitCode: 0,
+      uid: 0,
+      pid,
+      ppid,
+      beginSeconds: 1_700_000_008,
+      elapsedSeconds: 3,
+      cpuTicks,
+      averageMemoryKib: 0,
+      comm,
+    });
+    const written: AcctRecord[] = [];
+    let exitAfterRead = false;
+    const exits: ExitSource = {
+      method: "acct",
+      readNew: () => {
+        const records = written.splice(0);
+        if (exitAfterRead) {
+          exitAfterRead = false;
+          for (const pid of [922, 921, 920]) exit(pid);
+          written.push(
+            record(922, 921, "burner", 150),
+            record(921, 920, "time", 0),
+            record(920, 1, "python3", 3),
+          );
+        }
+        return records;
+      },
+      close: () => {},
+    };
+    const { sampler, sink, advance, at } = makeSampler(proc, exits);
+    const id = sampler.track({ pid: 920, attribution, startedAtMs: at() });
+    advance(1000);
+    sampler.tick();
+    advance(1000);
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(1.03, 6);
+    // The burner ran 0.5 s more; the chain left; the wrapper's wait4 says 1.53 s in all.
+    exitAfterRead = true;
+    advance(1000);
+    sampler.tick();
+    sampler.settleRoot(id, 1.53);
+    advance(200);
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(1.53, 6);
+    const cpuOf = (pid: number) => sink.processRows.filter((row) => row.pid === pid).at(-1)?.cpuSeconds;
+    expect(cpuOf(922)).toBeCloseTo(1.5, 6);
+    expect(cpuOf(920)).toBeCloseTo(0.03, 6);
     sampler.close();
   });
 });

@@ -94,6 +94,8 @@ export interface SamplerOptions {
    * turned on, else the poll. Omitted: the poll.
    */
   accounting?: { mode: AccountingMode; stateDir: string };
+  /** Exited processes from a source of one's own (records read elsewhere), in place of `accounting`. */
+  exits?: ExitSource;
   /** Sees each ended execution's CPU self-check (collector/cpu-self-check.ts): `collect`'s histogram. */
   onCpuCheck?: (check: selfCheck.CpuCheck) => void;
 }
@@ -148,9 +150,11 @@ export class Sampler {
     this.layout = detectCgroupLayout(options.cgroupRoot);
     this.now = options.now ?? Date.now;
     const pageSize = options.pageSize ?? measurePageSize(this.reader, this.procRoot);
-    this.exits = options.accounting
-      ? openExitSource({ ...options.accounting, logger: options.logger, procRoot: this.procRoot })
-      : pollExitSource;
+    this.exits =
+      options.exits ??
+      (options.accounting
+        ? openExitSource({ ...options.accounting, logger: options.logger, procRoot: this.procRoot })
+        : pollExitSource);
     this.tree = new ProcessTree(this.reader, this.procRoot, pageSize, this.now, this.exits.method === "acct");
     this.waits = new ThreadWaits(this.reader, this.procRoot);
     this.discovery = new Discovery({
@@ -407,18 +411,25 @@ export class Sampler {
     this.waits.beginTick();
     const host = this.host.read();
     // Before the walks: a process gone from /proc has its record written already (the kernel writes it
-    // in do_exit, before the process becomes a zombie), so its exact final CPU is known when it departs.
-    try {
-      this.ledger.apply(this.exits.readNew(), now, this.executions);
-    } catch (error) {
-      this.options.logger.error({ err: error }, "reading process accounting failed; exits polled this tick");
-    }
+    // in do_exit, before the process becomes a zombie), so its exact final CPU is known when it departs;
+    // a walk that finds members gone reads again, for those that exited since.
+    const readExits = () => {
+      try {
+        this.ledger.apply(this.exits.readNew(), now, this.executions);
+      } catch (error) {
+        this.options.logger.error(
+          { err: error },
+          "reading process accounting failed; exits polled this tick",
+        );
+      }
+    };
+    readExits();
     const rows: NewSample[] = [];
     const processRows: NewProcess[] = [];
     for (const execution of this.executions.values()) {
       if (execution.endedAt !== null) continue;
       try {
-        this.tree.walk(execution, now);
+        this.tree.walk(execution, now, readExits);
         if (refineFromDescendants(execution, this.refineSources))
           this.options.sink.execution(executionRow(execution, this.options.hostId));
       } catch (error) {
