@@ -194,6 +194,24 @@ describe("tree totals and exits", () => {
     expect(settle(11)).toBe(50);
   });
 
+  it("a zombie child of a live reaper is its reaper's, whoever else left the tree", () => {
+    // 1 exited and waits as a zombie of the live root 100; 2 (waiting) and its busy child 3 leave in
+    // the same tick, 3 after 2, so init reaps 3: the root's rise holds 1's tick and 2's nothing.
+    const member = (pid: number, ppid: number, ownTicks: number, zombie: boolean) =>
+      departure(
+        { pid, ppid, alive: true, ownTicks, childTicks: 0, rssBytes: 0, readBytes: 0, writeBytes: 0 },
+        { zombie },
+      );
+    const { carry } = settleDepartures({
+      carry: emptyCarry(),
+      departures: [member(1, 100, 1, true), member(2, 100, 0, false), member(3, 2, 2, false)],
+      liveRise: (pid) => (pid === 100 ? 1 : undefined),
+      rootPid: 100,
+      outsideRise: () => undefined,
+    });
+    expect(carry.ticks).toBe(2);
+  });
+
   it("one unreadable io makes the tree's bytes unknown, not smaller", () => {
     const totals = treeTotals(
       [

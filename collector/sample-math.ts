@@ -160,13 +160,14 @@ export function settleDepartures(input: {
   /**
    * Takes members out of a reaper's chains until their readings fit in its rise: those a departed
    * parent reaped by default (no record says so), and with `tops` the chains' tops too (a live parent
-   * whose rise cannot hold a child did not reap it).
+   * whose rise cannot hold a child did not reap it: it ignores SIGCHLD, and its children leave no
+   * zombie, so a top that was a zombie at its last reading stays its live parent's).
    */
   const fitInto = (members: Departure[], rise: number, tops: boolean) => {
     const chainTops = members.filter((member) => !reaper.has(member));
     const held = () => sumOf(chainTops.filter((top) => !reapedOutside.has(top)));
     const candidates = members
-      .filter((member) => (reaper.has(member) ? member.exitPpid === null : tops))
+      .filter((member) => (reaper.has(member) ? member.exitPpid === null : tops && !member.zombie))
       .sort((a, b) => Number(b.zombie) - Number(a.zombie) || aboveOf(b).length - aboveOf(a).length);
     for (const member of candidates) {
       if (held() <= rise) break;
