@@ -374,6 +374,31 @@ describe("Sampler over a fixture /proc", () => {
     sampler.close();
   });
 
+  it("joins an orphan with the task's attribution to its execution, and not another copy of the task", () => {
+    const { proc, write } = fixture();
+    const environ = "RIGHTSIZE_PIPELINE=nightly\0RIGHTSIZE_TASK=export\0RIGHTSIZE_RUN=r9\0";
+    write(500, { comm: "launcher", ppid: 1, utime: 0, start: 900, children: [501] });
+    write(501, { comm: "bash", ppid: 500, utime: 0, start: 1000, environ });
+    const { sampler, sink, advance } = makeSampler(proc);
+    sampler.discover();
+    sampler.tick();
+    // A double fork's grandchild went to init; the same task started again elsewhere, by hand.
+    write(5010, { comm: "daemon", ppid: 1, utime: 0, start: 1010, environ });
+    write(5020, { comm: "shell", ppid: 1, utime: 0, start: 1020, children: [5021] });
+    write(5021, { comm: "bash", ppid: 5020, utime: 0, start: 1021, environ });
+    writeFileSync(join(proc, "loadavg"), "0.50 0.40 0.30 1/100 5021\n");
+    advance(1000);
+    sampler.discover();
+    sampler.tick();
+    const roots = new Map(sink.executionRows.map((row) => [row.id, row.rootPid]));
+    expect([...roots.values()].sort()).toEqual([501, 5021]);
+    const executionOf = (pid: number) =>
+      roots.get(sink.processRows.find((row) => row.pid === pid)!.executionId);
+    expect(executionOf(5010)).toBe(501);
+    expect(executionOf(5021)).toBe(5021);
+    sampler.close();
+  });
+
   it("finds new processes by probing the pids handed out since the last tick, and skips threads", () => {
     const { proc, write } = fixture();
     const { sampler, sink, advance } = makeSampler(proc);

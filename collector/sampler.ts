@@ -553,9 +553,12 @@ export class Sampler {
 
   /**
    * A task-shaped process whose attribution names an execution already followed (the same task key, run,
-   * try and map index) is that execution's: a double-forked grandchild reparented to init before any tick
-   * saw it, which inherited the task's environment. It joins the tree while the root lives (its exit is
-   * carried: its reaper is outside). Without a run id nothing says it is the same run.
+   * try and map index) is that execution's: a double-forked grandchild reparented before any tick saw it,
+   * which inherited the task's environment. It joins the tree while the root lives (its exit is carried:
+   * its reaper is outside). Without a run id nothing says it is the same run; and an orphan went to
+   * init or to a subreaper above the root (the nearest one above its lost parent), so a process started
+   * before the root or under another parent is another process of that name (a second copy of the task
+   * started by hand, or by a test beside this one).
    */
   private joinOpenExecution(root: { pid: number; stat: ProcStat; attribution: Attribution }): boolean {
     const wanted = root.attribution;
@@ -572,6 +575,8 @@ export class Sampler {
         known.mapIndex === wanted.mapIndex;
       // Read now: the root's last reading is a tick old, and an orphan of an ended task is not its.
       if (!same || !this.isAlive(execution.rootPid, execution.rootStartTicks)) continue;
+      if (root.stat.startTicks < execution.rootStartTicks) continue;
+      if (root.stat.ppid !== 1 && !this.ancestorsOf(execution.rootPid).has(root.stat.ppid)) continue;
       this.tree.adopt(execution, root.stat, this.now());
       execution.startedThisTick++;
       this.options.logger.info(
@@ -581,6 +586,16 @@ export class Sampler {
       return true;
     }
     return false;
+  }
+
+  /** The pids above `pid` up to init, as /proc says now. */
+  private ancestorsOf(pid: number): Set<number> {
+    const above = new Set<number>();
+    for (let at = this.tree.readStat(pid)?.ppid; at !== undefined && at > 0 && !above.has(at);) {
+      above.add(at);
+      at = this.tree.readStat(at)?.ppid;
+    }
+    return above;
   }
 
   /** A new process discovery found under a tracked parent joins the parent's tree. */
