@@ -12,6 +12,7 @@
  */
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import type { TaskAnalysis } from "../common/analysis-document.js";
+import { taskKeyString } from "../common/task-key.js";
 import { taskKeywordOfPattern, yamlTaskKeywordOfPattern } from "./declaration-patterns.js";
 import type { Finding, Pattern, RequestKind, Resource, ScanResult, TaskSite } from "./findings.js";
 import { workerTarget } from "./helm-values.js";
@@ -62,14 +63,10 @@ export function usableRecommendations(tasks: TaskAnalysis[]): Map<string, TaskAn
   const map = new Map<string, TaskAnalysis>();
   for (const task of tasks) {
     if (task.runs > 0 && task.recommendation.confidence !== "none") {
-      map.set(keyOf(task.orchestrator, task.pipeline, task.task), task);
+      map.set(taskKeyString(task), task);
     }
   }
   return map;
-}
-
-export function keyOf(orchestrator: string, pipeline: string, task: string): string {
-  return `${orchestrator}/${pipeline}/${task}`;
 }
 
 interface Member {
@@ -87,7 +84,9 @@ function wantedFor(
   scan: ScanResult,
   recommendations: Map<string, TaskAnalysis>,
 ): { text: string; value: number } {
-  const analysis = recommendations.get(keyOf(finding.orchestrator, finding.pipeline, task));
+  const analysis = recommendations.get(
+    taskKeyString({ orchestrator: finding.orchestrator, pipeline: finding.pipeline, task }),
+  );
   const request =
     finding.kind !== "limit"
       ? undefined
