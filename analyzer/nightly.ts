@@ -7,13 +7,12 @@ import {
   type AnalysisDocument,
   analysisDocumentSchema,
   type TaskAnalysis,
-  type TaskKey,
   taskAnalysisSchema,
-  taskKeyString,
 } from "../common/analysis-document.js";
 import type { Config } from "../common/config.js";
 import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
+import { type TaskKey, taskKeyString } from "../common/task-key.js";
 import type { Db } from "../db/client.js";
 import {
   type AnalysisWindow,
@@ -27,7 +26,7 @@ import {
   recordAnalysis,
   storeTaskAnalyses,
 } from "../db/queries/profiles.js";
-import { loadTaskHistories, taskKeyText } from "../db/queries/task-histories.js";
+import { loadTaskHistories } from "../db/queries/task-histories.js";
 import type { RecommendationSettings } from "./recommend.js";
 import { declaredValuesOf, matchConfiguredRequest } from "./requests.js";
 import { buildTaskAnalysis } from "./task-analysis.js";
@@ -126,7 +125,7 @@ export async function analyzeTasks(
   const analyses: TaskAnalysis[] = [];
   const failed: BatchResult["failed"] = [];
   for (const key of keys) {
-    const history = histories.get(taskKeyText(key));
+    const history = histories.get(taskKeyString(key));
     if (!history || history.runs.length === 0) continue;
     try {
       analyses.push(

@@ -3,8 +3,9 @@
  * execution itself recorded (its cgroup, or `run --request-cpu`) > what the DAG/flow source declares
  * (`rightsize scan`) > the configuration (`analysis.requests`). Pure.
  */
-import type { RequestSource, TaskKey } from "../common/analysis-document.js";
+import type { RequestSource } from "../common/analysis-document.js";
 import type { ConfiguredRequest } from "../common/config.js";
+import type { TaskKey } from "../common/task-key.js";
 
 /** Values declared in DAG/flow sources for one task; null where nothing (or only a dynamic value) is declared. */
 export interface DeclaredValues {

@@ -2,8 +2,9 @@
  * One task's entry of the analysis document, from its per-run summaries (db/queries/analysis.ts), the
  * percentiles of its per-second cores, the processes it started and the requests that applied. Pure.
  */
-import type { TaskAnalysis, TaskKey } from "../common/analysis-document.js";
+import type { TaskAnalysis } from "../common/analysis-document.js";
 import type { ConfiguredRequest } from "../common/config.js";
+import type { TaskKey } from "../common/task-key.js";
 import type { ProcessSummary, RunSummary } from "../db/queries/task-histories.js";
 import { classifyBottleneck } from "./classify.js";
 import { findRegressions, type RecommendationSettings, type RunFigures, recommend } from "./recommend.js";

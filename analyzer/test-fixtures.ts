@@ -4,7 +4,7 @@
  * exactly as the collector would. Deterministic: the same arguments write the same rows.
  */
 import { createHash } from "node:crypto";
-import type { TaskKey } from "../common/analysis-document.js";
+import type { TaskKey } from "../common/task-key.js";
 import { MiB } from "../common/units.js";
 import type { Db } from "../db/client.js";
 import type { RunSummary } from "../db/queries/task-histories.js";

@@ -17,7 +17,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
-import { createScratchDatabase, type ScratchDatabase } from "../db/scratch-database.js";
+import { createScratchDatabase, type ScratchDatabase } from "../test-support/scratch-database.js";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const cliPath = fileURLToPath(new URL("../cli/main.js", import.meta.url));

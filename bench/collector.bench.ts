@@ -25,7 +25,7 @@ import postgres from "postgres";
 import { startSamplerLoop } from "../collector/loop.js";
 import { Sampler, type SampleSink } from "../collector/sampler.js";
 import { silentLogger } from "../common/logger.js";
-import { createScratchDatabase } from "../db/scratch-database.js";
+import { createScratchDatabase } from "../test-support/scratch-database.js";
 
 const TASKS = 50;
 const HOST_PROCESSES = 1000;

@@ -28,7 +28,7 @@ import { sampleCopyBinary, sampleCopyColumns, sampleCopyText } from "../db/copy.
 import { migrateDatabase } from "../db/migrate.js";
 import { ensurePartitions } from "../db/queries/partitions.js";
 import { ingestSamples, insertSamples, type NewSample } from "../db/queries/samples.js";
-import { createScratchDatabase, type ScratchDatabase } from "../db/scratch-database.js";
+import { createScratchDatabase, type ScratchDatabase } from "../test-support/scratch-database.js";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const executions = 100;

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Table from "cli-table3";
 import { OWNER_SOCKET_NAME } from "../db/embedded.js";
-import { createScratchDatabase } from "../db/scratch-database.js";
+import { createScratchDatabase } from "../test-support/scratch-database.js";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const runs = Number(process.env.WRAPPER_BENCH_RUNS ?? 5);

@@ -164,14 +164,3 @@ export const analysisDocumentSchema = z.object({
 
 export type TaskAnalysis = z.infer<typeof taskAnalysisSchema>;
 export type AnalysisDocument = z.infer<typeof analysisDocumentSchema>;
-
-/** The key that names a task everywhere: DESIGN.md "Task identity". */
-export interface TaskKey {
-  orchestrator: string;
-  pipeline: string;
-  task: string;
-}
-
-export function taskKeyString(key: TaskKey): string {
-  return `${key.orchestrator}/${key.pipeline}/${key.task}`;
-}

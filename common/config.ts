@@ -14,9 +14,9 @@ import type { Node as YamlNode } from "yaml";
 import { ConfigError } from "./errors.js";
 import { maskValue } from "./mask-secrets.js";
 import { InvalidSettingValue } from "./setting-parsers.js";
-import { type Setting, settings } from "./settings.js";
+import { type ParsedSettings, type Setting, settings } from "./settings.js";
 
-export { MAX_BYTES } from "./setting-parsers.js";
+export { type ConfiguredRequest, MAX_BYTES } from "./setting-parsers.js";
 export {
   LISTEN_ADDRESS,
   MAX_TIMER_MS,
@@ -25,69 +25,6 @@ export {
   settingsTable,
   TRUST_ENTRY,
 } from "./settings.js";
-
-/** A declared request from configuration, for tasks whose DAG/flow files declare none. */
-export interface ConfiguredRequest {
-  orchestrator?: string;
-  pipeline: string;
-  /** Omitted: every task of the pipeline. */
-  task?: string;
-  cpuCores?: number;
-  memoryBytes?: number;
-}
-
-export interface Config {
-  database: { url: string };
-  redis: { url: string | null };
-  log: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent" };
-  collector: {
-    intervalMs: number;
-    spoolDir: string;
-    spoolMaxBytes: number;
-    procRoot: string;
-    cgroupRoot: string;
-    hostId: string;
-    /** Airflow's `[logging] log_filename_template`, when it is not the default (docs/collector.md). */
-    airflowLogTemplate: string | null;
-    /** `auto`, `off`, or the URL of a kubelet's `/pods` or of an API server. */
-    kubernetesApi: string;
-    /** This node's name, to ask the API server for this node's pods only. */
-    nodeName: string | null;
-    /** `collector.trust` entries (collector/trust.ts). */
-    trust: string[];
-    /** HOST:PORT of the metrics endpoint of `collect` (Prometheus text or OpenMetrics); null: off. */
-    metricsListen: string | null;
-    accounting: "auto" | "acct" | "poll";
-    stateDir: string;
-  };
-  analysis: {
-    windowDays: number;
-    maxRuns: number;
-    cpuBuffer: number;
-    memoryBuffer: number;
-    cpuRunPercentile: number;
-    memoryPeakPercentile: number;
-    requests: ConfiguredRequest[];
-  };
-  pricing: { cpuHourUsd: number; memoryGibHourUsd: number };
-  schedule: { cron: string; timezone: string };
-  queue: { prefix: string; concurrency: number };
-  retention: { days: number; partitionsAheadDays: number };
-  reports: { outDir: string; baseUrl: string | null };
-  email: { smtpUrl: string | null; from: string; to: string[] };
-  /** `webhookUrl` is a secret (whoever holds it can post): never logged or put in an error message. */
-  slack: { webhookUrl: string | null };
-  github: { token: string | null; apiUrl: string; repo: string | null; baseBranch: string };
-  check: { overRatio: number; minCpuCores: number; minMemoryBytes: number };
-  prefect: { cpuVariables: string[]; memoryVariables: string[] };
-  metrics: {
-    statsd: { host: string; port: number } | null;
-    statsdTags: "none" | "dogstatsd" | "telegraf";
-    statsdPrefix: string;
-    statsdIntervalMs: number;
-    runIds: boolean;
-  };
-}
 
 /** Where each setting's value was read from, for error messages. */
 type Origin =
@@ -251,41 +188,27 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     }
     setPath(result, setting.key, parsed);
   }
-  return toConfig(result);
+  // Each row of the table set its own `section.name` once, to its parser's value: the shape
+  // ParsedSettings derives from the same rows.
+  return toConfig(result as ParsedSettings);
 }
 
+/** The configuration every command receives: the parsed settings, a few named for their units. */
+export type Config = ReturnType<typeof toConfig>;
+
 /** Renames the few settings whose user-facing names carry a unit the typed config spells out. */
-function toConfig(raw: Record<string, unknown>): Config {
-  const value = raw as Record<string, Record<string, unknown>>;
-  const analysis = value.analysis!;
-  const requests = (analysis.requests as Array<ConfiguredRequest & { memory?: number }>).map(
-    ({ memory, ...rest }) => ({ ...rest, ...(memory === undefined ? {} : { memoryBytes: memory }) }),
-  );
+function toConfig(parsed: ParsedSettings) {
+  const { interval, ...collector } = parsed.collector;
+  const { window, ...analysis } = parsed.analysis;
+  const { partitionsAhead, ...retention } = parsed.retention;
+  const { statsdInterval, ...metrics } = parsed.metrics;
+  const { minMemory, ...check } = parsed.check;
   return {
-    ...(value as unknown as Config),
-    collector: (({ interval, ...rest }) => ({ ...rest, intervalMs: interval }))(
-      value.collector!,
-    ) as Config["collector"],
-    analysis: {
-      windowDays: analysis.window,
-      maxRuns: analysis.maxRuns,
-      cpuBuffer: analysis.cpuBuffer,
-      memoryBuffer: analysis.memoryBuffer,
-      cpuRunPercentile: analysis.cpuRunPercentile,
-      memoryPeakPercentile: analysis.memoryPeakPercentile,
-      requests,
-    } as Config["analysis"],
-    retention: {
-      days: value.retention!.days,
-      partitionsAheadDays: value.retention!.partitionsAhead,
-    } as Config["retention"],
-    metrics: (({ statsdInterval, ...rest }) => ({ ...rest, statsdIntervalMs: statsdInterval }))(
-      value.metrics!,
-    ) as Config["metrics"],
-    check: {
-      overRatio: value.check!.overRatio,
-      minCpuCores: value.check!.minCpuCores,
-      minMemoryBytes: value.check!.minMemory,
-    } as Config["check"],
+    ...parsed,
+    collector: { ...collector, intervalMs: interval },
+    analysis: { windowDays: window, ...analysis },
+    retention: { ...retention, partitionsAheadDays: partitionsAhead },
+    metrics: { ...metrics, statsdIntervalMs: statsdInterval },
+    check: { ...check, minMemoryBytes: minMemory },
   };
 }

@@ -122,10 +122,20 @@ function optionalField<T>(
 ): T | undefined {
   return object[name] === undefined ? undefined : parser(object[name]);
 }
+
+/** A declared request from configuration, for tasks whose DAG/flow files declare none. */
+export interface ConfiguredRequest {
+  orchestrator?: string;
+  pipeline: string;
+  /** Omitted: every task of the pipeline. */
+  task?: string;
+  cpuCores?: number;
+  /** `memory` in the file, a size such as `2GiB`. */
+  memoryBytes?: number;
+}
+
 /** `analysis.requests`: a list of { pipeline, task?, orchestrator?, cpuCores?, memory? }. */
-export const requests: SettingParser<
-  Array<{ orchestrator?: string; pipeline: string; task?: string; cpuCores?: number; memory?: number }>
-> = (raw) => {
+export const requests: SettingParser<ConfiguredRequest[]> = (raw) => {
   if (!Array.isArray(raw)) refuse();
   return (raw as unknown[]).map((item) => {
     if (item === null || typeof item !== "object" || Array.isArray(item)) refuse();
@@ -139,7 +149,7 @@ export const requests: SettingParser<
         "cpuCores",
         where(numeric, (value) => value > 0),
       ),
-      memory: optionalField(object, "memory", bytes),
+      memoryBytes: optionalField(object, "memory", bytes),
     };
     // Keys it does not name are dropped; absent ones stay absent.
     return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as {

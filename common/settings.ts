@@ -31,7 +31,7 @@ import {
 
 /** One configuration setting. */
 export interface Setting {
-  /** Dotted path in the YAML file and in the typed configuration. */
+  /** `section.name`: the dotted path in the YAML file and in the parsed settings ({@link ParsedSettings}). */
   key: string;
   /** Environment variable that overrides the file, if any. */
   env?: string;
@@ -55,7 +55,11 @@ export const TRUST_ENTRY =
 /** HOST:PORT (IPv4, [IPv6] or a name) with a TCP port. */
 export const LISTEN_ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
-export const settings: Setting[] = [
+/**
+ * The rows, each with its own key and parser types (`as const`): {@link ParsedSettings} is derived from
+ * them. Readers that only walk the table use {@link settings}.
+ */
+const rows = [
   {
     key: "database.url",
     env: "DATABASE_URL",
@@ -481,7 +485,23 @@ export const settings: Setting[] = [
       "Adds run ids (and the root pid) to exported metrics: one series per run, so off by default (cardinality).",
     parse: boolean,
   },
-];
+] as const satisfies readonly Setting[];
+
+export const settings: readonly Setting[] = rows;
+
+type Row = (typeof rows)[number];
+type SectionOf<Key> = Key extends `${infer Name}.${string}` ? Name : never;
+
+/**
+ * What the table parses a configuration into: one object per section, one entry per row, typed by the
+ * row's parser (`collector.interval` → `{ collector: { interval: number } }`). The loader
+ * (common/config.ts) names a few of them for the units it spells out.
+ */
+export type ParsedSettings = {
+  [S in SectionOf<Row["key"]>]: {
+    [R in Row as R["key"] extends `${S}.${infer Name}` ? Name : never]: ReturnType<R["parse"]>;
+  };
+};
 
 /** The configuration reference as a Markdown table (README "Configuration" is this, checked by a test). */
 export function settingsTable(): string {

@@ -3,7 +3,8 @@
  * runs: phases (start-up, a middle that works through batches with a memory climb and a peak, a
  * write-out), jitter per bucket, and the wall-clock split of each bucket. Deterministic (seeded), like reports/test-fixtures.ts.
  */
-import { type AnalysisDocument, taskKeyString } from "../common/analysis-document.js";
+import type { AnalysisDocument } from "../common/analysis-document.js";
+import { taskKeyString } from "../common/task-key.js";
 import { type RunTimeline, TIMELINE_BUCKETS, type TimelineBucket } from "../db/queries/timelines.js";
 import { seededRandom } from "./test-fixtures.js";
 

@@ -2,7 +2,8 @@
  * The analysis document shaped for templates: ranked groups, verdicts and chart geometry. Pure: numbers
  * in, numbers and strings out. Templates only place what is computed here and format it with helpers.
  */
-import { type AnalysisDocument, type TaskAnalysis, taskKeyString } from "../common/analysis-document.js";
+import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
+import { taskKeyString } from "../common/task-key.js";
 import {
   type AcrossRunsView,
   acrossRunsChart,

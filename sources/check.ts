@@ -4,8 +4,8 @@
  */
 import Table from "cli-table3";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
+import { taskKeyString } from "../common/task-key.js";
 import type { Finding, Resource, ScanResult } from "./findings.js";
-import { keyOf } from "./patcher.js";
 import {
   escapeMarkdown,
   escapeTextLine,
@@ -91,11 +91,11 @@ export function checkRequests(
   failOn: "warning" | "critical",
 ): CheckReport {
   const analyses = new Map<string, TaskAnalysis>();
-  for (const task of document.tasks) analyses.set(keyOf(task.orchestrator, task.pipeline, task.task), task);
+  for (const task of document.tasks) analyses.set(taskKeyString(task), task);
   const items: CheckItem[] = [];
   const seen = new Set<string>();
   for (const site of scan.tasks) {
-    const key = keyOf(site.orchestrator, site.pipeline, site.task);
+    const key = taskKeyString(site);
     if (seen.has(key)) continue;
     seen.add(key);
     const base = { orchestrator: site.orchestrator, pipeline: site.pipeline, task: site.task };
@@ -160,11 +160,11 @@ function nothingToJudge(
       message: `no Airflow task or Prefect deployment found in ${scan.files.length} file(s): nothing to check (wrong --repo?)`,
     };
   }
-  if (!scan.tasks.some((site) => analyses.has(keyOf(site.orchestrator, site.pipeline, site.task)))) {
+  if (!scan.tasks.some((site) => analyses.has(taskKeyString(site)))) {
     const example = scan.tasks[0]!;
     return {
       reason: "no-matching-recommendations",
-      message: `none of the ${document.tasks.length} recommendation(s) matches any of the ${new Set(scan.tasks.map((site) => keyOf(site.orchestrator, site.pipeline, site.task))).size} task(s) found (e.g. ${keyOf(example.orchestrator, example.pipeline, example.task)}): wrong --recommendations or --repo?`,
+      message: `none of the ${document.tasks.length} recommendation(s) matches any of the ${new Set(scan.tasks.map((site) => taskKeyString(site))).size} task(s) found (e.g. ${taskKeyString(example)}): wrong --recommendations or --repo?`,
     };
   }
   return null;

@@ -12,6 +12,7 @@
  */
 import { isMap, isScalar } from "yaml";
 import type { TaskAnalysis } from "../common/analysis-document.js";
+import { taskKeyString } from "../common/task-key.js";
 import { resourceRequirementKeys, resourceRequirementKinds } from "./declaration-patterns.js";
 import { emptyScanResult, type Finding, type ScanResult, type WorkerPool } from "./findings.js";
 import { parseDeclared } from "./quantities.js";
@@ -157,15 +158,15 @@ export function workerTarget(
           (other.pattern === "container_resources" ||
             (workers.slots === 1 && ownPodPatterns.has(other.pattern))),
       )
-      .flatMap((other) => other.tasks.map((task) => `${other.pipeline}/${task}`)),
+      .flatMap((other) =>
+        other.tasks.map((task) =>
+          taskKeyString({ orchestrator: other.orchestrator, pipeline: other.pipeline, task }),
+        ),
+      ),
   );
-  const found = new Set(
-    scan.tasks
-      .filter((site) => site.orchestrator === "airflow")
-      .map((site) => `${site.pipeline}/${site.task}`),
-  );
+  const found = new Set(scan.tasks.filter((site) => site.orchestrator === "airflow").map(taskKeyString));
   const tasks = [...recommendations].filter((analysis) => {
-    const key = `${analysis.pipeline}/${analysis.task}`;
+    const key = taskKeyString(analysis);
     return analysis.orchestrator === "airflow" && found.has(key) && !excluded.has(key);
   });
   if (tasks.length === 0) return null;

@@ -12,6 +12,7 @@
  */
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import type { TaskAnalysis } from "../common/analysis-document.js";
+import { taskKeyString } from "../common/task-key.js";
 import { taskKeywordOfPattern, yamlTaskKeywordOfPattern } from "./declaration-patterns.js";
 import type { Finding, Pattern, RequestKind, Resource, ScanResult, TaskSite } from "./findings.js";
 import { workerTarget } from "./helm-values.js";
@@ -62,14 +63,10 @@ export function usableRecommendations(tasks: TaskAnalysis[]): Map<string, TaskAn
   const map = new Map<string, TaskAnalysis>();
   for (const task of tasks) {
     if (task.runs > 0 && task.recommendation.confidence !== "none") {
-      map.set(keyOf(task.orchestrator, task.pipeline, task.task), task);
+      map.set(taskKeyString(task), task);
     }
   }
   return map;
-}
-
-export function keyOf(orchestrator: string, pipeline: string, task: string): string {
-  return `${orchestrator}/${pipeline}/${task}`;
 }
 
 interface Member {
@@ -87,7 +84,9 @@ function wantedFor(
   scan: ScanResult,
   recommendations: Map<string, TaskAnalysis>,
 ): { text: string; value: number } {
-  const analysis = recommendations.get(keyOf(finding.orchestrator, finding.pipeline, task));
+  const analysis = recommendations.get(
+    taskKeyString({ orchestrator: finding.orchestrator, pipeline: finding.pipeline, task }),
+  );
   const request =
     finding.kind !== "limit"
       ? undefined
@@ -155,6 +154,33 @@ interface Edit {
   text: string;
 }
 
+/** An edit of one file. */
+interface FileEdit extends Edit {
+  file: string;
+}
+
+/** What one step of the plan adds: edits, changes and notes, each in the order it made them. */
+interface PlanPart {
+  edits: FileEdit[];
+  changes: Change[];
+  notes: string[];
+}
+
+/** A task that gets its own declaration of `pattern`, and why. */
+interface Override {
+  site: TaskSite;
+  pattern: Pattern;
+  reasons: string[];
+}
+
+/** One shared declaration's wish for an override of one of its tasks: `key` names the task and pattern. */
+interface WantedOverride {
+  key: string;
+  site: TaskSite;
+  pattern: Pattern;
+  reason: string;
+}
+
 /** Re-quotes a string literal's new text the way the original was quoted. */
 function literalSource(finding: Finding, text: string): string {
   if (finding.literal?.kind !== "string") return text;
@@ -175,21 +201,31 @@ export function planPatches(
   recommendations: Map<string, TaskAnalysis>,
   verify: (file: string, text: string) => string | null = () => null,
 ): PatchPlan {
-  const edits = new Map<string, Edit[]>();
-  const changes: Change[] = [];
-  const notes: string[] = [];
-  const addEdit = (file: string, edit: Edit) => {
-    const list = edits.get(file) ?? [];
-    list.push(edit);
-    edits.set(file, list);
-  };
+  const shared = planSharedValues(scan, recommendations);
+  const overrides = planOverrides(shared.overrides, scan, sources, recommendations);
+  const workers = planWorkerRequests(scan, recommendations);
+  const parts = [shared, overrides, workers];
+  const files = applyEdits(
+    parts.flatMap((part) => part.edits),
+    sources,
+    verify,
+  );
+  const changes = parts.flatMap((part) => part.changes);
+  changes.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+  return { files, changes, notes: parts.flatMap((part) => part.notes) };
+}
 
-  // One group per place in a file: a module variable or default_args shared by several tasks (and, in
-  // prefect.yaml, by several deployments through an anchor) is one group.
+/**
+ * The task declarations' values by place: one group per place in a file, each task it reaches with the
+ * value it wants. A module variable or default_args shared by several tasks (and, in prefect.yaml, by
+ * several deployments through an anchor) is one group. Workers' own requests are left to
+ * {@link planWorkerRequests}.
+ */
+function groupByPlace(scan: ScanResult, recommendations: Map<string, TaskAnalysis>): Member[][] {
   const groups = new Map<string, Member[]>();
   for (const finding of scan.findings) {
     if (finding.dynamic || finding.literal === null || finding.value === null) continue;
-    if (finding.via === "worker") continue; // a worker's own request: planned below
+    if (finding.via === "worker") continue;
     const key = `${finding.file}:${finding.start}:${finding.resource}:${finding.kind}`;
     const members = groups.get(key) ?? [];
     for (const task of finding.tasks) {
@@ -198,155 +234,239 @@ export function planPatches(
     }
     groups.set(key, members);
   }
+  return [...groups.values()];
+}
 
-  const overrides = new Map<string, { site: TaskSite; pattern: Pattern; reasons: string[] }>();
-  for (const members of groups.values()) {
-    const first = members[0]!.finding;
-    const wantedTexts = new Set(members.map((member) => member.wanted));
-    const change = (subset: Member[], how: Change["how"]): Change => ({
-      file: first.file,
-      line: first.line,
-      orchestrator: first.orchestrator,
-      pipeline: [...new Set(subset.map((member) => member.finding.pipeline))].join(", "),
-      tasks: subset.map(label),
-      resource: first.resource,
-      kind: first.kind,
-      from: first.raw,
-      to: literalSource(first, subset[0]!.wanted),
-      fromValue: first.value!,
-      toValue: subset[0]!.wantedValue,
-      fromText: describeValue(first.unit, first.value),
-      toText: describeValue(first.unit, subset[0]!.wantedValue),
-      how,
-    });
-    if (wantedTexts.size === 1) {
-      if (members[0]!.wanted !== first.literal!.text) {
-        addEdit(first.file, { start: first.start, end: first.end, text: members[0]!.wanted });
-        changes.push(change(members, "shared"));
-      }
-      continue;
+/**
+ * Every shared value's new text, and the per-task overrides for tasks that want another value than the
+ * one their shared declaration keeps (merged per task and pattern, with every reason).
+ */
+function planSharedValues(
+  scan: ScanResult,
+  recommendations: Map<string, TaskAnalysis>,
+): PlanPart & { overrides: Override[] } {
+  const groups = groupByPlace(scan, recommendations).map((members) => planGroup(members, scan));
+  const overrides = new Map<string, Override>();
+  for (const { key, site, pattern, reason } of groups.flatMap((group) => group.overrides)) {
+    const override = overrides.get(key) ?? { site, pattern, reasons: [] };
+    if (!override.reasons.includes(reason)) override.reasons.push(reason);
+    overrides.set(key, override);
+  }
+  return {
+    edits: groups.flatMap((group) => group.edits),
+    changes: groups.flatMap((group) => group.changes),
+    notes: groups.flatMap((group) => group.notes),
+    overrides: [...overrides.values()],
+  };
+}
+
+/** The change of `first`'s value to what `subset` (its first member) wants, on behalf of `subset`. */
+function changeOf(first: Finding, subset: Member[], how: Change["how"]): Change {
+  return {
+    file: first.file,
+    line: first.line,
+    orchestrator: first.orchestrator,
+    pipeline: [...new Set(subset.map((member) => member.finding.pipeline))].join(", "),
+    tasks: subset.map(label),
+    resource: first.resource,
+    kind: first.kind,
+    from: first.raw,
+    to: literalSource(first, subset[0]!.wanted),
+    fromValue: first.value!,
+    toValue: subset[0]!.wantedValue,
+    fromText: describeValue(first.unit, first.value),
+    toText: describeValue(first.unit, subset[0]!.wantedValue),
+    how,
+  };
+}
+
+/** The task site a member's value reaches. */
+function siteOf(scan: ScanResult, first: Finding, member: Member): TaskSite | undefined {
+  return scan.tasks.find(
+    (candidate) =>
+      candidate.orchestrator === first.orchestrator &&
+      candidate.pipeline === member.finding.pipeline &&
+      candidate.task === member.task,
+  );
+}
+
+/**
+ * Whether a task can get its own declaration of `first`'s pattern. Not: a prefect.yaml anchor reached
+ * through a shared work pool, a work-pool default, a dag-factory task written as a flow mapping.
+ */
+function canOverride(first: Finding, site: TaskSite | undefined): site is TaskSite {
+  return (
+    site !== undefined &&
+    (taskKeywordOfPattern[first.pattern] !== undefined ||
+      (yamlTaskKeywordOfPattern[first.pattern] !== undefined && site.yamlIndent !== undefined) ||
+      (first.pattern === "prefect_yaml" && site.jobVariablesAlias !== undefined))
+  );
+}
+
+/**
+ * One shared declaration's plan: its new value's edit and change, and the overrides of the tasks that
+ * want another value than the one it keeps.
+ */
+function planGroup(members: Member[], scan: ScanResult): PlanPart & { overrides: WantedOverride[] } {
+  const part: PlanPart = { edits: [], changes: [], notes: [] };
+  const first = members[0]!.finding;
+  const wantedTexts = new Set(members.map((member) => member.wanted));
+  if (wantedTexts.size === 1) {
+    if (members[0]!.wanted !== first.literal!.text) {
+      part.edits.push({ file: first.file, start: first.start, end: first.end, text: members[0]!.wanted });
+      part.changes.push(changeOf(first, members, "shared"));
     }
-    // The tasks sharing this value want different values. The shared literal keeps the value of the
-    // tasks without data (unchanged) or else of the largest group; every other task gets its own.
-    const byWanted = new Map<string, Member[]>();
-    for (const member of members)
-      byWanted.set(member.wanted, [...(byWanted.get(member.wanted) ?? []), member]);
-    // Where no per-task override can be written (a prefect.yaml anchor reached through a shared work
-    // pool), the shared value becomes the largest one wanted, which is enough for every task sharing it.
-    const siteOf = (member: Member) =>
-      scan.tasks.find(
-        (candidate) =>
-          candidate.orchestrator === first.orchestrator &&
-          candidate.pipeline === member.finding.pipeline &&
-          candidate.task === member.task,
-      );
-    const canOverride = (site: TaskSite | undefined) =>
-      site !== undefined &&
-      (taskKeywordOfPattern[first.pattern] !== undefined ||
-        (yamlTaskKeywordOfPattern[first.pattern] !== undefined && site.yamlIndent !== undefined) ||
-        (first.pattern === "prefect_yaml" && site.jobVariablesAlias !== undefined));
-    // Tasks that cannot get a value of their own (a prefect.yaml anchor reached through a shared work
-    // pool, a work-pool default, a dag-factory task written as a flow mapping) keep the shared value,
-    // sized for the largest of them; every other task that wants something else gets an override.
-    const fixed = members.filter((member) => !canOverride(siteOf(member)));
-    const keeperText =
-      fixed.length > 0
-        ? [...fixed].sort((a, b) => b.wantedValue - a.wantedValue)[0]!.wanted
-        : byWanted.has(first.literal!.text)
-          ? first.literal!.text
-          : [...byWanted.entries()].sort(
-              (a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]),
-            )[0]![0];
-    // The new shared value is what those fixed tasks get too: the change is theirs as well.
-    const unserved = fixed.filter((member) => member.wanted !== keeperText);
-    if (keeperText !== first.literal!.text) {
-      addEdit(first.file, { start: first.start, end: first.end, text: keeperText });
-      changes.push(change([...byWanted.get(keeperText)!, ...unserved], "shared"));
-    }
-    const summary = [...byWanted.entries()]
-      .map(
-        ([text, group]) =>
-          `${group.map(label).join(", ")}: ${describeValue(first.unit, group[0]!.wantedValue)} (${text})`,
-      )
-      .join("; ");
-    const reason = `${first.resource} ${first.kind} at ${first.file}:${first.line} is shared by tasks that need different values (${summary})`;
-    if (unserved.length > 0) {
-      notes.push(
-        `${reason}: no per-task override is possible for ${unserved.map(label).join(", ")} in ${first.file} (${first.pattern}); the shared value is the largest one wanted`,
-      );
-    }
-    for (const [text, group] of byWanted) {
-      if (text === keeperText) continue;
-      for (const member of group) {
-        const site = siteOf(member);
-        if (!site || !canOverride(site)) continue;
-        const overrideKey = `${member.finding.pipeline}/${member.task}/${first.pattern}`;
-        const override = overrides.get(overrideKey) ?? { site, pattern: first.pattern, reasons: [] };
-        if (!override.reasons.includes(reason)) override.reasons.push(reason);
-        overrides.set(overrideKey, override);
-        changes.push(change([member], "override"));
-      }
+    return { ...part, overrides: [] };
+  }
+  // The tasks sharing this value want different values: the shared literal keeps one of them
+  // (keptText), every other task gets its own.
+  const byWanted = new Map<string, Member[]>();
+  for (const member of members) byWanted.set(member.wanted, [...(byWanted.get(member.wanted) ?? []), member]);
+  // Tasks that cannot get a value of their own (a prefect.yaml anchor reached through a shared work
+  // pool, a work-pool default, a dag-factory task written as a flow mapping) keep the shared value,
+  // sized for the largest of them, which is enough for every task sharing it; every other task that
+  // wants something else gets an override.
+  const fixed = members.filter((member) => !canOverride(first, siteOf(scan, first, member)));
+  const keeperText = keptText(first, fixed, byWanted);
+  // The new shared value is what those fixed tasks get too: the change is theirs as well.
+  const unserved = fixed.filter((member) => member.wanted !== keeperText);
+  if (keeperText !== first.literal!.text) {
+    part.edits.push({ file: first.file, start: first.start, end: first.end, text: keeperText });
+    part.changes.push(changeOf(first, [...byWanted.get(keeperText)!, ...unserved], "shared"));
+  }
+  const summary = [...byWanted.entries()]
+    .map(
+      ([text, group]) =>
+        `${group.map(label).join(", ")}: ${describeValue(first.unit, group[0]!.wantedValue)} (${text})`,
+    )
+    .join("; ");
+  const reason = `${first.resource} ${first.kind} at ${first.file}:${first.line} is shared by tasks that need different values (${summary})`;
+  if (unserved.length > 0) {
+    part.notes.push(
+      `${reason}: no per-task override is possible for ${unserved.map(label).join(", ")} in ${first.file} (${first.pattern}); the shared value is the largest one wanted`,
+    );
+  }
+  const overrides: WantedOverride[] = [];
+  for (const [text, group] of byWanted) {
+    if (text === keeperText) continue;
+    for (const member of group) {
+      const site = siteOf(scan, first, member);
+      if (!canOverride(first, site)) continue;
+      const key = `${member.finding.pipeline}/${member.task}/${first.pattern}`;
+      overrides.push({ key, site, pattern: first.pattern, reason });
+      part.changes.push(changeOf(first, [member], "override"));
     }
   }
+  return { ...part, overrides };
+}
 
-  for (const { site, pattern, reasons } of overrides.values()) {
+/**
+ * The text a shared declaration keeps when its tasks disagree: the largest one wanted by the tasks that
+ * cannot be overridden (`fixed`); else its current text when some task wants that (tasks without data
+ * do); else the text the most tasks want (ties: the first in text order).
+ */
+function keptText(first: Finding, fixed: Member[], byWanted: Map<string, Member[]>): string {
+  if (fixed.length > 0) return [...fixed].sort((a, b) => b.wantedValue - a.wantedValue)[0]!.wanted;
+  if (byWanted.has(first.literal!.text)) return first.literal!.text;
+  return [...byWanted.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))[0]![0];
+}
+
+/** Each override's edit (a declaration of the task's own, or a merge key over a prefect.yaml anchor). */
+function planOverrides(
+  overrides: Override[],
+  scan: ScanResult,
+  sources: Map<string, string>,
+  recommendations: Map<string, TaskAnalysis>,
+): PlanPart {
+  const part: PlanPart = { edits: [], changes: [], notes: [] };
+  for (const { site, pattern, reasons } of overrides) {
     const reason = reasons.join("; ");
-    notes.push(
+    part.notes.push(
       `override for ${site.orchestrator === "prefect" ? site.pipeline : `${site.pipeline}/${site.task}`} in ${site.file}: ${reason}`,
     );
-    if (pattern === "prefect_yaml" && site.jobVariablesAlias) {
-      // A YAML merge key keeps everything the anchor holds and overrides this deployment's values
-      // (Prefect reads prefect.yaml with PyYAML's safe loader, which honors `<<`).
-      const values = scan.findings
-        .filter(
-          (finding) => finding.pattern === pattern && finding.pipeline === site.pipeline && finding.variable,
-        )
-        .map((finding) => {
-          const text =
-            finding.dynamic || !finding.literal
-              ? finding.raw
-              : literalSource(finding, wantedFor(finding, site.task, scan, recommendations).text);
-          return `${finding.variable}: ${text}`;
-        });
-      const alias = site.jobVariablesAlias;
-      addEdit(site.file, {
-        start: alias.start,
-        end: alias.end,
-        text: `{<<: *${alias.anchor}, ${values.join(", ")}}`,
-      });
-      continue;
-    }
-    const declaration = renderDeclaration(scan, site, pattern, recommendations);
-    const yamlKeyword = yamlTaskKeywordOfPattern[pattern];
-    const keyword = yamlKeyword ?? taskKeywordOfPattern[pattern]!;
-    const existing = site.keywords[keyword];
-    // Names in the reason come from the repository: no line break may end the comment early.
-    const comment = `# rightsize: per-task override, ${reason}`.replace(/[\r\n\u0085\u2028\u2029]+/g, " ");
-    if (yamlKeyword && site.yamlIndent !== undefined && !existing) {
-      // A key of the task's mapping on lines of its own, after the line insertAt ends, in its line ends.
-      const eol = (sources.get(site.file) ?? "")[site.insertAt] === "\r" ? "\r\n" : "\n";
-      const indent = site.yamlIndent;
-      addEdit(site.file, {
-        start: site.insertAt,
-        end: site.insertAt,
-        text: `${eol}${indent}${comment}${eol}${indent}${keyword}: ${declaration}`,
-      });
-    } else if (existing) {
-      addEdit(site.file, { start: existing.start, end: existing.end, text: declaration });
-    } else if (site.bare) {
-      addEdit(site.file, { start: site.insertAt, end: site.insertAt, text: `(${keyword}=${declaration})` });
-    } else {
-      const source = sources.get(site.file) ?? "";
-      const afterOpenParen = source[site.insertAt - 1] === "(";
-      const text =
-        site.indent !== null
-          ? `,\n${site.indent}${comment}\n${site.indent}${keyword}=${declaration}`
-          : `${afterOpenParen ? "" : ", "}${keyword}=${declaration}`;
-      addEdit(site.file, { start: site.insertAt, end: site.insertAt, text });
-    }
+    part.edits.push(
+      pattern === "prefect_yaml" && site.jobVariablesAlias
+        ? mergeKeyOverride(site, site.jobVariablesAlias, scan, recommendations)
+        : declarationOverride(site, pattern, reason, scan, sources, recommendations),
+    );
   }
+  return part;
+}
 
-  // Worker-level requests (the Helm chart's workers.resources) size the workers the tasks run on.
+/**
+ * A prefect.yaml deployment's override: a YAML merge key keeps everything the anchor holds and overrides
+ * this deployment's values (Prefect reads prefect.yaml with PyYAML's safe loader, which honors `<<`).
+ */
+function mergeKeyOverride(
+  site: TaskSite,
+  alias: NonNullable<TaskSite["jobVariablesAlias"]>,
+  scan: ScanResult,
+  recommendations: Map<string, TaskAnalysis>,
+): FileEdit {
+  const values = scan.findings
+    .filter(
+      (finding) =>
+        finding.pattern === "prefect_yaml" && finding.pipeline === site.pipeline && finding.variable,
+    )
+    .map((finding) => {
+      const text =
+        finding.dynamic || !finding.literal
+          ? finding.raw
+          : literalSource(finding, wantedFor(finding, site.task, scan, recommendations).text);
+      return `${finding.variable}: ${text}`;
+    });
+  return {
+    file: site.file,
+    start: alias.start,
+    end: alias.end,
+    text: `{<<: *${alias.anchor}, ${values.join(", ")}}`,
+  };
+}
+
+/**
+ * A task's own declaration of `pattern`: replacing the keyword argument (or YAML key) it passes, or
+ * added after its last argument (its mapping's last key in YAML) with a comment saying why.
+ */
+function declarationOverride(
+  site: TaskSite,
+  pattern: Pattern,
+  reason: string,
+  scan: ScanResult,
+  sources: Map<string, string>,
+  recommendations: Map<string, TaskAnalysis>,
+): FileEdit {
+  const declaration = renderDeclaration(scan, site, pattern, recommendations);
+  const yamlKeyword = yamlTaskKeywordOfPattern[pattern];
+  const keyword = yamlKeyword ?? taskKeywordOfPattern[pattern]!;
+  const existing = site.keywords[keyword];
+  const insert = (text: string): FileEdit => ({
+    file: site.file,
+    start: site.insertAt,
+    end: site.insertAt,
+    text,
+  });
+  // Names in the reason come from the repository: no line break may end the comment early.
+  const comment = `# rightsize: per-task override, ${reason}`.replace(/[\r\n\u0085\u2028\u2029]+/g, " ");
+  if (yamlKeyword && site.yamlIndent !== undefined && !existing) {
+    // A key of the task's mapping on lines of its own, after the line insertAt ends, in its line ends.
+    const eol = (sources.get(site.file) ?? "")[site.insertAt] === "\r" ? "\r\n" : "\n";
+    const indent = site.yamlIndent;
+    return insert(`${eol}${indent}${comment}${eol}${indent}${keyword}: ${declaration}`);
+  }
+  if (existing) return { file: site.file, start: existing.start, end: existing.end, text: declaration };
+  if (site.bare) return insert(`(${keyword}=${declaration})`);
+  const source = sources.get(site.file) ?? "";
+  const afterOpenParen = source[site.insertAt - 1] === "(";
+  return insert(
+    site.indent !== null
+      ? `,\n${site.indent}${comment}\n${site.indent}${keyword}=${declaration}`
+      : `${afterOpenParen ? "" : ", "}${keyword}=${declaration}`,
+  );
+}
+
+/** Worker-level requests (the Helm chart's workers.resources) size the workers the tasks run on. */
+function planWorkerRequests(scan: ScanResult, recommendations: Map<string, TaskAnalysis>): PlanPart {
+  const part: PlanPart = { edits: [], changes: [], notes: [] };
   const workerNotes = new Set<string>();
   for (const finding of scan.findings) {
     if (finding.via !== "worker" || finding.dynamic || finding.literal === null || finding.value === null)
@@ -370,8 +490,8 @@ export function planPatches(
     );
     const wanted = wantedForTarget(finding, target, request);
     if (wanted.text === finding.literal.text) continue;
-    addEdit(finding.file, { start: finding.start, end: finding.end, text: wanted.text });
-    changes.push({
+    part.edits.push({ file: finding.file, start: finding.start, end: finding.end, text: wanted.text });
+    part.changes.push({
       file: finding.file,
       line: finding.line,
       orchestrator: finding.orchestrator,
@@ -388,10 +508,28 @@ export function planPatches(
       how: "shared",
     });
   }
-  notes.push(...workerNotes);
+  part.notes.push(...workerNotes);
+  return part;
+}
 
+/**
+ * The patched files, in path order: each file's edits applied from its end backwards (equal ranges in the
+ * order they were planned). Throws {@link PatchError} on a missing source, overlapping edits, or a result
+ * `verify` refuses.
+ */
+function applyEdits(
+  edits: FileEdit[],
+  sources: Map<string, string>,
+  verify: (file: string, text: string) => string | null,
+): PatchedFile[] {
+  const byFile = new Map<string, Edit[]>();
+  for (const { file, ...edit } of edits) {
+    const list = byFile.get(file) ?? [];
+    list.push(edit);
+    byFile.set(file, list);
+  }
   const files: PatchedFile[] = [];
-  for (const [file, list] of [...edits.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+  for (const [file, list] of [...byFile.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
     const before = sources.get(file);
     if (before === undefined) throw new PatchError(`${file}: source not available for patching`);
     const sorted = list.sort((a, b) => b.start - a.start || b.end - a.end);
@@ -409,8 +547,7 @@ export function planPatches(
       throw new PatchError(`${file}: the patched file would not parse (${problem}); nothing written`);
     files.push({ file, before, after });
   }
-  changes.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
-  return { files, changes, notes };
+  return files;
 }
 
 /** A flow mapping, or null for an empty one (left out of its parent). */

@@ -14,8 +14,9 @@ import { Octokit } from "@octokit/rest";
 import { simpleGit } from "simple-git";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import { UsageError } from "../common/errors.js";
+import { parseTaskKey, type TaskKey, taskKeyString } from "../common/task-key.js";
 import { escapeMarkdown } from "../reports/escape.js";
-import { type Change, keyOf, type PatchPlan } from "./patcher.js";
+import type { Change, PatchPlan } from "./patcher.js";
 
 /** Git or GitHub refused; the message says which step. */
 export class PullRequestError extends Error {
@@ -133,16 +134,21 @@ function isOwnedMessage(message: string, branch: string): boolean {
 
 /** The analyses of the tasks a plan changes, in the document's order: what the PR body's report covers. */
 export function changedTasks(plan: PatchPlan, document: AnalysisDocument): TaskAnalysis[] {
+  // A change's labels are `dag/task`, or a Prefect deployment's pipeline (its one task is the flow run);
+  // a worker's label (`workers (…)`) holds no slash and names no task.
   const changed = new Set(
     plan.changes.flatMap((change) =>
-      change.tasks.map((label) =>
-        change.orchestrator === "prefect"
-          ? keyOf("prefect", label, "__flow__")
-          : keyOf(change.orchestrator, ...splitLabel(label)),
-      ),
+      change.tasks
+        .map((label): TaskKey | null =>
+          change.orchestrator === "prefect"
+            ? { orchestrator: "prefect", pipeline: label, task: "__flow__" }
+            : parseTaskKey(`${change.orchestrator}/${label}`),
+        )
+        .filter((key) => key !== null)
+        .map(taskKeyString),
     ),
   );
-  return document.tasks.filter((task) => changed.has(keyOf(task.orchestrator, task.pipeline, task.task)));
+  return document.tasks.filter((task) => changed.has(taskKeyString(task)));
 }
 
 /**
@@ -168,11 +174,6 @@ export function pullRequestBody(plan: PatchPlan, document: AnalysisDocument, tas
   if (plan.notes.length > 0) lines.push("", ...plan.notes.map((note) => `- ${escapeMarkdown(note)}`));
   if (tasksReport.trim()) lines.push("", tasksReport.trim());
   return `${lines.join("\n")}\n`;
-}
-
-function splitLabel(label: string): [string, string] {
-  const slash = label.lastIndexOf("/");
-  return [label.slice(0, slash), label.slice(slash + 1)];
 }
 
 /** Branch, commit, push and pull request, in that order; the work tree is left on its original branch. */

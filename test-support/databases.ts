@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DatabaseHandle, openDatabase } from "../db/client.js";
 import { migrateDatabase } from "../db/migrate.js";
-import { createScratchDatabase, type ScratchDatabase } from "../db/scratch-database.js";
+import { createScratchDatabase, type ScratchDatabase } from "./scratch-database.js";
 import { postgresAdminUrl } from "./services.js";
 
 export interface TestDatabase {

@@ -7,6 +7,7 @@
  * memory grows with the batch, not with the window.
  */
 import { type SQL, sql } from "drizzle-orm";
+import type { TaskKey } from "../../common/task-key.js";
 import { type Db, queryRows } from "../client.js";
 
 /** The analysis window: executions that started at or after `start` and ended by `end`. */
@@ -17,12 +18,6 @@ export interface AnalysisWindow {
   maxRuns: number;
 }
 
-export interface TaskKeyRow {
-  orchestrator: string;
-  pipeline: string;
-  task: string;
-}
-
 /**
  * Samples of a run lie within its span; the slack covers a collector clock a little off and a last tick
  * written after the end was recorded.
@@ -30,8 +25,8 @@ export interface TaskKeyRow {
 const SAMPLE_SLACK = sql.raw("interval '1 hour'");
 
 /** Task keys with at least one finished execution in the window. */
-export async function listTaskKeysInWindow(db: Db, window: AnalysisWindow): Promise<TaskKeyRow[]> {
-  return queryRows<TaskKeyRow & Record<string, unknown>>(
+export async function listTaskKeysInWindow(db: Db, window: AnalysisWindow): Promise<TaskKey[]> {
+  return queryRows<TaskKey & Record<string, unknown>>(
     db,
     sql`select distinct orchestrator, pipeline, task from task_executions
         where ended_at is not null

@@ -4,9 +4,10 @@
  */
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { taskKeyString } from "../../common/task-key.js";
 import { engines, type TestDatabase } from "../../test-support/databases.js";
 import { queryRows } from "../client.js";
-import { float8ArrayFromBinary, loadTaskHistories, taskKeyText } from "./task-histories.js";
+import { float8ArrayFromBinary, loadTaskHistories } from "./task-histories.js";
 
 const key = { orchestrator: "airflow", pipeline: "etl_daily", task: "load_orders" };
 const other = { orchestrator: "prefect", pipeline: "ingest/prod", task: "__flow__" };
@@ -53,8 +54,8 @@ describe.each(engines)("task histories on $name", ({ create }) => {
       end: new Date("2026-11-21T00:00:00Z"),
       maxRuns: 2,
     });
-    expect([...histories.keys()].sort()).toEqual([taskKeyText(key), taskKeyText(other)].sort());
-    const runs = [...histories.get(taskKeyText(key))!.runs].sort((a, b) => a.runId.localeCompare(b.runId));
+    expect([...histories.keys()].sort()).toEqual([taskKeyString(key), taskKeyString(other)].sort());
+    const runs = [...histories.get(taskKeyString(key))!.runs].sort((a, b) => a.runId.localeCompare(b.runId));
     // r1 started before the window; of r2, r3, r4 the two latest.
     expect(runs.map((run) => run.runId)).toEqual(["r3", "r4"]);
     const [failed, latest] = runs;
@@ -101,7 +102,7 @@ describe.each(engines)("task histories on $name", ({ create }) => {
       end: new Date("2026-11-21T00:00:00Z"),
       maxRuns: 10,
     });
-    const r2 = wider.get(taskKeyText(key))!.runs.find((run) => run.runId === "r2")!;
+    const r2 = wider.get(taskKeyString(key))!.runs.find((run) => run.runId === "r2")!;
     expect(r2).toMatchObject({
       startedAt: new Date("2026-11-19T01:00:00.123Z"),
       durationSeconds: 600.377,

@@ -5,8 +5,9 @@
  * analyzing process's memory grows with the batch, not with the window.
  */
 import { type SQL, sql } from "drizzle-orm";
+import { type TaskKey, taskKeyString } from "../../common/task-key.js";
 import { type Db, queryRows } from "../client.js";
-import type { AnalysisWindow, TaskKeyRow } from "./analysis.js";
+import type { AnalysisWindow } from "./analysis.js";
 
 /** Seconds per thread state, summed over a run's samples. */
 export interface StateSeconds {
@@ -227,12 +228,8 @@ export interface TaskHistory {
 /** Commands listed per task: the few that explain most of its CPU. */
 const PROCESSES_SHOWN = 10;
 
-export function taskKeyText(key: TaskKeyRow): string {
-  return `${key.orchestrator}\u0000${key.pipeline}\u0000${key.task}`;
-}
-
 /** The batch's keys as a relation `k(orchestrator, pipeline, task)`: one parameter, any number of keys. */
-function keysRelation(keys: TaskKeyRow[]): SQL {
+function keysRelation(keys: TaskKey[]): SQL {
   const json = JSON.stringify(
     keys.map((key) => ({ orchestrator: key.orchestrator, pipeline: key.pipeline, task: key.task })),
   );
@@ -268,15 +265,15 @@ function batchRuns(window: AnalysisWindow): SQL {
  */
 export async function loadTaskHistories(
   db: Db,
-  keys: TaskKeyRow[],
+  keys: TaskKey[],
   window: AnalysisWindow,
 ): Promise<Map<string, TaskHistory>> {
   const histories = new Map<string, TaskHistory>();
   if (keys.length === 0) return histories;
   const [runRows, processRows, declaredRows] = await Promise.all([
-    queryRows<RawRunRow & TaskKeyRow>(db, batchRunsQuery(keys, window)),
+    queryRows<RawRunRow & TaskKey>(db, batchRunsQuery(keys, window)),
     queryRows<
-      TaskKeyRow &
+      TaskKey &
         Record<string, unknown> & { command: string; count: number; cpu_seconds: number; peak_rss: number }
     >(
       db,
@@ -292,7 +289,7 @@ export async function loadTaskHistories(
           order by orchestrator, pipeline, task, rank`,
     ),
     queryRows<
-      TaskKeyRow &
+      TaskKey &
         Record<string, unknown> & {
           resource: string;
           kind: string;
@@ -309,7 +306,7 @@ export async function loadTaskHistories(
     ),
   ]);
   for (const row of runRows) {
-    const id = taskKeyText(row);
+    const id = taskKeyString(row);
     let history = histories.get(id);
     if (!history) {
       history = { runs: [], processes: [], declared: [] };
@@ -318,7 +315,7 @@ export async function loadTaskHistories(
     history.runs.push(parseRun(row));
   }
   for (const row of processRows) {
-    histories.get(taskKeyText(row))?.processes.push({
+    histories.get(taskKeyString(row))?.processes.push({
       command: String(row.command),
       count: Number(row.count),
       cpuSeconds: Number(row.cpu_seconds),
@@ -326,7 +323,7 @@ export async function loadTaskHistories(
     });
   }
   for (const row of declaredRows) {
-    histories.get(taskKeyText(row))?.declared.push({
+    histories.get(taskKeyString(row))?.declared.push({
       resource: String(row.resource),
       kind: String(row.kind),
       value: toNumber(row.value),
@@ -337,9 +334,9 @@ export async function loadTaskHistories(
 }
 
 /** One task's history: {@link loadTaskHistories} for a batch of one. */
-export async function loadTaskHistory(db: Db, key: TaskKeyRow, window: AnalysisWindow): Promise<TaskHistory> {
+export async function loadTaskHistory(db: Db, key: TaskKey, window: AnalysisWindow): Promise<TaskHistory> {
   return (
-    (await loadTaskHistories(db, [key], window)).get(taskKeyText(key)) ?? {
+    (await loadTaskHistories(db, [key], window)).get(taskKeyString(key)) ?? {
       runs: [],
       processes: [],
       declared: [],
@@ -352,7 +349,7 @@ export async function loadTaskHistory(db: Db, key: TaskKeyRow, window: AnalysisW
  * are grouped per task in a map and buildTaskAnalysis orders each task's runs, and a final sort of the
  * batch's wide rows spilled to disk (BENCHMARKS.md "analysis").
  */
-export function batchRunsQuery(keys: TaskKeyRow[], window: AnalysisWindow): SQL {
+export function batchRunsQuery(keys: TaskKey[], window: AnalysisWindow): SQL {
   return sql`with keys as (${keysRelation(keys)}), runs as (${batchRuns(window)})
              select r.orchestrator, r.pipeline, r.task, r.id, r.run_id, r.host_id, r.status, r.cpu_source,
                     r.memory_source, r.endpoints, ${runNumbers},

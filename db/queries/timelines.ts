@@ -9,6 +9,7 @@
  * it, so a one-second peak in a 10-hour run stays visible however few pixels the run gets.
  */
 import { type SQL, sql } from "drizzle-orm";
+import { taskKeyString } from "../../common/task-key.js";
 import { type Db, queryRows } from "../client.js";
 import type { AnalysisWindow } from "./analysis.js";
 
@@ -255,7 +256,7 @@ export async function loadTimelines(
       threadTimeTicks,
       buckets: parsed,
     };
-    const key = `${row.orchestrator}/${row.pipeline}/${row.task}`;
+    const key = taskKeyString(row);
     const list = byTask.get(key) ?? [];
     list.push(timeline);
     byTask.set(key, list);
