@@ -5,9 +5,9 @@
  * orphan outlives the test), and the collector run for a while, or started and stopped by SIGTERM.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll } from "vitest";
 import { queryRows } from "../db/client.js";
@@ -64,6 +64,11 @@ export interface CollectorTestBed {
     env?: Record<string, string>,
     options?: { uid?: number; gid?: number; cwd?: string },
   ): ChildProcess;
+  /**
+   * Writes `text` to `path` under the folder (making the folders it needs), makes it executable and
+   * returns its full path: a stand-in for a command a task is started with, such as `airflow`.
+   */
+  executable(path: string, text: string): string;
   /** Runs `collect --duration DURATION` to its end. */
   collect(duration: string, options: CollectOptions): Promise<CliResult>;
   /** Starts `collect` without a duration; resolves once it logged "collector started". */
@@ -129,6 +134,13 @@ export function useCollectorTestBed(folderPrefix: string): CollectorTestBed {
       });
       groups.push(child);
       return child;
+    },
+    executable(path, text) {
+      const file = join(ready(folder, "folder"), path);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, text);
+      chmodSync(file, 0o755);
+      return file;
     },
     collect(duration, options) {
       return runCli(collectArgs(options, ["--duration", duration]), { env: collectEnv(options) });
