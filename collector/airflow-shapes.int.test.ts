@@ -6,7 +6,7 @@
  * flows whose deployments share a name. Needs `npm run build`.
  */
 import { randomUUID } from "node:crypto";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useCollectorTestBed } from "../test-support/collector-tests.js";
@@ -68,20 +68,8 @@ describe("Airflow and Prefect shapes, as they really start tasks", () => {
       child_title: `airflow task supervisor: ${command("a2local_exec")}`,
     });
     // Airflow 2 `--local` argv.
-    const bin = join(bed.folder, "bin");
-    mkdirSync(bin);
-    writeFileSync(join(bin, "airflow"), `#!${python}\nimport time\ntime.sleep(60)\n`);
-    chmodSync(join(bin, "airflow"), 0o755);
-    bed.start(join(bin, "airflow"), [
-      "tasks",
-      "run",
-      "a2argv",
-      "t",
-      "manual__1",
-      "--local",
-      "--map-index",
-      "7",
-    ]);
+    const airflow = bed.executable("bin/airflow", `#!${python}\nimport time\ntime.sleep(60)\n`);
+    bed.start(airflow, ["tasks", "run", "a2argv", "t", "manual__1", "--local", "--map-index", "7"]);
     // Airflow 3 LocalExecutor worker holding the default log; Edge worker job process; a configured
     // template; the pre-2.3 template.
     const local3 = shape({

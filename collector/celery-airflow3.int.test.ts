@@ -11,27 +11,21 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { queryRows } from "../db/client.js";
+import { celeryAppPreamble, startCeleryWorker } from "../test-support/celery-worker.js";
 import { useCollectorTestBed } from "../test-support/collector-tests.js";
-import { burnerArgv, python, relativeError } from "../test-support/process-workloads.js";
-import { redisUrl } from "../test-support/services.js";
+import { burnerArgv, relativeError } from "../test-support/process-workloads.js";
 
-const queue = `rightsize-test-${randomUUID()}`;
 const hostId = `celery-test-${randomUUID().slice(0, 8)}`;
 const bed = useCollectorTestBed("rightsize-celery-test-");
 
-const tasksModule = `
-import json, os, subprocess
+const tasksModule = `${celeryAppPreamble}
+import json, subprocess
 import setproctitle
-from celery import Celery
-
-app = Celery("rightsize_test", broker=os.environ["BROKER"], backend=os.environ["BROKER"])
-app.conf.task_default_queue = os.environ["QUEUE"]
-app.conf.worker_hijack_root_logger = False
 
 @app.task
 def supervise(log_path, ti_id, command):
@@ -52,46 +46,9 @@ def supervise(log_path, ti_id, command):
     return os.getpid()
 `;
 
-const client = `
-import sys, json
-from tasks import supervise
-pids = []
-for log_path, ti_id, command in json.loads(sys.argv[1]):
-    pids.append(supervise.apply_async(args=[log_path, ti_id, command]).get(timeout=300))
-print(json.dumps(pids))
-`;
-
-beforeAll(() => {
-  writeFileSync(join(bed.folder, "tasks.py"), tasksModule);
-  writeFileSync(join(bed.folder, "client.py"), client);
-});
-
-function pythonEnv(): Record<string, string> {
-  return { PATH: "/usr/bin:/bin", BROKER: `${redisUrl}/0`, QUEUE: queue, PYTHONPATH: bed.folder };
-}
-
 describe("Airflow 3 on a real Celery prefork worker", () => {
   it("makes each supervised task its own execution and never the pool child", async () => {
-    bed.start(
-      python,
-      [
-        "-m",
-        "celery",
-        "-A",
-        "tasks",
-        "worker",
-        "--pool=prefork",
-        "--concurrency=1",
-        "-Q",
-        queue,
-        "--without-heartbeat",
-        "--without-mingle",
-        "--without-gossip",
-        "--loglevel=WARNING",
-      ],
-      pythonEnv(),
-      { cwd: bed.folder },
-    );
+    const celery = startCeleryWorker(bed, bed.folder, tasksModule);
 
     // The collector first (its start-up is slow on a loaded machine), then the tasks.
     const collector = await bed.startCollector({ hostId, env: { RIGHTSIZE_KUBERNETES_API: "off" } });
@@ -102,14 +59,7 @@ describe("Airflow 3 on a real Celery prefork worker", () => {
       join(logs, "dag_id=celery_dag/run_id=run_1/task_id=burn/attempt=1.log"),
       join(logs, "dag_id=celery_dag/run_id=run_2/task_id=burn/attempt=2.log"),
     ].map((log) => [log, randomUUID(), burnerArgv(2.5, `${log}.burner`).join(" ")]);
-    const poolPids = JSON.parse(
-      execFileSync(python, [join(bed.folder, "client.py"), JSON.stringify(runs)], {
-        cwd: bed.folder,
-        env: pythonEnv(),
-        encoding: "utf8",
-        timeout: 600_000,
-      }),
-    ) as number[];
+    const poolPids = (await celery.call(runs.map((run) => ["supervise", run]))) as number[];
     // Both tasks ran in the same long-lived pool child.
     expect(poolPids).toHaveLength(2);
     expect(poolPids[0]).toBe(poolPids[1]);

@@ -3,7 +3,7 @@
  * shaped like Airflow 2, Airflow 3, Prefect and explicit env, and the real Postgres. Needs `npm run build`.
  */
 import { randomUUID } from "node:crypto";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -34,23 +34,11 @@ describe("rightsize collect", () => {
     });
 
     // Airflow 2 argv (`airflow tasks run DAG TASK RUN --raw`), with an exec'd child carrying AIRFLOW_CTX_*.
-    const bin = join(bed.folder, "bin");
-    mkdirSync(bin);
-    writeFileSync(
-      join(bin, "airflow"),
+    const airflow = bed.executable(
+      "bin/airflow",
       "#!/bin/sh\nenv AIRFLOW_CTX_DAG_ID=a2dag AIRFLOW_CTX_TASK_ID=a2task AIRFLOW_CTX_TRY_NUMBER=3 sleep 60\n",
     );
-    chmodSync(join(bin, "airflow"), 0o755);
-    bed.start(join(bin, "airflow"), [
-      "tasks",
-      "run",
-      "a2dag",
-      "a2task",
-      "a2run",
-      "--map-index",
-      "4",
-      "--raw",
-    ]);
+    bed.start(airflow, ["tasks", "run", "a2dag", "a2task", "a2run", "--map-index", "4", "--raw"]);
     // Airflow 2 task runner title (setproctitle rewrites argv; `exec -a` does the same).
     bed.start("/bin/bash", ["-c", 'exec -a "airflow task runner: titledag titletask titlerun 77" sleep 60']);
     // Airflow 3: the supervisor keeps the task log open and forks the runner, which retitles itself

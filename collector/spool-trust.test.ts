@@ -18,20 +18,18 @@ import {
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../common/logger.js";
-import { pidOfExitedProcess, replayAll, useTempDirs } from "../test-support/spool-fixtures.js";
-import { inspectSpool, Spool, SpoolFolderUntrustedError } from "./spool.js";
+import { openSpool, pidOfExitedProcess, replayAll, useTempDirs } from "../test-support/spool-fixtures.js";
+import { inspectSpool, SpoolFolderUntrustedError } from "./spool.js";
 
 const tempDir = useTempDirs("rightsize-spool-trust-");
 /** A pid no live process has: segments named after it belong to nobody and are adopted. */
 const deadPid = pidOfExitedProcess();
-const open = (dir: string) => new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
 const isRoot = process.geteuid?.() === 0;
 
 describe("spool folder trust", () => {
   it("makes its folders 0700 and its files 0600", () => {
     const dir = join(tempDir(), "a", "spool");
-    const spool = open(dir);
+    const spool = openSpool(dir);
     spool.append({ n: 1 });
     const [segment] = spool.segments();
     expect(statSync(dir).mode & 0o777).toBe(0o700);
@@ -42,38 +40,38 @@ describe("spool folder trust", () => {
   });
 
   it("refuses a relative folder", () => {
-    expect(() => open("relative/spool")).toThrow(SpoolFolderUntrustedError);
+    expect(() => openSpool("relative/spool")).toThrow(SpoolFolderUntrustedError);
   });
 
   it("refuses a folder writable by others, naming it", () => {
     const dir = tempDir();
     chmodSync(dir, 0o777);
-    expect(() => open(dir)).toThrow(new RegExp(`${dir}: writable by others`));
+    expect(() => openSpool(dir)).toThrow(new RegExp(`${dir}: writable by others`));
   });
 
   it("refuses a folder under a parent others may write (no sticky bit)", () => {
     const parent = tempDir();
     chmodSync(parent, 0o777);
-    expect(() => open(join(parent, "spool"))).toThrow(/writable by others/);
+    expect(() => openSpool(join(parent, "spool"))).toThrow(/writable by others/);
   });
 
   it("refuses a folder that is a link", () => {
     const base = tempDir();
     mkdirSync(join(base, "real"), { mode: 0o700 });
     symlinkSync(join(base, "real"), join(base, "link"));
-    expect(() => open(join(base, "link"))).toThrow(/not a directory/);
+    expect(() => openSpool(join(base, "link"))).toThrow(/not a directory/);
   });
 
   it.runIf(isRoot)("refuses a folder owned by another user", () => {
     const dir = tempDir();
     chownSync(dir, 1000, 1000);
-    expect(() => open(dir)).toThrow(/owned by uid 1000/);
+    expect(() => openSpool(dir)).toThrow(/owned by uid 1000/);
   });
 
   it("tightens a folder of its own that others can read", () => {
     const dir = tempDir();
     chmodSync(dir, 0o755);
-    open(dir);
+    openSpool(dir);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
   });
 
@@ -83,7 +81,7 @@ describe("spool folder trust", () => {
     writeFileSync(victim, "precious\n");
     mkdirSync(join(dir, "rejected"), { mode: 0o700 });
     symlinkSync(victim, join(dir, "rejected", "records.spool"));
-    const spool = open(dir);
+    const spool = openSpool(dir);
     const file = spool.reject({ bad: true });
     expect(readFileSync(victim, "utf8")).toBe("precious\n");
     expect(statSync(file).isFile()).toBe(true);
@@ -95,7 +93,7 @@ describe("spool folder trust", () => {
     const victim = join(tempDir(), "victim");
     writeFileSync(victim, "00000000\t{}\n");
     symlinkSync(victim, join(dir, `segment-000000000001-${deadPid}.spool`));
-    const spool = open(dir);
+    const spool = openSpool(dir);
     spool.append({ n: 1 });
     expect(replayAll(spool)).toEqual([{ n: 1 }]);
     expect(readFileSync(victim, "utf8")).toBe("00000000\t{}\n");
@@ -106,7 +104,7 @@ describe("spool folder trust", () => {
   it("quarantines a folder named like a segment once, instead of retrying it every flush", () => {
     const dir = tempDir();
     mkdirSync(join(dir, `segment-000000000001-${deadPid}.spool`));
-    const spool = open(dir);
+    const spool = openSpool(dir);
     expect(spool.hasRecords()).toBe(false);
     spool.append({ n: 2 });
     expect(replayAll(spool)).toEqual([{ n: 2 }]);
@@ -120,7 +118,7 @@ describe("spool folder trust", () => {
     const forged = join(dir, `segment-000000000001-${deadPid}.spool`);
     writeFileSync(forged, "", { mode: 0o600 });
     chownSync(forged, 1000, 1000);
-    const spool = open(dir);
+    const spool = openSpool(dir);
     expect(replayAll(spool)).toEqual([]);
     expect(spool.stats().quarantined).toBe(1);
   });
@@ -150,7 +148,7 @@ describe("spool folder trust", () => {
     const dir = join(tempDir(), "never-made");
     expect(inspectSpool(dir)).toMatchObject({ exists: false, segments: 0, bytes: 0 });
     expect(existsSync(dir)).toBe(false);
-    const spool = open(dir);
+    const spool = openSpool(dir);
     spool.append({ n: 1 });
     spool.close();
     const seen = inspectSpool(dir);

@@ -2,21 +2,20 @@ import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../common/logger.js";
 import {
+  openSpool,
   pidOfExitedProcess,
   rejectedRecords,
   replayAll,
   useTempDirs,
 } from "../test-support/spool-fixtures.js";
-import { Spool } from "./spool.js";
 
 const tempDir = useTempDirs("rightsize-spool-unit-");
 
 describe("spool", () => {
   it("replays records in append order across segments and removes them", () => {
     const dir = tempDir();
-    const spool = new Spool({ dir, maxBytes: 1024 * 1024, segmentBytes: 200, logger: silentLogger });
+    const spool = openSpool(dir, { segmentBytes: 200 });
     const records = Array.from({ length: 50 }, (_, index) => ({ index, text: "x".repeat(index % 13) }));
     for (const record of records) expect(spool.append(record)).toBe(true);
     expect(spool.segments().length).toBeGreaterThan(5);
@@ -27,11 +26,11 @@ describe("spool", () => {
 
   it("a new spool on the same folder finds what an earlier one left, and appends after it", () => {
     const dir = tempDir();
-    const first = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger, sync: "rotate" });
+    const first = openSpool(dir, { sync: "rotate" });
     first.append({ n: 1 });
     first.append({ n: 2 });
     // No close: the process died. The page cache has the bytes, as after a real crash of the process.
-    const second = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    const second = openSpool(dir);
     expect(second.hasRecords()).toBe(true);
     second.append({ n: 3 });
     expect(replayAll(second)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
@@ -41,7 +40,7 @@ describe("spool", () => {
     const dir = tempDir();
     // Segments written "by" other processes: the parent of this test (alive) and a finished child.
     const scratch = tempDir();
-    const writer = new Spool({ dir: scratch, maxBytes: 1024 * 1024, logger: silentLogger });
+    const writer = openSpool(scratch);
     writer.append({ from: "live" });
     const [liveSource] = writer.segments();
     writer.append({ from: "dead" });
@@ -49,7 +48,7 @@ describe("spool", () => {
     renameSync(liveSource!, join(dir, `segment-000000000001-${process.ppid}.spool`));
     renameSync(deadSource!, join(dir, `segment-000000000002-${pidOfExitedProcess()}.spool`));
 
-    const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    const spool = openSpool(dir);
     spool.append({ from: "me" });
     expect(replayAll(spool)).toEqual([{ from: "dead" }, { from: "me" }]);
     // New segments sort after every existing one, the live process's included.
@@ -58,7 +57,7 @@ describe("spool", () => {
 
   it("refuses appends past its bound and counts them", () => {
     const dir = tempDir();
-    const spool = new Spool({ dir, maxBytes: 1000, logger: silentLogger });
+    const spool = openSpool(dir, { maxBytes: 1000 });
     let accepted = 0;
     for (let index = 0; index < 40; index++) if (spool.append({ index, pad: "y".repeat(40) })) accepted++;
     expect(accepted).toBeGreaterThan(0);
@@ -70,13 +69,13 @@ describe("spool", () => {
 
   it("skips a torn tail and a corrupted middle line, keeping every good record", () => {
     const dir = tempDir();
-    const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    const spool = openSpool(dir);
     for (let n = 0; n < 5; n++) spool.append({ n });
     const [segment] = spool.segments();
     const lines = readFileSync(segment!, "utf8").split("\n");
     lines[2] = lines[2]!.replace('"n":2', '"n":9'); // bit rot: the checksum no longer matches
     writeFileSync(segment!, `${lines.join("\n")}0badc0de\t{"n":`); // and a torn last write
-    const reopened = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    const reopened = openSpool(dir);
     const contents = reopened.read(reopened.segments()[0]!);
     expect(contents.records).toEqual([{ n: 0 }, { n: 1 }, { n: 3 }, { n: 4 }]);
     expect(contents.corruptLines).toBe(2);
@@ -84,7 +83,7 @@ describe("spool", () => {
 
   it("sets refused records aside in rejected/", () => {
     const dir = tempDir();
-    const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    const spool = openSpool(dir);
     expect(spool.reject({ bad: true })).toBe(join(dir, "rejected", "records.spool"));
     expect(rejectedRecords(dir)).toEqual([{ bad: true }]);
   });
@@ -93,7 +92,7 @@ describe("spool", () => {
     fc.assert(
       fc.property(fc.jsonValue(), fc.nat(), (value, cut) => {
         const dir = tempDir();
-        const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+        const spool = openSpool(dir);
         spool.append(value);
         const [segment] = spool.segments();
         const text = readFileSync(segment!, "utf8");

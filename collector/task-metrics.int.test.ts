@@ -6,19 +6,16 @@
  * for it, under the task's shell: the work sits two levels below the root. The OTLP receiver is down for
  * the first seconds. Needs `npm run build`.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queryRows } from "../db/client.js";
 import { sql } from "drizzle-orm";
-import { cliPath } from "../test-support/cli.js";
-import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
+import { useCollectorTestBed } from "../test-support/collector-tests.js";
 import {
   median,
   procCpuSeconds,
@@ -73,8 +70,7 @@ function pointsOf(bodies: string[]): OtlpPoint[] {
   return points;
 }
 
-let database: TestDatabase;
-let folder: string;
+const bed = useCollectorTestBed("rightsize-metrics-test-");
 let receiver: Server | null = null;
 let statsd: Socket;
 let burner: ChildProcess;
@@ -82,8 +78,6 @@ const bodies: string[] = [];
 const datagrams: string[] = [];
 
 beforeAll(async () => {
-  database = await createPostgresTestDatabase();
-  folder = mkdtempSync(join(tmpdir(), "rightsize-metrics-test-"));
   statsd = createSocket("udp4");
   statsd.on("message", (message) => datagrams.push(message.toString("utf8")));
   await new Promise<void>((resolve) => statsd.bind(0, "127.0.0.1", resolve));
@@ -102,8 +96,6 @@ afterAll(async () => {
   killBurner();
   receiver?.close();
   statsd?.close();
-  await database?.drop();
-  rmSync(folder, { recursive: true, force: true });
 });
 
 function listen(port: number): Promise<Server> {
@@ -134,54 +126,40 @@ describe("per-task metrics export", () => {
 
     // The task's shell waits for `timeout`, which waits for the looping shell (GNU timeout forks the
     // command and waits for it): the only CPU is two levels below the root.
-    burner = spawn("/bin/sh", ["-c", '/usr/bin/timeout 300 /bin/sh -c "while :; do :; done"; true'], {
-      stdio: "ignore",
-      detached: true,
+    burner = bed.start("/bin/sh", ["-c", '/usr/bin/timeout 300 /bin/sh -c "while :; do :; done"; true'], {
+      RIGHTSIZE_ORCHESTRATOR: "airflow",
+      RIGHTSIZE_PIPELINE: dag,
+      RIGHTSIZE_TASK: "burn",
+      RIGHTSIZE_RUN: "manual__1",
+      RIGHTSIZE_TRY: "2",
+    });
+    // Not awaited: the reading below comes before the collector's first look.
+    const collector = await bed.startCollector({
+      hostId,
+      args: ["--duration", "90s"],
       env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        RIGHTSIZE_ORCHESTRATOR: "airflow",
-        RIGHTSIZE_PIPELINE: dag,
-        RIGHTSIZE_TASK: "burn",
-        RIGHTSIZE_RUN: "manual__1",
-        RIGHTSIZE_TRY: "2",
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `http://127.0.0.1:${port}/v1/metrics`,
+        OTEL_METRIC_EXPORT_INTERVAL: "1000",
+        RIGHTSIZE_STATSD: `127.0.0.1:${(statsd.address() as AddressInfo).port}`,
+        RIGHTSIZE_STATSD_TAGS: "dogstatsd",
+        RIGHTSIZE_STATSD_INTERVAL: "1s",
       },
+      awaitStart: false,
     });
-    const collector = spawn(
-      process.execPath,
-      [cliPath, "--db", database.url, "collect", "--interval", "500ms", "--duration", "90s"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          RIGHTSIZE_HOST_ID: hostId,
-          RIGHTSIZE_SPOOL_DIR: join(folder, "spool"),
-          OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `http://127.0.0.1:${port}/v1/metrics`,
-          OTEL_METRIC_EXPORT_INTERVAL: "1000",
-          RIGHTSIZE_STATSD: `127.0.0.1:${(statsd.address() as AddressInfo).port}`,
-          RIGHTSIZE_STATSD_TAGS: "dogstatsd",
-          RIGHTSIZE_STATSD_INTERVAL: "1s",
-          LOG_LEVEL: "warn",
-        },
-      },
-    );
-    let stderr = "";
-    collector.stderr!.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    const exited = new Promise<number | null>((resolve) => collector.on("close", resolve));
     // The loop is the tree's last process; its CPU now, before the collector could have counted any.
     const tree = await treeOf(burner.pid!);
     const loop = tree.at(-1)!;
     const cpuAtStart = procCpuSeconds(loop)!;
     const until = async (what: string, done: () => boolean) => {
       for (let waited = 0; !done(); waited += 100) {
-        if (waited > 60_000) throw new Error(`gave up waiting for ${what}; collector said: ${stderr}`);
+        if (waited > 60_000)
+          throw new Error(`gave up waiting for ${what}; collector said: ${collector.stderr()}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     };
     // The receiver comes up only once the collector found it down; the collector stops after three
     // exports have arrived since.
-    await until("a failed export", () => stderr.includes("OTLP metrics export failed"));
+    await until("a failed export", () => collector.stderr().includes("OTLP metrics export failed"));
     receiver = await listen(port);
     // The reference: the loop's cores over the time the received exports span, and the tree's memory.
     const cpuAtReceiver = procCpuSeconds(loop)!;
@@ -191,21 +169,20 @@ describe("per-task metrics export", () => {
     const loopCores = (cpuAtThird - cpuAtReceiver) / ((Date.now() - receiverAtMs) / 1000);
     const treeRss = tree.reduce((sum, pid) => sum + (procRssBytes(pid) ?? 0), 0);
     const treeReadBytes = tree.reduce((sum, pid) => sum + readBytesOf(pid), 0);
-    collector.kill("SIGTERM");
-    const code = await exited;
+    const code = await collector.stop();
     const cpuAtStop = procCpuSeconds(loop)!;
     killBurner();
-    expect(code, stderr).toBe(0);
+    expect(code, collector.stderr()).toBe(0);
     expect(loopCores, "the loop's own cores").toBeGreaterThan(0.2);
 
     // The outage was noticed and said (above), and cost no sample.
     const [execution] = await queryRows<{ id: string }>(
-      database.handle.db,
+      bed.database.handle.db,
       sql`select id from task_executions where pipeline = ${dag} and host_id = ${hostId}`,
     );
     expect(execution).toBeDefined();
     const stored = await queryRows<{ ts: Date | string }>(
-      database.handle.db,
+      bed.database.handle.db,
       sql`select ts from samples where execution_id = ${execution!.id} order by ts`,
     );
     // Ticks kept their 500-ms pace through the outage: no gap near an export timeout (1 s) or more,

@@ -2,8 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DatabaseUnavailableError } from "../common/errors.js";
 import { silentLogger } from "../common/logger.js";
 import type { NewExecution } from "../db/queries/executions.js";
-import { rejectedRecords, useTempDirs } from "../test-support/spool-fixtures.js";
-import { Spool } from "./spool.js";
+import { openSpool, rejectedRecords, useTempDirs } from "../test-support/spool-fixtures.js";
 import { executionProblem, reviveBatch } from "./writer-batch.js";
 import { isConnectionError, RefusedRows, SetAside, WriteTimeoutError } from "./writer-set-aside.js";
 import { testExecution, testHost, testProcess, testSample } from "./writer-test-rows.js";
@@ -126,7 +125,7 @@ describe("SetAside", () => {
   const tempDir = useTempDirs("rightsize-set-aside-");
   function setAsideIn(): { setAside: SetAside; rejected: () => unknown[] } {
     const dir = tempDir();
-    const spool = new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger });
+    const spool = openSpool(dir);
     return { setAside: new SetAside(spool, silentLogger), rejected: () => rejectedRecords(dir) };
   }
 

@@ -10,10 +10,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { CollectorTestBed } from "./collector-tests.js";
+import { python } from "./process-workloads.js";
 import { redisUrl } from "./services.js";
 
-/** Debian's interpreter: the one python3-celery, python3-redis and python3-setproctitle are installed for. */
-const python = "/usr/bin/python3";
 const execFileAsync = promisify(execFile);
 
 /** The lines a tasks module starts with: the app on the test broker and its queue. */

@@ -5,9 +5,9 @@
  * orphan outlives the test), and the collector run for a while, or started and stopped by SIGTERM.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll } from "vitest";
 import { queryRows } from "../db/client.js";
@@ -27,8 +27,18 @@ export interface CollectOptions {
   args?: string[];
 }
 
+/** How `startCollector` starts `collect`. */
+export interface StartCollectorOptions extends CollectOptions {
+  /**
+   * Resolve once it logged "collector started" (it logs at info level for that), or else as soon as it
+   * is spawned (at warn level), for a test that reads its workload before the collector's first look.
+   * @defaultValue true
+   */
+  awaitStart?: boolean;
+}
+
 export interface RunningCollector {
-  /** What it logged so far (at info level). */
+  /** What it logged so far (at info level, or warn when not awaited). */
   stderr(): string;
   /** Sends SIGTERM and resolves with its exit code (a signal's name when a signal ended it). */
   stop(): Promise<number | string | null>;
@@ -64,10 +74,18 @@ export interface CollectorTestBed {
     env?: Record<string, string>,
     options?: { uid?: number; gid?: number; cwd?: string },
   ): ChildProcess;
+  /**
+   * Writes `text` to `path` under the folder (making the folders it needs), makes it executable and
+   * returns its full path: a stand-in for a command a task is started with, such as `airflow`.
+   */
+  executable(path: string, text: string): string;
   /** Runs `collect --duration DURATION` to its end. */
   collect(duration: string, options: CollectOptions): Promise<CliResult>;
-  /** Starts `collect` without a duration; resolves once it logged "collector started". */
-  startCollector(options: CollectOptions): Promise<RunningCollector>;
+  /**
+   * Starts `collect` (without a duration unless `args` give one); resolves once it logged "collector
+   * started", or at once when `awaitStart` is false.
+   */
+  startCollector(options: StartCollectorOptions): Promise<RunningCollector>;
   /** The executions stored for `hostId`, in run id order. */
   executions(hostId: string): Promise<StoredExecution[]>;
 }
@@ -130,30 +148,41 @@ export function useCollectorTestBed(folderPrefix: string): CollectorTestBed {
       groups.push(child);
       return child;
     },
+    executable(path, text) {
+      const file = join(ready(folder, "folder"), path);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, text);
+      chmodSync(file, 0o755);
+      return file;
+    },
     collect(duration, options) {
       return runCli(collectArgs(options, ["--duration", duration]), { env: collectEnv(options) });
     },
     async startCollector(options) {
+      const awaitStart = options.awaitStart ?? true;
       const child = spawn(process.execPath, [cliPath, ...collectArgs(options, [])], {
-        env: { ...process.env, ...collectEnv(options), LOG_LEVEL: "info" },
+        env: { ...process.env, ...collectEnv(options), LOG_LEVEL: awaitStart ? "info" : "warn" },
         stdio: ["ignore", "pipe", "pipe"],
         detached: true,
       });
       groups.push(child);
       child.stdout.resume();
       let stderr = "";
+      child.stderr.on("data", (chunk) => {
+        stderr += chunk;
+      });
       const exited = new Promise<number | string | null>((resolve) =>
         child.on("exit", (code, signal) => resolve(code ?? signal)),
       );
-      await new Promise<void>((resolve, reject) => {
-        child.stderr.on("data", (chunk) => {
-          stderr += chunk;
-          if (stderr.includes("collector started")) resolve();
+      if (awaitStart)
+        await new Promise<void>((resolve, reject) => {
+          child.stderr.on("data", () => {
+            if (stderr.includes("collector started")) resolve();
+          });
+          void exited.then((code) =>
+            reject(new Error(`collect exited (${code}) before it started:\n${stderr}`)),
+          );
         });
-        void exited.then((code) =>
-          reject(new Error(`collect exited (${code}) before it started:\n${stderr}`)),
-        );
-      });
       return {
         stderr: () => stderr,
         stop: () => {

@@ -1,13 +1,15 @@
 /**
- * Fixtures of the spool's and the writer's tests: scratch folders that go away after the test, the whole
- * replay of a spool, what a spool set aside in `rejected/`, and a pid nobody has.
+ * Fixtures of the spool's and the writer's tests: scratch folders that go away after the test, a spool
+ * opened as the tests open it, the whole replay of a spool, what a spool set aside in `rejected/`, and a
+ * pid nobody has.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach } from "vitest";
-import { parseLine, type Spool } from "../collector/spool.js";
+import { parseLine, Spool, type SpoolOptions } from "../collector/spool.js";
+import { silentLogger } from "../common/logger.js";
 
 /**
  * Registers the clean-up and returns a maker of scratch folders named `PREFIX…` under the temp folder,
@@ -23,6 +25,14 @@ export function useTempDirs(prefix: string, removeAfter: "each" | "all" = "each"
     dirs.push(dir);
     return dir;
   };
+}
+
+/**
+ * A spool on `dir` bounded at 1 MiB (room for everything a test appends, unless it sets a smaller
+ * `maxBytes` to reach the bound) that logs nothing; `options` override any of that.
+ */
+export function openSpool(dir: string, options: Partial<Omit<SpoolOptions, "dir">> = {}): Spool {
+  return new Spool({ dir, maxBytes: 1024 * 1024, logger: silentLogger, ...options });
 }
 
 /** Replays a whole spool as the writer does: every segment's records in order, each segment removed. */
