@@ -23,7 +23,7 @@ import { coresText, percentText } from "./statistics.js";
  * than the 15 % buffer the recommendation adds, so a task sized by us does not land here.
  */
 export const MEMORY_PRESSURE_SHARE = 0.9;
-/** Throttled in more than this share of CFS periods: the issue's threshold (5 %), which is also where
+/** Throttled in more than this share of CFS periods: a chosen threshold (5 %), which is also where
  * Kubernetes' CPUThrottlingHigh alert (kube-prometheus, 25 %) would be far too late for batch work. */
 export const THROTTLED_SHARE = 0.05;
 /**

@@ -119,7 +119,7 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     };
   };
   const threadTimeShares = sharesOf(threadSeconds, threadTotal);
-  // DESIGN.md: timeShares are wall-clock shares; thread time is the fallback for runs without them.
+  // timeShares are wall-clock shares, thread time the fallback for runs without them (docs/architecture.md).
   const timeShares = wallSeconds && wallTotal > 0 ? sharesOf(wallSeconds, wallTotal) : threadTimeShares;
   const throttled = sum(runs.map((run) => run.throttledPeriods));
   const periods = sum(runs.map((run) => run.totalPeriods));

@@ -22,7 +22,7 @@ import { createScratchDatabase, type ScratchDatabase } from "../test-support/scr
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const cliPath = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 const nightPath = fileURLToPath(new URL("./analysis-night.js", import.meta.url));
-/** The issue's shape: 20 runs of 500 one-second ticks per task; the task count sets the size. */
+/** BENCHMARKS.md "analysis" shape: 20 runs of 500 one-second ticks per task; the task count sets the size. */
 const runsPerTask = 20;
 const ticksPerRun = 500;
 

@@ -1,5 +1,5 @@
 /**
- * Collector CPU per tick (issue 3): 50 task processes tracked on a host with 1,000 processes (950 plain
+ * Collector CPU per tick: 50 task processes tracked on a host with 1,000 processes (950 plain
  * `sleep`s + 50 tasks with RIGHTSIZE_* env, each its own task execution: python loops waking every
  * 250 ms, or with COLLECTOR_BENCH_TASKS=idle `sleep`s), side by side in one run with
  * pidusage and systeminformation's processes() over the same 50 pids, and `pidstat` (sysstat). Target:

@@ -1,5 +1,5 @@
 /**
- * What live per-task metrics export costs the collector (issue target: within the collector's ≤ 0.5 % of a
+ * What live per-task metrics export costs the collector (target: within the collector's ≤ 0.5 % of a
  * core). 50 running tasks each get one sample row a second, as the sampler hands them to the writer;
  * the exporters run on their real timers against real receivers on loopback (an OTLP/HTTP server, a UDP
  * socket). Floor: the same rows to the writer alone. The cost is this process's CPU time over the run's

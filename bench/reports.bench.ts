@@ -1,5 +1,5 @@
 /**
- * Report rendering for 1,000 tasks (DESIGN.md "Performance and scale"; issue target: HTML under 2 s and
+ * Report rendering for 1,000 tasks (target, docs/architecture.md "Performance and scale": HTML under 2 s and
  * under 5 MB), each task with two timelines (its latest run and a 10-hour worst run, 40 buckets each, as
  * db/queries/timelines.ts returns them). Floor: JSON.stringify of the same document and timelines, the
  * least any renderer must do to walk them.

@@ -2,10 +2,10 @@
  * Airflow attribution resolvers: pure functions of what a process shows (argv or title, attribution keys of
  * its environment, open files). Each names the upstream file whose behaviour it reads back.
  *
- * Two roles (DESIGN.md "Attribution"): a *task* process is an execution's root; a *serving* process (a
- * Celery pool child, a LocalExecutor or Edge worker, an Airflow 3 supervisor) runs many tasks one after
- * another and is never an execution itself: the child it forks for a task is the root, with the attribution
- * the serving process shows while that child starts.
+ * Two roles (docs/collector.md "How task processes are recognised"): a *task* process is an execution's
+ * root; a *serving* process (a Celery pool child, a LocalExecutor or Edge worker, an Airflow 3 supervisor)
+ * runs many tasks one after another and is never an execution itself: the child it forks for a task is the
+ * root, with the attribution the serving process shows while that child starts.
  */
 import {
   cachedLogTemplate,

@@ -1,5 +1,5 @@
 /**
- * What an attribution resolver returns (DESIGN.md "Task identity"), and the small parsers resolvers share.
+ * What an attribution resolver returns (docs/architecture.md "Task key"), and the small parsers resolvers share.
  */
 
 /** A task execution's identity as far as one process tells it. */

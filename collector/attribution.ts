@@ -1,8 +1,9 @@
 /**
- * Attribution resolvers (DESIGN.md "Attribution"): given what a process shows (argv or title, the
- * attribution keys of its environment, its open files), which task execution does it start? First match
- * wins; the result is inherited by the process's descendants. Pure functions of plain data; the Airflow
- * shapes live in collector/airflow-attribution.ts, Kubernetes pods in collector/kubernetes-pods.ts.
+ * Attribution resolvers (docs/collector.md "How task processes are recognised"): given what a process
+ * shows (argv or title, the attribution keys of its environment, its open files), which task execution
+ * does it start? First match wins; the result is inherited by the process's descendants. Pure functions
+ * of plain data; the Airflow shapes live in collector/airflow-attribution.ts, Kubernetes pods in
+ * collector/kubernetes-pods.ts.
  */
 import {
   fromAirflowArgv,
@@ -73,7 +74,7 @@ export interface PrefectIdentity {
 }
 
 /**
- * The Prefect pipeline key (DESIGN.md "Task identity"): `FLOW/DEPLOYMENT`, as Prefect names a deployment
+ * The Prefect pipeline key (docs/architecture.md "Task key"): `FLOW/DEPLOYMENT`, as Prefect names a deployment
  * (`prefect deployment run FLOW/DEPLOYMENT`); `FLOW` for a flow run without a deployment. Prefect refuses
  * `/` in flow names (prefect `src/prefect/types/names.py` `BANNED_CHARACTERS`, checked by
  * `src/prefect/flows.py` `Flow.__init__` via `_raise_on_name_with_banned_characters`, at ce79dd3), so a

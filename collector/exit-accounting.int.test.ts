@@ -357,7 +357,7 @@ while time.time() < end:
     expect(s.thread.idle / (s.thread.cpu + s.thread.cpuWait + s.thread.idle)).toBeGreaterThan(0.5);
     expect(["cpu", "cpu-contention"]).toContain(classify(watched.samples).bottleneck);
     if (s.wall.cpuWait / s.interval < 0.1) expect(classify(watched.samples).bottleneck).toBe("cpu");
-    // Where it hardly queued, the issue's own bound: on a CPU ≥ 90 % of the wall clock.
+    // Where it hardly queued, a chosen bound: on a CPU ≥ 90 % of the wall clock.
     if (s.wall.cpuWait / s.interval < 0.05) expect(s.wall.cpu / s.interval).toBeGreaterThanOrEqual(0.9);
   });
 

@@ -7,7 +7,7 @@ import type { Sampler } from "./sampler.js";
 
 /**
  * Children lists of busy tracked trees are re-read this often, so a subprocess living ≥ ~10 ms is seen
- * (the issue's short-lived children live < 100 ms). A poll is one read of /proc/loadavg when nothing
+ * (collector/run.int.test.ts's children live ~50 ms). A poll is one read of /proc/loadavg when nothing
  * was forked; measured cost in BENCHMARKS.md "collector".
  */
 export const DEFAULT_POLL_MS = 10;

@@ -1,8 +1,9 @@
 /**
  * Thin synchronous readers of procfs and cgroupfs. procfs reports size 0 for its files, so readFileSync
  * grows its buffer by trial; reading with readSync into one reused buffer is about a third cheaper, and
- * re-reading through a kept fd (pread at offset 0 regenerates the file) halves that again (DESIGN.md
- * "Performance"). A file that vanished (the process exited) or that we may not read returns `undefined`.
+ * re-reading through a kept fd (pread at offset 0 regenerates the file) halves that again (measured
+ * when written; the tick they serve: BENCHMARKS.md "collector"). A file that vanished (the process
+ * exited) or that we may not read returns `undefined`.
  */
 import { closeSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 

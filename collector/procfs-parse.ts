@@ -161,7 +161,8 @@ export function parseCmdline(text: string): string[] {
   return parts;
 }
 
-/** The environment keys attribution reads; nothing else is ever kept (DESIGN.md "Attribution"). */
+/** The environment keys attribution reads; nothing else is ever kept (docs/collector.md "How task
+ * processes are recognised"). */
 export function isAttributionEnvKey(key: string): boolean {
   return (
     key.startsWith("RIGHTSIZE_") ||

@@ -141,7 +141,7 @@ f.flush(); os.fsync(f.fileno()); f.close()`;
   });
 
   it("keeps the CPU of 200 short-lived children and lists their command with its count", async () => {
-    // Each awk lives ~50 ms (well under the 100 ms the issue names); `times` prints the kernel's account of the shell and its reaped children.
+    // Each awk lives ~50 ms (docs/collector.md "Short-lived subprocesses"); `times` prints the kernel's account of the shell and its reaped children.
     const script = `i=0; while [ $i -lt 200 ]; do awk 'BEGIN{for(i=0;i<1000000;i++)s+=i}'; i=$((i+1)); done; times`;
     const { result, samples, processes } = await run("children", ["/bin/sh", "-c", script]);
     expect(result.code).toBe(0);

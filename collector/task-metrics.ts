@@ -84,8 +84,8 @@ export interface LiveTask {
 
 /**
  * The attributes of an execution's metrics: OpenTelemetry semantic conventions where they exist
- * (`host.name`, `k8s.pod.uid`, `process.pid`), orchestrator attributes named as the issue tracker of
- * each orchestrator and their OpenTelemetry integrations do (`airflow.dag_id`, `prefect.flow.name`, …).
+ * (`host.name`, `k8s.pod.uid`, `process.pid`), orchestrator attributes under the orchestrator's name
+ * with its own field names (`airflow.dag_id`, `prefect.flow.name`, …; chosen, listed in docs/metrics.md).
  * Run ids (and the root pid) only when asked: each adds one series per run.
  */
 export function taskAttributes(row: NewExecution, options: { runIds: boolean }): Attributes {
@@ -103,7 +103,7 @@ export function taskAttributes(row: NewExecution, options: { runIds: boolean }):
     if (row.mapIndex !== undefined && row.mapIndex >= 0) attributes["airflow.map_index"] = row.mapIndex;
     if (options.runIds) attributes["airflow.run_id"] = row.runId;
   } else if (row.orchestrator === "prefect") {
-    // FLOW/DEPLOYMENT (DESIGN.md "Task identity"); Prefect refuses `/` in flow and deployment names
+    // FLOW/DEPLOYMENT (docs/architecture.md "Task key"); Prefect refuses `/` in flow and deployment names
     // (src/prefect/_internal/schemas/validators.py, BANNED_CHARACTERS), so the first `/` splits them.
     const slash = row.pipeline.indexOf("/");
     attributes["prefect.flow.name"] = slash < 0 ? row.pipeline : row.pipeline.slice(0, slash);

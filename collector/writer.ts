@@ -95,7 +95,7 @@ export interface WriterOptions {
   spoolSync?: SpoolSync;
 }
 
-/** Retry backoff: first retry after 250 ms, doubling, capped at 5 s (the issue asks for ~5 s). */
+/** Retry backoff: first retry after 250 ms, doubling, capped at 5 s (chosen values). */
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 5_000;
 /** A batch that takes longer than this is treated as a lost connection (it replays idempotently). */

@@ -1,7 +1,8 @@
 /**
  * The analysis document (`rightsize analyze --json`, `--recommendations FILE`): the contract between the
- * analyzer that writes it and the reports, patches and CI check that read it. DESIGN.md "Analysis
- * document" lists the required fields; fields marked "extension" are additions readers may rely on too.
+ * analyzer that writes it and the reports, patches and CI check that read it. docs/architecture.md
+ * "Analysis document" lists the required fields; fields marked "extension" are additions readers may
+ * rely on too.
  *
  * Units: cores are CPU cores (1.0 = one core busy), bytes are bytes, percentiles are of per-second
  * samples unless named per run. `timeShares` are fractions of the task's wall-clock time, summing to about

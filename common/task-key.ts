@@ -1,7 +1,7 @@
 /**
  * The key that names a task everywhere: the triple `(orchestrator, pipeline, task)` (README "Running it
  * on Airflow and Prefect workers", docs/collector.md "Prefect keys"), and its one text form
- * `orchestrator/pipeline/task` (docs/reports.md), which reports, `check`, `patch` and the analysis's error
+ * `orchestrator/pipeline/task` (docs/architecture.md "Task key", docs/reports.md), which reports, `check`, `patch` and the analysis's error
  * lines show and every map of tasks is keyed by.
  *
  * A pipeline may hold slashes (Prefect's `FLOW/DEPLOYMENT`, `/DEPLOYMENT`, `/flow-run/RUN_ID`); an

@@ -4,7 +4,7 @@
  * lost acknowledgement) is copied into a staging table instead and moved with `insert … select … on
  * conflict do nothing`: it lands exactly once, idempotent on (execution_id, ts).
  *
- * Postgres: postgres.js streams `copy … from stdin` (DESIGN.md: as fast as psql). PGlite: its
+ * Postgres: postgres.js streams `copy … from stdin` (as fast as psql, BENCHMARKS.md "ingest"). PGlite: its
  * `copy … from '/dev/blob'` with the text in a Blob (BENCHMARKS.md "ingest" compares it with multi-row
  * INSERT). A process that writes through the embedded database's owner (db/embedded.ts) talks postgres.js
  * to PGlite, which has no COPY FROM STDIN: it sends multi-row INSERTs that skip stored ticks.

@@ -41,7 +41,7 @@ export const hosts = pgTable("hosts", {
 });
 
 /**
- * One try of one task run on one host (DESIGN.md "Task identity"). The id is made by the collector, so
+ * One try of one task run on one host (docs/architecture.md "Task key"). The id is made by the collector, so
  * samples can be spooled to disk before the execution row reaches the database.
  */
 export const taskExecutions = pgTable(

@@ -59,7 +59,7 @@ export interface CheckReport {
 }
 
 /**
- * Share of CFS periods throttled above which a task counts as CPU-starved: the issue's 5 %, well under
+ * Share of CFS periods throttled above which a task counts as CPU-starved: a chosen 5 %, well under
  * the 25 % at which kube-prometheus' CPUThrottlingHigh alert fires, because a batch task has no slack.
  */
 export const throttledShareThreshold = 0.05;

@@ -54,7 +54,7 @@ export function flowNameOf(functionName: string, explicit: string | null): strin
 /**
  * The task key's pipeline of a deployment: `FLOW/DEPLOYMENT`, as Prefect names a deployment
  * (`prefect deployment run FLOW/DEPLOYMENT`, src/prefect/cli/deployment.py at ce79dd3: "A deployed
- * flow's name: <FLOW_NAME>/<DEPLOYMENT_NAME>"); DESIGN.md "Task identity".
+ * flow's name: <FLOW_NAME>/<DEPLOYMENT_NAME>"); docs/architecture.md "Task key".
  */
 export function deploymentPipeline(flow: string, deployment: string): string {
   return `${flow}/${deployment}`;

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md "Rooms": sources/ may import from reports/ only its escaping helpers, and nothing from cli/
+ * docs/architecture.md "Rooms": sources/ may import from reports/ only its escaping helpers, and nothing from cli/
  * (the pull-request body's report is rendered by the `pr` command and passed in).
  */
 import { readdirSync, readFileSync } from "node:fs";

@@ -43,7 +43,7 @@ export function register(program: Command): void {
         "end of the window, ISO-8601 (default: now, so every run that has ended is in it); the same end gives the same result",
       ).argParser(parseInstant),
     )
-    .option("--json <file>", "also write the analysis document (the DESIGN.md contract) to FILE")
+    .option("--json <file>", "also write the analysis document (docs/architecture.md) to FILE")
     .option(
       "--publish",
       "also publish like the nightly job: HTML and Markdown reports, and the email if configured",

@@ -28,7 +28,7 @@ function workspacePrefix(repo: string): string {
 /**
  * Exit code of a check that could judge nothing (no task found, or no recommendation matching any task
  * found): not 0, so a misconfigured gate never passes silently, and not 1, so it is told apart from a
- * violation (DESIGN.md: exit 1 on a violation).
+ * violation (docs/architecture.md "CLI": exit 1 on a violation).
  */
 export const NOTHING_TO_JUDGE_EXIT_CODE = 3;
 
