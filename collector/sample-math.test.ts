@@ -212,6 +212,35 @@ describe("tree totals and exits", () => {
     expect(carry.ticks).toBe(2);
   });
 
+  it("takes out of a chain the members that make its readings fit its reaper's rise best", () => {
+    // Two zombies of the root 1000: it reaped 1001 (1 tick) and exited; init reaped 1002 (2 ticks).
+    // `run`'s wait4 of the root says 1: only leaving 1002 out explains it.
+    const member = (pid: number, ownTicks: number) =>
+      departure(
+        { pid, ppid: 1000, alive: true, ownTicks, childTicks: 0, rssBytes: 0, readBytes: 0, writeBytes: 0 },
+        { zombie: true },
+      );
+    const root = departure({
+      pid: 1000,
+      ppid: 900,
+      alive: true,
+      ownTicks: 0,
+      childTicks: 0,
+      rssBytes: 0,
+      readBytes: 0,
+      writeBytes: 0,
+    });
+    const { carry, rootChain } = settleDepartures({
+      carry: emptyCarry(),
+      departures: [root, member(1001, 1), member(1002, 2)],
+      liveRise: () => undefined,
+      rootPid: 1000,
+      outsideRise: (pid) => (pid === 900 ? { ticks: 1, slackTicks: null } : undefined),
+    });
+    expect(rootChain).toEqual({ ticks: 1, pids: [1000, 1001] });
+    expect(carry.ticks).toBe(3);
+  });
+
   it("one unreadable io makes the tree's bytes unknown, not smaller", () => {
     const totals = treeTotals(
       [

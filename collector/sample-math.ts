@@ -84,6 +84,9 @@ export interface OutsideRise {
   slackTicks: number | null;
 }
 
+/** Candidates to take out of a reaper's chains that settleDepartures weighs every way (2^n fits). */
+const FIT_SEARCH_LIMIT = 10;
+
 /**
  * Continuity across the exits of one tick. A reaped child's times and I/O move into its reaper's cutime,
  * cstime and io (man 5 proc: cutime counts "waited-for children"; kernel/exit.c wait_task_zombie), so an
@@ -143,10 +146,11 @@ export function settleDepartures(input: {
    * The least final total of a departure and what it reaped in this tick, ticks: its last reading, plus
    * what its reaped children's least totals exceed of what its reading already holds of them.
    */
-  const value = (departure: Departure, depth = 0): number => {
+  const value = (departure: Departure, out: ReadonlySet<Departure> = new Set(), depth = 0): number => {
     let children = 0;
     if (depth < steps)
-      for (const [child, parent] of reaper) if (parent === departure) children += value(child, depth + 1);
+      for (const [child, parent] of reaper)
+        if (parent === departure && !out.has(child)) children += value(child, out, depth + 1);
     return total(departure) + Math.max(children - departure.reapedSinceTick, 0);
   };
   const sumOf = (members: Departure[]) =>
@@ -161,16 +165,38 @@ export function settleDepartures(input: {
    * Takes members out of a reaper's chains until their readings fit in its rise: those a departed
    * parent reaped by default (no record says so), and with `tops` the chains' tops too (a live parent
    * whose rise cannot hold a child did not reap it: it ignores SIGCHLD, and its children leave no
-   * zombie, so a top that was a zombie at its last reading stays its live parent's).
+   * zombie, so a top that was a zombie at its last reading stays its live parent's). Of the ways to fit,
+   * the one that keeps the most of the rise explained by readings (the least used since unseen), then
+   * the fewest taken out, then zombies (not reaped at their last reading) and the deepest first; past
+   * FIT_SEARCH_LIMIT candidates, those taken in that order until the rest fits.
    */
   const fitInto = (members: Departure[], rise: number, tops: boolean) => {
     const chainTops = members.filter((member) => !reaper.has(member));
-    const held = () => sumOf(chainTops.filter((top) => !reapedOutside.has(top)));
+    const held = (out: ReadonlySet<Departure>) =>
+      chainTops.filter((top) => !out.has(top)).reduce((ticks, top) => ticks + value(top, out), 0);
+    if (held(new Set()) <= rise) return;
     const candidates = members
       .filter((member) => (reaper.has(member) ? member.exitPpid === null : tops && !member.zombie))
       .sort((a, b) => Number(b.zombie) - Number(a.zombie) || aboveOf(b).length - aboveOf(a).length);
-    for (const member of candidates) {
-      if (held() <= rise) break;
+    let out = new Set<Departure>();
+    if (candidates.length <= FIT_SEARCH_LIMIT) {
+      let best: { held: number; size: number } | null = null;
+      for (let mask = 1; mask < 1 << candidates.length; mask++) {
+        const taken = new Set(candidates.filter((_, index) => mask & (1 << index)));
+        const ticks = held(taken);
+        if (ticks > rise) continue;
+        if (best === null || ticks > best.held || (ticks === best.held && taken.size < best.size)) {
+          best = { held: ticks, size: taken.size };
+          out = taken;
+        }
+      }
+    } else {
+      for (const member of candidates) {
+        if (held(out) <= rise) break;
+        out.add(member);
+      }
+    }
+    for (const member of out) {
       if (reaper.has(member)) reaper.delete(member);
       else reapedOutside.add(member);
     }
