@@ -5,7 +5,7 @@
  * The rules run in order and the first that holds wins: a hard limit (memory, throttling) explains
  * more than where threads waited, and waiting for a CPU explains more than being busy on one.
  *
- * Where the time went is judged on the task's wall clock (collector/thread-state.ts wallClockSplit:
+ * Where the time went is judged on the task's wall clock (collector/tracking/thread-state.ts wallClockSplit:
  * on a CPU while any thread ran, …, idle while every thread slept) when the runs recorded it, so idle
  * pool threads beside a busy one do not make a task look asleep, and a task that sleeps most of its
  * wall time is `idle` whatever its few runnable moments did (the idle rule comes before contention).

@@ -20,10 +20,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Table from "cli-table3";
 import pidusage from "pidusage";
-import si from "systeminformation";
 import postgres from "postgres";
-import { startSamplerLoop } from "../collector/loop.js";
-import { Sampler, type SampleSink } from "../collector/sampler.js";
+import si from "systeminformation";
+import { startSamplerLoop } from "../collector/tracking/loop.js";
+import { Sampler, type SampleSink } from "../collector/tracking/sampler.js";
 import { silentLogger } from "../common/logger.js";
 import { createScratchDatabase } from "../test-support/scratch-database.js";
 

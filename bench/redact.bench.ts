@@ -1,12 +1,12 @@
 /**
- * Redaction of command lines (collector/redact.ts), per command line: the 132 corpus lines
- * (collector/redact-corpus.json) and the worst inputs within the caps — hostile words that wake every
+ * Redaction of command lines (collector/storage/redact.ts), per command line: the 132 corpus lines
+ * (collector/storage/redact-corpus.json) and the worst inputs within the caps — hostile words that wake every
  * rule. Floor: `argv.join(" ")`, what storing the argv costs without redaction. Median of 5 runs after a
  * warm-up.
  */
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { redactArgv } from "../collector/redact.js";
+import { redactArgv } from "../collector/storage/redact.js";
 
 /** Enough repetitions for a stable median on a shared 2-core machine without making `npm run bench` slow. */
 const repetitions = 5;
@@ -26,7 +26,7 @@ function measure(work: () => unknown, times: number): number {
 export async function run(): Promise<void> {
   // dist/bench/ → the corpus next to the sources (JSON is not copied into dist).
   const corpus = JSON.parse(
-    readFileSync(new URL("../../collector/redact-corpus.json", import.meta.url), "utf8"),
+    readFileSync(new URL("../../collector/storage/redact-corpus.json", import.meta.url), "utf8"),
   ) as Array<{ argv: string[] }>;
   const cases: Array<[string, string[][], number]> = [
     ["corpus (132 lines, each)", corpus.map((entry) => entry.argv), 20],

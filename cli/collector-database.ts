@@ -2,8 +2,8 @@
  * The database side of the commands that collect (`run` and `collect`), in a module of its own so that
  * `run` does not load the daemon's modules (discovery, Kubernetes, trust) with `collect`'s command.
  */
-import { type ReplayOptions, replayPendingSpool } from "../collector/spool-replay.js";
-import { createWriter, type SampleWriter } from "../collector/writer.js";
+import { type ReplayOptions, replayPendingSpool } from "../collector/storage/spool-replay.js";
+import { createWriter, type SampleWriter } from "../collector/storage/writer.js";
 import { describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { type DatabaseHandle, openDatabase } from "../db/client.js";

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { TASK_INSTRUMENTS, taskAttributes } from "../collector/task-metrics.js";
+import { TASK_INSTRUMENTS, taskAttributes } from "../collector/export/task-metrics.js";
 import { prometheusName } from "../common/telemetry-config.js";
 import { ANALYSIS_INSTRUMENTS } from "../reports/analysis-metrics.js";
 

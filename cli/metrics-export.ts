@@ -1,4 +1,4 @@
-import type { TaskMetricsExport } from "../collector/task-metrics.js";
+import type { TaskMetricsExport } from "../collector/export/task-metrics.js";
 import { metricsExportConfigured } from "../common/telemetry-config.js";
 import type { Runtime } from "./runtime.js";
 
@@ -9,6 +9,6 @@ import type { Runtime } from "./runtime.js";
 export async function startMetricsExport(runtime: Runtime): Promise<TaskMetricsExport | null> {
   const { config, logger } = runtime;
   if (!metricsExportConfigured(config.metrics)) return null;
-  const { startTaskMetricsExport } = await import("../collector/task-metrics.js");
+  const { startTaskMetricsExport } = await import("../collector/export/task-metrics.js");
   return startTaskMetricsExport({ config: config.metrics, hostName: config.collector.hostId, logger });
 }

@@ -54,7 +54,7 @@ export async function withDatabase<T>(
   try {
     await migrateDatabase(handle, config.retention);
     if (options.replaySpool) {
-      const { replayPendingSpool } = await import("../collector/spool-replay.js");
+      const { replayPendingSpool } = await import("../collector/storage/spool-replay.js");
       const left = await replayPendingSpool(handle, {
         databaseUrl: config.database.url,
         spoolDir: config.collector.spoolDir,

@@ -6,18 +6,18 @@
 import type { Server } from "node:http";
 import type { Logger } from "../common/logger.js";
 import type { ExecutionRow } from "../db/queries/executions.js";
-import type { LogTemplate } from "./airflow-log-template.js";
-import type { Attribution } from "./attribution.js";
-import type { CollectorHealth } from "./health-metrics.js";
-import { takeHostInventory } from "./host-inventory.js";
-import type { PodSource } from "./kubernetes-client.js";
-import { startSamplerLoop } from "./loop.js";
-import { redactArgv } from "./redact.js";
-import { observeSink } from "./observe-sink.js";
-import type { AccountingMode } from "./process-accounting.js";
-import { type SampleSink, Sampler } from "./sampler.js";
-import type { TrustPolicy } from "./trust.js";
-import type { NewExecution, SampleWriter } from "./writer.js";
+import type { LogTemplate } from "./attribution/airflow-log-template.js";
+import type { Attribution } from "./attribution/attribution.js";
+import type { PodSource } from "./attribution/kubernetes-client.js";
+import type { TrustPolicy } from "./attribution/trust.js";
+import type { CollectorHealth } from "./export/health-metrics.js";
+import { observeSink } from "./export/observe-sink.js";
+import { takeHostInventory } from "./procfs/host-inventory.js";
+import type { AccountingMode } from "./procfs/process-accounting.js";
+import { redactArgv } from "./storage/redact.js";
+import type { NewExecution, SampleWriter } from "./storage/writer.js";
+import { startSamplerLoop } from "./tracking/loop.js";
+import { type SampleSink, Sampler } from "./tracking/sampler.js";
 
 export interface CollectOptions {
   intervalMs: number;
@@ -35,15 +35,15 @@ export interface CollectOptions {
   accounting?: { mode: AccountingMode; stateDir: string };
   /** Resolves when the daemon should stop (tests); signals work as well. */
   stop?: Promise<void>;
-  /** `collector.airflowLogTemplate`, compiled (collector/airflow-log-template.ts). */
+  /** `collector.airflowLogTemplate`, compiled (collector/attribution/airflow-log-template.ts). */
   logTemplates?: readonly LogTemplate[];
   /** Pod metadata for Kubernetes nodes; its first listing is awaited at start. */
   pods?: PodSource | null;
-  /** Whose processes may be attributed (collector/trust.ts); absent: everyone's. */
+  /** Whose processes may be attributed (collector/attribution/trust.ts); absent: everyone's. */
   trust?: TrustPolicy;
-  /** HOST:PORT of the metrics endpoint (collector/health-metrics.ts); null or absent: off. */
+  /** HOST:PORT of the metrics endpoint (collector/export/health-metrics.ts); null or absent: off. */
   metricsListen?: string | null;
-  /** Sees every row the writer gets: live per-task metrics export (collector/task-metrics.ts). */
+  /** Sees every row the writer gets: live per-task metrics export (collector/export/task-metrics.ts). */
   metrics?: SampleSink | null;
 }
 
@@ -142,7 +142,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
   // The first pod listing (or the one line saying no Kubernetes API answers) before the first tick.
   await options.pods?.start();
   if (options.metricsListen) {
-    const { CollectorHealth } = await import("./health-metrics.js");
+    const { CollectorHealth } = await import("./export/health-metrics.js");
     health = new CollectorHealth(
       {
         writer: () => writer.stats(),

@@ -9,17 +9,18 @@ import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { coerceError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
-import type { Attribution } from "./attribution.js";
-import { createOwnCgroup, type OwnCgroup } from "./cgroup.js";
-import { takeHostInventory } from "./host-inventory.js";
-import { startSamplerLoop } from "./loop.js";
-import { parseProcCgroup, parseStat } from "./procfs-parse.js";
-import { redactArgv } from "./redact.js";
-import { observeSink } from "./observe-sink.js";
-import type { AccountingMode } from "./process-accounting.js";
-import { MIN_SAMPLE_GAP_MS } from "./sample-math.js";
-import { CLOCK_TICKS_PER_SECOND, type SampleSink, Sampler } from "./sampler.js";
-import type { SampleWriter } from "./writer.js";
+import type { Attribution } from "./attribution/attribution.js";
+import { observeSink } from "./export/observe-sink.js";
+import { createOwnCgroup, type OwnCgroup } from "./procfs/cgroup.js";
+import { takeHostInventory } from "./procfs/host-inventory.js";
+import type { AccountingMode } from "./procfs/process-accounting.js";
+import { parseProcCgroup, parseStat } from "./procfs/procfs-parse.js";
+import { CLOCK_TICKS_PER_SECOND } from "./procfs/procfs-parse.js";
+import { redactArgv } from "./storage/redact.js";
+import type { SampleWriter } from "./storage/writer.js";
+import { startSamplerLoop } from "./tracking/loop.js";
+import { MIN_SAMPLE_GAP_MS } from "./tracking/sample-math.js";
+import { type SampleSink, Sampler } from "./tracking/sampler.js";
 
 export interface RunOptions {
   command: string[];
@@ -34,7 +35,7 @@ export interface RunOptions {
   logger: Logger;
   /** Poll of the tree's children lists; 0 turns it off. */
   pollMs?: number;
-  /** Sees every row the writer gets: live per-task metrics export (collector/task-metrics.ts). */
+  /** Sees every row the writer gets: live per-task metrics export (collector/export/task-metrics.ts). */
   metrics?: SampleSink | null;
   /** Exited processes from BSD process accounting or the poll (process-accounting.ts); omitted: poll. */
   accounting?: { mode: AccountingMode; stateDir: string };

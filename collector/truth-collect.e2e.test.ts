@@ -16,9 +16,9 @@ import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { CONTENTION_RUNNABLE_SHARE } from "../analyzer/classify.js";
 import { type DatabaseHandle, openDatabase } from "../db/client.js";
 import { celeryAppPreamble, type CeleryWorker, startCeleryWorker } from "../test-support/celery-worker.js";
-import { CONTENTION_RUNNABLE_SHARE } from "../analyzer/classify.js";
 import { type CollectOptions, useCollectorTestBed } from "../test-support/collector-tests.js";
 import {
   analyze,
@@ -222,7 +222,7 @@ describe.each(engines)("the collect daemon against the kernel, on %s", (engine) 
     const key = (task: string): TaskKey => ({ orchestrator: "generic", pipeline: "truth", task, run });
 
     // Started before the daemon and blocked on a FIFO: older than two ticks when first seen, so it is
-    // counted from the daemon's first reading (collector/sampler.ts countFromZero), and it does its work
+    // counted from the daemon's first reading (collector/tracking/sampler.ts countFromZero), and it does its work
     // only after the daemon started.
     const fifo = join(folder, "late.fifo");
     await makeFifo(fifo);

@@ -7,7 +7,7 @@
  * Units: cores are CPU cores (1.0 = one core busy), bytes are bytes, percentiles are of per-second
  * samples unless named per run. `timeShares` are fractions of the task's wall-clock time, summing to about
  * 1 (on a CPU while any thread ran, waiting for a CPU while one was runnable, else blocked on disk, on a
- * socket, on a child, else idle: collector/thread-state.ts wallClockSplit); for runs recorded before the
+ * socket, on a child, else idle: collector/tracking/thread-state.ts wallClockSplit); for runs recorded before the
  * collector split wall time they are fractions of thread-time. `threadTimeShares` (extension) are always
  * fractions of thread-time.
  */

@@ -1,7 +1,7 @@
 /**
  * Masking of secrets in what rightsize itself prints and logs: URL passwords (database, Redis, SMTP
  * URLs), values of secret-named settings and log fields. The collector's redaction of other programs'
- * command lines (collector/redact.ts) builds on the same URL rule. Pure functions of strings.
+ * command lines (collector/storage/redact.ts) builds on the same URL rule. Pure functions of strings.
  */
 
 /** What a masked value becomes. */

@@ -49,7 +49,7 @@ export interface Setting {
  * or less than 1, the delay will be set to 1"), which turned `--interval 25d` into a busy loop.
  */
 export const MAX_TIMER_MS = 2_147_483_647;
-/** `collector.trust` entries (collector/trust.ts reads them). */
+/** `collector.trust` entries (collector/attribution/trust.ts reads them). */
 export const TRUST_ENTRY =
   /^(any|root|system-services|containers|uid:\d{1,10}|user:[A-Za-z_][A-Za-z0-9_.-]*\$?)$/;
 /** HOST:PORT (IPv4, [IPv6] or a name) with a TCP port. */

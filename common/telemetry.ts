@@ -1,7 +1,7 @@
 /**
  * Where rightsize sends metrics a team already watches: OpenTelemetry over OTLP/HTTP and StatsD. Both are
  * off unless configured. This module only builds the clients from configuration; what is sent lives with
- * its producer (collector/task-metrics.ts live per task, reports/analysis-metrics.ts after each night).
+ * its producer (collector/export/task-metrics.ts live per task, reports/analysis-metrics.ts after each night).
  *
  * Exporting never blocks the caller: OTLP exports run on the SDK's own timer and a failed export is
  * dropped and counted (cumulative counters carry their totals into the next export, so only gauge points

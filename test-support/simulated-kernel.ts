@@ -19,7 +19,7 @@
  *   /proc, and its utime+cutime and stime+cstime are added to the parent's cutime and cstime.
  * - A process gone from /proc reads as gone even through a file descriptor kept open: real procfs
  *   answers ESRCH there, a deleted regular file would still read its old text. Its files are truncated
- *   in place before its folder is removed, and collector/proc-reader.ts readKept takes an empty read
+ *   in place before its folder is removed, and collector/procfs/proc-reader.ts readKept takes an empty read
  *   for a process gone (its kept fd is dropped); files are always rewritten in place (same inode), as a
  *   kept fd re-reads procfs.
  */

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach } from "vitest";
-import { parseLine, Spool, type SpoolOptions } from "../collector/spool.js";
+import { parseLine, Spool, type SpoolOptions } from "../collector/storage/spool.js";
 import { silentLogger } from "../common/logger.js";
 
 /**

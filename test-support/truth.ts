@@ -39,7 +39,7 @@ export const TOLERANCE = { taskCpu: 0.02, commandCpu: 0.05, memory: 0.05 } as co
 const execFileAsync = promisify(execFile);
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A task key as the explicit-environment resolver reads it (collector/attribution.ts fromExplicitEnv). */
+/** A task key as the explicit-environment resolver reads it (collector/attribution/attribution.ts fromExplicitEnv). */
 export interface TaskKey {
   orchestrator: string;
   pipeline: string;
@@ -153,7 +153,7 @@ export type StoredTask = {
   /** max(rss_bytes) over the samples: the tree's peak as sampled. */
   peak_rss: number | null;
   /** Seconds from the root's start to the first sample: a root first seen older than two ticks is
-   * counted from then on (collector/sampler.ts countFromZero), which a failure message should show. */
+   * counted from then on (collector/tracking/sampler.ts countFromZero), which a failure message should show. */
   first_sample_after: number | null;
 };
 

@@ -1,17 +1,22 @@
-import type { Command } from "commander";
-import { sql } from "drizzle-orm";
 import { readFileSync } from "node:fs";
+import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { compileLogTemplate, LogTemplateError } from "../../collector/airflow-log-template.js";
+import { sql } from "drizzle-orm";
+import { compileLogTemplate, LogTemplateError } from "../../collector/attribution/airflow-log-template.js";
+import { PodSource } from "../../collector/attribution/kubernetes-client.js";
+import {
+  parsePasswd,
+  parseTrustPolicy,
+  type TrustPolicy,
+  TrustSettingError,
+} from "../../collector/attribution/trust.js";
 import { runCollector } from "../../collector/collect-daemon.js";
-import { PodSource } from "../../collector/kubernetes-client.js";
-import { parsePasswd, parseTrustPolicy, type TrustPolicy, TrustSettingError } from "../../collector/trust.js";
 import { LISTEN_ADDRESS } from "../../common/config.js";
 import { ConfigError } from "../../common/errors.js";
 import { queryRows } from "../../db/client.js";
 import { listOpenExecutions } from "../../db/queries/executions.js";
-import { startMetricsExport } from "../metrics-export.js";
 import { openCollectorDatabase } from "../collector-database.js";
+import { startMetricsExport } from "../metrics-export.js";
 import { flagParsers, runtimeOf } from "../runtime.js";
 
 /**

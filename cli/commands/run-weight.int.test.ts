@@ -32,7 +32,7 @@ describe("what run loads", () => {
     const modules = modulesResolved(["run", "--help"]);
     // The hook sees it: the run command's own module and the writer are there.
     expect(modules.some((url) => url.endsWith("/cli/commands/run.js"))).toBe(true);
-    expect(modules.some((url) => url.endsWith("/collector/writer.js"))).toBe(true);
+    expect(modules.some((url) => url.endsWith("/collector/storage/writer.js"))).toBe(true);
     const unwanted = modules.filter((url) =>
       /\/node_modules\/(zod|yaml|@electric-sql\/pglite|pidusage)\/|\/cli\/commands\/collect\.js$|\/collector\/(collect-daemon|kubernetes-client)\.js$/.test(
         url,

@@ -1,14 +1,14 @@
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
+import { inspectSpool } from "../../collector/storage/spool.js";
 import {
   MIN_JUDGED_REFERENCE_SECONDS,
   REPORTED_RELATIVE_ERROR,
   summarizeCpuAccuracy,
-} from "../../collector/cpu-self-check.js";
-import { inspectSpool } from "../../collector/spool.js";
-import { type Db, queryRows } from "../../db/client.js";
+} from "../../collector/tracking/cpu-self-check.js";
 import type { Config } from "../../common/config.js";
 import { describeError } from "../../common/errors.js";
+import { type Db, queryRows } from "../../db/client.js";
 import { listCpuChecks } from "../../db/queries/executions.js";
 import { latestWindowEnd } from "../../db/queries/profiles.js";
 import { runtimeOf, withReadDatabase } from "../runtime.js";
@@ -24,7 +24,7 @@ function percent(value: number): string {
 }
 
 /**
- * The collector's measured accuracy (collector/cpu-self-check.ts): how many recently ended executions
+ * The collector's measured accuracy (collector/tracking/cpu-self-check.ts): how many recently ended executions
  * have an exact CPU figure beside the process tree's sum, and how far the sums were from it.
  */
 export async function accuracyStatusLines(db: Db, now: Date): Promise<string[]> {

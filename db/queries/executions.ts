@@ -162,7 +162,7 @@ export async function listExecutionsOfTask(
     .orderBy(desc(taskExecutions.startedAt));
 }
 
-/** An ended execution's CPU self-check (collector/cpu-self-check.ts). */
+/** An ended execution's CPU self-check (collector/tracking/cpu-self-check.ts). */
 export interface StoredCpuCheck {
   treeCpuSeconds: number;
   referenceCpuSeconds: number;

@@ -58,7 +58,7 @@ export interface RunSummary extends StateSeconds {
   netRxBytes: number | null;
   netTxBytes: number | null;
   /**
-   * Wall-clock seconds per state (collector/thread-state.ts wallClockSplit), summed over samples; null
+   * Wall-clock seconds per state (collector/tracking/thread-state.ts wallClockSplit), summed over samples; null
    * for runs sampled before the collector recorded them.
    */
   wall: StateSeconds | null;
