@@ -14,7 +14,7 @@ import {
 import { declaredValuesOf, matchConfiguredRequest, noDeclaredValues, resolveRequests } from "./requests.js";
 import { type CorePercentiles, mergedQuantile, percentileOf, roundUpTo } from "./statistics.js";
 import { buildTaskAnalysis, type TaskInput } from "./task-analysis.js";
-import { syntheticRun, syntheticRuns } from "./test-fixtures.js";
+import { syntheticRun, syntheticRuns } from "../test-support/analyzer-fixtures.js";
 
 const settings: RecommendationSettings = {
   cpuBuffer: 0.15,

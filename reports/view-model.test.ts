@@ -1,7 +1,7 @@
 /** Chart geometry and view shaping: values map onto the chart's axis, sizes stay bounded. */
 import { describe, expect, it } from "vitest";
 import { formatBytes, formatCores } from "./format.js";
-import { buildTask, sampleAnalysis } from "./test-fixtures.js";
+import { buildTask, sampleAnalysis } from "../test-support/report-fixtures.js";
 import { buildReportView, histogramChart, percentileChart, timeSegmentsOf, usageBar } from "./view-model.js";
 
 const formats = { cores: formatCores, bytes: formatBytes };

@@ -1,11 +1,11 @@
 /**
  * Run timelines for tests and the benchmark, shaped like what db/queries/timelines.ts returns for real
  * runs: phases (start-up, a middle that works through batches with a memory climb and a peak, a
- * write-out), jitter per bucket, and the wall-clock split of each bucket. Deterministic (seeded), like reports/test-fixtures.ts.
+ * write-out), jitter per bucket, and the wall-clock split of each bucket. Deterministic (seeded), like test-support/report-fixtures.ts.
  */
 import { type AnalysisDocument, taskKeyString } from "../common/analysis-document.js";
 import { type RunTimeline, TIMELINE_BUCKETS, type TimelineBucket } from "../db/queries/timelines.js";
-import { seededRandom } from "./test-fixtures.js";
+import { seededRandom } from "./report-fixtures.js";
 
 export interface TimelineShape {
   durationSeconds: number;
