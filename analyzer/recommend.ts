@@ -243,15 +243,6 @@ export function costOf(
   };
 }
 
-/** The monthly saving alone ({@link costOf}). */
-export function monthlySavings(
-  input: RecommendationInput,
-  recommended: { cpuCores: number; memoryBytes: number },
-  pricing: RecommendationSettings["pricing"],
-): number | null {
-  return costOf(input, recommended, pricing).monthlySavingsUsd;
-}
-
 export type Regression = NonNullable<TaskAnalysis["regressions"]>[number];
 
 /** The median of the last 3 runs against the window median, per metric, where it rose by more than 30 %. */

@@ -48,12 +48,12 @@ export interface Bar {
   y: number;
   width: number;
   height: number;
-  /** Tooltip: which runs or percentile, and the value. */
+  /** Tooltip: which percentile, and the value. */
   title: string;
-  /** Short label drawn beside the bar (percentile charts only). */
-  label?: string;
-  labelX?: number;
-  labelY?: number;
+  /** Short label drawn beside the bar ("p95"). */
+  label: string;
+  labelX: number;
+  labelY: number;
 }
 
 export interface ChartLine {
@@ -66,10 +66,9 @@ export interface ChartLine {
 }
 
 /**
- * A distribution chart with values along the x axis: either a histogram of runs (bar height = how many
- * runs fell in the bin) or, without per-run data, one horizontal bar per percentile. Request, limit and
- * recommendation are vertical lines on the same axis, so "how far is what we ask from what we use" reads
- * at a glance. Its size does not grow with the number of runs.
+ * A distribution chart for a task without per-run figures (with them, the across-runs chart stands in its
+ * place): one horizontal bar per percentile, values along the x axis. Request, limit and recommendation
+ * are vertical lines on the same axis, so "how far is what we ask from what we use" reads at a glance.
  */
 export interface Chart {
   width: number;
@@ -190,8 +189,6 @@ const chartWidth = 320;
 const chartHeight = 96;
 /** Head-room right of the largest value so the top line and bar never touch the frame. */
 const chartHeadroom = 1.1;
-/** Histogram bins: enough to tell a tight distribution from a spread one at 320 px, few enough to stay small. */
-const histogramBins = 16;
 /** Width kept for a percentile label ("p99") at the chart's 10 px font. */
 const labelRoom = 24;
 
@@ -215,48 +212,6 @@ function chartLines(
   return candidates
     .filter((line) => positive(line.value) > 0)
     .map((line) => ({ ...line, x: round(scale(line.value)), color: palette[line.kind] }));
-}
-
-/** Histogram of per-run values: bins from 0 to the axis top, empty bins drawn as nothing. */
-export function histogramChart(
-  unit: Chart["unit"],
-  values: number[],
-  caption: string,
-  lineCandidates: Array<Omit<ChartLine, "x" | "color">>,
-  format: (value: number) => string,
-): Chart {
-  const top =
-    Math.max(...values.map(positive), ...lineCandidates.map((line) => positive(line.value)), 0) *
-      chartHeadroom || 1;
-  const scale = (value: number) => (positive(value) / top) * chartWidth;
-  const counts = new Array<number>(histogramBins).fill(0);
-  for (const value of values) {
-    const bin = Math.min(histogramBins - 1, Math.floor((positive(value) / top) * histogramBins));
-    counts[bin]!++;
-  }
-  const tallest = Math.max(...counts, 1);
-  const binWidth = chartWidth / histogramBins;
-  const bars: Bar[] = [];
-  counts.forEach((count, bin) => {
-    if (count === 0) return;
-    const height = Math.max(2, (count / tallest) * (chartHeight - 4));
-    bars.push({
-      x: round(bin * binWidth + 1),
-      y: round(chartHeight - height),
-      width: round(binWidth - 2),
-      height: round(height),
-      title: `${count} ${count === 1 ? "run" : "runs"} at ${format((bin * top) / histogramBins)}–${format(((bin + 1) * top) / histogramBins)}`,
-    });
-  });
-  return {
-    width: chartWidth,
-    height: chartHeight,
-    bars,
-    lines: chartLines(lineCandidates, scale),
-    top,
-    caption,
-    unit,
-  };
 }
 
 /** One horizontal bar per percentile, for documents without per-run figures. */
@@ -307,16 +262,6 @@ function cpuChart(task: TaskAnalysis, format: (cores: number) => string): Chart 
     { kind: "limit", label: "limit", value: task.cpu.limitCores ?? Number.NaN },
     { kind: "recommendation", label: "recommended", value: task.recommendation.cpuCores },
   ];
-  const runs = task.recentRuns ?? [];
-  if (runs.length > 0) {
-    return histogramChart(
-      "cores",
-      runs.map((run) => run.cpuP95),
-      `p95 cores of each run (${runs.length} ${runs.length === 1 ? "run" : "runs"})`,
-      lines,
-      format,
-    );
-  }
   const { cpu } = task;
   return percentileChart(
     "cores",
@@ -339,16 +284,6 @@ function memoryChart(task: TaskAnalysis, format: (bytes: number) => string): Cha
     { kind: "limit", label: "limit", value: task.memory.limitBytes ?? Number.NaN },
     { kind: "recommendation", label: "recommended", value: task.recommendation.memoryBytes },
   ];
-  const runs = task.recentRuns ?? [];
-  if (runs.length > 0) {
-    return histogramChart(
-      "bytes",
-      runs.map((run) => run.peakMemoryBytes),
-      `peak memory of each run (${runs.length} ${runs.length === 1 ? "run" : "runs"})`,
-      lines,
-      format,
-    );
-  }
   const { peakBytes } = task.memory;
   return percentileChart(
     "bytes",
