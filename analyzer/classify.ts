@@ -23,8 +23,12 @@ import { coresText, percentText } from "./statistics.js";
  * than the 15 % buffer the recommendation adds, so a task sized by us does not land here.
  */
 export const MEMORY_PRESSURE_SHARE = 0.9;
-/** Throttled in more than this share of CFS periods: the issue's threshold (5 %), which is also where
- * Kubernetes' CPUThrottlingHigh alert (kube-prometheus, 25 %) would be far too late for batch work. */
+/**
+ * Throttled in more than this share of CFS periods: the task is CPU-starved. Chosen value (docs/analyzer.md
+ * "Bottleneck class"), well under the 25 % at which kube-prometheus' CPUThrottlingHigh alert fires
+ * (kubernetes-monitoring/kubernetes-mixin alerts/resource_alerts.libsonnet, `cpuThrottlingPercent`),
+ * because a batch task has no slack. The class, the recommendation and `check` (sources/check.ts) use it.
+ */
 export const THROTTLED_SHARE = 0.05;
 /**
  * Waiting for a CPU at least this share of runnable time (on CPU + waiting) means the host is crowded.
