@@ -20,7 +20,8 @@ import { coresText, percentText } from "./statistics.js";
 /**
  * Peak memory at or above this share of the limit is memory-bound: the kernel reclaims page cache hard
  * near memory.max, and one larger input away is an OOM kill. Chosen value; the 10 % margin is smaller
- * than the 15 % buffer the recommendation adds, so a task sized by us does not land here.
+ * than the 15 % buffer the recommendation adds, so a task sized by us does not land here. The reports'
+ * OOM risk (reports/summary.ts `verdictOf`) uses the same share.
  */
 export const MEMORY_PRESSURE_SHARE = 0.9;
 /**

@@ -2,10 +2,12 @@
  * The analysis document shaped for templates: ranked groups, verdicts and chart geometry. Pure: numbers
  * in, numbers and strings out. Templates only place what is computed here and format it with helpers.
  */
+import { MONTH_DAYS } from "../analyzer/recommend.js";
 import { type AnalysisDocument, type TaskAnalysis, taskKeyString } from "../common/analysis-document.js";
 import {
   type AcrossRunsView,
   acrossRunsChart,
+  headroom,
   type RunTimeline,
   type TimelinesView,
   timelinesChart,
@@ -16,6 +18,7 @@ import {
   groupByPipeline,
   type Headline,
   headlineOf,
+  severityRank,
   type TaskVerdict,
   verdictOf,
 } from "./summary.js";
@@ -160,7 +163,7 @@ export function savingsAssumptionOf(document: AnalysisDocument): string {
   const prices = document.pricing
     ? `$${document.pricing.cpuHourUsd} per vCPU-hour and $${document.pricing.memoryGibHourUsd} per GiB-hour`
     : "the configured prices";
-  return `Savings assume ${prices}, each run holding its request for as long as it ran, and each task running as often as it did in the window (runs per day observed × 30 days).`;
+  return `Savings assume ${prices}, each run holding its request for as long as it ran, and each task running as often as it did in the window (runs per day observed × ${MONTH_DAYS} days).`;
 }
 
 /** Colors shared by the HTML charts and the email's bar cells (colorblind-safe Okabe–Ito palette). */
@@ -187,8 +190,6 @@ const timeLabels: Record<TimeSegment["kind"], string> = {
 
 const chartWidth = 320;
 const chartHeight = 96;
-/** Head-room right of the largest value so the top line and bar never touch the frame. */
-const chartHeadroom = 1.1;
 /** Width kept for a percentile label ("p99") at the chart's 10 px font. */
 const labelRoom = 24;
 
@@ -227,7 +228,7 @@ export function percentileChart(
       ...points.map((point) => positive(point.value)),
       ...lineCandidates.map((line) => positive(line.value)),
       0,
-    ) * chartHeadroom || 1;
+    ) * headroom || 1;
   const scale = (value: number) => (positive(value) / top) * chartWidth;
   const slot = chartHeight / Math.max(points.length, 1);
   const bars = points.map((point, index) => {
@@ -316,7 +317,6 @@ export function timeSegmentsOf(task: TaskAnalysis): TimeSegment[] {
     .filter((segment) => segment.share > 0);
 }
 
-const severityRanks = { critical: 0, warning: 1, ok: 2, good: 3 } as const;
 export const severityColors = {
   critical: "#b3261e",
   warning: "#b86e00",
@@ -368,7 +368,7 @@ export function buildReportView(
         .sort((a, b) => b.waitSeconds - a.waitSeconds)
         .slice(0, topListLength),
       patch: patchOf(options, key),
-      severityRank: severityRanks[task.recommendation.severity],
+      severityRank: severityRank[task.recommendation.severity],
       severityColor: severityColors[task.recommendation.severity],
       cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
       memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
