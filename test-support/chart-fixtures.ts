@@ -107,7 +107,7 @@ export function syntheticTimeline(
 
 /**
  * Every task of a document with a latest run and a separate worst run of `worstSeconds` (10 hours by
- * default, the issue's long run): the largest a report's timelines get.
+ * default, the long run of docs/reports.md and BENCHMARKS.md "reports"): the largest a report's timelines get.
  */
 export function syntheticTimelines(
   document: AnalysisDocument,
