@@ -236,16 +236,25 @@ function byWallShares(input: ClassificationInput): Classification | null {
   );
 }
 
-/** Each of the active states' share of active time, on either clock; all 0 without active time. */
-function activeSharesOf(seconds: ThreadSeconds): ActiveShares {
-  const active = activeOf(seconds);
-  const share = (value: number) => (active > 0 ? value / active : 0);
+/**
+ * Each state's share of `total` (0 when `total` is not positive), keys in the analysis document's
+ * `timeShares` order: the document's time shares (over all states) and the rules' shares of active time.
+ */
+export function sharesOf(seconds: ThreadSeconds, total: number): ThreadSeconds {
+  const share = (value: number) => (total > 0 ? value / total : 0);
   return {
-    network: share(seconds.networkWait),
-    disk: share(seconds.diskWait),
     cpu: share(seconds.cpu),
     cpuWait: share(seconds.cpuWait),
+    diskWait: share(seconds.diskWait),
+    networkWait: share(seconds.networkWait),
+    idle: share(seconds.idle),
+    childWait: share(seconds.childWait),
   };
+}
+
+/** Shares of active time (on a CPU, waiting for one, blocked on disk or sockets), each 0…1, on either clock. */
+function activeSharesOf(seconds: ThreadSeconds): ThreadSeconds {
+  return sharesOf(seconds, activeOf(seconds));
 }
 
 /**
@@ -261,8 +270,8 @@ function asleepByThreadTime(input: ClassificationInput): Classification | null {
   const averageCores = averageCoresOf(input);
   const waitsMostOfTheRun =
     wall > 0 &&
-    ((shares.network >= NETWORK_ACTIVE_SHARE && t.networkWait / wall >= WAIT_WALL_SHARE) ||
-      (shares.disk >= DISK_ACTIVE_SHARE && t.diskWait / wall >= WAIT_WALL_SHARE));
+    ((shares.networkWait >= NETWORK_ACTIVE_SHARE && t.networkWait / wall >= WAIT_WALL_SHARE) ||
+      (shares.diskWait >= DISK_ACTIVE_SHARE && t.diskWait / wall >= WAIT_WALL_SHARE));
   if (!(idleShare >= IDLE_SHARE && averageCores < IDLE_MAX_AVERAGE_CORES && !waitsMostOfTheRun)) return null;
   return {
     bottleneck: "idle",
@@ -301,37 +310,29 @@ export function classifyBottleneck(input: ClassificationInput): Classification {
   return byThreadShares(input);
 }
 
-/** Shares of active time (on a CPU, waiting for one, blocked on disk or sockets), each 0…1. */
-interface ActiveShares {
-  network: number;
-  disk: number;
-  cpu: number;
-  cpuWait: number;
-}
-
 /**
  * The last rules, the same on either clock: sockets, then disk, then CPU, else balanced. `basis` names
  * the clock the shares were taken on ("thread" or "wall") in the evidence.
  */
 function classifyByActiveShares(
   input: ClassificationInput,
-  shares: ActiveShares,
+  shares: ThreadSeconds,
   basis: "thread" | "wall",
   balancedTail = "",
 ): Classification {
-  if (shares.network >= NETWORK_ACTIVE_SHARE) {
+  if (shares.networkWait >= NETWORK_ACTIVE_SHARE) {
     return {
       bottleneck: "network-wait",
       evidence: [
-        `${percentText(shares.network)} of its active ${basis} time blocked on sockets${waitedOn(input.endpoints)}`,
+        `${percentText(shares.networkWait)} of its active ${basis} time blocked on sockets${waitedOn(input.endpoints)}`,
       ],
     };
   }
-  if (shares.disk >= DISK_ACTIVE_SHARE) {
+  if (shares.diskWait >= DISK_ACTIVE_SHARE) {
     return {
       bottleneck: "disk-io",
       evidence: [
-        `${percentText(shares.disk)} of its active ${basis} time blocked on disk, reading ${formatBytes(input.diskReadBytesPerRun)} and writing ${formatBytes(input.diskWriteBytesPerRun)} per run (median)`,
+        `${percentText(shares.diskWait)} of its active ${basis} time blocked on disk, reading ${formatBytes(input.diskReadBytesPerRun)} and writing ${formatBytes(input.diskWriteBytesPerRun)} per run (median)`,
       ],
     };
   }
@@ -346,7 +347,7 @@ function classifyByActiveShares(
   return {
     bottleneck: "balanced",
     evidence: [
-      `no single cause: of its active ${basis} time ${percentText(shares.cpu)} on a CPU, ${percentText(shares.network)} on sockets, ${percentText(shares.disk)} on disk, ${percentText(shares.cpuWait)} waiting for a CPU${balancedTail}`,
+      `no single cause: of its active ${basis} time ${percentText(shares.cpu)} on a CPU, ${percentText(shares.networkWait)} on sockets, ${percentText(shares.diskWait)} on disk, ${percentText(shares.cpuWait)} waiting for a CPU${balancedTail}`,
     ],
   };
 }

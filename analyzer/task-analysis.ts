@@ -5,7 +5,7 @@
 import type { TaskAnalysis, TaskKey } from "../common/analysis-document.js";
 import type { ConfiguredRequest } from "../common/config.js";
 import type { ProcessSummary, RunSummary, StateSeconds } from "../db/queries/task-histories.js";
-import { type ClassificationInput, classifyBottleneck, type ThreadSeconds } from "./classify.js";
+import { type ClassificationInput, classifyBottleneck, sharesOf, type ThreadSeconds } from "./classify.js";
 import { findRegressions, type RecommendationSettings, type RunFigures, recommend } from "./recommend.js";
 import { type DeclaredValues, type EffectiveRequests, resolveRequests } from "./requests.js";
 import {
@@ -104,20 +104,6 @@ function stateSecondsOf(states: readonly StateSeconds[]): ThreadSeconds {
 
 type TimeShares = TaskAnalysis["timeShares"];
 
-/** Each state's share of all the seconds; all 0 when none were recorded. */
-function sharesOf(seconds: ThreadSeconds): TimeShares {
-  const total = sum(Object.values(seconds));
-  const share = (value: number) => (total > 0 ? value / total : 0);
-  return {
-    cpu: share(seconds.cpu),
-    cpuWait: share(seconds.cpuWait),
-    diskWait: share(seconds.diskWait),
-    networkWait: share(seconds.networkWait),
-    idle: share(seconds.idle),
-    childWait: share(seconds.childWait),
-  };
-}
-
 /** p50, p95 and max of a per-run series. */
 function percentilesOf(values: Array<number | null>): { p50: number; p95: number; max: number } {
   return { p50: percentileOf(values, 0.5), p95: percentileOf(values, 0.95), max: percentileOf(values, 1) };
@@ -163,9 +149,10 @@ function totalsOf(runs: readonly RunSummary[]): RunTotals {
 
 /** DESIGN.md: timeShares are wall-clock shares; thread time is the fallback for runs without them. */
 function timeSharesOf(totals: RunTotals): { timeShares: TimeShares; threadTimeShares: TimeShares } {
-  const threadTimeShares = sharesOf(totals.threadSeconds);
+  const threadTimeShares = sharesOf(totals.threadSeconds, sum(Object.values(totals.threadSeconds)));
   const wall = totals.wallSeconds;
-  const timeShares = wall && sum(Object.values(wall)) > 0 ? sharesOf(wall) : threadTimeShares;
+  const wallTotal = wall ? sum(Object.values(wall)) : 0;
+  const timeShares = wall && wallTotal > 0 ? sharesOf(wall, wallTotal) : threadTimeShares;
   return { timeShares, threadTimeShares };
 }
 
