@@ -338,89 +338,101 @@ export function usageBar(used: number, request: number | null): UsageBar {
  */
 const topListLength = 3;
 
+/** The largest time share: what the task mostly did; null without shares. */
+function largestSegment(segments: readonly TimeSegment[]): TimeSegment | null {
+  return segments.reduce<TimeSegment | null>(
+    (largest, segment) => (largest === null || segment.share > largest.share ? segment : largest),
+    null,
+  );
+}
+
+type Formats = { cores: (value: number) => string; bytes: (value: number) => string };
+
+/**
+ * One task's view. `place` is its index in report order: the id is taken from it, and so is the rank
+ * when the task is among the `ranked` ones (the first `rankedCount`), else the rank is 0.
+ */
+function taskViewOf(
+  task: TaskAnalysis,
+  place: number,
+  rankedCount: number,
+  options: RenderOptions,
+  formats: Formats,
+): TaskView {
+  const key = taskKeyString(task);
+  const acrossRuns = acrossRunsChart(task);
+  const timeSegments = timeSegmentsOf(task);
+  return {
+    id: `task-${place + 1}`,
+    key,
+    rank: place < rankedCount ? place + 1 : 0,
+    task,
+    verdict: verdictOf(task),
+    // The distribution charts stand in only where there is no across-runs chart (no per-run figures).
+    cpuChart: acrossRuns ? null : cpuChart(task, formats.cores),
+    memoryChart: acrossRuns ? null : memoryChart(task, formats.bytes),
+    acrossRuns,
+    timelines: timelinesChart(options.timelines?.get(key) ?? [], task),
+    timeSegments,
+    dominantSegment: largestSegment(timeSegments),
+    topProcesses: [...task.processes].sort((a, b) => b.cpuSeconds - a.cpuSeconds).slice(0, topListLength),
+    endpoints: [...(task.endpoints ?? [])]
+      .sort((a, b) => b.waitSeconds - a.waitSeconds)
+      .slice(0, topListLength),
+    patch: patchOf(options, key),
+    severityRank: severityRank[task.recommendation.severity],
+    severityColor: severityColors[task.recommendation.severity],
+    cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
+    memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
+  };
+}
+
 export function buildReportView(
   document: AnalysisDocument,
   options: RenderOptions = {},
-  formats: { cores: (value: number) => string; bytes: (value: number) => string },
+  formats: Formats,
   maxTasks = Number.POSITIVE_INFINITY,
 ): ReportView {
-  let counter = 0;
-  const views = new Map<TaskAnalysis, TaskView>();
-  const viewOf = (task: TaskAnalysis): TaskView => {
-    let view = views.get(task);
-    if (view) return view;
-    const key = taskKeyString(task);
-    counter++;
-    view = {
-      id: `task-${counter}`,
-      key,
-      rank: 0,
-      task,
-      verdict: verdictOf(task),
-      cpuChart: null,
-      memoryChart: null,
-      acrossRuns: acrossRunsChart(task),
-      timelines: timelinesChart(options.timelines?.get(key) ?? [], task),
-      timeSegments: timeSegmentsOf(task),
-      dominantSegment: null,
-      topProcesses: [...task.processes].sort((a, b) => b.cpuSeconds - a.cpuSeconds).slice(0, topListLength),
-      endpoints: [...(task.endpoints ?? [])]
-        .sort((a, b) => b.waitSeconds - a.waitSeconds)
-        .slice(0, topListLength),
-      patch: patchOf(options, key),
-      severityRank: severityRank[task.recommendation.severity],
-      severityColor: severityColors[task.recommendation.severity],
-      cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
-      memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
-    };
-    if (!view.acrossRuns) {
-      view.cpuChart = cpuChart(task, formats.cores);
-      view.memoryChart = memoryChart(task, formats.bytes);
-    }
-    view.dominantSegment = view.timeSegments.reduce<TimeSegment | null>(
-      (largest, segment) => (largest === null || segment.share > largest.share ? segment : largest),
-      null,
-    );
-    views.set(task, view);
-    return view;
-  };
   const sorted = [...document.tasks].sort(compareTasks);
   const shown = sorted.slice(0, maxTasks);
-  const ranked = shown.map((task, index) => {
-    const view = viewOf(task);
-    view.rank = index + 1;
-    return view;
-  });
-  const pipelines =
-    maxTasks === Number.POSITIVE_INFINITY
-      ? groupByPipeline(document.tasks).map((group) => ({
-          orchestrator: group.orchestrator,
-          pipeline: group.pipeline,
-          monthlySavingsUsd: group.monthlySavingsUsd,
-          worstSeverity: group.worstSeverity,
-          tasks: group.tasks.map(viewOf),
-        }))
-      : [];
+  const groups = maxTasks === Number.POSITIVE_INFINITY ? groupByPipeline(document.tasks) : [];
   // The compact formats bound these lists too, so a bad night cannot push a PR comment past its limit.
   const allRegressions = sorted.flatMap((task) =>
     (task.regressions ?? []).map((regression) => ({ task, regression })),
   );
-  const regressions = allRegressions
-    .slice(0, maxTasks)
-    .map(({ task, regression }) => ({ task: viewOf(task), regression }));
+  const regressions = allRegressions.slice(0, maxTasks);
   const allOomRisks = sorted.filter((task) => verdictOf(task).oomRisk);
-  const oomRisks = allOomRisks.slice(0, maxTasks).map(viewOf);
+  const oomRisks = allOomRisks.slice(0, maxTasks);
+  // Views only of the tasks some list shows (a compact report of 1,000 tasks draws no charts for the rest).
+  const listed = new Set([
+    ...shown,
+    ...groups.flatMap((group) => group.tasks),
+    ...regressions.map((entry) => entry.task),
+    ...oomRisks,
+  ]);
+  const views = new Map(
+    sorted.flatMap((task, place) =>
+      listed.has(task) ? [[task, taskViewOf(task, place, shown.length, options, formats)] as const] : [],
+    ),
+  );
+  const viewOf = (task: TaskAnalysis): TaskView => views.get(task)!;
   return {
     generatedAt: document.generatedAt,
     windowDays: document.windowDays,
     windowEnd: document.windowEnd ?? null,
     headline: headlineOf(document),
-    pipelines,
-    ranked,
+    pipelines: groups.map((group) => ({
+      orchestrator: group.orchestrator,
+      pipeline: group.pipeline,
+      monthlySavingsUsd: group.monthlySavingsUsd,
+      worstSeverity: group.worstSeverity,
+      tasks: group.tasks.map(viewOf),
+    })),
+    ranked: shown.map(viewOf),
     omitted: sorted.length - shown.length,
-    regressions,
+    regressions: regressions.map(({ task, regression }) => ({ task: viewOf(task), regression })),
     omittedRegressions: allRegressions.length - regressions.length,
-    oomRisks,
+    oomRisks: oomRisks.map(viewOf),
     omittedOomRisks: allOomRisks.length - oomRisks.length,
     reportUrl: options.reportUrl && isWebUrl(options.reportUrl) ? options.reportUrl : null,
     pricing: document.pricing ?? null,
