@@ -12,9 +12,9 @@ import {
   type RunFigures,
 } from "./recommend.js";
 import { declaredValuesOf, matchConfiguredRequest, noDeclaredValues, resolveRequests } from "./requests.js";
-import { type CorePercentiles, mergedQuantile, percentileOf, roundUpTo } from "./statistics.js";
+import { type CorePercentiles, mergedQuantile, percentileOf } from "./statistics.js";
 import { buildTaskAnalysis, type TaskInput } from "./task-analysis.js";
-import { syntheticRun, syntheticRuns } from "./test-fixtures.js";
+import { syntheticRun, syntheticRuns } from "../test-support/analyzer-fixtures.js";
 
 const settings: RecommendationSettings = {
   cpuBuffer: 0.15,
@@ -582,12 +582,6 @@ describe("requests and quantities", () => {
     });
     const fromDeclared = resolveRequests(syntheticRun(), declared, configured);
     expect(fromDeclared).toMatchObject({ cpuRequest: 2, cpuSource: "declared" });
-  });
-
-  it("rounds up to steps without floating-point surprises", () => {
-    expect(roundUpTo(0.35, 0.05)).toBe(0.35);
-    expect(roundUpTo(0.351, 0.05)).toBe(0.4);
-    expect(roundUpTo(64 * MiB + 1, 64 * MiB)).toBe(128 * MiB);
   });
 });
 

@@ -20,11 +20,16 @@ import { coresText, percentText } from "./statistics.js";
 /**
  * Peak memory at or above this share of the limit is memory-bound: the kernel reclaims page cache hard
  * near memory.max, and one larger input away is an OOM kill. Chosen value; the 10 % margin is smaller
- * than the 15 % buffer the recommendation adds, so a task sized by us does not land here.
+ * than the 15 % buffer the recommendation adds, so a task sized by us does not land here. The reports'
+ * OOM risk (reports/summary.ts `verdictOf`) uses the same share.
  */
 export const MEMORY_PRESSURE_SHARE = 0.9;
-/** Throttled in more than this share of CFS periods: a chosen threshold (5 %), which is also where
- * Kubernetes' CPUThrottlingHigh alert (kube-prometheus, 25 %) would be far too late for batch work. */
+/**
+ * Throttled in more than this share of CFS periods: the task is CPU-starved. Chosen value (docs/analyzer.md
+ * "Bottleneck class"), well under the 25 % at which kube-prometheus' CPUThrottlingHigh alert fires
+ * (kubernetes-monitoring/kubernetes-mixin alerts/resource_alerts.libsonnet, `cpuThrottlingPercent`),
+ * because a batch task has no slack. The class, the recommendation and `check` (sources/check.ts) use it.
+ */
 export const THROTTLED_SHARE = 0.05;
 /**
  * Waiting for a CPU at least this share of runnable time (on CPU + waiting) means the host is crowded.
@@ -96,143 +101,213 @@ function waitedOn(endpoints: ClassificationInput["endpoints"]): string {
   return top.length === 0 ? "" : `, mostly ${top.join(" and ")}`;
 }
 
-export function classifyBottleneck(input: ClassificationInput): Classification {
-  const t = input.threadSeconds;
-  const own = t.cpu + t.cpuWait + t.diskWait + t.networkWait + t.idle;
-  const active = t.cpu + t.cpuWait + t.diskWait + t.networkWait;
-  if (input.runs === 0 || input.ticks === 0) {
-    return {
-      bottleneck: "unknown",
-      evidence: [`no samples in ${input.runs} run${input.runs === 1 ? "" : "s"}: nothing to classify`],
-    };
-  }
-  if (input.oomKills > 0) {
-    return {
-      bottleneck: "memory",
-      evidence: [
-        `killed by the OOM killer ${input.oomKills} time${input.oomKills === 1 ? "" : "s"} in ${input.oomRuns} of ${input.runs} runs; peak ${formatBytes(input.peakMemoryBytes)}${input.memoryLimitBytes === null ? "" : ` against a ${formatBytes(input.memoryLimitBytes)} limit`}`,
-      ],
-    };
-  }
-  if (input.memoryLimitBytes !== null && input.memoryLimitBytes > 0) {
-    const share = input.peakMemoryBytes / input.memoryLimitBytes;
-    if (share >= MEMORY_PRESSURE_SHARE) {
-      return {
-        bottleneck: "memory",
-        evidence: [
-          `memory peaked at ${formatBytes(input.peakMemoryBytes)}, ${percentText(share)} of its ${formatBytes(input.memoryLimitBytes)} limit`,
-        ],
-      };
-    }
-  }
-  if (input.throttledShare !== null && input.throttledShare > THROTTLED_SHARE) {
-    return {
-      bottleneck: "cpu-throttled",
-      evidence: [
-        `throttled by its CPU limit in ${percentText(input.throttledShare)} of scheduler periods (above ${percentText(THROTTLED_SHARE)})`,
-      ],
-    };
-  }
-  if (active <= 0 && own <= 0) {
-    const averageCores = input.sampledSeconds > 0 ? input.cpuSeconds / input.sampledSeconds : 0;
-    return averageCores < IDLE_MAX_AVERAGE_CORES
-      ? {
-          bottleneck: "idle",
-          evidence: [`used ${coresText(averageCores)} cores on average and no thread states were recorded`],
-        }
-      : {
-          bottleneck: "unknown",
-          evidence: [
-            `used ${coresText(averageCores)} cores on average, but no thread states were recorded to say where the rest went`,
-          ],
-        };
-  }
-  const averageCores = input.sampledSeconds > 0 ? input.cpuSeconds / input.sampledSeconds : 0;
-  const w = input.wallSeconds ?? null;
-  const wallOwn = w ? w.cpu + w.cpuWait + w.diskWait + w.networkWait + w.idle : 0;
-  if (w && wallOwn > 0) {
-    const wallIdle = w.idle / wallOwn;
-    // No average-cores guard here: wall-clock idle is time when no thread of the tree ran or queued,
-    // so it cannot hide a busy thread the way idle pool threads do in thread time.
-    if (wallIdle >= IDLE_SHARE) {
-      return {
-        bottleneck: "idle",
-        evidence: [
-          `asleep ${percentText(wallIdle)} of its wall time, using ${coresText(averageCores)} cores on average`,
-        ],
-      };
-    }
-  }
-  const runnable = t.cpu + t.cpuWait;
-  const runnableWait = runnable > 0 ? t.cpuWait / runnable : 0;
-  if (
-    runnableWait >= CONTENTION_RUNNABLE_SHARE &&
-    active > 0 &&
-    t.cpuWait / active >= CONTENTION_ACTIVE_SHARE
-  ) {
-    const host =
-      input.hostLoadAvg !== null
-        ? ` on a host at load ${Number(input.hostLoadAvg.toFixed(1))}${input.hostCores === null ? "" : ` on ${input.hostCores} cores`}`
-        : "";
-    return {
-      bottleneck: "cpu-contention",
-      evidence: [`waited for a CPU ${percentText(runnableWait)} of its runnable time${host}`],
-    };
-  }
-  if (w && wallOwn > 0) return classifyByWall(input, w, averageCores);
-  const networkShare = active > 0 ? t.networkWait / active : 0;
-  const diskShare = active > 0 ? t.diskWait / active : 0;
-  const wall = input.sampledSeconds;
-  const networkBound = networkShare >= NETWORK_ACTIVE_SHARE;
-  const diskBound = diskShare >= DISK_ACTIVE_SHARE;
-  const idleShare = own > 0 ? t.idle / own : 0;
-  const waitsMostOfTheRun =
-    wall > 0 &&
-    ((networkBound && t.networkWait / wall >= WAIT_WALL_SHARE) ||
-      (diskBound && t.diskWait / wall >= WAIT_WALL_SHARE));
-  if (idleShare >= IDLE_SHARE && averageCores < IDLE_MAX_AVERAGE_CORES && !waitsMostOfTheRun) {
-    return {
-      bottleneck: "idle",
-      evidence: [
-        `asleep ${percentText(idleShare)} of its thread time, using ${coresText(averageCores)} cores on average`,
-      ],
-    };
-  }
-  return classifyByActiveShares(
-    input,
-    {
-      network: networkShare,
-      disk: diskShare,
-      cpu: active > 0 ? t.cpu / active : 0,
-      cpuWait: active > 0 ? t.cpuWait / active : 0,
-    },
-    "thread",
-    averageCores,
-  );
+/** On a CPU, waiting for one, blocked on disk or on sockets: time the task was trying to work. */
+function activeOf(seconds: ThreadSeconds): number {
+  return seconds.cpu + seconds.cpuWait + seconds.diskWait + seconds.networkWait;
 }
 
-/** The rules after contention, on wall-clock shares of the wall time not spent waiting on a child. */
-function classifyByWall(input: ClassificationInput, w: ThreadSeconds, averageCores: number): Classification {
-  const active = w.cpu + w.cpuWait + w.diskWait + w.networkWait;
-  const own = active + w.idle;
-  const share = (value: number) => (active > 0 ? value / active : 0);
+/** Active time and sleep: the task's own time, without waiting on a child (the child's threads carry it). */
+function ownOf(seconds: ThreadSeconds): number {
+  return activeOf(seconds) + seconds.idle;
+}
+
+function averageCoresOf(input: ClassificationInput): number {
+  return input.sampledSeconds > 0 ? input.cpuSeconds / input.sampledSeconds : 0;
+}
+
+/** The wall-clock seconds when the runs recorded any, else null (thread time decides throughout). */
+function wallOf(input: ClassificationInput): ThreadSeconds | null {
+  const wall = input.wallSeconds ?? null;
+  return wall && ownOf(wall) > 0 ? wall : null;
+}
+
+/** One rule: its class and evidence when it holds, else null and the next rule is asked. */
+type Rule = (input: ClassificationInput) => Classification | null;
+
+function noSamples(input: ClassificationInput): Classification | null {
+  if (input.runs !== 0 && input.ticks !== 0) return null;
+  return {
+    bottleneck: "unknown",
+    evidence: [`no samples in ${input.runs} run${input.runs === 1 ? "" : "s"}: nothing to classify`],
+  };
+}
+
+function oomKilled(input: ClassificationInput): Classification | null {
+  if (!(input.oomKills > 0)) return null;
+  return {
+    bottleneck: "memory",
+    evidence: [
+      `killed by the OOM killer ${input.oomKills} time${input.oomKills === 1 ? "" : "s"} in ${input.oomRuns} of ${input.runs} runs; peak ${formatBytes(input.peakMemoryBytes)}${input.memoryLimitBytes === null ? "" : ` against a ${formatBytes(input.memoryLimitBytes)} limit`}`,
+    ],
+  };
+}
+
+function memoryPressure(input: ClassificationInput): Classification | null {
+  const limit = input.memoryLimitBytes;
+  if (limit === null || !(limit > 0)) return null;
+  const share = input.peakMemoryBytes / limit;
+  if (!(share >= MEMORY_PRESSURE_SHARE)) return null;
+  return {
+    bottleneck: "memory",
+    evidence: [
+      `memory peaked at ${formatBytes(input.peakMemoryBytes)}, ${percentText(share)} of its ${formatBytes(limit)} limit`,
+    ],
+  };
+}
+
+function throttled(input: ClassificationInput): Classification | null {
+  if (input.throttledShare === null || !(input.throttledShare > THROTTLED_SHARE)) return null;
+  return {
+    bottleneck: "cpu-throttled",
+    evidence: [
+      `throttled by its CPU limit in ${percentText(input.throttledShare)} of scheduler periods (above ${percentText(THROTTLED_SHARE)})`,
+    ],
+  };
+}
+
+/** No thread states at all: only the CPU time can tell an idle task from one we cannot explain. */
+function noThreadStates(input: ClassificationInput): Classification | null {
+  const t = input.threadSeconds;
+  if (!(activeOf(t) <= 0 && ownOf(t) <= 0)) return null;
+  const averageCores = averageCoresOf(input);
+  return averageCores < IDLE_MAX_AVERAGE_CORES
+    ? {
+        bottleneck: "idle",
+        evidence: [`used ${coresText(averageCores)} cores on average and no thread states were recorded`],
+      }
+    : {
+        bottleneck: "unknown",
+        evidence: [
+          `used ${coresText(averageCores)} cores on average, but no thread states were recorded to say where the rest went`,
+        ],
+      };
+}
+
+/**
+ * Asleep most of its wall time. No average-cores guard here: wall-clock idle is time when no thread of
+ * the tree ran or queued, so it cannot hide a busy thread the way idle pool threads do in thread time.
+ */
+function asleepByWall(input: ClassificationInput): Classification | null {
+  const wall = wallOf(input);
+  if (!wall) return null;
+  const wallIdle = wall.idle / ownOf(wall);
+  if (!(wallIdle >= IDLE_SHARE)) return null;
+  return {
+    bottleneck: "idle",
+    evidence: [
+      `asleep ${percentText(wallIdle)} of its wall time, using ${coresText(averageCoresOf(input))} cores on average`,
+    ],
+  };
+}
+
+/** Waiting for a CPU, judged on thread time on either clock: a run queue is per thread. */
+function cpuContention(input: ClassificationInput): Classification | null {
+  const t = input.threadSeconds;
+  const active = activeOf(t);
+  const runnable = t.cpu + t.cpuWait;
+  const runnableWait = runnable > 0 ? t.cpuWait / runnable : 0;
+  const contended =
+    runnableWait >= CONTENTION_RUNNABLE_SHARE && active > 0 && t.cpuWait / active >= CONTENTION_ACTIVE_SHARE;
+  if (!contended) return null;
+  const host =
+    input.hostLoadAvg !== null
+      ? ` on a host at load ${Number(input.hostLoadAvg.toFixed(1))}${input.hostCores === null ? "" : ` on ${input.hostCores} cores`}`
+      : "";
+  return {
+    bottleneck: "cpu-contention",
+    evidence: [`waited for a CPU ${percentText(runnableWait)} of its runnable time${host}`],
+  };
+}
+
+/**
+ * With wall-clock data, the rest is decided on wall-clock shares of the wall time not spent waiting on a
+ * child.
+ */
+function byWallShares(input: ClassificationInput): Classification | null {
+  const wall = wallOf(input);
+  if (!wall) return null;
   // A task blocked most of its run is bound by what it waits on even when little of it was active.
-  const idleShare = own > 0 ? w.idle / own : 0;
+  const idleShare = wall.idle / ownOf(wall);
   return classifyByActiveShares(
     input,
-    { network: share(w.networkWait), disk: share(w.diskWait), cpu: share(w.cpu), cpuWait: share(w.cpuWait) },
+    activeSharesOf(wall),
     "wall",
-    averageCores,
     `; asleep ${percentText(idleShare)} of its wall time`,
   );
 }
 
-/** Shares of active time (on a CPU, waiting for one, blocked on disk or sockets), each 0…1. */
-interface ActiveShares {
-  network: number;
-  disk: number;
-  cpu: number;
-  cpuWait: number;
+/**
+ * Each state's share of `total` (0 when `total` is not positive), keys in the analysis document's
+ * `timeShares` order: the document's time shares (over all states) and the rules' shares of active time.
+ */
+export function sharesOf(seconds: ThreadSeconds, total: number): ThreadSeconds {
+  const share = (value: number) => (total > 0 ? value / total : 0);
+  return {
+    cpu: share(seconds.cpu),
+    cpuWait: share(seconds.cpuWait),
+    diskWait: share(seconds.diskWait),
+    networkWait: share(seconds.networkWait),
+    idle: share(seconds.idle),
+    childWait: share(seconds.childWait),
+  };
+}
+
+/** Shares of active time (on a CPU, waiting for one, blocked on disk or sockets), each 0…1, on either clock. */
+function activeSharesOf(seconds: ThreadSeconds): ThreadSeconds {
+  return sharesOf(seconds, activeOf(seconds));
+}
+
+/**
+ * Asleep most of its thread time and nearly no CPU used, unless it was blocked on the network or disk for
+ * most of the sampled wall time (idle pool threads outnumbering the waiting one, see WAIT_WALL_SHARE).
+ */
+function asleepByThreadTime(input: ClassificationInput): Classification | null {
+  const t = input.threadSeconds;
+  const shares = activeSharesOf(t);
+  const wall = input.sampledSeconds;
+  const own = ownOf(t);
+  const idleShare = own > 0 ? t.idle / own : 0;
+  const averageCores = averageCoresOf(input);
+  const waitsMostOfTheRun =
+    wall > 0 &&
+    ((shares.networkWait >= NETWORK_ACTIVE_SHARE && t.networkWait / wall >= WAIT_WALL_SHARE) ||
+      (shares.diskWait >= DISK_ACTIVE_SHARE && t.diskWait / wall >= WAIT_WALL_SHARE));
+  if (!(idleShare >= IDLE_SHARE && averageCores < IDLE_MAX_AVERAGE_CORES && !waitsMostOfTheRun)) return null;
+  return {
+    bottleneck: "idle",
+    evidence: [
+      `asleep ${percentText(idleShare)} of its thread time, using ${coresText(averageCores)} cores on average`,
+    ],
+  };
+}
+
+/** After every rule, on thread time: what the active thread time went to. */
+function byThreadShares(input: ClassificationInput): Classification {
+  return classifyByActiveShares(input, activeSharesOf(input.threadSeconds), "thread");
+}
+
+/**
+ * The rules in order (see the module comment); the first that holds decides. When none does, what the
+ * active thread time went to decides (byThreadShares).
+ */
+const rules: readonly Rule[] = [
+  noSamples,
+  oomKilled,
+  memoryPressure,
+  throttled,
+  noThreadStates,
+  asleepByWall,
+  cpuContention,
+  byWallShares,
+  asleepByThreadTime,
+];
+
+export function classifyBottleneck(input: ClassificationInput): Classification {
+  for (const rule of rules) {
+    const found = rule(input);
+    if (found) return found;
+  }
+  return byThreadShares(input);
 }
 
 /**
@@ -241,24 +316,23 @@ interface ActiveShares {
  */
 function classifyByActiveShares(
   input: ClassificationInput,
-  shares: ActiveShares,
+  shares: ThreadSeconds,
   basis: "thread" | "wall",
-  averageCores: number,
   balancedTail = "",
 ): Classification {
-  if (shares.network >= NETWORK_ACTIVE_SHARE) {
+  if (shares.networkWait >= NETWORK_ACTIVE_SHARE) {
     return {
       bottleneck: "network-wait",
       evidence: [
-        `${percentText(shares.network)} of its active ${basis} time blocked on sockets${waitedOn(input.endpoints)}`,
+        `${percentText(shares.networkWait)} of its active ${basis} time blocked on sockets${waitedOn(input.endpoints)}`,
       ],
     };
   }
-  if (shares.disk >= DISK_ACTIVE_SHARE) {
+  if (shares.diskWait >= DISK_ACTIVE_SHARE) {
     return {
       bottleneck: "disk-io",
       evidence: [
-        `${percentText(shares.disk)} of its active ${basis} time blocked on disk, reading ${formatBytes(input.diskReadBytesPerRun)} and writing ${formatBytes(input.diskWriteBytesPerRun)} per run (median)`,
+        `${percentText(shares.diskWait)} of its active ${basis} time blocked on disk, reading ${formatBytes(input.diskReadBytesPerRun)} and writing ${formatBytes(input.diskWriteBytesPerRun)} per run (median)`,
       ],
     };
   }
@@ -266,14 +340,14 @@ function classifyByActiveShares(
     return {
       bottleneck: "cpu",
       evidence: [
-        `on a CPU ${percentText(shares.cpu)} of its active ${basis} time, ${coresText(averageCores)} cores on average`,
+        `on a CPU ${percentText(shares.cpu)} of its active ${basis} time, ${coresText(averageCoresOf(input))} cores on average`,
       ],
     };
   }
   return {
     bottleneck: "balanced",
     evidence: [
-      `no single cause: of its active ${basis} time ${percentText(shares.cpu)} on a CPU, ${percentText(shares.network)} on sockets, ${percentText(shares.disk)} on disk, ${percentText(shares.cpuWait)} waiting for a CPU${balancedTail}`,
+      `no single cause: of its active ${basis} time ${percentText(shares.cpu)} on a CPU, ${percentText(shares.networkWait)} on sockets, ${percentText(shares.diskWait)} on disk, ${percentText(shares.cpuWait)} waiting for a CPU${balancedTail}`,
     ],
   };
 }

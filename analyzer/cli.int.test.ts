@@ -17,7 +17,7 @@ import { cliPath, runCli } from "../test-support/cli.js";
 import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
 import { redisUrl } from "../test-support/services.js";
 import { connect, QUEUE_NAME } from "./jobs.js";
-import { seedTasks } from "./test-fixtures.js";
+import { seedTasks } from "../test-support/analyzer-fixtures.js";
 
 const windowEnd = "2026-11-20T02:00:00.000Z";
 const folder = mkdtempSync(join(tmpdir(), "rightsize-analyze-cli-"));

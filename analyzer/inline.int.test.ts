@@ -13,7 +13,7 @@ import { queryRows } from "../db/client.js";
 import { loadAnalysisDocument } from "../db/queries/profiles.js";
 import { engines, type TestDatabase } from "../test-support/databases.js";
 import { runNightInline } from "./nightly.js";
-import { seededTaskKey, seedTasks } from "./test-fixtures.js";
+import { seededTaskKey, seedTasks } from "../test-support/analyzer-fixtures.js";
 
 const windowEnd = new Date("2026-11-20T02:00:00Z");
 const expectedClass: Record<string, string> = {

@@ -24,7 +24,7 @@ import { createPostgresTestDatabase, type TestDatabase } from "../test-support/d
 import { redisUrl } from "../test-support/services.js";
 import { connect, enqueueNight, QUEUE_NAME } from "./jobs.js";
 import { runNightInline } from "./nightly.js";
-import { seedTasks } from "./test-fixtures.js";
+import { seedTasks } from "../test-support/analyzer-fixtures.js";
 
 const windowEnd = new Date("2026-11-20T02:00:00Z");
 const night = { windowEnd, windowDays: 14 };

@@ -29,7 +29,10 @@ export const THROTTLED_INCREASE = 1.25;
 export const SINGLE_THREAD_MAX_CORES = 1.1;
 /** Samples covering less than half of the run time lower the confidence one level. */
 export const MIN_SAMPLE_COVERAGE = 0.5;
-/** Regressions: the last 3 runs against the window median, flagged above +30 % (the issue). */
+/**
+ * Regressions: the last 3 runs against the window median, flagged above +30 %. Chosen values, stated in
+ * docs/analyzer.md "Recommendation"; the report's across-runs marks use the same 30 % (reports/charts.ts).
+ */
 export const REGRESSION_RECENT_RUNS = 3;
 export const REGRESSION_THRESHOLD = 0.3;
 /** …and only with a window of at least 6 runs, so "the median" is not mostly the recent runs. */
@@ -130,7 +133,10 @@ export function recommendCpu(
   return { cores, baseCores, adjustment: null };
 }
 
-/** Runs seen: 0 none, 1–2 low, 3–6 medium, ≥ 7 high (the issue); thin sample coverage lowers one level. */
+/**
+ * Runs seen: 0 none, 1–2 low, 3–6 medium, ≥ 7 high; thin sample coverage lowers one level. Chosen values,
+ * stated in docs/analyzer.md "Recommendation".
+ */
 export function confidenceOf(runs: RunFigures[]): Confidence {
   const sampledRuns = runs.filter((run) => run.ticks > 0).length;
   if (sampledRuns === 0) return "none";
@@ -241,15 +247,6 @@ export function costOf(
       ? roundMicroUsd((costPerRun - recommendedCostPerRun) * runsPerDay * MONTH_DAYS)
       : null,
   };
-}
-
-/** The monthly saving alone ({@link costOf}). */
-export function monthlySavings(
-  input: RecommendationInput,
-  recommended: { cpuCores: number; memoryBytes: number },
-  pricing: RecommendationSettings["pricing"],
-): number | null {
-  return costOf(input, recommended, pricing).monthlySavingsUsd;
 }
 
 export type Regression = NonNullable<TaskAnalysis["regressions"]>[number];

@@ -14,21 +14,10 @@ export function medianOrNull(values: ReadonlyArray<number | null>): number | nul
   return finite.length === 0 ? null : medianOf(finite);
 }
 
-export function maxOrZero(values: ReadonlyArray<number | null>): number {
-  return percentileOf(values, 1);
-}
-
 export function sum(values: ReadonlyArray<number | null>): number {
   let total = 0;
   for (const value of values) if (value !== null && Number.isFinite(value)) total += value;
   return total;
-}
-
-/** Rounds up to a step (50 millicores, 64 MiB): requests are written in round quantities. */
-export function roundUpTo(value: number, step: number): number {
-  // The epsilon keeps 0.35000000000000003 from becoming 0.4 when it means 0.35.
-  const steps = Math.ceil(value / step - 1e-9);
-  return Number((steps * step).toFixed(6));
 }
 
 /** A fraction as a whole percentage for sentences: 0.712 → "71 %". */

@@ -5,10 +5,10 @@
 import type { TaskAnalysis } from "../common/analysis-document.js";
 import type { ConfiguredRequest } from "../common/config.js";
 import type { TaskKey } from "../common/task-key.js";
-import type { ProcessSummary, RunSummary } from "../db/queries/task-histories.js";
-import { classifyBottleneck } from "./classify.js";
+import type { ProcessSummary, RunSummary, StateSeconds } from "../db/queries/task-histories.js";
+import { type ClassificationInput, classifyBottleneck, sharesOf, type ThreadSeconds } from "./classify.js";
 import { findRegressions, type RecommendationSettings, type RunFigures, recommend } from "./recommend.js";
-import { type DeclaredValues, resolveRequests } from "./requests.js";
+import { type DeclaredValues, type EffectiveRequests, resolveRequests } from "./requests.js";
 import {
   type CorePercentiles,
   corePercentilesOf,
@@ -37,7 +37,7 @@ export interface TaskInput {
   maxRuns: number;
 }
 
-function aggregateEndpoints(runs: RunSummary[]): Array<{ endpoint: string; waitSeconds: number }> {
+function aggregateEndpoints(runs: readonly RunSummary[]): Array<{ endpoint: string; waitSeconds: number }> {
   const totals = new Map<string, number>();
   for (const run of runs) {
     for (const item of run.endpoints ?? []) {
@@ -54,11 +54,16 @@ function p50OrNull(values: Array<number | null>): number | null {
   return values.some((value) => value !== null) ? percentileOf(values, 0.5) : null;
 }
 
-export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSettings): TaskAnalysis {
-  const runs = [...input.runs].sort(
+/** Oldest first; runs that started together in execution-id order, so the order is always the same. */
+function oldestFirst(runs: readonly RunSummary[]): RunSummary[] {
+  return [...runs].sort(
     (a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.executionId.localeCompare(b.executionId),
   );
-  const figures: RunFigures[] = runs.map((run) => ({
+}
+
+/** What the recommendation reads of one run, with the requests that applied to it. */
+function runFiguresOf(run: RunSummary, input: TaskInput): RunFigures {
+  return {
     startedAt: run.startedAt,
     durationSeconds: run.durationSeconds,
     sampledSeconds: run.sampledSeconds,
@@ -69,183 +74,210 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     peakRssBytes: run.peakRssBytes,
     oomKills: run.oomKills,
     requests: resolveRequests(run, input.declared, input.configured),
-  }));
-  const latest = figures.at(-1)?.requests;
-  const cores =
-    input.cores !== undefined
-      ? input.cores
-      : corePercentilesOf(
-          runs.map((run) => ({
-            quantiles: run.coresQuantiles ?? [],
-            weight: run.coresQuantiles ? run.ticks : 0,
-          })),
-          percentileOf(
-            runs.map((run) => run.cpuMax),
-            1,
-          ),
-        );
-  const threadSeconds = {
-    cpu: sum(runs.map((run) => run.onCpuSeconds)),
-    cpuWait: sum(runs.map((run) => run.cpuWaitSeconds)),
-    diskWait: sum(runs.map((run) => run.diskWaitSeconds)),
-    networkWait: sum(runs.map((run) => run.netWaitSeconds)),
-    childWait: sum(runs.map((run) => run.childWaitSeconds)),
-    idle: sum(runs.map((run) => run.idleSeconds)),
   };
-  const threadTotal = sum(Object.values(threadSeconds));
-  // Wall-clock seconds over the runs that recorded them (runs sampled before that have null).
+}
+
+/** Percentiles of per-second cores merged from the runs' sketches (for callers that did not read them). */
+function mergedCorePercentiles(runs: readonly RunSummary[]): CorePercentiles | null {
+  return corePercentilesOf(
+    runs.map((run) => ({
+      quantiles: run.coresQuantiles ?? [],
+      weight: run.coresQuantiles ? run.ticks : 0,
+    })),
+    percentileOf(
+      runs.map((run) => run.cpuMax),
+      1,
+    ),
+  );
+}
+
+/** Seconds per state summed over runs (thread time) or over their wall-clock splits. */
+function stateSecondsOf(states: readonly StateSeconds[]): ThreadSeconds {
+  return {
+    cpu: sum(states.map((state) => state.onCpuSeconds)),
+    cpuWait: sum(states.map((state) => state.cpuWaitSeconds)),
+    diskWait: sum(states.map((state) => state.diskWaitSeconds)),
+    networkWait: sum(states.map((state) => state.netWaitSeconds)),
+    childWait: sum(states.map((state) => state.childWaitSeconds)),
+    idle: sum(states.map((state) => state.idleSeconds)),
+  };
+}
+
+type TimeShares = TaskAnalysis["timeShares"];
+
+/** p50, p95 and max of a per-run series. */
+function percentilesOf(values: Array<number | null>): { p50: number; p95: number; max: number } {
+  return { p50: percentileOf(values, 0.5), p95: percentileOf(values, 0.95), max: percentileOf(values, 1) };
+}
+
+/** What a task's runs add up to: the totals its class, its evidence and its document entry read. */
+interface RunTotals {
+  threadSeconds: ThreadSeconds;
+  /** Wall-clock seconds over the runs that recorded them (runs sampled before that have null). */
+  wallSeconds: ThreadSeconds | null;
+  sampledSeconds: number;
+  cpuSeconds: number;
+  throttledShare: number | null;
+  peakBytes: { p50: number; p95: number; max: number };
+  oomKills: number;
+  endpoints: Array<{ endpoint: string; waitSeconds: number }>;
+  diskReadBytesPerRun: number;
+  diskWriteBytesPerRun: number;
+}
+
+function totalsOf(runs: readonly RunSummary[]): RunTotals {
   const wallRuns = runs.flatMap((run) => (run.wall ? [run.wall] : []));
-  const wallSeconds =
-    wallRuns.length === 0
-      ? null
-      : {
-          cpu: sum(wallRuns.map((wall) => wall.onCpuSeconds)),
-          cpuWait: sum(wallRuns.map((wall) => wall.cpuWaitSeconds)),
-          diskWait: sum(wallRuns.map((wall) => wall.diskWaitSeconds)),
-          networkWait: sum(wallRuns.map((wall) => wall.netWaitSeconds)),
-          childWait: sum(wallRuns.map((wall) => wall.childWaitSeconds)),
-          idle: sum(wallRuns.map((wall) => wall.idleSeconds)),
-        };
-  const wallTotal = wallSeconds ? sum(Object.values(wallSeconds)) : 0;
-  const sharesOf = (seconds: typeof threadSeconds, total: number) => {
-    const share = (value: number) => (total > 0 ? value / total : 0);
-    return {
-      cpu: share(seconds.cpu),
-      cpuWait: share(seconds.cpuWait),
-      diskWait: share(seconds.diskWait),
-      networkWait: share(seconds.networkWait),
-      idle: share(seconds.idle),
-      childWait: share(seconds.childWait),
-    };
-  };
-  const threadTimeShares = sharesOf(threadSeconds, threadTotal);
-  // timeShares are wall-clock shares, thread time the fallback for runs without them (docs/architecture.md).
-  const timeShares = wallSeconds && wallTotal > 0 ? sharesOf(wallSeconds, wallTotal) : threadTimeShares;
-  const throttled = sum(runs.map((run) => run.throttledPeriods));
   const periods = sum(runs.map((run) => run.totalPeriods));
-  const throttledShare = periods > 0 ? throttled / periods : null;
-  const peaks = runs.map((run) => run.peakRssBytes);
-  const peakMax = percentileOf(peaks, 1);
-  const oomKills = sum(runs.map((run) => run.oomKills));
-  const endpoints = aggregateEndpoints(runs);
-  const diskRead = percentileOf(
-    runs.map((run) => run.diskReadBytes),
-    0.5,
-  );
-  const diskWrite = percentileOf(
-    runs.map((run) => run.diskWriteBytes),
-    0.5,
-  );
-  const sampledSeconds = sum(runs.map((run) => run.sampledSeconds));
-  const cpuSeconds = sum(runs.map((run) => run.cpuSeconds));
+  return {
+    threadSeconds: stateSecondsOf(runs),
+    wallSeconds: wallRuns.length === 0 ? null : stateSecondsOf(wallRuns),
+    sampledSeconds: sum(runs.map((run) => run.sampledSeconds)),
+    cpuSeconds: sum(runs.map((run) => run.cpuSeconds)),
+    throttledShare: periods > 0 ? sum(runs.map((run) => run.throttledPeriods)) / periods : null,
+    peakBytes: percentilesOf(runs.map((run) => run.peakRssBytes)),
+    oomKills: sum(runs.map((run) => run.oomKills)),
+    endpoints: aggregateEndpoints(runs),
+    diskReadBytesPerRun: percentileOf(
+      runs.map((run) => run.diskReadBytes),
+      0.5,
+    ),
+    diskWriteBytesPerRun: percentileOf(
+      runs.map((run) => run.diskWriteBytes),
+      0.5,
+    ),
+  };
+}
+
+/** DESIGN.md: timeShares are wall-clock shares; thread time is the fallback for runs without them. */
+function timeSharesOf(totals: RunTotals): { timeShares: TimeShares; threadTimeShares: TimeShares } {
+  const threadTimeShares = sharesOf(totals.threadSeconds, sum(Object.values(totals.threadSeconds)));
+  const wall = totals.wallSeconds;
+  const wallTotal = wall ? sum(Object.values(wall)) : 0;
+  const timeShares = wall && wallTotal > 0 ? sharesOf(wall, wallTotal) : threadTimeShares;
+  return { timeShares, threadTimeShares };
+}
+
+function classificationInputOf(
+  runs: readonly RunSummary[],
+  totals: RunTotals,
+  latest: EffectiveRequests | undefined,
+): ClassificationInput {
   const loads = runs.map((run) => run.hostLoadAvg).filter((load): load is number => load !== null);
-  const hostCores = runs.map((run) => run.hostCores).find((cores) => cores !== null) ?? null;
-  const classification = classifyBottleneck({
+  return {
     runs: runs.length,
     ticks: sum(runs.map((run) => run.ticks)),
-    threadSeconds,
-    wallSeconds,
-    sampledSeconds,
-    cpuSeconds,
-    throttledShare,
-    oomKills,
+    threadSeconds: totals.threadSeconds,
+    wallSeconds: totals.wallSeconds,
+    sampledSeconds: totals.sampledSeconds,
+    cpuSeconds: totals.cpuSeconds,
+    throttledShare: totals.throttledShare,
+    oomKills: totals.oomKills,
     oomRuns: runs.filter((run) => run.oomKills > 0).length,
-    peakMemoryBytes: peakMax,
+    peakMemoryBytes: totals.peakBytes.max,
     memoryLimitBytes: latest?.memoryLimit ?? null,
     hostLoadAvg: loads.length > 0 ? sum(loads) / loads.length : null,
-    hostCores,
-    endpoints,
-    diskReadBytesPerRun: diskRead,
-    diskWriteBytesPerRun: diskWrite,
-  });
-  const evidence = [...classification.evidence];
-  const averageCores = sampledSeconds > 0 ? cpuSeconds / sampledSeconds : 0;
-  if (latest?.cpuRequest != null && latest.cpuRequest > 0 && sampledSeconds > 0) {
-    evidence.push(
-      `used ${coresText(averageCores)} cores on average (p95 ${coresText(cores?.p95 ?? 0)}) against a ${coresText(latest.cpuRequest)}-core request: ${percentText(averageCores / latest.cpuRequest)} utilization`,
-    );
-  }
+    hostCores: runs.map((run) => run.hostCores).find((cores) => cores !== null) ?? null,
+    endpoints: totals.endpoints,
+    diskReadBytesPerRun: totals.diskReadBytesPerRun,
+    diskWriteBytesPerRun: totals.diskWriteBytesPerRun,
+  };
+}
+
+/** The sentence on how much of its CPU request the task used; none without a request or samples. */
+function utilizationEvidence(
+  totals: RunTotals,
+  cores: CorePercentiles | null,
+  latest: EffectiveRequests | undefined,
+): string[] {
+  const request = latest?.cpuRequest;
+  if (request == null || !(request > 0) || !(totals.sampledSeconds > 0)) return [];
+  const averageCores = totals.cpuSeconds / totals.sampledSeconds;
+  return [
+    `used ${coresText(averageCores)} cores on average (p95 ${coresText(cores?.p95 ?? 0)}) against a ${coresText(request)}-core request: ${percentText(averageCores / request)} utilization`,
+  ];
+}
+
+function cpuOf(
+  runs: readonly RunSummary[],
+  cores: CorePercentiles | null,
+  latest: EffectiveRequests | undefined,
+  throttledShare: number | null,
+): TaskAnalysis["cpu"] {
+  const cpuSeconds = runs.map((run) => run.cpuSeconds);
+  return {
+    requestCores: latest?.cpuRequest ?? null,
+    limitCores: latest?.cpuLimit ?? null,
+    requestSource: latest?.cpuSource ?? null,
+    p50: cores?.p50 ?? 0,
+    p90: cores?.p90 ?? 0,
+    p95: cores?.p95 ?? 0,
+    p99: cores?.p99 ?? 0,
+    max: cores?.max ?? 0,
+    cpuSecondsPerRun: { p50: percentileOf(cpuSeconds, 0.5), max: percentileOf(cpuSeconds, 1) },
+    throttledShare,
+  };
+}
+
+function recentRunsOf(runs: readonly RunSummary[]): NonNullable<TaskAnalysis["recentRuns"]> {
+  return runs.slice(-RECENT_RUNS_SHOWN).map((run) => ({
+    runId: run.runId,
+    tryNumber: run.tryNumber,
+    startedAt: run.startedAt.toISOString(),
+    durationSeconds: run.durationSeconds,
+    cpuP95: run.cpuP95 ?? 0,
+    cpuMax: run.cpuMax ?? 0,
+    peakMemoryBytes: run.peakRssBytes ?? 0,
+    exitCode: run.exitCode,
+  }));
+}
+
+export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSettings): TaskAnalysis {
+  const runs = oldestFirst(input.runs);
+  const figures = runs.map((run) => runFiguresOf(run, input));
+  const latest = figures.at(-1)?.requests;
+  const cores = input.cores !== undefined ? input.cores : mergedCorePercentiles(runs);
+  const totals = totalsOf(runs);
+  const classification = classifyBottleneck(classificationInputOf(runs, totals, latest));
   const recommendation = recommend(
     {
       runs: figures,
       coresMax: cores?.max ?? 0,
-      throttledShare,
+      throttledShare: totals.throttledShare,
       windowEnd: input.windowEnd,
       windowDays: input.windowDays,
       maxRuns: input.maxRuns,
     },
     settings,
   );
-  const analysis: TaskAnalysis = {
+  return {
     orchestrator: input.key.orchestrator,
     pipeline: input.key.pipeline,
     task: input.key.task,
     runs: runs.length,
-    durationSeconds: {
-      p50: percentileOf(
-        runs.map((run) => run.durationSeconds),
-        0.5,
-      ),
-      p95: percentileOf(
-        runs.map((run) => run.durationSeconds),
-        0.95,
-      ),
-      max: percentileOf(
-        runs.map((run) => run.durationSeconds),
-        1,
-      ),
-    },
-    cpu: {
-      requestCores: latest?.cpuRequest ?? null,
-      limitCores: latest?.cpuLimit ?? null,
-      requestSource: latest?.cpuSource ?? null,
-      p50: cores?.p50 ?? 0,
-      p90: cores?.p90 ?? 0,
-      p95: cores?.p95 ?? 0,
-      p99: cores?.p99 ?? 0,
-      max: cores?.max ?? 0,
-      cpuSecondsPerRun: {
-        p50: percentileOf(
-          runs.map((run) => run.cpuSeconds),
-          0.5,
-        ),
-        max: percentileOf(
-          runs.map((run) => run.cpuSeconds),
-          1,
-        ),
-      },
-      throttledShare,
-    },
+    durationSeconds: percentilesOf(runs.map((run) => run.durationSeconds)),
+    cpu: cpuOf(runs, cores, latest, totals.throttledShare),
     memory: {
       requestBytes: latest?.memoryRequest ?? null,
       limitBytes: latest?.memoryLimit ?? null,
       requestSource: latest?.memorySource ?? null,
-      peakBytes: { p50: percentileOf(peaks, 0.5), p95: percentileOf(peaks, 0.95), max: peakMax },
-      oomKills,
+      peakBytes: totals.peakBytes,
+      oomKills: totals.oomKills,
     },
-    disk: { readBytesPerRun: { p50: diskRead }, writeBytesPerRun: { p50: diskWrite } },
+    disk: {
+      readBytesPerRun: { p50: totals.diskReadBytesPerRun },
+      writeBytesPerRun: { p50: totals.diskWriteBytesPerRun },
+    },
     network: {
       rxBytesPerRun: { p50: p50OrNull(runs.map((run) => run.netRxBytes)) },
       txBytesPerRun: { p50: p50OrNull(runs.map((run) => run.netTxBytes)) },
     },
-    timeShares,
-    threadTimeShares,
+    ...timeSharesOf(totals),
     bottleneck: classification.bottleneck,
-    evidence,
+    evidence: [...classification.evidence, ...utilizationEvidence(totals, cores, latest)],
     processes: input.processes.map((process) => ({ ...process })),
     recommendation,
-    endpoints,
+    endpoints: totals.endpoints,
     regressions: findRegressions(figures),
-    recentRuns: runs.slice(-RECENT_RUNS_SHOWN).map((run) => ({
-      runId: run.runId,
-      tryNumber: run.tryNumber,
-      startedAt: run.startedAt.toISOString(),
-      durationSeconds: run.durationSeconds,
-      cpuP95: run.cpuP95 ?? 0,
-      cpuMax: run.cpuMax ?? 0,
-      peakMemoryBytes: run.peakRssBytes ?? 0,
-      exitCode: run.exitCode,
-    })),
+    recentRuns: recentRunsOf(runs),
   };
-  return analysis;
 }

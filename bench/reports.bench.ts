@@ -6,9 +6,9 @@
  * Each case runs a few times after a warm-up; the median is reported, with the ratio to the floor.
  */
 import { performance } from "node:perf_hooks";
-import { syntheticTimelines } from "../reports/charts-fixtures.js";
+import { syntheticTimelines } from "../test-support/chart-fixtures.js";
 import { renderEmail, renderHtmlReport, renderMarkdownReport } from "../reports/render.js";
-import { largeAnalysis } from "../reports/test-fixtures.js";
+import { largeAnalysis } from "../test-support/report-fixtures.js";
 
 const taskCount = 1000;
 /** Enough repetitions for a stable median on a shared 2-core machine without making `npm run bench` slow. */

@@ -11,9 +11,9 @@ import { pathToFileURL } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnalysisDocument } from "../common/analysis-document.js";
-import { syntheticTimelines } from "./charts-fixtures.js";
+import { syntheticTimelines } from "../test-support/chart-fixtures.js";
 import { renderHtmlReport } from "./render.js";
-import { buildTask, hostileName, largeAnalysis, sampleAnalysis } from "./test-fixtures.js";
+import { buildTask, hostileName, largeAnalysis, sampleAnalysis } from "../test-support/report-fixtures.js";
 
 /** A task name with no place to break, longer than any window is wide. */
 const longName = `extract_${"and_transform_".repeat(30)}orders`;

@@ -1,9 +1,9 @@
 /** Timeline and across-run geometry: values land where they should, peaks survive, paths stay small. */
 import { describe, expect, it } from "vitest";
 import { TIMELINE_BUCKETS } from "../db/queries/timelines.js";
-import { syntheticTimeline, syntheticTimelines } from "./charts-fixtures.js";
+import { syntheticTimeline, syntheticTimelines } from "../test-support/chart-fixtures.js";
 import { acrossRunsChart, bandLayers, regressionFlags, seriesPath, timelinesChart } from "./charts.js";
-import { buildTask, largeAnalysis } from "./test-fixtures.js";
+import { buildTask, largeAnalysis } from "../test-support/report-fixtures.js";
 
 const task = buildTask({
   pipeline: "etl",

@@ -4,6 +4,8 @@
  * and every series is a step line over its buckets (a bucket is a span of time, not an instant), so a
  * 1,000-task report stays within its size target (BENCHMARKS.md "reports").
  */
+import { REGRESSION_THRESHOLD } from "../analyzer/recommend.js";
+import { RECENT_RUNS_SHOWN } from "../analyzer/task-analysis.js";
 import type { TaskAnalysis } from "../common/analysis-document.js";
 import type { RunTimeline, StateSeconds, TimelineBucket } from "../db/queries/timelines.js";
 import { formatBytes, formatCores, formatDuration, formatInstant } from "./format.js";
@@ -34,8 +36,8 @@ const bandHeight = 12;
 const blockHeight = 2 * panelHeight + 2 * panelGap + bandHeight;
 /** Space between the latest and the worst run's blocks. */
 const blockGap = 14;
-/** Head-room above the largest value so the top line never touches the frame. */
-const headroom = 1.1;
+/** Head-room above the largest value so the top line never touches the frame (every chart of the report). */
+export const headroom = 1.1;
 /**
  * A panel scales to the run's peak and the recommendation alone, naming the request and limit above its
  * top in its label, when those two would fill less than this share of it: at 40 px, a 4-core request
@@ -425,9 +427,9 @@ const madThreshold = 2.5;
 const madScale = 1.4826;
 /**
  * A run must also be this much above the median: identical runs have a MAD of 0, and a second more must
- * not read as a regression. The analyzer's regression threshold (analyzer/task-analysis.ts, 30 %).
+ * not read as a regression. The analyzer's regression threshold (analyzer/recommend.ts, 30 %).
  */
-const minimumRise = 0.3;
+const minimumRise = REGRESSION_THRESHOLD;
 
 function median(sorted: number[]): number {
   const middle = Math.floor(sorted.length / 2);
@@ -448,8 +450,8 @@ export function regressionFlags(values: number[]): boolean[] {
   return values.map((value) => Number.isFinite(value) && value > threshold && value > 0);
 }
 
-/** Runs shown across: the analyzer keeps the last 20 (analyzer/task-analysis.ts RECENT_RUNS_SHOWN). */
-const acrossRunsShown = 20;
+/** Runs shown across: as many as the analyzer keeps (the last 20). */
+const acrossRunsShown = RECENT_RUNS_SHOWN;
 const acrossWidth = 300;
 /** Room for the row labels left of the lines. */
 const acrossLabelWidth = 76;

@@ -19,7 +19,7 @@ import { sendReportEmail } from "./email.js";
 import { publishAnalysis } from "./publish.js";
 import { renderEmail } from "./render.js";
 import { reportUrlOf } from "./report-url.js";
-import { sampleAnalysis } from "./test-fixtures.js";
+import { sampleAnalysis } from "../test-support/report-fixtures.js";
 
 let server: SMTPServer;
 let port: number;

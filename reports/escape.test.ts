@@ -21,7 +21,7 @@ import {
 } from "../sources/check.js";
 import type { PatchPlan } from "../sources/patcher.js";
 import { pullRequestBody } from "../sources/pull-request.js";
-import { buildTask, hostileNames } from "./test-fixtures.js";
+import { buildTask, hostileNames } from "../test-support/report-fixtures.js";
 
 function parse(markdown: string): Root {
   return unified().use(remarkParse).use(remarkGfm).parse(markdown);

@@ -24,7 +24,7 @@ import { mediaType, parseMime } from "../test-support/mime.js";
 import { redisUrl } from "../test-support/services.js";
 import { EmailDeliveryError } from "./email.js";
 import { publishAnalysis } from "./publish.js";
-import { hostileName, sampleAnalysis } from "./test-fixtures.js";
+import { hostileName, sampleAnalysis } from "../test-support/report-fixtures.js";
 
 interface Mailbox {
   server: SMTPServer;

@@ -8,10 +8,10 @@ import remarkParse from "remark-parse";
 import { unified } from "unified";
 import { describe, expect, it } from "vitest";
 import type { AnalysisDocument } from "../common/analysis-document.js";
-import { syntheticTimeline, syntheticTimelines } from "./charts-fixtures.js";
+import { syntheticTimeline, syntheticTimelines } from "../test-support/chart-fixtures.js";
 import { escapeMarkdown } from "./escape.js";
 import { renderEmail, rendererFor, renderHtmlReport, renderMarkdownReport } from "./render.js";
-import { buildTask, hostileName, largeAnalysis, sampleAnalysis } from "./test-fixtures.js";
+import { buildTask, hostileName, largeAnalysis, sampleAnalysis } from "../test-support/report-fixtures.js";
 
 function parseMarkdown(markdown: string): Root {
   return unified().use(remarkParse).use(remarkGfm).parse(markdown);

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { renderMarkdownReport } from "./render.js";
 import { reportUrlOf } from "./report-url.js";
 import { slackMessage } from "./slack.js";
-import { buildTask, hostileNames, sampleAnalysis } from "./test-fixtures.js";
+import { buildTask, hostileNames, sampleAnalysis } from "../test-support/report-fixtures.js";
 
 const base = "https://reports.example.test/rightsize/";
 

@@ -17,7 +17,7 @@ import { getDelivery } from "../db/queries/report-deliveries.js";
 import { engines, type TestDatabase } from "../test-support/databases.js";
 import { publishAnalysis } from "./publish.js";
 import { SlackDeliveryError } from "./slack.js";
-import { sampleAnalysis } from "./test-fixtures.js";
+import { sampleAnalysis } from "../test-support/report-fixtures.js";
 
 interface RecordedRequest {
   method: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { escapeSlack, slackMessage, slackName } from "./slack.js";
-import { buildTask, sampleAnalysis } from "./test-fixtures.js";
+import { buildTask, sampleAnalysis } from "../test-support/report-fixtures.js";
 
 const hostile = [
   "<!here> <!channel> <@U024BE7LH>",

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { GiB, MiB } from "../common/units.js";
 import { compareTasks, groupByPipeline, headlineOf, verdictOf } from "./summary.js";
-import { buildTask, sampleAnalysis } from "./test-fixtures.js";
+import { buildTask, sampleAnalysis } from "../test-support/report-fixtures.js";
 
 const base = {
   pipeline: "p",

@@ -2,6 +2,7 @@
  * What a report says about an analysis, as plain data: the headline counts and how each task stands
  * against its request. Pure functions of the analysis document; every renderer reads the same verdicts.
  */
+import { MEMORY_PRESSURE_SHARE } from "../analyzer/classify.js";
 import type { AnalysisDocument, Severity, TaskAnalysis } from "../common/analysis-document.js";
 
 /**
@@ -10,17 +11,15 @@ import type { AnalysisDocument, Severity, TaskAnalysis } from "../common/analysi
  */
 export const overProvisionedMargin = 0.1;
 
-/**
- * Peak memory at or above this share of the limit (or of the request when there is no limit) is an OOM
- * risk. 0.9 leaves less head-room than the analyzer's default 15 % memory buffer would add.
- */
-export const oomRiskShare = 0.9;
-
 export type Provisioning = "over" | "under" | "fit" | "unknown";
 
 export interface TaskVerdict {
   /** Over when a request exceeds the recommendation by more than {@link overProvisionedMargin}. */
   provisioning: Provisioning;
+  /**
+   * OOM kills, or peak memory at or above the analyzer's memory-pressure share (90 %) of the limit, or of
+   * the request when there is no limit.
+   */
   oomRisk: boolean;
   regressed: boolean;
 }
@@ -55,7 +54,7 @@ export function verdictOf(task: TaskAnalysis): TaskVerdict {
   const ceiling = memory.limitBytes ?? memory.requestBytes;
   const oomRisk =
     memory.oomKills > 0 ||
-    (ceiling !== null && ceiling > 0 && memory.peakBytes.max >= ceiling * oomRiskShare);
+    (ceiling !== null && ceiling > 0 && memory.peakBytes.max >= ceiling * MEMORY_PRESSURE_SHARE);
   return { provisioning, oomRisk, regressed: (task.regressions?.length ?? 0) > 0 };
 }
 
@@ -83,7 +82,8 @@ export function headlineOf(document: AnalysisDocument): Headline {
   return headline;
 }
 
-const severityRank: Record<Severity, number> = { critical: 0, warning: 1, ok: 2, good: 3 };
+/** Most severe first: the order of every report. */
+export const severityRank: Record<Severity, number> = { critical: 0, warning: 1, ok: 2, good: 3 };
 
 /**
  * Report order: most severe first, then the largest saving (or cost) either way, then by name, so the

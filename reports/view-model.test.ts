@@ -1,57 +1,10 @@
 /** Chart geometry and view shaping: values map onto the chart's axis, sizes stay bounded. */
 import { describe, expect, it } from "vitest";
 import { formatBytes, formatCores } from "./format.js";
-import { buildTask, sampleAnalysis } from "./test-fixtures.js";
-import { buildReportView, histogramChart, percentileChart, timeSegmentsOf, usageBar } from "./view-model.js";
+import { buildTask, sampleAnalysis } from "../test-support/report-fixtures.js";
+import { buildReportView, percentileChart, timeSegmentsOf, usageBar } from "./view-model.js";
 
 const formats = { cores: formatCores, bytes: formatBytes };
-
-describe("histogramChart", () => {
-  it("bins runs along the value axis and places lines on the same axis", () => {
-    const chart = histogramChart(
-      "cores",
-      [1, 1, 1, 2],
-      "runs",
-      [
-        { kind: "request", label: "request", value: 4 },
-        { kind: "recommendation", label: "recommended", value: 2.2 },
-      ],
-      formatCores,
-    );
-    // Axis top: the request (4) plus 10 % head-room.
-    expect(chart.top).toBeCloseTo(4.4);
-    expect(chart.bars).toHaveLength(2);
-    const [ones, twos] = chart.bars;
-    expect(ones?.height).toBeGreaterThan(twos?.height ?? Number.POSITIVE_INFINITY);
-    expect(ones?.title).toMatch(/^3 runs at /);
-    expect(twos?.title).toMatch(/^1 run at /);
-    const request = chart.lines.find((line) => line.kind === "request");
-    expect(request?.x).toBeCloseTo((4 / 4.4) * chart.width, 0);
-    expect(ones!.x).toBeLessThan(twos!.x);
-    for (const bar of chart.bars) {
-      expect(bar.x + bar.width).toBeLessThanOrEqual(chart.width);
-      expect(bar.y + bar.height).toBeCloseTo(chart.height, 0);
-    }
-  });
-
-  it("keeps a fixed number of bars however many runs there are", () => {
-    const values = Array.from({ length: 5000 }, (_, index) => index % 97);
-    expect(histogramChart("cores", values, "", [], formatCores).bars.length).toBeLessThanOrEqual(16);
-  });
-
-  it("draws nothing for missing requests and survives all-zero data", () => {
-    const chart = histogramChart(
-      "bytes",
-      [0, 0],
-      "",
-      [{ kind: "request", label: "request", value: Number.NaN }],
-      formatBytes,
-    );
-    expect(chart.lines).toEqual([]);
-    expect(chart.top).toBe(1);
-    expect(chart.bars).toHaveLength(1);
-  });
-});
 
 describe("percentileChart", () => {
   it("draws one horizontal bar per percentile, proportional to its value", () => {

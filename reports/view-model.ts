@@ -2,11 +2,13 @@
  * The analysis document shaped for templates: ranked groups, verdicts and chart geometry. Pure: numbers
  * in, numbers and strings out. Templates only place what is computed here and format it with helpers.
  */
+import { MONTH_DAYS } from "../analyzer/recommend.js";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import {
   type AcrossRunsView,
   acrossRunsChart,
+  headroom,
   type RunTimeline,
   type TimelinesView,
   timelinesChart,
@@ -17,6 +19,7 @@ import {
   groupByPipeline,
   type Headline,
   headlineOf,
+  severityRank,
   type TaskVerdict,
   verdictOf,
 } from "./summary.js";
@@ -49,12 +52,12 @@ export interface Bar {
   y: number;
   width: number;
   height: number;
-  /** Tooltip: which runs or percentile, and the value. */
+  /** Tooltip: which percentile, and the value. */
   title: string;
-  /** Short label drawn beside the bar (percentile charts only). */
-  label?: string;
-  labelX?: number;
-  labelY?: number;
+  /** Short label drawn beside the bar ("p95"). */
+  label: string;
+  labelX: number;
+  labelY: number;
 }
 
 export interface ChartLine {
@@ -67,10 +70,9 @@ export interface ChartLine {
 }
 
 /**
- * A distribution chart with values along the x axis: either a histogram of runs (bar height = how many
- * runs fell in the bin) or, without per-run data, one horizontal bar per percentile. Request, limit and
- * recommendation are vertical lines on the same axis, so "how far is what we ask from what we use" reads
- * at a glance. Its size does not grow with the number of runs.
+ * A distribution chart for a task without per-run figures (with them, the across-runs chart stands in its
+ * place): one horizontal bar per percentile, values along the x axis. Request, limit and recommendation
+ * are vertical lines on the same axis, so "how far is what we ask from what we use" reads at a glance.
  */
 export interface Chart {
   width: number;
@@ -162,7 +164,7 @@ export function savingsAssumptionOf(document: AnalysisDocument): string {
   const prices = document.pricing
     ? `$${document.pricing.cpuHourUsd} per vCPU-hour and $${document.pricing.memoryGibHourUsd} per GiB-hour`
     : "the configured prices";
-  return `Savings assume ${prices}, each run holding its request for as long as it ran, and each task running as often as it did in the window (runs per day observed × 30 days).`;
+  return `Savings assume ${prices}, each run holding its request for as long as it ran, and each task running as often as it did in the window (runs per day observed × ${MONTH_DAYS} days).`;
 }
 
 /** Colors shared by the HTML charts and the email's bar cells (colorblind-safe Okabe–Ito palette). */
@@ -189,10 +191,6 @@ const timeLabels: Record<TimeSegment["kind"], string> = {
 
 const chartWidth = 320;
 const chartHeight = 96;
-/** Head-room right of the largest value so the top line and bar never touch the frame. */
-const chartHeadroom = 1.1;
-/** Histogram bins: enough to tell a tight distribution from a spread one at 320 px, few enough to stay small. */
-const histogramBins = 16;
 /** Width kept for a percentile label ("p99") at the chart's 10 px font. */
 const labelRoom = 24;
 
@@ -218,48 +216,6 @@ function chartLines(
     .map((line) => ({ ...line, x: round(scale(line.value)), color: palette[line.kind] }));
 }
 
-/** Histogram of per-run values: bins from 0 to the axis top, empty bins drawn as nothing. */
-export function histogramChart(
-  unit: Chart["unit"],
-  values: number[],
-  caption: string,
-  lineCandidates: Array<Omit<ChartLine, "x" | "color">>,
-  format: (value: number) => string,
-): Chart {
-  const top =
-    Math.max(...values.map(positive), ...lineCandidates.map((line) => positive(line.value)), 0) *
-      chartHeadroom || 1;
-  const scale = (value: number) => (positive(value) / top) * chartWidth;
-  const counts = new Array<number>(histogramBins).fill(0);
-  for (const value of values) {
-    const bin = Math.min(histogramBins - 1, Math.floor((positive(value) / top) * histogramBins));
-    counts[bin]!++;
-  }
-  const tallest = Math.max(...counts, 1);
-  const binWidth = chartWidth / histogramBins;
-  const bars: Bar[] = [];
-  counts.forEach((count, bin) => {
-    if (count === 0) return;
-    const height = Math.max(2, (count / tallest) * (chartHeight - 4));
-    bars.push({
-      x: round(bin * binWidth + 1),
-      y: round(chartHeight - height),
-      width: round(binWidth - 2),
-      height: round(height),
-      title: `${count} ${count === 1 ? "run" : "runs"} at ${format((bin * top) / histogramBins)}–${format(((bin + 1) * top) / histogramBins)}`,
-    });
-  });
-  return {
-    width: chartWidth,
-    height: chartHeight,
-    bars,
-    lines: chartLines(lineCandidates, scale),
-    top,
-    caption,
-    unit,
-  };
-}
-
 /** One horizontal bar per percentile, for documents without per-run figures. */
 export function percentileChart(
   unit: Chart["unit"],
@@ -273,7 +229,7 @@ export function percentileChart(
       ...points.map((point) => positive(point.value)),
       ...lineCandidates.map((line) => positive(line.value)),
       0,
-    ) * chartHeadroom || 1;
+    ) * headroom || 1;
   const scale = (value: number) => (positive(value) / top) * chartWidth;
   const slot = chartHeight / Math.max(points.length, 1);
   const bars = points.map((point, index) => {
@@ -308,16 +264,6 @@ function cpuChart(task: TaskAnalysis, format: (cores: number) => string): Chart 
     { kind: "limit", label: "limit", value: task.cpu.limitCores ?? Number.NaN },
     { kind: "recommendation", label: "recommended", value: task.recommendation.cpuCores },
   ];
-  const runs = task.recentRuns ?? [];
-  if (runs.length > 0) {
-    return histogramChart(
-      "cores",
-      runs.map((run) => run.cpuP95),
-      `p95 cores of each run (${runs.length} ${runs.length === 1 ? "run" : "runs"})`,
-      lines,
-      format,
-    );
-  }
   const { cpu } = task;
   return percentileChart(
     "cores",
@@ -340,16 +286,6 @@ function memoryChart(task: TaskAnalysis, format: (bytes: number) => string): Cha
     { kind: "limit", label: "limit", value: task.memory.limitBytes ?? Number.NaN },
     { kind: "recommendation", label: "recommended", value: task.recommendation.memoryBytes },
   ];
-  const runs = task.recentRuns ?? [];
-  if (runs.length > 0) {
-    return histogramChart(
-      "bytes",
-      runs.map((run) => run.peakMemoryBytes),
-      `peak memory of each run (${runs.length} ${runs.length === 1 ? "run" : "runs"})`,
-      lines,
-      format,
-    );
-  }
   const { peakBytes } = task.memory;
   return percentileChart(
     "bytes",
@@ -382,7 +318,6 @@ export function timeSegmentsOf(task: TaskAnalysis): TimeSegment[] {
     .filter((segment) => segment.share > 0);
 }
 
-const severityRanks = { critical: 0, warning: 1, ok: 2, good: 3 } as const;
 export const severityColors = {
   critical: "#b3261e",
   warning: "#b86e00",
@@ -404,89 +339,101 @@ export function usageBar(used: number, request: number | null): UsageBar {
  */
 const topListLength = 3;
 
+/** The largest time share: what the task mostly did; null without shares. */
+function largestSegment(segments: readonly TimeSegment[]): TimeSegment | null {
+  return segments.reduce<TimeSegment | null>(
+    (largest, segment) => (largest === null || segment.share > largest.share ? segment : largest),
+    null,
+  );
+}
+
+type Formats = { cores: (value: number) => string; bytes: (value: number) => string };
+
+/**
+ * One task's view. `place` is its index in report order: the id is taken from it, and so is the rank
+ * when the task is among the `ranked` ones (the first `rankedCount`), else the rank is 0.
+ */
+function taskViewOf(
+  task: TaskAnalysis,
+  place: number,
+  rankedCount: number,
+  options: RenderOptions,
+  formats: Formats,
+): TaskView {
+  const key = taskKeyString(task);
+  const acrossRuns = acrossRunsChart(task);
+  const timeSegments = timeSegmentsOf(task);
+  return {
+    id: `task-${place + 1}`,
+    key,
+    rank: place < rankedCount ? place + 1 : 0,
+    task,
+    verdict: verdictOf(task),
+    // The distribution charts stand in only where there is no across-runs chart (no per-run figures).
+    cpuChart: acrossRuns ? null : cpuChart(task, formats.cores),
+    memoryChart: acrossRuns ? null : memoryChart(task, formats.bytes),
+    acrossRuns,
+    timelines: timelinesChart(options.timelines?.get(key) ?? [], task),
+    timeSegments,
+    dominantSegment: largestSegment(timeSegments),
+    topProcesses: [...task.processes].sort((a, b) => b.cpuSeconds - a.cpuSeconds).slice(0, topListLength),
+    endpoints: [...(task.endpoints ?? [])]
+      .sort((a, b) => b.waitSeconds - a.waitSeconds)
+      .slice(0, topListLength),
+    patch: patchOf(options, key),
+    severityRank: severityRank[task.recommendation.severity],
+    severityColor: severityColors[task.recommendation.severity],
+    cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
+    memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
+  };
+}
+
 export function buildReportView(
   document: AnalysisDocument,
   options: RenderOptions = {},
-  formats: { cores: (value: number) => string; bytes: (value: number) => string },
+  formats: Formats,
   maxTasks = Number.POSITIVE_INFINITY,
 ): ReportView {
-  let counter = 0;
-  const views = new Map<TaskAnalysis, TaskView>();
-  const viewOf = (task: TaskAnalysis): TaskView => {
-    let view = views.get(task);
-    if (view) return view;
-    const key = taskKeyString(task);
-    counter++;
-    view = {
-      id: `task-${counter}`,
-      key,
-      rank: 0,
-      task,
-      verdict: verdictOf(task),
-      cpuChart: null,
-      memoryChart: null,
-      acrossRuns: acrossRunsChart(task),
-      timelines: timelinesChart(options.timelines?.get(key) ?? [], task),
-      timeSegments: timeSegmentsOf(task),
-      dominantSegment: null,
-      topProcesses: [...task.processes].sort((a, b) => b.cpuSeconds - a.cpuSeconds).slice(0, topListLength),
-      endpoints: [...(task.endpoints ?? [])]
-        .sort((a, b) => b.waitSeconds - a.waitSeconds)
-        .slice(0, topListLength),
-      patch: patchOf(options, key),
-      severityRank: severityRanks[task.recommendation.severity],
-      severityColor: severityColors[task.recommendation.severity],
-      cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
-      memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
-    };
-    if (!view.acrossRuns) {
-      view.cpuChart = cpuChart(task, formats.cores);
-      view.memoryChart = memoryChart(task, formats.bytes);
-    }
-    view.dominantSegment = view.timeSegments.reduce<TimeSegment | null>(
-      (largest, segment) => (largest === null || segment.share > largest.share ? segment : largest),
-      null,
-    );
-    views.set(task, view);
-    return view;
-  };
   const sorted = [...document.tasks].sort(compareTasks);
   const shown = sorted.slice(0, maxTasks);
-  const ranked = shown.map((task, index) => {
-    const view = viewOf(task);
-    view.rank = index + 1;
-    return view;
-  });
-  const pipelines =
-    maxTasks === Number.POSITIVE_INFINITY
-      ? groupByPipeline(document.tasks).map((group) => ({
-          orchestrator: group.orchestrator,
-          pipeline: group.pipeline,
-          monthlySavingsUsd: group.monthlySavingsUsd,
-          worstSeverity: group.worstSeverity,
-          tasks: group.tasks.map(viewOf),
-        }))
-      : [];
+  const groups = maxTasks === Number.POSITIVE_INFINITY ? groupByPipeline(document.tasks) : [];
   // The compact formats bound these lists too, so a bad night cannot push a PR comment past its limit.
   const allRegressions = sorted.flatMap((task) =>
     (task.regressions ?? []).map((regression) => ({ task, regression })),
   );
-  const regressions = allRegressions
-    .slice(0, maxTasks)
-    .map(({ task, regression }) => ({ task: viewOf(task), regression }));
+  const regressions = allRegressions.slice(0, maxTasks);
   const allOomRisks = sorted.filter((task) => verdictOf(task).oomRisk);
-  const oomRisks = allOomRisks.slice(0, maxTasks).map(viewOf);
+  const oomRisks = allOomRisks.slice(0, maxTasks);
+  // Views only of the tasks some list shows (a compact report of 1,000 tasks draws no charts for the rest).
+  const listed = new Set([
+    ...shown,
+    ...groups.flatMap((group) => group.tasks),
+    ...regressions.map((entry) => entry.task),
+    ...oomRisks,
+  ]);
+  const views = new Map(
+    sorted.flatMap((task, place) =>
+      listed.has(task) ? [[task, taskViewOf(task, place, shown.length, options, formats)] as const] : [],
+    ),
+  );
+  const viewOf = (task: TaskAnalysis): TaskView => views.get(task)!;
   return {
     generatedAt: document.generatedAt,
     windowDays: document.windowDays,
     windowEnd: document.windowEnd ?? null,
     headline: headlineOf(document),
-    pipelines,
-    ranked,
+    pipelines: groups.map((group) => ({
+      orchestrator: group.orchestrator,
+      pipeline: group.pipeline,
+      monthlySavingsUsd: group.monthlySavingsUsd,
+      worstSeverity: group.worstSeverity,
+      tasks: group.tasks.map(viewOf),
+    })),
+    ranked: shown.map(viewOf),
     omitted: sorted.length - shown.length,
-    regressions,
+    regressions: regressions.map(({ task, regression }) => ({ task: viewOf(task), regression })),
     omittedRegressions: allRegressions.length - regressions.length,
-    oomRisks,
+    oomRisks: oomRisks.map(viewOf),
     omittedOomRisks: allOomRisks.length - oomRisks.length,
     reportUrl: options.reportUrl && isWebUrl(options.reportUrl) ? options.reportUrl : null,
     pricing: document.pricing ?? null,

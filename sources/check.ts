@@ -3,6 +3,7 @@
  * its renderings (a text table, GitHub workflow commands with a job summary, JSON).
  */
 import Table from "cli-table3";
+import { THROTTLED_SHARE } from "../analyzer/classify.js";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import type { Finding, Resource, ScanResult } from "./findings.js";
@@ -57,12 +58,6 @@ export interface CheckReport {
   failOn: "warning" | "critical";
   failed: boolean;
 }
-
-/**
- * Share of CFS periods throttled above which a task counts as CPU-starved: a chosen 5 %, well under
- * the 25 % at which kube-prometheus' CPUThrottlingHigh alert fires, because a batch task has no slack.
- */
-export const throttledShareThreshold = 0.05;
 
 const severityRank: Record<CheckSeverity, number> = { info: 0, warning: 1, critical: 2 };
 
@@ -217,10 +212,7 @@ function judge(
     );
   }
   const throttled = analysis.cpu.throttledShare ?? 0;
-  if (
-    resource === "cpu" &&
-    (throttled > throttledShareThreshold || analysis.bottleneck === "cpu-throttled")
-  ) {
+  if (resource === "cpu" && (throttled > THROTTLED_SHARE || analysis.bottleneck === "cpu-throttled")) {
     return item(
       "under-provisioned",
       "warning",

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
 import { storeTaskAnalysis } from "../../db/queries/profiles.js";
-import { hostileName, sampleAnalysis } from "../../reports/test-fixtures.js";
+import { hostileName, sampleAnalysis } from "../../test-support/report-fixtures.js";
 import { runCli } from "../../test-support/cli.js";
 import { engines } from "../../test-support/databases.js";
 

@@ -1,7 +1,7 @@
 /**
- * Synthetic task behaviour for the analyzer's tests and the demo: per-run summaries for the pure
- * functions, and a seeder that writes executions, samples and processes through the db/ query modules,
- * exactly as the collector would. Deterministic: the same arguments write the same rows.
+ * Synthetic task behaviour for the analyzer's tests: per-run summaries for the pure functions, and a
+ * seeder that writes executions, samples and processes through the db/ query modules, exactly as the
+ * collector would. Deterministic: the same arguments write the same rows.
  */
 import { createHash } from "node:crypto";
 import type { TaskKey } from "../common/task-key.js";

@@ -1,12 +1,12 @@
 /**
  * Run timelines for tests and the benchmark, shaped like what db/queries/timelines.ts returns for real
  * runs: phases (start-up, a middle that works through batches with a memory climb and a peak, a
- * write-out), jitter per bucket, and the wall-clock split of each bucket. Deterministic (seeded), like reports/test-fixtures.ts.
+ * write-out), jitter per bucket, and the wall-clock split of each bucket. Deterministic (seeded), like test-support/report-fixtures.ts.
  */
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import { type RunTimeline, TIMELINE_BUCKETS, type TimelineBucket } from "../db/queries/timelines.js";
-import { seededRandom } from "./test-fixtures.js";
+import { seededRandom } from "./report-fixtures.js";
 
 export interface TimelineShape {
   durationSeconds: number;
@@ -108,7 +108,7 @@ export function syntheticTimeline(
 
 /**
  * Every task of a document with a latest run and a separate worst run of `worstSeconds` (10 hours by
- * default, a chosen long run): the largest a report's timelines get.
+ * default, the long run of docs/reports.md and BENCHMARKS.md "reports"): the largest a report's timelines get.
  */
 export function syntheticTimelines(
   document: AnalysisDocument,
