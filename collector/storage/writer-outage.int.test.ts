@@ -130,16 +130,16 @@ describe("writer through a database outage", () => {
   });
 
   it("a writer process killed mid-outage leaves its spool; the next writer replays it once", async () => {
-    const dist = fileURLToPath(new URL("../../dist/collector/storage/", import.meta.url));
-    expect(existsSync(join(dist, "writer.js")), "run `npm run build` first").toBe(true);
+    const dist = fileURLToPath(new URL("../../dist/", import.meta.url));
+    expect(existsSync(join(dist, "collector/storage/writer.js")), "run `npm run build` first").toBe(true);
     await proxy.restore();
     const spoolDir = spool();
     const execution = testExecution("restart-host");
     const start = new Date(Math.floor(Date.now() / 1000) * 1000);
     const script = `
-      import { createWriter } from ${JSON.stringify(join(dist, "writer.js"))};
-      import { testSample } from ${JSON.stringify(join(dist, "writer-test-rows.js"))};
-      import { silentLogger } from ${JSON.stringify(join(dist, "../common/logger.js"))};
+      import { createWriter } from ${JSON.stringify(join(dist, "collector/storage/writer.js"))};
+      import { testSample } from ${JSON.stringify(join(dist, "test-support/writer-test-rows.js"))};
+      import { silentLogger } from ${JSON.stringify(join(dist, "common/logger.js"))};
       const execution = JSON.parse(process.env.EXECUTION);
       execution.startedAt = new Date(execution.startedAt);
       const writer = await createWriter({ databaseUrl: process.env.DB, spoolDir: process.env.SPOOL,

@@ -6,6 +6,7 @@
  */
 import type { AcctRecord } from "../procfs/acct-format.js";
 import { CLOCK_TICKS_PER_SECOND } from "../procfs/procfs-parse.js";
+import { usedSinceReading } from "./sample-math.js";
 import type { ExecutionState, ProcessRecord } from "./execution-state.js";
 import { attributeExits, type KnownProcess, splitTickCpu } from "./exit-accounting.js";
 
@@ -135,7 +136,14 @@ export function creditTickCpu(execution: ExecutionState, treeCpuSeconds: number)
   const split = splitTickCpu(
     treeCpuSeconds,
     live.map((record) => ({ usedSeconds: own(record) - record.countedOwnSeconds })),
-    execution.departed.map((record) => ({ usedSeconds: own(record) - record.countedOwnSeconds })),
+    // What left used since its last reading is in its reaper's times or the cgroup's, not in its own:
+    // weigh it by what it likely used then (sample-math.ts usedSinceReading).
+    execution.departed.map((record) => ({
+      usedSeconds: Math.max(
+        own(record) - record.countedOwnSeconds,
+        usedSinceReading(record) / CLOCK_TICKS_PER_SECOND,
+      ),
+    })),
   );
   const credit = (record: ProcessRecord, seconds: number) => {
     record.creditedSeconds = (record.creditedSeconds ?? 0) + seconds;

@@ -240,15 +240,24 @@ export function settleDepartures(input: {
 }
 
 /**
+ * What a process that left likely used since its last reading, ticks (a weight, not a total): what its
+ * accounting record holds beyond that reading, or its pace over the last tick interval, whichever is more.
+ */
+export function usedSinceReading(
+  process: Pick<Departure, "ownTicks" | "exitOwnTicks" | "recentOwnTicks">,
+): number {
+  return Math.max((process.exitOwnTicks ?? 0) - process.ownTicks, process.recentOwnTicks, 0);
+}
+
+/**
  * Who used what a chain's exact final total (`finalTicks`) holds beyond its members' rows, for the
  * per-command split. A member's row is its own CPU at its last reading, and what it had reaped by the
  * last walk was counted then; the rest is their own CPU since their last readings, at most a tick
- * interval each. It goes to the members in proportion to what each likely used in that time: what its
- * accounting record holds beyond its reading, or its pace over the last interval, whichever is more.
- * Records sample by the scheduler tick, so under CPU contention they fall far short (a burner whose
- * rusage said 3.00 s had a record of 2.15 s and a last reading of 2.84 s); the pace is what a steady
- * process used while it was not seen. With neither, the root of the chain (else its first member)
- * takes it. Returns the new own ticks of those that get a share.
+ * interval each. It goes to the members in proportion to what each likely used in that time
+ * ({@link usedSinceReading}). Records sample by the scheduler tick, so under CPU contention they fall
+ * far short (a burner whose rusage said 3.00 s had a record of 2.15 s and a last reading of 2.84 s);
+ * the pace is what a steady process used while it was not seen. With neither, the root of the chain
+ * (else its first member) takes it. Returns the new own ticks of those that get a share.
  */
 export function shareLastMoments(
   members: readonly Departure[],
@@ -261,9 +270,7 @@ export function shareLastMoments(
   );
   const extra = finalTicks - rows;
   if (extra <= 0) return new Map();
-  const since = members.map((member) =>
-    Math.max((member.exitOwnTicks ?? 0) - member.ownTicks, member.recentOwnTicks, 0),
-  );
+  const since = members.map(usedSinceReading);
   const weight = since.reduce((sum, ticks) => sum + ticks, 0);
   const shares = new Map<number, number>();
   if (weight === 0) {

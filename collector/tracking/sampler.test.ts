@@ -126,6 +126,26 @@ function makeSampler(proc: string, exits?: ExitSource) {
   return { sampler, sink, advance: (ms: number) => (now += ms), at: () => now };
 }
 
+/** An accounting record of a process that started at 1_700_000_008 (start ticks 800 of the fixture's boot). */
+const acctRecord = (pid: number, ppid: number, comm: string, cpuTicks: number): AcctRecord => ({
+  flag: 0,
+  exitCode: 0,
+  uid: 0,
+  pid,
+  ppid,
+  beginSeconds: 1_700_000_008,
+  elapsedSeconds: 3,
+  cpuTicks,
+  averageMemoryKib: 0,
+  comm,
+});
+
+/** Exit records as a test writes them: each read takes what was written since. */
+function recordedExits(): { source: ExitSource; written: AcctRecord[] } {
+  const written: AcctRecord[] = [];
+  return { written, source: { method: "acct", readNew: () => written.splice(0), close: () => {} } };
+}
+
 const attribution = {
   orchestrator: "generic",
   pipeline: "p",
@@ -544,18 +564,6 @@ describe("Sampler over a fixture /proc", () => {
     write(921, { comm: "time", ppid: 920, utime: 0, start: 801, children: [922] });
     write(922, { comm: "burner", ppid: 921, state: "R", utime: 100, start: 802 });
     // The chain exits just after a tick read the accounting file: its records come on the next read.
-    const record = (pid: number, ppid: number, comm: string, cpuTicks: number): AcctRecord => ({
-      flag: 0,
-      exitCode: 0,
-      uid: 0,
-      pid,
-      ppid,
-      beginSeconds: 1_700_000_008,
-      elapsedSeconds: 3,
-      cpuTicks,
-      averageMemoryKib: 0,
-      comm,
-    });
     const written: AcctRecord[] = [];
     let exitAfterRead = false;
     const exits: ExitSource = {
@@ -566,9 +574,9 @@ describe("Sampler over a fixture /proc", () => {
           exitAfterRead = false;
           for (const pid of [922, 921, 920]) exit(pid);
           written.push(
-            record(922, 921, "burner", 150),
-            record(921, 920, "time", 0),
-            record(920, 1, "python3", 3),
+            acctRecord(922, 921, "burner", 150),
+            acctRecord(921, 920, "time", 0),
+            acctRecord(920, 1, "python3", 3),
           );
         }
         return records;
@@ -593,6 +601,34 @@ describe("Sampler over a fixture /proc", () => {
     const cpuOf = (pid: number) => sink.processRows.filter((row) => row.pid === pid).at(-1)?.cpuSeconds;
     expect(cpuOf(922)).toBeCloseTo(1.5, 6);
     expect(cpuOf(920)).toBeCloseTo(0.03, 6);
+    sampler.close();
+  });
+
+  it("gives the last moments of children a live parent reaped to those that were using CPU", () => {
+    const { proc, write, exit } = fixture();
+    write(930, { comm: "bash", ppid: 1, utime: 1, start: 800, children: [931, 932] });
+    write(931, { comm: "burner", ppid: 930, state: "R", utime: 50, start: 801 });
+    write(932, { comm: "cat", ppid: 930, utime: 0, start: 802 });
+    const { source, written } = recordedExits();
+    const { sampler, sink, advance, at } = makeSampler(proc, source);
+    sampler.track({ pid: 930, attribution, startedAtMs: at() });
+    advance(1000);
+    sampler.tick();
+    write(931, { comm: "burner", ppid: 930, state: "R", utime: 100, start: 801 });
+    advance(1000);
+    sampler.tick();
+    // The burner ran 0.5 s more and exited, and cat with it; bash reaped both (1.5 s + 0). The burner's
+    // record is short (sampled by the scheduler tick on a busy host), cat's says a tick.
+    exit(931);
+    exit(932);
+    write(930, { comm: "bash", ppid: 1, utime: 1, cutime: 150, start: 800 });
+    written.push(acctRecord(931, 930, "burner", 140), acctRecord(932, 930, "cat", 1));
+    advance(1000);
+    sampler.tick();
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(1.51, 6);
+    const cpuOf = (pid: number) => sink.processRows.filter((row) => row.pid === pid).at(-1)?.cpuSeconds ?? 0;
+    expect(cpuOf(931)).toBeGreaterThan(1.45);
+    expect(cpuOf(931) + cpuOf(932) + cpuOf(930)).toBeCloseTo(1.51, 6);
     sampler.close();
   });
 });
