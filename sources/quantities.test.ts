@@ -84,6 +84,8 @@ describe("formatLike keeps the file's style", () => {
     ["k8s-memory", { kind: "string", text: "1Gi" }, 768 * MiB, "768Mi"],
     ["k8s-memory", { kind: "string", text: "1Gi" }, 256 * MiB, "256Mi"],
     ["k8s-memory", { kind: "string", text: "512M" }, 768 * MiB, "768Mi"],
+    // 155,960,999,936 bytes are 155,960.999936 M: not a whole number of M, however close.
+    ["k8s-memory", { kind: "string", text: "100M" }, 148_736 * MiB, "148736Mi"],
     ["k8s-cpu", { kind: "string", text: "500m" }, 1.25, "1250m"],
     ["k8s-cpu", { kind: "number", text: "0.5" }, 1.05, "1.05"],
     ["k8s-memory", { kind: "string", text: "4096Mi" }, 3 * GiB, "3072Mi"],

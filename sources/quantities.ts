@@ -115,8 +115,12 @@ function writeNumber(text: string, value: number, fractionDigits: number): strin
 const binarySuffixes = ["Ei", "Pi", "Ti", "Gi", "Mi", "Ki"];
 const binaryOfDecimal: Record<string, string> = { k: "Ki", M: "Mi", G: "Gi", T: "Ti", P: "Pi", E: "Ei" };
 
+/**
+ * A count of a suffix that is whole up to float error. An absolute bound: one relative to the count let
+ * 155,960,999,936 bytes pass as a whole 155961M, 64 bytes more than the value.
+ */
 function whole(value: number): boolean {
-  return Math.abs(value - Math.round(value)) < 1e-9 * Math.max(1, Math.abs(value));
+  return Math.abs(value - Math.round(value)) < 1e-6;
 }
 
 /**
