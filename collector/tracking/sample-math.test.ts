@@ -16,6 +16,7 @@ import {
   settleDepartures,
   shareLastMoments,
   slackTicks,
+  tickWallSplit,
   type TreeReading,
   treeTotals,
   unseenStarts,
@@ -504,5 +505,27 @@ describe("wallClockSplit", () => {
       { run: 1, delay: 0, blocked: "idle" },
     ]).wall;
     expect(waitingOnBurner.onCpu).toBe(1);
+  });
+});
+
+describe("tickWallSplit", () => {
+  it("counts CPU no live thread showed (exited children's) as one more thread on a CPU", () => {
+    // A parent asleep for the whole second whose children used 0.4 s and left: 40 % on a CPU.
+    const wall = emptyWallProducts();
+    const asleep = { ...emptyThreadSeconds(), idle: 1 };
+    addThreadToWall(wall, asleep, 1);
+    const reading = {
+      totals: treeTotals([], emptyCarry()),
+      threads: 1,
+      threadSeconds: asleep,
+      wall,
+      current: { ...zeroReading(2_000), cpuSeconds: 0.4 },
+    };
+    const split = tickWallSplit(reading, zeroReading(1_000), 1)!;
+    expect(split.onCpu).toBeCloseTo(0.4, 9);
+    expect(split.idle).toBeCloseTo(0.6, 9);
+    // The reading's own products are left as they were.
+    expect(wall).toEqual({ ...emptyWallProducts(), notIdle: 0 });
+    expect(tickWallSplit({ ...reading, threads: 0 }, zeroReading(1_000), 1)).toBeNull();
   });
 });

@@ -6,7 +6,13 @@
 import type { NewSample } from "../../db/queries/samples.js";
 import type { CgroupCounters } from "../procfs/cgroup.js";
 import { CLOCK_TICKS_PER_SECOND } from "../procfs/procfs-parse.js";
-import type { ThreadSeconds } from "./thread-state.js";
+import {
+  addThreadToWall,
+  emptyThreadSeconds,
+  type ThreadSeconds,
+  type WallProducts,
+  wallClockSplit,
+} from "./thread-state.js";
 
 /**
  * Gaps under 10 ms (a final tick right after a regular one) would give noisy rates and a duplicate ts:
@@ -470,4 +476,38 @@ export function unseenStarts(input: {
   if (lastPid < previousLastPid) return 0; // wrapped: unknown
   if (input.churningTrees !== 1) return 0;
   return Math.max(lastPid - previousLastPid - input.knownAllocations - input.otherAllocations, 0);
+}
+
+/** What one tick read of an execution beyond the walk (sampler.ts readExecution). */
+export interface ExecutionReading {
+  totals: TreeTotals;
+  /** Threads whose states were read over the interval. */
+  threads: number;
+  threadSeconds: ThreadSeconds;
+  /** The live threads' shares of the interval as products (thread-state.ts addThreadToWall). */
+  wall: WallProducts;
+  current: TreeReading;
+}
+
+/**
+ * The tick's wall-clock split; null when no thread was read. A tick is on a CPU while any process of the
+ * tree ran, exited children included: their CPU shows only in the parent's cutime/cstime (or the task's
+ * cgroup), never in a live thread's schedstat. What the tree used beyond its live threads' run time
+ * counts as one more thread that ran that long.
+ */
+export function tickWallSplit(
+  reading: ExecutionReading,
+  previous: TreeReading,
+  intervalSeconds: number,
+): ThreadSeconds | null {
+  if (reading.threads === 0) return null;
+  const wall = { ...reading.wall };
+  const unseenCpuSeconds = reading.current.cpuSeconds - previous.cpuSeconds - reading.threadSeconds.onCpu;
+  if (intervalSeconds > 0 && unseenCpuSeconds > 0)
+    addThreadToWall(
+      wall,
+      { ...emptyThreadSeconds(), onCpu: Math.min(unseenCpuSeconds, intervalSeconds) },
+      intervalSeconds,
+    );
+  return wallClockSplit(wall, intervalSeconds);
 }

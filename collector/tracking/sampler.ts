@@ -52,14 +52,16 @@ import { ProcessTree } from "./process-tree.js";
 import { executionRow, processRow } from "./rows.js";
 import {
   emptyCarry,
+  type ExecutionReading,
   readingCpuSeconds,
   sampleBetween,
+  tickWallSplit,
   type TreeReading,
   treeTotals,
   unseenStarts,
   zeroReading,
 } from "./sample-math.js";
-import { addThreadToWall, emptyThreadSeconds, emptyWallProducts, wallClockSplit } from "./thread-state.js";
+import { emptyThreadSeconds, emptyWallProducts } from "./thread-state.js";
 import { ThreadWaits } from "./thread-waits.js";
 
 /** A tree that spawned within this long is polled at full rate. */
@@ -629,68 +631,79 @@ export class Sampler {
   }
 
   /** Reads the tree's counters and thread waits, and computes its sample from the previous reading. */
+  /** One execution's sample of this tick: what the files say now, then the arithmetic against the last. */
   private measure(execution: ExecutionState, now: number, host: HostReading): NewSample | null {
     const previous = execution.previous;
     const intervalSeconds = previous ? (now - previous.atMs) / 1000 : 0;
-    const totals = treeTotals(execution.processes.values(), execution.carry);
-    let threads = 0;
-    const times = emptyThreadSeconds();
-    const wall = emptyWallProducts();
-    for (const record of execution.processes.values()) {
-      if (!record.alive) continue;
-      if (intervalSeconds > 0)
-        threads += this.waits.threadTimes(execution, record, intervalSeconds, times, wall);
-      else this.waits.threadTimes(execution, record, 0, emptyThreadSeconds());
-    }
-    const counters =
-      execution.ownCgroup && execution.cgroup ? readCgroupCounters(this.reader, execution.cgroup) : null;
-    selfCheck.recordCpuReading(execution.cpuCheck, totals, execution.settledTicks, counters);
-    let net: { rxBytes: number; txBytes: number } | null = null;
-    if (execution.ownNetns !== null)
-      net = parseNetDev(this.reader.read(`${this.procRoot}/${execution.rootPid}/net/dev`) ?? "");
+    const reading = this.readExecution(execution, now, intervalSeconds);
+    selfCheck.recordCpuReading(
+      execution.cpuCheck,
+      reading.totals,
+      execution.settledTicks,
+      reading.current.counters,
+    );
     const started = execution.startedThisTick;
     execution.startedThisTick = 0;
     execution.churnThisTick = false;
-    const current: TreeReading = {
-      atMs: now,
-      cpuSeconds: readingCpuSeconds(totals, counters),
-      readBytes: totals.readBytes,
-      writeBytes: totals.writeBytes,
-      net,
-      counters,
-    };
     if (!previous) {
-      execution.previous = current;
+      execution.previous = reading.current;
       // CPU before the first reading is not in any sample: the split starts from here too.
       for (const record of execution.processes.values())
         record.countedOwnSeconds = record.ownTicks / CLOCK_TICKS_PER_SECOND;
       return null;
     }
-    // A tick is on a CPU while any process of the tree ran, exited children included: their CPU shows
-    // only in the parent's cutime/cstime (or the task's cgroup), never in a live thread's schedstat. What
-    // the tree used beyond its live threads' run time counts as one more thread that ran that long.
-    const unseenCpuSeconds = current.cpuSeconds - previous.cpuSeconds - times.onCpu;
-    if (intervalSeconds > 0 && unseenCpuSeconds > 0)
-      addThreadToWall(
-        wall,
-        { ...emptyThreadSeconds(), onCpu: Math.min(unseenCpuSeconds, intervalSeconds) },
-        intervalSeconds,
-      );
-    const result = sampleBetween(previous, current, {
+    const result = sampleBetween(previous, reading.current, {
       reportedCpuSeconds: execution.reportedCpuSeconds,
-      totals,
-      threadSeconds: times,
-      wallSeconds: threads > 0 ? wallClockSplit(wall, intervalSeconds) : null,
-      threads,
+      totals: reading.totals,
+      threadSeconds: reading.threadSeconds,
+      wallSeconds: tickWallSplit(reading, previous, intervalSeconds),
+      threads: reading.threads,
       processesStarted: started,
       hostPressureUs: host.pressure,
       hostLoad1: host.load1,
     });
     if (!result) return null;
-    execution.previous = current;
+    execution.previous = reading.current;
     if (this.exits.method === "acct")
       creditTickCpu(execution, result.reportedCpuSeconds - execution.reportedCpuSeconds);
     execution.reportedCpuSeconds = result.reportedCpuSeconds;
     return { executionId: execution.id, ...result.sample };
+  }
+
+  /**
+   * What this tick reads of an execution beyond the walk: its threads' states and waits, its own cgroup's
+   * counters, its network namespace's bytes.
+   */
+  private readExecution(execution: ExecutionState, now: number, intervalSeconds: number): ExecutionReading {
+    const totals = treeTotals(execution.processes.values(), execution.carry);
+    let threads = 0;
+    const threadSeconds = emptyThreadSeconds();
+    const wall = emptyWallProducts();
+    for (const record of execution.processes.values()) {
+      if (!record.alive) continue;
+      if (intervalSeconds > 0)
+        threads += this.waits.threadTimes(execution, record, intervalSeconds, threadSeconds, wall);
+      else this.waits.threadTimes(execution, record, 0, emptyThreadSeconds());
+    }
+    const counters =
+      execution.ownCgroup && execution.cgroup ? readCgroupCounters(this.reader, execution.cgroup) : null;
+    const net =
+      execution.ownNetns === null
+        ? null
+        : parseNetDev(this.reader.read(`${this.procRoot}/${execution.rootPid}/net/dev`) ?? "");
+    return {
+      totals,
+      threads,
+      threadSeconds,
+      wall,
+      current: {
+        atMs: now,
+        cpuSeconds: readingCpuSeconds(totals, counters),
+        readBytes: totals.readBytes,
+        writeBytes: totals.writeBytes,
+        net,
+        counters,
+      },
+    };
   }
 }
