@@ -6,9 +6,9 @@
  */
 import type { AcctRecord } from "../procfs/acct-format.js";
 import { CLOCK_TICKS_PER_SECOND } from "../procfs/procfs-parse.js";
-import { usedSinceReading } from "./sample-math.js";
 import type { ExecutionState, ProcessRecord } from "./execution-state.js";
 import { attributeExits, type KnownProcess, splitTickCpu } from "./exit-accounting.js";
+import { usedSinceReading } from "./sample-math.js";
 
 /**
  * Processes that left a tree are remembered this many ticks, so a record whose parent chain runs
@@ -141,7 +141,7 @@ export function creditTickCpu(execution: ExecutionState, treeCpuSeconds: number)
     execution.departed.map((record) => ({
       usedSeconds: Math.max(
         own(record) - record.countedOwnSeconds,
-        usedSinceReading(record) / CLOCK_TICKS_PER_SECOND,
+        usedSinceReading({ ...record, running: record.state === "R" }) / CLOCK_TICKS_PER_SECOND,
       ),
     })),
   );

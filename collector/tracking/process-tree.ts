@@ -27,6 +27,7 @@ function departureOf(record: ProcessRecord): Departure {
   return {
     ...record,
     zombie: record.state === "Z",
+    running: record.state === "R",
     reapedSinceTick: record.childTicks - record.childTicksBefore,
   };
 }

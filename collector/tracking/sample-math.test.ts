@@ -65,6 +65,7 @@ describe("tree totals and exits", () => {
     exitOwnTicks: null,
     recentOwnTicks: 0,
     zombie: false,
+    running: false,
     reapedSinceTick: 0,
     ...more,
   });
@@ -279,6 +280,7 @@ describe("shareLastMoments", () => {
     ownTicks: number,
     exitOwnTicks: number | null,
     recentOwnTicks = 0,
+    running = recentOwnTicks > 0,
   ): Departure => ({
     pid,
     ppid: pid - 1,
@@ -292,6 +294,7 @@ describe("shareLastMoments", () => {
     exitOwnTicks,
     recentOwnTicks,
     zombie: false,
+    running,
     reapedSinceTick: 0,
   });
   it("gives the last moments to who the records say used them", () => {
@@ -310,6 +313,17 @@ describe("shareLastMoments", () => {
     const root = { ...member(1, 4, null), childTicks: 296, reapedSinceTick: 296 };
     const shares = shareLastMoments([root, member(2, 0, null), member(3, 265, null, 32)], 4 + 296, root);
     expect(shares).toEqual(new Map([[3, 296]]));
+  });
+  it("gives nothing by pace to a member that was waiting at its last reading", () => {
+    // A parent that forked busily (30 ticks a tick) and then waited, its record short of its reading,
+    // and its last child, still running: the child used the rest.
+    const shares = shareLastMoments(
+      [member(1, 40, 35, 30, false), member(2, 100, 90, 20)],
+      40 + 100 + 10,
+      undefined,
+    );
+    expect(shares.has(1)).toBe(false);
+    expect(shares.get(2)).toBeCloseTo(110);
   });
   it("gives them by pace where a record falls short of the reading (CPU contention)", () => {
     // A burner at 32 ticks a tick whose record (215) is below its last reading (284); its waiting

@@ -55,6 +55,8 @@ export interface Departure extends ProcessCounters {
   recentOwnTicks: number;
   /** A zombie at its last reading: exited, not reaped then (its parent may leave without reaping it). */
   zombie: boolean;
+  /** Running or runnable at its last reading (state R). */
+  running: boolean;
   /**
    * How far its reaped-children times rose between the last tick and its last reading (a poll may read
    * a process after it reaped a child the tick still follows): children already inside its reading.
@@ -247,12 +249,17 @@ export function settleDepartures(input: {
 
 /**
  * What a process that left likely used since its last reading, ticks (a weight, not a total): what its
- * accounting record holds beyond that reading, or its pace over the last tick interval, whichever is more.
+ * accounting record holds beyond that reading; without a record, or with one below the reading (records
+ * sample by the scheduler tick and fall short under CPU contention), its pace over the last tick interval
+ * if it was running or runnable at that reading, else nothing (a parent that forked busily and then
+ * waited used next to nothing at its end).
  */
 export function usedSinceReading(
-  process: Pick<Departure, "ownTicks" | "exitOwnTicks" | "recentOwnTicks">,
+  process: Pick<Departure, "ownTicks" | "exitOwnTicks" | "recentOwnTicks" | "running">,
 ): number {
-  return Math.max((process.exitOwnTicks ?? 0) - process.ownTicks, process.recentOwnTicks, 0);
+  const record = process.exitOwnTicks;
+  if (record !== null && record >= process.ownTicks) return record - process.ownTicks;
+  return process.running ? process.recentOwnTicks : 0;
 }
 
 /**
@@ -260,10 +267,10 @@ export function usedSinceReading(
  * per-command split. A member's row is its own CPU at its last reading, and what it had reaped by the
  * last walk was counted then; the rest is their own CPU since their last readings, at most a tick
  * interval each. It goes to the members in proportion to what each likely used in that time
- * ({@link usedSinceReading}). Records sample by the scheduler tick, so under CPU contention they fall
- * far short (a burner whose rusage said 3.00 s had a record of 2.15 s and a last reading of 2.84 s);
- * the pace is what a steady process used while it was not seen. With neither, the root of the chain
- * (else its first member) takes it. Returns the new own ticks of those that get a share.
+ * ({@link usedSinceReading}): a record can fall far short under CPU contention (a burner whose rusage said
+ * 3.00 s had a record of 2.15 s and a last reading of 2.84 s), and the pace is what a steady process used
+ * while it was not seen. With neither, the root of the chain (else its first member) takes it. Returns
+ * the new own ticks of those that get a share.
  */
 export function shareLastMoments(
   members: readonly Departure[],
