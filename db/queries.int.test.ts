@@ -99,7 +99,7 @@ describe.each(engines)("query modules on $name", ({ create }) => {
     expect(stored[4]?.cpuCores).toBeCloseTo(0.9, 5);
   });
 
-  it("processes: a process seen again keeps its first sighting and the larger totals", async () => {
+  it("processes: a process seen again keeps its first sighting and the larger totals, and takes its newer name", async () => {
     const { db } = database.handle;
     const executionId = randomUUID();
     const seen = new Date("2026-11-20T02:00:01Z");
@@ -107,9 +107,10 @@ describe.each(engines)("query modules on $name", ({ create }) => {
       executionId,
       pid: 4242,
       startTicks: 123_456,
-      ppid: 1,
-      command: "gzip",
-      argv: "gzip -9 orders.csv",
+      ppid: 4200,
+      // Seen right after its fork: its parent's name.
+      command: "bash",
+      argv: "bash -c gzip -9 orders.csv",
       firstSeen: seen,
       lastSeen: seen,
       cpuSeconds: 1.5,
@@ -119,6 +120,9 @@ describe.each(engines)("query modules on $name", ({ create }) => {
     await upsertProcesses(db, [
       {
         ...row,
+        ppid: 1,
+        command: "gzip",
+        argv: null,
         firstSeen: new Date("2026-11-20T02:00:09Z"),
         lastSeen: new Date("2026-11-20T02:00:09Z"),
         cpuSeconds: 3,
@@ -128,7 +132,9 @@ describe.each(engines)("query modules on $name", ({ create }) => {
     ]);
     const [stored] = await listProcesses(db, executionId);
     expect(stored).toMatchObject({
+      ppid: 1,
       command: "gzip",
+      argv: null,
       cpuSeconds: 3,
       peakRssBytes: 5_000_000,
       exited: true,

@@ -15,7 +15,7 @@ import { ACCT_TICKS_PER_SECOND, type AcctRecord } from "../procfs/acct-format.js
  * Starts agree within this: a record's btime is truncated to whole seconds, and so is the boot time
  * (/proc/stat btime) a tracked process's start is computed from.
  */
-const START_SLACK_MS = 2_010;
+export const START_SLACK_MS = 2_010;
 /** Expected truncation of a record's CPU: half a 1/100-s tick in each of utime and stime. */
 const TRUNCATION_SECONDS = 2 * 0.5 * (1 / ACCT_TICKS_PER_SECOND);
 /** Parent chains are walked this deep at most (a cycle or an odd tree ends the walk). */

@@ -20,11 +20,16 @@ export class ExitLedger {
   /** pid → a process that left a tree lately (see RECENT_EXIT_TICKS). */
   private readonly recentExits = new Map<number, KnownProcess & { tick: number }>();
 
+  /** The last tick forgetBefore was called for. */
+  private tick = 0;
+
   constructor(
     /** Boot time (/proc/stat btime), to turn start ticks into times; null when unreadable. */
     private readonly bootTimeSeconds: number | null,
     /** pid → id of the execution whose tree holds it now (process-tree.ts owner). */
     private readonly owner: ReadonlyMap<number, string>,
+    /** Processes made rows of from their records, not to be adopted by a walk (process-tree.ts). */
+    private readonly recordedExits: Map<number, { startTicks: number; tick: number }>,
   ) {}
 
   /** A process left a tree at `tick`: records naming it as a parent still find its execution. */
@@ -34,8 +39,11 @@ export class ExitLedger {
 
   /** Forgets processes that left more than RECENT_EXIT_TICKS before `tick`. */
   forgetBefore(tick: number): void {
+    this.tick = tick;
     for (const [pid, exit] of this.recentExits)
       if (tick - exit.tick > RECENT_EXIT_TICKS) this.recentExits.delete(pid);
+    for (const [pid, exit] of this.recordedExits)
+      if (tick - exit.tick > RECENT_EXIT_TICKS) this.recordedExits.delete(pid);
   }
 
   /** A process known by pid: tracked in a tree now, or left one lately (for attributing records). */
@@ -122,6 +130,7 @@ export class ExitLedger {
       };
       // Its CPU reaches the tree through the parent that reaps it (cutime), so nothing is carried.
       execution.departed.push(unseen);
+      this.recordedExits.set(record.pid, { startTicks, tick: this.tick });
       execution.startedThisTick++;
       execution.churnThisTick = true;
       execution.lastChurnMs = now;

@@ -6,8 +6,16 @@
 import { availableParallelism } from "node:os";
 import { cgroupProcesses } from "../procfs/cgroup.js";
 import type { ProcReader } from "../procfs/proc-reader.js";
-import { type ProcStat, parseCmdline, parseIo, parseSchedstat, parseStat } from "../procfs/procfs-parse.js";
+import {
+  CLOCK_TICKS_PER_SECOND,
+  type ProcStat,
+  parseCmdline,
+  parseIo,
+  parseSchedstat,
+  parseStat,
+} from "../procfs/procfs-parse.js";
 import type { ExecutionState, OutsideParent, ProcessRecord, ScheduleMark } from "./execution-state.js";
+import { START_SLACK_MS } from "./exit-accounting.js";
 import {
   type Departure,
   type OutsideRise,
@@ -43,6 +51,13 @@ function sameArgv(a: readonly string[], b: readonly string[] | null): boolean {
 export class ProcessTree {
   /** pid → execution id, for every live tracked process. */
   readonly owner = new Map<number, string>();
+  /**
+   * pid → start ticks of exited processes that no walk saw, made rows of by their accounting records
+   * (exit-ledger.ts, which also forgets them). The kernel writes a record in do_exit before exit_notify
+   * makes the process a zombie: for that moment it is still a running child in its parent's children
+   * list, and adopting it would list it twice.
+   */
+  readonly recordedExits = new Map<number, { startTicks: number; tick: number }>();
   /** Children the polls and walks adopted since the last tick: pids the counter need not explain. */
   seenSinceTick = 0;
   /** CPUs a departing root's final reading may have used since its last one (settleRootFromParent). */
@@ -243,7 +258,7 @@ export class ProcessTree {
     for (const pid of cgroupProcesses(this.reader, execution.cgroup!) ?? []) {
       if (this.owner.has(pid)) continue;
       const stat = this.readStat(pid);
-      if (!stat || (this.credits && stat.state === "Z")) continue;
+      if (!stat || (this.credits && (stat.state === "Z" || this.exitRecorded(stat)))) continue;
       this.adopt(execution, stat, now);
       execution.startedThisTick++;
       this.seenSinceTick++;
@@ -325,13 +340,13 @@ export class ProcessTree {
 
   /**
    * Makes a new child of a tracked process a member of its tree, and counts it as started. Returns false
-   * when it is not to be adopted: its parent is another, or (with accounting) it is a zombie already,
-   * whose record accounts for it (kernel/exit.c do_exit: acct_process, then exit_notify), so adopting it
-   * too would list it twice.
+   * when it is not to be adopted: its parent is another, or (with accounting) it has exited already, a
+   * zombie or a process whose record was read (kernel/exit.c do_exit: acct_process, then exit_notify),
+   * and its record accounts for it, so adopting it too would list it twice.
    */
   adoptChild(execution: ExecutionState, parent: ProcessRecord, stat: ProcStat, now: number): boolean {
     if (stat.ppid !== parent.pid || this.owner.has(stat.pid)) return false;
-    if (this.credits && stat.state === "Z") return false;
+    if (this.credits && (stat.state === "Z" || this.exitRecorded(stat))) return false;
     const child = this.newRecord(stat, now);
     child.argvFromParent = child.argv !== null && sameArgv(child.argv, parent.argv);
     // Its I/O so far belongs to this tick (it started after the last one); read it before it can exit.
@@ -343,6 +358,15 @@ export class ProcessTree {
     execution.lastChurnMs = now;
     this.seenSinceTick++;
     return true;
+  }
+
+  /** Whether `stat`'s process has exited already, its accounting record read (see recordedExits). */
+  private exitRecorded(stat: ProcStat): boolean {
+    const recorded = this.recordedExits.get(stat.pid);
+    return (
+      recorded !== undefined &&
+      Math.abs(recorded.startTicks - stat.startTicks) <= (START_SLACK_MS / 1000) * CLOCK_TICKS_PER_SECOND
+    );
   }
 
   /** A process left the tree (what it leaves to the tree is settleExits'). */

@@ -604,6 +604,31 @@ describe("Sampler over a fixture /proc", () => {
     sampler.close();
   });
 
+  it("lists a child once when its record is read while it is still exiting in its parent's children list", () => {
+    const { proc, write, exit } = fixture();
+    write(940, { comm: "bash", ppid: 1, utime: 1, start: 790 });
+    const { source, written } = recordedExits();
+    const { sampler, sink, advance, at } = makeSampler(proc, source);
+    sampler.track({ pid: 940, attribution, startedAtMs: at() });
+    advance(1000);
+    sampler.tick();
+    // gzip started 8.3 s after boot and is in do_exit: its record is written (its start truncated to the
+    // second), and it still runs in bash's children list, not yet a zombie.
+    write(940, { comm: "bash", ppid: 1, utime: 1, start: 790, children: [941] });
+    write(941, { comm: "gzip", ppid: 940, state: "R", utime: 2, start: 830 });
+    written.push(acctRecord(941, 940, "gzip", 2));
+    advance(1000);
+    sampler.tick();
+    exit(941);
+    write(940, { comm: "bash", ppid: 1, utime: 1, cutime: 2, start: 790 });
+    advance(1000);
+    sampler.tick();
+    const gzip = sink.processRows.filter((row) => row.pid === 941);
+    expect(new Set(gzip.map((row) => row.startTicks))).toEqual(new Set([800]));
+    expect(sink.sampleRows.at(-1)!.cpuSecondsTotal).toBeCloseTo(0.03, 6);
+    sampler.close();
+  });
+
   it("gives the last moments of children a live parent reaped to those that were using CPU", () => {
     const { proc, write, exit } = fixture();
     write(930, { comm: "bash", ppid: 1, utime: 1, start: 800, children: [931, 932] });

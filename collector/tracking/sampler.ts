@@ -180,7 +180,7 @@ export class Sampler {
     };
     const stat = this.reader.read(`${this.procRoot}/stat`);
     this.bootTimeSeconds = stat === undefined ? null : parseHostStat(stat).bootTimeSeconds;
-    this.ledger = new ExitLedger(this.bootTimeSeconds, this.tree.owner);
+    this.ledger = new ExitLedger(this.bootTimeSeconds, this.tree.owner, this.tree.recordedExits);
     this.hostNetns = readLink(`${this.procRoot}/1/ns/net`);
   }
 

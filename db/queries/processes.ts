@@ -7,7 +7,9 @@ export type ProcessRow = typeof executionProcesses.$inferSelect;
 export type NewProcess = typeof executionProcesses.$inferInsert;
 
 /**
- * Records processes; a process seen again keeps its first sighting and takes the newer totals.
+ * Records processes; a process seen again keeps its first sighting and takes the newer totals, and the
+ * newer name: a fork first stored before its exec carries its parent's command and argv until its exec
+ * (or its accounting record) tells what it ran, and a reparented process has a new parent.
  *
  * The rows travel as one JSON parameter (jsonb_to_recordset): the collector upserts every new process of
  * every task each flush, and building a multi-row insert through the query builder cost more CPU than
@@ -27,6 +29,9 @@ export async function upsertProcesses(db: Db, rows: NewProcess[]): Promise<void>
       "firstSeen" timestamptz, "lastSeen" timestamptz, "cpuSeconds" double precision,
       "peakRssBytes" bigint, "readBytes" bigint, "writeBytes" bigint, exited boolean)
     on conflict (execution_id, pid, start_ticks) do update set
+      ppid = excluded.ppid,
+      command = excluded.command,
+      argv = excluded.argv,
       last_seen = excluded.last_seen,
       cpu_seconds = greatest(p.cpu_seconds, excluded.cpu_seconds),
       peak_rss_bytes = greatest(p.peak_rss_bytes, excluded.peak_rss_bytes),
