@@ -410,7 +410,8 @@ describe("CPU recommendation", () => {
         memorySource: "flag",
       })),
     );
-    expect(analysis.recommendation.cpuCores).toBe(1.05);
+    // 1.02 at most: one core and a clock tick of jitter, not a second thread.
+    expect(analysis.recommendation.cpuCores).toBe(1);
     expect(analysis.recommendation.severity).toBe("critical");
     expect(analysis.recommendation.reason).toMatch(/single-threaded/);
     expect(analysis.evidence.join(" ")).toMatch(/against a 4-core request: 25 % utilization/);

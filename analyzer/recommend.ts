@@ -5,12 +5,7 @@
  * Pure functions of per-run figures.
  */
 import type { Confidence, Severity, TaskAnalysis } from "../common/analysis-document.js";
-import {
-  CPU_STEP_CORES,
-  recommendedBytes,
-  recommendedCores,
-  roundUpToStep,
-} from "../common/sizing-policy.js";
+import { recommendedBytes, recommendedCores } from "../common/sizing-policy.js";
 import { formatBytes, GiB, MiB } from "../common/units.js";
 import { THROTTLED_SHARE } from "./classify.js";
 import type { EffectiveRequests } from "./requests.js";
@@ -124,12 +119,11 @@ export function recommendCpu(
     return { cores: Math.max(cores, raised), baseCores, adjustment: throttled ? "throttled" : "pinned" };
   }
   const sampled = input.runs.some((run) => run.ticks > 0);
-  if (sampled && input.coresMax <= SINGLE_THREAD_MAX_CORES) {
-    // One busy thread cannot use a second core; what its subprocesses used at the same time is already
-    // inside coresMax (the tree's cores), so that is the cap, and never less than one core.
-    const cap = Math.max(1, roundUpToStep(input.coresMax, CPU_STEP_CORES));
-    if (cores > cap) return { cores: cap, baseCores, adjustment: "single-threaded" };
-  }
+  // One busy thread cannot use a second core. A tree never seen above SINGLE_THREAD_MAX_CORES is one
+  // core: a highest sample of 1.02 is a clock tick of jitter over half a second (0.51 s of CPU read
+  // for 0.50 s of wall), not a second thread, and a request above one core would go unused.
+  if (sampled && input.coresMax <= SINGLE_THREAD_MAX_CORES && cores > 1)
+    return { cores: 1, baseCores, adjustment: "single-threaded" };
   return { cores, baseCores, adjustment: null };
 }
 
@@ -333,7 +327,7 @@ function reasonOf(facts: {
     if (cpu.adjustment === "pinned")
       return `CPU ${from}${coresText(cpu.cores)} cores: its p95 sits at its limit, so raised`;
     if (cpu.adjustment === "single-threaded")
-      return `CPU ${from}${coresText(cpu.cores)} cores: single-threaded (never more than ${coresText(facts.input.coresMax)} cores busy), more would go unused`;
+      return `CPU ${from}${coresText(cpu.cores)} cores: single-threaded (never more than ${coresText(facts.input.coresMax)} cores busy: one core and sampling jitter), more would go unused`;
     return `CPU ${from}${coresText(cpu.cores)} cores (p${facts.settings.cpuRunPercentile} of per-run p95 ${coresText(cpu.baseCores)} + ${percentText(facts.settings.cpuBuffer)})`;
   })();
   const memoryFrom = facts.requestBytes === null ? "" : `${formatBytes(facts.requestBytes)} → `;
