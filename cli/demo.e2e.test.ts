@@ -3,7 +3,6 @@
  * patches — on the embedded default inline, and on the real Postgres with BullMQ on the real Redis.
  * Every task must get the class it was built to show, on both.
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,12 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type AnalysisDocument, analysisDocumentSchema } from "../common/analysis-document.js";
 import { runCli } from "../test-support/cli.js";
 import { createEmptyPostgresDatabase } from "../test-support/databases.js";
-import {
-  median,
-  readRusageReport,
-  relativeError,
-  rusageParentArgv,
-} from "../test-support/process-workloads.js";
+import { nodeSpawnCost, relativeError } from "../test-support/process-workloads.js";
 import { redisUrl } from "../test-support/services.js";
 import { demoTasks } from "./demo/scenario.js";
 
@@ -59,14 +53,9 @@ describe("rightsize demo", () => {
   it("on the embedded database, inline: exit 0, every class as built, reports and patches that say something", async () => {
     const scratch = mkdtempSync(join(tmpdir(), "rightsize-demo-e2e-"));
     const out = join(scratch, "out");
-    // The spawner's child on this host now, by the kernel (os.wait4): its CPU and its wall clock with
-    // the spawn itself.
-    const childReport = join(scratch, "child.json");
-    const [parent, ...parentArgs] = rusageParentArgv(childReport, [SPAWNED_CHILD], 20);
-    execFileSync(parent!, parentArgs);
-    const child = readRusageReport(childReport);
-    const childCpu = median(child.children.map((entry) => entry.cpu));
-    const childWall = child.wall / child.children.length;
+    // The spawner's child on this host now, by the kernel, started as the spawner starts it: its CPU
+    // and its wall clock with the spawn itself.
+    const { cpu: childCpu, wall: childWall } = nodeSpawnCost(SPAWNED_CHILD, 20);
     const result = await runCli(
       [
         "demo",

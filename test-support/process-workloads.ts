@@ -8,9 +8,11 @@
  * The shapes put the work below a parent that forks and then waits, the tree a collector loses when it
  * skips a quiet parent's children (docs/collector.md).
  */
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CLOCK_TICKS_PER_SECOND } from "../collector/procfs/procfs-parse.js";
 
 /** Debian's interpreter: python3-celery, -redis and -setproctitle are installed for it. */
 export const python = "/usr/bin/python3";
@@ -47,6 +49,40 @@ export function readBurnerReport(file: string): BurnerReport {
 
 export function readRusageReport(file: string): RusageReport {
   return JSON.parse(readFileSync(file, "utf8")) as RusageReport;
+}
+
+/** What each child costs a Node parent that starts it with spawnSync (see nodeSpawnCost). */
+const NODE_SPAWN_SCRIPT = `
+const { spawnSync } = require("node:child_process");
+const { readFileSync } = require("node:fs");
+const [argv, repeat, ticksPerSecond] = [JSON.parse(process.argv[1]), Number(process.argv[2]), Number(process.argv[3])];
+const reaped = () => {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / ticksPerSecond;
+};
+const cpuBefore = reaped();
+const wallBefore = performance.now();
+for (let index = 0; index < repeat; index++) spawnSync(argv[0], argv.slice(1));
+const wall = (performance.now() - wallBefore) / 1000;
+process.stdout.write(JSON.stringify({ cpu: (reaped() - cpuBefore) / repeat, wall: wall / repeat }));
+`;
+
+/**
+ * What `argv` costs when a small Node process starts it with spawnSync `repeat` times, one after the
+ * other, as the demo's spawner does (cli/demo/workload.ts spawnMany): each child's CPU by the kernel (the
+ * parent's reaped-children times, /proc/self/stat cutime + cstime) and wall clock with its spawn, on
+ * average. A fork of Node costs its child more than a fork of Python (the copied address space is torn
+ * down at its exec: 14.8 against 13.2 ms for the demo's `sh` on the 2-core test machine), so the
+ * reference comes from the same kind of parent.
+ */
+export function nodeSpawnCost(argv: string[], repeat: number): { cpu: number; wall: number } {
+  const output = execFileSync(
+    process.execPath,
+    ["-e", NODE_SPAWN_SCRIPT, JSON.stringify(argv), String(repeat), String(CLOCK_TICKS_PER_SECOND)],
+    { encoding: "utf8" },
+  );
+  return JSON.parse(output) as { cpu: number; wall: number };
 }
 
 /** The whole tree's CPU by the kernel: the parent's own and every child's wait4 rusage. */
