@@ -187,13 +187,14 @@ describe.skipIf(!isRoot)("exit accounting with BSD process accounting", () => {
       relativeError(cpuOf(gzip), gzipKernel),
       `gzip ${cpuOf(gzip)} s, wait4 ${gzipKernel} s`,
     ).toBeLessThan(0.05);
-    // The parent's own CPU is a few tenths of a second: /proc counts it in 10-ms ticks, and the split of
-    // the last tick can move two of them between it and its last children.
+    // The parent's own CPU is a few tenths of a second. Its last reading's four counters (utime, stime,
+    // cutime, cstime) are each truncated to 1/100 s, and what wait4 says beyond them goes to the parent's
+    // row unless a record or a pace names another: up to four ticks can move between it and its children.
     const parent = cpuOf(watched.processes, "python3");
     expect(
       Math.abs(parent - kernel.own),
       `parent ${parent} s, getrusage ${kernel.own} s`,
-    ).toBeLessThanOrEqual(Math.max(0.1 * kernel.own, 0.025));
+    ).toBeLessThanOrEqual(Math.max(0.1 * kernel.own, 0.04));
     const started = watched.samples.reduce((sum, sample) => sum + (sample.processesStarted ?? 0), 0);
     expect(started).toBeGreaterThanOrEqual(297);
     expect(started).toBeLessThanOrEqual(300);
