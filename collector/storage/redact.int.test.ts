@@ -80,6 +80,7 @@ describe("redaction of stored command lines", () => {
     // (the sampler reads argv again only on a new command name, and dash and python differ, but a
     // sleeping probe may not be looked at again): such entries get another run, at most three in all.
     let remaining = corpus;
+    let logs = "";
     for (let attempt = 1; attempt <= 3 && remaining.length > 0; attempt++) {
       const corpusPath = join(folder, `corpus-${attempt}.json`);
       writeFileSync(corpusPath, JSON.stringify(remaining));
@@ -102,7 +103,10 @@ describe("redaction of stored command lines", () => {
         ],
         { env: { RIGHTSIZE_SPOOL_DIR: join(folder, "spool"), RIGHTSIZE_HOST_ID: "redact-test-host" } },
       );
-      expect(result.stderr).toBe("");
+      // Warnings may come (the CPU self-check on a loaded host), errors may not; and no secret in either
+      // (checked below with the database's contents).
+      expect(result.stderr).not.toMatch(/"level":(50|60)/);
+      logs += result.stderr;
       expect(result.code).toBe(0);
       const stored = await query<{ argv: string }>(
         sql`select argv from execution_processes where argv like ${"/bin/sh -c sleep 3; : %"}`,
@@ -113,8 +117,8 @@ describe("redaction of stored command lines", () => {
     // Every command line was stored in exactly the corpus's redacted form.
     expect(remaining.map(expected)).toEqual([]);
 
-    // And no secret is anywhere in the database, in any table or column.
-    const everything = (await dumpDatabase()).join("\n");
+    // And no secret is anywhere in the database, in any table or column, nor in the wrapper's logs.
+    const everything = [...(await dumpDatabase()), logs].join("\n");
     expect(everything).toContain("sleep 3; : curl");
     const leaked = corpus.flatMap((entry) =>
       entry.secrets.filter((secret) => everything.includes(JSON.stringify(secret).slice(1, -1))),
