@@ -196,6 +196,54 @@ describe("writer against an unreachable Postgres", () => {
     expect(readdirSync(spoolDir).filter((name) => name.endsWith(".spool"))).toEqual([]);
   });
 
+  it("keeps writing to a slow database while each step answers, and takes one that stops answering for lost", async () => {
+    const { db } = database.handle;
+    // Each execution row takes 0.3 s to store (a trigger), as round trips did on a host with a load of 30:
+    // a batch of 8 takes 2.4 s, over the writer's 1-s allowance, but no step takes 1 s.
+    const slowRows = async (seconds: number) => {
+      await db.execute(
+        sql.raw(`create or replace function slow_row() returns trigger language plpgsql as $$
+                 begin perform pg_sleep(${seconds}); return new; end $$`),
+      );
+      await db.execute(sql`drop trigger if exists slow_executions on task_executions`);
+      await db.execute(
+        sql`create trigger slow_executions before insert or update on task_executions
+            for each row execute function slow_row()`,
+      );
+    };
+    await slowRows(0.3);
+    const writer = await createWriter({
+      databaseUrl: database.url,
+      spoolDir: spool(),
+      spoolMaxBytes: 10 * 1024 * 1024,
+      logger: silentLogger,
+      flushIntervalMs: 60_000,
+      stallTimeoutMs: 1_000,
+    });
+    try {
+      const executions = Array.from({ length: 8 }, (_, index) =>
+        testExecution("slow-host", { task: `slow_${index}`, rootPid: 5_000 + index }),
+      );
+      for (const execution of executions) writer.execution(execution);
+      await writer.flush();
+      expect(writer.stats()).toMatchObject({ databaseUp: true, spooledBatches: 0 });
+      for (const execution of executions) expect(await getExecution(db, execution.id)).toBeDefined();
+
+      // One step of 1.5 s: the database is taken for lost, the batch spooled, and replayed once it answers.
+      await slowRows(1.5);
+      const late = testExecution("slow-host", { task: "late", rootPid: 6_000 });
+      writer.execution(late);
+      await writer.flush();
+      expect(writer.stats()).toMatchObject({ databaseUp: false, spooledBatches: 1 });
+      await db.execute(sql`drop trigger slow_executions on task_executions`);
+      await writer.close();
+      expect(await getExecution(db, late.id)).toMatchObject({ task: "late" });
+    } finally {
+      await db.execute(sql`drop trigger if exists slow_executions on task_executions`);
+      await db.execute(sql`drop function if exists slow_row()`);
+    }
+  });
+
   it("with a borrowed Postgres handle that loses its connection, goes on with its own and leaves the handle open", async () => {
     const proxy = await startTcpProxy("127.0.0.1", Number(new URL(database.url).port || 5432));
     const borrowed = await openDatabase(proxy.url(database.url));

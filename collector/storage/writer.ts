@@ -93,22 +93,40 @@ export interface WriterOptions {
   database?: DatabaseHandle;
   /** See {@link SpoolSync}. @defaultValue "append" */
   spoolSync?: SpoolSync;
+  /** See {@link STALL_TIMEOUT_MS}. @defaultValue STALL_TIMEOUT_MS */
+  stallTimeoutMs?: number;
 }
 
 /** Retry backoff: first retry after 250 ms, doubling, capped at 5 s (chosen values). */
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 5_000;
-/** A batch that takes longer than this is treated as a lost connection (it replays idempotently). */
-const WRITE_TIMEOUT_MS = 20_000;
+/**
+ * A write that completes no step (a host, an execution, the samples, the processes) for this long is
+ * treated as a lost connection (its batch replays idempotently). Not the whole batch's time: on a host
+ * with a load of 30, each of a new execution's round trips waited some 100 ms for the collector to be
+ * scheduled, and a batch of 50 new executions took 16 s; a limit on the whole batch spooled every retry
+ * of a larger one, and nothing was written again (BENCHMARKS.md "collector").
+ */
+const STALL_TIMEOUT_MS = 20_000;
 /** Postgres connect timeout: an unreachable server must not hold a flush for postgres.js' default 30 s. */
 const CONNECT_TIMEOUT_SECONDS = 5;
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+/** Runs `work`, rejecting when it goes `ms` without calling `progress` (or finishing). */
+function withStallTimeout<T>(work: (progress: () => void) => Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let fail: (error: Error) => void = () => {};
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new WriteTimeoutError(`database write took over ${ms / 1000} s`)), ms);
+    fail = reject;
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  const progress = () => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => fail(new WriteTimeoutError(`database write made no progress for ${ms / 1000} s`)),
+      ms,
+    );
+  };
+  progress();
+  return Promise.race([work(progress), timeout]).finally(() => clearTimeout(timer));
 }
 
 class Writer implements SampleWriter {
@@ -391,13 +409,14 @@ class Writer implements SampleWriter {
   private async write(batch: Batch): Promise<void> {
     const db = await this.database();
     const refused = new RefusedRows();
-    const work = async () => {
+    const work = async (progress: () => void) => {
       for (const host of batch.hosts) {
         try {
           await upsertHost(db, host);
         } catch (error) {
           refused.refuse("hosts", host, error);
         }
+        progress();
       }
       for (const execution of batch.executions) {
         const problem = executionProblem(execution);
@@ -406,6 +425,7 @@ class Writer implements SampleWriter {
           await this.identities
             .record(db, execution)
             .catch((error) => refused.refuseExecution(execution, error));
+        progress();
       }
       const samples = refused
         .ofStoredExecutions("samples", batch.samples)
@@ -413,12 +433,14 @@ class Writer implements SampleWriter {
       const inserted = await ingestSamples(db, samples, this.knownDays, (rows: RefusedSample[]) => {
         for (const { row, error } of rows) refused.refuse("samples", row, error);
       });
+      progress();
       const processes = new Map<string, NewProcess>();
       for (const row of refused.ofStoredExecutions("processes", batch.processes)) {
         const stored = this.identities.storedRow(row);
         processes.set(processKey(stored), stored);
       }
       await upsertProcessesAlone(db, [...processes.values()], refused);
+      progress();
       // Each ended run is summarized right after its last rows, so the night reads summaries, not samples.
       // A refusal here is not the batch's fault: the hourly catch-up summarizes the run instead.
       const ended = batch.executions
@@ -430,7 +452,7 @@ class Writer implements SampleWriter {
       });
       return { inserted };
     };
-    const { inserted } = await withTimeout(work(), WRITE_TIMEOUT_MS);
+    const { inserted } = await withStallTimeout(work, this.options.stallTimeoutMs ?? STALL_TIMEOUT_MS);
     const setAsideSamples = refused.rows.samples.length;
     this.counters.writtenSamples += batch.samples.length - setAsideSamples;
     this.counters.duplicateSamples += Math.max(0, batch.samples.length - setAsideSamples - inserted);
