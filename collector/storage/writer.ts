@@ -105,7 +105,7 @@ const MAX_BACKOFF_MS = 5_000;
  * treated as a lost connection (its batch replays idempotently). Not the whole batch's time: on a host
  * with a load of 30, each of a new execution's round trips waited some 100 ms for the collector to be
  * scheduled, and a batch of 50 new executions took 16 s; a limit on the whole batch spooled every retry
- * of a larger one, and nothing was written again (BENCHMARKS.md "collector").
+ * of a larger one, and nothing was written again (BENCHMARKS.md "The writer under load").
  */
 const STALL_TIMEOUT_MS = 20_000;
 /** Postgres connect timeout: an unreachable server must not hold a flush for postgres.js' default 30 s. */
@@ -114,19 +114,25 @@ const CONNECT_TIMEOUT_SECONDS = 5;
 /** Runs `work`, rejecting when it goes `ms` without calling `progress` (or finishing). */
 function withStallTimeout<T>(work: (progress: () => void) => Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  // Once settled, the work that goes on in the background (a stalled write) arms no timer again.
+  let settled = false;
   let fail: (error: Error) => void = () => {};
   const timeout = new Promise<never>((_, reject) => {
     fail = reject;
   });
   const progress = () => {
     clearTimeout(timer);
+    if (settled) return;
     timer = setTimeout(
       () => fail(new WriteTimeoutError(`database write made no progress for ${ms / 1000} s`)),
       ms,
     );
   };
   progress();
-  return Promise.race([work(progress), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([work(progress), timeout]).finally(() => {
+    settled = true;
+    clearTimeout(timer);
+  });
 }
 
 class Writer implements SampleWriter {
