@@ -58,8 +58,8 @@ export class ProcessTree {
    * list, and adopting it would list it twice.
    */
   readonly recordedExits = new Map<number, { startTicks: number; tick: number }>();
-  /** Children the polls and walks adopted since the last tick: pids the counter need not explain. */
-  seenSinceTick = 0;
+  /** Children the polls and walks adopted since takeAdoptedSinceTick: pids the counter need not explain. */
+  private adoptedSinceTick = 0;
   /** CPUs a departing root's final reading may have used since its last one (settleRootFromParent). */
   private readonly cpus = availableParallelism();
 
@@ -261,7 +261,7 @@ export class ProcessTree {
       if (!stat || (this.credits && (stat.state === "Z" || this.exitRecorded(stat)))) continue;
       this.adopt(execution, stat, now);
       execution.startedThisTick++;
-      this.seenSinceTick++;
+      this.adoptedSinceTick++;
     }
   }
 
@@ -356,7 +356,7 @@ export class ProcessTree {
     execution.startedThisTick++;
     execution.churnThisTick = true;
     execution.lastChurnMs = now;
-    this.seenSinceTick++;
+    this.adoptedSinceTick++;
     return true;
   }
 
@@ -367,6 +367,13 @@ export class ProcessTree {
       recorded !== undefined &&
       Math.abs(recorded.startTicks - stat.startTicks) <= (START_SLACK_MS / 1000) * CLOCK_TICKS_PER_SECOND
     );
+  }
+
+  /** How many children were adopted since the last call (sampler.ts attributeUnseenStarts). */
+  takeAdoptedSinceTick(): number {
+    const adopted = this.adoptedSinceTick;
+    this.adoptedSinceTick = 0;
+    return adopted;
   }
 
   /** A process left the tree (what it leaves to the tree is settleExits'). */

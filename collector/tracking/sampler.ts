@@ -616,8 +616,7 @@ export class Sampler {
   private attributeUnseenStarts(host: HostReading): void {
     const previousLastPid = this.lastPidSeen;
     this.lastPidSeen = host.lastPid;
-    const knownAllocations = this.tree.seenSinceTick;
-    this.tree.seenSinceTick = 0;
+    const knownAllocations = this.tree.takeAdoptedSinceTick();
     const otherAllocations = this.discovery.takeOtherAllocations();
     const churning = [...this.executions.values()].filter((e) => e.endedAt === null && e.churnThisTick);
     const unseen = unseenStarts({
