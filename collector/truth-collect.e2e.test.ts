@@ -47,6 +47,9 @@ import {
   workloadsDir,
 } from "../test-support/truth.js";
 
+/** How far below the contention threshold the kernel's queue share still allows either class. */
+const THRESHOLD_MARGIN = 0.03;
+
 const bed = useCollectorTestBed("rightsize-truth-collect-");
 const engines = ["postgres", "pglite"] as const;
 type Engine = (typeof engines)[number];
@@ -437,10 +440,13 @@ describe.each(engines)("the collect daemon against the kernel, on %s", (engine) 
         (entry) => entry.pipeline === pipeline && entry.task === workload.task,
       );
       // The classes are built for a quiet host. Where other load on the machine made the workload itself
-      // wait for a CPU for at least the classifier's share of its runnable time (the kernel's schedstat
-      // says so, not the collector), waiting for a CPU is the truth, and cpu-contention is right too.
+      // wait for a CPU for about the classifier's share of its runnable time or more (the kernel's
+      // schedstat says so, not the collector), waiting for a CPU is the truth, and cpu-contention is right
+      // too. At the threshold either class is: the collector's ticks and the kernel's whole run differ by
+      // a point or two (26 % against 24.8 % on a host at load 9).
       const queued = kernelQueueShare(folder, `class-${attempt}-${workload.task}`);
-      const crowded = queued !== null && queued >= CONTENTION_RUNNABLE_SHARE && workload.queues;
+      const crowded =
+        queued !== null && queued >= CONTENTION_RUNNABLE_SHARE - THRESHOLD_MARGIN && workload.queues;
       const accepted = crowded ? [workload.expected, "cpu-contention"] : [workload.expected];
       const message =
         `${workload.label} [${engine}]: class ${task?.bottleneck ?? "(not analysed)"}, built to be ${workload.expected}` +
