@@ -11,6 +11,7 @@ import {
 } from "./patcher.js";
 import { firstSyntaxError, pythonParser } from "./python-syntax.js";
 import { formatLike, parseDeclared, targetValue } from "./quantities.js";
+import { taskKeyString } from "../common/task-key.js";
 
 const sources = () => new Map(Object.entries(fixtureFiles));
 
@@ -457,7 +458,7 @@ describe("patch properties over random recommendations", () => {
           for (const finding of rescanned.findings) {
             if (finding.dynamic || finding.kind !== "request") continue;
             for (const task of finding.tasks) {
-              const analysis = recommendations.get(`${finding.orchestrator}/${finding.pipeline}/${task}`);
+              const analysis = recommendations.get(taskKeyString({ ...finding, task }));
               if (!analysis) continue;
               const { cpuCores, memoryBytes } = analysis.recommendation;
               const written = formatLike(
