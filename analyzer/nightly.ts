@@ -56,6 +56,7 @@ export function settingsOf(config: Config): RecommendationSettings {
     memoryBuffer: config.analysis.memoryBuffer,
     cpuRunPercentile: config.analysis.cpuRunPercentile,
     memoryPeakPercentile: config.analysis.memoryPeakPercentile,
+    maxOverMemoryShare: config.analysis.maxOverMemoryShare,
     pricing: { ...config.pricing },
   };
 }

@@ -43,6 +43,8 @@ export interface RecommendationSettings {
   /** Percentile (1..100) of per-run memory peaks; 100 = the maximum. */
   memoryPeakPercentile: number;
   pricing: { cpuHourUsd: number; memoryGibHourUsd: number };
+  /** The backtest's risk target (analyzer/backtest.ts). @defaultValue 0.01 */
+  maxOverMemoryShare?: number;
 }
 
 /** What the recommendation needs of one run. */
