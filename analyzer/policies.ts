@@ -52,14 +52,24 @@ export const KUBECOST_TARGET_UTILIZATION = 0.7;
  * p = 1), the best the summary holds.
  */
 export function coresQuantileOf(runs: readonly BacktestRun[], p: number): number {
+  // The maximum is exact whatever each run kept: its sketch's top point is its highest second.
+  if (p >= 1) return percentileOf(runs.map(highestCoresOf), 1);
   const sketches = runs
     .filter((run) => run.coresQuantiles !== null && run.coresQuantiles.length >= 2 && run.ticks > 0)
     .map((run) => ({ quantiles: run.coresQuantiles!, weight: run.ticks }));
   if (sketches.length > 0) return mergedQuantile(sketches, p);
   return percentileOf(
-    runs.map((run) => (p >= 1 ? run.cpuMax : run.cpuP95)),
+    runs.map((run) => run.cpuP95),
     p,
   );
+}
+
+/** A run's highest per-second cores: its sketch's top point, else its max. */
+function highestCoresOf(run: BacktestRun): number | null {
+  const sketch = run.coresQuantiles;
+  return sketch && sketch.length >= 2 && run.ticks > 0
+    ? Math.max(sketch.at(-1)!, run.cpuMax ?? 0)
+    : run.cpuMax;
 }
 
 /** The bytes a run killed by the OOM killer was killed at: its limit, its request, else its peak. */
