@@ -308,6 +308,7 @@ describe("the night's backtest", () => {
     expect(analysis.backtest?.outOfSample).toMatchObject({ trainingRuns: 6, runs: 2, overMemory: 0 });
     expect(analysis.backtest?.meetsTarget).toBe(true);
     expect(analysis.recommendation.memoryBytes).toBeLessThan(2 * GiB);
+    expect(analysis.recommendation.confidence).toBe("high");
     expect(backtestSentence(analysis.backtest!)).toMatch(/^none of its 8 runs would have exceeded 512 MiB; /);
   });
 
@@ -316,6 +317,7 @@ describe("the night's backtest", () => {
     expect(analysis.backtest?.outOfSample).toMatchObject({ runs: 2, overMemory: 1 });
     expect(analysis.backtest?.meetsTarget).toBe(false);
     expect(analysis.recommendation.memoryBytes).toBe(2 * GiB);
+    expect(analysis.recommendation.confidence).toBe("low");
     expect(analysis.recommendation.reason).toMatch(
       /Memory kept at 2 GiB, not cut: out of sample, 1 of the 2 newest runs would have exceeded the 512 MiB the older runs suggest\.$/,
     );

@@ -242,9 +242,10 @@ export function backtestTask(
 
 /**
  * The recommendation, held back where its backtest says a memory cut is unsafe: when out of sample more
- * runs than the risk target allows would have exceeded the memory and the recommendation is below the
- * current request, the memory stays at the request (no cut is proposed) and the reason says why; the cost
- * and severity follow. An out-of-sample miss without a cut only adds the sentence.
+ * runs than the risk target allows would have exceeded the memory, its confidence is `low` (confidence is
+ * the out-of-sample evidence, docs/analyzer.md "Backtest"), and if the recommendation is below the current
+ * request the memory stays at the request (no cut is proposed) and the reason says why; the cost and
+ * severity follow. A miss without a cut only adds the sentence and lowers the confidence.
  */
 export function holdUnsafeCut(
   recommendation: Recommendation,
@@ -258,7 +259,11 @@ export function holdUnsafeCut(
   const requestBytes = latest?.memoryRequest ?? null;
   const evidence = `out of sample, ${outOfSample.overMemory} of the ${outOfSample.runs} newest runs would have exceeded the ${formatBytes(outOfSample.memoryBytes)} the older runs suggest`;
   if (requestBytes === null || recommendation.memoryBytes >= requestBytes) {
-    return { ...recommendation, reason: `${recommendation.reason} Backtest: ${evidence}.` };
+    return {
+      ...recommendation,
+      confidence: "low",
+      reason: `${recommendation.reason} Backtest: ${evidence}.`,
+    };
   }
   const cost = costOf(
     input,
@@ -273,6 +278,7 @@ export function holdUnsafeCut(
   return {
     ...recommendation,
     memoryBytes: requestBytes,
+    confidence: "low",
     severity,
     monthlySavingsUsd: cost.monthlySavingsUsd,
     costPerRunUsd: cost.costPerRunUsd,
