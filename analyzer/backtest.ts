@@ -17,7 +17,6 @@ import {
   type RecommendationInput,
   type RecommendationSettings,
 } from "./recommend.js";
-import { coresText, percentText } from "./statistics.js";
 
 /**
  * A run whose peak came within 10 % below the memory is in the reclaim zone: near a cgroup's limit the
@@ -285,31 +284,4 @@ export function holdUnsafeCut(
     recommendedCostPerRunUsd: cost.recommendedCostPerRunUsd,
     reason: `${recommendation.reason} Memory kept at ${formatBytes(requestBytes)}, not cut: ${evidence}.`,
   };
-}
-
-/**
- * One sentence on what the recommendation would have done to the task's runs, for reports: "none of its
- * 42 runs would have exceeded 576 MiB; 1 would have run about 6 % longer".
- */
-export function backtestSentence(backtest: TaskBacktest): string {
-  const { inSample } = backtest;
-  if (inSample.runs === 0) return "no sampled run to replay the recommendation against";
-  const runsText = `${inSample.runs} run${inSample.runs === 1 ? "" : "s"}`;
-  const memory = formatBytes(inSample.memoryBytes);
-  const memoryPart =
-    inSample.overMemory === 0
-      ? `none of its ${runsText} would have exceeded ${memory}`
-      : `${inSample.overMemory} of its ${runsText} would have exceeded ${memory}`;
-  const cpuPart =
-    inSample.stretchedRuns === 0
-      ? `none would have run noticeably longer on ${coresText(inSample.cpuCores)} cores`
-      : `${inSample.stretchedRuns} would have run up to about ${percentText(inSample.maxStretch)} longer on ${coresText(inSample.cpuCores)} cores`;
-  const out = backtest.outOfSample;
-  const outPart =
-    out === null || out.runs === 0
-      ? ""
-      : out.overMemory === 0
-        ? `; out of sample, none of the ${out.runs} newest exceeded what the older runs suggest`
-        : `; out of sample, ${out.overMemory} of the ${out.runs} newest exceeded what the older runs suggest`;
-  return `${memoryPart}; ${cpuPart}${outPart}`;
 }

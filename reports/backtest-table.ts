@@ -161,3 +161,35 @@ export function renderBacktestMarkdown(view: BacktestView): string {
 export function renderBacktestJson(view: BacktestView): string {
   return `${JSON.stringify(view, null, 2)}\n`;
 }
+
+/**
+ * One sentence on what the recommendation would have done to the task's runs, for the report: "none of
+ * its 42 runs would have exceeded 576 MiB; 1 would have run up to about 6 % longer on 0.5 cores". Plain
+ * text: each renderer escapes it for where it goes.
+ */
+export function backtestSentenceOf(backtest: TaskBacktest): string {
+  const { inSample } = backtest;
+  if (inSample.runs === 0) return "no sampled run to replay the recommendation against";
+  const runsText = `${inSample.runs} run${inSample.runs === 1 ? "" : "s"}`;
+  const memory = formatBytes(inSample.memoryBytes);
+  const memoryPart =
+    inSample.overMemory === 0
+      ? `none of its ${runsText} would have exceeded ${memory}`
+      : `${inSample.overMemory} of its ${runsText} would have exceeded ${memory}`;
+  const cores = formatCores(inSample.cpuCores);
+  const cpuPart =
+    inSample.stretchedRuns === 0
+      ? `none would have run noticeably longer on ${cores}`
+      : `${inSample.stretchedRuns} would have run up to about ${formatPercent(inSample.maxStretch)} longer on ${cores}`;
+  const out = backtest.outOfSample;
+  const outPart =
+    out === null || out.runs === 0
+      ? ""
+      : `; sized from the older runs, ${out.overMemory === 0 ? "none" : out.overMemory} of the ${out.runs} newest would have exceeded ${formatBytes(out.memoryBytes)}`;
+  return `${memoryPart}; ${cpuPart}${outPart}`;
+}
+
+/** Whether the backtest shows OOM risk: a run over memory in sample, or a miss of the risk target out of sample. */
+export function backtestAtRisk(backtest: TaskBacktest | undefined): boolean {
+  return backtest !== undefined && (backtest.inSample.overMemory > 0 || backtest.meetsTarget === false);
+}

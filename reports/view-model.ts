@@ -13,6 +13,7 @@ import {
   type TimelinesView,
   timelinesChart,
 } from "./charts.js";
+import { backtestAtRisk, backtestSentenceOf } from "./backtest-table.js";
 import { isWebUrl } from "./escape.js";
 import {
   compareTasks,
@@ -119,6 +120,10 @@ export interface TaskView {
   /** Email bar cells: CPU p95 and memory peak as a share of the request (100 when over it). */
   cpuUsage: UsageBar;
   memoryUsage: UsageBar;
+  /** What the recommendation would have done to the task's runs (reports/backtest-table.ts); null without a backtest. */
+  backtestSentence: string | null;
+  /** The backtest shows OOM risk (a run over memory, or the newest runs over the risk target). */
+  backtestRisk: boolean;
 }
 
 export interface UsageBar {
@@ -385,6 +390,8 @@ function taskViewOf(
     severityColor: severityColors[task.recommendation.severity],
     cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
     memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
+    backtestSentence: task.backtest ? backtestSentenceOf(task.backtest) : null,
+    backtestRisk: backtestAtRisk(task.backtest),
   };
 }
 
