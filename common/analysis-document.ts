@@ -197,3 +197,13 @@ export const analysisDocumentSchema = z.object({
 
 export type TaskAnalysis = z.infer<typeof taskAnalysisSchema>;
 export type AnalysisDocument = z.infer<typeof analysisDocumentSchema>;
+
+/**
+ * Whether a task's backtest shows OOM risk: a run would have exceeded the recommended memory, or out of
+ * sample more of the newest runs than the risk target allows (analyzer/backtest.ts). Reports mark it;
+ * `check`, `patch` and `pr` never propose a memory cut for it.
+ */
+export function backtestShowsOomRisk(task: Pick<TaskAnalysis, "backtest">): boolean {
+  const backtest = task.backtest;
+  return backtest !== undefined && (backtest.inSample.overMemory > 0 || backtest.meetsTarget === false);
+}

@@ -1,16 +1,15 @@
 /** The backtest's sentence, its risk mark, and the `backtest` command's renderers with hostile task names. */
 import { describe, expect, it } from "vitest";
-import type { TaskAnalysis } from "../common/analysis-document.js";
+import { backtestShowsOomRisk, type TaskAnalysis } from "../common/analysis-document.js";
 import { MiB } from "../common/units.js";
 import { hostileNames, sampleAnalysis } from "../test-support/report-fixtures.js";
 import {
-  backtestAtRisk,
   backtestSentenceOf,
   type BacktestView,
   renderBacktestMarkdown,
   renderBacktestText,
 } from "./backtest-table.js";
-import { renderHtmlReport } from "./render.js";
+import { renderHtmlReport, renderMarkdownReport } from "./render.js";
 
 type TaskBacktest = NonNullable<TaskAnalysis["backtest"]>;
 
@@ -59,10 +58,12 @@ describe("backtestSentenceOf", () => {
   });
 
   it("marks OOM risk on a run over memory or a miss of the risk target, not otherwise", () => {
-    expect(backtestAtRisk(undefined)).toBe(false);
-    expect(backtestAtRisk(backtest())).toBe(false);
-    expect(backtestAtRisk(backtest({ meetsTarget: false }))).toBe(true);
-    expect(backtestAtRisk(backtest({ inSample: { ...replay, overMemory: 1 } }))).toBe(true);
+    expect(backtestShowsOomRisk({})).toBe(false);
+    expect(backtestShowsOomRisk({ backtest: backtest() })).toBe(false);
+    expect(backtestShowsOomRisk({ backtest: backtest({ meetsTarget: false }) })).toBe(true);
+    expect(backtestShowsOomRisk({ backtest: backtest({ inSample: { ...replay, overMemory: 1 } }) })).toBe(
+      true,
+    );
   });
 });
 
@@ -78,6 +79,20 @@ describe("the HTML report", () => {
       '<p class="backtest">Backtest: none of its 42 runs would have exceeded 576 MiB; 1 would have run up to about 6 % longer on 0.5 cores;',
     );
     expect(html.match(/<span class="badge oom">OOM risk<\/span>/g)?.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("the Markdown report (and so the pull request body)", () => {
+  it("says what each recommendation would have done to past runs, names escaped", () => {
+    const document = sampleAnalysis();
+    document.tasks[0]!.task = "load|orders";
+    document.tasks[0]!.backtest = backtest({ meetsTarget: false });
+    const markdown = renderMarkdownReport(document);
+    expect(markdown).toContain("### Replayed on past runs");
+    expect(markdown).toMatch(
+      /- etl\\_daily \/ load\\\|orders: none of its 42 runs would have exceeded 576 MiB; .* \(OOM risk: no memory cut is proposed\)\n/,
+    );
+    expect(renderMarkdownReport(sampleAnalysis())).not.toContain("Replayed on past runs");
   });
 });
 

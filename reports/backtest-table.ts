@@ -188,8 +188,3 @@ export function backtestSentenceOf(backtest: TaskBacktest): string {
       : `; sized from the older runs, ${out.overMemory === 0 ? "none" : out.overMemory} of the ${out.runs} newest would have exceeded ${formatBytes(out.memoryBytes)}`;
   return `${memoryPart}; ${cpuPart}${outPart}`;
 }
-
-/** Whether the backtest shows OOM risk: a run over memory in sample, or a miss of the risk target out of sample. */
-export function backtestAtRisk(backtest: TaskBacktest | undefined): boolean {
-  return backtest !== undefined && (backtest.inSample.overMemory > 0 || backtest.meetsTarget === false);
-}

@@ -3,7 +3,11 @@
  * in, numbers and strings out. Templates only place what is computed here and format it with helpers.
  */
 import { MONTH_DAYS } from "../analyzer/recommend.js";
-import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
+import {
+  type AnalysisDocument,
+  backtestShowsOomRisk,
+  type TaskAnalysis,
+} from "../common/analysis-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import {
   type AcrossRunsView,
@@ -13,7 +17,7 @@ import {
   type TimelinesView,
   timelinesChart,
 } from "./charts.js";
-import { backtestAtRisk, backtestSentenceOf } from "./backtest-table.js";
+import { backtestSentenceOf } from "./backtest-table.js";
 import { isWebUrl } from "./escape.js";
 import {
   compareTasks,
@@ -149,6 +153,8 @@ export interface ReportView {
   pipelines: PipelineView[];
   /** Tasks in report order (the first `maxTasks` for the compact formats). */
   ranked: TaskView[];
+  /** The ranked tasks with a backtest: what each recommendation would have done to past runs. */
+  backtests: TaskView[];
   /** Tasks left out of `ranked` by `maxTasks`. */
   omitted: number;
   regressions: Array<{ task: TaskView; regression: NonNullable<TaskAnalysis["regressions"]>[number] }>;
@@ -391,7 +397,7 @@ function taskViewOf(
     cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
     memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
     backtestSentence: task.backtest ? backtestSentenceOf(task.backtest) : null,
-    backtestRisk: backtestAtRisk(task.backtest),
+    backtestRisk: backtestShowsOomRisk(task),
   };
 }
 
@@ -437,6 +443,7 @@ export function buildReportView(
       tasks: group.tasks.map(viewOf),
     })),
     ranked: shown.map(viewOf),
+    backtests: shown.map(viewOf).filter((view) => view.backtestSentence !== null),
     omitted: sorted.length - shown.length,
     regressions: regressions.map(({ task, regression }) => ({ task: viewOf(task), regression })),
     omittedRegressions: allRegressions.length - regressions.length,
