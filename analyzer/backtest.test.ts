@@ -1,6 +1,7 @@
 /** The backtest's pure core: replay, the stretch estimate, the time split, each policy, and the hold on unsafe cuts. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../common/config.js";
 import { UsageError } from "../common/errors.js";
 import { recommendedBytes } from "../common/sizing-policy.js";
 import { GiB, MiB } from "../common/units.js";
@@ -313,6 +314,25 @@ describe("the night's backtest", () => {
     expect(analysis.recommendation.reason).toMatch(
       /Memory kept at 2 GiB, not cut: out of sample, 1 of the 2 newest runs would have exceeded the 512 MiB the older runs suggest\.$/,
     );
+  });
+
+  it("follows the configured policy, and backtests that policy", () => {
+    const peaks = [400, 410, 420, 400, 405, 415, 410, 400];
+    const analysis = buildTaskAnalysis(input(peaks), { ...settings, policy: "vpa" });
+    const runs = input(peaks).runs.map((each) =>
+      backtestRunOf(each, { declared: noDeclaredValues, configured: undefined }),
+    );
+    expect(analysis.recommendation).toMatchObject(sizingPolicies.vpa.size(runs, settings));
+    expect(analysis.recommendation.reason).toMatch(/^Policy vpa \(Kubernetes VPA: p90 \+ 15 %/);
+    expect(analysis.backtest).toMatchObject({ policy: "vpa", inSample: { runs: 8 } });
+    expect(analysis.recommendation.monthlySavingsUsd).toBeGreaterThan(0);
+  });
+
+  it("offers exactly the registry's policies as the analysis.policy setting", () => {
+    for (const name of policyNames) {
+      expect(loadConfig({ env: { RIGHTSIZE_POLICY: name } }).analysis.policy).toBe(name);
+    }
+    expect(() => loadConfig({ env: { RIGHTSIZE_POLICY: "p95" } })).toThrow(/RIGHTSIZE_POLICY/);
   });
 
   it("reads a run's sketch and periods beside what the recommendation reads", () => {

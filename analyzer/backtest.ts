@@ -9,10 +9,21 @@
  */
 import type { TaskAnalysis } from "../common/analysis-document.js";
 import { formatBytes, GiB } from "../common/units.js";
-import { type BacktestRun, killLimitOf, type PolicyName, type Sizing, sizingPolicies } from "./policies.js";
+import { coresText } from "./statistics.js";
+import {
+  type BacktestRun,
+  killLimitOf,
+  type PolicyName,
+  policyNamed,
+  type Sizing,
+  sizingPolicies,
+} from "./policies.js";
 import {
   costOf,
   cpuSeverity,
+  memorySeverity,
+  recommend,
+  worst,
   type Recommendation,
   type RecommendationInput,
   type RecommendationSettings,
@@ -283,5 +294,48 @@ export function holdUnsafeCut(
     costPerRunUsd: cost.costPerRunUsd,
     recommendedCostPerRunUsd: cost.recommendedCostPerRunUsd,
     reason: `${recommendation.reason} Memory kept at ${formatBytes(requestBytes)}, not cut: ${evidence}.`,
+  };
+}
+
+/**
+ * The recommendation under the configured policy (`analysis.policy`): rightsize's own (recommend.ts), or
+ * another policy's cores and bytes with the cost and severity they give, the confidence of the runs, and
+ * a reason naming the policy. `runs` of the input oldest first.
+ */
+export function recommendByPolicy(
+  input: RecommendationInput & { runs: BacktestRun[] },
+  settings: RecommendationSettings,
+): { policy: PolicyName; recommendation: Recommendation } {
+  const policy = (settings.policy ?? "rightsize") as PolicyName;
+  const own = recommend(input, settings);
+  if (policy === "rightsize") return { policy, recommendation: own };
+  const { description } = policyNamed(policy);
+  const sized = sizingPolicies[policy].size(input.runs, settings);
+  const latest = input.runs.at(-1)?.requests;
+  const requestCores = latest?.cpuRequest ?? null;
+  const requestBytes = latest?.memoryRequest ?? null;
+  const cost = costOf(input, sized, settings.pricing);
+  const peakMax = Math.max(0, ...input.runs.map((run) => run.peakRssBytes ?? 0));
+  const oomRisk =
+    input.runs.some((run) => run.oomKills > 0) || (requestBytes !== null && requestBytes < peakMax);
+  const from = (value: string | null) => (value === null ? "" : `${value} → `);
+  return {
+    policy,
+    recommendation: {
+      ...own,
+      cpuCores: sized.cpuCores,
+      memoryBytes: sized.memoryBytes,
+      severity: oomRisk
+        ? "critical"
+        : worst(cpuSeverity(requestCores, sized.cpuCores), memorySeverity(requestBytes, sized.memoryBytes)),
+      monthlySavingsUsd: cost.monthlySavingsUsd,
+      runsPerDay: cost.runsPerDay,
+      costPerRunUsd: cost.costPerRunUsd,
+      recommendedCostPerRunUsd: cost.recommendedCostPerRunUsd,
+      reason:
+        own.confidence === "none"
+          ? own.reason
+          : `Policy ${policy} (${description}): CPU ${from(requestCores === null ? null : coresText(requestCores))}${coresText(sized.cpuCores)} cores; memory ${from(requestBytes === null ? null : formatBytes(requestBytes))}${formatBytes(sized.memoryBytes)}.`,
+    },
   };
 }

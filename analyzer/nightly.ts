@@ -57,6 +57,7 @@ export function settingsOf(config: Config): RecommendationSettings {
     cpuRunPercentile: config.analysis.cpuRunPercentile,
     memoryPeakPercentile: config.analysis.memoryPeakPercentile,
     maxOverMemoryShare: config.analysis.maxOverMemoryShare,
+    policy: config.analysis.policy,
     pricing: { ...config.pricing },
   };
 }

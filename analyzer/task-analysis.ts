@@ -7,9 +7,9 @@ import type { ConfiguredRequest } from "../common/config.js";
 import type { TaskKey } from "../common/task-key.js";
 import type { ProcessSummary, RunSummary, StateSeconds } from "../db/queries/task-histories.js";
 import { type ClassificationInput, classifyBottleneck, sharesOf, type ThreadSeconds } from "./classify.js";
-import { backtestTask, holdUnsafeCut } from "./backtest.js";
+import { backtestTask, holdUnsafeCut, recommendByPolicy } from "./backtest.js";
 import type { BacktestRun } from "./policies.js";
-import { findRegressions, type RecommendationSettings, recommend } from "./recommend.js";
+import { findRegressions, type RecommendationSettings } from "./recommend.js";
 import { type DeclaredValues, type EffectiveRequests, resolveRequests } from "./requests.js";
 import {
   type CorePercentiles,
@@ -257,9 +257,9 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     windowDays: input.windowDays,
     maxRuns: input.maxRuns,
   };
-  const made = recommend(recommendationInput, settings);
+  const { policy, recommendation: made } = recommendByPolicy(recommendationInput, settings);
   // The recommendation's own values in sample; out of sample, the same rule from the older runs.
-  const backtest = backtestTask(figures, "rightsize", settings, made);
+  const backtest = backtestTask(figures, policy, settings, made);
   const recommendation = holdUnsafeCut(made, backtest, recommendationInput, settings);
   return {
     orchestrator: input.key.orchestrator,

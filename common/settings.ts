@@ -250,6 +250,15 @@ const rows = [
     parse: percentile,
   },
   {
+    key: "analysis.policy",
+    env: "RIGHTSIZE_POLICY",
+    default: "rightsize",
+    expected: "one of rightsize, vpa, krr-simple, kubecost, max-seen",
+    description:
+      "The sizing policy recommendations follow (docs/analyzer.md \"Backtest\"): rightsize's own, or VPA's, KRR's simple, Kubecost's, the largest ever seen.",
+    parse: oneOf("rightsize", "vpa", "krr-simple", "kubecost", "max-seen"),
+  },
+  {
     key: "analysis.maxOverMemoryShare",
     env: "RIGHTSIZE_MAX_OVER_MEMORY_SHARE",
     default: 0.01,

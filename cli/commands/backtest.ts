@@ -11,7 +11,7 @@ import { flagParsers, runtimeOf, withReadDatabase } from "../runtime.js";
 
 interface BacktestOptions {
   task?: TaskKey;
-  policy: PolicyName;
+  policy?: PolicyName;
   format: "text" | "md" | "json";
   window?: number;
   windowEnd?: Date;
@@ -37,9 +37,10 @@ export function register(program: Command): void {
     )
     .addOption(new Option("--task <key>", "only this task, orchestrator/pipeline/task").argParser(parseTask))
     .addOption(
-      new Option("--policy <name>", "the policy of the per-task rows")
-        .choices(policyNames)
-        .default("rightsize"),
+      new Option(
+        "--policy <name>",
+        "the policy of the per-task rows (default: analysis.policy, the one recommendations follow)",
+      ).choices(policyNames),
     )
     .addOption(
       new Option("--format <format>", "output format").choices(["text", "md", "json"]).default("text"),
@@ -87,7 +88,7 @@ Examples:
       };
       await withReadDatabase(runtime, async (handle) => {
         const result = await backtestWindow(handle.db, config, night, {
-          policy: options.policy,
+          policy: options.policy ?? (config.analysis.policy as PolicyName),
           ...(options.task ? { task: options.task } : {}),
         });
         process.stdout.write(renderers[options.format](result));
