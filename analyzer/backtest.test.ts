@@ -7,6 +7,7 @@ import { recommendedBytes } from "../common/sizing-policy.js";
 import { GiB, MiB } from "../common/units.js";
 import { syntheticRun, syntheticRuns } from "../test-support/analyzer-fixtures.js";
 import { backtestTask, demandAbove, exceedsMemory, replay, splitByTime } from "./backtest.js";
+import { addTasks, finishSums, startSums } from "./backtest-window.js";
 import { type BacktestRun, policyNamed, policyNames, sizingPolicies } from "./policies.js";
 import type { RecommendationSettings } from "./recommend.js";
 import { noDeclaredValues } from "./requests.js";
@@ -349,5 +350,40 @@ describe("the night's backtest", () => {
       totalPeriods: 10,
       peakRssBytes: 400 * MiB,
     });
+  });
+});
+
+describe("the window's sums", () => {
+  it("add every task's backtest under every policy, and keep the chosen policy's rows", () => {
+    const tasks = [
+      {
+        key: { orchestrator: "airflow", pipeline: "etl", task: "a" },
+        runs: [400, 410, 900, 420].map((mib, index) => run({ peakRssBytes: mib * MiB }, index)),
+      },
+      {
+        key: { orchestrator: "airflow", pipeline: "etl", task: "b" },
+        runs: [300, 310].map((mib, index) => run({ peakRssBytes: mib * MiB }, index)),
+      },
+    ];
+    const sums = startSums("vpa");
+    addTasks(sums, tasks, settings);
+    const { policies, tasks: rows } = finishSums(sums);
+    expect(policies.map((totals) => totals.policy)).toEqual(policyNames);
+    for (const totals of policies) {
+      const each = tasks.map((task) => backtestTask(task.runs, totals.policy, settings));
+      expect(totals).toMatchObject({
+        tasks: 2,
+        runs: 6,
+        overMemory: each[0]!.inSample.overMemory + each[1]!.inSample.overMemory,
+        outOfSampleRuns: 1,
+        tasksOverTarget: each.filter((backtest) => backtest.meetsTarget === false).length,
+      });
+    }
+    expect(rows.map((row) => [row.task, row.backtest.policy])).toEqual([
+      ["a", "vpa"],
+      ["b", "vpa"],
+    ]);
+    // VPA's p90 of 400, 410, 420, 900 MiB (+15 %) leaves the 900 MiB run over.
+    expect(policies.find((totals) => totals.policy === "vpa")!.overMemory).toBe(1);
   });
 });
