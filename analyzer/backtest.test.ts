@@ -312,6 +312,11 @@ describe("the night's backtest", () => {
     expect(analysis.backtest?.meetsTarget).toBe(false);
     expect(analysis.recommendation.memoryBytes).toBe(2 * GiB);
     expect(analysis.recommendation.confidence).toBe("low");
+    // CPU stays at its 1-core request and memory at its request: nothing is saved, nothing is wrong.
+    expect(analysis.recommendation.cpuCores).toBe(1);
+    expect(analysis.recommendation.monthlySavingsUsd).toBe(0);
+    expect(analysis.recommendation.costPerRunUsd).toBe(analysis.recommendation.recommendedCostPerRunUsd);
+    expect(analysis.recommendation.severity).toBe("good");
     expect(analysis.recommendation.reason).toMatch(
       /Memory kept at 2 GiB, not cut: out of sample, 1 of the 2 newest runs would have exceeded the 512 MiB the older runs suggest\.$/,
     );
