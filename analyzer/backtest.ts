@@ -85,19 +85,23 @@ export function exceedsMemory(run: BacktestRun, memoryBytes: number): boolean {
  * between neighbours), or, summarized without one, 95 % of its time at its p95 rising to its max over the
  * last 5 % (an over-estimate below the p95, which a cap at or above the p95 does not read).
  */
-function quantilePointsOf(run: BacktestRun): Array<{ share: number; cores: number }> {
+function quantilePointsOf(run: BacktestRun): { shares: readonly number[]; cores: readonly number[] } {
   const sketch = run.coresQuantiles;
-  if (sketch && sketch.length >= 2) {
-    const last = sketch.length - 1;
-    return sketch.map((cores, index) => ({ share: index / last, cores }));
-  }
+  if (sketch && sketch.length >= 2) return { shares: evenShares(sketch.length), cores: sketch };
   const p95 = run.cpuP95 ?? 0;
   const max = Math.max(p95, run.cpuMax ?? p95);
-  return [
-    { share: 0, cores: p95 },
-    { share: 0.95, cores: p95 },
-    { share: 1, cores: max },
-  ];
+  return { shares: [0, 0.95, 1], cores: [p95, p95, max] };
+}
+
+/** 0, 1/(n−1), …, 1: the shares of a sketch's points, made once per length (the night reads thousands of runs). */
+const evenSharesByLength = new Map<number, number[]>();
+function evenShares(length: number): readonly number[] {
+  let shares = evenSharesByLength.get(length);
+  if (!shares) {
+    shares = Array.from({ length }, (_, index) => index / (length - 1));
+    evenSharesByLength.set(length, shares);
+  }
+  return shares;
 }
 
 /**
@@ -114,27 +118,27 @@ export function demandAbove(
   cores: number,
 ): { seconds: number; cpuSeconds: number; stretch: number } {
   if (run.ticks <= 0 || cores <= 0) return { seconds: 0, cpuSeconds: 0, stretch: 0 };
-  const points = quantilePointsOf(run);
+  const { shares, cores: levels } = quantilePointsOf(run);
   const sampled = run.sampledSeconds;
   let seconds = 0;
   let cpuSeconds = 0;
   // From the top down: a quantile function never falls, so once a segment's top is at or below the cap
   // every segment under it is too (the unit test holds this against the full integral). The night walks
   // the few points above the cap, not all 101.
-  for (let index = points.length - 1; index >= 1; index--) {
-    const low = points[index - 1]!;
-    const high = points[index]!;
-    if (high.cores <= cores) break;
-    const width = (high.share - low.share) * sampled;
+  for (let index = levels.length - 1; index >= 1; index--) {
+    const low = levels[index - 1]!;
+    const high = levels[index]!;
+    if (high <= cores) break;
+    const width = (shares[index]! - shares[index - 1]!) * sampled;
     if (width <= 0) continue;
-    if (low.cores >= cores) {
+    if (low >= cores) {
       seconds += width;
-      cpuSeconds += width * ((low.cores + high.cores) / 2 - cores);
+      cpuSeconds += width * ((low + high) / 2 - cores);
     } else {
       // The segment crosses the cap: the part above it is a triangle.
-      const above = (high.cores - cores) / (high.cores - low.cores);
+      const above = (high - cores) / (high - low);
       seconds += width * above;
-      cpuSeconds += (width * above * (high.cores - cores)) / 2;
+      cpuSeconds += (width * above * (high - cores)) / 2;
     }
   }
   const duration = Math.max(run.durationSeconds, run.sampledSeconds);
