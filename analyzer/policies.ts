@@ -167,7 +167,7 @@ const krrSimple: SizingPolicy = {
  */
 const kubecost: SizingPolicy = {
   description: "Kubecost: p95 ÷ 0.7 target utilization",
-  source: "https://github.com/kubecost/docs/blob/main/apis/apis-overview/api-request-right-sizing-v2.md",
+  source: "https://github.com/kubecost/docs/blob/v1.x/apis/apis-overview/api-request-right-sizing-v2.md",
   size(runs) {
     const peak = percentileOf(
       runs.map((run) => run.peakRssBytes),
