@@ -68,7 +68,7 @@ describe("HTML report", () => {
   });
 
   it("groups tasks by pipeline, worst pipeline first", () => {
-    const groups = [...html.matchAll(/<tr class="group"><th colspan="9">([^<]+) <small>/g)].map((m) => m[1]);
+    const groups = [...html.matchAll(/<tr class="group"><th colspan="10">([^<]+) <small>/g)].map((m) => m[1]);
     expect(groups).toEqual(["etl_daily", "reporting", "nightly-ml"]);
   });
 
