@@ -3,7 +3,7 @@
  * under GNU `/usr/bin/time` (user + system CPU of the whole tree, and the largest peak RSS among its
  * processes: the wrapper's, as the task here is a `sleep`). Cases: Postgres; the embedded default with
  * an owner running (a `collect` daemon, so `run` writes through its socket); the embedded default with no
- * owner (`run` opens PGlite itself and owns the folder for its lifetime). Then the embedded daemon's own
+ * owner (`run` starts no database and spools its rows for the next reader). Then the embedded daemon's own
  * peak memory (VmHWM) after it served those runs. Median of `WRAPPER_BENCH_RUNS` (default 5) runs each.
  *
  * `node --expose-gc dist/bench/run.js wrapper`; `BENCH_DATABASE_URL` names the Postgres server.
@@ -122,7 +122,7 @@ export async function run(): Promise<void> {
 
     const alone = join(home, "alone");
     timed([process.execPath, cli, "--db", alone, "db", "migrate"], env);
-    measure("run, embedded, no owner (run owns it)", (index) => wrapped(alone, index));
+    measure("run, embedded, no owner (run spools)", (index) => wrapped(alone, index));
   } finally {
     await scratch.drop();
     rmSync(home, { recursive: true, force: true });
