@@ -145,13 +145,9 @@ export function demandAbove(
   return { seconds, cpuSeconds, stretch: duration > 0 ? cpuSeconds / cores / duration : 0 };
 }
 
-/** Replays `sizing` against `runs`: see {@link Replay}. */
-export function replay(
-  runs: readonly BacktestRun[],
-  sizing: Sizing,
-  pricing: RecommendationSettings["pricing"],
-): Replay {
-  const result: Replay = {
+/** A replay against no runs yet: every count zero, the saving unknown. */
+export function emptyReplay(): Replay {
+  return {
     runs: 0,
     overMemory: 0,
     reclaimZone: 0,
@@ -163,6 +159,15 @@ export function replay(
     gibHoursSaved: 0,
     usdSaved: null,
   };
+}
+
+/** Replays `sizing` against `runs`: see {@link Replay}. */
+export function replay(
+  runs: readonly BacktestRun[],
+  sizing: Sizing,
+  pricing: RecommendationSettings["pricing"],
+): Replay {
+  const result = emptyReplay();
   let known = false;
   for (const run of runs) {
     if (run.ticks <= 0) continue;

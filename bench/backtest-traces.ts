@@ -15,6 +15,7 @@
  */
 import type { BacktestRun } from "../analyzer/policies.js";
 import { MiB } from "../common/units.js";
+import { seededRandom } from "../test-support/report-fixtures.js";
 
 export const traceShapes = ["steady", "bursty", "growing", "weekly", "spike", "short"] as const;
 export type TraceShape = (typeof traceShapes)[number];
@@ -24,18 +25,6 @@ export interface TracedTask {
   shape: TraceShape;
   /** Oldest first: each run's true needs, as a summary would record them when nothing capped it. */
   runs: BacktestRun[];
-}
-
-/** mulberry32: a small seeded generator (public domain), enough for reproducible traces. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** A standard normal draw (Box–Muller). */

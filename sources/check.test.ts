@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkRequests, renderCheckText, renderGithubAnnotations, renderJobSummary } from "./check.js";
+import { emptyReplay } from "../analyzer/backtest.js";
 import { analysisTask, fixtureAnalysis, scanFiles } from "../test-support/source-fixtures.js";
 
 const options = { overRatio: 2, minCpuCores: 0.5, minMemoryBytes: 512 * 1024 ** 2 };
@@ -86,20 +87,7 @@ describe("checkRequests", () => {
 
   it("never proposes a memory cut whose backtest shows OOM risk", async () => {
     const scan = await scanFiles({ "dags/gate.py": dag });
-    const replay = {
-      cpuCores: 0.5,
-      memoryBytes: GiB,
-      runs: 20,
-      overMemory: 0,
-      reclaimZone: 0,
-      cpuCapped: 0,
-      cappedSeconds: 0,
-      stretchedRuns: 0,
-      maxStretch: 0,
-      coreHoursSaved: 0,
-      gibHoursSaved: 0,
-      usdSaved: null,
-    };
+    const replay = { cpuCores: 0.5, memoryBytes: GiB, ...emptyReplay(), runs: 20 };
     const risky = {
       ...document,
       tasks: document.tasks.map((task) =>

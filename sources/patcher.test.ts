@@ -12,6 +12,7 @@ import {
 import { firstSyntaxError, pythonParser } from "./python-syntax.js";
 import { formatLike, parseDeclared, targetValue } from "./quantities.js";
 import { taskKeyString } from "../common/task-key.js";
+import { emptyReplay } from "../analyzer/backtest.js";
 
 const sources = () => new Map(Object.entries(fixtureFiles));
 
@@ -333,20 +334,7 @@ with DAG("risky") as dag:
     const backtest = {
       policy: "rightsize",
       maxOverMemoryShare: 0.01,
-      inSample: {
-        cpuCores: 0.5,
-        memoryBytes: 1024 ** 3,
-        runs: 8,
-        overMemory: 1,
-        reclaimZone: 0,
-        cpuCapped: 0,
-        cappedSeconds: 0,
-        stretchedRuns: 0,
-        maxStretch: 0,
-        coreHoursSaved: 0,
-        gibHoursSaved: 0,
-        usdSaved: null,
-      },
+      inSample: { cpuCores: 0.5, memoryBytes: 1024 ** 3, ...emptyReplay(), runs: 8, overMemory: 1 },
       outOfSample: null,
       meetsTarget: null,
     };
