@@ -7,6 +7,12 @@ import type { ConfiguredRequest } from "../common/config.js";
 import type { TaskKey } from "../common/task-key.js";
 import type { ProcessSummary, RunSummary, StateSeconds } from "../db/queries/task-histories.js";
 import { type ClassificationInput, classifyBottleneck, sharesOf, type ThreadSeconds } from "./classify.js";
+import {
+  declaredAgainstEffective,
+  describeAmount,
+  type EffectiveRequest,
+  effectiveRequestOf,
+} from "./effective-requests.js";
 import { findRegressions, type RecommendationSettings, type RunFigures, recommend } from "./recommend.js";
 import { type DeclaredValues, type EffectiveRequests, resolveRequests } from "./requests.js";
 import {
@@ -218,6 +224,28 @@ function cpuOf(
   };
 }
 
+/**
+ * A sentence per declared value (as the last scan stored it) that the runs show never reached the task,
+ * so the report says so beside the figures it is read with.
+ */
+function notAppliedEvidence(declared: DeclaredValues, effective: EffectiveRequest | null): string[] {
+  const values = [
+    { resource: "cpu", kind: "request", value: declared.cpuRequest },
+    { resource: "cpu", kind: "limit", value: declared.cpuLimit },
+    { resource: "memory", kind: "request", value: declared.memoryRequest },
+    { resource: "memory", kind: "limit", value: declared.memoryLimit },
+  ] as const;
+  return values.flatMap(({ resource, kind, value }) => {
+    if (value === null) return [];
+    const mismatch = declaredAgainstEffective({ resource, kind, value }, effective?.[resource] ?? null);
+    if (!mismatch) return [];
+    const name = resource === "cpu" ? "CPU" : "memory";
+    return [
+      `the declared ${name} ${kind} of ${describeAmount(resource, value)} does not apply: ${mismatch.observed}`,
+    ];
+  });
+}
+
 function recentRunsOf(runs: readonly RunSummary[]): NonNullable<TaskAnalysis["recentRuns"]> {
   return runs.slice(-RECENT_RUNS_SHOWN).map((run) => ({
     runId: run.runId,
@@ -237,6 +265,7 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
   const latest = figures.at(-1)?.requests;
   const cores = input.cores !== undefined ? input.cores : mergedCorePercentiles(runs);
   const totals = totalsOf(runs);
+  const effective = effectiveRequestOf(runs);
   const classification = classifyBottleneck(classificationInputOf(runs, totals, latest));
   const recommendation = recommend(
     {
@@ -273,11 +302,16 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     },
     ...timeSharesOf(totals),
     bottleneck: classification.bottleneck,
-    evidence: [...classification.evidence, ...utilizationEvidence(totals, cores, latest)],
+    evidence: [
+      ...classification.evidence,
+      ...utilizationEvidence(totals, cores, latest),
+      ...notAppliedEvidence(input.declared, effective),
+    ],
     processes: input.processes.map((process) => ({ ...process })),
     recommendation,
     endpoints: totals.endpoints,
     regressions: findRegressions(figures),
     recentRuns: recentRunsOf(runs),
+    ...(effective ? { effectiveRequest: effective } : {}),
   };
 }

@@ -67,6 +67,16 @@ export type Orchestrator = (typeof orchestrators)[number];
 
 const requestSource = z.enum(requestSources).nullable();
 
+/** One resource of `effectiveRequest`: cores or bytes, and where the collector read them. */
+function effectiveResource(amount: z.ZodNumber) {
+  return z.object({
+    request: amount.nullable(),
+    limit: amount.nullable(),
+    source: z.enum(["cgroup", "pod-spec"]),
+    runs: z.number().int().nonnegative(),
+  });
+}
+
 export const taskAnalysisSchema = z.object({
   orchestrator: z.string(),
   pipeline: z.string(),
@@ -133,6 +143,17 @@ export const taskAnalysisSchema = z.object({
         change: finite,
       }),
     )
+    .optional(),
+  /**
+   * extension: what the runs really had (their cgroup's or pod spec's request and limit, latest run that
+   * recorded one, and how many did), beside the declared request above; null fields where nothing was set
+   * (analyzer/effective-requests.ts).
+   */
+  effectiveRequest: z
+    .object({
+      cpu: effectiveResource(cores).nullable(),
+      memory: effectiveResource(bytes).nullable(),
+    })
     .optional(),
   /** extension: per-run figures for charts, oldest first. */
   recentRuns: z
