@@ -14,8 +14,17 @@ import {
   escapeWorkflowProperty,
 } from "../reports/escape.js";
 import { describeValue, targetValue } from "./quantities.js";
+import { type NotAppliedDeclaration, notAppliedDeclarations } from "./effective.js";
 
-export type Verdict = "over-provisioned" | "under-provisioned" | "no-request" | "dynamic" | "no-data" | "ok";
+export type Verdict =
+  | "over-provisioned"
+  | "under-provisioned"
+  | "no-request"
+  | "dynamic"
+  | "no-data"
+  | "ok"
+  // a declared value the runs show never reached the task (sources/effective.ts)
+  | "does-not-apply";
 export type CheckSeverity = "info" | "warning" | "critical";
 
 export interface CheckOptions {
@@ -39,6 +48,8 @@ export interface CheckItem {
   severity: CheckSeverity;
   declared: string | null;
   recommended: string | null;
+  /** does-not-apply only: what the runs really had, when they had it. */
+  effective?: string | null;
   message: string;
 }
 
@@ -88,6 +99,11 @@ export function checkRequests(
   const analyses = new Map<string, TaskAnalysis>();
   for (const task of document.tasks) analyses.set(taskKeyString(task), task);
   const items: CheckItem[] = [];
+  const notApplied = new Map<string, NotAppliedDeclaration[]>();
+  for (const declaration of notAppliedDeclarations(scan, document)) {
+    const key = taskKeyString(declaration);
+    notApplied.set(key, [...(notApplied.get(key) ?? []), declaration]);
+  }
   const seen = new Set<string>();
   for (const site of scan.tasks) {
     const key = taskKeyString(site);
@@ -95,6 +111,7 @@ export function checkRequests(
     seen.add(key);
     const base = { orchestrator: site.orchestrator, pipeline: site.pipeline, task: site.task };
     const analysis = analyses.get(key);
+    items.push(...(notApplied.get(key) ?? []).map((declaration) => notAppliedItem(base, declaration)));
     if (!analysis || analysis.runs === 0 || analysis.recommendation.confidence === "none") {
       items.push({
         ...base,
@@ -141,6 +158,29 @@ export function checkRequests(
     violations,
     failOn,
     failed,
+  };
+}
+
+function notAppliedItem(
+  base: { orchestrator: string; pipeline: string; task: string },
+  declaration: NotAppliedDeclaration,
+): CheckItem {
+  const { finding, mismatch } = declaration;
+  const unit = finding.resource === "cpu" ? "cores" : "k8s-memory";
+  return {
+    ...base,
+    file: finding.file,
+    line: finding.line,
+    resource: finding.resource,
+    verdict: "does-not-apply",
+    severity: "warning",
+    declared: describeValue(unit, finding.value),
+    recommended: null,
+    effective:
+      mismatch?.effective == null
+        ? null
+        : `${describeValue(unit, mismatch.effective)} ${mismatch.effectiveKind}`,
+    message: declaration.message,
   };
 }
 

@@ -162,6 +162,18 @@ export interface FlowDefinition {
   name: string;
 }
 
+/**
+ * The job variables a work pool's base job template names anywhere in its `job_configuration`: a
+ * deployment's job variable outside this list fills nothing (sources/effective.ts).
+ */
+export interface WorkPoolVariables {
+  pool: string;
+  /** Where `job_configuration` is written. */
+  file: string;
+  line: number;
+  variables: string[];
+}
+
 export interface ScanResult {
   findings: Finding[];
   /** Prefect flows defined in the Python files, for deployments' `FLOW/DEPLOYMENT` keys. */
@@ -171,6 +183,8 @@ export interface ScanResult {
   /** Pod template files named by tasks or by airflow.cfg, resolved once every file is scanned. */
   podTemplates: PodTemplateReference[];
   problems: ScanProblem[];
+  /** Work-pool templates found, with the variables each names (absent in results made before them). */
+  workPools?: WorkPoolVariables[];
   /** Files scanned (relative paths). */
   files: string[];
 }

@@ -173,9 +173,13 @@ export function scanWorkPoolTemplate(file: string, text: string): ScanResult | n
     workPool: pool,
     ...(variable ? { variable } : {}),
   });
+  const named = new Set<string>();
   const placed = new Map<string, { place: Place; style: Style }>();
   const findings: Finding[] = [];
   scalarsUnder(document, configuration, [], (scalar, path) => {
+    if (typeof scalar.value === "string") {
+      for (const match of scalar.value.matchAll(/\{\{\s*([\w-]+)\s*\}\}/g)) named.add(match[1]!);
+    }
     const place = placeOf(path);
     if (!place || !scalar.range || scalar.value === null) return;
     const value = typeof scalar.value === "string" ? scalar.value.trim() : null;
@@ -219,6 +223,14 @@ export function scanWorkPoolTemplate(file: string, text: string): ScanResult | n
     );
   }
   result.findings.push(...findings.sort((a, b) => a.start - b.start));
+  result.workPools = [
+    {
+      pool,
+      file,
+      line: configuration.range ? lineCounter.linePos(configuration.range[0]).line : 1,
+      variables: [...named].sort(),
+    },
+  ];
   return result;
 }
 
