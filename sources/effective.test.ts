@@ -3,7 +3,8 @@ import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document
 import { GiB } from "../common/units.js";
 import { analysisTask, scanFiles } from "../test-support/source-fixtures.js";
 import { checkRequests, renderGithubAnnotations } from "./check.js";
-import { notAppliedDeclarations } from "./effective.js";
+import { notAppliedDeclarations, withoutNotApplied } from "./effective.js";
+import { planPatches, renderUnifiedDiff, usableRecommendations } from "./patcher.js";
 
 const options = { overRatio: 2, minCpuCores: 0.5, minMemoryBytes: 512 * 1024 ** 2 };
 
@@ -150,5 +151,37 @@ with DAG("etl,x::y") as dag:
     expect(annotation).toMatch(
       /^::warning file=dags\/a%2Cb\.py,line=5,title=rightsize%3A etl%2Cx%3A%3Ay\/load%250A does-not-apply::memory request 8 GiB does not apply: /,
     );
+  });
+
+  it("is left alone by patch, with a note saying where the effective value lives", async () => {
+    const scan = await scanFiles({ "dags/etl.py": dag });
+    const document = documentOf([
+      withEffective(
+        analysisTask({ pipeline: "etl", task: "load", cpuCores: 0.5, memoryBytes: 2 * GiB }),
+        cgroupGiB,
+      ),
+      withEffective(
+        analysisTask({ pipeline: "etl", task: "fits", cpuCores: 0.5, memoryBytes: 2 * GiB }),
+        cgroupGiB,
+      ),
+    ]);
+    const applying = withoutNotApplied(scan, notAppliedDeclarations(scan, document));
+    const plan = planPatches(
+      applying.scan,
+      new Map([["dags/etl.py", dag]]),
+      usableRecommendations(document.tasks),
+    );
+    plan.notes.push(...applying.notes);
+    expect(
+      plan.changes.map(
+        (change) =>
+          `${change.line} ${change.tasks.join(",")} ${change.resource} ${change.from} -> ${change.to}`,
+      ),
+    ).toEqual(["6 etl/load cpu 1 -> 0.5", "12 etl/fits cpu 1 -> 0.5", "12 etl/fits memory 1024 -> 2048"]);
+    expect(renderUnifiedDiff(plan)).toContain(
+      "# dags/etl.py:6 etl/load: left as it is, memory request 8 GiB does not apply: the runs had a 1 GiB memory limit in their cgroup; ",
+    );
+    // The scan itself keeps every finding: scan and check still show the value.
+    expect(scan.findings.filter((finding) => finding.tasks.includes("load"))).toHaveLength(2);
   });
 });

@@ -30,6 +30,7 @@ import {
   type NotApplied,
   sameValue,
 } from "../analyzer/effective-requests.js";
+import { escapeTextLine } from "../reports/escape.js";
 import type { Finding, ScanResult } from "./findings.js";
 
 /** One declared value that does not reach one task. */
@@ -172,4 +173,31 @@ export function notAppliedDeclarations(
     }
   }
   return found;
+}
+
+/**
+ * The scan `patch` plans from: each declared value without the tasks it does not reach (a value no task
+ * gets is dropped), so no patch "fixes" a value that changes nothing; and one note per such value and
+ * task, saying where the effective one lives.
+ */
+export function withoutNotApplied(
+  scan: ScanResult,
+  declarations: readonly NotAppliedDeclaration[],
+): { scan: ScanResult; notes: string[] } {
+  const skipped = new Map<Finding, Set<string>>();
+  for (const declaration of declarations) {
+    skipped.set(declaration.finding, (skipped.get(declaration.finding) ?? new Set()).add(declaration.task));
+  }
+  const findings = scan.findings.flatMap((finding) => {
+    const tasks = skipped.get(finding);
+    if (!tasks) return [finding];
+    const left = finding.tasks.filter((task) => !tasks.has(task));
+    return left.length > 0 ? [{ ...finding, tasks: left }] : [];
+  });
+  const notes = declarations.map((declaration) =>
+    escapeTextLine(
+      `${declaration.finding.file}:${declaration.finding.line} ${declaration.pipeline}/${declaration.task}: left as it is, ${declaration.message}`,
+    ),
+  );
+  return { scan: { ...scan, findings }, notes };
 }
