@@ -140,6 +140,15 @@ describe("the analysis document", () => {
     expect(analysis.effectiveRequest).toEqual({
       cpu: null,
       memory: { request: null, limit: GiB, source: "cgroup", runs: 4 },
+      notApplied: [
+        {
+          resource: "memory",
+          kind: "request",
+          declared: 8 * GiB,
+          message:
+            "the declared memory request of 8 GiB does not apply: the runs had a 1 GiB memory limit in their cgroup",
+        },
+      ],
     });
     expect(analysis.evidence).toContain(
       "the declared memory request of 8 GiB does not apply: the runs had a 1 GiB memory limit in their cgroup",

@@ -225,10 +225,13 @@ function cpuOf(
 }
 
 /**
- * A sentence per declared value (as the last scan stored it) that the runs show never reached the task,
- * so the report says so beside the figures it is read with.
+ * Each declared value (as the last scan stored it) that the runs show never reached the task, with a
+ * sentence the report shows beside the figures it is read with.
  */
-function notAppliedEvidence(declared: DeclaredValues, effective: EffectiveRequest | null): string[] {
+function notAppliedOf(
+  declared: DeclaredValues,
+  effective: EffectiveRequest | null,
+): NonNullable<NonNullable<TaskAnalysis["effectiveRequest"]>["notApplied"]> {
   const values = [
     { resource: "cpu", kind: "request", value: declared.cpuRequest },
     { resource: "cpu", kind: "limit", value: declared.cpuLimit },
@@ -240,9 +243,8 @@ function notAppliedEvidence(declared: DeclaredValues, effective: EffectiveReques
     const mismatch = declaredAgainstEffective({ resource, kind, value }, effective?.[resource] ?? null);
     if (!mismatch) return [];
     const name = resource === "cpu" ? "CPU" : "memory";
-    return [
-      `the declared ${name} ${kind} of ${describeAmount(resource, value)} does not apply: ${mismatch.observed}`,
-    ];
+    const message = `the declared ${name} ${kind} of ${describeAmount(resource, value)} does not apply: ${mismatch.observed}`;
+    return [{ resource, kind, declared: value, message }];
   });
 }
 
@@ -266,6 +268,7 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
   const cores = input.cores !== undefined ? input.cores : mergedCorePercentiles(runs);
   const totals = totalsOf(runs);
   const effective = effectiveRequestOf(runs);
+  const notApplied = notAppliedOf(input.declared, effective);
   const classification = classifyBottleneck(classificationInputOf(runs, totals, latest));
   const recommendation = recommend(
     {
@@ -305,13 +308,15 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     evidence: [
       ...classification.evidence,
       ...utilizationEvidence(totals, cores, latest),
-      ...notAppliedEvidence(input.declared, effective),
+      ...notApplied.map((item) => item.message),
     ],
     processes: input.processes.map((process) => ({ ...process })),
     recommendation,
     endpoints: totals.endpoints,
     regressions: findRegressions(figures),
     recentRuns: recentRunsOf(runs),
-    ...(effective ? { effectiveRequest: effective } : {}),
+    ...(effective
+      ? { effectiveRequest: { ...effective, ...(notApplied.length > 0 ? { notApplied } : {}) } }
+      : {}),
   };
 }

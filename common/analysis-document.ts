@@ -153,6 +153,17 @@ export const taskAnalysisSchema = z.object({
     .object({
       cpu: effectiveResource(cores).nullable(),
       memory: effectiveResource(bytes).nullable(),
+      /** Declared values (as the last scan stored them) the runs show never reached the task. */
+      notApplied: z
+        .array(
+          z.object({
+            resource: z.enum(["cpu", "memory"]),
+            kind: z.enum(["request", "limit"]),
+            declared: num,
+            message: z.string(),
+          }),
+        )
+        .optional(),
     })
     .optional(),
   /** extension: per-run figures for charts, oldest first. */
