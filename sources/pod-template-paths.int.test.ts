@@ -1,0 +1,165 @@
+/**
+ * Pod template paths built in the DAG file: from its own place (`os.path.dirname(__file__)`,
+ * `Path(__file__).parent`), through module constants, and with pathlib's `/` — found, scanned, patched with a
+ * diff git apply accepts, and read back by PyYAML as the Kubernetes client reads a template.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AnalysisDocument } from "../common/analysis-document.js";
+import { GiB, MiB } from "../common/units.js";
+import { analysisTask, defaultPrefectNames } from "../test-support/source-fixtures.js";
+import { renderUnifiedDiff } from "./patcher.js";
+import { planRepositoryChanges } from "./plan-changes.js";
+import { scanRepository } from "./scan-repository.js";
+
+const template = (cpu: string, memory: string) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: placeholder
+spec:
+  containers:
+    - name: base
+      image: apache/airflow:2.9.3
+      resources:
+        requests:
+          cpu: "${cpu}"
+          memory: ${memory}
+`;
+
+const files: Record<string, string> = {
+  "dags/computed.py": `import os
+from pathlib import Path
+
+from airflow import DAG
+from airflow.operators.bash import BashOperator
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), "pod_templates")
+HEAVY = os.path.join(TEMPLATES, "heavy.yaml")
+
+with DAG("computed") as dag:
+    BashOperator(
+        task_id="joined",
+        bash_command="x",
+        executor_config={"pod_template_file": os.path.join(os.path.dirname(os.path.abspath(__file__)), "pod_templates", "heavy.yaml")},
+    )
+    BashOperator(task_id="constant", bash_command="x", executor_config={"pod_template_file": HEAVY})
+    BashOperator(
+        task_id="pathlib",
+        bash_command="x",
+        executor_config={"pod_template_file": str(Path(__file__).resolve().parent / "pod_templates" / "light.yaml")},
+    )
+`,
+  "dags/pod_templates/heavy.yaml": template("4", "16Gi"),
+  "dags/pod_templates/light.yaml": template("1", "2Gi"),
+  // Same name at the root: the longest-tail rule for a path joined onto an unknown name would take it.
+  "pod_templates/heavy.yaml": template("64", "256Gi"),
+};
+
+const document: AnalysisDocument = {
+  generatedAt: "2026-11-20T02:00:00Z",
+  windowDays: 14,
+  tasks: [
+    analysisTask({ pipeline: "computed", task: "joined", cpuCores: 2, memoryBytes: 6 * GiB }),
+    analysisTask({ pipeline: "computed", task: "constant", cpuCores: 2, memoryBytes: 6 * GiB }),
+    analysisTask({ pipeline: "computed", task: "pathlib", cpuCores: 0.5, memoryBytes: 768 * MiB }),
+  ],
+};
+
+let work: string;
+
+beforeAll(() => {
+  work = realpathSync(mkdtempSync(join(tmpdir(), "rightsize-template-paths-")));
+});
+
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+function writeRepository(folder: string): string {
+  for (const [file, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(folder, file)), { recursive: true });
+    writeFileSync(join(folder, file), text);
+  }
+  return folder;
+}
+
+describe("pod template paths computed in the DAG file", () => {
+  it("resolve beside the DAG file, through constants and pathlib", async () => {
+    const scan = await scanRepository(writeRepository(join(work, "scan")), defaultPrefectNames);
+    expect(scan.problems).toEqual([]);
+    expect(
+      scan.findings.map(
+        (finding) =>
+          `${finding.file}:${finding.line} ${finding.pipeline}/${finding.tasks.join(",")} ${finding.resource} ${finding.raw}`,
+      ),
+    ).toEqual([
+      'dags/pod_templates/heavy.yaml:11 computed/joined cpu "4"',
+      "dags/pod_templates/heavy.yaml:12 computed/joined memory 16Gi",
+      // The constant names the same file: one finding per place it is named, as for any template.
+      'dags/pod_templates/heavy.yaml:11 computed/constant cpu "4"',
+      "dags/pod_templates/heavy.yaml:12 computed/constant memory 16Gi",
+      'dags/pod_templates/light.yaml:11 computed/pathlib cpu "1"',
+      "dags/pod_templates/light.yaml:12 computed/pathlib memory 2Gi",
+    ]);
+  });
+
+  it("patch the right templates with a diff git apply accepts and PyYAML reads back", async () => {
+    const repo = writeRepository(join(work, "patch"));
+    const { plan } = await planRepositoryChanges(repo, defaultPrefectNames, async () => document);
+    const patch = renderUnifiedDiff(plan);
+    expect(patch).toBe(
+      [
+        '# dags/pod_templates/heavy.yaml:11 computed/joined, computed/constant: cpu request "4" -> "2"',
+        "# dags/pod_templates/heavy.yaml:12 computed/joined, computed/constant: memory request 16Gi -> 6Gi",
+        '# dags/pod_templates/light.yaml:11 computed/pathlib: cpu request "1" -> "0.5"',
+        "# dags/pod_templates/light.yaml:12 computed/pathlib: memory request 2Gi -> 768Mi",
+        "diff --git a/dags/pod_templates/heavy.yaml b/dags/pod_templates/heavy.yaml",
+        "--- a/dags/pod_templates/heavy.yaml",
+        "+++ b/dags/pod_templates/heavy.yaml",
+        "@@ -8,5 +8,5 @@",
+        "       image: apache/airflow:2.9.3",
+        "       resources:",
+        "         requests:",
+        '-          cpu: "4"',
+        "-          memory: 16Gi",
+        '+          cpu: "2"',
+        "+          memory: 6Gi",
+        "diff --git a/dags/pod_templates/light.yaml b/dags/pod_templates/light.yaml",
+        "--- a/dags/pod_templates/light.yaml",
+        "+++ b/dags/pod_templates/light.yaml",
+        "@@ -8,5 +8,5 @@",
+        "       image: apache/airflow:2.9.3",
+        "       resources:",
+        "         requests:",
+        '-          cpu: "1"',
+        "-          memory: 2Gi",
+        '+          cpu: "0.5"',
+        "+          memory: 768Mi",
+        "",
+      ].join("\n"),
+    );
+    const clean = writeRepository(join(work, "clean"));
+    execFileSync("git", ["init", "-q"], { cwd: clean });
+    const patchFile = join(work, "paths.patch");
+    writeFileSync(patchFile, patch);
+    execFileSync("git", ["apply", "--check", patchFile], { cwd: clean });
+    execFileSync("git", ["apply", patchFile], { cwd: clean });
+    const read = JSON.parse(
+      execFileSync("python3", [
+        "-c",
+        "import json, sys, yaml; print(json.dumps([yaml.safe_load(open(f))['spec']['containers'][0]['resources'] for f in sys.argv[1:]]))",
+        join(clean, "dags/pod_templates/heavy.yaml"),
+        join(clean, "dags/pod_templates/light.yaml"),
+        join(clean, "pod_templates/heavy.yaml"),
+      ]).toString(),
+    ) as unknown[];
+    expect(read).toEqual([
+      { requests: { cpu: "2", memory: "6Gi" } },
+      { requests: { cpu: "0.5", memory: "768Mi" } },
+      { requests: { cpu: "64", memory: "256Gi" } },
+    ]);
+  });
+});
