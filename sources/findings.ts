@@ -73,6 +73,8 @@ export interface Finding {
   deployedFrom?: DeployedFrom;
   /** Worker-level findings (`via: "worker"`) only: the workers the value sizes (sources/helm-values.ts). */
   workers?: WorkerPool;
+  /** How the value's file was found when that was a guess worth checking (a pod template matched by name). */
+  note?: string;
 }
 
 /** The workers a worker-level request sizes, and how many tasks each runs at once. */

@@ -162,4 +162,58 @@ describe("pod template paths computed in the DAG file", () => {
       { requests: { cpu: "64", memory: "256Gi" } },
     ]);
   });
+
+  it("match an image path to the repository's only file of that name, and say so", async () => {
+    const repo = join(work, "image");
+    const image: Record<string, string> = {
+      "dags/image.py": `from airflow import DAG
+from airflow.operators.bash import BashOperator
+
+with DAG("image") as dag:
+    BashOperator(task_id="unique", bash_command="x", executor_config={"pod_template_file": "/opt/airflow/pod_templates/heavy_image.yaml"})
+    BashOperator(task_id="twice", bash_command="x", executor_config={"pod_template_file": "/opt/airflow/pod_templates/dup.yaml"})
+`,
+      "deploy/k8s/heavy_image.yaml": template("4", "16Gi"),
+      "deploy/a/dup.yaml": template("1", "1Gi"),
+      "deploy/b/dup.yaml": template("2", "2Gi"),
+    };
+    for (const [file, text] of Object.entries(image)) {
+      mkdirSync(dirname(join(repo, file)), { recursive: true });
+      writeFileSync(join(repo, file), text);
+    }
+    const scan = await scanRepository(repo, defaultPrefectNames);
+    expect(
+      scan.findings.map(
+        (finding) => `${finding.file}:${finding.line} ${finding.tasks.join(",")} ${finding.raw}`,
+      ),
+    ).toEqual(['deploy/k8s/heavy_image.yaml:11 unique "4"', "deploy/k8s/heavy_image.yaml:12 unique 16Gi"]);
+    expect(new Set(scan.findings.map((finding) => finding.note))).toEqual(
+      new Set([
+        'pod_template_file "/opt/airflow/pod_templates/heavy_image.yaml" (dags/image.py:5) matched to deploy/k8s/heavy_image.yaml, the only file of that name in the repository',
+      ]),
+    );
+    // Two files of the name: which one the image holds cannot be told.
+    expect(scan.problems).toEqual([
+      {
+        file: "dags/image.py",
+        line: 6,
+        message:
+          'pod_template_file "/opt/airflow/pod_templates/dup.yaml" is not in the repository; its requests are not known',
+      },
+    ]);
+    const { plan } = await planRepositoryChanges(repo, defaultPrefectNames, async () => ({
+      ...document,
+      tasks: [analysisTask({ pipeline: "image", task: "unique", cpuCores: 2, memoryBytes: 6 * GiB })],
+    }));
+    const patchFile = join(work, "image.patch");
+    writeFileSync(patchFile, renderUnifiedDiff(plan));
+    execFileSync("git", ["init", "-q"], { cwd: repo });
+    execFileSync("git", ["apply", patchFile], { cwd: repo });
+    const read = execFileSync("python3", [
+      "-c",
+      "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['spec']['containers'][0]['resources']))",
+      join(repo, "deploy/k8s/heavy_image.yaml"),
+    ]).toString();
+    expect(JSON.parse(read)).toEqual({ requests: { cpu: "2", memory: "6Gi" } });
+  });
 });

@@ -169,7 +169,8 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
   if (!isFolder) throw new UsageError(`--repo ${repo}: not a folder`);
   const parser = await pythonParser();
   const result = emptyScanResult();
-  for (const path of pythonFirst(listFiles(repo, result.problems))) {
+  const paths = pythonFirst(listFiles(repo, result.problems));
+  for (const path of paths) {
     const file = relative(repo, path).split(sep).join("/");
     let text: string;
     try {
@@ -195,7 +196,11 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
   }
   settleDeployedFlows(result);
   settleWorkPoolDefaults(result);
-  applyPodTemplates(result, repositoryReader(repo));
+  applyPodTemplates(
+    result,
+    repositoryReader(repo),
+    paths.map((path) => relative(repo, path).split(sep).join("/")),
+  );
   return result;
 }
 

@@ -37,7 +37,7 @@ export function describeNotApplied(declarations: readonly NotAppliedDeclaration[
 export function describeFindings(scan: ScanResult): string[] {
   return scan.findings.map(
     (finding) =>
-      `${finding.file}:${finding.line}:${finding.column}  ${finding.pipeline}/${finding.tasks.join(",")}  ${finding.resource} ${finding.kind} ${finding.raw}${finding.dynamic ? " (dynamic, not evaluated)" : ` = ${describeValue(finding.unit, finding.value)}`}  [${finding.pattern}${finding.via === "task" ? "" : ` via ${finding.via}`}]`,
+      `${finding.file}:${finding.line}:${finding.column}  ${finding.pipeline}/${finding.tasks.join(",")}  ${finding.resource} ${finding.kind} ${finding.raw}${finding.dynamic ? " (dynamic, not evaluated)" : ` = ${describeValue(finding.unit, finding.value)}`}  [${finding.pattern}${finding.via === "task" ? "" : ` via ${finding.via}`}]${finding.note ? `  (${escapeTextLine(finding.note)})` : ""}`,
   );
 }
 
