@@ -25,8 +25,9 @@ export async function planRepositoryChanges(
   names: PrefectNames,
   recommendations: () => Promise<AnalysisDocument>,
   warn: (scan: ScanResult) => void = () => undefined,
+  options: Parameters<typeof scanRepository>[2] = {},
 ): Promise<RepositoryPlan> {
-  const scan = await scanRepository(repo, names);
+  const scan = await scanRepository(repo, names, options);
   warn(scan);
   const document = await recommendations();
   // A value the runs show never reached its task is left alone, with a note on where the effective one is.

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import { GiB, MiB } from "../common/units.js";
+import { loadConfig } from "../common/config.js";
 import { analysisTask, defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { renderUnifiedDiff } from "./patcher.js";
 import { planRepositoryChanges } from "./plan-changes.js";
@@ -215,5 +216,55 @@ with DAG("image") as dag:
       join(repo, "deploy/k8s/heavy_image.yaml"),
     ]).toString();
     expect(JSON.parse(read)).toEqual({ requests: { cpu: "2", memory: "6Gi" } });
+  });
+
+  it("map an image path by sources.imagePaths first, and refuse a mapping out of the repository", async () => {
+    const repo = join(work, "mapped");
+    const mapped: Record<string, string> = {
+      "dags/mapped.py": `from airflow import DAG
+from airflow.operators.bash import BashOperator
+
+with DAG("mapped") as dag:
+    BashOperator(task_id="big", bash_command="x", executor_config={"pod_template_file": "/opt/airflow/pod_templates/big.yaml"})
+    BashOperator(task_id="lost", bash_command="x", executor_config={"pod_template_file": "/opt/airflow/pod_templates/lost.yaml"})
+`,
+      // The mapping's file, and a decoy the longest-tail rule would have taken.
+      "k8s/templates/big.yaml": template("3", "12Gi"),
+      "pod_templates/big.yaml": template("64", "256Gi"),
+      "pod_templates/lost.yaml": template("1", "1Gi"),
+    };
+    for (const [file, text] of Object.entries(mapped)) {
+      mkdirSync(dirname(join(repo, file)), { recursive: true });
+      writeFileSync(join(repo, file), text);
+    }
+    const config = loadConfig({
+      env: { RIGHTSIZE_IMAGE_PATHS: "/opt/airflow/pod_templates=./k8s/templates/" },
+    });
+    expect(config.sources.imagePaths).toEqual([
+      { image: "/opt/airflow/pod_templates", repository: "k8s/templates" },
+    ]);
+    const scan = await scanRepository(repo, defaultPrefectNames, config.sources);
+    expect(
+      scan.findings.map(
+        (finding) => `${finding.file}:${finding.line} ${finding.tasks.join(",")} ${finding.raw}`,
+      ),
+    ).toEqual(['k8s/templates/big.yaml:11 big "3"', "k8s/templates/big.yaml:12 big 12Gi"]);
+    expect(scan.findings[0]!.note).toBe(
+      'pod_template_file "/opt/airflow/pod_templates/big.yaml" (dags/mapped.py:5) mapped to k8s/templates/big.yaml by sources.imagePaths (/opt/airflow/pod_templates=k8s/templates)',
+    );
+    // A mapped folder that lacks the file says so, rather than falling back to a same-named file.
+    expect(scan.problems).toEqual([
+      {
+        file: "dags/mapped.py",
+        line: 6,
+        message:
+          'pod_template_file "/opt/airflow/pod_templates/lost.yaml" maps to k8s/templates/lost.yaml by sources.imagePaths, which is not in the repository; its requests are not known',
+      },
+    ]);
+    for (const bad of ["relative=k8s", "/opt/airflow=../outside", "/opt/airflow"]) {
+      expect(() => loadConfig({ env: { RIGHTSIZE_IMAGE_PATHS: bad } })).toThrow(
+        /^config: sources\.imagePaths = .*RIGHTSIZE_IMAGE_PATHS.*expected IMAGE_FOLDER=REPOSITORY_FOLDER pairs/,
+      );
+    }
   });
 });

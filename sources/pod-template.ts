@@ -14,6 +14,7 @@
  * pod_template_file named in the airflow.cfg".
  */
 import { posix } from "node:path";
+import type { ImagePath } from "../common/setting-parsers.js";
 import { resourceRequirementKeys, resourceRequirementKinds } from "./declaration-patterns.js";
 import {
   emptyScanResult,
@@ -226,6 +227,24 @@ export function podTemplateValues(
 }
 
 /**
+ * The repository path an absolute reference maps to by the longest configured image folder it is in
+ * (`sources.imagePaths`); null when none holds it, or when the rest would leave the folder.
+ */
+function mappedPath(
+  reference: Pick<PodTemplateReference, "path" | "tail">,
+  imagePaths: readonly ImagePath[],
+): (ImagePath & { path: string }) | null {
+  if (reference.tail || !reference.path.startsWith("/")) return null;
+  const path = posix.normalize(reference.path);
+  const mapping = [...imagePaths]
+    .filter((entry) => path.startsWith(`${entry.image}/`))
+    .sort((a, b) => b.image.length - a.image.length)[0];
+  if (!mapping) return null;
+  const rest = path.slice(mapping.image.length + 1);
+  return { ...mapping, path: mapping.repository ? `${mapping.repository}/${rest}` : rest };
+}
+
+/**
  * The one repository file named like an absolute or joined reference's file, when no tail of the
  * reference is in the repository; null for a relative path, or when none or several files have the name.
  */
@@ -254,6 +273,7 @@ export function applyPodTemplates(
   result: ScanResult,
   read: ReadRepositoryFile,
   repositoryFiles: readonly string[] = [],
+  imagePaths: readonly ImagePath[] = [],
 ): void {
   const problem = (reference: PodTemplateReference, message: string) =>
     result.problems.push({ file: reference.file, line: reference.line, message });
@@ -319,7 +339,8 @@ export function applyPodTemplates(
     } else {
       let candidate = "";
       let file: RepositoryFile = { kind: "missing" };
-      for (const path of candidates) {
+      const mapped = mappedPath(reference, imagePaths);
+      for (const path of mapped ? [mapped.path] : candidates) {
         candidate = path;
         file = read(path);
         if (file.kind !== "missing") break;
@@ -327,16 +348,21 @@ export function applyPodTemplates(
       // A path inside the worker's image (or joined onto an unknown folder) that no tail of matches:
       // the repository's only file of that name, said so, since the image may lay files out otherwise.
       let note: string | undefined;
-      const named = byFileName(reference, candidates, repositoryFiles);
+      const named = mapped ? null : byFileName(reference, candidates, repositoryFiles);
       if (file.kind === "missing" && named) {
         candidate = named;
         file = read(named);
         note = `pod_template_file ${JSON.stringify(reference.path)} (${reference.file}:${reference.line}) matched to ${named}, the only file of that name in the repository`;
       }
+      if (mapped && file.kind !== "missing") {
+        note = `pod_template_file ${JSON.stringify(reference.path)} (${reference.file}:${reference.line}) mapped to ${mapped.path} by sources.imagePaths (${mapped.image}=${mapped.repository})`;
+      }
       if (file.kind === "missing") {
         problem(
           reference,
-          `pod_template_file ${JSON.stringify(reference.path)} is not in the repository; its requests are not known`,
+          mapped
+            ? `pod_template_file ${JSON.stringify(reference.path)} maps to ${mapped.path} by sources.imagePaths, which is not in the repository; its requests are not known`
+            : `pod_template_file ${JSON.stringify(reference.path)} is not in the repository; its requests are not known`,
         );
       } else if (file.kind === "refused") {
         result.problems.push({ file: candidate, line: 1, message: file.message });

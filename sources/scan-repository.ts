@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, posix, relative, sep } from "node:path";
 import { parseDocument } from "yaml";
 import { UsageError } from "../common/errors.js";
+import type { ImagePath } from "../common/setting-parsers.js";
 import type { ScanProblem, ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import type { PrefectNames } from "./declaration-patterns.js";
@@ -159,7 +160,11 @@ export function scanSourceInto(
 }
 
 /** Scans every source file under `repo` (see {@link scanSourceInto}); paths in the result are relative to it. */
-export async function scanRepository(repo: string, names: PrefectNames): Promise<ScanResult> {
+export async function scanRepository(
+  repo: string,
+  names: PrefectNames,
+  options: { imagePaths?: readonly ImagePath[] } = {},
+): Promise<ScanResult> {
   let isFolder = false;
   try {
     isFolder = statSync(repo).isDirectory();
@@ -200,6 +205,7 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
     result,
     repositoryReader(repo),
     paths.map((path) => relative(repo, path).split(sep).join("/")),
+    options.imagePaths,
   );
   return result;
 }

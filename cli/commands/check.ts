@@ -108,7 +108,7 @@ See docs/requests.md for a ready GitHub Actions workflow.`,
     .action(async (options: CheckCommandOptions, command: Command) => {
       const runtime = runtimeOf(command);
       const repo = repoFolder(options.repo);
-      const scan = await scanRepository(repo, runtime.config.prefect);
+      const scan = await scanRepository(repo, runtime.config.prefect, runtime.config.sources);
       for (const line of describeProblems(scan)) process.stderr.write(`warning: ${line}\n`);
       const document = await loadRecommendations(runtime, options.recommendations);
       const report = checkRequests(scan, document, runtime.config.check, options.failOn);

@@ -76,7 +76,7 @@ See docs/requests.md.`,
     .action(async (options: ScanOptions, command: Command) => {
       const runtime = runtimeOf(command);
       const repo = repoFolder(options.repo);
-      const scan = await scanRepository(repo, runtime.config.prefect);
+      const scan = await scanRepository(repo, runtime.config.prefect, runtime.config.sources);
       for (const line of describeProblems(scan)) process.stderr.write(`warning: ${line}\n`);
       let document: AnalysisDocument | null = options.recommendations
         ? readRecommendationsFile(options.recommendations)
