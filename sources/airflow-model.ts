@@ -252,7 +252,11 @@ class AirflowModel {
       seen.add(key);
       this.module.record(declaration, "airflow", dag.id, taskId, via);
     }
-    this.module.result.tasks.push(this.module.site(dag.id, taskId, node, keywords, argumentsNode, bare));
+    const queue = keywords.get("queue") ?? dag.defaultArgs.get("queue");
+    this.module.result.tasks.push({
+      ...this.module.site(dag.id, taskId, node, keywords, argumentsNode, bare),
+      ...(queue ? { queue: stringValue(this.module.resolve(queue).node) } : {}),
+    });
     this.podTemplate(dag, taskId, keywords);
   }
 

@@ -184,4 +184,32 @@ with DAG("etl,x::y") as dag:
     // The scan itself keeps every finding: scan and check still show the value.
     expect(scan.findings.filter((finding) => finding.tasks.includes("load"))).toHaveLength(2);
   });
+
+  it("tells executor_config on a task CeleryKubernetesExecutor sends to a Celery worker, from the repository alone", async () => {
+    const queued = `from airflow import DAG
+from airflow.operators.bash import BashOperator
+from kubernetes.client import models as k8s
+
+POD = {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"memory": "6Gi"}))]))}
+
+with DAG("mixed") as dag:
+    BashOperator(task_id="celery", bash_command="x", executor_config=POD)
+    BashOperator(task_id="other", bash_command="x", queue="heavy", executor_config=POD)
+    BashOperator(task_id="pod", bash_command="x", queue="kubernetes", executor_config=POD)
+`;
+    const scan = await scanFiles({
+      "dags/mixed.py": queued,
+      "chart/values.yaml":
+        "executor: CeleryKubernetesExecutor\nworkers:\n  resources:\n    limits:\n      memory: 4Gi\n",
+    });
+    const document = documentOf(
+      ["celery", "other", "pod"].map((task) =>
+        analysisTask({ pipeline: "mixed", task, cpuCores: 0.5, memoryBytes: GiB }),
+      ),
+    );
+    expect(notAppliedDeclarations(scan, document).map((item) => `${item.task}: ${item.message}`)).toEqual([
+      "celery: memory request 6 GiB does not apply: under CeleryKubernetesExecutor only tasks with queue=\"kubernetes\" run in a pod the KubernetesExecutor starts; this task has the default queue, so it runs on a Celery worker, where executor_config is never read. The effective value is set in the Celery worker's own resources (its container, or the Helm chart's workers.resources)",
+      'other: memory request 6 GiB does not apply: under CeleryKubernetesExecutor only tasks with queue="kubernetes" run in a pod the KubernetesExecutor starts; this task has queue "heavy", so it runs on a Celery worker, where executor_config is never read. The effective value is set in the Celery worker\'s own resources (its container, or the Helm chart\'s workers.resources)',
+    ]);
+  });
 });

@@ -63,6 +63,42 @@ const RESOURCES_REASON =
 const EXECUTOR_CONFIG_REASON =
   "executor_config sizes only a pod the KubernetesExecutor starts, and these runs had no pod spec";
 
+/**
+ * CeleryKubernetesExecutor and LocalKubernetesExecutor send a task to the KubernetesExecutor only when its
+ * queue is `[celery_kubernetes_executor] kubernetes_queue` (default `kubernetes`); every other task runs
+ * on a Celery (or local) worker, where executor_config is never read (apache/airflow
+ * airflow/executors/celery_kubernetes_executor.py, `_router`; providers/celery/…/celery_kubernetes_executor.py
+ * since the executors moved to providers). The executor is the Helm chart's `executor` value, known here
+ * from its worker-level findings.
+ */
+const KUBERNETES_QUEUE = "kubernetes";
+
+function queueReason(
+  finding: Finding,
+  task: string,
+  scan: ScanResult,
+): { reason: string; where: string } | null {
+  if (finding.orchestrator !== "airflow" || !kubernetesExecutorConfig.has(finding.pattern)) return null;
+  const executors = new Set(
+    scan.findings.flatMap((other) => (other.workers ? [other.workers.executor] : [])),
+  );
+  const [executor] = [...executors];
+  if (executors.size !== 1 || !/^(Celery|Local)KubernetesExecutor$/.test(executor!)) return null;
+  const site = scan.tasks.find(
+    (candidate) =>
+      candidate.orchestrator === "airflow" &&
+      candidate.pipeline === finding.pipeline &&
+      candidate.task === task,
+  );
+  if (!site || site.queue === null || site.queue === KUBERNETES_QUEUE) return null;
+  const queue = site.queue === undefined ? "the default queue" : `queue ${JSON.stringify(site.queue)}`;
+  const worker = executor!.startsWith("Celery") ? "a Celery worker" : "the scheduler's local executor";
+  return {
+    reason: `under ${executor} only tasks with queue="${KUBERNETES_QUEUE}" run in a pod the KubernetesExecutor starts; this task has ${queue}, so it runs on ${worker}, where executor_config is never read`,
+    where: `the ${worker.replace(/^a |^the /, "")}'s own resources (its container, or the Helm chart's workers.resources)`,
+  };
+}
+
 function workPoolReason(
   finding: Finding,
   task: string,
@@ -159,9 +195,9 @@ export function notAppliedDeclarations(
         { resource: finding.resource, kind: finding.kind, value: finding.value },
         effective,
       );
-      const pool = workPoolReason(finding, task, scan);
-      if (!mismatch && !pool) continue;
-      const told = pool ?? explain(finding, mismatch!, effective!, scan);
+      const known = workPoolReason(finding, task, scan) ?? queueReason(finding, task, scan);
+      if (!mismatch && !known) continue;
+      const told = known ?? explain(finding, mismatch!, effective!, scan);
       found.push({
         finding,
         ...base,

@@ -145,6 +145,11 @@ export interface TaskSite {
    * pool's default reaches the deployments that do not set its variable).
    */
   workPool?: { name: string; variables: string[] };
+  /**
+   * Airflow: the task's `queue=` (its own, else default_args'); null when computed, absent when not given
+   * (Airflow's `[operators] default_queue`). Under CeleryKubernetesExecutor it picks the executor.
+   */
+  queue?: string | null;
 }
 
 /** A file the scanner could not read. */
