@@ -146,6 +146,9 @@ export function checkRequests(
       ["cpu", cpu],
       ["memory", memory],
     ] as const) {
+      // A request that never reached the task is judged by its does-not-apply item alone: sizing it
+      // against the recommendation would ask for a change that changes nothing.
+      if (finding && notApplied.get(key)?.some((declaration) => declaration.finding === finding)) continue;
       items.push(judge(base, resource, finding, analysis, options, site));
     }
   }

@@ -144,6 +144,11 @@ with DAG("etl,x::y") as dag:
       effective: "1 GiB limit",
     });
     expect(warning.failed).toBe(true);
+    // The memory request that does not apply is not also sized against the recommendation; the CPU one is.
+    expect(warning.items.map((candidate) => `${candidate.resource} ${candidate.verdict}`)).toEqual([
+      "memory does-not-apply",
+      "cpu ok",
+    ]);
     expect(checkRequests(scan, document, options, "critical").failed).toBe(false);
     const annotation = renderGithubAnnotations(warning)
       .split("\n")
