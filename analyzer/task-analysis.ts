@@ -8,6 +8,12 @@ import type { TaskKey } from "../common/task-key.js";
 import type { ProcessSummary, RunSummary, StateSeconds } from "../db/queries/task-histories.js";
 import { type ClassificationInput, classifyBottleneck, sharesOf, type ThreadSeconds } from "./classify.js";
 import { backtestTask, holdUnsafeCut, recommendByPolicy } from "./backtest.js";
+import {
+  declaredAgainstEffective,
+  describeAmount,
+  type EffectiveRequest,
+  effectiveRequestOf,
+} from "./effective-requests.js";
 import type { BacktestRun } from "./policies.js";
 import { findRegressions, type RecommendationSettings } from "./recommend.js";
 import { type DeclaredValues, type EffectiveRequests, resolveRequests } from "./requests.js";
@@ -229,6 +235,30 @@ function cpuOf(
   };
 }
 
+/**
+ * Each declared value (as the last scan stored it) that the runs show never reached the task, with a
+ * sentence the report shows beside the figures it is read with.
+ */
+function notAppliedOf(
+  declared: DeclaredValues,
+  effective: EffectiveRequest | null,
+): NonNullable<NonNullable<TaskAnalysis["effectiveRequest"]>["notApplied"]> {
+  const values = [
+    { resource: "cpu", kind: "request", value: declared.cpuRequest },
+    { resource: "cpu", kind: "limit", value: declared.cpuLimit },
+    { resource: "memory", kind: "request", value: declared.memoryRequest },
+    { resource: "memory", kind: "limit", value: declared.memoryLimit },
+  ] as const;
+  return values.flatMap(({ resource, kind, value }) => {
+    if (value === null) return [];
+    const mismatch = declaredAgainstEffective({ resource, kind, value }, effective?.[resource] ?? null);
+    if (!mismatch) return [];
+    const name = resource === "cpu" ? "CPU" : "memory";
+    const message = `the declared ${name} ${kind} of ${describeAmount(resource, value)} does not apply: ${mismatch.observed}`;
+    return [{ resource, kind, declared: value, message }];
+  });
+}
+
 function recentRunsOf(runs: readonly RunSummary[]): NonNullable<TaskAnalysis["recentRuns"]> {
   return runs.slice(-RECENT_RUNS_SHOWN).map((run) => ({
     runId: run.runId,
@@ -248,6 +278,8 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
   const latest = figures.at(-1)?.requests;
   const cores = input.cores !== undefined ? input.cores : mergedCorePercentiles(runs);
   const totals = totalsOf(runs);
+  const effective = effectiveRequestOf(runs);
+  const notApplied = notAppliedOf(input.declared, effective);
   const classification = classifyBottleneck(classificationInputOf(runs, totals, latest));
   const recommendationInput = {
     runs: figures,
@@ -285,12 +317,19 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     },
     ...timeSharesOf(totals),
     bottleneck: classification.bottleneck,
-    evidence: [...classification.evidence, ...utilizationEvidence(totals, cores, latest)],
+    evidence: [
+      ...classification.evidence,
+      ...utilizationEvidence(totals, cores, latest),
+      ...notApplied.map((item) => item.message),
+    ],
     processes: input.processes.map((process) => ({ ...process })),
     recommendation,
     endpoints: totals.endpoints,
     regressions: findRegressions(figures),
     backtest,
     recentRuns: recentRunsOf(runs),
+    ...(effective
+      ? { effectiveRequest: { ...effective, ...(notApplied.length > 0 ? { notApplied } : {}) } }
+      : {}),
   };
 }

@@ -83,6 +83,15 @@ const replaySchema = z.object({
   gibHoursSaved: finite,
   usdSaved: finite.nullable(),
 });
+/** One resource of `effectiveRequest`: cores or bytes, and where the collector read them. */
+function effectiveResource(amount: z.ZodNumber) {
+  return z.object({
+    request: amount.nullable(),
+    limit: amount.nullable(),
+    source: z.enum(["cgroup", "pod-spec"]),
+    runs: z.number().int().nonnegative(),
+  });
+}
 
 export const taskAnalysisSchema = z.object({
   orchestrator: z.string(),
@@ -164,6 +173,28 @@ export const taskAnalysisSchema = z.object({
       outOfSample: replaySchema.extend({ trainingRuns: count }).nullable(),
       /** null without out-of-sample runs to judge by. */
       meetsTarget: z.boolean().nullable(),
+    })
+    .optional(),
+  /**
+   * extension: what the runs really had (their cgroup's or pod spec's request and limit, latest run that
+   * recorded one, and how many did), beside the declared request above; null fields where nothing was set
+   * (analyzer/effective-requests.ts).
+   */
+  effectiveRequest: z
+    .object({
+      cpu: effectiveResource(cores).nullable(),
+      memory: effectiveResource(bytes).nullable(),
+      /** Declared values (as the last scan stored them) the runs show never reached the task. */
+      notApplied: z
+        .array(
+          z.object({
+            resource: z.enum(["cpu", "memory"]),
+            kind: z.enum(["request", "limit"]),
+            declared: num,
+            message: z.string(),
+          }),
+        )
+        .optional(),
     })
     .optional(),
   /** extension: per-run figures for charts, oldest first. */

@@ -89,6 +89,26 @@ export const boolean: SettingParser<boolean> = (raw) => {
   if (["true", "1", "yes"].includes(value)) return true;
   return ["false", "0", "no"].includes(value) ? false : refuse();
 };
+/** Where a folder of the worker's image (absolute) comes from in the repository (relative, inside it). */
+export interface ImagePath {
+  image: string;
+  repository: string;
+}
+
+/** `IMAGE_FOLDER=REPOSITORY_FOLDER` pairs (a list): absolute image folders, repository folders inside it. */
+export const imagePaths: SettingParser<ImagePath[]> = (raw) =>
+  list(raw).map((pair) => {
+    const at = pair.indexOf("=");
+    const image = pair.slice(0, at).trim().replace(/\/+$/, "");
+    const repository = pair
+      .slice(at + 1)
+      .trim()
+      .replace(/^\.\/|\/+$/g, "");
+    const parts = repository.split("/");
+    if (at < 1 || !image.startsWith("/") || repository.startsWith("/") || parts.includes("..")) refuse();
+    return { image, repository: repository === "." ? "" : repository };
+  });
+
 /** `host:port` (a bracketed IPv6 host allowed); empty: unset. */
 export const hostPort: SettingParser<{ host: string; port: number } | null> = (raw) => {
   const value = optionalText(raw);

@@ -12,6 +12,7 @@ import {
   duration,
   fraction,
   hostPort,
+  imagePaths,
   inRange,
   list,
   matching,
@@ -459,6 +460,16 @@ const rows = [
     expected: "names, comma-separated or a YAML list",
     description: "prefect.yaml job_variables that declare memory.",
     parse: list,
+  },
+  {
+    key: "sources.imagePaths",
+    env: "RIGHTSIZE_IMAGE_PATHS",
+    default: [],
+    expected:
+      "IMAGE_FOLDER=REPOSITORY_FOLDER pairs, comma-separated or a YAML list (/opt/airflow/pod_templates=deploy/pod_templates)",
+    description:
+      "Where folders of the worker's image come from in the DAG repository, for pod_template_file paths inside the image. Unset: the path's longest tail in the repository, else the only file of its name.",
+    parse: imagePaths,
   },
   {
     key: "metrics.statsd",

@@ -162,6 +162,8 @@ export interface ReportView {
   /** Regressions and OOM risks left out by `maxTasks`. */
   omittedRegressions: number;
   omittedOomRisks: number;
+  /** Declared values the runs show never reached their task (analyzer/effective-requests.ts). */
+  notApplied: Array<{ pipeline: string; task: string; message: string }>;
   reportUrl: string | null;
   pricing: AnalysisDocument["pricing"] | null;
   /** What the savings assume (prices and run frequency), for the headline. */
@@ -449,6 +451,15 @@ export function buildReportView(
     omittedRegressions: allRegressions.length - regressions.length,
     oomRisks: oomRisks.map(viewOf),
     omittedOomRisks: allOomRisks.length - oomRisks.length,
+    notApplied: sorted
+      .flatMap((task) =>
+        (task.effectiveRequest?.notApplied ?? []).map((item) => ({
+          pipeline: task.pipeline,
+          task: task.task,
+          message: item.message,
+        })),
+      )
+      .slice(0, maxTasks),
     reportUrl: options.reportUrl && isWebUrl(options.reportUrl) ? options.reportUrl : null,
     pricing: document.pricing ?? null,
     savingsAssumption: savingsAssumptionOf(document),

@@ -3,6 +3,7 @@
  * tasks (operators with `task_id=`, TaskFlow `@task…`), and the requests each task declares or inherits
  * through `default_args` (Airflow's BaseOperator merge), read through the declaration-pattern table.
  */
+import { posix } from "node:path";
 import type { Node } from "web-tree-sitter";
 import {
   airflowResourcesKeys,
@@ -251,7 +252,11 @@ class AirflowModel {
       seen.add(key);
       this.module.record(declaration, "airflow", dag.id, taskId, via);
     }
-    this.module.result.tasks.push(this.module.site(dag.id, taskId, node, keywords, argumentsNode, bare));
+    const queue = keywords.get("queue") ?? dag.defaultArgs.get("queue");
+    this.module.result.tasks.push({
+      ...this.module.site(dag.id, taskId, node, keywords, argumentsNode, bare),
+      ...(queue ? { queue: stringValue(this.module.resolve(queue).node) } : {}),
+    });
     this.podTemplate(dag, taskId, keywords);
   }
 
@@ -284,26 +289,57 @@ class AirflowModel {
   }
 
   /**
-   * A string, or `os.path.join(…)` whose last arguments are strings: the path, or only its end when
-   * it is joined onto a name (`os.path.join(AIRFLOW_HOME, "pod_templates/x.yaml")`).
+   * A string, or a path built from strings, module constants and the DAG file's own place: the path, or
+   * only its end when it is joined onto a name (`os.path.join(AIRFLOW_HOME, "pod_templates/x.yaml")`).
+   * `__file__` is the DAG file's path in the repository, so `os.path.join(os.path.dirname(__file__),
+   * "pod_templates", "x.yaml")` and `Path(__file__).parent / "pod_templates" / "x.yaml"` name the file
+   * beside the DAG whatever folder the repository is deployed to.
    */
-  private templatePath(node: Node | null): { path: string; tail: boolean } | null {
-    if (!node) return null;
+  private templatePath(node: Node | null, depth = 0): { path: string; tail: boolean } | null {
+    // Deep enough for any path a person writes; bounds a hostile file's nesting.
+    if (!node || depth > 16) return null;
+    const next = (child: Node | null | undefined) =>
+      this.templatePath(child ? this.module.resolve(child).node : null, depth + 1);
     const text = stringValue(node);
     if (text !== null) return text === "" || text.includes("{{") ? null : { path: text, tail: false };
-    if (node.type !== "call" || calleeName(node) !== "join") return null;
-    const parts = positionalArguments(node).map((argument) =>
-      stringValue(this.module.resolve(argument).node),
-    );
-    const known: string[] = [];
-    for (const part of [...parts].reverse()) {
-      if (part === null) break;
-      known.unshift(part);
-      // os.path.join drops everything before an absolute component.
-      if (part.startsWith("/")) return { path: known.join("/"), tail: false };
+    if (node.type === "identifier" && node.text === "__file__")
+      return { path: this.module.file, tail: false };
+    if (node.type === "parenthesized_expression") return next(node.namedChildren[0]);
+    // `Path(__file__).parent`: the folder.
+    if (node.type === "attribute" && node.childForFieldName("attribute")?.text === "parent") {
+      return parentOf(next(node.childForFieldName("object")));
     }
-    if (known.length === 0) return null;
-    return { path: known.join("/"), tail: known.length < parts.length };
+    // `base / "pod_templates" / "x.yaml"` on a pathlib.Path.
+    if (node.type === "binary_operator" && node.childForFieldName("operator")?.text === "/") {
+      return joinPaths([next(node.childForFieldName("left")), next(node.childForFieldName("right"))]);
+    }
+    if (node.type !== "call") return null;
+    const name = calleeName(node);
+    const args = positionalArguments(node);
+    // `x.resolve()` / `x.absolute()` on a Path: the same file.
+    const fn = node.childForFieldName("function");
+    if ((name === "resolve" || name === "absolute") && args.length === 0 && fn?.type === "attribute") {
+      return next(fn.childForFieldName("object"));
+    }
+    if (
+      args.length === 1 &&
+      (name === "dirname" ||
+        name === "abspath" ||
+        name === "realpath" ||
+        name === "str" ||
+        name === "Path" ||
+        name === "fspath")
+    ) {
+      const inner = next(args[0]);
+      return name === "dirname" ? parentOf(inner) : inner;
+    }
+    if (name === "join" || name === "Path" || name === "joinpath") {
+      const parts = args.map((argument) => next(argument));
+      if (name === "joinpath" && fn?.type === "attribute")
+        parts.unshift(next(fn.childForFieldName("object")));
+      return joinPaths(parts);
+    }
+    return null;
   }
 
   /** The declarations found in a task's (or default_args') keyword arguments. */
@@ -386,4 +422,30 @@ class AirflowModel {
     }
     return found;
   }
+}
+
+/** The folder of a path (a file's place in the repository keeps its meaning; a known end loses a part). */
+function parentOf(path: { path: string; tail: boolean } | null): { path: string; tail: boolean } | null {
+  if (!path) return null;
+  const parent = posix.dirname(path.path);
+  if (path.tail && (parent === "." || parent === "/")) return null;
+  return { path: parent === "." ? "" : parent, tail: path.tail };
+}
+
+/**
+ * Joined parts, as os.path.join and pathlib join them: an absolute part drops everything before it; an
+ * unknown part leaves only the known end after it (a tail), and nothing when the last part is unknown.
+ */
+function joinPaths(
+  parts: Array<{ path: string; tail: boolean } | null>,
+): { path: string; tail: boolean } | null {
+  const known: string[] = [];
+  for (let index = parts.length - 1; index >= 0; index--) {
+    const part = parts[index];
+    if (!part) return known.length === 0 ? null : { path: known.join("/"), tail: true };
+    if (part.path !== "") known.unshift(part.path);
+    if (part.tail) return known.length === 0 ? null : { path: known.join("/"), tail: true };
+    if (part.path.startsWith("/")) break;
+  }
+  return known.length === 0 ? null : { path: known.join("/"), tail: false };
 }

@@ -18,8 +18,17 @@ import {
   escapeWorkflowProperty,
 } from "../reports/escape.js";
 import { describeValue, targetValue } from "./quantities.js";
+import { type NotAppliedDeclaration, notAppliedDeclarations } from "./effective.js";
 
-export type Verdict = "over-provisioned" | "under-provisioned" | "no-request" | "dynamic" | "no-data" | "ok";
+export type Verdict =
+  | "over-provisioned"
+  | "under-provisioned"
+  | "no-request"
+  | "dynamic"
+  | "no-data"
+  | "ok"
+  // a declared value the runs show never reached the task (sources/effective.ts)
+  | "does-not-apply";
 export type CheckSeverity = "info" | "warning" | "critical";
 
 export interface CheckOptions {
@@ -43,6 +52,8 @@ export interface CheckItem {
   severity: CheckSeverity;
   declared: string | null;
   recommended: string | null;
+  /** does-not-apply only: what the runs really had, when they had it. */
+  effective?: string | null;
   message: string;
 }
 
@@ -92,6 +103,11 @@ export function checkRequests(
   const analyses = new Map<string, TaskAnalysis>();
   for (const task of document.tasks) analyses.set(taskKeyString(task), task);
   const items: CheckItem[] = [];
+  const notApplied = new Map<string, NotAppliedDeclaration[]>();
+  for (const declaration of notAppliedDeclarations(scan, document)) {
+    const key = taskKeyString(declaration);
+    notApplied.set(key, [...(notApplied.get(key) ?? []), declaration]);
+  }
   const seen = new Set<string>();
   for (const site of scan.tasks) {
     const key = taskKeyString(site);
@@ -99,6 +115,7 @@ export function checkRequests(
     seen.add(key);
     const base = { orchestrator: site.orchestrator, pipeline: site.pipeline, task: site.task };
     const analysis = analyses.get(key);
+    items.push(...(notApplied.get(key) ?? []).map((declaration) => notAppliedItem(base, declaration)));
     if (!analysis || analysis.runs === 0 || analysis.recommendation.confidence === "none") {
       items.push({
         ...base,
@@ -133,6 +150,9 @@ export function checkRequests(
       ["cpu", cpu],
       ["memory", memory],
     ] as const) {
+      // A request that never reached the task is judged by its does-not-apply item alone: sizing it
+      // against the recommendation would ask for a change that changes nothing.
+      if (finding && notApplied.get(key)?.some((declaration) => declaration.finding === finding)) continue;
       items.push(judge(base, resource, finding, analysis, options, site));
     }
   }
@@ -145,6 +165,29 @@ export function checkRequests(
     violations,
     failOn,
     failed,
+  };
+}
+
+function notAppliedItem(
+  base: { orchestrator: string; pipeline: string; task: string },
+  declaration: NotAppliedDeclaration,
+): CheckItem {
+  const { finding, mismatch } = declaration;
+  const unit = finding.resource === "cpu" ? "cores" : "k8s-memory";
+  return {
+    ...base,
+    file: finding.file,
+    line: finding.line,
+    resource: finding.resource,
+    verdict: "does-not-apply",
+    severity: "warning",
+    declared: describeValue(unit, finding.value),
+    recommended: null,
+    effective:
+      mismatch?.effective == null
+        ? null
+        : `${describeValue(unit, mismatch.effective)} ${mismatch.effectiveKind}`,
+    message: declaration.message,
   };
 }
 

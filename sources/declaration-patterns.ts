@@ -67,6 +67,13 @@ export interface PrefectNames {
   memoryVariables: string[];
 }
 
+/**
+ * Limit variables of Prefect's default Kubernetes base job template (`cpu_limit`, `memory_limit` in the
+ * container's `resources.limits`: prefect-kubernetes worker.py): a deployment's value is a limit only
+ * where its pool's template names the variable (sources/work-pool-template.ts settles that).
+ */
+export const prefectLimitVariables: Record<string, Resource> = { cpu_limit: "cpu", memory_limit: "memory" };
+
 /** The resource a Prefect job variable named `key` declares, or null. */
 export function prefectVariableResource(names: PrefectNames, key: string): Resource | null {
   if (names.cpuVariables.includes(key)) return "cpu";

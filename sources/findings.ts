@@ -73,6 +73,8 @@ export interface Finding {
   deployedFrom?: DeployedFrom;
   /** Worker-level findings (`via: "worker"`) only: the workers the value sizes (sources/helm-values.ts). */
   workers?: WorkerPool;
+  /** How the value's file was found when that was a guess worth checking (a pod template matched by name). */
+  note?: string;
 }
 
 /** The workers a worker-level request sizes, and how many tasks each runs at once. */
@@ -143,6 +145,11 @@ export interface TaskSite {
    * pool's default reaches the deployments that do not set its variable).
    */
   workPool?: { name: string; variables: string[] };
+  /**
+   * Airflow: the task's `queue=` (its own, else default_args'); null when computed, absent when not given
+   * (Airflow's `[operators] default_queue`). Under CeleryKubernetesExecutor it picks the executor.
+   */
+  queue?: string | null;
 }
 
 /** A file the scanner could not read. */
@@ -162,6 +169,18 @@ export interface FlowDefinition {
   name: string;
 }
 
+/**
+ * The job variables a work pool's base job template names anywhere in its `job_configuration`: a
+ * deployment's job variable outside this list fills nothing (sources/effective.ts).
+ */
+export interface WorkPoolVariables {
+  pool: string;
+  /** Where `job_configuration` is written. */
+  file: string;
+  line: number;
+  variables: string[];
+}
+
 export interface ScanResult {
   findings: Finding[];
   /** Prefect flows defined in the Python files, for deployments' `FLOW/DEPLOYMENT` keys. */
@@ -171,6 +190,8 @@ export interface ScanResult {
   /** Pod template files named by tasks or by airflow.cfg, resolved once every file is scanned. */
   podTemplates: PodTemplateReference[];
   problems: ScanProblem[];
+  /** Work-pool templates found, with the variables each names (absent in results made before them). */
+  workPools?: WorkPoolVariables[];
   /** Files scanned (relative paths). */
   files: string[];
 }

@@ -11,6 +11,7 @@ export {
   renderJobSummary,
 } from "./check.js";
 export { declaredRows } from "./declared-rows.js";
+export { type NotAppliedDeclaration, notAppliedDeclarations } from "./effective.js";
 export type { PrefectNames } from "./declaration-patterns.js";
 export type { Finding, ScanResult } from "./findings.js";
 export { type PatchPlan, renderUnifiedDiff } from "./patcher.js";

@@ -5,6 +5,7 @@
  */
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import type { PrefectNames } from "./declaration-patterns.js";
+import { notAppliedDeclarations, withoutNotApplied } from "./effective.js";
 import type { ScanResult } from "./findings.js";
 import { type PatchPlan, planPatches, usableRecommendations } from "./patcher.js";
 import { readSources, scanRepository, syntaxChecker } from "./scan-repository.js";
@@ -24,12 +25,21 @@ export async function planRepositoryChanges(
   names: PrefectNames,
   recommendations: () => Promise<AnalysisDocument>,
   warn: (scan: ScanResult) => void = () => undefined,
+  options: Parameters<typeof scanRepository>[2] = {},
 ): Promise<RepositoryPlan> {
-  const scan = await scanRepository(repo, names);
+  const scan = await scanRepository(repo, names, options);
   warn(scan);
   const document = await recommendations();
-  const sources = readSources(repo, new Set(scan.findings.map((finding) => finding.file)));
-  const plan = planPatches(scan, sources, usableRecommendations(document.tasks), await syntaxChecker());
+  // A value the runs show never reached its task is left alone, with a note on where the effective one is.
+  const applying = withoutNotApplied(scan, notAppliedDeclarations(scan, document));
+  const sources = readSources(repo, new Set(applying.scan.findings.map((finding) => finding.file)));
+  const plan = planPatches(
+    applying.scan,
+    sources,
+    usableRecommendations(document.tasks),
+    await syntaxChecker(),
+  );
+  plan.notes.push(...applying.notes);
   return { scan, document, plan };
 }
 

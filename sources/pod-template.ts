@@ -14,6 +14,7 @@
  * pod_template_file named in the airflow.cfg".
  */
 import { posix } from "node:path";
+import type { ImagePath } from "../common/setting-parsers.js";
 import { resourceRequirementKeys, resourceRequirementKinds } from "./declaration-patterns.js";
 import {
   emptyScanResult,
@@ -225,6 +226,40 @@ export function podTemplateValues(
   return { values, problem: null };
 }
 
+/**
+ * The repository path an absolute reference maps to by the longest configured image folder it is in
+ * (`sources.imagePaths`); null when none holds it, or when the rest would leave the folder.
+ */
+function mappedPath(
+  reference: Pick<PodTemplateReference, "path" | "tail">,
+  imagePaths: readonly ImagePath[],
+): (ImagePath & { path: string }) | null {
+  if (reference.tail || !reference.path.startsWith("/")) return null;
+  const path = posix.normalize(reference.path);
+  const mapping = [...imagePaths]
+    .filter((entry) => path.startsWith(`${entry.image}/`))
+    .sort((a, b) => b.image.length - a.image.length)[0];
+  if (!mapping) return null;
+  const rest = path.slice(mapping.image.length + 1);
+  return { ...mapping, path: mapping.repository ? `${mapping.repository}/${rest}` : rest };
+}
+
+/**
+ * The one repository file named like an absolute or joined reference's file, when no tail of the
+ * reference is in the repository; null for a relative path, or when none or several files have the name.
+ */
+function byFileName(
+  reference: Pick<PodTemplateReference, "path" | "tail">,
+  candidates: readonly string[],
+  repositoryFiles: readonly string[],
+): string | null {
+  if (!reference.tail && !reference.path.startsWith("/")) return null;
+  const name = candidates.at(-1);
+  if (!name) return null;
+  const matches = repositoryFiles.filter((file) => posix.basename(file) === name);
+  return matches.length === 1 ? matches[0]! : null;
+}
+
 /** Patterns through which a task sizes its own pod: the template's resources don't reach it. */
 const ownPodPatterns = new Set(["pod_override", "kubernetes_executor", "container_resources"]);
 
@@ -234,7 +269,12 @@ const ownPodPatterns = new Set(["pod_override", "kubernetes_executor", "containe
  * without its own template and without resources of its own pod (a `pod_override`'s resources replace
  * the template's whole; a KubernetesPodOperator's work runs in the pod it starts).
  */
-export function applyPodTemplates(result: ScanResult, read: ReadRepositoryFile): void {
+export function applyPodTemplates(
+  result: ScanResult,
+  read: ReadRepositoryFile,
+  repositoryFiles: readonly string[] = [],
+  imagePaths: readonly ImagePath[] = [],
+): void {
   const problem = (reference: PodTemplateReference, message: string) =>
     result.problems.push({ file: reference.file, line: reference.line, message });
   // The environment's setting wins over airflow.cfg's, as Airflow reads its configuration.
@@ -285,11 +325,11 @@ export function applyPodTemplates(result: ScanResult, read: ReadRepositoryFile):
     }
   }
 
-  const templates = new Map<string, { file: string; values: TemplateValue[] } | null>();
+  const templates = new Map<string, { file: string; values: TemplateValue[]; note?: string } | null>();
   const load = (reference: PodTemplateReference) => {
     const key = `${reference.tail}:${reference.path}`;
     if (templates.has(key)) return templates.get(key)!;
-    let loaded: { file: string; values: TemplateValue[] } | null = null;
+    let loaded: { file: string; values: TemplateValue[]; note?: string } | null = null;
     const candidates = templatePathCandidates(reference);
     if (candidates === null) {
       problem(
@@ -299,15 +339,30 @@ export function applyPodTemplates(result: ScanResult, read: ReadRepositoryFile):
     } else {
       let candidate = "";
       let file: RepositoryFile = { kind: "missing" };
-      for (const path of candidates) {
+      const mapped = mappedPath(reference, imagePaths);
+      for (const path of mapped ? [mapped.path] : candidates) {
         candidate = path;
         file = read(path);
         if (file.kind !== "missing") break;
       }
+      // A path inside the worker's image (or joined onto an unknown folder) that no tail of matches:
+      // the repository's only file of that name, said so, since the image may lay files out otherwise.
+      let note: string | undefined;
+      const named = mapped ? null : byFileName(reference, candidates, repositoryFiles);
+      if (file.kind === "missing" && named) {
+        candidate = named;
+        file = read(named);
+        note = `pod_template_file ${JSON.stringify(reference.path)} (${reference.file}:${reference.line}) matched to ${named}, the only file of that name in the repository`;
+      }
+      if (mapped && file.kind !== "missing") {
+        note = `pod_template_file ${JSON.stringify(reference.path)} (${reference.file}:${reference.line}) mapped to ${mapped.path} by sources.imagePaths (${mapped.image}=${mapped.repository})`;
+      }
       if (file.kind === "missing") {
         problem(
           reference,
-          `pod_template_file ${JSON.stringify(reference.path)} is not in the repository; its requests are not known`,
+          mapped
+            ? `pod_template_file ${JSON.stringify(reference.path)} maps to ${mapped.path} by sources.imagePaths, which is not in the repository; its requests are not known`
+            : `pod_template_file ${JSON.stringify(reference.path)} is not in the repository; its requests are not known`,
         );
       } else if (file.kind === "refused") {
         result.problems.push({ file: candidate, line: 1, message: file.message });
@@ -315,7 +370,7 @@ export function applyPodTemplates(result: ScanResult, read: ReadRepositoryFile):
         const template = podTemplateValues(candidate, file.text);
         if (!result.files.includes(candidate)) result.files.push(candidate);
         if (template.problem) result.problems.push(template.problem);
-        else loaded = { file: candidate, values: template.values };
+        else loaded = { file: candidate, values: template.values, ...(note ? { note } : {}) };
       }
     }
     templates.set(key, loaded);
@@ -348,6 +403,7 @@ export function applyPodTemplates(result: ScanResult, read: ReadRepositoryFile):
         pipeline,
         tasks: [...tasks].sort(),
         via,
+        ...(template.note ? { note: template.note } : {}),
       });
     }
   }

@@ -6,7 +6,7 @@
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, type Scalar } from "yaml";
 import { parseYamlFile } from "./yaml-scalars.js";
-import { type PrefectNames, prefectVariableResource } from "./declaration-patterns.js";
+import { type PrefectNames, prefectLimitVariables, prefectVariableResource } from "./declaration-patterns.js";
 import { posix } from "node:path";
 import type { Node } from "web-tree-sitter";
 import type { DeployedFrom, Finding, FlowDefinition, Resource, ScanResult } from "./findings.js";
@@ -148,14 +148,15 @@ export function scanDeployCalls(
         : {}),
     });
     for (const [key, value] of module.entries(variables)) {
-      const resource = prefectVariableResource(names, key);
+      const request = prefectVariableResource(names, key);
+      const resource = request ?? prefectLimitVariables[key];
       if (!resource) continue;
       const literal = module.literalOf(module.resolve(value).node ?? value);
       module.record(
         {
           pattern: "prefect_deploy",
           resource,
-          kind: "request",
+          kind: request ? "request" : "limit",
           unit: prefectUnit(resource, literal),
           node: value,
         },
@@ -163,7 +164,7 @@ export function scanDeployCalls(
         pipeline,
         "__flow__",
         "task",
-        deployedFrom ? { deployedFrom } : {},
+        { ...(deployedFrom ? { deployedFrom } : {}), ...(request ? {} : { variable: key }) },
       );
     }
   });
@@ -310,7 +311,8 @@ export function scanPrefectYaml(
         : {}),
     });
     for (const [key, value] of entries(document, variables)) {
-      const resource = prefectVariableResource(names, key);
+      const request = prefectVariableResource(names, key);
+      const resource = request ?? prefectLimitVariables[key];
       if (!resource || !isScalar(value) || !value.range) continue;
       const existing = shared.get(value.range[0]);
       if (existing) {
@@ -325,7 +327,7 @@ export function scanPrefectYaml(
         (literal) => prefectUnit(resource, literal),
         {
           resource,
-          kind: "request",
+          kind: request ? "request" : "limit",
           pattern: "prefect_yaml",
           orchestrator: "prefect",
           pipeline: name,

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, posix, relative, sep } from "node:path";
 import { parseDocument } from "yaml";
 import { UsageError } from "../common/errors.js";
+import type { ImagePath } from "../common/setting-parsers.js";
 import type { ScanProblem, ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import type { PrefectNames } from "./declaration-patterns.js";
@@ -154,11 +155,16 @@ export function scanSourceInto(
   result.tasks.push(...part.tasks);
   result.podTemplates.push(...part.podTemplates);
   result.problems.push(...part.problems);
+  if (part.workPools?.length) result.workPools = [...(result.workPools ?? []), ...part.workPools];
   result.files.push(...part.files);
 }
 
 /** Scans every source file under `repo` (see {@link scanSourceInto}); paths in the result are relative to it. */
-export async function scanRepository(repo: string, names: PrefectNames): Promise<ScanResult> {
+export async function scanRepository(
+  repo: string,
+  names: PrefectNames,
+  options: { imagePaths?: readonly ImagePath[] } = {},
+): Promise<ScanResult> {
   let isFolder = false;
   try {
     isFolder = statSync(repo).isDirectory();
@@ -168,7 +174,8 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
   if (!isFolder) throw new UsageError(`--repo ${repo}: not a folder`);
   const parser = await pythonParser();
   const result = emptyScanResult();
-  for (const path of pythonFirst(listFiles(repo, result.problems))) {
+  const paths = pythonFirst(listFiles(repo, result.problems));
+  for (const path of paths) {
     const file = relative(repo, path).split(sep).join("/");
     let text: string;
     try {
@@ -194,7 +201,12 @@ export async function scanRepository(repo: string, names: PrefectNames): Promise
   }
   settleDeployedFlows(result);
   settleWorkPoolDefaults(result);
-  applyPodTemplates(result, repositoryReader(repo));
+  applyPodTemplates(
+    result,
+    repositoryReader(repo),
+    paths.map((path) => relative(repo, path).split(sep).join("/")),
+    options.imagePaths,
+  );
   return result;
 }
 

@@ -26,7 +26,11 @@
 import { posix } from "node:path";
 import { type Document, isMap, isScalar, isSeq, type Scalar } from "yaml";
 import { parseYamlFile } from "./yaml-scalars.js";
-import { resourceRequirementKeys, resourceRequirementKinds } from "./declaration-patterns.js";
+import {
+  prefectLimitVariables,
+  resourceRequirementKeys,
+  resourceRequirementKinds,
+} from "./declaration-patterns.js";
 import {
   emptyScanResult,
   type Finding,
@@ -173,9 +177,13 @@ export function scanWorkPoolTemplate(file: string, text: string): ScanResult | n
     workPool: pool,
     ...(variable ? { variable } : {}),
   });
+  const named = new Set<string>();
   const placed = new Map<string, { place: Place; style: Style }>();
   const findings: Finding[] = [];
   scalarsUnder(document, configuration, [], (scalar, path) => {
+    if (typeof scalar.value === "string") {
+      for (const match of scalar.value.matchAll(/\{\{\s*([\w-]+)\s*\}\}/g)) named.add(match[1]!);
+    }
     const place = placeOf(path);
     if (!place || !scalar.range || scalar.value === null) return;
     const value = typeof scalar.value === "string" ? scalar.value.trim() : null;
@@ -219,6 +227,14 @@ export function scanWorkPoolTemplate(file: string, text: string): ScanResult | n
     );
   }
   result.findings.push(...findings.sort((a, b) => a.start - b.start));
+  result.workPools = [
+    {
+      pool,
+      file,
+      line: configuration.range ? lineCounter.linePos(configuration.range[0]).line : 1,
+      variables: [...named].sort(),
+    },
+  ];
   return result;
 }
 
@@ -256,6 +272,7 @@ function readAsTemplateDoes(findings: Finding[], pipeline: string, template: Fin
  * the repository inherits is dropped (the pool may serve other repositories).
  */
 export function settleWorkPoolDefaults(result: ScanResult): void {
+  dropUnusedLimitVariables(result);
   const settled: Finding[] = [];
   for (const finding of result.findings) {
     if (finding.pattern !== "work_pool_template" || finding.tasks.length > 0) {
@@ -276,4 +293,31 @@ export function settleWorkPoolDefaults(result: ScanResult): void {
     }
   }
   result.findings = settled;
+}
+
+/**
+ * A deployment's `cpu_limit` / `memory_limit` is a limit only where its pool's base job template, found
+ * in the repository, names the variable (as Prefect's default Kubernetes template does); elsewhere it
+ * sizes nothing, and is no declaration.
+ */
+function dropUnusedLimitVariables(result: ScanResult): void {
+  const named = new Map<string, Set<string>>();
+  for (const template of result.workPools ?? []) {
+    named.set(template.pool, new Set([...(named.get(template.pool) ?? []), ...template.variables]));
+  }
+  result.findings = result.findings.filter((finding) => {
+    if (finding.pattern !== "prefect_yaml" && finding.pattern !== "prefect_deploy") return true;
+    if (finding.kind !== "limit" || !finding.variable || !(finding.variable in prefectLimitVariables))
+      return true;
+    return finding.tasks.some((task) => {
+      const site = result.tasks.find(
+        (candidate) =>
+          candidate.orchestrator === "prefect" &&
+          candidate.pipeline === finding.pipeline &&
+          candidate.task === task,
+      );
+      const pool = site?.workPool?.name;
+      return pool !== undefined && (named.get(pool)?.has(finding.variable!) ?? false);
+    });
+  });
 }

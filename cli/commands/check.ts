@@ -85,7 +85,10 @@ export function register(program: Command): void {
       `
 Verdicts: over-provisioned (request > check.overRatio × recommendation and at least check.minCpuCores /
 check.minMemory more: warning), under-provisioned (memory request below the observed peak: critical;
-CPU throttled in more than 5 % of periods: warning), no request declared (warning). Tasks without data
+CPU throttled in more than 5 % of periods: warning), no request declared (warning), does-not-apply (a
+declared value the analysed runs show never reached the task — their cgroup or pod spec had another
+value — with the reason when the repository tells it and where the effective value is set: warning).
+Tasks without data
 (no runs, or confidence none) are listed but never fail the check.
 
 Exit codes: 0 passed; 1 a violation at or above --fail-on; 2 bad flags or input; 3 nothing to judge —
@@ -105,7 +108,7 @@ See docs/requests.md for a ready GitHub Actions workflow.`,
     .action(async (options: CheckCommandOptions, command: Command) => {
       const runtime = runtimeOf(command);
       const repo = repoFolder(options.repo);
-      const scan = await scanRepository(repo, runtime.config.prefect);
+      const scan = await scanRepository(repo, runtime.config.prefect, runtime.config.sources);
       for (const line of describeProblems(scan)) process.stderr.write(`warning: ${line}\n`);
       const document = await loadRecommendations(runtime, options.recommendations);
       const report = checkRequests(scan, document, runtime.config.check, options.failOn);

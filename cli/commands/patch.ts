@@ -48,6 +48,7 @@ export function planForRepository(
     (scan) => {
       for (const line of describeProblems(scan)) process.stderr.write(`warning: ${line}\n`);
     },
+    runtime.config.sources,
   );
 }
 

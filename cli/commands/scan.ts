@@ -1,10 +1,16 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
+import type { AnalysisDocument } from "../../common/analysis-document.js";
 import { replaceDeclaredRequests } from "../../db/queries/declared-requests.js";
+import { loadAnalysisDocument } from "../../db/queries/profiles.js";
+import { escapeTextLine } from "../../reports/escape.js";
 import {
   declaredRows,
   describeProblems,
   describeValue,
+  type NotAppliedDeclaration,
+  notAppliedDeclarations,
+  readRecommendationsFile,
   type ScanResult,
   scanRepository,
 } from "../../sources/index.js";
@@ -15,13 +21,23 @@ interface ScanOptions {
   repo: string;
   json?: string;
   store: boolean;
+  recommendations?: string;
+}
+
+/** One warning line per declared value that does not reach a task: `warning: file:line dag/task: …`. */
+export function describeNotApplied(declarations: readonly NotAppliedDeclaration[]): string[] {
+  return declarations.map((item) =>
+    escapeTextLine(
+      `warning: ${item.finding.file}:${item.finding.line} ${item.pipeline}/${item.task}: ${item.message}`,
+    ),
+  );
 }
 
 /** The findings as people read them: one line per declared value. */
 export function describeFindings(scan: ScanResult): string[] {
   return scan.findings.map(
     (finding) =>
-      `${finding.file}:${finding.line}:${finding.column}  ${finding.pipeline}/${finding.tasks.join(",")}  ${finding.resource} ${finding.kind} ${finding.raw}${finding.dynamic ? " (dynamic, not evaluated)" : ` = ${describeValue(finding.unit, finding.value)}`}  [${finding.pattern}${finding.via === "task" ? "" : ` via ${finding.via}`}]`,
+      `${finding.file}:${finding.line}:${finding.column}  ${finding.pipeline}/${finding.tasks.join(",")}  ${finding.resource} ${finding.kind} ${finding.raw}${finding.dynamic ? " (dynamic, not evaluated)" : ` = ${describeValue(finding.unit, finding.value)}`}  [${finding.pattern}${finding.via === "task" ? "" : ` via ${finding.via}`}]${finding.note ? `  (${escapeTextLine(finding.note)})` : ""}`,
   );
 }
 
@@ -40,6 +56,10 @@ export function register(program: Command): void {
       "also write the findings (file, line, column, value, unit, tasks…) as JSON to FILE",
     )
     .option("--no-store", "don't store the findings in the database (scan and print only)")
+    .option(
+      "--recommendations <file>",
+      "an analysis document (`analyze --json`) to hold the declarations against what the runs really had; default: the latest analysis in the database when storing",
+    )
     .addHelpText(
       "after",
       `
@@ -56,20 +76,49 @@ See docs/requests.md.`,
     .action(async (options: ScanOptions, command: Command) => {
       const runtime = runtimeOf(command);
       const repo = repoFolder(options.repo);
-      const scan = await scanRepository(repo, runtime.config.prefect);
+      const scan = await scanRepository(repo, runtime.config.prefect, runtime.config.sources);
       for (const line of describeProblems(scan)) process.stderr.write(`warning: ${line}\n`);
-      if (options.json) {
-        writeFileSync(options.json, `${JSON.stringify({ repo, ...scan }, null, 2)}\n`);
-      }
+      let document: AnalysisDocument | null = options.recommendations
+        ? readRecommendationsFile(options.recommendations)
+        : null;
       if (options.store) {
-        await withDatabase(runtime, (handle) =>
-          replaceDeclaredRequests(handle.db, repo, declaredRows(repo, scan)),
+        document = await withDatabase(runtime, async (handle) => {
+          await replaceDeclaredRequests(handle.db, repo, declaredRows(repo, scan));
+          return document ?? (await loadAnalysisDocument(handle.db)) ?? null;
+        });
+      }
+      const notApplied = document ? notAppliedDeclarations(scan, document) : [];
+      if (options.json) {
+        writeFileSync(
+          options.json,
+          `${JSON.stringify({ repo, ...scan, notApplied: notApplied.map(notAppliedJson) }, null, 2)}\n`,
         );
       }
-      const lines = describeFindings(scan);
+      const lines = [...describeFindings(scan), ...describeNotApplied(notApplied)];
       lines.push(
-        `${scan.findings.length} declared value(s) for ${scan.tasks.length} task(s) in ${scan.files.length} file(s)${scan.problems.length > 0 ? `, ${scan.problems.length} file(s) skipped` : ""}${options.store ? "; stored" : ""}`,
+        `${scan.findings.length} declared value(s) for ${scan.tasks.length} task(s) in ${scan.files.length} file(s)${scan.problems.length > 0 ? `, ${scan.problems.length} file(s) skipped` : ""}${notApplied.length > 0 ? `, ${notApplied.length} that do not apply` : ""}${options.store ? "; stored" : ""}`,
       );
       process.stdout.write(`${lines.join("\n")}\n`);
     });
+}
+
+/** The JSON form of a value that does not apply: where, which task, what the runs had, why. */
+function notAppliedJson(item: NotAppliedDeclaration) {
+  const { file, line, resource, kind, value } = item.finding;
+  return {
+    file,
+    line,
+    orchestrator: item.orchestrator,
+    pipeline: item.pipeline,
+    task: item.task,
+    resource,
+    kind,
+    declared: value,
+    effective: item.mismatch?.effective ?? null,
+    effectiveKind: item.mismatch?.effectiveKind ?? null,
+    source: item.mismatch?.source ?? null,
+    reason: item.reason,
+    where: item.where,
+    message: item.message,
+  };
 }
