@@ -20,6 +20,27 @@ export function sum(values: ReadonlyArray<number | null>): number {
   return total;
 }
 
+/** Values this many scaled MADs above their median are outliers. */
+const MAD_THRESHOLD = 2.5;
+/**
+ * 1.4826 makes the MAD estimate the standard deviation of normal data; 2.5 is the "moderately
+ * conservative" cut of Leys et al., "Detecting outliers: Do not use standard deviation around the mean,
+ * use absolute deviation around the median", J. Exp. Soc. Psychol. 49(4), 2013.
+ */
+const MAD_SCALE = 1.4826;
+
+/**
+ * The value above which one of `values` is a regression: median + 2.5 × 1.4826 × MAD, and at least
+ * `minimumRise` (a fraction) above the median, since identical values have a MAD of 0 and a second more
+ * must not read as a regression. Null for fewer than 4 values (a median of three says little).
+ */
+export function regressionThreshold(values: ReadonlyArray<number>, minimumRise: number): number | null {
+  if (values.length < 4) return null;
+  const middle = medianOf([...values]);
+  const mad = medianOf(values.map((value) => Math.abs(value - middle)));
+  return Math.max(middle + MAD_THRESHOLD * MAD_SCALE * mad, middle * (1 + minimumRise));
+}
+
 /** A fraction as a whole percentage for sentences: 0.712 → "71 %". */
 export function percentText(fraction: number): string {
   return `${Math.round(fraction * 100)} %`;
