@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { correlationOrNull } from "./statistics.js";
 import {
-  correlationOrNull,
   MIN_OVERLAP_TICKS,
   neighbourSentence,
   rankNeighbours,

@@ -10,8 +10,8 @@
  * suspects' disk bytes per second). A suspect is any series of usage over time: another task execution
  * today; the host's own use beyond its tracked tasks when host samples are stored is one more series.
  */
-import { sampleCorrelation } from "simple-statistics";
 import { formatBytes, formatDuration } from "../common/units.js";
+import { correlationOrNull, correlationStrength, type EvidenceStrength } from "./statistics.js";
 
 /** One tick of the waiting run: it ends at `endMs` and lasted `intervalSeconds`. */
 export interface VictimTick {
@@ -43,15 +43,6 @@ export interface Suspect {
 
 export type WaitResource = "cpu" | "disk";
 
-/**
- * How strong the evidence is, by |r| in the bands of Evans, "Straightforward statistics for the
- * behavioral sciences" (1996): 0.6 strong, 0.4 moderate, 0.2 weak; and `none` below that, or when the
- * overlap holds too few ticks (or the run's waiting never varied, so nothing can line up with it).
- */
-export type EvidenceStrength = "strong" | "moderate" | "weak" | "none";
-const STRONG = 0.6;
-const MODERATE = 0.4;
-const WEAK = 0.2;
 /** Ticks of overlap below which a correlation is not read (chosen value: ten seconds at the default tick). */
 export const MIN_OVERLAP_TICKS = 10;
 
@@ -102,13 +93,13 @@ export function usageWithinTicks(
   return usage;
 }
 
-/** The strength a correlation over `ticks` ticks carries. */
+/**
+ * The strength a correlation over `ticks` ticks carries: none below {@link MIN_OVERLAP_TICKS} ticks, and
+ * none when the suspect's use falls as the run waits more (it is no cause of the waiting).
+ */
 export function strengthOf(correlation: number | null, ticks: number): EvidenceStrength {
-  if (correlation === null || ticks < MIN_OVERLAP_TICKS) return "none";
-  const size = Math.abs(correlation);
-  // A suspect whose use falls as the run waits more is no cause of the waiting.
-  if (correlation <= 0) return "none";
-  return size >= STRONG ? "strong" : size >= MODERATE ? "moderate" : size >= WEAK ? "weak" : "none";
+  if (correlation === null || ticks < MIN_OVERLAP_TICKS || correlation <= 0) return "none";
+  return correlationStrength(correlation);
 }
 
 /**
@@ -155,15 +146,6 @@ export function rankNeighbours(
     (a, b) =>
       (b.correlation ?? -2) - (a.correlation ?? -2) || used(b) - used(a) || a.label.localeCompare(b.label),
   );
-}
-
-/** Pearson's r, or null when either series is constant (its standard deviation is 0) or too short. */
-export function correlationOrNull(x: number[], y: number[]): number | null {
-  if (x.length < 2) return null;
-  const constant = (values: number[]) => values.every((value) => value === values[0]);
-  if (constant(x) || constant(y)) return null;
-  const r = sampleCorrelation(x, y);
-  return Number.isFinite(r) ? Math.max(-1, Math.min(1, r)) : null;
 }
 
 /** One sentence for a ranked neighbour, with its numbers: what it used over the overlap and how it lined up. */
