@@ -119,6 +119,14 @@ export const flagParsers = {
       throw new InvalidArgumentError(`expected a whole number from ${min} to 2147483647`);
     return number;
   },
+  /** An instant, ISO-8601 (a window's end). */
+  instant(value: string): Date {
+    const date = new Date(value);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+      throw new InvalidArgumentError("expected an ISO-8601 time such as 2026-11-21T02:00:00Z");
+    }
+    return date;
+  },
   days(value: string): number {
     return flagParsers.durationMs(value) / 86_400_000;
   },

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import type * as Jobs from "../../analyzer/jobs.js";
 import { runNightInline } from "../../analyzer/nightly.js";
 import { type AnalysisDocument, analysisDocumentSchema } from "../../common/analysis-document.js";
@@ -18,14 +18,6 @@ interface AnalyzeOptions {
   timeout: number;
 }
 
-function parseInstant(value: string): Date {
-  const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
-    throw new InvalidArgumentError("expected an ISO-8601 time such as 2026-11-21T02:00:00Z");
-  }
-  return date;
-}
-
 export function register(program: Command): void {
   program
     .command("analyze")
@@ -41,7 +33,7 @@ export function register(program: Command): void {
       new Option(
         "--window-end <time>",
         "end of the window, ISO-8601 (default: now, so every run that has ended is in it); the same end gives the same result",
-      ).argParser(parseInstant),
+      ).argParser(flagParsers.instant),
     )
     .option("--json <file>", "also write the analysis document (docs/architecture.md) to FILE")
     .option(
