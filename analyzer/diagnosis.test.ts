@@ -1,8 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { taskAnalysisSchema } from "../common/analysis-document.js";
 import { GiB } from "../common/units.js";
 import type { RunSummary, StateSeconds } from "../db/queries/task-histories.js";
 import { syntheticRun, syntheticRuns } from "../test-support/analyzer-fixtures.js";
+import { taskDiagnosisOf } from "./task-diagnosis.js";
 import {
   decomposeDuration,
   DIAGNOSIS_MIN_RUNS,
@@ -216,5 +218,24 @@ describe("decomposeDuration (properties)", () => {
         expect(cause.deltaSeconds).toBe(Math.max(...positive.map((item) => item.deltaSeconds)));
       }),
     );
+  });
+});
+
+describe("taskDiagnosisOf", () => {
+  it("diagnoses the latest and the slowest run for the analysis document, valid against its contract", () => {
+    const { runs } = history({});
+    const slow = syntheticRun(
+      { durationSeconds: 2400, sampledSeconds: 2400, wall: wall(2400, { diskWaitSeconds: 1800 }) },
+      15,
+    );
+    const latest = syntheticRun({ durationSeconds: 605, sampledSeconds: 605, wall: wall(605) }, 16);
+    const diagnosis = taskDiagnosisOf([...runs, slow, latest])!;
+    expect(taskAnalysisSchema.shape.diagnosis.parse(diagnosis)).toEqual(diagnosis);
+    expect(diagnosis.latest.runId).toBe("run-16");
+    expect(diagnosis.latest.verdict).toBe("usual");
+    expect(diagnosis.worst?.runId).toBe("run-15");
+    expect(diagnosis.worst?.mainCauseText).toBe("+29m 00s blocked on disk");
+    expect(taskDiagnosisOf([latest])!.worst).toBeUndefined();
+    expect(taskDiagnosisOf([])).toBeUndefined();
   });
 });

@@ -17,6 +17,7 @@ import {
   percentText,
   sum,
 } from "./statistics.js";
+import { taskDiagnosisOf } from "./task-diagnosis.js";
 
 /** Charts show this many latest runs. */
 export const RECENT_RUNS_SHOWN = 20;
@@ -278,6 +279,7 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     recommendation,
     endpoints: totals.endpoints,
     regressions: findRegressions(figures),
+    diagnosis: taskDiagnosisOf(runs),
     recentRuns: recentRunsOf(runs),
   };
 }
