@@ -14,6 +14,7 @@ import {
   timelinesChart,
 } from "./charts.js";
 import { isWebUrl } from "./escape.js";
+import { formatDuration } from "./format.js";
 import {
   compareTasks,
   groupByPipeline,
@@ -147,6 +148,8 @@ export interface ReportView {
   /** Tasks left out of `ranked` by `maxTasks`. */
   omitted: number;
   regressions: Array<{ task: TaskView; regression: NonNullable<TaskAnalysis["regressions"]>[number] }>;
+  /** One line per regressed task listed: its slower run's main cause (analysis document `diagnosis`). */
+  regressionCauses: Array<{ task: TaskView; runId: string; cause: string }>;
   oomRisks: TaskView[];
   /** Regressions and OOM risks left out by `maxTasks`. */
   omittedRegressions: number;
@@ -433,6 +436,10 @@ export function buildReportView(
     omitted: sorted.length - shown.length,
     regressions: regressions.map(({ task, regression }) => ({ task: viewOf(task), regression })),
     omittedRegressions: allRegressions.length - regressions.length,
+    regressionCauses: regressionCausesOf(regressions.map((entry) => entry.task)).map((entry) => ({
+      ...entry,
+      task: viewOf(entry.task),
+    })),
     oomRisks: oomRisks.map(viewOf),
     omittedOomRisks: allOomRisks.length - oomRisks.length,
     reportUrl: options.reportUrl && isWebUrl(options.reportUrl) ? options.reportUrl : null,
@@ -440,4 +447,28 @@ export function buildReportView(
     savingsAssumption: savingsAssumptionOf(document),
     emptyReason: document.tasks.length === 0 ? (document.emptyReason ?? null) : null,
   };
+}
+
+/**
+ * The main cause of each regressed task's slower run, once per task: its latest run when that one was
+ * slower than usual, else its slowest run, and only where the diagnosis named a cause.
+ */
+function regressionCausesOf(
+  tasks: TaskAnalysis[],
+): Array<{ task: TaskAnalysis; runId: string; cause: string }> {
+  return [...new Set(tasks)].flatMap((task) => {
+    const run = [task.diagnosis?.latest, task.diagnosis?.worst].find(
+      (item) => item?.verdict === "slower" && item.mainCauseText,
+    );
+    if (!run) return [];
+    const baseline =
+      run.baselineSeconds === null ? "" : ` against the median run's ${formatDuration(run.baselineSeconds)}`;
+    return [
+      {
+        task,
+        runId: run.runId,
+        cause: `${formatDuration(run.durationSeconds)}${baseline}, ${run.mainCauseText}`,
+      },
+    ];
+  });
 }
