@@ -6,7 +6,7 @@ import { unified } from "unified";
 import { describe, expect, it } from "vitest";
 import type { TaskAnalysis } from "../common/analysis-document.js";
 import { sampleAnalysis } from "../test-support/report-fixtures.js";
-import { renderMarkdownReport } from "./render.js";
+import { renderHtmlReport, renderMarkdownReport } from "./render.js";
 
 /** A slower run's diagnosis as the analysis document holds it, waiting on `endpoint`. */
 function slowerRun(endpoint: string): NonNullable<TaskAnalysis["diagnosis"]>["latest"] {
@@ -60,5 +60,34 @@ describe("Markdown report: the main cause of each regressed task", () => {
 
   it("no line without a diagnosis that names a cause", () => {
     expect(renderMarkdownReport(sampleAnalysis())).not.toMatch(/against the median run's/);
+  });
+});
+
+describe("HTML report: the diagnosis beside each task's timelines", () => {
+  it("shows a slower run's sentences and what the duration follows, names escaped", () => {
+    const document = sampleAnalysis();
+    const task = document.tasks.find((item) => item.task === "export_to_s3")!;
+    task.diagnosis = {
+      latest: {
+        ...slowerRun("<img src=x onerror=alert(1)>:443"),
+        sentences: ["+9m 00s waiting on <img src=x onerror=alert(1)>:443."],
+      },
+      variation: {
+        inconsistent: true,
+        p95OverP50: 1.7,
+        cv: 0.4,
+        factor: "bytes read",
+        r: 0.93,
+        runs: 28,
+        sentence: "Duration follows bytes read: r = 0.93 over 28 runs (strong).",
+      },
+    };
+    const html = renderHtmlReport(document);
+    expect(html).toContain("<strong>Why run scheduled__2026-11-20 took 25m 00s</strong> (latest run):");
+    expect(html).toContain("<li>+9m 00s waiting on &lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;:443.</li>");
+    expect(html).toContain(
+      '<p class="diagnosis">Duration follows bytes read: r &#x3D; 0.93 over 28 runs (strong).</p>',
+    );
+    expect(html).not.toContain("<img src=x");
   });
 });

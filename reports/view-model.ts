@@ -120,6 +120,15 @@ export interface TaskView {
   /** Email bar cells: CPU p95 and memory peak as a share of the request (100 when over it). */
   cpuUsage: UsageBar;
   memoryUsage: UsageBar;
+  /** Slower runs' diagnoses (the latest and the slowest run; analysis document `diagnosis`), for the HTML report. */
+  slowRuns: Array<{
+    which: "latest" | "slowest";
+    runId: string;
+    durationSeconds: number;
+    sentences: string[];
+  }>;
+  /** What the task's duration follows, when it varies (p95/p50 or CV). */
+  variation: string | null;
 }
 
 export interface UsageBar {
@@ -388,6 +397,17 @@ function taskViewOf(
     severityColor: severityColors[task.recommendation.severity],
     cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
     memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
+    slowRuns: (
+      [
+        ["latest", task.diagnosis?.latest],
+        ["slowest", task.diagnosis?.worst],
+      ] as const
+    ).flatMap(([which, run]) =>
+      run?.verdict === "slower"
+        ? [{ which, runId: run.runId, durationSeconds: run.durationSeconds, sentences: run.sentences }]
+        : [],
+    ),
+    variation: task.diagnosis?.variation.inconsistent ? task.diagnosis.variation.sentence : null,
   };
 }
 
