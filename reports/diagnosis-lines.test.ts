@@ -6,7 +6,8 @@ import { unified } from "unified";
 import { describe, expect, it } from "vitest";
 import type { TaskAnalysis } from "../common/analysis-document.js";
 import { sampleAnalysis } from "../test-support/report-fixtures.js";
-import { renderHtmlReport, renderMarkdownReport } from "./render.js";
+import { renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
+import { slackMessage } from "./slack.js";
 
 /** A slower run's diagnosis as the analysis document holds it, waiting on `endpoint`. */
 function slowerRun(endpoint: string): NonNullable<TaskAnalysis["diagnosis"]>["latest"] {
@@ -89,5 +90,41 @@ describe("HTML report: the diagnosis beside each task's timelines", () => {
       '<p class="diagnosis">Duration follows bytes read: r &#x3D; 0.93 over 28 runs (strong).</p>',
     );
     expect(html).not.toContain("<img src=x");
+  });
+});
+
+describe("email and Slack: the main cause beside each regressed task", () => {
+  const document = sampleAnalysis();
+  for (const task of document.tasks) {
+    if (task.regressions?.length) {
+      task.diagnosis = {
+        latest: slowerRun("<!here>\napi:443"),
+        variation: {
+          inconsistent: false,
+          p95OverP50: 1,
+          cv: 0,
+          factor: null,
+          r: null,
+          runs: 12,
+          sentence: "",
+        },
+      };
+    }
+  }
+
+  it("the email's text and HTML parts name it", () => {
+    const email = renderEmail(document);
+    expect(email.text).toContain(
+      "- reporting / export_to_s3, run scheduled__2026-11-20: 25m 00s against the median run's 15m 00s, +9m 00s waiting on <!here>\\napi:443",
+    );
+    expect(email.html).toContain("+9m 00s waiting on &lt;!here&gt;\napi:443</li>");
+  });
+
+  it("Slack names it on the task's line, escaped", () => {
+    const text = JSON.stringify(slackMessage(document).blocks);
+    expect(text).toContain(
+      "regressed: 25m 00s against the median run's 15m 00s, +9m 00s waiting on &lt;!here&gt; api:443",
+    );
+    expect(text).not.toContain("<!here>");
   });
 });
