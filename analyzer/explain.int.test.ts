@@ -3,10 +3,11 @@
  * host wrote in the same bursts. The diagnosis must name the disk and the neighbour's task key, not the
  * steady CPU burner beside it nor the writer on another host; and the built CLI says the same.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { analysisDocumentSchema } from "../common/analysis-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import { windowOf } from "./nightly.js";
 import { runCli } from "../test-support/cli.js";
@@ -91,6 +92,22 @@ describe.each(engines)("explain on $name", ({ name, create }) => {
       const bad = await runCli(["explain", "load_orders", "--db", database.url], { cwd });
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/TASK 'load_orders' is not a task key/);
+    });
+
+    it("the night's analysis document holds the slowed run's diagnosis", async () => {
+      const file = join(cwd, "analysis.json");
+      const night = await runCli(
+        ["analyze", "--db", database.url, "--window-end", windowEnd.toISOString(), "--json", file],
+        { cwd, env: { REDIS_URL: "" } },
+      );
+      expect(night.code, night.stderr).toBe(0);
+      const document = analysisDocumentSchema.parse(JSON.parse(readFileSync(file, "utf8")));
+      const task = document.tasks.find((item) => item.task === slowedTask.task)!;
+      expect(task.diagnosis?.latest.runId).toBe("scheduled__today");
+      expect(task.diagnosis?.latest.mainCause).toBe("diskWait");
+      expect(task.diagnosis?.latest.mainCauseText).toMatch(/^\+\dm \d\ds blocked on disk$/);
+      // The slowed run is also the slowest: not repeated.
+      expect(task.diagnosis?.worst).toBeUndefined();
     });
   }
 });
