@@ -56,6 +56,8 @@ export function settingsOf(config: Config): RecommendationSettings {
     memoryBuffer: config.analysis.memoryBuffer,
     cpuRunPercentile: config.analysis.cpuRunPercentile,
     memoryPeakPercentile: config.analysis.memoryPeakPercentile,
+    maxOverMemoryShare: config.analysis.maxOverMemoryShare,
+    policy: config.analysis.policy,
     pricing: { ...config.pricing },
   };
 }

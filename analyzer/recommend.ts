@@ -43,6 +43,10 @@ export interface RecommendationSettings {
   /** Percentile (1..100) of per-run memory peaks; 100 = the maximum. */
   memoryPeakPercentile: number;
   pricing: { cpuHourUsd: number; memoryGibHourUsd: number };
+  /** The backtest's risk target (analyzer/backtest.ts). @defaultValue 0.01 */
+  maxOverMemoryShare?: number;
+  /** The sizing policy the recommendation follows (analyzer/policies.ts). @defaultValue "rightsize" */
+  policy?: string;
 }
 
 /** What the recommendation needs of one run. */
@@ -147,7 +151,8 @@ export function confidenceOf(runs: RunFigures[]): Confidence {
 
 const severityRank: Record<Severity, number> = { good: 0, ok: 1, warning: 2, critical: 3 };
 
-function worst(...levels: Severity[]): Severity {
+/** The worse of severities. */
+export function worst(...levels: Severity[]): Severity {
   return levels.reduce((a, b) => (severityRank[b] > severityRank[a] ? b : a), "good");
 }
 

@@ -7,7 +7,9 @@ import type { ConfiguredRequest } from "../common/config.js";
 import type { TaskKey } from "../common/task-key.js";
 import type { ProcessSummary, RunSummary, StateSeconds } from "../db/queries/task-histories.js";
 import { type ClassificationInput, classifyBottleneck, sharesOf, type ThreadSeconds } from "./classify.js";
-import { findRegressions, type RecommendationSettings, type RunFigures, recommend } from "./recommend.js";
+import { backtestTask, holdUnsafeCut, recommendByPolicy } from "./backtest.js";
+import type { BacktestRun } from "./policies.js";
+import { findRegressions, type RecommendationSettings } from "./recommend.js";
 import { type DeclaredValues, type EffectiveRequests, resolveRequests } from "./requests.js";
 import {
   type CorePercentiles,
@@ -56,15 +58,24 @@ function p50OrNull(values: Array<number | null>): number | null {
 }
 
 /** Oldest first; runs that started together in execution-id order, so the order is always the same. */
-function oldestFirst(runs: readonly RunSummary[]): RunSummary[] {
+export function oldestFirst(runs: readonly RunSummary[]): RunSummary[] {
   return [...runs].sort(
     (a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.executionId.localeCompare(b.executionId),
   );
 }
 
-/** What the recommendation reads of one run, with the requests that applied to it. */
-function runFiguresOf(run: RunSummary, input: TaskInput): RunFigures {
+/**
+ * What the recommendation and its backtest read of one run, with the requests that applied to it (the
+ * `backtest` command reads runs the same way).
+ */
+export function backtestRunOf(
+  run: RunSummary,
+  input: Pick<TaskInput, "declared" | "configured">,
+): BacktestRun {
   return {
+    coresQuantiles: run.coresQuantiles,
+    throttledPeriods: run.throttledPeriods,
+    totalPeriods: run.totalPeriods,
     startedAt: run.startedAt,
     durationSeconds: run.durationSeconds,
     sampledSeconds: run.sampledSeconds,
@@ -234,22 +245,23 @@ function recentRunsOf(runs: readonly RunSummary[]): NonNullable<TaskAnalysis["re
 
 export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSettings): TaskAnalysis {
   const runs = oldestFirst(input.runs);
-  const figures = runs.map((run) => runFiguresOf(run, input));
+  const figures = runs.map((run) => backtestRunOf(run, input));
   const latest = figures.at(-1)?.requests;
   const cores = input.cores !== undefined ? input.cores : mergedCorePercentiles(runs);
   const totals = totalsOf(runs);
   const classification = classifyBottleneck(classificationInputOf(runs, totals, latest));
-  const recommendation = recommend(
-    {
-      runs: figures,
-      coresMax: cores?.max ?? 0,
-      throttledShare: totals.throttledShare,
-      windowEnd: input.windowEnd,
-      windowDays: input.windowDays,
-      maxRuns: input.maxRuns,
-    },
-    settings,
-  );
+  const recommendationInput = {
+    runs: figures,
+    coresMax: cores?.max ?? 0,
+    throttledShare: totals.throttledShare,
+    windowEnd: input.windowEnd,
+    windowDays: input.windowDays,
+    maxRuns: input.maxRuns,
+  };
+  const { policy, recommendation: made } = recommendByPolicy(recommendationInput, settings);
+  // The recommendation's own values in sample; out of sample, the same rule from the older runs.
+  const backtest = backtestTask(figures, policy, settings, made);
+  const recommendation = holdUnsafeCut(made, backtest, recommendationInput, settings);
   return {
     orchestrator: input.key.orchestrator,
     pipeline: input.key.pipeline,
@@ -279,6 +291,7 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     recommendation,
     endpoints: totals.endpoints,
     regressions: findRegressions(figures),
+    backtest,
     diagnosis: taskDiagnosisOf(runs),
     recentRuns: recentRunsOf(runs),
   };

@@ -25,6 +25,7 @@ import si from "systeminformation";
 import { startSamplerLoop } from "../collector/tracking/loop.js";
 import { Sampler, type SampleSink } from "../collector/tracking/sampler.js";
 import { silentLogger } from "../common/logger.js";
+import { procStatFields } from "../common/process-alive.js";
 import { createScratchDatabase } from "../test-support/scratch-database.js";
 
 const TASKS = 50;
@@ -34,8 +35,7 @@ const POLLS = 400;
 
 function childCpuMs(): number {
   // Fields after the comm's ')' : cutime is index 13, cstime 14 (man 5 proc), in 1/100 s.
-  const text = readFileSync("/proc/self/stat", "utf8");
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const fields = procStatFields("self")!;
   return (Number(fields[13]) + Number(fields[14])) * 10;
 }
 
@@ -259,8 +259,8 @@ export async function run(): Promise<void> {
 
 /** Own utime+stime of another process, ms (/proc/PID/stat fields 14 and 15, 1/100 s). */
 function processCpuMs(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const fields = procStatFields(pid);
+  if (fields === null) throw new Error(`process ${pid} is gone`);
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 

@@ -4,7 +4,7 @@
  */
 import { type ReplayOptions, replayPendingSpool } from "../collector/storage/spool-replay.js";
 import { createWriter, type SampleWriter } from "../collector/storage/writer.js";
-import { describeError } from "../common/errors.js";
+import { describeError, NoEmbeddedOwnerError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { type DatabaseHandle, openDatabase } from "../db/client.js";
 import { migrateDatabase } from "../db/migrate.js";
@@ -27,20 +27,36 @@ export interface CollectorDatabase {
   close(): Promise<void>;
 }
 
+export interface CollectorDatabaseOptions {
+  logger?: Logger;
+  /**
+   * An embedded database only through its live owner (`run`): with none, the rows go to the spool and the
+   * next owner or reader stores them, so the wrapped task never waits for PGlite to start. @defaultValue false
+   */
+  clientOnly?: boolean;
+}
+
 export async function openCollectorDatabase(
   runtime: Runtime,
-  logger: Logger = runtime.logger,
+  { logger = runtime.logger, clientOnly = false }: CollectorDatabaseOptions = {},
 ): Promise<CollectorDatabase> {
   const { config } = runtime;
   let handle: DatabaseHandle | null = null;
   try {
-    handle = await openDatabase(config.database.url, { logger });
+    handle = await openDatabase(config.database.url, { logger, clientOnly });
     await migrateDatabase(handle, config.retention);
   } catch (error) {
-    logger.warn(
-      { err: describeError(error) },
-      "database unavailable at start: samples are spooled until it answers",
-    );
+    if (error instanceof NoEmbeddedOwnerError) {
+      logger.info(
+        { database: error.folder, spoolDir: config.collector.spoolDir },
+        "no rightsize process owns the embedded database: this execution goes to the spool, and the next command that opens the database (collect, status, analyze, report) stores it",
+      );
+    } else {
+      logger.warn(
+        { err: describeError(error) },
+        "database unavailable at start: samples are spooled until it answers",
+      );
+    }
     await handle?.close().catch(() => {});
     handle = null;
   }
@@ -49,6 +65,7 @@ export async function openCollectorDatabase(
     spoolDir: config.collector.spoolDir,
     spoolMaxBytes: config.collector.spoolMaxBytes,
     logger,
+    clientOnly,
   };
   let writer: SampleWriter;
   try {
@@ -56,6 +73,7 @@ export async function openCollectorDatabase(
       ...replay,
       // A client handle is not lent: the writer must be free to drop it when its owner hands over.
       database: handle?.embedded?.role === "client" ? undefined : (handle ?? undefined),
+      clientOnly,
     });
   } catch (error) {
     // An open Postgres pool keeps Node's event loop alive: without this the command would print the
@@ -74,17 +92,23 @@ export async function openCollectorDatabase(
   };
 }
 
-/** One more try for an embedded database's spool at close: through the next owner, or as the owner. */
-async function replayAtClose(options: ReplayOptions): Promise<void> {
+/**
+ * One more try for an embedded database's spool at close: through the next owner, or as the owner unless
+ * `clientOnly`.
+ */
+async function replayAtClose(options: ReplayOptions & { clientOnly: boolean }): Promise<void> {
   try {
-    const again = await openDatabase(options.databaseUrl, { logger: options.logger });
+    const again = await openDatabase(options.databaseUrl, {
+      logger: options.logger,
+      clientOnly: options.clientOnly,
+    });
     try {
       await replayPendingSpool(again, options);
     } finally {
       await again.close();
     }
   } catch (error) {
-    options.logger.warn(
+    options.logger[error instanceof NoEmbeddedOwnerError ? "info" : "warn"](
       { err: describeError(error), spoolDir: options.spoolDir },
       "batches stay in the spool: the next rightsize command replays them",
     );

@@ -14,6 +14,7 @@ import { createEmptyPostgresDatabase } from "../test-support/databases.js";
 import { nodeSpawnCost, relativeError } from "../test-support/process-workloads.js";
 import { redisUrl } from "../test-support/services.js";
 import { demoTasks } from "./demo/scenario.js";
+import { taskKeyString } from "../common/task-key.js";
 
 /** The first demo's runs and seconds per task: what its workloads do follows from them. */
 const RUNS = 2;
@@ -29,18 +30,13 @@ const CORE_SHARE = 0.5;
 const classes = new Map<string, Map<string, string>>();
 
 function classesOf(document: AnalysisDocument): Map<string, string> {
-  return new Map(
-    document.tasks.map((task) => [`${task.orchestrator}/${task.pipeline}/${task.task}`, task.bottleneck]),
-  );
+  return new Map(document.tasks.map((task) => [taskKeyString(task), task.bottleneck]));
 }
 
 function expectBuiltClasses(document: AnalysisDocument): void {
   const seen = classesOf(document);
   for (const task of demoTasks) {
-    expect(
-      seen.get(`${task.orchestrator}/${task.pipeline}/${task.task}`),
-      `${task.pipeline}.${task.task}`,
-    ).toBe(task.expected);
+    expect(seen.get(taskKeyString(task)), `${task.pipeline}.${task.task}`).toBe(task.expected);
   }
 }
 

@@ -119,7 +119,7 @@ export const flagParsers = {
       throw new InvalidArgumentError(`expected a whole number from ${min} to 2147483647`);
     return number;
   },
-  /** An instant, ISO-8601 (a window's end). */
+  /** An ISO-8601 instant, date first (`2026-11-21T02:00:00Z`). */
   instant(value: string): Date {
     const date = new Date(value);
     if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {

@@ -23,6 +23,7 @@ import { type CollectOptions, useCollectorTestBed } from "../test-support/collec
 import {
   analyze,
   classWorkloads,
+  expectCommandCpuAndMemory,
   expectCounts,
   expectWithin,
   explicitEnv,
@@ -377,30 +378,7 @@ describe.each(engines)("the collect daemon against the kernel, on %s", (engine) 
       expectCounts(context, commands, item.commands);
     }
 
-    for (const [command, { reference, source }] of Object.entries(item.commandCpu ?? {})) {
-      expectWithin({
-        ...context,
-        what: `CPU of the ${command} processes (sum of execution_processes.cpu_seconds)`,
-        stored: commands.get(command)?.cpu ?? null,
-        reference: reference(workload!),
-        source,
-        tolerance: TOLERANCE.commandCpu,
-        unit: "s",
-        note: `stored per command: ${JSON.stringify(Object.fromEntries([...commands].map(([name, row]) => [name, Number(row.cpu.toFixed(3))])))}`,
-      });
-    }
-
-    if (item.memory) {
-      expectWithin({
-        ...context,
-        what: "peak tree RSS (max rss_bytes)",
-        stored: execution.peak_rss,
-        reference: item.memory.reference(workload!, launcher),
-        source: item.memory.source,
-        tolerance: TOLERANCE.memory,
-        unit: "MiB",
-      });
-    }
+    expectCommandCpuAndMemory(context, item, { commands, peakRss: execution.peak_rss }, workload!, launcher);
   });
 
   it("gives each workload built for a class that class (analyze --json), run alone", async () => {

@@ -15,6 +15,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { type CliResult, runCli } from "../test-support/cli.js";
 import { useCollectorTestBed } from "../test-support/collector-tests.js";
 import {
+  expectCommandCpuAndMemory,
   expectCounts,
   expectWithin,
   prepareBurstBin,
@@ -117,28 +118,6 @@ describe("the run wrapper against the kernel", () => {
       note: `${execution.samples} samples`,
     });
     expectCounts(context, commands, shape.commands);
-    for (const [command, { reference, source }] of Object.entries(shape.commandCpu ?? {})) {
-      expectWithin({
-        ...context,
-        what: `CPU of the ${command} processes (sum of execution_processes.cpu_seconds)`,
-        stored: commands.get(command)?.cpu ?? null,
-        reference: reference(workload!),
-        source,
-        tolerance: TOLERANCE.commandCpu,
-        unit: "s",
-        note: `stored per command: ${JSON.stringify(Object.fromEntries([...commands].map(([name, row]) => [name, Number(row.cpu.toFixed(3))])))}`,
-      });
-    }
-    if (shape.memory) {
-      expectWithin({
-        ...context,
-        what: "peak tree RSS (max rss_bytes)",
-        stored: execution.peak_rss,
-        reference: shape.memory.reference(workload!, null),
-        source: shape.memory.source,
-        tolerance: TOLERANCE.memory,
-        unit: "MiB",
-      });
-    }
+    expectCommandCpuAndMemory(context, shape, { commands, peakRss: execution.peak_rss }, workload!, null);
   });
 });

@@ -98,6 +98,23 @@ const runDiagnosisSchema = z.object({
   sentences: z.array(z.string()),
 });
 
+const count = z.number().int().nonnegative();
+/** One backtest replay (analyzer/backtest.ts Replay): the sizing replayed and what it would have done. */
+const replaySchema = z.object({
+  cpuCores: cores,
+  memoryBytes: bytes,
+  runs: count,
+  overMemory: count,
+  reclaimZone: count,
+  cpuCapped: count,
+  cappedSeconds: num,
+  stretchedRuns: count,
+  maxStretch: num,
+  coreHoursSaved: finite,
+  gibHoursSaved: finite,
+  usdSaved: finite.nullable(),
+});
+
 export const taskAnalysisSchema = z.object({
   orchestrator: z.string(),
   pipeline: z.string(),
@@ -184,6 +201,21 @@ export const taskAnalysisSchema = z.object({
       }),
     })
     .optional(),
+  /**
+   * extension: the recommendation replayed against the task's own runs (analyzer/backtest.ts): in sample
+   * (sized from every run) and out of sample (sized from the older runs, replayed on the newest quarter).
+   */
+  backtest: z
+    .object({
+      policy: z.string(),
+      /** The risk target: the largest share of out-of-sample runs allowed over the memory. */
+      maxOverMemoryShare: num.max(1),
+      inSample: replaySchema,
+      outOfSample: replaySchema.extend({ trainingRuns: count }).nullable(),
+      /** null without out-of-sample runs to judge by. */
+      meetsTarget: z.boolean().nullable(),
+    })
+    .optional(),
   /** extension: per-run figures for charts, oldest first. */
   recentRuns: z
     .array(
@@ -215,3 +247,13 @@ export const analysisDocumentSchema = z.object({
 
 export type TaskAnalysis = z.infer<typeof taskAnalysisSchema>;
 export type AnalysisDocument = z.infer<typeof analysisDocumentSchema>;
+
+/**
+ * Whether a task's backtest shows OOM risk: a run would have exceeded the recommended memory, or out of
+ * sample more of the newest runs than the risk target allows (analyzer/backtest.ts). Reports mark it;
+ * `check`, `patch` and `pr` never propose a memory cut for it.
+ */
+export function backtestShowsOomRisk(task: Pick<TaskAnalysis, "backtest">): boolean {
+  const backtest = task.backtest;
+  return backtest !== undefined && (backtest.inSample.overMemory > 0 || backtest.meetsTarget === false);
+}

@@ -33,6 +33,17 @@ export class DatabaseUnavailableError extends Error {
   override name = "DatabaseUnavailableError";
 }
 
+/**
+ * No live process owns the embedded database, and the caller asked not to become its owner (`run`: its
+ * rows go to the spool for the next owner or reader, db/embedded.ts).
+ */
+export class NoEmbeddedOwnerError extends DatabaseUnavailableError {
+  override name = "NoEmbeddedOwnerError";
+  constructor(readonly folder: string) {
+    super(`no rightsize process owns embedded database ${folder}`);
+  }
+}
+
 /** Turns anything thrown into an Error, so catch blocks can rely on `.message` and `.stack`. */
 export function coerceError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;

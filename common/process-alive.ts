@@ -11,20 +11,27 @@ export function isProcessAlive(pid: number): boolean {
 }
 
 /**
- * A process's start time in clock ticks since boot (field 22 of /proc/PID/stat, proc(5)), or null where
- * /proc cannot tell (not Linux, process gone). With the pid it names one process for the life of the
- * host: a pid the kernel handed out again after a crash has another start time.
+ * The fields of /proc/PID/stat after the command name (proc(5)): index 0 is field 3 (state), so field N
+ * is index N − 3. The command name (field 2) may hold spaces and parentheses: fields are counted after
+ * the last ')'. Null where /proc cannot tell (not Linux, process gone).
  */
-export function processStartTicks(pid: number): number | null {
+export function procStatFields(pid: number | "self"): string[] | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return null;
   }
-  // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[19]);
+  return text.slice(text.lastIndexOf(")") + 2).split(" ");
+}
+
+/**
+ * A process's start time in clock ticks since boot (field 22 of /proc/PID/stat, proc(5)), or null where
+ * /proc cannot tell (not Linux, process gone). With the pid it names one process for the life of the
+ * host: a pid the kernel handed out again after a crash has another start time.
+ */
+export function processStartTicks(pid: number): number | null {
+  const ticks = Number(procStatFields(pid)?.[19]);
   return Number.isInteger(ticks) ? ticks : null;
 }
 

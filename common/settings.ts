@@ -12,6 +12,7 @@ import {
   duration,
   fraction,
   hostPort,
+  inRange,
   list,
   matching,
   numeric,
@@ -247,6 +248,24 @@ const rows = [
     expected: "a percentile from 1 to 100",
     description: "Memory recommendation: this percentile of per-run peaks (100 = the maximum).",
     parse: percentile,
+  },
+  {
+    key: "analysis.policy",
+    env: "RIGHTSIZE_POLICY",
+    default: "rightsize",
+    expected: "one of rightsize, vpa, krr-simple, kubecost, max-seen",
+    description:
+      "The sizing policy recommendations follow (docs/analyzer.md \"Backtest\"): rightsize's own, or VPA's, KRR's simple, Kubecost's, the largest ever seen.",
+    parse: oneOf("rightsize", "vpa", "krr-simple", "kubecost", "max-seen"),
+  },
+  {
+    key: "analysis.maxOverMemoryShare",
+    env: "RIGHTSIZE_MAX_OVER_MEMORY_SHARE",
+    default: 0.01,
+    expected: "a fraction from 0 to 1 such as 0.01",
+    description:
+      "Risk target: a memory cut is not proposed when, out of sample, more than this share of the newest runs would have exceeded it (0.01 = 1 run in 100).",
+    parse: inRange(0, 1),
   },
   {
     key: "analysis.requests",

@@ -5,9 +5,11 @@
  * lines show and every map of tasks is keyed by.
  *
  * A pipeline may hold slashes (Prefect's `FLOW/DEPLOYMENT`, `/DEPLOYMENT`, `/flow-run/RUN_ID`); an
- * orchestrator (`airflow`, `prefect`, `generic`) holds none. So the text reads back as: the orchestrator up
- * to the first slash, the task after the last one, the pipeline in between. A task label that holds a slash
- * itself (nothing forbids one for `generic` tasks) reads back with that part in the pipeline.
+ * orchestrator (`airflow`, `prefect`, `generic`) holds none, and the task part holds none either: a task
+ * label's own `/` (nothing forbids one for `generic` tasks) is written `%2F`, and its `%` is written `%25`
+ * so the text stays lossless (RFC 3986 percent-encoding of those two characters only: Airflow task ids and
+ * Prefect's `__flow__` never hold them, so their keys read as they always did). The text reads back as: the
+ * orchestrator up to the first slash, the task after the last one, the pipeline in between.
  */
 
 /** A task's identity. */
@@ -17,9 +19,9 @@ export interface TaskKey {
   task: string;
 }
 
-/** `orchestrator/pipeline/task`. */
+/** `orchestrator/pipeline/task`, the task part's `%` and `/` percent-encoded. */
 export function taskKeyString(key: TaskKey): string {
-  return `${key.orchestrator}/${key.pipeline}/${key.task}`;
+  return `${key.orchestrator}/${key.pipeline}/${key.task.replace(/%/g, "%25").replace(/\//g, "%2F")}`;
 }
 
 /** The key `text` names (slashes split as the module's comment says), or null when it names none. */
@@ -30,6 +32,11 @@ export function parseTaskKey(text: string): TaskKey | null {
   return {
     orchestrator: text.slice(0, first),
     pipeline: text.slice(first + 1, last),
-    task: text.slice(last + 1),
+    task: decodeTaskPart(text.slice(last + 1)),
   };
+}
+
+/** The task part as written, `%2F` and `%25` (either case) decoded; any other `%` is taken as it stands. */
+function decodeTaskPart(part: string): string {
+  return part.replace(/%(2f|25)/gi, (escape) => (escape === "%25" ? "%" : "/"));
 }

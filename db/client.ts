@@ -39,6 +39,8 @@ export interface OpenOptions {
   maxConnections?: number;
   /** Where an embedded database's owner logs its socket server's troubles. @defaultValue silent */
   logger?: Logger;
+  /** An embedded database only through its live owner, never as the owner (db/embedded.ts). @defaultValue false */
+  clientOnly?: boolean;
 }
 
 /** Reads a `--db` / `DATABASE_URL` value. */

@@ -31,7 +31,7 @@ import {
 import { join } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
-import { DatabaseUnavailableError, describeError } from "../common/errors.js";
+import { DatabaseUnavailableError, describeError, NoEmbeddedOwnerError } from "../common/errors.js";
 import { type Logger, silentLogger } from "../common/logger.js";
 import { isSameProcessAlive, processStartTicks } from "../common/process-alive.js";
 import type { DatabaseHandle, DatabaseTarget, Db } from "./client.js";
@@ -78,6 +78,12 @@ export interface EmbeddedOptions {
   /** postgres.js pool size for a client. @defaultValue 4 */
   maxConnections?: number;
   logger?: Logger;
+  /**
+   * Only through a live owner: with none, throw {@link NoEmbeddedOwnerError} instead of becoming the
+   * owner (`run`: starting PGlite would cost the wrapped task seconds and hundreds of MB; its rows go to
+   * the spool instead). @defaultValue false
+   */
+  clientOnly?: boolean;
 }
 
 export function ownerSocketPath(folder: string): string {
@@ -226,6 +232,12 @@ export async function openEmbedded(
 ): Promise<DatabaseHandle> {
   const { folder } = target;
   const logger = options.logger ?? silentLogger;
+  const lockFile = `${folder}.lock`;
+  // Looked at, not taken: a free lock stays free for the next owner, and no folder is made for it.
+  const refuseWithoutOwner = () => {
+    if (options.clientOnly && !holderIsAlive(readLock(lockFile))) throw new NoEmbeddedOwnerError(folder);
+  };
+  refuseWithoutOwner();
   try {
     // 0700 like a Postgres data directory: the socket inside is reachable only by this user.
     mkdirSync(folder, { recursive: true, mode: 0o700 });
@@ -236,12 +248,17 @@ export async function openEmbedded(
   }
   // Before the lock: where other processes could not reach an owner, none is made.
   socketNeedsDescriptor(folder);
-  const lockFile = `${folder}.lock`;
   const socketPath = ownerSocketPath(folder);
   const deadline = Date.now() + FOREIGN_WAIT_MS;
   for (;;) {
+    refuseWithoutOwner();
     const lock = tryLock(lockFile);
-    if ("unlock" in lock) return becomeOwner(target, lock.unlock, logger);
+    if ("unlock" in lock) {
+      if (!options.clientOnly) return becomeOwner(target, lock.unlock, logger);
+      // The owner left between the look and the lock.
+      lock.unlock();
+      throw new NoEmbeddedOwnerError(folder);
+    }
     const client = await connectToOwner(target, lock.holder, options);
     if (client) return client;
     if (Date.now() > deadline) {

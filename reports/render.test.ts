@@ -12,6 +12,7 @@ import { syntheticTimeline, syntheticTimelines } from "../test-support/chart-fix
 import { escapeMarkdown } from "./escape.js";
 import { renderEmail, rendererFor, renderHtmlReport, renderMarkdownReport } from "./render.js";
 import { buildTask, hostileName, largeAnalysis, sampleAnalysis } from "../test-support/report-fixtures.js";
+import { taskKeyString } from "../common/task-key.js";
 
 function parseMarkdown(markdown: string): Root {
   return unified().use(remarkParse).use(remarkGfm).parse(markdown);
@@ -67,7 +68,7 @@ describe("HTML report", () => {
   });
 
   it("groups tasks by pipeline, worst pipeline first", () => {
-    const groups = [...html.matchAll(/<tr class="group"><th colspan="9">([^<]+) <small>/g)].map((m) => m[1]);
+    const groups = [...html.matchAll(/<tr class="group"><th colspan="10">([^<]+) <small>/g)].map((m) => m[1]);
     expect(groups).toEqual(["etl_daily", "reporting", "nightly-ml"]);
   });
 
@@ -104,7 +105,7 @@ describe("HTML report with timelines", () => {
   const timelines = syntheticTimelines(document);
   // The hostile task's timeline names a hostile endpoint too.
   const hostile = document.tasks.find((task) => task.task === hostileName)!;
-  const hostileKey = `${hostile.orchestrator}/${hostile.pipeline}/${hostile.task}`;
+  const hostileKey = taskKeyString(hostile);
   timelines.set(hostileKey, [
     syntheticTimeline(hostile, {
       durationSeconds: 90,

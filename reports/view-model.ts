@@ -3,7 +3,11 @@
  * in, numbers and strings out. Templates only place what is computed here and format it with helpers.
  */
 import { MONTH_DAYS } from "../analyzer/recommend.js";
-import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
+import {
+  type AnalysisDocument,
+  backtestShowsOomRisk,
+  type TaskAnalysis,
+} from "../common/analysis-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import {
   type AcrossRunsView,
@@ -13,6 +17,7 @@ import {
   type TimelinesView,
   timelinesChart,
 } from "./charts.js";
+import { backtestSentenceOf } from "./backtest-table.js";
 import { isWebUrl } from "./escape.js";
 import { formatDuration } from "./format.js";
 import {
@@ -120,6 +125,10 @@ export interface TaskView {
   /** Email bar cells: CPU p95 and memory peak as a share of the request (100 when over it). */
   cpuUsage: UsageBar;
   memoryUsage: UsageBar;
+  /** What the recommendation would have done to the task's runs (reports/backtest-table.ts); null without a backtest. */
+  backtestSentence: string | null;
+  /** The backtest shows OOM risk (a run over memory, or the newest runs over the risk target). */
+  backtestRisk: boolean;
   /** Slower runs' diagnoses (the latest and the slowest run; analysis document `diagnosis`), for the HTML report. */
   slowRuns: Array<{
     which: "latest" | "slowest";
@@ -154,6 +163,8 @@ export interface ReportView {
   pipelines: PipelineView[];
   /** Tasks in report order (the first `maxTasks` for the compact formats). */
   ranked: TaskView[];
+  /** The ranked tasks with a backtest: what each recommendation would have done to past runs. */
+  backtests: TaskView[];
   /** Tasks left out of `ranked` by `maxTasks`. */
   omitted: number;
   regressions: Array<{ task: TaskView; regression: NonNullable<TaskAnalysis["regressions"]>[number] }>;
@@ -397,6 +408,8 @@ function taskViewOf(
     severityColor: severityColors[task.recommendation.severity],
     cpuUsage: usageBar(task.cpu.p95, task.cpu.requestCores),
     memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
+    backtestSentence: task.backtest ? backtestSentenceOf(task.backtest) : null,
+    backtestRisk: backtestShowsOomRisk(task),
     slowRuns: (
       [
         ["latest", task.diagnosis?.latest],
@@ -453,6 +466,7 @@ export function buildReportView(
       tasks: group.tasks.map(viewOf),
     })),
     ranked: shown.map(viewOf),
+    backtests: shown.map(viewOf).filter((view) => view.backtestSentence !== null),
     omitted: sorted.length - shown.length,
     regressions: regressions.map(({ task, regression }) => ({ task: viewOf(task), regression })),
     omittedRegressions: allRegressions.length - regressions.length,

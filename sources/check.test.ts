@@ -84,6 +84,54 @@ describe("checkRequests", () => {
     expect(checkRequests(scan, document, options, "critical").failed).toBe(true);
   });
 
+  it("never proposes a memory cut whose backtest shows OOM risk", async () => {
+    const scan = await scanFiles({ "dags/gate.py": dag });
+    const replay = {
+      cpuCores: 0.5,
+      memoryBytes: GiB,
+      runs: 20,
+      overMemory: 0,
+      reclaimZone: 0,
+      cpuCapped: 0,
+      cappedSeconds: 0,
+      stretchedRuns: 0,
+      maxStretch: 0,
+      coreHoursSaved: 0,
+      gibHoursSaved: 0,
+      usdSaved: null,
+    };
+    const risky = {
+      ...document,
+      tasks: document.tasks.map((task) =>
+        task.task !== "over"
+          ? task
+          : {
+              ...task,
+              backtest: {
+                policy: "rightsize",
+                maxOverMemoryShare: 0.01,
+                inSample: replay,
+                outOfSample: {
+                  ...replay,
+                  memoryBytes: 768 * 1024 ** 2,
+                  trainingRuns: 15,
+                  runs: 5,
+                  overMemory: 1,
+                },
+                meetsTarget: false,
+              },
+            },
+      ),
+    };
+    const memory = checkRequests(scan, risky, options, "warning").items.find(
+      (item) => item.task === "over" && item.resource === "memory",
+    );
+    expect(memory).toMatchObject({ verdict: "ok", severity: "info" });
+    expect(memory?.message).toBe(
+      "memory request 8 GiB kept: the backtest shows OOM risk for a cut (1 of the 5 newest runs would have exceeded the 768 MiB the older runs suggest)",
+    );
+  });
+
   it("fails on critical only when a critical violation exists", async () => {
     const scan = await scanFiles({ "dags/gate.py": dag });
     const withoutUnder = { ...document, tasks: document.tasks.filter((task) => task.task !== "under") };

@@ -4,7 +4,11 @@
  */
 import Table from "cli-table3";
 import { THROTTLED_SHARE } from "../analyzer/classify.js";
-import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
+import {
+  type AnalysisDocument,
+  backtestShowsOomRisk,
+  type TaskAnalysis,
+} from "../common/analysis-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import type { Finding, Resource, ScanResult } from "./findings.js";
 import {
@@ -219,6 +223,10 @@ function judge(
       `CPU throttled in ${Math.round(throttled * 100)} % of periods with a request of ${declaredText}; recommended ${recommended}`,
     );
   }
+  // A cut the task's own runs would not have survived is never proposed (docs/analyzer.md "Backtest").
+  if (resource === "memory" && declared > recommendedValue && backtestShowsOomRisk(analysis)) {
+    return item("ok", "info", `memory request ${declaredText} kept: ${backtestEvidence(analysis)}`);
+  }
   const minimum = resource === "cpu" ? options.minCpuCores : options.minMemoryBytes;
   if (declared > options.overRatio * recommendedValue && declared - recommendedValue >= minimum) {
     const saving = analysis.recommendation.monthlySavingsUsd;
@@ -229,6 +237,24 @@ function judge(
     );
   }
   return item("ok", "info", `${resource} request ${declaredText} fits the recommended ${recommended}`);
+}
+
+/** What the backtest says against a memory cut, in numbers. */
+function backtestEvidence(analysis: TaskAnalysis): string {
+  const { inSample, outOfSample } = analysis.backtest!;
+  const parts = [
+    ...(inSample.overMemory > 0
+      ? [
+          `${inSample.overMemory} of ${inSample.runs} past runs would have exceeded ${describeValue("k8s-memory", inSample.memoryBytes)}`,
+        ]
+      : []),
+    ...(outOfSample && outOfSample.overMemory > 0
+      ? [
+          `${outOfSample.overMemory} of the ${outOfSample.runs} newest runs would have exceeded the ${describeValue("k8s-memory", outOfSample.memoryBytes)} the older runs suggest`,
+        ]
+      : []),
+  ];
+  return `the backtest shows OOM risk for a cut (${parts.join("; ")})`;
 }
 
 /** A table for people. */

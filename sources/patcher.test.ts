@@ -11,6 +11,7 @@ import {
 } from "./patcher.js";
 import { firstSyntaxError, pythonParser } from "./python-syntax.js";
 import { formatLike, parseDeclared, targetValue } from "./quantities.js";
+import { taskKeyString } from "../common/task-key.js";
 
 const sources = () => new Map(Object.entries(fixtureFiles));
 
@@ -318,6 +319,45 @@ with DAG("one_line", default_args={"resources": {"cpus": 0.5, "ram": 1024}}) as 
     ]);
   });
 
+  it("cuts no memory whose backtest shows OOM risk, and still cuts the CPU", async () => {
+    const files = {
+      "dags/risky.py": `from airflow import DAG
+from airflow.operators.bash import BashOperator
+
+with DAG("risky") as dag:
+    BashOperator(task_id="x", bash_command="x", resources={"cpus": 2, "ram": 4096})
+`,
+    };
+    const scan = await scanFiles(files);
+    const task = analysisTask({ pipeline: "risky", task: "x", cpuCores: 0.5, memoryBytes: 1024 ** 3 });
+    const backtest = {
+      policy: "rightsize",
+      maxOverMemoryShare: 0.01,
+      inSample: {
+        cpuCores: 0.5,
+        memoryBytes: 1024 ** 3,
+        runs: 8,
+        overMemory: 1,
+        reclaimZone: 0,
+        cpuCapped: 0,
+        cappedSeconds: 0,
+        stretchedRuns: 0,
+        maxStretch: 0,
+        coreHoursSaved: 0,
+        gibHoursSaved: 0,
+        usdSaved: null,
+      },
+      outOfSample: null,
+      meetsTarget: null,
+    };
+    const plan = planPatches(
+      scan,
+      new Map(Object.entries(files)),
+      usableRecommendations([{ ...task, backtest }]),
+    );
+    expect(plan.files[0]!.after).toContain('resources={"cpus": 0.5, "ram": 4096}');
+  });
+
   it("keeps the shared value for tasks without data and overrides only the tasks with data", async () => {
     const files = {
       "dags/partial.py": `from airflow import DAG
@@ -457,7 +497,7 @@ describe("patch properties over random recommendations", () => {
           for (const finding of rescanned.findings) {
             if (finding.dynamic || finding.kind !== "request") continue;
             for (const task of finding.tasks) {
-              const analysis = recommendations.get(`${finding.orchestrator}/${finding.pipeline}/${task}`);
+              const analysis = recommendations.get(taskKeyString({ ...finding, task }));
               if (!analysis) continue;
               const { cpuCores, memoryBytes } = analysis.recommendation;
               const written = formatLike(

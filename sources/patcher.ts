@@ -11,7 +11,7 @@
  * no request). Limits are never lowered: a limit is a safety net the owner chose.
  */
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
-import type { TaskAnalysis } from "../common/analysis-document.js";
+import { backtestShowsOomRisk, type TaskAnalysis } from "../common/analysis-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import { taskKeywordOfPattern, yamlTaskKeywordOfPattern } from "./declaration-patterns.js";
 import type { Finding, Pattern, RequestKind, Resource, ScanResult, TaskSite } from "./findings.js";
@@ -100,7 +100,17 @@ function wantedFor(
             other.literal !== null &&
             other.value !== null,
         );
-  return wantedForTarget(finding, analysis?.recommendation ?? null, request);
+  const wanted = wantedForTarget(finding, analysis?.recommendation ?? null, request);
+  // A memory cut the task's own runs would not have survived is never proposed (docs/analyzer.md "Backtest").
+  if (
+    analysis &&
+    finding.resource === "memory" &&
+    wanted.value < finding.value! &&
+    backtestShowsOomRisk(analysis)
+  ) {
+    return { text: finding.literal!.text, value: finding.value! };
+  }
+  return wanted;
 }
 
 /**

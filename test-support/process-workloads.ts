@@ -13,6 +13,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CLOCK_TICKS_PER_SECOND } from "../collector/procfs/procfs-parse.js";
+import { procStatFields } from "../common/process-alive.js";
 
 /** Debian's interpreter: python3-celery, -redis and -setproctitle are installed for it. */
 export const python = "/usr/bin/python3";
@@ -168,15 +169,9 @@ export function relativeError(measured: number, reference: number): number {
 
 /** A process's user + system CPU now, seconds, from /proc/PID/stat (null once it is gone). */
 export function procCpuSeconds(pid: number): number | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return null;
-  }
-  // Fields after the comm's closing parenthesis: utime and stime are the 14th and 15th of the line.
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  const fields = procStatFields(pid);
+  // utime and stime are fields 14 and 15.
+  return fields === null ? null : (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** A process's resident set now, bytes, from /proc/PID/status VmRSS (null once it is gone). */

@@ -258,6 +258,45 @@ export function expectCounts(
   expect.soft(seen, message).toEqual(expected);
 }
 
+/**
+ * The checks both `collect` and `run` make after the task's CPU and process counts: each command's CPU the
+ * shape names, and the tree's peak RSS where it names one.
+ */
+export function expectCommandCpuAndMemory(
+  context: { shape: string; engine: string },
+  shape: Pick<TruthShape, "commandCpu" | "memory">,
+  stored: { commands: Map<string, StoredCommand>; peakRss: number | null },
+  workload: WorkloadReport,
+  launcher: LauncherReport | null,
+): void {
+  const perCommand = JSON.stringify(
+    Object.fromEntries([...stored.commands].map(([name, row]) => [name, Number(row.cpu.toFixed(3))])),
+  );
+  for (const [command, { reference, source }] of Object.entries(shape.commandCpu ?? {})) {
+    expectWithin({
+      ...context,
+      what: `CPU of the ${command} processes (sum of execution_processes.cpu_seconds)`,
+      stored: stored.commands.get(command)?.cpu ?? null,
+      reference: reference(workload),
+      source,
+      tolerance: TOLERANCE.commandCpu,
+      unit: "s",
+      note: `stored per command: ${perCommand}`,
+    });
+  }
+  if (shape.memory) {
+    expectWithin({
+      ...context,
+      what: "peak tree RSS (max rss_bytes)",
+      stored: stored.peakRss,
+      reference: shape.memory.reference(workload, launcher),
+      source: shape.memory.source,
+      tolerance: TOLERANCE.memory,
+      unit: "MiB",
+    });
+  }
+}
+
 /** The root's own CPU plus its direct children's of `commands` (their whole subtrees, from wait4). */
 function rootAnd(report: WorkloadReport, ...commands: string[]): number {
   return commands.reduce(

@@ -14,6 +14,7 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   collect: () => import("./collect.js"),
   run: () => import("./run.js"),
   analyze: () => import("./analyze.js"),
+  backtest: () => import("./backtest.js"),
   worker: () => import("./worker.js"),
   schedule: () => import("./schedule.js"),
   report: () => import("./report.js"),

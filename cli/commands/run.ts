@@ -79,7 +79,7 @@ Examples:
       // The command starts at once; the database (an embedded one takes seconds) opens meanwhile. Whatever
       // happens to rightsize's own storage (no spool folder, no database), the command still runs and its
       // exit code is the one returned: rightsize only watches.
-      const database = openCollectorDatabase(runtime);
+      const database = openCollectorDatabase(runtime, { clientOnly: true });
       database.catch((error) =>
         logger.error(
           { err: describeError(error) },

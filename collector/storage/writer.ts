@@ -13,7 +13,7 @@
  * (writer-set-aside.ts), and the id and try an execution is stored under (writer-identity.ts).
  */
 
-import { coerceError, describeError } from "../../common/errors.js";
+import { coerceError, describeError, NoEmbeddedOwnerError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { DatabaseHandle, Db } from "../../db/client.js";
 import { openDatabase } from "../../db/client.js";
@@ -95,6 +95,11 @@ export interface WriterOptions {
   spoolSync?: SpoolSync;
   /** See {@link STALL_TIMEOUT_MS}. @defaultValue STALL_TIMEOUT_MS */
   stallTimeoutMs?: number;
+  /**
+   * Reach an embedded database only through its live owner, never as the owner (`run`): without one,
+   * batches wait in the spool, as designed, for the next owner or reader. @defaultValue false
+   */
+  clientOnly?: boolean;
 }
 
 /** Retry backoff: first retry after 250 ms, doubling, capped at 5 s (chosen values). */
@@ -170,6 +175,8 @@ class Writer implements SampleWriter {
   private readonly identities: ExecutionIdentities;
   private databaseUp = false;
   private lastError: string | null = null;
+  /** The database is embedded and no process owns it: spooling is the plan, not a fault. */
+  private ownerless = false;
 
   constructor(options: WriterOptions) {
     this.options = options;
@@ -241,7 +248,7 @@ class Writer implements SampleWriter {
       this.logger.error({ err: describeError(error) }, "cannot seal the spool");
     }
     if (this.spool.hasRecords()) {
-      this.logger.warn(
+      this.logger[this.ownerless ? "info" : "warn"](
         { spoolDir: this.options.spoolDir, bytes: this.spool.bytes },
         "closing with batches still in the spool: the next writer replays them",
       );
@@ -401,6 +408,7 @@ class Writer implements SampleWriter {
       this.handle = await openDatabase(this.options.databaseUrl, {
         connectTimeoutSeconds: CONNECT_TIMEOUT_SECONDS,
         maxConnections: 2,
+        clientOnly: this.options.clientOnly,
       });
       this.knownDays.clear();
     }
@@ -468,6 +476,7 @@ class Writer implements SampleWriter {
     }
     this.databaseUp = true;
     this.lastError = null;
+    this.ownerless = false;
     this.backoffMs = 0;
     this.retryAt = 0;
     this.lastWriteAtMs = Date.now();
@@ -477,8 +486,9 @@ class Writer implements SampleWriter {
     const error = coerceError(thrown);
     const message = describeError(error);
     const connection = isConnectionError(error);
+    this.ownerless = error instanceof NoEmbeddedOwnerError;
     if (this.databaseUp || this.lastError === null) {
-      this.logger.warn(
+      this.logger[this.ownerless ? "info" : "warn"](
         { err: message, spoolDir: this.options.spoolDir },
         connection
           ? "database unreachable: spooling batches to disk"

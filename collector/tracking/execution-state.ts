@@ -1,7 +1,13 @@
 /**
  * What the collector keeps about each followed execution and each process of its tree, between ticks.
- * Plain data only: the modules that read /proc (process-tree.ts, thread-waits.ts, discovery.ts) update
- * it, sample-math.ts computes from it, rows.ts maps it to table rows, and the Sampler coordinates.
+ * Plain data: the modules that read /proc (process-tree.ts, thread-waits.ts, discovery.ts) update it,
+ * sample-math.ts computes from it, rows.ts maps it to table rows, and the Sampler coordinates.
+ *
+ * Who writes what: the tree (process-tree.ts) owns `processes` and the root's settlement fields
+ * (`carry`, `rootChain`, `rootLastTicks`, `rootFinalTicks`, `outsideParents`); discovery.ts the
+ * attribution it refines and the pod; the Sampler the rest. What three of them see happen, processes
+ * starting and leaving, changes the state only through the functions at the end of this file, so a
+ * start is counted once and a departure written once.
  */
 import type { NewExecution } from "../../db/queries/executions.js";
 import type { Attribution } from "../attribution/attribution.js";
@@ -104,7 +110,7 @@ export interface ExecutionState {
   rootPid: number;
   rootStartTicks: number;
   processes: Map<number, ProcessRecord>;
-  /** Exited processes whose final row is still to be written. */
+  /** Exited processes whose final row is still to be written (noteDeparted, takeDeparted). */
   departed: ProcessRecord[];
   cgroup: TaskCgroup | null;
   /** The Kubernetes pod the root runs in (its cgroup names it); null outside pods. */
@@ -131,7 +137,9 @@ export interface ExecutionState {
   endpoints: Map<string, number>;
   /** Network namespace link when the task has its own; else null (bytes unknown). */
   ownNetns: string | null;
+  /** Processes started since the last sample (countStarts, takeStarts). */
   startedThisTick: number;
+  /** A process started or left this tick (countStarts, noteDeparted). */
   churnThisTick: boolean;
   /** Last time a child was seen starting or leaving. */
   lastChurnMs: number;
@@ -162,4 +170,47 @@ export interface ExecutionState {
   uid: number | null;
   /** The tree's own CPU sum beside an exact reference (cpu-self-check.ts). */
   cpuCheck: CpuCheckState;
+}
+
+/**
+ * `count` processes started in the tree. `now` when they were seen starting (the tree churns: its
+ * children are polled more often); null when they were found already running or only inferred.
+ */
+export function countStarts(execution: ExecutionState, count: number, now: number | null): void {
+  execution.startedThisTick += count;
+  if (now !== null) noteChurn(execution, now);
+}
+
+/** The starts since the last sample; the next sample counts from zero. */
+export function takeStarts(execution: ExecutionState): number {
+  const started = execution.startedThisTick;
+  execution.startedThisTick = 0;
+  execution.churnThisTick = false;
+  return started;
+}
+
+/**
+ * A process left the tree, or its accounting record told of one no reading saw: its final row is to be
+ * written, once however many paths report it.
+ */
+export function noteDeparted(execution: ExecutionState, record: ProcessRecord, now: number): void {
+  rewriteDeparted(execution, record);
+  noteChurn(execution, now);
+}
+
+/** A departed process's row is to be written again: its final CPU was settled after it left. */
+export function rewriteDeparted(execution: ExecutionState, record: ProcessRecord): void {
+  if (!execution.departed.includes(record)) execution.departed.push(record);
+}
+
+/** The departed processes whose rows are to be written now; the list starts empty again. */
+export function takeDeparted(execution: ExecutionState): ProcessRecord[] {
+  const departed = execution.departed;
+  execution.departed = [];
+  return departed;
+}
+
+function noteChurn(execution: ExecutionState, now: number): void {
+  execution.churnThisTick = true;
+  execution.lastChurnMs = now;
 }

@@ -6,7 +6,7 @@
  */
 import type { AcctRecord } from "../procfs/acct-format.js";
 import { CLOCK_TICKS_PER_SECOND } from "../procfs/procfs-parse.js";
-import type { ExecutionState, ProcessRecord } from "./execution-state.js";
+import { countStarts, type ExecutionState, noteDeparted, type ProcessRecord } from "./execution-state.js";
 import { attributeExits, type KnownProcess, splitTickCpu } from "./exit-accounting.js";
 import { usedSinceReading } from "./sample-math.js";
 
@@ -129,11 +129,9 @@ export class ExitLedger {
         recentOwnTicks: 0,
       };
       // Its CPU reaches the tree through the parent that reaps it (cutime), so nothing is carried.
-      execution.departed.push(unseen);
       this.recordedExits.set(record.pid, { startTicks, tick: this.tick });
-      execution.startedThisTick++;
-      execution.churnThisTick = true;
-      execution.lastChurnMs = now;
+      countStarts(execution, 1, now);
+      noteDeparted(execution, unseen, now);
     }
   }
 }

@@ -14,7 +14,15 @@ import {
   parseSchedstat,
   parseStat,
 } from "../procfs/procfs-parse.js";
-import type { ExecutionState, OutsideParent, ProcessRecord, ScheduleMark } from "./execution-state.js";
+import {
+  countStarts,
+  type ExecutionState,
+  noteDeparted,
+  type OutsideParent,
+  type ProcessRecord,
+  rewriteDeparted,
+  type ScheduleMark,
+} from "./execution-state.js";
 import { START_SLACK_MS } from "./exit-accounting.js";
 import {
   type Departure,
@@ -260,7 +268,7 @@ export class ProcessTree {
       const stat = this.readStat(pid);
       if (!stat || (this.credits && (stat.state === "Z" || this.exitRecorded(stat)))) continue;
       this.adopt(execution, stat, now);
-      execution.startedThisTick++;
+      countStarts(execution, 1, null);
       this.adoptedSinceTick++;
     }
   }
@@ -353,9 +361,7 @@ export class ProcessTree {
     this.readProcessIo(child);
     execution.processes.set(stat.pid, child);
     this.owner.set(stat.pid, execution.id);
-    execution.startedThisTick++;
-    execution.churnThisTick = true;
-    execution.lastChurnMs = now;
+    countStarts(execution, 1, now);
     this.adoptedSinceTick++;
     return true;
   }
@@ -383,14 +389,12 @@ export class ProcessTree {
     record.dirty = false;
     this.owner.delete(record.pid);
     this.reader.forgetPrefix(`${this.procRoot}/${record.pid}/`);
-    execution.churnThisTick = true;
-    execution.lastChurnMs = this.now();
     if (record.pid === execution.rootPid) {
       execution.rootLastSeenMs = record.lastSeenMs;
       execution.rootLastTicks = record.ownTicks + record.childTicks;
     }
     execution.processes.delete(record.pid);
-    execution.departed.push(record);
+    noteDeparted(execution, record, this.now());
   }
 
   /**
@@ -417,7 +421,7 @@ export class ProcessTree {
     )) {
       const record = chain.find((member) => member.pid === pid)!;
       record.ownTicks = own;
-      if (!execution.departed.includes(record)) execution.departed.push(record);
+      rewriteDeparted(execution, record);
     }
     return missed;
   }

@@ -46,7 +46,7 @@ import {
 } from "../procfs/procfs-parse.js";
 import * as selfCheck from "./cpu-self-check.js";
 import { Discovery, refineFromDescendants } from "./discovery.js";
-import type { ExecutionState } from "./execution-state.js";
+import { countStarts, type ExecutionState, takeDeparted, takeStarts } from "./execution-state.js";
 import { creditTickCpu, ExitLedger } from "./exit-ledger.js";
 import { ProcessTree } from "./process-tree.js";
 import { executionRow, processRow } from "./rows.js";
@@ -277,8 +277,7 @@ export class Sampler {
     this.tree.release(execution);
     const rows: NewProcess[] = [];
     for (const record of execution.processes.values()) rows.push(this.processRow(execution, record));
-    for (const record of execution.departed) rows.push(this.processRow(execution, record));
-    execution.departed = [];
+    for (const record of takeDeparted(execution)) rows.push(this.processRow(execution, record));
     execution.cpuCheck.processesSeen += rows.length;
     this.options.sink.processes(rows);
     this.options.sink.execution(executionRow(execution, this.options.hostId));
@@ -454,12 +453,11 @@ export class Sampler {
             processRows.push(this.processRow(execution, record));
           }
         }
-        for (const record of execution.departed) {
+        for (const record of takeDeparted(execution)) {
           execution.cpuCheck.processesSeen++;
           processRows.push(this.processRow(execution, record));
           this.ledger.remember(execution.id, record, this.ticks);
         }
-        execution.departed = [];
       } catch (error) {
         this.options.logger.error({ err: error, execution: execution.id }, "measuring failed; tick skipped");
       }
@@ -583,7 +581,7 @@ export class Sampler {
       if (root.stat.startTicks < execution.rootStartTicks) continue;
       if (root.stat.ppid !== 1 && !this.ancestorsOf(execution.rootPid).has(root.stat.ppid)) continue;
       this.tree.adopt(execution, root.stat, this.now());
-      execution.startedThisTick++;
+      countStarts(execution, 1, null);
       this.options.logger.info(
         { execution: execution.id, pid: root.pid },
         "a process outside the task's tree with its attribution joined it",
@@ -626,10 +624,9 @@ export class Sampler {
       otherAllocations,
       churningTrees: churning.length,
     });
-    if (unseen > 0) churning[0]!.startedThisTick += unseen;
+    if (unseen > 0) countStarts(churning[0]!, unseen, null);
   }
 
-  /** Reads the tree's counters and thread waits, and computes its sample from the previous reading. */
   /** One execution's sample of this tick: what the files say now, then the arithmetic against the last. */
   private measure(execution: ExecutionState, now: number, host: HostReading): NewSample | null {
     const previous = execution.previous;
@@ -641,9 +638,7 @@ export class Sampler {
       execution.settledTicks,
       reading.current.counters,
     );
-    const started = execution.startedThisTick;
-    execution.startedThisTick = 0;
-    execution.churnThisTick = false;
+    const started = takeStarts(execution);
     if (!previous) {
       execution.previous = reading.current;
       // CPU before the first reading is not in any sample: the split starts from here too.
