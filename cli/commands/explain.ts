@@ -89,7 +89,7 @@ Fewer than 5 comparable runs: the answer says so. Exit 1 when the task or the ru
 Examples:
   rightsize explain airflow/etl_daily/load_orders
   rightsize explain airflow/etl_daily/load_orders --slowest --format md >> "$GITHUB_STEP_SUMMARY"
-  rightsize explain prefect/etl/nightly/__flow__ --run 3f0c…  --format json`,
+  rightsize explain prefect/etl/nightly/__flow__ --run 3f0c… --format json`,
     )
     .action(async (task: string, options: ExplainOptions, command: Command) => {
       const key = parseKey(task);
