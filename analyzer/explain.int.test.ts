@@ -14,7 +14,9 @@ import { runCli } from "../test-support/cli.js";
 import { engines, type TestDatabase } from "../test-support/databases.js";
 import {
   burnerTask,
+  endpointTask,
   farTask,
+  seedSlowEndpoint,
   seedSlowedRun,
   SLOW_SECONDS,
   slowedTask,
@@ -62,6 +64,20 @@ describe.each(engines)("explain on $name", ({ name, create }) => {
     expect(disk.sentences[0]).toMatch(
       new RegExp(`^${taskKeyString(writerTask)} \\(run manual__purge\\) overlapped 6m 00s on the same host`),
     );
+  });
+
+  it("names the remote endpoint a run waited on far longer than usual", async () => {
+    await seedSlowEndpoint(database.handle.db, windowEnd);
+    const explanation = await explainRun(database.handle.db, endpointTask, { latest: true }, window);
+    const diagnosis = explanation!.diagnosis;
+    expect(diagnosis.verdict).toBe("slower");
+    expect(diagnosis.mainCause).toBe("networkWait");
+    expect(diagnosis.mainEndpoint).toBe("rates.example.com:443");
+    expect(diagnosis.sentences[1]).toMatch(
+      /^Where the difference went: \+2m \d\ds waiting on rates\.example\.com:443/,
+    );
+    // No CPU or disk wait beyond the baseline: no neighbour is looked for.
+    expect(explanation!.neighbours).toEqual([]);
   });
 
   it("--slowest and --run name the same run; an unknown run is undefined; a usual run has no neighbours", async () => {

@@ -42,6 +42,8 @@ interface Tick {
   idle: number;
   read: number;
   write: number;
+  /** Blocked on a socket. @defaultValue 0 */
+  netWait?: number;
 }
 
 async function writeExecution(
@@ -53,6 +55,7 @@ async function writeExecution(
   seconds: number,
   tickOf: (tick: number) => Tick,
   command: string,
+  endpoints: Array<{ endpoint: string; waitSeconds: number }> | null = null,
 ): Promise<string> {
   const id = uuidOf(`${key.pipeline}/${key.task}/${run}/${host}`);
   const endedAt = new Date(startedAt.getTime() + seconds * 1000);
@@ -67,13 +70,15 @@ async function writeExecution(
     endedAt,
     exitCode: 0,
     status: "succeeded",
+    endpoints,
   });
   const rows: NewSample[] = [];
   let cumulative = 0;
   for (let tick = 0; tick < seconds; tick++) {
     const shape = tickOf(tick);
     cumulative += shape.cores;
-    const waits = shape.onCpu + shape.cpuWait + shape.diskWait + shape.idle;
+    const netWait = shape.netWait ?? 0;
+    const waits = shape.onCpu + shape.cpuWait + shape.diskWait + netWait + shape.idle;
     rows.push({
       executionId: id,
       ts: new Date(startedAt.getTime() + (tick + 1) * 1000),
@@ -86,13 +91,13 @@ async function writeExecution(
       onCpuSeconds: shape.onCpu,
       cpuWaitSeconds: shape.cpuWait,
       diskWaitSeconds: shape.diskWait,
-      netWaitSeconds: 0,
+      netWaitSeconds: netWait,
       childWaitSeconds: 0,
       idleSeconds: shape.idle,
       wallOnCpuSeconds: shape.onCpu / waits,
       wallCpuWaitSeconds: shape.cpuWait / waits,
       wallDiskWaitSeconds: shape.diskWait / waits,
-      wallNetWaitSeconds: 0,
+      wallNetWaitSeconds: netWait / waits,
       wallChildWaitSeconds: 0,
       wallIdleSeconds: shape.idle / waits,
       threads: 1,
@@ -205,4 +210,57 @@ export async function seedSlowedRun(
     "rsync",
   );
   return { slowedRunId: "scheduled__today", slowedExecutionId };
+}
+
+export const endpointTask: TaskKey = { orchestrator: "airflow", pipeline: "etl_daily", task: "fetch_rates" };
+
+/**
+ * A task that waits a little on two endpoints every run, whose latest run waits ten times as long on one
+ * of them (`rates.example.com:443`) and takes three times as long.
+ */
+export async function seedSlowEndpoint(db: Db, windowEnd: Date): Promise<void> {
+  await upsertHost(db, { id: "worker-1", hostname: "worker-1", cores: 4 });
+  const tick =
+    (netWait: number) =>
+    (index: number): Tick => ({
+      cores: 0.3 + wobble(index),
+      onCpu: 0.3,
+      cpuWait: 0,
+      diskWait: 0,
+      netWait,
+      idle: 0.7 - netWait,
+      read: 0,
+      write: 0,
+    });
+  for (let day = USUAL_RUNS; day >= 1; day--) {
+    const seconds = 100 + day;
+    await writeExecution(
+      db,
+      endpointTask,
+      `scheduled__day-${day}`,
+      "worker-1",
+      new Date(windowEnd.getTime() - day * 86_400_000 - 7_200_000),
+      seconds,
+      tick(0.3),
+      "python",
+      [
+        { endpoint: "rates.example.com:443", waitSeconds: seconds * 0.15 },
+        { endpoint: "db.internal:5432", waitSeconds: seconds * 0.15 },
+      ],
+    );
+  }
+  await writeExecution(
+    db,
+    endpointTask,
+    "scheduled__today",
+    "worker-1",
+    new Date(windowEnd.getTime() - 7_200_000),
+    300,
+    tick(0.69),
+    "python",
+    [
+      { endpoint: "rates.example.com:443", waitSeconds: 300 * 0.62 },
+      { endpoint: "db.internal:5432", waitSeconds: 300 * 0.07 },
+    ],
+  );
 }
