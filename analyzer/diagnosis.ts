@@ -425,16 +425,15 @@ function sentencesOf(diagnosis: RunDiagnosis): string[] {
   const memory = diagnosis.memory;
   if (memory.peakBytes !== null && memory.baselinePeakBytes !== null && memory.baselinePeakBytes > 0) {
     const ratio = memory.peakBytes / memory.baselinePeakBytes;
-    if (ratio >= VOLUME_FACTOR || memory.limitBytes !== null) {
-      const limit =
-        memory.limitBytes !== null && memory.limitBytes > 0
-          ? `; limit ${formatBytes(memory.limitBytes)} (${Math.round((memory.peakBytes / memory.limitBytes) * 100)} % used)`
-          : "";
-      if (ratio >= VOLUME_FACTOR || limit)
-        sentences.push(
-          `Memory peak ${formatBytes(memory.peakBytes)} against a median of ${formatBytes(memory.baselinePeakBytes)} (${ratioText(ratio)})${limit}.`,
-        );
-    }
+    const limit =
+      memory.limitBytes !== null && memory.limitBytes > 0
+        ? `; limit ${formatBytes(memory.limitBytes)} (${Math.round((memory.peakBytes / memory.limitBytes) * 100)} % used)`
+        : "";
+    // Named when the peak moved, or whenever a limit is known: how close the run came to it matters.
+    if (ratio >= VOLUME_FACTOR || limit)
+      sentences.push(
+        `Memory peak ${formatBytes(memory.peakBytes)} against a median of ${formatBytes(memory.baselinePeakBytes)} (${ratioText(ratio)})${limit}.`,
+      );
   }
   if (memory.oomKills > 0)
     sentences.push(`${memory.oomKills} OOM kill${memory.oomKills === 1 ? "" : "s"} in this run.`);
