@@ -1,5 +1,5 @@
 /** Percentiles over small per-run series (one value per run), with simple-statistics. Pure. */
-import { max as maxOf, median as medianOf, quantile } from "simple-statistics";
+import { max as maxOf, median as medianOf, quantile, sampleCorrelation } from "simple-statistics";
 
 /** The `p`-quantile (0..1) of the finite values; 0 for an empty series, so a task with no data reads 0. */
 export function percentileOf(values: ReadonlyArray<number | null>, p: number): number {
@@ -18,6 +18,46 @@ export function sum(values: ReadonlyArray<number | null>): number {
   let total = 0;
   for (const value of values) if (value !== null && Number.isFinite(value)) total += value;
   return total;
+}
+
+/** Values this many scaled MADs above their median are outliers. */
+const MAD_THRESHOLD = 2.5;
+/**
+ * 1.4826 makes the MAD estimate the standard deviation of normal data; 2.5 is the "moderately
+ * conservative" cut of Leys et al., "Detecting outliers: Do not use standard deviation around the mean,
+ * use absolute deviation around the median", J. Exp. Soc. Psychol. 49(4), 2013.
+ */
+const MAD_SCALE = 1.4826;
+
+/**
+ * The value above which one of `values` is a regression: median + 2.5 × 1.4826 × MAD, and at least
+ * `minimumRise` (a fraction) above the median, since identical values have a MAD of 0 and a second more
+ * must not read as a regression. Null for fewer than 4 values (a median of three says little).
+ */
+export function regressionThreshold(values: ReadonlyArray<number>, minimumRise: number): number | null {
+  if (values.length < 4) return null;
+  const middle = medianOf([...values]);
+  const mad = medianOf(values.map((value) => Math.abs(value - middle)));
+  return Math.max(middle + MAD_THRESHOLD * MAD_SCALE * mad, middle * (1 + minimumRise));
+}
+
+/** Pearson's r, or null when either series is constant (its standard deviation is 0) or too short. */
+export function correlationOrNull(x: ReadonlyArray<number>, y: ReadonlyArray<number>): number | null {
+  if (x.length < 2 || x.length !== y.length) return null;
+  const constant = (values: ReadonlyArray<number>) => values.every((value) => value === values[0]);
+  if (constant(x) || constant(y)) return null;
+  const r = sampleCorrelation([...x], [...y]);
+  return Number.isFinite(r) ? Math.max(-1, Math.min(1, r)) : null;
+}
+
+/**
+ * How strong the evidence of a correlation is, by |r| in the bands of Evans, "Straightforward statistics
+ * for the behavioral sciences" (1996): 0.6 strong, 0.4 moderate, 0.2 weak, else none.
+ */
+export type EvidenceStrength = "strong" | "moderate" | "weak" | "none";
+export function correlationStrength(correlation: number): EvidenceStrength {
+  const size = Math.abs(correlation);
+  return size >= 0.6 ? "strong" : size >= 0.4 ? "moderate" : size >= 0.2 ? "weak" : "none";
 }
 
 /** A fraction as a whole percentage for sentences: 0.712 → "71 %". */

@@ -25,6 +25,7 @@ import {
   percentText,
   sum,
 } from "./statistics.js";
+import { taskDiagnosisOf } from "./task-diagnosis.js";
 
 /** Charts show this many latest runs. */
 export const RECENT_RUNS_SHOWN = 20;
@@ -327,6 +328,7 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     endpoints: totals.endpoints,
     regressions: findRegressions(figures),
     backtest,
+    diagnosis: taskDiagnosisOf(runs),
     recentRuns: recentRunsOf(runs),
     ...(effective
       ? { effectiveRequest: { ...effective, ...(notApplied.length > 0 ? { notApplied } : {}) } }

@@ -67,6 +67,37 @@ export type Orchestrator = (typeof orchestrators)[number];
 
 const requestSource = z.enum(requestSources).nullable();
 
+/** extension: one run's diagnosis against the task's comparable runs (docs/analyzer.md "Diagnosis"). */
+export const diagnosisVerdicts = ["not-enough-runs", "slower", "faster", "usual"] as const;
+const runDiagnosisSchema = z.object({
+  executionId: z.string(),
+  runId: z.string(),
+  tryNumber: z.number().int(),
+  startedAt: z.string(),
+  durationSeconds: num,
+  verdict: z.enum(diagnosisVerdicts),
+  comparableRuns: z.number().int().nonnegative(),
+  /** The median run's duration; null with too few comparable runs. */
+  baselineSeconds: nullableNum,
+  deltaSeconds: finite,
+  /** Where most of the difference went when the run was slower: cpu, cpuWait, diskWait, networkWait, childWait, idle. */
+  mainCause: z.string().nullable(),
+  mainEndpoint: z.string().nullable(),
+  /** The main cause as a phrase with its seconds: "+24m 00s blocked on disk". */
+  mainCauseText: z.string().nullable(),
+  /** The duration difference by state (and endpoint); they add up to deltaSeconds. */
+  components: z.array(
+    z.object({
+      state: z.string(),
+      endpoint: z.string().nullable().optional(),
+      runSeconds: finite,
+      baselineSeconds: finite,
+      deltaSeconds: finite,
+    }),
+  ),
+  sentences: z.array(z.string()),
+});
+
 const count = z.number().int().nonnegative();
 /** One backtest replay (analyzer/backtest.ts Replay): the sizing replayed and what it would have done. */
 const replaySchema = z.object({
@@ -159,6 +190,25 @@ export const taskAnalysisSchema = z.object({
         change: finite,
       }),
     )
+    .optional(),
+  /**
+   * extension: the latest and the slowest run against the task's comparable runs (`worst` omitted when it
+   * is the latest), and the factor the task's duration follows across runs.
+   */
+  diagnosis: z
+    .object({
+      latest: runDiagnosisSchema,
+      worst: runDiagnosisSchema.optional(),
+      variation: z.object({
+        inconsistent: z.boolean(),
+        p95OverP50: nullableNum,
+        cv: nullableNum,
+        factor: z.string().nullable(),
+        r: finite.nullable(),
+        runs: z.number().int().nonnegative(),
+        sentence: z.string(),
+      }),
+    })
     .optional(),
   /**
    * extension: the recommendation replayed against the task's own runs (analyzer/backtest.ts): in sample

@@ -5,6 +5,7 @@
  * 1,000-task report stays within its size target (BENCHMARKS.md "reports").
  */
 import { REGRESSION_THRESHOLD } from "../analyzer/recommend.js";
+import { regressionThreshold } from "../analyzer/statistics.js";
 import { RECENT_RUNS_SHOWN } from "../analyzer/task-analysis.js";
 import type { TaskAnalysis } from "../common/analysis-document.js";
 import type { RunTimeline, StateSeconds, TimelineBucket } from "../db/queries/timelines.js";
@@ -417,37 +418,15 @@ function panelScale(
   return { top, above: above.join(", ") };
 }
 
-/** Runs whose value lies this many scaled MADs above the window's median are flagged. */
-const madThreshold = 2.5;
-/**
- * 1.4826 makes the MAD estimate the standard deviation of normal data; 2.5 is the "moderately
- * conservative" cut of Leys et al., "Detecting outliers: Do not use standard deviation around the mean,
- * use absolute deviation around the median", J. Exp. Soc. Psychol. 49(4), 2013.
- */
-const madScale = 1.4826;
-/**
- * A run must also be this much above the median: identical runs have a MAD of 0, and a second more must
- * not read as a regression. The analyzer's regression threshold (analyzer/recommend.ts, 30 %).
- */
-const minimumRise = REGRESSION_THRESHOLD;
-
-function median(sorted: number[]): number {
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 /**
  * Which values are regressions: above median + 2.5 × 1.4826 × MAD of all of them, and at least 30 % above
- * the median. Fewer than 4 values flag nothing (a median of three says little).
+ * the median (analyzer/statistics.ts regressionThreshold). Fewer than 4 values flag nothing.
  */
 export function regressionFlags(values: number[]): boolean[] {
-  const known = values.filter(Number.isFinite);
-  if (known.length < 4) return values.map(() => false);
-  const sorted = [...known].sort((a, b) => a - b);
-  const middle = median(sorted);
-  const mad = median(known.map((value) => Math.abs(value - middle)).sort((a, b) => a - b));
-  const threshold = Math.max(middle + madThreshold * madScale * mad, middle * (1 + minimumRise));
-  return values.map((value) => Number.isFinite(value) && value > threshold && value > 0);
+  const threshold = regressionThreshold(values.filter(Number.isFinite), REGRESSION_THRESHOLD);
+  return values.map(
+    (value) => threshold !== null && Number.isFinite(value) && value > threshold && value > 0,
+  );
 }
 
 /** Runs shown across: as many as the analyzer keeps (the last 20). */

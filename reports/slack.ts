@@ -78,6 +78,7 @@ export function slackMessage(
     `${headline.oomRisk} at OOM risk`,
     `${headline.regressions} regressed`,
   ].join(" · ");
+  const causes = new Map(view.regressionCauses.map((entry) => [entry.task.task, entry.cause]));
   const lines = view.ranked.map(({ task }) => {
     const verdict = verdictOf(task);
     const saving = task.recommendation.monthlySavingsUsd;
@@ -91,7 +92,13 @@ export function slackMessage(
       `CPU ${formatCores(task.cpu.requestCores)} → ${formatCores(task.recommendation.cpuCores)}`,
       `memory ${formatBytes(task.memory.requestBytes)} → ${formatBytes(task.recommendation.memoryBytes)}`,
       ...(verdict.oomRisk ? ["OOM risk"] : []),
-      ...(verdict.regressed ? ["regressed"] : []),
+      ...(verdict.regressed
+        ? [
+            causes.has(task)
+              ? `regressed: ${escapeSlack(causes.get(task)!.replace(/[\r\n\u2028\u2029]+/g, " "))}`
+              : "regressed",
+          ]
+        : []),
     ];
     return `• ${slackName(`${task.pipeline} / ${task.task}`)} ${parts.join(" · ")}`;
   });

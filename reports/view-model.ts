@@ -19,6 +19,7 @@ import {
 } from "./charts.js";
 import { backtestSentenceOf } from "./backtest-table.js";
 import { isWebUrl } from "./escape.js";
+import { formatDuration } from "./format.js";
 import {
   compareTasks,
   groupByPipeline,
@@ -128,6 +129,15 @@ export interface TaskView {
   backtestSentence: string | null;
   /** The backtest shows OOM risk (a run over memory, or the newest runs over the risk target). */
   backtestRisk: boolean;
+  /** Slower runs' diagnoses (the latest and the slowest run; analysis document `diagnosis`), for the HTML report. */
+  slowRuns: Array<{
+    which: "latest" | "slowest";
+    runId: string;
+    durationSeconds: number;
+    sentences: string[];
+  }>;
+  /** What the task's duration follows, when it varies (p95/p50 or CV). */
+  variation: string | null;
 }
 
 export interface UsageBar {
@@ -158,6 +168,8 @@ export interface ReportView {
   /** Tasks left out of `ranked` by `maxTasks`. */
   omitted: number;
   regressions: Array<{ task: TaskView; regression: NonNullable<TaskAnalysis["regressions"]>[number] }>;
+  /** One line per regressed task listed: its slower run's main cause (analysis document `diagnosis`). */
+  regressionCauses: Array<{ task: TaskView; runId: string; cause: string }>;
   oomRisks: TaskView[];
   /** Regressions and OOM risks left out by `maxTasks`. */
   omittedRegressions: number;
@@ -400,6 +412,17 @@ function taskViewOf(
     memoryUsage: usageBar(task.memory.peakBytes.max, task.memory.requestBytes),
     backtestSentence: task.backtest ? backtestSentenceOf(task.backtest) : null,
     backtestRisk: backtestShowsOomRisk(task),
+    slowRuns: (
+      [
+        ["latest", task.diagnosis?.latest],
+        ["slowest", task.diagnosis?.worst],
+      ] as const
+    ).flatMap(([which, run]) =>
+      run?.verdict === "slower"
+        ? [{ which, runId: run.runId, durationSeconds: run.durationSeconds, sentences: run.sentences }]
+        : [],
+    ),
+    variation: task.diagnosis?.variation.inconsistent ? task.diagnosis.variation.sentence : null,
   };
 }
 
@@ -449,6 +472,10 @@ export function buildReportView(
     omitted: sorted.length - shown.length,
     regressions: regressions.map(({ task, regression }) => ({ task: viewOf(task), regression })),
     omittedRegressions: allRegressions.length - regressions.length,
+    regressionCauses: regressionCausesOf(regressions.map((entry) => entry.task)).map((entry) => ({
+      ...entry,
+      task: viewOf(entry.task),
+    })),
     oomRisks: oomRisks.map(viewOf),
     omittedOomRisks: allOomRisks.length - oomRisks.length,
     notApplied: sorted
@@ -465,4 +492,28 @@ export function buildReportView(
     savingsAssumption: savingsAssumptionOf(document),
     emptyReason: document.tasks.length === 0 ? (document.emptyReason ?? null) : null,
   };
+}
+
+/**
+ * The main cause of each regressed task's slower run, once per task: its latest run when that one was
+ * slower than usual, else its slowest run, and only where the diagnosis named a cause.
+ */
+function regressionCausesOf(
+  tasks: TaskAnalysis[],
+): Array<{ task: TaskAnalysis; runId: string; cause: string }> {
+  return [...new Set(tasks)].flatMap((task) => {
+    const run = [task.diagnosis?.latest, task.diagnosis?.worst].find(
+      (item) => item?.verdict === "slower" && item.mainCauseText,
+    );
+    if (!run) return [];
+    const baseline =
+      run.baselineSeconds === null ? "" : ` against the median run's ${formatDuration(run.baselineSeconds)}`;
+    return [
+      {
+        task,
+        runId: run.runId,
+        cause: `${formatDuration(run.durationSeconds)}${baseline}, ${run.mainCauseText}`,
+      },
+    ];
+  });
 }

@@ -22,6 +22,7 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   check: () => import("./check.js"),
   patch: () => import("./patch.js"),
   pr: () => import("./pr.js"),
+  explain: () => import("./explain.js"),
 };
 
 /** Global options that take a value: their value is not the command name. */

@@ -1,0 +1,458 @@
+/**
+ * Why one run took as long as it did: the run against its task's comparable runs in the window (the
+ * median run and the distribution). Pure: it reads run summaries (db/queries/task-histories.ts) and
+ * per-run command totals, and returns numbers with the sentences that carry them.
+ *
+ * The duration difference is split by where the wall clock went (docs/collector.md "Wall-clock split": a
+ * tick is on a CPU when any thread ran, else waiting for a CPU, else blocked on disk, a socket or a child,
+ * else idle), the network part further by remote endpoint. Each run's states add up to its sampled
+ * seconds and the rest of its duration is "unsampled", so the components add up to the difference
+ * exactly: nothing is left unexplained by construction, and what the samples did not see is named.
+ */
+import { formatBytes, formatDuration } from "../common/units.js";
+import type { ProcessSummary, RunSummary, StateSeconds } from "../db/queries/task-histories.js";
+import { REGRESSION_THRESHOLD } from "./recommend.js";
+import { medianOrNull, percentileOf, regressionThreshold } from "./statistics.js";
+
+/**
+ * Comparable runs a diagnosis needs: with fewer, a median says little and a MAD less (the regression
+ * threshold needs 4 values; one more so the median run is not the only other run besides the extremes).
+ * Chosen value.
+ */
+export const DIAGNOSIS_MIN_RUNS = 5;
+
+/** Where a run's wall-clock time went. */
+export type TimeState = "cpu" | "cpuWait" | "diskWait" | "networkWait" | "childWait" | "idle" | "unsampled";
+
+export const timeStateLabels: Record<TimeState, string> = {
+  cpu: "on a CPU",
+  cpuWait: "waiting for a CPU",
+  diskWait: "blocked on disk",
+  networkWait: "waiting on the network",
+  childWait: "waiting on children",
+  idle: "idle",
+  unsampled: "not sampled",
+};
+
+/** One part of the duration difference: a state's (or one endpoint's) seconds in the run and the baseline. */
+export interface TimeComponent {
+  state: TimeState;
+  /** For `networkWait` split by remote endpoint: the endpoint, or null for waits no named endpoint took. */
+  endpoint?: string | null;
+  runSeconds: number;
+  baselineSeconds: number;
+  deltaSeconds: number;
+}
+
+/** One per-run volume against the median of the comparable runs. */
+export interface VolumeChange {
+  metric: "cpuSeconds" | "diskReadBytes" | "diskWriteBytes" | "networkBytes" | "processesStarted";
+  run: number;
+  baselineMedian: number;
+  /** run / baseline median; null when the baseline median is 0. */
+  ratio: number | null;
+}
+
+/** A command's count and CPU in the run against the median over the comparable runs (0 where absent). */
+export interface CommandChange {
+  command: string;
+  runCount: number;
+  baselineCount: number;
+  runCpuSeconds: number;
+  baselineCpuSeconds: number;
+  /** Seen in the run and in none of the comparable runs. */
+  isNew: boolean;
+}
+
+export interface RunDiagnosis {
+  executionId: string;
+  runId: string;
+  tryNumber: number;
+  hostId: string;
+  startedAt: string;
+  durationSeconds: number;
+  /**
+   * `not-enough-runs`: fewer than {@link DIAGNOSIS_MIN_RUNS} comparable runs; `slower`: above the
+   * regression threshold (median + 2.5 × 1.4826 × MAD and ≥ 30 %); `faster`: 30 % or more below the median;
+   * else `usual`.
+   */
+  verdict: "not-enough-runs" | "slower" | "faster" | "usual";
+  comparableRuns: number;
+  baseline: {
+    /** The median run: the comparable run whose duration is the (lower) median. */
+    executionId: string;
+    runId: string;
+    durationSeconds: number;
+    p50Seconds: number;
+    p95Seconds: number;
+    /** The duration above which a run is a regression. */
+    thresholdSeconds: number | null;
+  } | null;
+  /** Comparable runs shorter than this one. */
+  fasterRuns: number;
+  deltaSeconds: number;
+  /** Sorted by the size of their part of the difference, largest first; they add up to deltaSeconds. */
+  components: TimeComponent[];
+  volumes: VolumeChange[];
+  commands: CommandChange[];
+  memory: {
+    peakBytes: number | null;
+    baselinePeakBytes: number | null;
+    limitBytes: number | null;
+    oomKills: number;
+  };
+  /** Share of CFS periods throttled, in the run and the comparable runs' median; null when unknown. */
+  throttling: { runShare: number | null; baselineShare: number | null };
+  /** The state that took most of the difference, when the run was slower. */
+  mainCause: TimeState | null;
+  /** The endpoint behind a `networkWait` main cause. */
+  mainEndpoint: string | null;
+  sentences: string[];
+}
+
+/** A volume is worth a sentence when it moved by this factor either way (chosen value). */
+export const VOLUME_FACTOR = 1.5;
+/** A command is worth a sentence when it ran this many times as often as usual (chosen value). */
+export const COMMAND_FACTOR = 3;
+/** Commands listed at most (the few that changed most). */
+const COMMANDS_SHOWN = 5;
+/** A component is named in the summary sentence when it holds this share of the difference (chosen value). */
+const COMPONENT_SHARE_NAMED = 0.05;
+
+/**
+ * A run's wall-clock seconds per state, adding up to its sampled seconds: the wall-clock columns where the
+ * collector wrote them, else the thread-time seconds scaled to the sampled seconds (as the timelines do,
+ * db/queries/timelines.ts).
+ */
+export function wallSecondsOf(run: RunSummary): StateSeconds {
+  if (run.wall) return run.wall;
+  const states: Array<keyof StateSeconds> = [
+    "onCpuSeconds",
+    "cpuWaitSeconds",
+    "diskWaitSeconds",
+    "netWaitSeconds",
+    "childWaitSeconds",
+    "idleSeconds",
+  ];
+  const total = states.reduce((sum, state) => sum + run[state], 0);
+  const scale = total > 0 ? run.sampledSeconds / total : 0;
+  return Object.fromEntries(states.map((state) => [state, run[state] * scale])) as unknown as StateSeconds;
+}
+
+/**
+ * A run's seconds per {@link TimeState} (and per endpoint for the network), adding up to its duration:
+ * the network's wall seconds are shared among the endpoints in proportion to their thread-seconds of wait;
+ * what the named endpoints do not cover of the run's network thread-time goes to `null` (other endpoints).
+ */
+export function timeBudgetOf(run: RunSummary): Map<string, number> {
+  const wall = wallSecondsOf(run);
+  const budget = new Map<string, number>([
+    ["cpu", wall.onCpuSeconds],
+    ["cpuWait", wall.cpuWaitSeconds],
+    ["diskWait", wall.diskWaitSeconds],
+    ["childWait", wall.childWaitSeconds],
+    ["idle", wall.idleSeconds],
+  ]);
+  const endpoints = (run.endpoints ?? []).filter((item) => item.waitSeconds > 0);
+  const named = endpoints.reduce((sum, item) => sum + item.waitSeconds, 0);
+  const threadTotal = Math.max(run.netWaitSeconds, named);
+  let assigned = 0;
+  if (threadTotal > 0) {
+    for (const item of endpoints) {
+      const seconds = (wall.netWaitSeconds * item.waitSeconds) / threadTotal;
+      budget.set(endpointKey(item.endpoint), (budget.get(endpointKey(item.endpoint)) ?? 0) + seconds);
+      assigned += seconds;
+    }
+  }
+  budget.set(endpointKey(null), wall.netWaitSeconds - assigned);
+  const sampled = [...budget.values()].reduce((sum, seconds) => sum + seconds, 0);
+  budget.set("unsampled", run.durationSeconds - sampled);
+  return budget;
+}
+
+const ENDPOINT_PREFIX = "networkWait\u0000";
+function endpointKey(endpoint: string | null): string {
+  return `${ENDPOINT_PREFIX}${endpoint ?? ""}`;
+}
+
+/** The run's time budget against the baseline run's, one component per state or endpoint either holds. */
+export function decomposeDuration(run: RunSummary, baseline: RunSummary): TimeComponent[] {
+  const ours = timeBudgetOf(run);
+  const theirs = timeBudgetOf(baseline);
+  const keys = [...new Set([...ours.keys(), ...theirs.keys()])];
+  // Without a named endpoint on either side, the network is one plain component.
+  const endpointsNamed = keys.some((key) => key.startsWith(ENDPOINT_PREFIX) && key !== endpointKey(null));
+  const components: TimeComponent[] = [];
+  for (const key of keys) {
+    const runSeconds = ours.get(key) ?? 0;
+    const baselineSeconds = theirs.get(key) ?? 0;
+    const component: TimeComponent = key.startsWith(ENDPOINT_PREFIX)
+      ? {
+          state: "networkWait",
+          ...(endpointsNamed ? { endpoint: key.slice(ENDPOINT_PREFIX.length) || null } : {}),
+          runSeconds,
+          baselineSeconds,
+          deltaSeconds: runSeconds - baselineSeconds,
+        }
+      : { state: key as TimeState, runSeconds, baselineSeconds, deltaSeconds: runSeconds - baselineSeconds };
+    if (component.runSeconds !== 0 || component.baselineSeconds !== 0) components.push(component);
+  }
+  return components.sort(
+    (a, b) =>
+      Math.abs(b.deltaSeconds) - Math.abs(a.deltaSeconds) || componentName(a).localeCompare(componentName(b)),
+  );
+}
+
+/** "blocked on disk", "waiting on db:5432", "waiting on the network (other endpoints)". */
+export function componentName(component: TimeComponent): string {
+  if (component.state !== "networkWait" || component.endpoint === undefined)
+    return timeStateLabels[component.state];
+  return component.endpoint === null
+    ? "waiting on the network (no named endpoint)"
+    : `waiting on ${component.endpoint}`;
+}
+
+/** `+24m 00s`, `-3.5 s`. */
+export function signedDuration(seconds: number): string {
+  return `${seconds < 0 ? "-" : "+"}${formatDuration(Math.abs(seconds))}`;
+}
+
+function ratioText(ratio: number): string {
+  return ratio >= 10 ? `${Math.round(ratio)}×` : `${Number(ratio.toFixed(1))}×`;
+}
+
+/** Commands of one run: its processes grouped by command. */
+export type RunCommands = ReadonlyMap<string, ProcessSummary[]>;
+
+/**
+ * Diagnoses `run` against `others` (the task's other runs in the window; the run itself is left out if
+ * given). Comparable runs are the other finished runs that were sampled; `commands` holds each run's
+ * command totals by execution id, when known.
+ */
+export function diagnoseRun(
+  run: RunSummary,
+  others: ReadonlyArray<RunSummary>,
+  commands: RunCommands = new Map(),
+): RunDiagnosis {
+  const comparable = others.filter(
+    (other) => other.executionId !== run.executionId && other.ticks > 0 && other.durationSeconds > 0,
+  );
+  const base: RunDiagnosis = {
+    executionId: run.executionId,
+    runId: run.runId,
+    tryNumber: run.tryNumber,
+    hostId: run.hostId,
+    startedAt: run.startedAt.toISOString(),
+    durationSeconds: run.durationSeconds,
+    verdict: "not-enough-runs",
+    comparableRuns: comparable.length,
+    baseline: null,
+    fasterRuns: comparable.filter((other) => other.durationSeconds < run.durationSeconds).length,
+    deltaSeconds: 0,
+    components: [],
+    volumes: [],
+    commands: [],
+    memory: {
+      peakBytes: run.peakRssBytes,
+      baselinePeakBytes: medianOrNull(comparable.map((other) => other.peakRssBytes)),
+      limitBytes: run.limitMemoryBytes,
+      oomKills: run.oomKills,
+    },
+    throttling: {
+      runShare: throttledShare(run),
+      baselineShare: medianOrNull(comparable.map(throttledShare)),
+    },
+    mainCause: null,
+    mainEndpoint: null,
+    sentences: [],
+  };
+  if (comparable.length < DIAGNOSIS_MIN_RUNS) {
+    base.sentences.push(
+      `Not enough comparable runs: ${comparable.length} other sampled run${comparable.length === 1 ? "" : "s"} in the window, ${DIAGNOSIS_MIN_RUNS} needed; this run took ${formatDuration(run.durationSeconds)}.`,
+    );
+    return base;
+  }
+  const sorted = [...comparable].sort(
+    (a, b) => a.durationSeconds - b.durationSeconds || a.executionId.localeCompare(b.executionId),
+  );
+  const medianRun = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const durations = sorted.map((other) => other.durationSeconds);
+  const p50 = percentileOf(durations, 0.5);
+  const threshold = regressionThreshold(durations, REGRESSION_THRESHOLD);
+  const verdict: RunDiagnosis["verdict"] =
+    threshold !== null && run.durationSeconds > threshold
+      ? "slower"
+      : run.durationSeconds <= p50 * (1 - REGRESSION_THRESHOLD)
+        ? "faster"
+        : "usual";
+  const components = decomposeDuration(run, medianRun);
+  const deltaSeconds = run.durationSeconds - medianRun.durationSeconds;
+  const diagnosis: RunDiagnosis = {
+    ...base,
+    verdict,
+    baseline: {
+      executionId: medianRun.executionId,
+      runId: medianRun.runId,
+      durationSeconds: medianRun.durationSeconds,
+      p50Seconds: p50,
+      p95Seconds: percentileOf(durations, 0.95),
+      thresholdSeconds: threshold,
+    },
+    deltaSeconds,
+    components,
+    volumes: volumeChanges(run, comparable),
+    commands: commandChanges(run, comparable, commands),
+  };
+  const cause = deltaSeconds > 0 ? components.find((component) => component.deltaSeconds > 0) : undefined;
+  if (verdict === "slower" && cause && cause.state !== "unsampled") {
+    diagnosis.mainCause = cause.state;
+    diagnosis.mainEndpoint = cause.endpoint ?? null;
+  }
+  diagnosis.sentences = sentencesOf(diagnosis);
+  return diagnosis;
+}
+
+function throttledShare(run: RunSummary): number | null {
+  return run.throttledPeriods !== null && run.totalPeriods !== null && run.totalPeriods > 0
+    ? run.throttledPeriods / run.totalPeriods
+    : null;
+}
+
+const volumeReaders: Array<[VolumeChange["metric"], (run: RunSummary) => number | null]> = [
+  ["cpuSeconds", (run) => run.cpuSeconds],
+  ["diskReadBytes", (run) => run.diskReadBytes],
+  ["diskWriteBytes", (run) => run.diskWriteBytes],
+  [
+    "networkBytes",
+    (run) =>
+      run.netRxBytes === null && run.netTxBytes === null
+        ? null
+        : (run.netRxBytes ?? 0) + (run.netTxBytes ?? 0),
+  ],
+  ["processesStarted", (run) => run.processesStarted],
+];
+
+function volumeChanges(run: RunSummary, comparable: RunSummary[]): VolumeChange[] {
+  const changes: VolumeChange[] = [];
+  for (const [metric, read] of volumeReaders) {
+    const value = read(run);
+    const baselineMedian = medianOrNull(comparable.map(read));
+    if (value === null || baselineMedian === null) continue;
+    changes.push({
+      metric,
+      run: value,
+      baselineMedian,
+      ratio: baselineMedian > 0 ? value / baselineMedian : null,
+    });
+  }
+  return changes;
+}
+
+function commandChanges(run: RunSummary, comparable: RunSummary[], commands: RunCommands): CommandChange[] {
+  const ours = commands.get(run.executionId);
+  if (!ours) return [];
+  const theirs = comparable.map((other) => commands.get(other.executionId) ?? []);
+  const names = new Set([...ours.map((item) => item.command), ...theirs.flat().map((item) => item.command)]);
+  const changes: CommandChange[] = [];
+  for (const command of names) {
+    const mine = ours.find((item) => item.command === command);
+    const perRun = theirs.map((list) => list.find((item) => item.command === command));
+    changes.push({
+      command,
+      runCount: mine?.count ?? 0,
+      baselineCount: medianOrNull(perRun.map((item) => item?.count ?? 0)) ?? 0,
+      runCpuSeconds: mine?.cpuSeconds ?? 0,
+      baselineCpuSeconds: medianOrNull(perRun.map((item) => item?.cpuSeconds ?? 0)) ?? 0,
+      isNew: mine !== undefined && perRun.every((item) => item === undefined),
+    });
+  }
+  const weight = (change: CommandChange) => Math.abs(change.runCpuSeconds - change.baselineCpuSeconds);
+  return changes
+    .sort((a, b) => weight(b) - weight(a) || a.command.localeCompare(b.command))
+    .slice(0, COMMANDS_SHOWN);
+}
+
+const volumeLabels: Record<VolumeChange["metric"], [string, (value: number) => string]> = {
+  cpuSeconds: ["CPU", (value) => `${formatDuration(value)} of CPU`],
+  diskReadBytes: ["read", (value) => `${formatBytes(value)} read`],
+  diskWriteBytes: ["written", (value) => `${formatBytes(value)} written`],
+  networkBytes: ["network", (value) => `${formatBytes(value)} over the network`],
+  processesStarted: ["processes", (value) => `${Math.round(value)} processes started`],
+};
+
+function sentencesOf(diagnosis: RunDiagnosis): string[] {
+  const baseline = diagnosis.baseline!;
+  const sentences: string[] = [];
+  const named = diagnosis.components.filter(
+    (component) =>
+      Math.abs(component.deltaSeconds) >= COMPONENT_SHARE_NAMED * Math.abs(diagnosis.deltaSeconds) &&
+      Math.abs(component.deltaSeconds) >= 0.5,
+  );
+  const parts = named.map(
+    (component) => `${signedDuration(component.deltaSeconds)} ${componentName(component)}`,
+  );
+  const verdict =
+    diagnosis.verdict === "slower"
+      ? `slower than usual (above the regression threshold of ${formatDuration(baseline.thresholdSeconds)})`
+      : diagnosis.verdict === "faster"
+        ? "faster than usual"
+        : "within the usual range";
+  sentences.push(
+    `${signedDuration(diagnosis.deltaSeconds)} against the median run (${formatDuration(baseline.durationSeconds)}, run ${baseline.runId}): ${formatDuration(diagnosis.durationSeconds)}, ${verdict}; slower than ${diagnosis.fasterRuns} of ${diagnosis.comparableRuns} comparable runs (p50 ${formatDuration(baseline.p50Seconds)}, p95 ${formatDuration(baseline.p95Seconds)}).`,
+  );
+  if (parts.length > 0) sentences.push(`Where the difference went: ${parts.join(", ")}.`);
+  for (const volume of diagnosis.volumes) {
+    const [, text] = volumeLabels[volume.metric];
+    if (volume.ratio === null) {
+      if (volume.run > 0) sentences.push(`${text(volume.run)}, where the median run had none.`);
+    } else if (volume.ratio >= VOLUME_FACTOR || volume.ratio <= 1 / VOLUME_FACTOR) {
+      sentences.push(
+        `${text(volume.run)} against a median of ${text(volume.baselineMedian)} (${ratioText(volume.ratio)}).`,
+      );
+    }
+  }
+  for (const command of diagnosis.commands) {
+    if (command.isNew) {
+      sentences.push(
+        `New command ${command.command}: ${command.runCount} process${command.runCount === 1 ? "" : "es"}, ${formatDuration(command.runCpuSeconds)} of CPU; no comparable run started it.`,
+      );
+    } else if (command.baselineCount > 0 && command.runCount >= COMMAND_FACTOR * command.baselineCount) {
+      sentences.push(
+        `${command.command} ran ${command.runCount} times against a median of ${command.baselineCount} (${ratioText(command.runCount / command.baselineCount)}), ${formatDuration(command.runCpuSeconds)} of CPU against ${formatDuration(command.baselineCpuSeconds)}.`,
+      );
+    }
+  }
+  const memory = diagnosis.memory;
+  if (memory.peakBytes !== null && memory.baselinePeakBytes !== null && memory.baselinePeakBytes > 0) {
+    const ratio = memory.peakBytes / memory.baselinePeakBytes;
+    const limit =
+      memory.limitBytes !== null && memory.limitBytes > 0
+        ? `; limit ${formatBytes(memory.limitBytes)} (${Math.round((memory.peakBytes / memory.limitBytes) * 100)} % used)`
+        : "";
+    // Named when the peak moved, or whenever a limit is known: how close the run came to it matters.
+    if (ratio >= VOLUME_FACTOR || limit)
+      sentences.push(
+        `Memory peak ${formatBytes(memory.peakBytes)} against a median of ${formatBytes(memory.baselinePeakBytes)} (${ratioText(ratio)})${limit}.`,
+      );
+  }
+  if (memory.oomKills > 0)
+    sentences.push(`${memory.oomKills} OOM kill${memory.oomKills === 1 ? "" : "s"} in this run.`);
+  const throttling = diagnosis.throttling;
+  if (throttling.runShare !== null && throttling.runShare > 0) {
+    const usual =
+      throttling.baselineShare === null
+        ? ""
+        : ` against a median of ${Math.round(throttling.baselineShare * 100)} %`;
+    sentences.push(`CPU throttled in ${Math.round(throttling.runShare * 100)} % of its CFS periods${usual}.`);
+  }
+  return sentences;
+}
+
+/** The diagnosis's main cause as one short phrase for a report line: "+24m 00s blocked on disk". */
+export function mainCauseText(diagnosis: RunDiagnosis): string | null {
+  if (diagnosis.mainCause === null) return null;
+  const component = diagnosis.components.find(
+    (item) => item.state === diagnosis.mainCause && (item.endpoint ?? null) === diagnosis.mainEndpoint,
+  );
+  return component ? `${signedDuration(component.deltaSeconds)} ${componentName(component)}` : null;
+}
