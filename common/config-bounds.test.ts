@@ -42,6 +42,22 @@ describe("spool folder default", () => {
     );
   });
 
+  it("is one folder per embedded database, the shared one for Postgres, and as given when set", () => {
+    const base = defaultSpoolDir({ HOME: "/home/ann" });
+    const one = loadConfig({ env: { HOME: "/home/ann", DATABASE_URL: "/srv/a/.rightsize/db" } });
+    const same = loadConfig({ env: { HOME: "/home/ann", DATABASE_URL: "pglite:///srv/a/.rightsize/db" } });
+    const other = loadConfig({ env: { HOME: "/home/ann", DATABASE_URL: "/srv/b/.rightsize/db" } });
+    expect(one.collector.spoolDir).toMatch(new RegExp(`^${base}/embedded/[0-9a-f]{16}$`));
+    expect(same.collector.spoolDir).toBe(one.collector.spoolDir);
+    expect(other.collector.spoolDir).not.toBe(one.collector.spoolDir);
+    const server = loadConfig({ env: { HOME: "/home/ann", DATABASE_URL: "postgres://u@db:5432/r" } });
+    expect(server.collector.spoolDir).toBe(base);
+    const given = loadConfig({
+      env: { HOME: "/home/ann", DATABASE_URL: "/srv/a/.rightsize/db", RIGHTSIZE_SPOOL_DIR: "/var/spool/rs" },
+    });
+    expect(given.collector.spoolDir).toBe("/var/spool/rs");
+  });
+
   it("a relative folder from the environment is made absolute once, at start", () => {
     const config = loadConfig({ env: { RIGHTSIZE_SPOOL_DIR: "rel/spool" } });
     expect(config.collector.spoolDir).toBe(`${process.cwd()}/rel/spool`);

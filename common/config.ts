@@ -9,7 +9,8 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir, hostname } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { createHash } from "node:crypto";
+import { isAbsolute, join, resolve } from "node:path";
 import type { Node as YamlNode } from "yaml";
 import { ConfigError } from "./errors.js";
 import { maskValue } from "./mask-secrets.js";
@@ -136,6 +137,18 @@ export function defaultSpoolDir(env: NodeJS.ProcessEnv, euid = process.geteuid?.
   return join(base, "rightsize", "spool");
 }
 
+/**
+ * The default spool of an embedded database: a folder of its own under the default spool, named by a hash
+ * of the database folder's absolute path. Every `run` without a live owner spools there (db/embedded.ts),
+ * and whichever command next opens that database replays it: rows meant for one folder never go into
+ * another. A Postgres database keeps the shared default (a host's collectors write to one server).
+ */
+export function embeddedSpoolDir(spoolDir: string, databaseUrl: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(databaseUrl) && !databaseUrl.startsWith("pglite://")) return spoolDir;
+  const folder = resolve(databaseUrl.replace(/^pglite:\/\//, ""));
+  return join(spoolDir, "embedded", createHash("sha256").update(folder).digest("hex").slice(0, 16));
+}
+
 function defaultValue(setting: Setting, env: NodeJS.ProcessEnv): unknown {
   if (setting.key === "collector.hostId") return hostname();
   if (setting.key === "collector.spoolDir") return defaultSpoolDir(env);
@@ -164,6 +177,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     ? readFile(options.file)
     : new Map<string, { value: unknown; line: number }>();
   const result: Record<string, unknown> = {};
+  let spoolDirFromDefault = false;
   for (const setting of settings) {
     let raw: unknown = defaultValue(setting, env);
     let origin: Origin = { kind: "default" };
@@ -187,10 +201,14 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
       );
     }
     setPath(result, setting.key, parsed);
+    if (setting.key === "collector.spoolDir") spoolDirFromDefault = origin.kind === "default";
   }
   // Each row of the table set its own `section.name` once, to its parser's value: the shape
   // ParsedSettings derives from the same rows.
-  return toConfig(result as ParsedSettings);
+  const config = toConfig(result as ParsedSettings);
+  if (spoolDirFromDefault)
+    config.collector.spoolDir = embeddedSpoolDir(config.collector.spoolDir, config.database.url);
+  return config;
 }
 
 /** The configuration every command receives: the parsed settings, a few named for their units. */

@@ -97,7 +97,8 @@ const rows = [
   {
     key: "collector.spoolDir",
     env: "RIGHTSIZE_SPOOL_DIR",
-    default: "(root: /var/lib/rightsize/spool; others: $XDG_STATE_HOME/rightsize/spool)",
+    default:
+      "(root: /var/lib/rightsize/spool; others: $XDG_STATE_HOME/rightsize/spool; an embedded database: its own embedded/HASH folder there)",
     expected: "a folder path",
     description:
       "Where samples wait on disk while the database is unreachable: a folder only this user can write (docs/collector-storage.md). A relative path is taken from the working directory at start.",
