@@ -19,6 +19,8 @@
  * with the figure that drives it (CPU-seconds, bytes read or written, bytes over the network).
  */
 import type { TaskKey } from "../common/task-key.js";
+import type { FleetRun } from "../db/queries/fleet.js";
+import type { StateSeconds } from "../db/queries/task-histories.js";
 import { taskKeyString } from "../common/task-key.js";
 import { GiB } from "../common/units.js";
 import { roundMicroUsd } from "./recommend.js";
@@ -34,33 +36,8 @@ export interface Pricing {
 }
 
 /** Wall-clock seconds per state of one run (collector/tracking/thread-state.ts wallClockSplit). */
-export interface StateWallSeconds {
-  onCpuSeconds: number;
-  cpuWaitSeconds: number;
-  diskWaitSeconds: number;
-  netWaitSeconds: number;
-  childWaitSeconds: number;
-  idleSeconds: number;
-}
-
-/** What the fleet view needs of one run: its key, when, how long, what it asked for and what it did. */
-export interface FleetRun extends TaskKey {
-  hostId: string;
-  startedAt: Date;
-  endedAt: Date;
-  /** Seconds the run held its request: its duration, or its sampled seconds when longer (as costOf). */
-  heldSeconds: number;
-  /** The request it ran with; null when neither the run nor the task's analysis knows one (unpriced). */
-  requestCpuCores: number | null;
-  requestMemoryBytes: number | null;
-  cpuSeconds: number | null;
-  peakRssBytes: number | null;
-  diskReadBytes: number | null;
-  diskWriteBytes: number | null;
-  netBytes: number | null;
-  /** Null for runs recorded before the collector split wall time. */
-  wall: StateWallSeconds | null;
-}
+export type StateWallSeconds = StateSeconds;
+export type { FleetRun };
 
 /** Sums over a set of runs: every figure of a period, so periods and tasks add up to pipelines. */
 export interface PeriodTotals {

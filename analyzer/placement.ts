@@ -9,11 +9,13 @@
  * scheduler simulation; a queue that moved tasks to other workers would have changed when they ran.
  */
 import type { BottleneckClass } from "../common/analysis-document.js";
+import { needGroupNames } from "../common/fleet-document.js";
 import { type TaskKey, taskKeyString } from "../common/task-key.js";
 import { GiB } from "../common/units.js";
+import type { HostSize } from "../db/queries/fleet.js";
 import { roundMicroUsd } from "./recommend.js";
 
-export const needGroups = ["cpu-bound", "memory-heavy", "disk-bound", "network-or-idle", "general"] as const;
+export const needGroups = needGroupNames;
 export type NeedGroup = (typeof needGroups)[number];
 
 /**
@@ -232,11 +234,6 @@ export function orchestratorPlacement(group: NeedGroup, concurrency: number): Or
     airflowKubernetes: `executor_config={"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(node_selector={"rightsize/pool": "${group}"}))}`,
     prefect: `work_pool: {name: ${group}} in prefect.yaml, the pool's job template setting node_selector rightsize/pool=${group}; workers: prefect worker start --pool ${group} --limit ${concurrency}`,
   };
-}
-
-export interface HostSize {
-  cores: number | null;
-  memoryBytes: number | null;
 }
 
 export interface PlacementGroup {

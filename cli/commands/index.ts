@@ -21,6 +21,7 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   check: () => import("./check.js"),
   patch: () => import("./patch.js"),
   pr: () => import("./pr.js"),
+  fleet: () => import("./fleet.js"),
 };
 
 /** Global options that take a value: their value is not the command name. */
