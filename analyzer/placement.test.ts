@@ -174,7 +174,9 @@ describe("observed concurrency and the plan", () => {
     expect(group!.placement.airflowCelery).toBe(
       'queue="cpu-bound" on the operator; workers: airflow celery worker --queues cpu-bound --concurrency 4',
     );
-    expect(group!.sentence).toContain("at its busiest 4 runs at once on 4 hosts fit 1 4 vCPU / 8 GiB worker");
+    expect(group!.sentence).toContain(
+      "at its busiest 4 runs at once on 4 hosts fit on 1 worker of 4 vCPU / 8 GiB",
+    );
     expect(plan).toMatchObject({ peakRuns: 4, hostsAtPeak: 4, workersNeededAtPeak: 1, unplacedRuns: 1 });
     const ran = 4 * (8 * pricing.cpuHourUsd + 32 * pricing.memoryGibHourUsd);
     const needed = 4 * pricing.cpuHourUsd + 8 * pricing.memoryGibHourUsd;

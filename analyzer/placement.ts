@@ -391,7 +391,7 @@ function groupSentence(group: PlacementGroup): string {
     `${tasks} ${groupWords[group.group]} (${group.gibPerCore} GiB per recommended core): ` +
     `${group.family} workers (AWS ${family.aws}, GCP ${family.gcp}, Azure ${family.azure}); ` +
     `at its busiest ${group.peakRuns} ${group.peakRuns === 1 ? "run" : "runs"} at once on ${group.hostsAtPeak} ` +
-    `${group.hostsAtPeak === 1 ? "host" : "hosts"} fit ${group.workersNeeded} ${shape} ` +
-    `${group.workersNeeded === 1 ? "worker" : "workers"}`
+    `${group.hostsAtPeak === 1 ? "host" : "hosts"} fit on ${group.workersNeeded} ` +
+    `${group.workersNeeded === 1 ? "worker" : "workers"} of ${shape}`
   );
 }

@@ -38,7 +38,7 @@ function shownGrowers(document: FleetDocument) {
 }
 
 function headline(document: FleetDocument): string {
-  return `${document.weeks} weeks to ${formatInstant(document.windowEnd)}, priced at ${formatUsd(document.pricing.cpuHourUsd)} per CPU-hour and ${formatUsd(document.pricing.memoryGibHourUsd)} per GiB-hour`;
+  return `${document.weeks} weeks to ${formatInstant(document.windowEnd)}, priced at $${document.pricing.cpuHourUsd} per CPU-hour and $${document.pricing.memoryGibHourUsd} per GiB-hour`;
 }
 
 function savingLine(document: FleetDocument): string {
@@ -89,7 +89,9 @@ export function renderFleetText(document: FleetDocument): string {
           .join(", "),
       )}${group.tasks.length > 5 ? ", …" : ""}`,
     );
-    lines.push(`    worker      ${shapeText(group)}, ${group.tasksPerWorker} tasks at once`);
+    lines.push(
+      `    worker      ${shapeText(group)}, ${group.tasksPerWorker} ${group.tasksPerWorker === 1 ? "task" : "tasks"} at once`,
+    );
     lines.push(`    Airflow     ${group.placement.airflowCelery}`);
     lines.push(`    Kubernetes  ${group.placement.airflowKubernetes}`);
     lines.push(`    Prefect     ${group.placement.prefect}`);
