@@ -290,22 +290,29 @@ const countsPerHost = (runs: ReadonlyArray<ConcurrentRun>) => {
 /** Groups, shapes, packing at each group's peak and at the fleet's, and the saving. */
 export function planPlacement(input: PlacementInput): Placement {
   const taskById = new Map(input.tasks.map((task) => [taskKeyString(task), task]));
-  const placedRuns = input.runs.filter((run) => taskById.has(taskKeyString(run)));
+  // Each run's task, looked up once: the groups and the fleet's peak filter the runs again and again.
+  const taskOfRun = new Map<ConcurrentRun, PlacementTask>();
+  for (const run of input.runs) {
+    const task = taskById.get(taskKeyString(run));
+    if (task) taskOfRun.set(run, task);
+  }
+  const placedRuns = [...taskOfRun.keys()];
   const itemOf = (run: ConcurrentRun): PackItem => {
-    const task = taskById.get(taskKeyString(run))!;
+    const task = taskOfRun.get(run)!;
     return { id: run.id, cpuCores: task.cpuCores, memoryBytes: task.memoryBytes };
   };
-  const groupOfTask = new Map(input.tasks.map((task) => [taskKeyString(task), needOf(task)]));
+  const groupOfTask = new Map(input.tasks.map((task) => [task, needOf(task)]));
+  const groupOfRun = (run: ConcurrentRun) => groupOfTask.get(taskOfRun.get(run)!);
   const groups: PlacementGroup[] = [];
   const shapes = new Map<NeedGroup, WorkerShape>();
   for (const group of needGroups) {
-    const tasks = input.tasks.filter((task) => groupOfTask.get(taskKeyString(task)) === group);
+    const tasks = input.tasks.filter((task) => groupOfTask.get(task) === group);
     if (tasks.length === 0) continue;
     const cores = tasks.reduce((total, task) => total + task.cpuCores, 0);
     const gib = tasks.reduce((total, task) => total + task.memoryBytes / GiB, 0);
     const gibPerCore = cores > 0 ? gib / cores : 0;
     const family = familyFor(group, gibPerCore);
-    const runs = placedRuns.filter((run) => groupOfTask.get(taskKeyString(run)) === group);
+    const runs = placedRuns.filter((run) => groupOfRun(run) === group);
     const peak = peakConcurrency(runs);
     // The shape must hold each of the group's tasks, even one the peak did not run.
     const items = peak.running.map(itemOf);
@@ -342,9 +349,7 @@ export function planPlacement(input: PlacementInput): Placement {
   const priceOf = (cores: number, bytes: number) =>
     cores * input.pricing.cpuHourUsd + (bytes / GiB) * input.pricing.memoryGibHourUsd;
   for (const [group, shape] of shapes) {
-    const items = fleetPeak.running
-      .filter((run) => groupOfTask.get(taskKeyString(run)) === group)
-      .map(itemOf);
+    const items = fleetPeak.running.filter((run) => groupOfRun(run) === group).map(itemOf);
     const workers = packFirstFitDecreasing(items, shape).workers.length;
     workersNeededAtPeak += workers;
     neededCostPerHourUsd += workers * priceOf(shape.cpuCores, shape.memoryBytes);

@@ -58,6 +58,10 @@ const fleetNumberSources = {
 } as const;
 type FleetNumberName = keyof typeof fleetNumberSources;
 const fleetNumberNames = Object.keys(fleetNumberSources) as FleetNumberName[];
+const fleetNumberIndex = Object.fromEntries(fleetNumberNames.map((name, index) => [name, index])) as Record<
+  FleetNumberName,
+  number
+>;
 
 interface RawFleetRow extends Record<string, unknown> {
   id: string;
@@ -71,7 +75,7 @@ interface RawFleetRow extends Record<string, unknown> {
 /** A run from the statement's row (exported for its unit test). */
 export function fleetRunOf(row: RawFleetRow): FleetRun & { id: string } {
   const numbers = float8ArrayFromBinary(row.numbers) ?? [];
-  const value = (name: FleetNumberName): number | null => numbers[fleetNumberNames.indexOf(name)] ?? null;
+  const value = (name: FleetNumberName): number | null => numbers[fleetNumberIndex[name]] ?? null;
   const startedAt = new Date(value("startedAtMs") ?? 0);
   const endedAt = new Date(value("endedAtMs") ?? 0);
   const durationSeconds = Math.max(0, (endedAt.getTime() - startedAt.getTime()) / 1000);
