@@ -117,6 +117,7 @@ describe.each(engines)("the fleet view on $name", ({ create }) => {
       pricing,
       generatedAt: end,
     });
+    expect(fleetDocumentSchema.safeParse(document).success).toBe(true);
     const [first, second] = document.costOverTime.growers;
     expect(first).toMatchObject({ kind: "pipeline", pipeline: "etl_daily", leadingTask: "load_facts" });
     expect(first!.sentence).toMatch(
@@ -142,6 +143,48 @@ describe.each(engines)("the fleet view on $name", ({ create }) => {
     // Three runs at 01:00 on two 8-core hosts fit one small worker per group.
     expect(document.placement).toMatchObject({ peakRuns: 3, hostsAtPeak: 2, workersNeededAtPeak: 2 });
     expect(document.placement.monthlySavingsUsd).toBeGreaterThan(0);
+  });
+});
+
+describe.each(engines)("the fleet read on $name", ({ create }) => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await create();
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+
+  it("reads a run without a summary with its figures unknown, and a running one not at all", async () => {
+    const { db } = database.handle;
+    await db.execute(sql`
+      insert into task_executions (id, orchestrator, pipeline, task, run_id, try_number, host_id, attribution,
+                                   started_at, ended_at, exit_code, status)
+      values ('00000000-0000-4000-8000-000000000001', 'prefect', 'ingest/prod', '__flow__', 'f1', 1, 'h', 'env',
+              '2026-12-01T00:00:00Z', '2026-12-01T00:01:30Z', 0, 'succeeded'),
+             ('00000000-0000-4000-8000-000000000002', 'prefect', 'ingest/prod', '__flow__', 'f2', 1, 'h', 'env',
+              '2026-12-02T00:00:00Z', null, null, 'running')`);
+    const runs = await loadFleetRuns(db, { start: new Date("2026-11-30T00:00:00Z"), end });
+    expect(runs).toEqual([
+      {
+        id: expect.any(String),
+        orchestrator: "prefect",
+        pipeline: "ingest/prod",
+        task: "__flow__",
+        hostId: "h",
+        startedAt: new Date("2026-12-01T00:00:00Z"),
+        endedAt: new Date("2026-12-01T00:01:30Z"),
+        heldSeconds: 90,
+        requestCpuCores: null,
+        requestMemoryBytes: null,
+        cpuSeconds: null,
+        peakRssBytes: null,
+        diskReadBytes: null,
+        diskWriteBytes: null,
+        netBytes: null,
+        wall: null,
+      },
+    ]);
   });
 });
 

@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { WEEK_DAYS } from "../../analyzer/cost-over-time.js";
 import { buildFleetDocument } from "../../analyzer/fleet.js";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
+import { fleetDocumentSchema } from "../../common/fleet-document.js";
 import { loadFleetRuns, loadHostSizes } from "../../db/queries/fleet.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
 import { renderFleetMarkdown, renderFleetText } from "../../reports/fleet.js";
@@ -105,7 +106,8 @@ Examples:
       });
       process.stdout.write(
         options.format === "json"
-          ? `${JSON.stringify(document, null, 2)}\n`
+          ? // The contract holds before anyone reads it: a non-finite figure is a bug, not a document.
+            `${JSON.stringify(fleetDocumentSchema.parse(document), null, 2)}\n`
           : options.format === "md"
             ? renderFleetMarkdown(document)
             : renderFleetText(document),
