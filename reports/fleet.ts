@@ -41,7 +41,7 @@ function headline(document: FleetDocument): string {
   return `${document.weeks} weeks to ${formatInstant(document.windowEnd)}, priced at $${document.pricing.cpuHourUsd} per CPU-hour and $${document.pricing.memoryGibHourUsd} per GiB-hour`;
 }
 
-function savingLine(document: FleetDocument): string {
+export function savingLine(document: FleetDocument): string {
   const { placement } = document;
   if (placement.peakAt === null) return "No run of an analyzed task yet: nothing to pack.";
   const ran =

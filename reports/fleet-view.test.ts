@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { buildFleetDocument } from "../analyzer/fleet.js";
+import { GiB } from "../common/units.js";
+import type { FleetRun } from "../db/queries/fleet.js";
+import { buildTask, hostileName, sampleAnalysis } from "../test-support/report-fixtures.js";
+import { renderFleetMarkdown, renderFleetText } from "./fleet.js";
+import { FLEET_CHART_HEIGHT, fleetViewOf } from "./fleet-view.js";
+import { renderHtmlReport, renderMarkdownReport } from "./render.js";
+
+const end = new Date("2026-12-07T00:00:00Z");
+const DAY = 86_400_000;
+
+/** Four weeks of a hostile-named task that runs twice as long in the last week. */
+function fleet() {
+  const runs: Array<FleetRun & { id: string }> = [];
+  for (let day = 28; day >= 1; day--) {
+    const startedAt = new Date(end.getTime() - day * DAY);
+    const heldSeconds = day <= 7 ? 1200 : 600;
+    runs.push({
+      id: `r${day}`,
+      orchestrator: "airflow",
+      pipeline: `${hostileName}\n::error::x`,
+      task: `load|${hostileName}`,
+      hostId: "w1",
+      startedAt,
+      endedAt: new Date(startedAt.getTime() + heldSeconds * 1000),
+      heldSeconds,
+      requestCpuCores: 2,
+      requestMemoryBytes: 4 * GiB,
+      cpuSeconds: 300,
+      peakRssBytes: GiB,
+      diskReadBytes: (heldSeconds / 600) * 10 * GiB,
+      diskWriteBytes: 0,
+      netBytes: null,
+      wall: {
+        onCpuSeconds: 300,
+        cpuWaitSeconds: 0,
+        diskWaitSeconds: heldSeconds - 300,
+        netWaitSeconds: 0,
+        childWaitSeconds: 0,
+        idleSeconds: 0,
+      },
+    });
+  }
+  const analysis = sampleAnalysis();
+  analysis.tasks.push(
+    buildTask({
+      pipeline: `${hostileName}\n::error::x`,
+      task: `load|${hostileName}`,
+      usedCores: 1,
+      peakBytes: GiB,
+      recommendedCores: 1,
+      recommendedBytes: 2 * GiB,
+      bottleneck: "disk-io",
+    }),
+  );
+  return buildFleetDocument({
+    runs,
+    hosts: new Map([["w1", { cores: 8, memoryBytes: 32 * GiB }]]),
+    analysis,
+    end,
+    weeks: 4,
+    pricing: { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 },
+    generatedAt: end,
+  });
+}
+
+describe("the report's fleet sections", () => {
+  const document = fleet();
+
+  it("draws one bar per week, the used cost inside the requested one", () => {
+    const view = fleetViewOf(document)!;
+    expect(view.bars).toHaveLength(4);
+    for (const bar of view.bars) {
+      expect(bar.usedHeight).toBeLessThanOrEqual(bar.costHeight);
+      expect(bar.costY + bar.costHeight).toBeCloseTo(view.plotHeight, 5);
+      expect(bar.costY).toBeGreaterThanOrEqual(0);
+    }
+    // The last week costs twice the first: its bar is the full plot height, the first half of it.
+    expect(view.bars[3]!.costHeight).toBeCloseTo(2 * view.bars[0]!.costHeight, 1);
+    expect(view.growers[0]).toContain("runs 2× longer because it reads 2× more data");
+    expect(fleetViewOf(undefined)).toBeNull();
+  });
+
+  it("adds both sections to the HTML and Markdown reports, every name escaped", () => {
+    const analysis = sampleAnalysis();
+    const html = renderHtmlReport(analysis, { fleet: document });
+    expect(html).toContain("<h2>Cost over time</h2>");
+    expect(html).toContain("<h2>Where tasks should run</h2>");
+    expect(html).toMatch(new RegExp(`<svg role="img" viewBox="0 0 480 ${FLEET_CHART_HEIGHT}"`));
+    expect(html).not.toContain(hostileName);
+    expect(html).toContain("&lt;script&gt;");
+    expect(renderHtmlReport(analysis)).not.toContain("Cost over time");
+
+    const markdown = renderMarkdownReport(analysis, { fleet: document });
+    expect(markdown).toContain("### Cost over time");
+    expect(markdown).toContain("### Where tasks should run");
+    expect(markdown).not.toContain("<script>");
+    expect(markdown).not.toMatch(/\n::error::/);
+    expect(renderMarkdownReport(analysis)).not.toContain("Cost over time");
+  });
+
+  it("keeps hostile names on one line in text and one cell in Markdown", () => {
+    const text = renderFleetText(document);
+    expect(text).not.toMatch(/\n::error::/);
+    expect(text).toContain("\\n::error::x");
+    const markdown = renderFleetMarkdown(document);
+    expect(markdown).not.toContain("<script>");
+    for (const line of markdown.split("\n").filter((row) => row.startsWith("| disk-bound")))
+      expect(line.split(/(?<!\\)\|/).length).toBe(10);
+  });
+});
