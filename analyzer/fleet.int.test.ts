@@ -13,6 +13,7 @@ import { fleetDocumentSchema } from "../common/fleet-document.js";
 import { GiB } from "../common/units.js";
 import type { Db } from "../db/client.js";
 import { loadFleetRuns, loadHostSizes } from "../db/queries/fleet.js";
+import { storeTaskAnalysis } from "../db/queries/profiles.js";
 import { runCli } from "../test-support/cli.js";
 import { createPostgresTestDatabase, engines, type TestDatabase } from "../test-support/databases.js";
 import { buildTask } from "../test-support/report-fixtures.js";
@@ -233,6 +234,18 @@ describe("rightsize fleet", () => {
     const document = fleetDocumentSchema.parse(JSON.parse(json.stdout));
     expect(document.weeks).toBe(8);
     expect(document.costOverTime.growers[0]!.leadingTask).toBe("load_facts");
+  });
+
+  it("adds the fleet sections to the report of the stored analysis", async () => {
+    for (const task of analysis().tasks)
+      await storeTaskAnalysis(database.handle.db, task, { windowEnd: end, windowDays: 14 });
+    const result = await runCli(["report", "--db", database.url, "--format", "md", "--out", "-"]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("### Cost over time");
+    expect(result.stdout).toContain("load\\_facts runs 2× longer because it reads 2× more data");
+    expect(result.stdout).toContain("### Where tasks should run");
+    expect(result.stdout).not.toContain("<script>");
   });
 
   it("refuses a bad flag with one line naming it", async () => {

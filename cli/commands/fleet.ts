@@ -1,9 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { WEEK_DAYS } from "../../analyzer/cost-over-time.js";
-import { buildFleetDocument } from "../../analyzer/fleet.js";
+import { loadFleetDocument } from "../../analyzer/fleet-read.js";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
 import { fleetDocumentSchema } from "../../common/fleet-document.js";
-import { loadFleetRuns, loadHostSizes } from "../../db/queries/fleet.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
 import { renderFleetMarkdown, renderFleetText } from "../../reports/fleet.js";
 import { readRecommendationsFile } from "../../sources/index.js";
@@ -84,26 +82,17 @@ Examples:
       const runtime = runtimeOf(command);
       const weeks = options.weeks ?? runtime.config.fleet.weeks;
       const end = options.windowEnd ?? new Date();
-      const start = new Date(end.getTime() - weeks * WEEK_DAYS * 86_400_000);
       const fromFile: AnalysisDocument | null = options.recommendations
         ? readRecommendationsFile(options.recommendations)
         : null;
-      const document = await withReadDatabase(runtime, async (handle) => {
-        const [runs, hosts, analysis] = await Promise.all([
-          loadFleetRuns(handle.db, { start, end }),
-          loadHostSizes(handle.db),
-          fromFile ?? loadAnalysisDocument(handle.db),
-        ]);
-        return buildFleetDocument({
-          runs,
-          hosts,
-          analysis: analysis ?? null,
-          end,
+      const document = await withReadDatabase(runtime, async (handle) =>
+        loadFleetDocument(handle.db, {
           weeks,
+          end,
           pricing: runtime.config.pricing,
-          generatedAt: new Date(),
-        });
-      });
+          analysis: fromFile ?? (await loadAnalysisDocument(handle.db)) ?? null,
+        }),
+      );
       process.stdout.write(
         options.format === "json"
           ? // The contract holds before anyone reads it: a non-finite figure is a bug, not a document.

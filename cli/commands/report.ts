@@ -1,7 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { loadFleetDocument } from "../../analyzer/fleet-read.js";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
+import type { Config } from "../../common/config.js";
+import type { FleetDocument } from "../../common/fleet-document.js";
+import type { Db } from "../../db/client.js";
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
 import { loadTimelines, type RunTimeline } from "../../db/queries/timelines.js";
@@ -35,6 +39,24 @@ function parseFormats(value: string): string[] {
     }
   }
   return [...new Set(formats)];
+}
+
+/**
+ * The report's fleet sections (docs/fleet.md) over `fleet.weeks` weeks ending with the analysis's
+ * window, or none when those weeks hold no run.
+ */
+async function fleetSectionsOf(
+  db: Db,
+  analysis: AnalysisDocument,
+  config: Config,
+): Promise<FleetDocument | undefined> {
+  const fleet = await loadFleetDocument(db, {
+    weeks: config.fleet.weeks,
+    end: analysis.windowEnd ? new Date(analysis.windowEnd) : new Date(analysis.generatedAt),
+    pricing: analysis.pricing ?? config.pricing,
+    analysis,
+  });
+  return fleet.costOverTime.tasks.length > 0 ? fleet : undefined;
 }
 
 export function register(program: Command): void {
@@ -82,6 +104,7 @@ Examples:
       }
       // Timelines come from the samples, so only a report of the database's analysis has them.
       let timelines: Map<string, RunTimeline[]> | undefined;
+      let fleet: FleetDocument | undefined;
       const document: AnalysisDocument = options.recommendations
         ? readRecommendationsFile(options.recommendations)
         : await withReadDatabase(runtime, async (handle) => {
@@ -93,6 +116,7 @@ Examples:
             }
             if (options.format.includes("html"))
               timelines = await loadTimelines(handle.db, windowOfDocument(latest));
+            fleet = await fleetSectionsOf(handle.db, latest, runtime.config);
             return latest;
           });
       const { outDir: servedDir, baseUrl } = runtime.config.reports;
@@ -103,6 +127,7 @@ Examples:
       const renderOptions = {
         maxTasks: options.maxTasks,
         timelines,
+        fleet,
         reportUrl: linked ? reportUrlOf(baseUrl, `${reportBaseName(document)}.html`) : null,
       };
       if (options.out === "-") {
