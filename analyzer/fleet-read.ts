@@ -35,3 +35,21 @@ export async function loadFleetDocument(db: Db, options: FleetReadOptions): Prom
     generatedAt: options.generatedAt ?? new Date(),
   });
 }
+
+/**
+ * The report's fleet sections for an analysis (docs/fleet.md): `weeks` weeks ending with its window, at its
+ * prices; undefined when those weeks hold no run, so a report without runs shows no empty chart.
+ */
+export async function fleetSectionsFor(
+  db: Db,
+  analysis: AnalysisDocument,
+  settings: { weeks: number; pricing: Pricing },
+): Promise<FleetDocument | undefined> {
+  const fleet = await loadFleetDocument(db, {
+    weeks: settings.weeks,
+    end: analysis.windowEnd ? new Date(analysis.windowEnd) : new Date(analysis.generatedAt),
+    pricing: analysis.pricing ?? settings.pricing,
+    analysis,
+  });
+  return fleet.costOverTime.tasks.length > 0 ? fleet : undefined;
+}

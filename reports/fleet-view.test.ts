@@ -5,7 +5,7 @@ import type { FleetRun } from "../db/queries/fleet.js";
 import { buildTask, hostileName, sampleAnalysis } from "../test-support/report-fixtures.js";
 import { renderFleetMarkdown, renderFleetText } from "./fleet.js";
 import { FLEET_CHART_HEIGHT, fleetViewOf } from "./fleet-view.js";
-import { renderHtmlReport, renderMarkdownReport } from "./render.js";
+import { renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
 
 const end = new Date("2026-12-07T00:00:00Z");
 const DAY = 86_400_000;
@@ -98,6 +98,15 @@ describe("the report's fleet sections", () => {
     expect(markdown).not.toContain("<script>");
     expect(markdown).not.toMatch(/\n::error::/);
     expect(renderMarkdownReport(analysis)).not.toContain("Cost over time");
+  });
+
+  it("lists the biggest growers in the email, escaped in HTML and one line each in text", () => {
+    const email = renderEmail(sampleAnalysis(), { fleet: document });
+    expect(email.html).toContain("Biggest cost growers");
+    expect(email.html).not.toContain(hostileName);
+    expect(email.text).toMatch(/Biggest cost growers:\n- .*runs 2× longer because it reads 2× more data\n/);
+    expect(email.text).not.toMatch(/\n::error::/);
+    expect(renderEmail(sampleAnalysis()).text).not.toContain("Biggest cost growers");
   });
 
   it("keeps hostile names on one line in text and one cell in Markdown", () => {

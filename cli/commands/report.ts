@@ -1,11 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { loadFleetDocument } from "../../analyzer/fleet-read.js";
+import { fleetSectionsFor } from "../../analyzer/fleet-read.js";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
-import type { Config } from "../../common/config.js";
 import type { FleetDocument } from "../../common/fleet-document.js";
-import type { Db } from "../../db/client.js";
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
 import { loadTimelines, type RunTimeline } from "../../db/queries/timelines.js";
@@ -39,24 +37,6 @@ function parseFormats(value: string): string[] {
     }
   }
   return [...new Set(formats)];
-}
-
-/**
- * The report's fleet sections (docs/fleet.md) over `fleet.weeks` weeks ending with the analysis's
- * window, or none when those weeks hold no run.
- */
-async function fleetSectionsOf(
-  db: Db,
-  analysis: AnalysisDocument,
-  config: Config,
-): Promise<FleetDocument | undefined> {
-  const fleet = await loadFleetDocument(db, {
-    weeks: config.fleet.weeks,
-    end: analysis.windowEnd ? new Date(analysis.windowEnd) : new Date(analysis.generatedAt),
-    pricing: analysis.pricing ?? config.pricing,
-    analysis,
-  });
-  return fleet.costOverTime.tasks.length > 0 ? fleet : undefined;
 }
 
 export function register(program: Command): void {
@@ -116,7 +96,10 @@ Examples:
             }
             if (options.format.includes("html"))
               timelines = await loadTimelines(handle.db, windowOfDocument(latest));
-            fleet = await fleetSectionsOf(handle.db, latest, runtime.config);
+            fleet = await fleetSectionsFor(handle.db, latest, {
+              weeks: runtime.config.fleet.weeks,
+              pricing: runtime.config.pricing,
+            });
             return latest;
           });
       const { outDir: servedDir, baseUrl } = runtime.config.reports;
