@@ -6,6 +6,7 @@ import { buildTask, hostileName, sampleAnalysis } from "../test-support/report-f
 import { renderFleetMarkdown, renderFleetText } from "./fleet.js";
 import { FLEET_CHART_HEIGHT, fleetViewOf } from "./fleet-view.js";
 import { renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
+import { slackMessage } from "./slack.js";
 
 const end = new Date("2026-12-07T00:00:00Z");
 const DAY = 86_400_000;
@@ -107,6 +108,15 @@ describe("the report's fleet sections", () => {
     expect(email.text).toMatch(/Biggest cost growers:\n- .*runs 2× longer because it reads 2× more data\n/);
     expect(email.text).not.toMatch(/\n::error::/);
     expect(renderEmail(sampleAnalysis()).text).not.toContain("Biggest cost growers");
+  });
+
+  it("lists the biggest growers in the Slack message, escaped, on one line each", () => {
+    const message = JSON.stringify(slackMessage(sampleAnalysis(), { fleet: document }).blocks);
+    expect(message).toContain("*Biggest cost growers*");
+    expect(message).toContain("&lt;script&gt;");
+    expect(message).not.toContain("<script>");
+    expect(message).not.toContain("\\n::error::");
+    expect(JSON.stringify(slackMessage(sampleAnalysis()).blocks)).not.toContain("growers");
   });
 
   it("keeps hostile names on one line in text and one cell in Markdown", () => {
