@@ -1,73 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { buildFleetDocument } from "../analyzer/fleet.js";
-import { GiB } from "../common/units.js";
-import type { FleetRun } from "../db/queries/fleet.js";
-import { buildTask, hostileName, sampleAnalysis } from "../test-support/report-fixtures.js";
+import { sampleFleet } from "../test-support/fleet-fixtures.js";
+import { hostileName, sampleAnalysis } from "../test-support/report-fixtures.js";
 import { renderFleetMarkdown, renderFleetText } from "./fleet.js";
 import { FLEET_CHART_HEIGHT, fleetViewOf } from "./fleet-view.js";
 import { renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
 import { slackMessage } from "./slack.js";
 
-const end = new Date("2026-12-07T00:00:00Z");
-const DAY = 86_400_000;
-
-/** Four weeks of a hostile-named task that runs twice as long in the last week. */
-function fleet() {
-  const runs: Array<FleetRun & { id: string }> = [];
-  for (let day = 28; day >= 1; day--) {
-    const startedAt = new Date(end.getTime() - day * DAY);
-    const heldSeconds = day <= 7 ? 1200 : 600;
-    runs.push({
-      id: `r${day}`,
-      orchestrator: "airflow",
-      pipeline: `${hostileName}\n::error::x`,
-      task: `load|${hostileName}`,
-      hostId: "w1",
-      startedAt,
-      endedAt: new Date(startedAt.getTime() + heldSeconds * 1000),
-      heldSeconds,
-      requestCpuCores: 2,
-      requestMemoryBytes: 4 * GiB,
-      cpuSeconds: 300,
-      peakRssBytes: GiB,
-      diskReadBytes: (heldSeconds / 600) * 10 * GiB,
-      diskWriteBytes: 0,
-      netBytes: null,
-      wall: {
-        onCpuSeconds: 300,
-        cpuWaitSeconds: 0,
-        diskWaitSeconds: heldSeconds - 300,
-        netWaitSeconds: 0,
-        childWaitSeconds: 0,
-        idleSeconds: 0,
-      },
-    });
-  }
-  const analysis = sampleAnalysis();
-  analysis.tasks.push(
-    buildTask({
-      pipeline: `${hostileName}\n::error::x`,
-      task: `load|${hostileName}`,
-      usedCores: 1,
-      peakBytes: GiB,
-      recommendedCores: 1,
-      recommendedBytes: 2 * GiB,
-      bottleneck: "disk-io",
-    }),
-  );
-  return buildFleetDocument({
-    runs,
-    hosts: new Map([["w1", { cores: 8, memoryBytes: 32 * GiB }]]),
-    analysis,
-    end,
-    weeks: 4,
-    pricing: { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 },
-    generatedAt: end,
-  });
-}
-
 describe("the report's fleet sections", () => {
-  const document = fleet();
+  const document = sampleFleet();
 
   it("draws one bar per week, the used cost inside the requested one", () => {
     const view = fleetViewOf(document)!;
