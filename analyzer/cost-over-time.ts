@@ -494,6 +494,7 @@ export function costOverTime(input: CostOverTimeInput): CostOverTime {
   const growers = [...pipelineGrowths, ...taskGrowths].sort(
     (a, b) =>
       b.weeklyIncreaseUsd - a.weeklyIncreaseUsd ||
+      // On a tie (a pipeline of one task) the pipeline first, then by name: one order every time.
       (a.kind === b.kind ? 0 : a.kind === "pipeline" ? -1 : 1) ||
       `${a.orchestrator}/${a.pipeline}/${a.task ?? ""}`.localeCompare(
         `${b.orchestrator}/${b.pipeline}/${b.task ?? ""}`,

@@ -1,5 +1,6 @@
 /** A fleet document for the report's tests: four weeks of a hostile-named task that doubles its duration. */
 import { buildFleetDocument } from "../analyzer/fleet.js";
+import type { AnalysisDocument } from "../common/analysis-document.js";
 import type { FleetDocument } from "../common/fleet-document.js";
 import { GiB } from "../common/units.js";
 import type { FleetRun } from "../db/queries/fleet.js";
@@ -58,6 +59,56 @@ export function sampleFleet(): FleetDocument {
     analysis,
     end,
     weeks: 4,
+    pricing: { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 },
+    generatedAt: end,
+  });
+}
+
+/**
+ * A fleet document for an analysis's tasks: one run a day of each for `weeks` weeks on 16 hosts, every
+ * tenth task twice as long in the last week (the reports benchmark's fleet sections).
+ */
+export function fleetOf(analysis: AnalysisDocument, weeks = 8): FleetDocument {
+  const runs: Array<FleetRun & { id: string }> = [];
+  analysis.tasks.forEach((task, index) => {
+    for (let day = weeks * 7; day >= 1; day--) {
+      const startedAt = new Date(end.getTime() - day * DAY + (index % 600) * 60_000 - 12 * 3_600_000);
+      const heldSeconds = index % 10 === 0 && day <= 7 ? 1200 : 600;
+      runs.push({
+        id: `${index}:${day}`,
+        orchestrator: task.orchestrator,
+        pipeline: task.pipeline,
+        task: task.task,
+        hostId: `w${index % 16}`,
+        startedAt,
+        endedAt: new Date(startedAt.getTime() + heldSeconds * 1000),
+        heldSeconds,
+        requestCpuCores: task.cpu.requestCores,
+        requestMemoryBytes: task.memory.requestBytes,
+        cpuSeconds: 300,
+        peakRssBytes: GiB,
+        diskReadBytes: (heldSeconds / 600) * GiB,
+        diskWriteBytes: 0,
+        netBytes: 0,
+        wall: {
+          onCpuSeconds: 300,
+          cpuWaitSeconds: 0,
+          diskWaitSeconds: heldSeconds - 300,
+          netWaitSeconds: 0,
+          childWaitSeconds: 0,
+          idleSeconds: 0,
+        },
+      });
+    }
+  });
+  return buildFleetDocument({
+    runs,
+    hosts: new Map(
+      Array.from({ length: 16 }, (_, host) => [`w${host}`, { cores: 16, memoryBytes: 64 * GiB }]),
+    ),
+    analysis,
+    end,
+    weeks,
     pricing: { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 },
     generatedAt: end,
   });
