@@ -252,6 +252,10 @@ describe("rightsize fleet", () => {
     const result = await runCli(["fleet", "--db", database.url, "--weeks", "0"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--weeks/);
+    const help = await runCli(["fleet", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("first-fit decreasing");
+    expect(help.stdout).toContain("rightsize fleet --weeks 4 --format md");
     const format = await runCli(["fleet", "--db", database.url, "--format", "html"]);
     expect(format.code).toBe(2);
     expect(format.stderr).toMatch(/unknown format 'html': expected one of text, md, json/);
