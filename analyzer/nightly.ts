@@ -10,6 +10,8 @@ import {
   taskAnalysisSchema,
 } from "../common/analysis-document.js";
 import type { Config } from "../common/config.js";
+import type { FleetDocument } from "../common/fleet-document.js";
+import { fleetSectionsFor } from "./fleet-read.js";
 import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { type TaskKey, taskKeyString } from "../common/task-key.js";
@@ -187,7 +189,19 @@ export type Publisher = (options: {
   logger: Logger;
   /** Names the night's delivery, so a retried publish sends neither its email nor its Slack message twice. */
   deliveryKey?: string;
+  /** The report's fleet sections, when the weeks before the night hold runs (docs/fleet.md). */
+  render?: { fleet?: FleetDocument };
 }) => Promise<unknown>;
+
+/** The report's fleet sections (docs/fleet.md); a failed read leaves them out rather than the report. */
+async function nightFleet(db: Db, config: Config, logger: Logger, document: AnalysisDocument) {
+  try {
+    return await fleetSectionsFor(db, document, { weeks: config.fleet.weeks, pricing: config.pricing });
+  } catch (error) {
+    logger.warn({ error: describeError(error) }, "fleet sections left out of the report");
+    return undefined;
+  }
+}
 
 /** Rebuilds the night's document from the stored profiles and hands it to the publisher. */
 export async function publishNight(
@@ -205,6 +219,7 @@ export async function publishNight(
     config,
     logger,
     deliveryKey: `night-${night.windowEnd.toISOString()}`,
+    render: { fleet: await nightFleet(db, config, logger, document) },
   });
   logger.info(
     { windowEnd: night.windowEnd.toISOString(), tasks: document.tasks.length, result },

@@ -180,7 +180,7 @@ export function memorySeverity(requestBytes: number | null, recommendedBytes: nu
  * Money figures are kept to a millionth of a dollar: a short run's cost is a fraction of a cent, and
  * rounding it to cents (as a monthly total is shown) would make every short task's saving read as zero.
  */
-function roundMicroUsd(amount: number): number {
+export function roundMicroUsd(amount: number): number {
   return Math.round(amount * 1e6) / 1e6;
 }
 

@@ -8,6 +8,7 @@
 import { performance } from "node:perf_hooks";
 import { syntheticTimelines } from "../test-support/chart-fixtures.js";
 import { renderEmail, renderHtmlReport, renderMarkdownReport } from "../reports/render.js";
+import { fleetOf } from "../test-support/fleet-fixtures.js";
 import { largeAnalysis } from "../test-support/report-fixtures.js";
 
 const taskCount = 1000;
@@ -31,6 +32,7 @@ function measure(render: () => string): { ms: number; bytes: number } {
 export async function run(): Promise<void> {
   const document = largeAnalysis(taskCount);
   const timelines = syntheticTimelines(document);
+  const fleet = fleetOf(document);
   const floor = measure(() => JSON.stringify({ document, timelines: [...timelines.values()] }));
   const cases = [
     { name: "JSON.stringify (floor)", ...floor },
@@ -39,6 +41,10 @@ export async function run(): Promise<void> {
       ...measure(() => renderHtmlReport(document, { timelines })),
     },
     { name: "HTML report without timelines", ...measure(() => renderHtmlReport(document)) },
+    {
+      name: "HTML report, 2 timelines per task, fleet sections (8 weeks)",
+      ...measure(() => renderHtmlReport(document, { timelines, fleet })),
+    },
     { name: "Markdown report (25 tasks)", ...measure(() => renderMarkdownReport(document)) },
     {
       name: "email (HTML + text, 25 tasks)",

@@ -277,6 +277,14 @@ const rows = [
     parse: requests,
   },
   {
+    key: "fleet.weeks",
+    env: "RIGHTSIZE_FLEET_WEEKS",
+    default: 8,
+    expected: "a whole number above 0",
+    description: "How many weeks of run summaries `rightsize fleet` prices and explains (docs/fleet.md).",
+    parse: positiveInt,
+  },
+  {
     key: "pricing.cpuHourUsd",
     env: "RIGHTSIZE_PRICE_CPU_HOUR",
     default: 0.031611,

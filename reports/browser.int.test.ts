@@ -12,6 +12,7 @@ import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import { syntheticTimelines } from "../test-support/chart-fixtures.js";
+import { sampleFleet } from "../test-support/fleet-fixtures.js";
 import { renderHtmlReport } from "./render.js";
 import { buildTask, hostileName, largeAnalysis, sampleAnalysis } from "../test-support/report-fixtures.js";
 
@@ -202,6 +203,33 @@ describe("HTML report in headless Chromium", () => {
 
     expect(problems).toEqual([]);
     expect(requests).toEqual([]);
+    await page.close();
+  });
+
+  it("draws the fleet sections at 1200 and 390 px without errors or sideways scrolling", async () => {
+    const file = join(dir, "fleet.html");
+    writeFileSync(file, renderHtmlReport(sampleAnalysis(), { fleet: sampleFleet() }));
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(error.message));
+    page.on("dialog", (dialog) => {
+      problems.push(`dialog opened: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+    await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+    for (const width of [1200, 390]) {
+      await page.setViewportSize({ width, height: 900 });
+      const fleetCharts = (await chartSizes(page)).filter((chart) => chart.kind.includes("fleet-chart"));
+      expect(fleetCharts).toHaveLength(1);
+      const [chart] = fleetCharts;
+      expect(chart!.width, `${width} px`).toBeGreaterThan(0);
+      expect(chart!.width, `${width} px`).toBeLessThanOrEqual(width);
+      expect(chart!.marks).toBe(8);
+      expect(chart!.drawn).toBe(chart!.marks);
+      expect(await horizontalOverflow(page), `${width} px`).toBe(0);
+      expect(await page.getByRole("heading", { name: "Where tasks should run" }).isVisible()).toBe(true);
+    }
+    expect(problems).toEqual([]);
     await page.close();
   });
 

@@ -10,6 +10,7 @@
  *
  * The webhook URL is the secret that lets anyone post: it is never logged; messages name its host only.
  */
+import type { FleetDocument } from "../common/fleet-document.js";
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import type { Config } from "../common/config.js";
 import { coerceError } from "../common/errors.js";
@@ -58,10 +59,26 @@ export interface SlackMessage {
   blocks: Array<Record<string, unknown>>;
 }
 
+/** Growers listed in the message: the biggest few, each cut to fit a section's 3,000 characters. */
+const slackGrowersShown = 3;
+const growerLimit = 400;
+
+/** The biggest cost growers' sentences (docs/fleet.md), on one line each, escaped and cut. */
+function slackGrowers(fleet: FleetDocument | undefined): string[] {
+  if (!fleet) return [];
+  return fleet.costOverTime.growers
+    .filter((growth) => growth.weeklyIncreaseUsd > 0)
+    .slice(0, slackGrowersShown)
+    .map((growth) => {
+      const flat = growth.sentence.replace(/[\r\n\u2028\u2029]+/g, " ");
+      return `• ${escapeSlack(flat.length > growerLimit ? `${flat.slice(0, growerLimit - 1)}…` : flat)}`;
+    });
+}
+
 /** The night's Block Kit message: headline, the worst tasks, the report link where one is known. */
 export function slackMessage(
   document: AnalysisDocument,
-  options: { reportUrl?: string | null; maxTasks?: number } = {},
+  options: { reportUrl?: string | null; maxTasks?: number; fleet?: FleetDocument } = {},
 ): SlackMessage {
   const headline = headlineOf(document);
   const view = buildReportView(
@@ -123,6 +140,13 @@ export function slackMessage(
     blocks.push({
       type: "section",
       text: { type: "mrkdwn", text: "No tasks were analyzed in this window." },
+    });
+  }
+  const growers = slackGrowers(options.fleet);
+  if (growers.length > 0) {
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: `*Biggest cost growers*\n${growers.join("\n")}` },
     });
   }
   if (options.reportUrl) {
@@ -200,6 +224,8 @@ export async function deliverSlackSummary(options: {
   deliveryKey: string;
   /** The HTML report's file name, linked under `reports.baseUrl`. */
   htmlFileName: string;
+  /** The fleet sections' document, whose biggest growers the message lists. */
+  render?: { fleet?: FleetDocument };
 }): Promise<SlackResult> {
   const { db, document, config, logger, deliveryKey } = options;
   const webhookUrl = config.slack.webhookUrl;
@@ -211,6 +237,7 @@ export async function deliverSlackSummary(options: {
   }
   const message = slackMessage(document, {
     reportUrl: reportUrlOf(config.reports.baseUrl, options.htmlFileName),
+    fleet: options.render?.fleet,
   });
   const outcome = await postSlackMessage(webhookUrl, message);
   if (outcome.ok) {

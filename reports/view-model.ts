@@ -2,6 +2,8 @@
  * The analysis document shaped for templates: ranked groups, verdicts and chart geometry. Pure: numbers
  * in, numbers and strings out. Templates only place what is computed here and format it with helpers.
  */
+import type { FleetDocument } from "../common/fleet-document.js";
+import { type FleetView, fleetViewOf } from "./fleet-view.js";
 import { MONTH_DAYS } from "../analyzer/recommend.js";
 import {
   type AnalysisDocument,
@@ -49,6 +51,8 @@ export interface RenderOptions {
    * db/queries/timelines.ts). Tasks without an entry show no timeline.
    */
   timelines?: ReadonlyMap<string, readonly RunTimeline[]>;
+  /** HTML and Markdown: the fleet view's sections ("Cost over time", "Where tasks should run"). */
+  fleet?: FleetDocument;
 }
 
 export const defaultMaxTasks = 25;
@@ -156,6 +160,7 @@ export interface PipelineView {
 }
 
 export interface ReportView {
+  fleet: FleetView | null;
   generatedAt: string;
   windowDays: number;
   windowEnd: string | null;
@@ -456,6 +461,7 @@ export function buildReportView(
   );
   const viewOf = (task: TaskAnalysis): TaskView => views.get(task)!;
   return {
+    fleet: fleetViewOf(options.fleet),
     generatedAt: document.generatedAt,
     windowDays: document.windowDays,
     windowEnd: document.windowEnd ?? null,

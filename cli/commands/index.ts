@@ -23,6 +23,7 @@ export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
   patch: () => import("./patch.js"),
   pr: () => import("./pr.js"),
   explain: () => import("./explain.js"),
+  fleet: () => import("./fleet.js"),
 };
 
 /** Global options that take a value: their value is not the command name. */

@@ -1,7 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { fleetSectionsFor } from "../../analyzer/fleet-read.js";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
+import type { FleetDocument } from "../../common/fleet-document.js";
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
 import { loadTimelines, type RunTimeline } from "../../db/queries/timelines.js";
@@ -82,6 +84,7 @@ Examples:
       }
       // Timelines come from the samples, so only a report of the database's analysis has them.
       let timelines: Map<string, RunTimeline[]> | undefined;
+      let fleet: FleetDocument | undefined;
       const document: AnalysisDocument = options.recommendations
         ? readRecommendationsFile(options.recommendations)
         : await withReadDatabase(runtime, async (handle) => {
@@ -93,6 +96,10 @@ Examples:
             }
             if (options.format.includes("html"))
               timelines = await loadTimelines(handle.db, windowOfDocument(latest));
+            fleet = await fleetSectionsFor(handle.db, latest, {
+              weeks: runtime.config.fleet.weeks,
+              pricing: runtime.config.pricing,
+            });
             return latest;
           });
       const { outDir: servedDir, baseUrl } = runtime.config.reports;
@@ -103,6 +110,7 @@ Examples:
       const renderOptions = {
         maxTasks: options.maxTasks,
         timelines,
+        fleet,
         reportUrl: linked ? reportUrlOf(baseUrl, `${reportBaseName(document)}.html`) : null,
       };
       if (options.out === "-") {
