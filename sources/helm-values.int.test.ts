@@ -1,8 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { helmValuesAnalysis, helmValuesFixtureFiles } from "../test-support/kubernetes-fixtures.js";
 import { runCli } from "../test-support/cli.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
@@ -11,41 +10,13 @@ import { declaredRows } from "./declared-rows.js";
 import { renderUnifiedDiff } from "./patcher.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
+import { git, useScratchFolder, writeRepository } from "../test-support/repositories.js";
 
-let work: string;
-
-beforeAll(() => {
-  work = realpathSync(mkdtempSync(join(tmpdir(), "rightsize-helm-values-")));
-});
-
-afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
-});
-
-function writeRepository(folder: string, files: Record<string, string>): string {
-  for (const [file, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(folder, file)), { recursive: true });
-    writeFileSync(join(folder, file), text);
-  }
-  return folder;
-}
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@localhost",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@localhost",
-    },
-  });
+const work = useScratchFolder("helm-values");
 
 describe("Airflow Helm chart values", () => {
   it("reports workers.resources with file:line as a worker-level request, belonging to no task", async () => {
-    const repo = writeRepository(join(work, "scan"), helmValuesFixtureFiles);
+    const repo = writeRepository(join(work(), "scan"), helmValuesFixtureFiles);
     const scan = await scanRepository(repo, defaultPrefectNames);
     const workers = scan.findings.filter((finding) => finding.pattern === "helm_workers");
     expect(
@@ -87,7 +58,7 @@ describe("Airflow Helm chart values", () => {
   });
 
   it("sizes the workers for their heaviest slots with a diff git apply accepts", async () => {
-    const repo = writeRepository(join(work, "patch"), helmValuesFixtureFiles);
+    const repo = writeRepository(join(work(), "patch"), helmValuesFixtureFiles);
     const { plan } = await planRepositoryChanges(repo, defaultPrefectNames, async () => helmValuesAnalysis());
     const patch = renderUnifiedDiff(plan);
     // Two slots: transform (1.5 cores, 3 GiB) and extract (0.5 cores, 1 GiB); the KubernetesPodOperator
@@ -127,11 +98,11 @@ describe("Airflow Helm chart values", () => {
       ].join("\n"),
     );
 
-    const clean = writeRepository(join(work, "clean"), helmValuesFixtureFiles);
+    const clean = writeRepository(join(work(), "clean"), helmValuesFixtureFiles);
     git(clean, "init", "-q", "-b", "main");
     git(clean, "add", ".");
     git(clean, "commit", "-q", "-m", "fixture");
-    const patchFile = join(work, "helm-values.patch");
+    const patchFile = join(work(), "helm-values.patch");
     writeFileSync(patchFile, patch);
     git(clean, "apply", "--check", patchFile);
     git(clean, "apply", patchFile);
@@ -146,15 +117,15 @@ describe("Airflow Helm chart values", () => {
   });
 
   it("rightsize scan lists the worker-level request and patch writes the same diff", async () => {
-    const repo = writeRepository(join(work, "cli"), helmValuesFixtureFiles);
+    const repo = writeRepository(join(work(), "cli"), helmValuesFixtureFiles);
     const scan = await runCli(["scan", "--repo", repo, "--no-store"]);
     expect(scan.code).toBe(0);
     expect(scan.stdout).toContain(
       'deploy/airflow/values.yaml:12:12  */  cpu request "4" = 4 cores  [helm_workers via worker]',
     );
-    const analysis = join(work, "helm-analysis.json");
+    const analysis = join(work(), "helm-analysis.json");
     writeFileSync(analysis, JSON.stringify(helmValuesAnalysis()));
-    const out = join(work, "helm-patches");
+    const out = join(work(), "helm-patches");
     const patch = await runCli(["patch", "--repo", repo, "--recommendations", analysis, "--out", out]);
     expect(patch.code).toBe(0);
     expect(patch.stdout).toContain(

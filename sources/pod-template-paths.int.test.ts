@@ -4,10 +4,9 @@
  * diff git apply accepts, and read back by PyYAML as the Kubernetes client reads a template.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import { GiB, MiB } from "../common/units.js";
 import { loadConfig } from "../common/config.js";
@@ -15,6 +14,7 @@ import { analysisTask, defaultPrefectNames } from "../test-support/source-fixtur
 import { renderUnifiedDiff } from "./patcher.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
+import { useScratchFolder, writeRepository } from "../test-support/repositories.js";
 
 const template = (cpu: string, memory: string) => `apiVersion: v1
 kind: Pod
@@ -69,27 +69,11 @@ const document: AnalysisDocument = {
   ],
 };
 
-let work: string;
-
-beforeAll(() => {
-  work = realpathSync(mkdtempSync(join(tmpdir(), "rightsize-template-paths-")));
-});
-
-afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
-});
-
-function writeRepository(folder: string): string {
-  for (const [file, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(folder, file)), { recursive: true });
-    writeFileSync(join(folder, file), text);
-  }
-  return folder;
-}
+const work = useScratchFolder("template-paths");
 
 describe("pod template paths computed in the DAG file", () => {
   it("resolve beside the DAG file, through constants and pathlib", async () => {
-    const scan = await scanRepository(writeRepository(join(work, "scan")), defaultPrefectNames);
+    const scan = await scanRepository(writeRepository(join(work(), "scan"), files), defaultPrefectNames);
     expect(scan.problems).toEqual([]);
     expect(
       scan.findings.map(
@@ -108,7 +92,7 @@ describe("pod template paths computed in the DAG file", () => {
   });
 
   it("patch the right templates with a diff git apply accepts and PyYAML reads back", async () => {
-    const repo = writeRepository(join(work, "patch"));
+    const repo = writeRepository(join(work(), "patch"), files);
     const { plan } = await planRepositoryChanges(repo, defaultPrefectNames, async () => document);
     const patch = renderUnifiedDiff(plan);
     expect(patch).toBe(
@@ -142,9 +126,9 @@ describe("pod template paths computed in the DAG file", () => {
         "",
       ].join("\n"),
     );
-    const clean = writeRepository(join(work, "clean"));
+    const clean = writeRepository(join(work(), "clean"), files);
     execFileSync("git", ["init", "-q"], { cwd: clean });
-    const patchFile = join(work, "paths.patch");
+    const patchFile = join(work(), "paths.patch");
     writeFileSync(patchFile, patch);
     execFileSync("git", ["apply", "--check", patchFile], { cwd: clean });
     execFileSync("git", ["apply", patchFile], { cwd: clean });
@@ -165,7 +149,7 @@ describe("pod template paths computed in the DAG file", () => {
   });
 
   it("match an image path to the repository's only file of that name, and say so", async () => {
-    const repo = join(work, "image");
+    const repo = join(work(), "image");
     const image: Record<string, string> = {
       "dags/image.py": `from airflow import DAG
 from airflow.operators.bash import BashOperator
@@ -206,7 +190,7 @@ with DAG("image") as dag:
       ...document,
       tasks: [analysisTask({ pipeline: "image", task: "unique", cpuCores: 2, memoryBytes: 6 * GiB })],
     }));
-    const patchFile = join(work, "image.patch");
+    const patchFile = join(work(), "image.patch");
     writeFileSync(patchFile, renderUnifiedDiff(plan));
     execFileSync("git", ["init", "-q"], { cwd: repo });
     execFileSync("git", ["apply", patchFile], { cwd: repo });
@@ -219,7 +203,7 @@ with DAG("image") as dag:
   });
 
   it("map an image path by sources.imagePaths first, and refuse a mapping out of the repository", async () => {
-    const repo = join(work, "mapped");
+    const repo = join(work(), "mapped");
     const mapped: Record<string, string> = {
       "dags/mapped.py": `from airflow import DAG
 from airflow.operators.bash import BashOperator

@@ -1,49 +1,20 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { podTemplateAnalysis, podTemplateFixtureFiles } from "../test-support/kubernetes-fixtures.js";
 import { runCli } from "../test-support/cli.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { renderUnifiedDiff } from "./patcher.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
+import { git, useScratchFolder, writeRepository } from "../test-support/repositories.js";
 
-let work: string;
-
-beforeAll(() => {
-  work = realpathSync(mkdtempSync(join(tmpdir(), "rightsize-pod-templates-")));
-});
-
-afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
-});
-
-function writeRepository(folder: string, files: Record<string, string>): string {
-  for (const [file, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(folder, file)), { recursive: true });
-    writeFileSync(join(folder, file), text);
-  }
-  return folder;
-}
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@localhost",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@localhost",
-    },
-  });
+const work = useScratchFolder("pod-templates");
 
 describe("pod template files", () => {
   it("finds the base container's requests with file:line, for the tasks each template reaches", async () => {
-    const repo = writeRepository(join(work, "scan"), podTemplateFixtureFiles);
+    const repo = writeRepository(join(work(), "scan"), podTemplateFixtureFiles);
     const scan = await scanRepository(repo, defaultPrefectNames);
     const found = scan.findings
       .filter((finding) => finding.pattern === "pod_template")
@@ -89,7 +60,7 @@ describe("pod template files", () => {
   });
 
   it("never follows a template link out of the repository, and says when a template is missing", async () => {
-    const repo = writeRepository(join(work, "guarded"), {
+    const repo = writeRepository(join(work(), "guarded"), {
       ...podTemplateFixtureFiles,
       "dags/linked.py": `from airflow import DAG
 from airflow.operators.bash import BashOperator
@@ -99,7 +70,7 @@ with DAG("linked") as dag:
     BashOperator(task_id="gone", bash_command="x", executor_config={"pod_template_file": "/opt/airflow/nowhere/pod.yaml"})
 `,
     });
-    const outside = join(work, "outside.yaml");
+    const outside = join(work(), "outside.yaml");
     writeFileSync(outside, podTemplateFixtureFiles["pod_templates/heavy.yaml"]!.replace('"4"', '"64"'));
     symlinkSync(outside, join(repo, "pod_templates", "outside.yaml"));
     const scan = await scanRepository(repo, defaultPrefectNames);
@@ -119,8 +90,8 @@ with DAG("linked") as dag:
   });
 
   it("rightsize check judges the tasks by their templates' requests", async () => {
-    const repo = writeRepository(join(work, "cli"), podTemplateFixtureFiles);
-    const analysis = join(work, "pod-analysis.json");
+    const repo = writeRepository(join(work(), "cli"), podTemplateFixtureFiles);
+    const analysis = join(work(), "pod-analysis.json");
     writeFileSync(analysis, JSON.stringify(podTemplateAnalysis()));
     const result = await runCli([
       "check",
@@ -140,7 +111,7 @@ with DAG("linked") as dag:
   });
 
   it("patches the templates in place with a diff git apply accepts", async () => {
-    const repo = writeRepository(join(work, "patch"), podTemplateFixtureFiles);
+    const repo = writeRepository(join(work(), "patch"), podTemplateFixtureFiles);
     const { plan } = await planRepositoryChanges(repo, defaultPrefectNames, async () =>
       podTemplateAnalysis(),
     );
@@ -202,11 +173,11 @@ with DAG("linked") as dag:
       ].join("\n"),
     );
 
-    const clean = writeRepository(join(work, "clean"), podTemplateFixtureFiles);
+    const clean = writeRepository(join(work(), "clean"), podTemplateFixtureFiles);
     git(clean, "init", "-q", "-b", "main");
     git(clean, "add", ".");
     git(clean, "commit", "-q", "-m", "fixture");
-    const patchFile = join(work, "pod-templates.patch");
+    const patchFile = join(work(), "pod-templates.patch");
     writeFileSync(patchFile, patch);
     git(clean, "apply", "--check", patchFile);
     git(clean, "apply", patchFile);

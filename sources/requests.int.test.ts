@@ -25,6 +25,7 @@ import {
   writeFixtureRepository,
 } from "../test-support/source-fixtures.js";
 import { scanRepository } from "./scan-repository.js";
+import { git } from "../test-support/repositories.js";
 
 let work: string;
 let repo: string;
@@ -40,19 +41,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@localhost",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@localhost",
-    },
-  });
 
 describe.each(engines)("declared requests stored on $name", ({ create }) => {
   let database: TestDatabase;

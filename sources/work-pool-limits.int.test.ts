@@ -4,15 +4,15 @@
  * with a diff git apply accepts, and read back by PyYAML as Prefect reads prefect.yaml.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { GiB } from "../common/units.js";
 import { analysisTask, defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { renderUnifiedDiff } from "./patcher.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
+import { useScratchFolder, writeRepository } from "../test-support/repositories.js";
 
 const pool = (limits: string) => `{
   "job_configuration": {
@@ -44,27 +44,11 @@ const files: Record<string, string> = {
   "pools/plain.json": pool("{}"),
 };
 
-let work: string;
-
-beforeAll(() => {
-  work = realpathSync(mkdtempSync(join(tmpdir(), "rightsize-pool-limits-")));
-});
-
-afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
-});
-
-function writeRepository(folder: string): string {
-  for (const [file, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(folder, file)), { recursive: true });
-    writeFileSync(join(folder, file), text);
-  }
-  return folder;
-}
+const work = useScratchFolder("pool-limits");
 
 describe("limit job variables", () => {
   it("are limits only where the pool's template names them", async () => {
-    const scan = await scanRepository(writeRepository(join(work, "scan")), defaultPrefectNames);
+    const scan = await scanRepository(writeRepository(join(work(), "scan"), files), defaultPrefectNames);
     expect(scan.problems).toEqual([]);
     expect(
       scan.findings.map(
@@ -79,7 +63,7 @@ describe("limit job variables", () => {
   });
 
   it("move with a request that outgrows them, in a diff git apply accepts", async () => {
-    const repo = writeRepository(join(work, "patch"));
+    const repo = writeRepository(join(work(), "patch"), files);
     const tasks = ["limited", "unlimited"].map((deployment) =>
       analysisTask({
         orchestrator: "prefect",
@@ -123,9 +107,9 @@ describe("limit job variables", () => {
         "",
       ].join("\n"),
     );
-    const clean = writeRepository(join(work, "clean"));
+    const clean = writeRepository(join(work(), "clean"), files);
     execFileSync("git", ["init", "-q"], { cwd: clean });
-    const patchFile = join(work, "limits.patch");
+    const patchFile = join(work(), "limits.patch");
     writeFileSync(patchFile, patch);
     execFileSync("git", ["apply", "--check", patchFile], { cwd: clean });
     execFileSync("git", ["apply", patchFile], { cwd: clean });

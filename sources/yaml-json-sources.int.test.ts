@@ -4,10 +4,9 @@
  * committed copy, after which PyYAML and JSON read the values written.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import { runCli } from "../test-support/cli.js";
 import {
@@ -20,33 +19,13 @@ import {
   workPoolExpectedPatch,
   workPoolFiles,
 } from "../test-support/work-pool-fixtures.js";
+import { git, useScratchFolder } from "../test-support/repositories.js";
 
-let work: string;
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "rightsize-yaml-json-"));
-});
-
-afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
-});
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@localhost",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@localhost",
-    },
-  });
+const work = useScratchFolder("yaml-json");
 
 /** Writes the files as a committed git repository and the analysis beside it. */
 function repository(name: string, files: Record<string, string>, analysis: AnalysisDocument) {
-  const repo = join(work, name);
+  const repo = join(work(), name);
   for (const [file, text] of Object.entries(files)) {
     mkdirSync(dirname(join(repo, file)), { recursive: true });
     writeFileSync(join(repo, file), text);
@@ -54,14 +33,14 @@ function repository(name: string, files: Record<string, string>, analysis: Analy
   git(repo, "init", "-q", "-b", "main");
   git(repo, "add", ".");
   git(repo, "commit", "-q", "-m", "fixture");
-  const analysisFile = join(work, `${name}-analysis.json`);
+  const analysisFile = join(work(), `${name}-analysis.json`);
   writeFileSync(analysisFile, JSON.stringify(analysis));
   return { repo, analysisFile };
 }
 
 /** `patch` into a folder of its own; returns the patch's text after `git apply --check` accepted it. */
 async function patchAndApply(repo: string, analysisFile: string): Promise<string> {
-  const out = join(work, `${repo.split("/").at(-1)}-patches`);
+  const out = join(work(), `${repo.split("/").at(-1)}-patches`);
   const result = await runCli(["patch", "--repo", repo, "--recommendations", analysisFile, "--out", out]);
   expect(result.stderr).toBe("");
   expect(result.code).toBe(0);

@@ -1,0 +1,57 @@
+/**
+ * Scratch repositories for the sources tests: a temp folder per test file, files written into it, and git
+ * with a fixed author (what `git apply --check` of a patch runs against).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
+
+/** A temp folder (its real path) made before the file's tests and removed after them; read it in a test. */
+export function useScratchFolder(prefix: string): () => string {
+  let folder: string | undefined;
+  beforeAll(() => {
+    folder = realpathSync(mkdtempSync(join(tmpdir(), `rightsize-${prefix}-`)));
+  });
+  afterAll(() => {
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+  return () => {
+    if (!folder) throw new Error("useScratchFolder: read in a test or hook, after beforeAll");
+    return folder;
+  };
+}
+
+/** Writes `files` (path → text) under `folder` and returns `folder`. */
+export function writeRepository(folder: string, files: Record<string, string>): string {
+  for (const [file, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(folder, file)), { recursive: true });
+    writeFileSync(join(folder, file), text);
+  }
+  return folder;
+}
+
+/** git in `cwd`, as a fixed author, its output as text; throws on a non-zero exit. */
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@localhost",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@localhost",
+    },
+  });
+}
+
+/** `files` written under `folder` and committed on `main` in a new repository; returns `folder`. */
+export function committedRepository(folder: string, files: Record<string, string>): string {
+  writeRepository(folder, files);
+  git(folder, "init", "-q", "-b", "main");
+  git(folder, "add", ".");
+  git(folder, "commit", "-q", "-m", "fixture");
+  return folder;
+}
