@@ -8,7 +8,7 @@
  * The shapes put the work below a parent that forks and then waits, the tree a collector loses when it
  * skips a quiet parent's children (docs/collector.md).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,13 +77,27 @@ process.stdout.write(JSON.stringify({ cpu: (reaped() - cpuBefore) / repeat, wall
  * down at its exec: 14.8 against 13.2 ms for the demo's `sh` on the 2-core test machine), so the
  * reference comes from the same kind of parent.
  */
-export function nodeSpawnCost(argv: string[], repeat: number): { cpu: number; wall: number } {
-  const output = execFileSync(
-    process.execPath,
-    ["-e", NODE_SPAWN_SCRIPT, JSON.stringify(argv), String(repeat), String(CLOCK_TICKS_PER_SECOND)],
-    { encoding: "utf8" },
+export function nodeSpawnCost(
+  argv: string[],
+  repeat: number,
+  options: { busyLoops?: number } = {},
+): { cpu: number; wall: number } {
+  // A child's own CPU rises when every core is busy (its caches and TLB are shared): 17 against 24 ms for
+  // the demo's `sh` with two busy loops on the 2-core test machine. `busyLoops` measures it so.
+  const loops = Array.from({ length: options.busyLoops ?? 0 }, () =>
+    spawn(process.execPath, ["-e", "for (;;);"], { stdio: "ignore" }),
   );
-  return JSON.parse(output) as { cpu: number; wall: number };
+  try {
+    if (loops.length > 0) execFileSync("sleep", ["0.3"]);
+    const output = execFileSync(
+      process.execPath,
+      ["-e", NODE_SPAWN_SCRIPT, JSON.stringify(argv), String(repeat), String(CLOCK_TICKS_PER_SECOND)],
+      { encoding: "utf8" },
+    );
+    return JSON.parse(output) as { cpu: number; wall: number };
+  } finally {
+    for (const loop of loops) loop.kill("SIGKILL");
+  }
 }
 
 /** The whole tree's CPU by the kernel: the parent's own and every child's wait4 rusage. */
