@@ -14,21 +14,12 @@ import { openDatabase } from "../db/client.js";
 import { migrateDatabase } from "../db/migrate.js";
 import { createScratchDatabase } from "../test-support/scratch-database.js";
 import { seedSlowedRun, slowedTask } from "../test-support/diagnosis-fixtures.js";
+import { medianMs } from "./median-time.js";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const repetitions = 9;
 
-async function measure(work: () => Promise<unknown>): Promise<number> {
-  await work();
-  const times: number[] = [];
-  for (let index = 0; index < repetitions; index++) {
-    const started = performance.now();
-    await work();
-    times.push(performance.now() - started);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
-}
+const measure = (work: () => Promise<unknown> | unknown) => medianMs(work, repetitions);
 
 export async function run(): Promise<void> {
   const database = await createScratchDatabase(adminUrl, "rightsize_bench");

@@ -15,6 +15,7 @@ import { migrateDatabase } from "../db/migrate.js";
 import { loadFleetRuns, loadHostSizes } from "../db/queries/fleet.js";
 import { largeAnalysis } from "../test-support/report-fixtures.js";
 import { createScratchDatabase } from "../test-support/scratch-database.js";
+import { medianMs } from "./median-time.js";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const taskCount = 1000;
@@ -23,17 +24,7 @@ const repetitions = 3;
 const end = new Date("2026-12-07T00:00:00Z");
 const pricing = { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 };
 
-async function measure(work: () => Promise<unknown>): Promise<number> {
-  await work();
-  const times: number[] = [];
-  for (let index = 0; index < repetitions; index++) {
-    const started = performance.now();
-    await work();
-    times.push(performance.now() - started);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
-}
+const measure = (work: () => Promise<unknown> | unknown) => medianMs(work, repetitions);
 
 export async function run(): Promise<void> {
   const scratch = await createScratchDatabase(adminUrl, "rightsize_bench");

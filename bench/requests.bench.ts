@@ -14,22 +14,13 @@ import { analysisTask, defaultPrefectNames, fixtureFiles } from "../test-support
 import { planPatches, usableRecommendations } from "../sources/patcher.js";
 import { pythonParser } from "../sources/python-syntax.js";
 import { readSources, scanRepository } from "../sources/scan-repository.js";
+import { medianMs } from "./median-time.js";
 
 const copies = 100;
 /** Enough repetitions for a stable median on a shared 2-core machine without making `npm run bench` slow. */
 const repetitions = 5;
 
-async function measure(work: () => Promise<unknown> | unknown): Promise<number> {
-  await work();
-  const times: number[] = [];
-  for (let index = 0; index < repetitions; index++) {
-    const started = performance.now();
-    await work();
-    times.push(performance.now() - started);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
-}
+const measure = (work: () => Promise<unknown> | unknown) => medianMs(work, repetitions);
 
 function writeRepository(folder: string): number {
   let files = 0;

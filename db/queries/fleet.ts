@@ -8,7 +8,8 @@
 import { sql } from "drizzle-orm";
 import type { TaskKey } from "../../common/task-key.js";
 import { type Db, queryRows } from "../client.js";
-import { float8ArrayFromBinary, type StateSeconds } from "./task-histories.js";
+import { float8RowsFromBinary, numberColumns } from "./float8-binary.js";
+import type { StateSeconds } from "./task-histories.js";
 
 /** What the fleet view needs of one run: its key, when, how long, what it asked for and what it did. */
 export interface FleetRun extends TaskKey {
@@ -56,12 +57,7 @@ const fleetNumberSources = {
   wallChildWaitSeconds: "rs.wall_child_wait_seconds",
   wallIdleSeconds: "rs.wall_idle_seconds",
 } as const;
-type FleetNumberName = keyof typeof fleetNumberSources;
-const fleetNumberNames = Object.keys(fleetNumberSources) as FleetNumberName[];
-const fleetNumberIndex = Object.fromEntries(fleetNumberNames.map((name, index) => [name, index])) as Record<
-  FleetNumberName,
-  number
->;
+const fleetColumns = numberColumns(fleetNumberSources);
 
 /** The statement's row: one task, its runs' hosts and their numbers, run after run. */
 interface RawFleetRow extends Record<string, unknown> {
@@ -70,42 +66,6 @@ interface RawFleetRow extends Record<string, unknown> {
   task: string;
   hosts: unknown;
   numbers: Uint8Array | string;
-}
-
-/**
- * A float8[][] in array_send's binary form, as rows of `width` values: the one-dimensional layout
- * (db/queries/task-histories.ts float8ArrayFromBinary) with one (length, lower bound) pair per dimension,
- * the elements in row-major order.
- */
-export function float8RowsFromBinary(value: Uint8Array | string, width: number): Array<Array<number | null>> {
-  const bytes = typeof value === "string" ? Buffer.from(value.replace(/^\\x/, ""), "hex") : value;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dimensions = view.getInt32(0);
-  if (dimensions === 0) return [];
-  if (dimensions !== 2) {
-    const flat = float8ArrayFromBinary(value) ?? [];
-    return flat.length === width ? [flat] : [];
-  }
-  const rows = view.getInt32(12);
-  const columns = view.getInt32(20);
-  if (columns !== width) throw new Error(`a float8[][] of ${columns} columns where ${width} were expected`);
-  const result: Array<Array<number | null>> = [];
-  let offset = 28;
-  for (let row = 0; row < rows; row++) {
-    const values = new Array<number | null>(columns);
-    for (let column = 0; column < columns; column++) {
-      const size = view.getInt32(offset);
-      if (size === -1) {
-        values[column] = null;
-        offset += 4;
-      } else {
-        values[column] = view.getFloat64(offset + 4);
-        offset += 12;
-      }
-    }
-    result.push(values);
-  }
-  return result;
 }
 
 function hostsOf(value: unknown): string[] {
@@ -120,7 +80,7 @@ function fleetRunOf(
   hostId: string,
   numbers: Array<number | null>,
 ): FleetRun & { id: string } {
-  const value = (name: FleetNumberName): number | null => numbers[fleetNumberIndex[name]] ?? null;
+  const value = fleetColumns.reader(numbers);
   const startedAt = new Date(value("startedAtMs") ?? 0);
   const endedAt = new Date(value("endedAtMs") ?? 0);
   const durationSeconds = Math.max(0, (endedAt.getTime() - startedAt.getTime()) / 1000);
@@ -172,7 +132,7 @@ export async function loadFleetRuns(
   window: { start: Date; end: Date },
 ): Promise<Array<FleetRun & { id: string }>> {
   const numbers = sql.raw(
-    `array_send(array_agg(array[${fleetNumberNames.map((name) => fleetNumberSources[name]).join(", ")}]::float8[] order by e.started_at, e.id)) as numbers`,
+    `array_send(array_agg(array[${fleetColumns.list}]::float8[] order by e.started_at, e.id)) as numbers`,
   );
   const rows = await queryRows<RawFleetRow>(
     db,
@@ -188,7 +148,7 @@ export async function loadFleetRuns(
   const runs: Array<FleetRun & { id: string }> = [];
   rows.forEach((row, rowIndex) => {
     const hosts = hostsOf(row.hosts);
-    float8RowsFromBinary(row.numbers, fleetNumberNames.length).forEach((numbers, index) =>
+    float8RowsFromBinary(row.numbers, fleetColumns.width).forEach((numbers, index) =>
       runs.push(fleetRunOf(row, `${rowIndex}:${index}`, hosts[index] ?? "", numbers)),
     );
   });

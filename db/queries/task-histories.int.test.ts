@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { taskKeyString } from "../../common/task-key.js";
 import { engines, type TestDatabase } from "../../test-support/databases.js";
 import { queryRows } from "../client.js";
-import { float8ArrayFromBinary, loadTaskHistories } from "./task-histories.js";
+import { float8ArrayFromBinary } from "./float8-binary.js";
+import { loadTaskHistories } from "./task-histories.js";
 
 const key = { orchestrator: "airflow", pipeline: "etl_daily", task: "load_orders" };
 const other = { orchestrator: "prefect", pipeline: "ingest/prod", task: "__flow__" };

@@ -8,6 +8,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { type TaskKey, taskKeyString } from "../../common/task-key.js";
 import { type Db, queryRows } from "../client.js";
 import type { AnalysisWindow } from "./analysis.js";
+import { float8ArrayFromBinary, numberColumns } from "./float8-binary.js";
 
 /** Seconds per thread state, summed over a run's samples. */
 export interface StateSeconds {
@@ -123,21 +124,14 @@ const runNumberSources = {
   processesStarted: "rs.processes_started",
   hostLoadAvg: "rs.host_load_avg",
 } as const;
-type RunNumberName = keyof typeof runNumberSources;
-const runNumberNames = Object.keys(runNumberSources) as RunNumberName[];
-const runNumberIndex = Object.fromEntries(runNumberNames.map((name, index) => [name, index])) as Record<
-  RunNumberName,
-  number
->;
+const runColumns = numberColumns(runNumberSources);
 
 /**
  * A run's numbers as one binary float8[] column: the driver parses one value per run instead of forty
  * text columns, and no number is formatted as text by the server nor parsed back here (the per-value
  * work and the garbage it left were a large part of the edge night's read; BENCHMARKS.md "analysis").
  */
-const runNumbers = sql.raw(
-  `array_send(array[${runNumberNames.map((name) => runNumberSources[name]).join(", ")}]::float8[]) as numbers`,
-);
+const runNumbers = sql.raw(`array_send(array[${runColumns.list}]::float8[]) as numbers`);
 
 /** The runs statement's row: the run's text columns, its numbers and its cores sketch, both binary. */
 interface RawRunRow extends Record<string, unknown> {
@@ -158,38 +152,6 @@ interface RawRunRow extends Record<string, unknown> {
 const toNumber = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
 const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
-
-/**
- * A float8[] in its binary form, as `array_send` gives it (what {@link batchRunsQuery} selects): no float is
- * formatted as text by the server nor parsed back here, which were most of the night's read before (two
- * per-run sketches of 101 floats each way; BENCHMARKS.md "analysis"). The layout is Postgres' array_send
- * (src/backend/utils/adt/arrayfuncs.c): int4 dimensions, int4 has-nulls flag, oid element type, then per
- * dimension int4 length and int4 lower bound; then per element an int4 byte length (-1: null) and the
- * value (float8send: IEEE 754, big-endian). postgres.js hands bytea over as a Buffer, PGlite as a
- * Uint8Array; a driver that left it as `\x…` hex text is read too.
- */
-export function float8ArrayFromBinary(value: Uint8Array | string | null): Array<number | null> | null {
-  if (value === null) return null;
-  const bytes = typeof value === "string" ? Buffer.from(value.replace(/^\\x/, ""), "hex") : value;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dimensions = view.getInt32(0);
-  if (dimensions === 0) return [];
-  if (dimensions !== 1) throw new Error(`a float8[] of ${dimensions} dimensions where one was expected`);
-  const length = view.getInt32(12);
-  const values = new Array<number | null>(length);
-  let offset = 20;
-  for (let index = 0; index < length; index++) {
-    const size = view.getInt32(offset);
-    if (size === -1) {
-      values[index] = null;
-      offset += 4;
-    } else {
-      values[index] = view.getFloat64(offset + 4);
-      offset += 12;
-    }
-  }
-  return values;
-}
 
 /** A run's cores sketch: its values, or null when unsampled or when any point is missing. */
 function sketchOf(value: Uint8Array | string | null): number[] | null {
@@ -361,8 +323,8 @@ export function batchRunsQuery(keys: TaskKey[], window: AnalysisWindow): SQL {
 
 function parseRun(row: RawRunRow): RunSummary {
   const numbers = float8ArrayFromBinary(row.numbers) ?? [];
-  const value = (name: RunNumberName): number | null => numbers[runNumberIndex[name]] ?? null;
-  const count = (name: RunNumberName): number => value(name) ?? 0;
+  const value = runColumns.reader(numbers);
+  const count = (name: keyof typeof runNumberSources): number => value(name) ?? 0;
   const startedAt = new Date(count("startedAtMs"));
   const endedAt = new Date(count("endedAtMs"));
   const wallOnCpu = value("wallOnCpuSeconds");
