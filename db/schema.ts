@@ -160,6 +160,36 @@ export const samples = pgTable(
   (table) => [primaryKey({ columns: [table.executionId, table.ts] })],
 );
 
+/**
+ * What a host did each tick while the `collect` daemon tracked a task on it: the CPU busy and in iowait
+ * (/proc/stat), the busiest whole disk's busy share and the disks' bytes (/proc/diskstats), and the host's
+ * pressure stall shares. Read beside the executions' own samples, it tells a neighbour's or an untracked
+ * process's use from the task's. Rows are deltas over `intervalSeconds`, like samples.
+ */
+export const hostSamples = pgTable(
+  "host_samples",
+  {
+    hostId: text("host_id").notNull(),
+    ts: ts("ts").notNull(),
+    intervalSeconds: real("interval_seconds").notNull(),
+    /** Cores busy (user, nice, system, irq, softirq, steal) over the tick. */
+    cpuBusyCores: real("cpu_busy_cores"),
+    /** Cores idle with I/O outstanding over the tick. */
+    cpuIowaitCores: real("cpu_iowait_cores"),
+    /** Cores the hypervisor gave to others over the tick (inside cpuBusyCores). */
+    cpuStealCores: real("cpu_steal_cores"),
+    /** The busiest whole disk's share of the tick with I/O in flight (io_ticks), 0–1. */
+    diskBusyShare: real("disk_busy_share"),
+    diskReadBytes: int8("disk_read_bytes"),
+    diskWriteBytes: int8("disk_write_bytes"),
+    psiCpuSome: real("psi_cpu_some"),
+    psiMemorySome: real("psi_memory_some"),
+    psiIoSome: real("psi_io_some"),
+    load1: real("load1"),
+  },
+  (table) => [primaryKey({ columns: [table.hostId, table.ts] })],
+);
+
 /** Every process seen in an execution's tree, with its totals. argv is redacted before it is stored. */
 export const executionProcesses = pgTable(
   "execution_processes",
