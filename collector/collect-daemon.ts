@@ -137,6 +137,7 @@ export async function runCollector(options: CollectOptions): Promise<CollectSumm
     attribution: { logTemplates: options.logTemplates, pods: options.pods },
     trust: options.trust,
     accounting: options.accounting,
+    hostSamples: { sysRoot: "/sys" },
     onCpuCheck: (check) => health?.observeCpuCheck(check),
   });
   // The first pod listing (or the one line saying no Kubernetes API answers) before the first tick.

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -157,6 +158,24 @@ describe("rightsize collect", () => {
       expect(find(pipeline)?.status).toBe("running");
       expect(find(pipeline)?.samples).toBeGreaterThanOrEqual(4);
     }
+    // The daemon recorded what the whole host did on each tick a task ran.
+    const host = await queryRows<{
+      n: number;
+      interval: number;
+      busy_max: number;
+      busy_min: number;
+      disk_max: number | null;
+    }>(
+      bed.database.handle.db,
+      sql`select count(*)::int as n, min(interval_seconds)::float8 as interval, max(cpu_busy_cores)::float8 as busy_max,
+                 min(cpu_busy_cores)::float8 as busy_min, max(disk_busy_share)::float8 as disk_max
+            from host_samples where host_id = ${hostId}`,
+    );
+    expect(host[0]!.n).toBeGreaterThanOrEqual(4);
+    expect(host[0]!.interval).toBeGreaterThan(0);
+    expect(host[0]!.busy_min).toBeGreaterThanOrEqual(0);
+    expect(host[0]!.busy_max).toBeLessThanOrEqual(availableParallelism() * 1.05);
+    if (host[0]!.disk_max !== null) expect(host[0]!.disk_max).toBeLessThanOrEqual(1);
     // Other attributed processes on a shared host may be found too; the plain one must not be.
     const [unattributed] = await queryRows<{ n: number }>(
       bed.database.handle.db,

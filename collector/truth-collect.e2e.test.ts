@@ -15,9 +15,10 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CONTENTION_RUNNABLE_SHARE } from "../analyzer/classify.js";
-import { type DatabaseHandle, openDatabase } from "../db/client.js";
+import { type DatabaseHandle, openDatabase, queryRows } from "../db/client.js";
 import { celeryAppPreamble, type CeleryWorker, startCeleryWorker } from "../test-support/celery-worker.js";
 import { type CollectOptions, useCollectorTestBed } from "../test-support/collector-tests.js";
 import {
@@ -47,6 +48,7 @@ import {
   workloadScript,
   workloadsDir,
 } from "../test-support/truth.js";
+import { CLOCK_TICKS_PER_SECOND, parseHostCpu } from "./procfs/procfs-parse.js";
 
 /** How far below the contention threshold the kernel's queue share still allows either class. */
 const THRESHOLD_MARGIN = 0.03;
@@ -200,6 +202,13 @@ function collectOptions(engine: Engine, hostId: string, dbUrl: string, spool: st
   };
 }
 
+/** The whole host's busy CPU seconds since boot, from /proc/stat's cpu line (user … steal, without idle and iowait). */
+function hostBusySeconds(): number {
+  const ticks = parseHostCpu(readFileSync("/proc/stat", "utf8"));
+  if (!ticks) throw new Error("/proc/stat has no cpu line");
+  return ticks.busy / CLOCK_TICKS_PER_SECOND;
+}
+
 async function withHandle<T>(engine: Engine, dbUrl: string, read: (handle: DatabaseHandle) => Promise<T>) {
   if (engine === "postgres") return read(bed.database.handle);
   // The daemon is stopped: this process opens the folder alone, and closes it for the next daemon.
@@ -213,6 +222,7 @@ async function withHandle<T>(engine: Engine, dbUrl: string, read: (handle: Datab
 
 describe.each(engines)("the collect daemon against the kernel, on %s", (engine) => {
   const outcomes = new Map<string, Outcome>();
+  const hostCpu = { tasks: 0, kernelWindow: 0, recorded: 0, ticks: 0 };
   const tag = randomUUID().slice(0, 8);
   const hostId = `truth-${engine}-${tag}`;
   let folder: string;
@@ -238,6 +248,7 @@ describe.each(engines)("the collect daemon against the kernel, on %s", (engine) 
       explicitEnv(key("late")),
     );
     await sleep(1000);
+    const busyBefore = hostBusySeconds();
     const collector = await bed.startCollector(collectOptions(engine, hostId, dbUrl, `spool-${engine}`));
     await sleep(1500);
 
@@ -305,6 +316,12 @@ describe.each(engines)("the collect daemon against the kernel, on %s", (engine) 
     await sleep(1500);
     const code = await collector.stop();
     expect(code, collector.stderr()).toBe(0);
+    hostCpu.kernelWindow = hostBusySeconds() - busyBefore;
+    for (const [name, { launcher, workload }] of finished) {
+      hostCpu.tasks +=
+        launcher.root.cpuSeconds + launcher.orphans.reduce((sum, orphan) => sum + orphan.cpuSeconds, 0);
+      if (name === "late") hostCpu.tasks -= workload!.cpuAtGo!;
+    }
 
     await withHandle(engine, dbUrl, async (handle) => {
       for (const item of cases) {
@@ -315,6 +332,13 @@ describe.each(engines)("the collect daemon against the kernel, on %s", (engine) 
         const commands = stored.length === 1 ? await storedCommands(handle.db, stored[0]!.id) : new Map();
         outcomes.set(item.name, { ...finished.get(item.name)!, stored, commands });
       }
+      const [host] = await queryRows<{ seconds: number | null; ticks: number }>(
+        handle.db,
+        sql`select sum(cpu_busy_cores * interval_seconds)::float8 as seconds, count(*)::int as ticks
+              from host_samples where host_id = ${hostId}`,
+      );
+      hostCpu.recorded = host?.seconds ?? 0;
+      hostCpu.ticks = host?.ticks ?? 0;
     });
   }, 400_000);
 
@@ -379,6 +403,16 @@ describe.each(engines)("the collect daemon against the kernel, on %s", (engine) 
     }
 
     expectCommandCpuAndMemory(context, item, { commands, peakRss: execution.peak_rss }, workload!, launcher);
+  });
+
+  // The host's own samples cover the ticks a task ran: at least the tasks' CPU (the kernel's wait4; a tick
+  // at each end may fall outside them), at most what /proc/stat counted over the daemon's whole life.
+  it("records the host's CPU between its tasks' and the whole host's, by the kernel's counts", () => {
+    const message = `host samples [${engine}]: ${hostCpu.recorded.toFixed(2)} s busy over ${hostCpu.ticks} ticks; tasks ${hostCpu.tasks.toFixed(2)} s (wait4); host ${hostCpu.kernelWindow.toFixed(2)} s (/proc/stat, the daemon's life)`;
+    console.log(message);
+    expect(hostCpu.ticks, message).toBeGreaterThan(0);
+    expect(hostCpu.recorded, message).toBeGreaterThanOrEqual(hostCpu.tasks * 0.9);
+    expect(hostCpu.recorded, message).toBeLessThanOrEqual(hostCpu.kernelWindow * 1.02 + 0.5);
   });
 
   it("gives each workload built for a class that class (analyze --json), run alone", async () => {

@@ -29,5 +29,9 @@ export function observeSink(primary: SampleSink, observer: SampleSink | null, lo
       primary.processes(rows);
       safely("processes", () => observer.processes(rows));
     },
+    // Host samples are stored only: no exporter reads them.
+    hostSamples(rows) {
+      primary.hostSamples?.(rows);
+    },
   };
 }

@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   createOwnCgroup,
@@ -26,7 +26,7 @@ describe("cgroups on this host", () => {
     expect(folders.length).toBeGreaterThan(0);
     for (const folder of folders) expect(existsSync(folder!)).toBe(true);
     // This test process sets no limits: unknown, never 0.
-    const resources = readCgroupResources(reader, own);
+    const resources = readCgroupResources(reader, own, layout!);
     for (const value of Object.values(resources)) expect(value === null || value > 0).toBe(true);
   });
 
@@ -61,6 +61,27 @@ print(u.user + u.system)'`;
       if (own!.cgroup.memory) expect(counters.memoryPeakBytes).toBeGreaterThan(1024 * 1024);
     } finally {
       expect(own!.remove()).toEqual([]);
+    }
+  });
+
+  it("reports a limit set on the cgroup above the task's: the one `run` makes binds by its parent's", () => {
+    const parent = createOwnCgroup(reader, "/proc", layout, `rightsize-test-${randomUUID()}`)!;
+    expect(parent).not.toBeNull();
+    const limitFolder = parent.cgroup.version === 2 ? parent.cgroup.unified : parent.cgroup.memory;
+    const limitFile = parent.cgroup.version === 2 ? "memory.max" : "memory.limit_in_bytes";
+    const child = `${limitFolder}/child`;
+    try {
+      writeFileSync(`${limitFolder}/${limitFile}`, `${1024 ** 3}\n`);
+      mkdirSync(child);
+      const task =
+        parent.cgroup.version === 2
+          ? { ...parent.cgroup, unified: child }
+          : { ...parent.cgroup, memory: child, cpu: null, cpuacct: null, blkio: null };
+      expect(readFileSync(`${child}/${limitFile}`, "utf8").trim()).not.toBe(`${1024 ** 3}`);
+      expect(readCgroupResources(reader, task, layout!).limitMemoryBytes).toBe(1024 ** 3);
+    } finally {
+      rmdirSync(child);
+      expect(parent.remove()).toEqual([]);
     }
   });
 });

@@ -3,7 +3,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { detectCgroupLayout, locateCgroup, readCgroupCounters, readCgroupResources } from "./cgroup.js";
+import {
+  cgroupLineage,
+  detectCgroupLayout,
+  locateCgroup,
+  readCgroupCounters,
+  readCgroupResources,
+} from "./cgroup.js";
 import { ProcReader } from "./proc-reader.js";
 
 const root = mkdtempSync(join(tmpdir(), "rightsize-cgroup-"));
@@ -49,11 +55,28 @@ describe("cgroup v2", () => {
 
   it("reads requests and limits", () => {
     const cgroup = locateCgroup(reader, procRoot, 4242, detectCgroupLayout(cgroupRoot))!;
-    const resources = readCgroupResources(reader, cgroup);
+    const resources = readCgroupResources(reader, cgroup, detectCgroupLayout(cgroupRoot)!);
     expect(resources.limitCpuCores).toBe(1.5);
     expect(resources.requestCpuCores).toBeCloseTo(2, 1);
     expect(resources.limitMemoryBytes).toBe(2147483648);
     expect(resources.requestMemoryBytes).toBeNull();
+  });
+
+  it("takes the tightest limit along the lineage: a pod's limits bind its container", () => {
+    const podFolder = join(cgroupRoot, "/kubepods.slice/kubepods-burstable.slice/pod2");
+    const container = join(podFolder, "cri-def");
+    write(join(podFolder, "memory.max"), "1073741824\n");
+    write(join(podFolder, "cpu.max"), "max 100000\n");
+    write(join(container, "memory.max"), "max\n");
+    write(join(container, "cpu.max"), "50000 100000\n");
+    write(join(cgroupRoot, "kubepods.slice", "cpu.max"), "400000 100000\n");
+    write(join(procRoot, "4343", "cgroup"), "0::/kubepods.slice/kubepods-burstable.slice/pod2/cri-def\n");
+    const layout = detectCgroupLayout(cgroupRoot)!;
+    const cgroup = locateCgroup(reader, procRoot, 4343, layout)!;
+    expect(readCgroupResources(reader, cgroup, layout)).toMatchObject({
+      limitMemoryBytes: 1073741824,
+      limitCpuCores: 0.5,
+    });
   });
 
   it("reads counters, unknown where a file is missing", () => {
@@ -69,5 +92,38 @@ describe("cgroup v2", () => {
     });
     expect(counters.pressure.cpu?.some?.totalUs).toBe(123456);
     expect(counters.pressure.memory).toBeNull();
+  });
+});
+
+describe("cgroupLineage", () => {
+  it("walks up to the v2 root, with it", () => {
+    expect(cgroupLineage("/sys/fs/cgroup/a/b", { kind: "v2", root: "/sys/fs/cgroup" })).toEqual([
+      "/sys/fs/cgroup/a/b",
+      "/sys/fs/cgroup/a",
+      "/sys/fs/cgroup",
+    ]);
+  });
+
+  it("stops at a v1 controller's mount, and at the unified mount on a hybrid host", () => {
+    const layout = { kind: "v1", root: "/sys/fs/cgroup", unified: "/sys/fs/cgroup/unified" } as const;
+    expect(cgroupLineage("/sys/fs/cgroup/memory/process_api/x/run-1", layout)).toEqual([
+      "/sys/fs/cgroup/memory/process_api/x/run-1",
+      "/sys/fs/cgroup/memory/process_api/x",
+      "/sys/fs/cgroup/memory/process_api",
+      "/sys/fs/cgroup/memory",
+    ]);
+    expect(cgroupLineage("/sys/fs/cgroup/cpu,cpuacct/x", layout)).toEqual([
+      "/sys/fs/cgroup/cpu,cpuacct/x",
+      "/sys/fs/cgroup/cpu,cpuacct",
+    ]);
+    expect(cgroupLineage("/sys/fs/cgroup/unified/user.slice/x", layout)).toEqual([
+      "/sys/fs/cgroup/unified/user.slice/x",
+      "/sys/fs/cgroup/unified/user.slice",
+      "/sys/fs/cgroup/unified",
+    ]);
+  });
+
+  it("keeps a folder outside the hierarchy to itself", () => {
+    expect(cgroupLineage("/elsewhere/x", { kind: "v2", root: "/sys/fs/cgroup" })).toEqual(["/elsewhere/x"]);
   });
 });

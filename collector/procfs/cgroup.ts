@@ -4,7 +4,7 @@
  * cgroup-parse.ts.
  */
 import { existsSync, mkdirSync, rmdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   type CgroupResources,
   cfsLimitCores,
@@ -109,34 +109,90 @@ function readText(reader: ProcReader, folder: string | null, file: string, keep 
   return keep ? reader.readKept(path) : reader.read(path);
 }
 
-/** The requests and limits a cgroup sets (source "cgroup"); null where it sets none. */
-export function readCgroupResources(reader: ProcReader, cgroup: TaskCgroup): CgroupResources {
+/**
+ * A cgroup's folder and every cgroup above it in its hierarchy, nearest first, up to the hierarchy's root
+ * (`layout.root` on v2; on v1 the controller's mount under it). A limit set above a task's cgroup binds
+ * it too: a Kubernetes pod's above its container's, a systemd slice's above the service, the cgroup a
+ * `run` was started in above the one `run` makes for its command.
+ */
+export function cgroupLineage(folder: string, layout: CgroupLayout): string[] {
+  const root =
+    layout.kind === "v1" && layout.unified && folder.startsWith(layout.unified)
+      ? layout.unified
+      : layout.root;
+  const v1Mounts = layout.kind === "v1" && root === layout.root;
+  const folders = [folder];
+  if (!folder.startsWith(`${root}/`)) return folders;
+  for (let current = folder; ;) {
+    const parent = dirname(current);
+    if (parent === current || (v1Mounts ? parent === root : current === root)) break;
+    folders.push(parent);
+    current = parent;
+  }
+  return folders;
+}
+
+/** The smallest of the limits set along a folder's lineage; null where none sets one. */
+function tightest(
+  reader: ProcReader,
+  folder: string | null,
+  layout: CgroupLayout,
+  limitOf: (folder: string) => number | null,
+): number | null {
+  if (folder === null) return null;
+  let limit: number | null = null;
+  for (const each of cgroupLineage(folder, layout)) {
+    const value = limitOf(each);
+    if (value !== null && (limit === null || value < limit)) limit = value;
+  }
+  return limit;
+}
+
+/**
+ * The requests a cgroup sets and the limits that bind it (source "cgroup"); null where none is set. The
+ * limits are the tightest along the cgroup's lineage ({@link cgroupLineage}): the kernel enforces each
+ * ancestor's memory.max and cpu.max on everything below it. Requests (weights, shares, memory.min) are
+ * the cgroup's own: they set its share among its siblings, not a bound.
+ */
+export function readCgroupResources(
+  reader: ProcReader,
+  cgroup: TaskCgroup,
+  layout: CgroupLayout,
+): CgroupResources {
   if (cgroup.version === 2) {
-    const cpuMax = readText(reader, cgroup.unified, "cpu.max");
-    const memoryMax = readText(reader, cgroup.unified, "memory.max");
     const memoryLow = readText(reader, cgroup.unified, "memory.min");
     return {
       requestCpuCores: requestCoresFromCgroup(
         { weight: readNumber(reader, cgroup.unified, "cpu.weight") },
         cgroup.path,
       ),
-      limitCpuCores: cpuMax === undefined ? null : parseCpuMax(cpuMax).limitCores,
-      limitMemoryBytes: memoryMax === undefined ? null : parseMemoryLimit(memoryMax),
+      limitCpuCores: tightest(reader, cgroup.unified, layout, (folder) => {
+        const text = readText(reader, folder, "cpu.max");
+        return text === undefined ? null : parseCpuMax(text).limitCores;
+      }),
+      limitMemoryBytes: tightest(reader, cgroup.unified, layout, (folder) => {
+        const text = readText(reader, folder, "memory.max");
+        return text === undefined ? null : parseMemoryLimit(text);
+      }),
       // memory.min is what Kubernetes sets from the memory request with the MemoryQoS feature; 0 = unset.
       requestMemoryBytes: memoryLow === undefined ? null : parseMemoryLimit(memoryLow) || null,
     };
   }
-  const limit = readText(reader, cgroup.memory, "memory.limit_in_bytes");
   return {
     requestCpuCores: requestCoresFromCgroup(
       { shares: readNumber(reader, cgroup.cpu, "cpu.shares") },
       cgroup.path,
     ),
-    limitCpuCores: cfsLimitCores(
-      readNumber(reader, cgroup.cpu, "cpu.cfs_quota_us"),
-      readNumber(reader, cgroup.cpu, "cpu.cfs_period_us"),
+    limitCpuCores: tightest(reader, cgroup.cpu, layout, (folder) =>
+      cfsLimitCores(
+        readNumber(reader, folder, "cpu.cfs_quota_us"),
+        readNumber(reader, folder, "cpu.cfs_period_us"),
+      ),
     ),
-    limitMemoryBytes: limit === undefined ? null : parseMemoryLimit(limit),
+    limitMemoryBytes: tightest(reader, cgroup.memory, layout, (folder) => {
+      const text = readText(reader, folder, "memory.limit_in_bytes");
+      return text === undefined ? null : parseMemoryLimit(text);
+    }),
     requestMemoryBytes: null,
   };
 }

@@ -7,6 +7,8 @@ import {
   parseEnviron,
   parseHostStat,
   parseIo,
+  parseDiskstats,
+  parseHostCpu,
   parseLoadavg,
   parseMeminfo,
   parseNetDev,
@@ -220,6 +222,37 @@ describe("host files", () => {
       bootTimeSeconds: 1795304628,
     });
     expect(parseHostStat("").processes).toBeNull();
+  });
+
+  it("reads only /proc/stat's cpu line for the host's busy, iowait and steal ticks", () => {
+    expect(
+      parseHostCpu("cpu  9860 5 4394 38431 258 7 95 26 3 0\ncpu0 1 2 3 4 5 6 7 8 0 0\nintr 1 2 3\n"),
+    ).toEqual({
+      busy: 9860 + 5 + 4394 + 7 + 95 + 26,
+      iowait: 258,
+      steal: 26,
+    });
+    // Kernels before 2.6.11 had no steal column: no answer rather than a wrong one.
+    expect(parseHostCpu("cpu  1 2 3 4 5 6 7\n")).toBeNull();
+    expect(parseHostCpu("cpu0 1 2 3 4 5 6 7 8\n")).toBeNull();
+    expect(parseHostCpu("cpu  1 2 x 4 5 6 7 8\n")).toBeNull();
+    expect(parseHostCpu("")).toBeNull();
+  });
+
+  it("reads the named devices' sectors and busy time from /proc/diskstats", () => {
+    const text = [
+      "   7       0 loop0 10 0 80 0 0 0 0 0 0 4 0 0 0 0 0 0 0",
+      " 254       0 vda 45866 7710 1878274 4357 36509 47523 4519552 17126 0 5968 22482 10470 32 778656 681 6672 316",
+      " 254       1 vda1 45000 7000 1800000 4000 36000 47000 4500000 17000 0 5900 22000",
+      " 259       0 nvme0n1 1 0 8 0 1 0 16 0 0 2",
+      " 259       1 short 1 2 3",
+    ].join("\n");
+    expect(parseDiskstats(text, new Set(["vda", "nvme0n1", "short"]))).toEqual(
+      new Map([
+        ["vda", { sectorsRead: 1878274, sectorsWritten: 4519552, ioTicksMs: 5968 }],
+        ["nvme0n1", { sectorsRead: 8, sectorsWritten: 16, ioTicksMs: 2 }],
+      ]),
+    );
   });
 
   it("reads meminfo in bytes", () => {

@@ -280,6 +280,54 @@ export function parseHostStat(text: string): HostStat {
   return result;
 }
 
+/** The first line of /proc/stat, the host's CPU ticks by kind since boot (man 5 proc). */
+export interface HostCpuTicks {
+  /** user, nice, system, irq, softirq, steal (guest time is already inside user and nice). */
+  busy: number;
+  iowait: number;
+  steal: number;
+}
+
+/**
+ * Reads only the aggregate "cpu" line of /proc/stat: the tick needs nothing else, and the "intr" line
+ * below it holds thousands of numbers.
+ */
+export function parseHostCpu(text: string): HostCpuTicks | null {
+  const end = text.indexOf("\n");
+  const parts = (end < 0 ? text : text.slice(0, end)).trim().split(/\s+/);
+  if (parts[0] !== "cpu" || parts.length < 9) return null;
+  const [user, nice, system, , iowait, irq, softirq, steal] = parts.slice(1, 9).map(Number) as number[];
+  const values = [user, nice, system, iowait, irq, softirq, steal] as number[];
+  if (!values.every(Number.isFinite)) return null;
+  return { busy: user! + nice! + system! + irq! + softirq! + steal!, iowait: iowait!, steal: steal! };
+}
+
+/** One device's cumulative counters from /proc/diskstats. */
+export interface DiskCounters {
+  sectorsRead: number;
+  sectorsWritten: number;
+  /** Milliseconds with I/O in flight (field 13, "io_ticks"). */
+  ioTicksMs: number;
+}
+
+/**
+ * /proc/diskstats rows of the named devices (Documentation/admin-guide/iostats.rst): sectors there are
+ * always 512 bytes, whatever the device's own sector size.
+ */
+export function parseDiskstats(text: string, devices: ReadonlySet<string>): Map<string, DiskCounters> {
+  const result = new Map<string, DiskCounters>();
+  for (const line of text.split("\n")) {
+    const parts = line.trim().split(/\s+/);
+    if (parts.length < 13 || !devices.has(parts[2]!)) continue;
+    const sectorsRead = Number(parts[5]);
+    const sectorsWritten = Number(parts[9]);
+    const ioTicksMs = Number(parts[12]);
+    if ([sectorsRead, sectorsWritten, ioTicksMs].every(Number.isFinite))
+      result.set(parts[2]!, { sectorsRead, sectorsWritten, ioTicksMs });
+  }
+  return result;
+}
+
 /** /proc/meminfo → bytes by key ("MemTotal", "MemAvailable", …). */
 export function parseMeminfo(text: string): Map<string, number> {
   const result = new Map<string, number>();

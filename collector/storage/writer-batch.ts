@@ -4,6 +4,7 @@
  */
 
 import type { NewExecution } from "../../db/queries/executions.js";
+import type { NewHostSample } from "../../db/queries/host-samples.js";
 import type { NewHost } from "../../db/queries/hosts.js";
 import type { NewProcess } from "../../db/queries/processes.js";
 import type { NewSample } from "../../db/queries/samples.js";
@@ -14,6 +15,11 @@ export interface Batch {
   executions: NewExecution[];
   samples: NewSample[];
   processes: NewProcess[];
+  hostSamples: NewHostSample[];
+}
+
+export function emptyBatch(): Batch {
+  return { hosts: [], executions: [], samples: [], processes: [], hostSamples: [] };
 }
 
 const dateFields = {
@@ -21,14 +27,18 @@ const dateFields = {
   executions: ["startedAt", "endedAt"],
   samples: ["ts"],
   processes: ["firstSeen", "lastSeen"],
+  hostSamples: ["ts"],
 } as const;
+
+/** Lists a batch spooled by an earlier release may lack: they were added after it. */
+const addedLater = new Set<keyof Batch>(["hostSamples"]);
 
 /** Turns a spooled record back into a batch (JSON made its dates strings). Throws on a malformed one. */
 export function reviveBatch(record: unknown): Batch {
   const value = record as Partial<Record<keyof Batch, unknown>>;
-  const batch: Batch = { hosts: [], executions: [], samples: [], processes: [] };
+  const batch = emptyBatch();
   for (const key of Object.keys(dateFields) as Array<keyof Batch>) {
-    const rows = value?.[key];
+    const rows = value?.[key] ?? (addedLater.has(key) ? [] : undefined);
     if (!Array.isArray(rows)) throw new Error(`spooled batch has no '${key}' list`);
     for (const row of rows as Array<Record<string, unknown>>) {
       // A spooled line passed its checksum, but the folder could hold anything: every row an object.

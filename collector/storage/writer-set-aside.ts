@@ -19,9 +19,10 @@ import type { Logger } from "../../common/logger.js";
 import type { Db } from "../../db/client.js";
 import { classifyDatabaseError } from "../../db/copy.js";
 import type { NewExecution } from "../../db/queries/executions.js";
+import { insertHostSamples, type NewHostSample } from "../../db/queries/host-samples.js";
 import { type NewProcess, upsertProcesses } from "../../db/queries/processes.js";
 import type { Spool } from "./spool.js";
-import type { Batch } from "./writer-batch.js";
+import { type Batch, emptyBatch } from "./writer-batch.js";
 
 /** Why a database attempt failed when it was neither refused nor dropped: the call hung. */
 export class WriteTimeoutError extends Error {
@@ -49,12 +50,15 @@ const MAX_REASONS = 20;
  * aside (chosen value).
  */
 const MAX_DATA_FAILURES = 3;
-/** Rows per process upsert: 13 columns × 2,000 stays under the protocol's 65,535 bind parameters. */
-const PROCESS_CHUNK_ROWS = 2_000;
+/**
+ * Rows per process upsert or host-sample insert: 13 columns × 2,000 stays under the protocol's 65,535
+ * bind parameters.
+ */
+const CHUNK_ROWS = 2_000;
 
 /** The rows of one batch being written that the database refuses, with (some of) the reasons why. */
 export class RefusedRows {
-  readonly rows: Batch = { hosts: [], executions: [], samples: [], processes: [] };
+  readonly rows: Batch = emptyBatch();
   readonly reasons: string[] = [];
   private readonly executionIds = new Set<string>();
 
@@ -89,8 +93,7 @@ export class RefusedRows {
   }
 
   get size(): number {
-    const { hosts, executions, samples, processes } = this.rows;
-    return hosts.length + executions.length + samples.length + processes.length;
+    return Object.values(this.rows).reduce((sum, rows) => sum + rows.length, 0);
   }
 
   private add<K extends keyof Batch>(kind: K, row: Batch[K][number], why: unknown): void {
@@ -100,25 +103,40 @@ export class RefusedRows {
 }
 
 /**
- * Upserts process rows in chunks. A chunk the database refuses is tried again row by row, so only the
- * refused rows are set aside; a connection error is thrown.
+ * Writes rows in chunks. A chunk the database refuses is tried again row by row, so only the refused
+ * rows are set aside; a connection error is thrown.
  */
-export async function upsertProcessesAlone(db: Db, rows: NewProcess[], refused: RefusedRows): Promise<void> {
-  for (let start = 0; start < rows.length; start += PROCESS_CHUNK_ROWS) {
-    const chunk = rows.slice(start, start + PROCESS_CHUNK_ROWS);
+async function writeAlone<K extends "processes" | "hostSamples">(
+  kind: K,
+  rows: Batch[K],
+  write: (chunk: Batch[K]) => Promise<void>,
+  refused: RefusedRows,
+): Promise<void> {
+  for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+    const chunk = rows.slice(start, start + CHUNK_ROWS) as Batch[K];
     try {
-      await upsertProcesses(db, chunk);
+      await write(chunk);
     } catch (error) {
       if (isConnectionError(error)) throw error;
       for (const row of chunk) {
         try {
-          await upsertProcesses(db, [row]);
+          await write([row] as Batch[K]);
         } catch (rowError) {
-          refused.refuse("processes", row, rowError);
+          refused.refuse(kind, row, rowError);
         }
       }
     }
   }
+}
+
+/** Upserts process rows, setting aside only those the database refuses. */
+export function upsertProcessesAlone(db: Db, rows: NewProcess[], refused: RefusedRows): Promise<void> {
+  return writeAlone("processes", rows, (chunk) => upsertProcesses(db, chunk), refused);
+}
+
+/** Inserts host samples, setting aside only those the database refuses. */
+export function insertHostSamplesAlone(db: Db, rows: NewHostSample[], refused: RefusedRows): Promise<void> {
+  return writeAlone("hostSamples", rows, (chunk) => insertHostSamples(db, chunk), refused);
 }
 
 /** What was set aside so far (part of the writer's stats). */
@@ -154,7 +172,7 @@ export class SetAside {
   /** The rows a batch could not store, as one record (nothing when there are none). */
   rows(refused: RefusedRows): void {
     if (refused.size === 0) return;
-    const { hosts, executions, samples, processes } = refused.rows;
+    const { hosts, executions, samples, processes, hostSamples } = refused.rows;
     this.counts.setAsideExecutions += executions.length;
     this.counts.setAsideSamples += samples.length;
     this.counts.setAsideProcesses += processes.length;
@@ -165,6 +183,7 @@ export class SetAside {
         executions: executions.map((row) => row.id),
         samples: samples.length,
         processes: processes.length,
+        hostSamples: hostSamples.length,
         hosts: hosts.length,
         reasons: refused.reasons,
       },

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../common/logger.js";
 import { openDatabase, queryRows } from "../../db/client.js";
 import { getExecution } from "../../db/queries/executions.js";
+import { loadHostSamples } from "../../db/queries/host-samples.js";
 import { getHost } from "../../db/queries/hosts.js";
 import { listProcesses } from "../../db/queries/processes.js";
 import { countSamples, ingestSamples, listSamples, type NewSample } from "../../db/queries/samples.js";
@@ -55,8 +56,27 @@ describe.each(engines)("writer round trip on $name", ({ create }) => {
     const rows = Array.from({ length: 6 }, (_, tick) => testSample(execution.id, start, tick));
     writer.samples(rows);
     writer.processes([testProcess(execution.id, 10, start, 1.5)]);
+    const hostTick = (tick: number) => ({
+      hostId: host.id,
+      ts: new Date(start.getTime() + tick * 1000),
+      intervalSeconds: 1,
+      cpuBusyCores: 1.25 + tick,
+      cpuIowaitCores: 0.5,
+      diskBusyShare: 0.75,
+      diskReadBytes: 4096 * tick,
+      diskWriteBytes: null,
+    });
+    writer.hostSamples([hostTick(0), hostTick(1)]);
     await writer.flush();
     const { db } = database.handle;
+    // A tick counts up to a minute after the span's end, the longest tick.
+    const hostRows = await loadHostSamples(db, host.id, new Date(start.getTime() - 1), start);
+    expect(
+      hostRows.map((row) => [row.ts.getTime(), row.cpuBusyCores, row.diskReadBytes, row.diskWriteBytes]),
+    ).toEqual([
+      [start.getTime(), 1.25, 0, null],
+      [start.getTime() + 1000, 2.25, 4096, null],
+    ]);
     expect(await getHost(db, host.id)).toMatchObject({ hostname: host.hostname, cores: 2 });
     expect(await getExecution(db, execution.id)).toMatchObject({ status: "running", endedAt: null });
     const stored = await listSamples(db, execution.id);
@@ -72,7 +92,15 @@ describe.each(engines)("writer round trip on $name", ({ create }) => {
     writer.execution({ ...execution, endedAt: ended, status: "succeeded", exitCode: 0 });
     writer.samples([...rows, testSample(execution.id, start, 6)]);
     writer.processes([{ ...testProcess(execution.id, 10, start, 3.25), lastSeen: ended, exited: true }]);
+    // A replayed host tick stays as stored; one the database refuses (no interval) is set aside alone.
+    writer.hostSamples([
+      { ...hostTick(1), cpuBusyCores: 9 },
+      hostTick(2),
+      { ...hostTick(3), intervalSeconds: null as never },
+    ]);
     await writer.close();
+    const allHostRows = await loadHostSamples(db, host.id, new Date(start.getTime() - 1), ended);
+    expect(allHostRows.map((row) => row.cpuBusyCores)).toEqual([1.25, 2.25, 3.25]);
     expect(await countSamples(db, execution.id)).toBe(7);
     expect(await getExecution(db, execution.id)).toMatchObject({
       status: "succeeded",

@@ -54,6 +54,17 @@ describe("reviveBatch", () => {
     expect(batch.processes[0]?.lastSeen).toEqual(at);
   });
 
+  it("reads a batch spooled before host samples existed as one without them", () => {
+    const batch = reviveBatch({ hosts: [], executions: [], samples: [], processes: [] });
+    expect(batch.hostSamples).toEqual([]);
+    const at = "2026-01-02T03:04:05.678Z";
+    const withHost = reviveBatch({ ...batch, hostSamples: [{ hostId: "h", ts: at, intervalSeconds: 1 }] });
+    expect(withHost.hostSamples[0]?.ts).toEqual(new Date(at));
+    expect(() => reviveBatch({ ...batch, hostSamples: {} })).toThrow(
+      "spooled batch has no 'hostSamples' list",
+    );
+  });
+
   it("refuses a record that is not a batch, naming the missing list", () => {
     expect(() => reviveBatch({ hosts: [] })).toThrow("spooled batch has no 'executions' list");
     expect(() => reviveBatch(null)).toThrow("spooled batch has no 'hosts' list");
@@ -145,7 +156,14 @@ describe("SetAside", () => {
     setAside.rows(refused);
     expect(setAside.stats()).toMatchObject({ setAsideExecutions: 1, setAsideSamples: 1, rejectedBatches: 0 });
     const [record] = rejected() as Array<Record<string, unknown[]>>;
-    expect(Object.keys(record!)).toEqual(["hosts", "executions", "samples", "processes", "reasons"]);
+    expect(Object.keys(record!)).toEqual([
+      "hosts",
+      "executions",
+      "samples",
+      "processes",
+      "hostSamples",
+      "reasons",
+    ]);
     expect(record!.executions).toHaveLength(1);
     expect(record!.reasons).toEqual(["too big", "its execution was set aside"]);
   });

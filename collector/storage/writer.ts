@@ -20,6 +20,7 @@ import { openDatabase } from "../../db/client.js";
 import type { RefusedSample } from "../../db/copy.js";
 import { summarizeExecutions } from "../../db/queries/analysis.js";
 import type { NewExecution } from "../../db/queries/executions.js";
+import type { NewHostSample } from "../../db/queries/host-samples.js";
 import { type NewHost, upsertHost } from "../../db/queries/hosts.js";
 import type { NewProcess } from "../../db/queries/processes.js";
 import { ingestSamples, type NewSample } from "../../db/queries/samples.js";
@@ -31,6 +32,7 @@ import {
   RefusedRows,
   SetAside,
   type SetAsideCounts,
+  insertHostSamplesAlone,
   upsertProcessesAlone,
   WriteTimeoutError,
 } from "./writer-set-aside.js";
@@ -71,6 +73,7 @@ export interface SampleWriter {
   execution(row: NewExecution): void;
   samples(rows: NewSample[]): void;
   processes(rows: NewProcess[]): void;
+  hostSamples(rows: NewHostSample[]): void;
   /** Writes (or spools) everything buffered so far, and replays the spool if the database is back. */
   flush(): Promise<void>;
   /** Final flush, then closes the spool and the database. Data still not in the database stays spooled. */
@@ -152,6 +155,7 @@ class Writer implements SampleWriter {
   private pendingExecutions = new Map<string, NewExecution>();
   private pendingSamples: NewSample[] = [];
   private pendingProcesses = new Map<string, NewProcess>();
+  private pendingHostSamples: NewHostSample[] = [];
   /** Batches of a segment already committed in this process, so a half-replayed segment resumes. */
   private readonly progress = new Map<string, number>();
   private readonly setAside: SetAside;
@@ -232,6 +236,11 @@ class Writer implements SampleWriter {
     for (const row of rows) this.pendingProcesses.set(processKey(row), row);
   }
 
+  hostSamples(rows: NewHostSample[]): void {
+    if (this.refuseClosed("host samples")) return;
+    this.pendingHostSamples.push(...rows);
+  }
+
   flush(): Promise<void> {
     return this.enqueueCycle(true);
   }
@@ -297,7 +306,8 @@ class Writer implements SampleWriter {
       this.pendingHosts.size === 0 &&
       this.pendingExecutions.size === 0 &&
       this.pendingSamples.length === 0 &&
-      this.pendingProcesses.size === 0
+      this.pendingProcesses.size === 0 &&
+      this.pendingHostSamples.length === 0
     ) {
       return null;
     }
@@ -306,11 +316,13 @@ class Writer implements SampleWriter {
       executions: [...this.pendingExecutions.values()],
       samples: this.pendingSamples,
       processes: [...this.pendingProcesses.values()],
+      hostSamples: this.pendingHostSamples,
     };
     this.pendingHosts = new Map();
     this.pendingExecutions = new Map();
     this.pendingSamples = [];
     this.pendingProcesses = new Map();
+    this.pendingHostSamples = [];
     return batch;
   }
 
@@ -454,6 +466,8 @@ class Writer implements SampleWriter {
         processes.set(processKey(stored), stored);
       }
       await upsertProcessesAlone(db, [...processes.values()], refused);
+      progress();
+      await insertHostSamplesAlone(db, batch.hostSamples, refused);
       progress();
       // Each ended run is summarized right after its last rows, so the night reads summaries, not samples.
       // A refusal here is not the batch's fault: the hourly catch-up summarizes the run instead.

@@ -1,6 +1,8 @@
 /** Maps what the collector keeps about an execution and its processes to table rows (pure). */
 import type { NewExecution } from "../../db/queries/executions.js";
+import type { NewHostSample } from "../../db/queries/host-samples.js";
 import type { NewProcess } from "../../db/queries/processes.js";
+import type { HostReading } from "../procfs/host-reading.js";
 import { CLOCK_TICKS_PER_SECOND } from "../procfs/procfs-parse.js";
 import { finishCpuCheck } from "./cpu-self-check.js";
 import type { ExecutionState, ProcessRecord } from "./execution-state.js";
@@ -54,5 +56,28 @@ export function processRow(
     readBytes: record.readBytes,
     writeBytes: record.writeBytes,
     exited: !record.alive,
+  };
+}
+
+/** The host's own sample of a tick (db/schema.ts hostSamples), from the tick's host-wide readings. */
+export function hostSampleRow(hostId: string, nowMs: number, host: HostReading): NewHostSample | null {
+  const usage = host.usage;
+  if (!usage) return null;
+  const share = (stalledUs: number | null) =>
+    stalledUs === null ? null : Math.min(Math.max(stalledUs / 1e6 / usage.intervalSeconds, 0), 1);
+  return {
+    hostId,
+    ts: new Date(nowMs),
+    intervalSeconds: usage.intervalSeconds,
+    cpuBusyCores: usage.cpuBusyCores,
+    cpuIowaitCores: usage.cpuIowaitCores,
+    cpuStealCores: usage.cpuStealCores,
+    diskBusyShare: usage.diskBusyShare,
+    diskReadBytes: usage.diskReadBytes,
+    diskWriteBytes: usage.diskWriteBytes,
+    psiCpuSome: share(host.pressure.cpu),
+    psiMemorySome: share(host.pressure.memory),
+    psiIoSome: share(host.pressure.io),
+    load1: host.load1,
   };
 }

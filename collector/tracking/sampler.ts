@@ -14,6 +14,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../../common/logger.js";
 import type { NewExecution } from "../../db/queries/executions.js";
+import type { NewHostSample } from "../../db/queries/host-samples.js";
 import type { NewProcess } from "../../db/queries/processes.js";
 import type { NewSample } from "../../db/queries/samples.js";
 import type { LogTemplate } from "../attribution/airflow-log-template.js";
@@ -29,7 +30,7 @@ import {
   readCgroupResources,
   type TaskCgroup,
 } from "../procfs/cgroup.js";
-import { type HostReading, HostReader, measurePageSize } from "../procfs/host-reading.js";
+import { type HostReading, HostReader, listWholeDisks, measurePageSize } from "../procfs/host-reading.js";
 import { ProcReader, readLink } from "../procfs/proc-reader.js";
 import {
   type AccountingMode,
@@ -49,7 +50,7 @@ import { Discovery, refineFromDescendants } from "./discovery.js";
 import { countStarts, type ExecutionState, takeDeparted, takeStarts } from "./execution-state.js";
 import { creditTickCpu, ExitLedger } from "./exit-ledger.js";
 import { ProcessTree } from "./process-tree.js";
-import { executionRow, processRow } from "./rows.js";
+import { executionRow, hostSampleRow, processRow } from "./rows.js";
 import {
   emptyCarry,
   type ExecutionReading,
@@ -74,6 +75,8 @@ export interface SampleSink {
   execution(row: NewExecution): void;
   samples(rows: NewSample[]): void;
   processes(rows: NewProcess[]): void;
+  /** The host's own samples: only a sink that stores them has it (the `collect` daemon's writer). */
+  hostSamples?(rows: NewHostSample[]): void;
 }
 
 export interface SamplerOptions {
@@ -101,6 +104,11 @@ export interface SamplerOptions {
   accounting?: { mode: AccountingMode; stateDir: string };
   /** Exited processes from a source of one's own (records read elsewhere), in place of `accounting`. */
   exits?: ExitSource;
+  /**
+   * Record the host's own samples (db/schema.ts hostSamples) on each tick a task runs: the `collect`
+   * daemon, the one collector per host. `sysRoot` holds the block devices (/sys unless tests say).
+   */
+  hostSamples?: { sysRoot: string };
   /** Sees each ended execution's CPU self-check (collector/tracking/cpu-self-check.ts): `collect`'s histogram. */
   onCpuCheck?: (check: selfCheck.CpuCheck) => void;
 }
@@ -171,7 +179,11 @@ export class Sampler {
       ...options.attribution,
       trust: options.trust,
     });
-    this.host = new HostReader(this.reader, this.procRoot);
+    this.host = new HostReader(
+      this.reader,
+      this.procRoot,
+      options.hostSamples ? listWholeDisks(options.hostSamples.sysRoot) : undefined,
+    );
     this.startedAtUptime = this.host.uptimeSeconds();
     this.refineSources = {
       reader: this.reader,
@@ -413,7 +425,7 @@ export class Sampler {
     const now = this.now();
     this.ticks++;
     this.waits.beginTick();
-    const host = this.host.read();
+    const host = this.host.read(now);
     // Before the walks: a process gone from /proc has its record written already (the kernel writes it
     // in do_exit, before the process becomes a zombie), so its exact final CPU is known when it departs;
     // a walk that finds members gone reads again, for those that exited since.
@@ -464,6 +476,9 @@ export class Sampler {
     }
     if (rows.length > 0) this.options.sink.samples(rows);
     if (processRows.length > 0) this.options.sink.processes(processRows);
+    const hostRow =
+      this.options.hostSamples && rows.length > 0 ? hostSampleRow(this.options.hostId, now, host) : null;
+    if (hostRow) this.options.sink.hostSamples?.([hostRow]);
     this.ledger.forgetBefore(this.ticks);
   }
 
@@ -501,7 +516,7 @@ export class Sampler {
     countFromZero: boolean;
   }): ExecutionState {
     const cgroup = init.cgroup ?? locateCgroup(this.reader, this.procRoot, init.rootPid, this.layout);
-    const resources = cgroup ? readCgroupResources(this.reader, cgroup) : null;
+    const resources = cgroup && this.layout ? readCgroupResources(this.reader, cgroup, this.layout) : null;
     const execution: ExecutionState = {
       id: init.id,
       attribution: init.attribution,
