@@ -68,7 +68,7 @@ export interface NeighbourRank {
 
 /** The suspect's use within each victim tick: CPU seconds, disk bytes and covered seconds (pure). */
 export function usageWithinTicks(
-  ticks: ReadonlyArray<VictimTick>,
+  ticks: ReadonlyArray<Pick<VictimTick, "endMs" | "intervalSeconds">>,
   samples: ReadonlyArray<UsageSample>,
 ): Array<{ cpuSeconds: number; diskBytes: number; coveredSeconds: number }> {
   const sorted = [...samples].sort((a, b) => a.endMs - b.endMs);
@@ -159,4 +159,52 @@ export function neighbourSentence(rank: NeighbourRank, resource: WaitResource): 
       ? `no correlation can be computed over ${rank.overlapTicks} ticks (the waiting or the use never varied)`
       : `its ${what} against this run's ${waited}: r = ${rank.correlation.toFixed(2)} over ${rank.overlapTicks} ticks, ${rank.strength === "none" ? "no" : rank.strength} evidence`;
   return `${rank.label}${run} overlapped ${formatDuration(rank.overlapSeconds)} on the same host, using ${use}; ${evidence}.`;
+}
+
+/** The label of the host's use beyond its tracked task executions, as a suspect. */
+export const UNTRACKED_LABEL = "untracked processes";
+
+/** One tick of the whole host (db/schema.ts hostSamples): its busy cores and disk bytes. */
+export interface HostTick {
+  endMs: number;
+  intervalSeconds: number;
+  cpuBusyCores: number | null;
+  /** Bytes the host's whole disks read plus wrote during the tick. */
+  diskBytes: number | null;
+}
+
+/**
+ * The host's use beyond its tracked task executions, tick by tick, as one more suspect: each host tick's
+ * busy cores and disk bytes less what every tracked execution (the run itself and each neighbour) used
+ * within it, never below zero. Unknown (null) where the host tick is. A task's disk bytes count when
+ * its pages are dirtied and the disks' when written back, so over a short tick the difference may swing
+ * either way; over the run it holds.
+ */
+export function untrackedUse(
+  host: ReadonlyArray<HostTick>,
+  tracked: ReadonlyArray<ReadonlyArray<UsageSample>>,
+): Suspect {
+  const ticks = [...host].sort((a, b) => a.endMs - b.endMs);
+  const cpuSeconds = ticks.map(() => 0);
+  const diskBytes = ticks.map(() => 0);
+  for (const samples of tracked) {
+    usageWithinTicks(ticks, samples).forEach((use, index) => {
+      cpuSeconds[index]! += use.cpuSeconds;
+      diskBytes[index]! += use.diskBytes;
+    });
+  }
+  return {
+    label: UNTRACKED_LABEL,
+    executionId: null,
+    runId: null,
+    samples: ticks.map((tick, index) => ({
+      endMs: tick.endMs,
+      intervalSeconds: tick.intervalSeconds,
+      cpuCores:
+        tick.cpuBusyCores === null || tick.intervalSeconds <= 0
+          ? null
+          : Math.max(0, tick.cpuBusyCores - cpuSeconds[index]! / tick.intervalSeconds),
+      diskBytes: tick.diskBytes === null ? null : Math.max(0, tick.diskBytes - diskBytes[index]!),
+    })),
+  };
 }

@@ -37,6 +37,7 @@ describe.each(engines)("migrations on $name", ({ create }) => {
       "analyses",
       "declared_requests",
       "execution_processes",
+      "host_samples",
       "hosts",
       "recommendations",
       "report_deliveries",

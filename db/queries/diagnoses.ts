@@ -8,12 +8,17 @@ import { sql } from "drizzle-orm";
 import { type Db, queryRows } from "../client.js";
 import type { ProcessSummary } from "./task-histories.js";
 
-/** One tick of a run, as analyzer/neighbours.ts VictimTick reads it. */
+/**
+ * One tick of a run, as analyzer/neighbours.ts VictimTick reads it, with what the run itself used (a
+ * tracked use the host's untracked use is reckoned without).
+ */
 export interface RunTick {
   endMs: number;
   intervalSeconds: number;
   cpuWaitSeconds: number;
   diskWaitSeconds: number;
+  cpuCores: number | null;
+  diskBytes: number | null;
 }
 
 /** One overlapping execution's sample, with the execution it belongs to. */
@@ -50,6 +55,12 @@ function wallOf(wall: string, thread: string) {
                       coalesce(x.${sql.raw(thread)}, 0) / nullif(${threadTotal}, 0) * x.interval_seconds, 0)::float8`;
 }
 
+/** A sample's disk bytes read plus written; null when both are unknown. */
+const diskBytesOf = sql.raw(
+  "case when x.disk_read_bytes is null and x.disk_write_bytes is null then null" +
+    " else (coalesce(x.disk_read_bytes, 0) + coalesce(x.disk_write_bytes, 0))::float8 end",
+);
+
 /** The run's ticks in time order, each with its wall seconds waiting for a CPU and blocked on disk. */
 export async function loadRunTicks(db: Db, run: RunSpan): Promise<RunTick[]> {
   const rows = await queryRows<{
@@ -57,11 +68,14 @@ export async function loadRunTicks(db: Db, run: RunSpan): Promise<RunTick[]> {
     interval_seconds: number;
     cpu_wait: number;
     disk_wait: number;
+    cpu_cores: number | null;
+    disk_bytes: number | null;
   }>(
     db,
     sql`select floor(extract(epoch from x.ts) * 1000)::float8 as end_ms, x.interval_seconds::float8 as interval_seconds,
                ${wallOf("wall_cpu_wait_seconds", "cpu_wait_seconds")} as cpu_wait,
-               ${wallOf("wall_disk_wait_seconds", "disk_wait_seconds")} as disk_wait
+               ${wallOf("wall_disk_wait_seconds", "disk_wait_seconds")} as disk_wait,
+               x.cpu_cores::float8 as cpu_cores, ${diskBytesOf} as disk_bytes
         from samples x
         where x.execution_id = ${run.executionId}
           and x.ts > ${run.startedAt.toISOString()}::timestamptz
@@ -73,6 +87,8 @@ export async function loadRunTicks(db: Db, run: RunSpan): Promise<RunTick[]> {
     intervalSeconds: Number(row.interval_seconds),
     cpuWaitSeconds: Number(row.cpu_wait),
     diskWaitSeconds: Number(row.disk_wait),
+    cpuCores: row.cpu_cores === null ? null : Number(row.cpu_cores),
+    diskBytes: row.disk_bytes === null ? null : Number(row.disk_bytes),
   }));
 }
 
@@ -98,9 +114,7 @@ export async function loadNeighbourSamples(db: Db, run: RunSpan): Promise<Neighb
     db,
     sql`select e.id, e.orchestrator, e.pipeline, e.task, e.run_id,
                floor(extract(epoch from x.ts) * 1000)::float8 as end_ms, x.interval_seconds::float8 as interval_seconds,
-               x.cpu_cores::float8 as cpu_cores,
-               case when x.disk_read_bytes is null and x.disk_write_bytes is null then null
-                    else (coalesce(x.disk_read_bytes, 0) + coalesce(x.disk_write_bytes, 0))::float8 end as disk_bytes
+               x.cpu_cores::float8 as cpu_cores, ${diskBytesOf} as disk_bytes
         from task_executions e
         join samples x on x.execution_id = e.id
         where e.host_id = ${run.hostId} and e.id <> ${run.executionId}
