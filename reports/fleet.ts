@@ -150,8 +150,6 @@ export function renderFleetText(document: FleetDocument): string {
     lines.push(
       `    worker      ${shapeText(group)}, ${group.tasksPerWorker} ${group.tasksPerWorker === 1 ? "task" : "tasks"} at once`,
     );
-    const saving = groupSavingText(group);
-    if (saving) lines.push(`    saving      ${saving}`);
     lines.push(`    Airflow     ${group.placement.airflowCelery}`);
     lines.push(`    Kubernetes  ${group.placement.airflowKubernetes}`);
     lines.push(`    Prefect     ${group.placement.prefect}`);
