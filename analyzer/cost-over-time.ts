@@ -362,12 +362,13 @@ export interface CostSeries {
   totals: PeriodTotals[];
 }
 
-/** A growth (or shrink) between the first and the last week, with its factors and its sentence. */
+/** A growth (or shrink) between the two periods compared, with its factors and its sentence. */
 export interface Growth {
   kind: "task" | "pipeline";
   orchestrator: string;
   pipeline: string;
   task: string | null;
+  /** Cost per week in the before and the after period. */
   beforeWeekUsd: number;
   afterWeekUsd: number;
   /** after − before, per week: the order growers are listed in. */
@@ -418,7 +419,9 @@ export function comparisonProblem(compare: Comparison, weeks: number): string | 
     if (range.first < 0 || range.last >= weeks)
       return `the ${name} period lies outside the window's ${weeks} weeks`;
   }
-  return compare.after.first > compare.before.first ? null : "the after period must start after the before period";
+  return compare.after.first > compare.before.first
+    ? null
+    : "the after period must start after the before period";
 }
 
 export interface CostOverTime {

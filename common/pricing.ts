@@ -1,7 +1,7 @@
 /**
  * Prices over time: `pricing.cpuHourUsd` and `pricing.memoryGibHourUsd` are the prices before the first
  * entry of `pricing.history`, and each entry sets the prices it names from the day it took effect
- * (docs/configuration in README.md, docs/fleet.md "Why the bill grows"). Appending an entry when a
+ * (README.md "Configuration", docs/fleet.md "Prices over time"). Appending an entry when a
  * provider changes its prices keeps every earlier week priced as it was billed.
  */
 

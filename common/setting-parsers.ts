@@ -201,8 +201,7 @@ export const priceHistory: SettingParser<ConfiguredPriceChange[]> = (raw) => {
   let previous: Date | null = null;
   return (raw as unknown[]).map((item, index) => {
     const entry = `entry ${index + 1}`;
-    if (item === null || typeof item !== "object" || Array.isArray(item))
-      refuse(`${entry} is not a mapping`);
+    if (item === null || typeof item !== "object" || Array.isArray(item)) refuse(`${entry} is not a mapping`);
     const object = item as Record<string, unknown>;
     const unknown = Object.keys(object).find((key) => !priceChangeFields.includes(key));
     if (unknown !== undefined)
@@ -211,7 +210,8 @@ export const priceHistory: SettingParser<ConfiguredPriceChange[]> = (raw) => {
     const from =
       fromRaw instanceof Date
         ? fromRaw
-        : typeof fromRaw === "string" && /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(fromRaw)
+        : typeof fromRaw === "string" &&
+            /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(fromRaw)
           ? new Date(/^\d{4}-\d{2}-\d{2}$/.test(fromRaw) ? `${fromRaw}T00:00:00Z` : fromRaw)
           : null;
     if (from === null || Number.isNaN(from.getTime()))

@@ -48,7 +48,8 @@ export function growerWeeks(document: FleetDocument, growth: FleetGrowth): numbe
             task.task === growth.task,
         )
       : document.costOverTime.pipelines.find(
-          (pipeline) => pipeline.orchestrator === growth.orchestrator && pipeline.pipeline === growth.pipeline,
+          (pipeline) =>
+            pipeline.orchestrator === growth.orchestrator && pipeline.pipeline === growth.pipeline,
         );
   return document.weekStarts.map((_, index) => series?.weeks[index]?.costUsd ?? 0);
 }
