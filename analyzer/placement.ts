@@ -308,7 +308,8 @@ export interface PlacementGroup {
   placement: OrchestratorPlacement;
   /**
    * At the group's peak: the hosts' cost per hour, each host's share by the runs it held then (its runs
-   * of the group ÷ all its runs), against the group's workers; null when a host's size is unknown.
+   * of the group ÷ all its runs), against the group's workers; null when a host's size is unknown or the
+   * group ran nothing in the window.
    */
   ranCostPerHourUsd: number | null;
   neededCostPerHourUsd: number;
@@ -424,7 +425,8 @@ export function planPlacement(input: PlacementInput): Placement {
     shapes.set(group, shape);
     const perHost = [...countsPerHost(peak.running).values()];
     const tasksPerWorker = Math.max(1, ...packing.workers.map((worker) => worker.items.length));
-    const ran = peak.at === null ? 0 : sharedHostCost(peak.running, input.runs, peak.at, input.hosts);
+    // A group none of whose runs fell in the window has no observed load: no saving to claim.
+    const ran = peak.at === null ? null : sharedHostCost(peak.running, input.runs, peak.at, input.hosts);
     const needed = packing.workers.length * workerHourUsd(shape);
     const entry: PlacementGroup = {
       group,

@@ -96,7 +96,7 @@ const placementGroupSchema = z.object({
   workersNeeded: z.number().int().nonnegative(),
   tasksPerWorker: z.number().int().nonnegative(),
   placement: z.object({ airflowCelery: z.string(), airflowKubernetes: z.string(), prefect: z.string() }),
-  /** At the group's peak: its share of the hosts that ran it per hour (null: a host's size unknown). */
+  /** At the group's peak: its share of the hosts that ran it per hour (null: a host's size unknown, or no run). */
   ranCostPerHourUsd: num.nullable().optional(),
   /** The group's workers per hour, at its family's price. */
   neededCostPerHourUsd: num.optional(),

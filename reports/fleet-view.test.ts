@@ -96,12 +96,16 @@ describe("the report's fleet sections", () => {
   });
 
   it("gives each group its saving, and names where the families' prices come from", () => {
-    const [group] = document.placement.groups;
-    expect(group!.monthlySavingsUsd).not.toBeNull();
+    const groups = new Map(document.placement.groups.map((group) => [group.group, group]));
+    expect(groups.get("disk-bound")!.monthlySavingsUsd).toBeGreaterThan(0);
+    // A group whose tasks did not run in the window claims no saving.
+    expect(groups.get("cpu-bound")).toMatchObject({ peakRuns: 0, monthlySavingsUsd: null });
     const view = fleetViewOf(document)!;
-    expect(view.groups[0]!.saving).toMatch(
-      /^\$[\d.]+ an hour ran against \$[\d.]+: \$[\d,.]+ a month (saved|more)$/,
+    const savings = new Map(view.groups.map((group) => [group.group, group.saving]));
+    expect(savings.get("disk-bound")).toMatch(
+      /^\$[\d.]+ an hour ran against \$[\d.]+: \$[\d,.]+ a month saved$/,
     );
+    expect(savings.get("cpu-bound")).toBe("no run in the window");
     expect(view.familyPrices).toContain("https://aws.amazon.com/ec2/pricing/on-demand/");
     const markdown = renderFleetMarkdown(document);
     expect(markdown).toContain("| saving |");

@@ -77,6 +77,7 @@ export function noGrowersLine(document: FleetDocument): string {
 /** A group's saving: its share of the hosts at its peak against its workers, per hour and a month. */
 export function groupSavingText(group: FleetPlacementGroup): string {
   if (group.neededCostPerHourUsd === undefined) return "";
+  if (group.peakRuns === 0) return "no run in the window";
   if (group.ranCostPerHourUsd === null || group.ranCostPerHourUsd === undefined)
     return `${formatUsd(group.neededCostPerHourUsd)} an hour; the hosts' sizes are not all recorded`;
   const month = group.monthlySavingsUsd ?? 0;
@@ -88,7 +89,9 @@ export function familyPricesLine(document: FleetDocument): string {
   const prices = document.placement.familyPrices;
   if (!prices) return "";
   const each = Object.entries(prices.families)
-    .map(([family, price]) => `${family} ${formatUsd(price.vcpuHourUsd)} (${price.instance} ÷ 2)`)
+    .map(
+      ([family, price]) => `${family} $${Number(price.vcpuHourUsd.toPrecision(4))} (${price.instance} ÷ 2)`,
+    )
     .join(", ");
   return `Workers and hosts priced per vCPU-hour: ${each}; ${prices.source}.`;
 }
