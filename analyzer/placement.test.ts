@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { GiB } from "../common/units.js";
 import {
   type ConcurrentRun,
+  cheapestFamily,
   familyFor,
   hostHourUsd,
   instanceFamilies,
@@ -110,6 +111,23 @@ describe("first-fit decreasing", () => {
     );
   });
 
+  it("chooses the family whose workers hold the peak for least, the ratio's family on a tie", () => {
+    const task = (id: string, gib: number) => ({ id, cpuCores: 1, memoryBytes: gib * GiB });
+    // One run of 1 core and 2.2 GiB: a 2-vCPU compute-optimized worker (4 GiB) holds it for less than the
+    // general-purpose one its ratio names.
+    expect(familyFor("cpu-bound", 2.2)).toBe("general-purpose");
+    const one = cheapestFamily("cpu-bound", 2.2, [task("a", 2.2)], [task("a", 2.2)]);
+    expect(one.family).toBe("compute-optimized");
+    expect(one.shape).toMatchObject({ cpuCores: 2, memoryBytes: 4 * GiB });
+    // Four of them: compute optimized needs 8 vCPUs for their 8.8 GiB, general purpose 4 (it stays).
+    const four = ["a", "b", "c", "d"].map((id) => task(id, 2.2));
+    expect(cheapestFamily("cpu-bound", 2.2, four, four).family).toBe("general-purpose");
+    // Nothing ran: every family costs nothing, the ratio decides.
+    expect(cheapestFamily("memory-heavy", 6, [], [task("a", 6)]).family).toBe("memory-optimized");
+    // Disk-bound groups keep local NVMe whatever it costs.
+    expect(cheapestFamily("disk-bound", 1, [task("a", 1)], [task("a", 1)]).family).toBe("storage-optimized");
+  });
+
   it("chooses the cheapest shape that holds every task of the group", () => {
     const items = Array.from({ length: 6 }, (_, index) => ({
       id: `r${index}`,
@@ -210,7 +228,8 @@ describe("observed concurrency and the plan", () => {
     });
     expect(plan.monthlySavingsUsd).toBeNull();
     expect(plan.groups[0]).toMatchObject({ ranCostPerHourUsd: null, monthlySavingsUsd: null });
-    expect(plan.groups[0]).toMatchObject({ group: "network-or-idle", family: "general-purpose" });
+    // 2.5 GiB per core names general purpose, but one run fits the cheaper 2-vCPU compute-optimized worker.
+    expect(plan.groups[0]).toMatchObject({ group: "network-or-idle", family: "compute-optimized" });
   });
 
   it("gives each group its own saving, each host shared by the runs it held at the group's peak", () => {

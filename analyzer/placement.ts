@@ -229,6 +229,42 @@ export function shapeFor(
   return best!;
 }
 
+/** Families a group may run on: local NVMe for a disk-bound one, else any of the three by memory. */
+const familiesFor = (group: NeedGroup): InstanceFamily[] =>
+  group === "disk-bound"
+    ? ["storage-optimized"]
+    : ["compute-optimized", "general-purpose", "memory-optimized"];
+
+/**
+ * The family, and its shape, whose workers hold the peak's `items` for the least an hour at the families'
+ * prices ({@link instanceFamilies}); on a tie (and when nothing ran, so every family costs nothing) the
+ * leanest family holding the group's GiB per core ({@link familyFor}). A family whose workers cannot
+ * hold every item is not a candidate.
+ */
+export function cheapestFamily(
+  group: NeedGroup,
+  gibPerCore: number,
+  items: ReadonlyArray<PackItem>,
+  mustHold: ReadonlyArray<PackItem>,
+): { family: InstanceFamily; shape: WorkerShape; packing: Packing } {
+  const byRatio = familyFor(group, gibPerCore);
+  const ratioFit = shapeFor(byRatio, items, mustHold);
+  let best = {
+    family: byRatio,
+    ...ratioFit,
+    cost: ratioFit.packing.workers.length * workerHourUsd(ratioFit.shape),
+  };
+  for (const family of familiesFor(group)) {
+    if (family === byRatio) continue;
+    const fit = shapeFor(family, items, mustHold);
+    if (fit.packing.unplaceable.length > 0) continue;
+    const cost = fit.packing.workers.length * workerHourUsd(fit.shape);
+    // Cheaper by more than rounding: a tie keeps the family the ratio names.
+    if (cost < best.cost - 1e-9) best = { family, ...fit, cost };
+  }
+  return { family: best.family, shape: best.shape, packing: best.packing };
+}
+
 /** One run as the concurrency sweep needs it. */
 export interface ConcurrentRun extends TaskKey {
   id: string;
@@ -411,7 +447,6 @@ export function planPlacement(input: PlacementInput): Placement {
     const cores = tasks.reduce((total, task) => total + task.cpuCores, 0);
     const gib = tasks.reduce((total, task) => total + task.memoryBytes / GiB, 0);
     const gibPerCore = cores > 0 ? gib / cores : 0;
-    const family = familyFor(group, gibPerCore);
     const runs = placedRuns.filter((run) => groupOfRun(run) === group);
     const peak = peakConcurrency(runs);
     // The shape must hold each of the group's tasks, even one the peak did not run.
@@ -421,7 +456,7 @@ export function planPlacement(input: PlacementInput): Placement {
       cpuCores: task.cpuCores,
       memoryBytes: task.memoryBytes,
     }));
-    const { shape, packing } = shapeFor(family, items, each);
+    const { family, shape, packing } = cheapestFamily(group, gibPerCore, items, each);
     shapes.set(group, shape);
     const perHost = [...countsPerHost(peak.running).values()];
     const tasksPerWorker = Math.max(1, ...packing.workers.map((worker) => worker.items.length));
