@@ -117,7 +117,7 @@ weekly increase first, one sentence each.
 
 Where tasks should run: the latest analysis's tasks grouped by need (cpu-bound, memory-heavy above
 4 GiB per recommended core, disk-bound, network-or-idle, general), an instance family per group by GiB
-per vCPU and I/O, the queue, node selector and work pool to route them with, and the recommended
+per vCPU and I/O (the cheapest that holds its busiest instant), the queue, node selector and work pool to route them with, and the recommended
 requests of the runs that ran at once packed first-fit decreasing onto the group's worker shape, against
 the hosts that ran them, per group and for the fleet; workers and hosts priced at each family's
 on-demand price per vCPU-hour (AWS list prices, docs/fleet.md). Observed concurrency, not a scheduler simulation. Run \`rightsize analyze\`
