@@ -1,15 +1,19 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { pricesAt } from "../common/pricing.js";
 import { GiB } from "../common/units.js";
 import {
   addRun,
   costOfTotals,
+  comparisonProblem,
   costOverTime,
   decomposeChange,
+  defaultComparison,
   durationCause,
   emptyTotals,
   type FleetRun,
   type PeriodTotals,
+  heldCostOf as heldCost,
   weekIndexOf,
 } from "./cost-over-time.js";
 
@@ -45,12 +49,17 @@ function run(overrides: Partial<FleetRun> & { startedAt: Date }): FleetRun {
   };
 }
 
-/** One run a day of each task for `weeks` weeks, the last week's runs changed by `late`. */
-function dailyRuns(weeks: number, late: (run: FleetRun) => FleetRun, task = "load_facts"): FleetRun[] {
+/** One run a day of each task for `weeks` weeks, the last `lateDays` days' runs changed by `late`. */
+function dailyRuns(
+  weeks: number,
+  late: (run: FleetRun) => FleetRun,
+  task = "load_facts",
+  lateDays = 7,
+): FleetRun[] {
   const runs: FleetRun[] = [];
   for (let day = weeks * 7; day >= 1; day--) {
     const base = run({ task, startedAt: new Date(end.getTime() - day * DAY + 3_600_000) });
-    runs.push(day <= 7 ? late(base) : base);
+    runs.push(day <= lateDays ? late(base) : base);
   }
   return runs;
 }
@@ -73,21 +82,29 @@ describe("cost over time", () => {
       wall: { ...base.wall!, diskWaitSeconds: 880 },
     });
     const steady = dailyRuns(8, (base) => base, "extract");
-    const result = costOverTime({ runs: [...dailyRuns(8, slower), ...steady], end, weeks: 8, pricing });
+    // Slower over the last four weeks: the default comparison, weeks 5–8 against 1–4.
+    const result = costOverTime({
+      runs: [...dailyRuns(8, slower, "load_facts", 28), ...steady],
+      end,
+      weeks: 8,
+      pricing,
+    });
     expect(result.weekStarts).toHaveLength(8);
+    expect(result.compare).toEqual({ before: { first: 0, last: 3 }, after: { first: 4, last: 7 } });
     const task = result.growers.find((growth) => growth.task === "load_facts")!;
     expect(task.change).toBeCloseTo(2, 9);
-    expect(task.factors).toMatchObject({ runsPerDay: 1, size: 1, price: 1 });
+    for (const factor of ["runsPerDay", "size", "price"] as const)
+      expect(task.factors![factor]).toBeCloseTo(1, 9);
     expect(task.factors!.duration).toBeCloseTo(2, 9);
     expect(task.cause).toMatchObject({ state: "diskWaitSeconds", driver: "diskReadBytes", driverRatio: 2 });
     expect(task.sentence).toBe(
-      "load_facts costs 2× what it did 7 weeks ago ($0.09 → $0.19 a week): it runs 2× longer because it reads 2× more data",
+      "load_facts costs 2× what it did 4 weeks ago ($0.09 → $0.19 a week): it runs 2× longer because it reads 2× more data",
     );
     const pipeline = result.growers[0]!;
     expect(pipeline).toMatchObject({ kind: "pipeline", pipeline: "etl_daily", leadingTask: "load_facts" });
     expect(pipeline.change).toBeCloseTo(1.5, 9);
     expect(pipeline.sentence).toBe(
-      "etl_daily costs 1.5× what it did 7 weeks ago ($0.19 → $0.28 a week): load_facts runs 2× longer because it reads 2× more data",
+      "etl_daily costs 1.5× what it did 4 weeks ago ($0.19 → $0.28 a week): load_facts runs 2× longer because it reads 2× more data",
     );
     // A steady task does not grow.
     expect(result.growers.find((growth) => growth.task === "extract")).toMatchObject({
@@ -164,8 +181,8 @@ describe("cost over time", () => {
   it("falls back to the figure that moved most when runs have no wall-clock states", () => {
     const before = emptyTotals(7);
     const after = emptyTotals(7);
-    addRun(before, run({ startedAt: end, wall: null }));
-    addRun(after, run({ startedAt: end, wall: null, heldSeconds: 1800, cpuSeconds: 900 }));
+    addRun(before, run({ startedAt: end, wall: null }), pricing);
+    addRun(after, run({ startedAt: end, wall: null, heldSeconds: 1800, cpuSeconds: 900 }), pricing);
     expect(durationCause(before, after)).toMatchObject({
       state: null,
       driver: "cpuSeconds",
@@ -182,9 +199,19 @@ const finiteRun = fc.record({
   cpuSeconds: fc.double({ min: 0, max: 1e6, noNaN: true }),
 });
 
-function totalsOf(runs: Array<Partial<FleetRun>>, days: number): PeriodTotals {
+type Prices = typeof pricing;
+
+/** A period's totals, each run at its own price (`prices` cycled over the runs). */
+function totalsOf(
+  runs: Array<Partial<FleetRun>>,
+  days: number,
+  prices: Prices | Prices[] = pricing,
+): PeriodTotals {
+  const list = Array.isArray(prices) ? prices : [prices];
   const totals = emptyTotals(days);
-  for (const overrides of runs) addRun(totals, run({ startedAt: end, ...overrides }));
+  runs.forEach((overrides, index) =>
+    addRun(totals, run({ startedAt: end, ...overrides }), list[index % list.length]!),
+  );
   return totals;
 }
 
@@ -204,9 +231,9 @@ describe("cost change properties", () => {
         price,
         price,
         (beforeRuns, afterRuns, beforeDays, afterDays, beforePrice, afterPrice) => {
-          const before = totalsOf(beforeRuns, beforeDays);
-          const after = totalsOf(afterRuns, afterDays);
-          const change = decomposeChange(before, after, beforePrice, afterPrice);
+          const before = totalsOf(beforeRuns, beforeDays, beforePrice);
+          const after = totalsOf(afterRuns, afterDays, afterPrice);
+          const change = decomposeChange(before, after);
           if (change === null) {
             expect(before.runs === 0 || after.runs === 0).toBe(true);
             return;
@@ -218,6 +245,44 @@ describe("cost change properties", () => {
             costOfTotals(after, afterPrice) / afterDays / (costOfTotals(before, beforePrice) / beforeDays);
           expect(Math.abs(change.change / expected - 1)).toBeLessThan(1e-9);
           for (const factor of Object.values(change.factors)) expect(factor).toBeGreaterThan(0);
+        },
+      ),
+    );
+  });
+
+  it("the factors multiply back when every run of both periods paid its own prices", () => {
+    fc.assert(
+      fc.property(
+        fc.array(finiteRun, { minLength: 1, maxLength: 20 }),
+        fc.array(finiteRun, { minLength: 1, maxLength: 20 }),
+        fc.array(price, { minLength: 1, maxLength: 5 }),
+        fc.array(price, { minLength: 1, maxLength: 5 }),
+        (beforeRuns, afterRuns, beforePrices, afterPrices) => {
+          const before = totalsOf(beforeRuns, 28, beforePrices);
+          const after = totalsOf(afterRuns, 28, afterPrices);
+          const change = decomposeChange(before, after);
+          if (change === null) return;
+          const { runsPerDay, duration, size, price: priceFactor } = change.factors;
+          expect(Math.abs((runsPerDay * duration * size * priceFactor) / change.change - 1)).toBeLessThan(
+            1e-9,
+          );
+          const expected = heldCost(after) / heldCost(before);
+          expect(Math.abs(change.change / expected - 1)).toBeLessThan(1e-9);
+        },
+      ),
+    );
+  });
+
+  it("the price factor is 1 when both periods paid the same prices, whatever else moved", () => {
+    fc.assert(
+      fc.property(
+        fc.array(finiteRun, { minLength: 1, maxLength: 20 }),
+        fc.array(finiteRun, { minLength: 1, maxLength: 20 }),
+        price,
+        (beforeRuns, afterRuns, both) => {
+          const change = decomposeChange(totalsOf(beforeRuns, 7, both), totalsOf(afterRuns, 7, both));
+          if (change === null) return;
+          expect(change.factors.price).toBeCloseTo(1, 9);
         },
       ),
     );
@@ -261,5 +326,85 @@ describe("cost change properties", () => {
         },
       ),
     );
+  });
+});
+
+describe("periods and prices", () => {
+  const slower = (base: FleetRun): FleetRun => ({ ...base, heldSeconds: 1200, diskReadBytes: 20 * GiB });
+
+  it("compares the last four weeks with the four before, or any two periods asked for", () => {
+    expect(defaultComparison(8)).toEqual({ before: { first: 0, last: 3 }, after: { first: 4, last: 7 } });
+    expect(defaultComparison(12)).toEqual({ before: { first: 4, last: 7 }, after: { first: 8, last: 11 } });
+    expect(defaultComparison(5)).toEqual({ before: { first: 1, last: 2 }, after: { first: 3, last: 4 } });
+    expect(defaultComparison(1)).toBeNull();
+    // Only the last week is slower: a month against a month sees a quarter of it, week 1 against week 8 all.
+    const runs = dailyRuns(8, slower);
+    const byDefault = costOverTime({ runs, end, weeks: 8, pricing }).growers[0]!;
+    expect(byDefault.factors!.duration).toBeCloseTo(1.25, 9);
+    const firstAndLast = costOverTime({
+      runs,
+      end,
+      weeks: 8,
+      pricing,
+      compare: { before: { first: 0, last: 0 }, after: { first: 7, last: 7 } },
+    }).growers[0]!;
+    expect(firstAndLast.factors!.duration).toBeCloseTo(2, 9);
+    expect(firstAndLast.sentence).toMatch(/^etl_daily costs 2× what it did 7 weeks ago/);
+    const none = costOverTime({ runs, end, weeks: 1, pricing });
+    expect(none).toMatchObject({ compare: null, growers: [] });
+    expect(none.tasks[0]!.weeks).toHaveLength(1);
+  });
+
+  it("refuses periods outside the window or running backwards, naming which", () => {
+    expect(comparisonProblem({ before: { first: 0, last: 1 }, after: { first: 6, last: 8 } }, 8)).toBe(
+      "the after period lies outside the window's 8 weeks",
+    );
+    expect(comparisonProblem({ before: { first: 3, last: 1 }, after: { first: 6, last: 7 } }, 8)).toBe(
+      "the before period's weeks must run forwards",
+    );
+    expect(comparisonProblem({ before: { first: 4, last: 5 }, after: { first: 0, last: 1 } }, 8)).toBe(
+      "the after period must start after the before period",
+    );
+    expect(() =>
+      costOverTime({
+        runs: [],
+        end,
+        weeks: 2,
+        pricing,
+        compare: { before: { first: 0, last: 0 }, after: { first: 2, last: 2 } },
+      }),
+    ).toThrow(/compare: the after period lies outside/);
+  });
+
+  it("prices each run as it started from the price history: the price factor carries the change", () => {
+    // The CPU price rises by half two weeks before the end: half of the after period pays it.
+    const history = {
+      ...pricing,
+      history: [{ from: new Date(end.getTime() - 14 * DAY), cpuHourUsd: pricing.cpuHourUsd * 1.5 }],
+    };
+    expect(pricesAt(history, new Date(end.getTime() - 15 * DAY))).toEqual(pricing);
+    expect(pricesAt(history, new Date(end.getTime() - 14 * DAY)).cpuHourUsd).toBeCloseTo(
+      pricing.cpuHourUsd * 1.5,
+      12,
+    );
+    const result = costOverTime({
+      runs: dailyRuns(8, (base) => base),
+      end,
+      weeks: 8,
+      pricing: (at) => pricesAt(history, at),
+    });
+    const growth = result.growers.find((entry) => entry.kind === "task")!;
+    const cpu = 2 * pricing.cpuHourUsd;
+    const memory = 4 * pricing.memoryGibHourUsd;
+    // Weeks 7 and 8 of 5–8 pay 1.5× for CPU: (2 × cpu + 2 × 1.5 cpu + 4 × memory) ÷ 4 (cpu + memory).
+    const expected = (2 * cpu + 2 * 1.5 * cpu + 4 * memory) / (4 * (cpu + memory));
+    for (const factor of ["runsPerDay", "duration", "size"] as const)
+      expect(growth.factors![factor]).toBeCloseTo(1, 9);
+    expect(growth.factors!.price).toBeCloseTo(expected, 9);
+    expect(growth.change).toBeCloseTo(expected, 9);
+    expect(growth.sentence).toContain(`is priced ${Number(expected.toPrecision(2))}× what it was`);
+    // Each week is priced as billed: the last week dearer than the first by the CPU's share.
+    const weeks = result.tasks[0]!.weeks;
+    expect(weeks[7]!.costUsd / weeks[0]!.costUsd).toBeCloseTo((1.5 * cpu + memory) / (cpu + memory), 4);
   });
 });

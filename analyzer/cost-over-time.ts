@@ -8,10 +8,13 @@
  * what was used beside it: its CPU-seconds at the CPU price, and its peak memory held for the same time at
  * the memory price (the peak, not an average: summaries keep no memory integral).
  *
- * A change between two periods is split into factors whose product is the change exactly:
+ * Each run is priced at the prices in effect when it started (`pricing.*` and `pricing.history`,
+ * common/pricing.ts), so a period may hold several prices. A change between two periods (any two ranges
+ * of weeks; by default the last four against the four before) is split into factors whose product is the
+ * change exactly:
  *
  *   cost per day = runs per day × hours held per run × size per held hour (at the earlier period's prices)
- *                  × price (this period's prices against the earlier one's, for the same request-hours)
+ *                  × price (the later period's cost against its request-hours at the earlier period's prices)
  *
  * each a ratio of sums, so a pipeline decomposes as its tasks do (docs/fleet.md "Why the bill grows").
  * What moved the duration is read from the runs' wall-clock seconds per state (on a CPU, waiting for one,
@@ -23,17 +26,15 @@ import type { FleetRun } from "../db/queries/fleet.js";
 import type { StateSeconds } from "../db/queries/task-histories.js";
 import { taskKeyString } from "../common/task-key.js";
 import { GiB } from "../common/units.js";
+import type { Pricing } from "../common/pricing.js";
 import { roundMicroUsd } from "./recommend.js";
 
 /** A day and a week in milliseconds. */
 const DAY_MS = 86_400_000;
 export const WEEK_DAYS = 7;
 
-/** Prices a period is charged at (`pricing.*`). */
-export interface Pricing {
-  cpuHourUsd: number;
-  memoryGibHourUsd: number;
-}
+/** Prices a run is charged at (`pricing.*`, or `pricing.history` from the day a price took effect). */
+export type { Pricing } from "../common/pricing.js";
 
 /** Wall-clock seconds per state of one run (collector/tracking/thread-state.ts wallClockSplit). */
 export type StateWallSeconds = StateSeconds;
@@ -50,6 +51,10 @@ export interface PeriodTotals {
   gibHours: number;
   usedCoreHours: number;
   usedGibHours: number;
+  /** The request-hours and the used hours, each run at the prices in effect when it started. */
+  cpuCostUsd: number;
+  memoryCostUsd: number;
+  usedCostUsd: number;
   cpuSeconds: number;
   diskReadBytes: number;
   diskWriteBytes: number;
@@ -87,6 +92,9 @@ export function emptyTotals(days: number): PeriodTotals {
     gibHours: 0,
     usedCoreHours: 0,
     usedGibHours: 0,
+    cpuCostUsd: 0,
+    memoryCostUsd: 0,
+    usedCostUsd: 0,
     cpuSeconds: 0,
     diskReadBytes: 0,
     diskWriteBytes: 0,
@@ -96,19 +104,26 @@ export function emptyTotals(days: number): PeriodTotals {
   };
 }
 
-/** Adds one run to a period's totals (in place: the week's accumulator). */
-export function addRun(totals: PeriodTotals, run: FleetRun): void {
+/** Adds one run, priced at `pricing` (the prices when it started), to a period's totals (in place). */
+export function addRun(totals: PeriodTotals, run: FleetRun, pricing: Pricing): void {
   if (run.requestCpuCores === null && run.requestMemoryBytes === null) {
     totals.unpricedRuns++;
     return;
   }
   const hours = Math.max(0, run.heldSeconds) / 3600;
+  const coreHours = (run.requestCpuCores ?? 0) * hours;
+  const gibHours = ((run.requestMemoryBytes ?? 0) / GiB) * hours;
+  const usedCoreHours = (run.cpuSeconds ?? 0) / 3600;
+  const usedGibHours = ((run.peakRssBytes ?? 0) / GiB) * hours;
   totals.runs++;
   totals.heldHours += hours;
-  totals.coreHours += (run.requestCpuCores ?? 0) * hours;
-  totals.gibHours += ((run.requestMemoryBytes ?? 0) / GiB) * hours;
-  totals.usedCoreHours += (run.cpuSeconds ?? 0) / 3600;
-  totals.usedGibHours += ((run.peakRssBytes ?? 0) / GiB) * hours;
+  totals.coreHours += coreHours;
+  totals.gibHours += gibHours;
+  totals.usedCoreHours += usedCoreHours;
+  totals.usedGibHours += usedGibHours;
+  totals.cpuCostUsd += coreHours * pricing.cpuHourUsd;
+  totals.memoryCostUsd += gibHours * pricing.memoryGibHourUsd;
+  totals.usedCostUsd += usedCoreHours * pricing.cpuHourUsd + usedGibHours * pricing.memoryGibHourUsd;
   totals.cpuSeconds += run.cpuSeconds ?? 0;
   totals.diskReadBytes += run.diskReadBytes ?? 0;
   totals.diskWriteBytes += run.diskWriteBytes ?? 0;
@@ -128,6 +143,9 @@ export function addTotals(into: PeriodTotals, other: PeriodTotals): void {
   into.gibHours += other.gibHours;
   into.usedCoreHours += other.usedCoreHours;
   into.usedGibHours += other.usedGibHours;
+  into.cpuCostUsd += other.cpuCostUsd;
+  into.memoryCostUsd += other.memoryCostUsd;
+  into.usedCostUsd += other.usedCostUsd;
   into.cpuSeconds += other.cpuSeconds;
   into.diskReadBytes += other.diskReadBytes;
   into.diskWriteBytes += other.diskWriteBytes;
@@ -141,9 +159,34 @@ export function costOfTotals(totals: PeriodTotals, pricing: Pricing): number {
   return totals.coreHours * pricing.cpuHourUsd + totals.gibHours * pricing.memoryGibHourUsd;
 }
 
-/** What a period's used CPU-hours and peak-GiB-hours cost at `pricing`. */
-export function usedCostOfTotals(totals: PeriodTotals, pricing: Pricing): number {
-  return totals.usedCoreHours * pricing.cpuHourUsd + totals.usedGibHours * pricing.memoryGibHourUsd;
+/** What a period's request-hours cost, each run at the prices in effect when it started. */
+export function heldCostOf(totals: PeriodTotals): number {
+  return totals.cpuCostUsd + totals.memoryCostUsd;
+}
+
+/**
+ * The prices a period paid on average per resource (its cost ÷ its request-hours); `fallback`'s for a
+ * resource it held none of, so that resource's price did not move.
+ */
+export function averagePricing(totals: PeriodTotals, fallback: PeriodTotals): Pricing {
+  const average = (cost: number, hours: number, otherCost: number, otherHours: number) =>
+    hours > 0 ? cost / hours : otherHours > 0 ? otherCost / otherHours : 0;
+  return {
+    cpuHourUsd: average(totals.cpuCostUsd, totals.coreHours, fallback.cpuCostUsd, fallback.coreHours),
+    memoryGibHourUsd: average(
+      totals.memoryCostUsd,
+      totals.gibHours,
+      fallback.memoryCostUsd,
+      fallback.gibHours,
+    ),
+  };
+}
+
+/** The sum of `totals[first..last]` (inclusive): a period of whole weeks. */
+export function periodTotals(totals: ReadonlyArray<PeriodTotals>, range: WeekRange): PeriodTotals {
+  const period = emptyTotals((range.last - range.first + 1) * WEEK_DAYS);
+  for (let index = range.first; index <= range.last; index++) addTotals(period, totals[index]!);
+  return period;
 }
 
 /** The factors of a change in cost per day; their product is `change`. */
@@ -163,19 +206,14 @@ export interface CostChange {
 
 /**
  * The change in cost per day from `before` to `after`, split into runs per day, hours held per run, size
- * (request-hours per held hour priced at `before`'s prices) and price (`after`'s prices against `before`'s
- * for `after`'s request-hours). Null when either period has no priced run or no cost: a task that is new
- * or gone has a change no ratio describes.
+ * (request-hours per held hour priced at `before`'s average prices) and price (`after`'s cost, each run
+ * at its own prices, against its request-hours at `before`'s average prices). Null when either period has
+ * no priced run or no cost: a task that is new or gone has a change no ratio describes.
  */
-export function decomposeChange(
-  before: PeriodTotals,
-  after: PeriodTotals,
-  beforePricing: Pricing,
-  afterPricing: Pricing,
-): CostChange | null {
-  const costBefore = costOfTotals(before, beforePricing);
-  const costAfter = costOfTotals(after, afterPricing);
-  const afterAtBeforePrices = costOfTotals(after, beforePricing);
+export function decomposeChange(before: PeriodTotals, after: PeriodTotals): CostChange | null {
+  const costBefore = heldCostOf(before);
+  const costAfter = heldCostOf(after);
+  const afterAtBeforePrices = costOfTotals(after, averagePricing(before, after));
   if (
     before.runs === 0 ||
     after.runs === 0 ||
@@ -324,12 +362,13 @@ export interface CostSeries {
   totals: PeriodTotals[];
 }
 
-/** A growth (or shrink) between the first and the last week, with its factors and its sentence. */
+/** A growth (or shrink) between the two periods compared, with its factors and its sentence. */
 export interface Growth {
   kind: "task" | "pipeline";
   orchestrator: string;
   pipeline: string;
   task: string | null;
+  /** Cost per week in the before and the after period. */
   beforeWeekUsd: number;
   afterWeekUsd: number;
   /** after − before, per week: the order growers are listed in. */
@@ -344,10 +383,53 @@ export interface Growth {
   sentence: string;
 }
 
+/** Weeks `first` to `last` of the window (0 = the oldest), inclusive. */
+export interface WeekRange {
+  first: number;
+  last: number;
+}
+
+/** The two periods a change is measured between: `after` starts after `before` starts. */
+export interface Comparison {
+  before: WeekRange;
+  after: WeekRange;
+}
+
+/** Weeks compared by default, at most: a month against the month before (chosen value). */
+export const DEFAULT_COMPARE_WEEKS = 4;
+
+/**
+ * The default comparison of a window of `weeks`: its last min(4, ⌊weeks ÷ 2⌋) weeks against as many
+ * before them (8 weeks: weeks 5–8 against 1–4), so one odd week moves no grower; null under two weeks.
+ */
+export function defaultComparison(weeks: number): Comparison | null {
+  const span = Math.min(DEFAULT_COMPARE_WEEKS, Math.floor(weeks / 2));
+  if (span < 1) return null;
+  return {
+    before: { first: weeks - 2 * span, last: weeks - span - 1 },
+    after: { first: weeks - span, last: weeks - 1 },
+  };
+}
+
+/** Why a comparison does not fit a window of `weeks`, or null when it does. */
+export function comparisonProblem(compare: Comparison, weeks: number): string | null {
+  for (const [name, range] of Object.entries(compare) as Array<[string, WeekRange]>) {
+    if (!Number.isInteger(range.first) || !Number.isInteger(range.last) || range.first > range.last)
+      return `the ${name} period's weeks must run forwards`;
+    if (range.first < 0 || range.last >= weeks)
+      return `the ${name} period lies outside the window's ${weeks} weeks`;
+  }
+  return compare.after.first > compare.before.first
+    ? null
+    : "the after period must start after the before period";
+}
+
 export interface CostOverTime {
   weekStarts: Date[];
   tasks: CostSeries[];
   pipelines: CostSeries[];
+  /** The periods each growth compares; null (and no growers) when the window is under two weeks. */
+  compare: Comparison | null;
   growers: Growth[];
   unpricedRuns: number;
 }
@@ -357,8 +439,10 @@ export interface CostOverTimeInput {
   /** The end of the last week (exclusive). */
   end: Date;
   weeks: number;
-  /** Prices per week (oldest first) or one for all. */
-  pricing: Pricing | ((weekStart: Date) => Pricing);
+  /** One price for all, or the prices in effect at an instant (each run is priced as it started). */
+  pricing: Pricing | ((at: Date) => Pricing);
+  /** The periods to compare; default {@link defaultComparison}. */
+  compare?: Comparison | null;
 }
 
 /** The week (0 = oldest) a run started in, or -1 outside the window. */
@@ -422,17 +506,22 @@ function weeksAgoText(weeks: number): string {
 }
 
 /**
- * Weekly cost per task and pipeline over `weeks` weeks ending at `end`, and each one's change from the
- * first week to the last, biggest weekly increase first.
+ * Weekly cost per task and pipeline over `weeks` weeks ending at `end`, and each one's change between two
+ * periods of weeks (`compare`), biggest weekly increase first.
  */
 export function costOverTime(input: CostOverTimeInput): CostOverTime {
   const { end, weeks } = input;
+  const compare = input.compare === undefined ? defaultComparison(weeks) : input.compare;
+  if (compare) {
+    const problem = comparisonProblem(compare, weeks);
+    if (problem !== null) throw new RangeError(`compare: ${problem}`);
+  }
   const weekStarts = Array.from(
     { length: weeks },
     (_, index) => new Date(end.getTime() - (weeks - index) * WEEK_DAYS * DAY_MS),
   );
-  const priceOf = (index: number): Pricing =>
-    typeof input.pricing === "function" ? input.pricing(weekStarts[index]!) : input.pricing;
+  const { pricing } = input;
+  const priceAt = typeof pricing === "function" ? pricing : () => pricing;
   const tasks = new Map<string, { key: TaskKey; totals: PeriodTotals[] }>();
   let unpricedRuns = 0;
   for (const run of input.runs) {
@@ -447,7 +536,7 @@ export function costOverTime(input: CostOverTimeInput): CostOverTime {
       };
       tasks.set(id, entry);
     }
-    addRun(entry.totals[index]!, run);
+    addRun(entry.totals[index]!, run, priceAt(run.startedAt));
     if (run.requestCpuCores === null && run.requestMemoryBytes === null) unpricedRuns++;
   }
   const pipelines = new Map<
@@ -472,15 +561,15 @@ export function costOverTime(input: CostOverTimeInput): CostOverTime {
     weeks: entry.totals.map((totals, index) => ({
       weekStart: weekStarts[index]!,
       runs: totals.runs,
-      costUsd: roundMicroUsd(costOfTotals(totals, priceOf(index))),
-      usedCostUsd: roundMicroUsd(usedCostOfTotals(totals, priceOf(index))),
+      costUsd: roundMicroUsd(heldCostOf(totals)),
+      usedCostUsd: roundMicroUsd(totals.usedCostUsd),
     })),
   });
   const taskSeries = [...tasks.values()].map(seriesOf);
   const pipelineSeries = [...pipelines.values()].map(seriesOf);
-  const first = 0;
-  const last = weeks - 1;
-  const taskGrowths = taskSeries.map((series) => growthOf(series, first, last, priceOf, null));
+  if (compare === null)
+    return { weekStarts, tasks: taskSeries, pipelines: pipelineSeries, compare, growers: [], unpricedRuns };
+  const taskGrowths = taskSeries.map((series) => growthOf(series, compare, null));
   const pipelineGrowths = pipelineSeries.map((series) => {
     const members = taskGrowths.filter(
       (growth) => growth.orchestrator === series.key.orchestrator && growth.pipeline === series.key.pipeline,
@@ -489,7 +578,7 @@ export function costOverTime(input: CostOverTimeInput): CostOverTime {
       (best, growth) => (best === null || growth.weeklyIncreaseUsd > best.weeklyIncreaseUsd ? growth : best),
       null,
     );
-    return growthOf(series, first, last, priceOf, leading);
+    return growthOf(series, compare, leading);
   });
   const growers = [...pipelineGrowths, ...taskGrowths].sort(
     (a, b) =>
@@ -500,30 +589,26 @@ export function costOverTime(input: CostOverTimeInput): CostOverTime {
         `${b.orchestrator}/${b.pipeline}/${b.task ?? ""}`,
       ),
   );
-  return { weekStarts, tasks: taskSeries, pipelines: pipelineSeries, growers, unpricedRuns };
+  return { weekStarts, tasks: taskSeries, pipelines: pipelineSeries, compare, growers, unpricedRuns };
 }
 
 /**
- * One series' change from week `first` to week `last`: its factors, what moved its duration, and the
- * sentence ("etl_daily costs 2.3× what it did 7 weeks ago ($1.20 → $2.76 a week): load_facts runs 2.1×
- * longer because it reads 2× more data"). A pipeline's sentence names its leading task's clause.
+ * One series' change between the periods of `compare`: its factors, what moved its duration, and the
+ * sentence ("etl_daily costs 2.3× what it did 4 weeks ago ($1.20 → $2.76 a week): load_facts runs 2.1×
+ * longer because it reads 2× more data"; "N weeks ago" is how far the after period starts after the
+ * before period, and the money is each period's cost per week). A pipeline's sentence names its leading
+ * task's clause.
  */
-function growthOf(
-  series: CostSeries,
-  first: number,
-  last: number,
-  priceOf: (index: number) => Pricing,
-  leading: Growth | null,
-): Growth {
-  const before = series.totals[first]!;
-  const after = series.totals[last]!;
-  const beforeWeekUsd = roundMicroUsd(costOfTotals(before, priceOf(first)));
-  const afterWeekUsd = roundMicroUsd(costOfTotals(after, priceOf(last)));
-  const change = decomposeChange(before, after, priceOf(first), priceOf(last));
+function growthOf(series: CostSeries, compare: Comparison, leading: Growth | null): Growth {
+  const before = periodTotals(series.totals, compare.before);
+  const after = periodTotals(series.totals, compare.after);
+  const beforeWeekUsd = roundMicroUsd((heldCostOf(before) / before.days) * WEEK_DAYS);
+  const afterWeekUsd = roundMicroUsd((heldCostOf(after) / after.days) * WEEK_DAYS);
+  const change = decomposeChange(before, after);
   const cause = change === null ? null : durationCause(before, after);
   const task = "task" in series.key ? series.key.task : null;
   const name = task ?? series.key.pipeline;
-  const ago = weeksAgoText(last - first);
+  const ago = weeksAgoText(compare.after.first - compare.before.first);
   const money = `(${usdText(beforeWeekUsd)} → ${usdText(afterWeekUsd)} a week)`;
   let sentence: string;
   let clause: string | null = null;

@@ -20,7 +20,7 @@ import { buildTask } from "../test-support/report-fixtures.js";
 import { buildFleetDocument } from "./fleet.js";
 
 const end = new Date("2026-12-07T00:00:00Z");
-const pricing = { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 };
+const pricing = { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237, history: [] };
 
 /**
  * One run a day for 56 days of each task, both at 01:00 on their own host: load_facts 600 s reading
@@ -122,7 +122,7 @@ describe.each(engines)("the fleet view on $name", ({ create }) => {
     const [first, second] = document.costOverTime.growers;
     expect(first).toMatchObject({ kind: "pipeline", pipeline: "etl_daily", leadingTask: "load_facts" });
     expect(first!.sentence).toMatch(
-      /^etl_daily costs 1\.7× what it did 7 weeks ago \(\$[\d.]+ → \$[\d.]+ a week\): load_facts runs 2× longer because it reads 2× more data$/,
+      /^etl_daily costs 1\.7× what it did 4 weeks ago \(\$[\d.]+ → \$[\d.]+ a week\): load_facts runs 2× longer because it reads 2× more data$/,
     );
     expect(second).toMatchObject({
       kind: "task",
@@ -144,6 +144,44 @@ describe.each(engines)("the fleet view on $name", ({ create }) => {
     // Three runs at 01:00 on two 8-core hosts fit one small worker per group.
     expect(document.placement).toMatchObject({ peakRuns: 3, hostsAtPeak: 2, workersNeededAtPeak: 2 });
     expect(document.placement.monthlySavingsUsd).toBeGreaterThan(0);
+    // The default comparison: the last four weeks against the four before, the day load_facts changed.
+    expect(document.costOverTime.compare).toMatchObject({
+      before: { firstWeek: 1, lastWeek: 4, from: "2026-10-12T00:00:00.000Z", to: "2026-11-09T00:00:00.000Z" },
+      after: { firstWeek: 5, lastWeek: 8, from: "2026-11-09T00:00:00.000Z", to: end.toISOString() },
+    });
+    // Each group's own saving: w1 ran load_facts alone, w2 extract and steady.
+    for (const group of document.placement.groups) {
+      expect(group.neededCostPerHourUsd).toBeGreaterThan(0);
+      expect(group.monthlySavingsUsd).toBeCloseTo(
+        (group.ranCostPerHourUsd! - group.neededCostPerHourUsd!) * 720,
+        3,
+      );
+    }
+    expect(document.placement.familyPrices!.families["storage-optimized"].instance).toBe("i4i.large");
+
+    // A price rise two weeks before the end is the price factor, and nothing else moved for extract.
+    const dearer = buildFleetDocument({
+      runs,
+      hosts: await loadHostSizes(db),
+      analysis: analysis(),
+      end,
+      weeks: 8,
+      pricing: {
+        ...pricing,
+        history: [{ from: new Date("2026-11-23T00:00:00Z"), cpuHourUsd: 2 * pricing.cpuHourUsd }],
+      },
+      generatedAt: end,
+    });
+    expect(dearer.pricing.cpuHourUsd).toBeCloseTo(2 * pricing.cpuHourUsd, 12);
+    expect(dearer.priceHistory).toEqual([
+      { from: "2026-11-23T00:00:00.000Z", cpuHourUsd: 2 * pricing.cpuHourUsd },
+    ]);
+    const extract = dearer.costOverTime.growers.find((growth) => growth.task === "extract")!;
+    expect(extract.factors!.runsPerDay).toBeCloseTo(1, 9);
+    expect(extract.factors!.duration).toBeCloseTo(1, 9);
+    expect(extract.factors!.size).toBeCloseTo(1, 9);
+    expect(extract.factors!.price).toBeGreaterThan(1.2);
+    expect(extract.sentence).toContain("is priced");
   });
 });
 
@@ -224,7 +262,7 @@ describe("rightsize fleet", () => {
     ]);
     expect(text.stderr).toBe("");
     expect(text.code).toBe(0);
-    expect(text.stdout).toContain("1. etl_daily costs 1.7× what it did 7 weeks ago");
+    expect(text.stdout).toContain("1. etl_daily costs 1.7× what it did 4 weeks ago");
     expect(text.stdout).toContain("load_facts runs 2× longer because it reads 2× more data");
     expect(text.stdout).toContain("airflow celery worker --queues disk-bound");
     expect(markdown.code).toBe(0);
@@ -234,6 +272,48 @@ describe("rightsize fleet", () => {
     const document = fleetDocumentSchema.parse(JSON.parse(json.stdout));
     expect(document.weeks).toBe(8);
     expect(document.costOverTime.growers[0]!.leadingTask).toBe("load_facts");
+    expect(text.stdout).toContain("Biggest growers: weeks 5–8 (from 2026-11-09) against weeks 1–4");
+    expect(text.stdout).toMatch(/disk-bound: .*a month (saved|more)/);
+    expect(markdown.stdout).toContain("| grower |");
+  });
+
+  it("compares any two periods, and prices runs from pricing.history in the config file", async () => {
+    const config = join(folder, "rightsize.yaml");
+    writeFileSync(config, "pricing:\n  history:\n    - { from: 2026-11-23, cpuHourUsd: 0.063222 }\n");
+    const common = [
+      "fleet",
+      "--db",
+      database.url,
+      "--window-end",
+      windowEnd,
+      "--recommendations",
+      analysisFile,
+    ];
+    const [firstAndLast, priced] = await Promise.all([
+      runCli([...common, "--compare", "1:8"]),
+      runCli([...common, "--config", config, "--format", "json"]),
+    ]);
+    expect(firstAndLast.stderr).toBe("");
+    expect(firstAndLast.stdout).toContain("1. etl_daily costs 1.7× what it did 7 weeks ago");
+    expect(firstAndLast.stdout).toContain("Biggest growers: week 8 (from 2026-11-30) against week 1");
+    expect(priced.code).toBe(0);
+    const document = fleetDocumentSchema.parse(JSON.parse(priced.stdout));
+    expect(document.pricing.cpuHourUsd).toBe(0.063222);
+    const extract = document.costOverTime.growers.find((growth) => growth.task === "extract")!;
+    expect(extract.factors!.price).toBeGreaterThan(1.2);
+
+    const bad = await runCli(["fleet", "--db", database.url, "--compare", "1-2:7-9"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--compare.*the after period lies outside the window's 8 weeks/);
+    const wrong = await runCli(["fleet", "--db", database.url, "--compare", "last month"]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/--compare/);
+    const badConfig = join(folder, "bad.yaml");
+    writeFileSync(badConfig, "pricing:\n  history:\n    - { from: 2026-11-23 }\n");
+    const refused = await runCli(["fleet", "--db", database.url, "--config", badConfig]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`pricing.history`);
+    expect(refused.stderr).toContain(`entry 1: names no price`);
   });
 
   it("adds the fleet sections to the report of the stored analysis", async () => {

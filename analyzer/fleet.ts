@@ -8,8 +8,15 @@ import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document
 import type { FleetDocument } from "../common/fleet-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import type { FleetRun, HostSize } from "../db/queries/fleet.js";
-import { costOverTime, type Pricing } from "./cost-over-time.js";
-import { type PlacementTask, planPlacement } from "./placement.js";
+import { type PricingSettings, priceLookup, pricesAt } from "../common/pricing.js";
+import { type Comparison, costOverTime, WEEK_DAYS, type WeekRange } from "./cost-over-time.js";
+import {
+  FAMILY_PRICES_SOURCE,
+  type InstanceFamily,
+  instanceFamilies,
+  type PlacementTask,
+  planPlacement,
+} from "./placement.js";
 
 export interface FleetInput {
   runs: ReadonlyArray<FleetRun & { id: string }>;
@@ -18,7 +25,10 @@ export interface FleetInput {
   analysis: AnalysisDocument | null;
   end: Date;
   weeks: number;
-  pricing: Pricing;
+  /** The base prices and their history: each run is priced at the prices in effect when it started. */
+  pricing: PricingSettings;
+  /** The periods the change is measured between; default the last four weeks against the four before. */
+  compare?: Comparison | null;
   generatedAt: Date;
 }
 
@@ -58,7 +68,13 @@ function withKnownRequests(
 export function buildFleetDocument(input: FleetInput): FleetDocument {
   const tasks = new Map((input.analysis?.tasks ?? []).map((task) => [taskKeyString(task), task]));
   const runs = withKnownRequests(input.runs, tasks);
-  const cost = costOverTime({ runs, end: input.end, weeks: input.weeks, pricing: input.pricing });
+  const cost = costOverTime({
+    runs,
+    end: input.end,
+    weeks: input.weeks,
+    pricing: priceLookup(input.pricing),
+    ...(input.compare === undefined ? {} : { compare: input.compare }),
+  });
   const placementTasks: PlacementTask[] = [];
   for (const task of tasks.values()) {
     const request = recommended(task);
@@ -75,14 +91,26 @@ export function buildFleetDocument(input: FleetInput): FleetDocument {
     tasks: placementTasks,
     runs,
     hosts: input.hosts,
-    pricing: input.pricing,
   });
   const iso = (date: Date | null) => (date === null ? null : date.toISOString());
+  const rangeOf = (range: WeekRange) => ({
+    firstWeek: range.first + 1,
+    lastWeek: range.last + 1,
+    from: cost.weekStarts[range.first]!.toISOString(),
+    to: new Date(cost.weekStarts[range.last]!.getTime() + WEEK_DAYS * 86_400_000).toISOString(),
+  });
+  const familyPrices = Object.fromEntries(
+    Object.entries(instanceFamilies).map(([family, prices]) => [
+      family,
+      { instance: prices.priced, vcpuHourUsd: prices.vcpuHourUsd },
+    ]),
+  ) as Record<InstanceFamily, { instance: string; vcpuHourUsd: number }>;
   const document: FleetDocument = {
     generatedAt: input.generatedAt.toISOString(),
     windowEnd: input.end.toISOString(),
     weeks: input.weeks,
-    pricing: { ...input.pricing },
+    pricing: pricesAt(input.pricing, input.end),
+    priceHistory: input.pricing.history.map((change) => ({ ...change, from: change.from.toISOString() })),
     weekStarts: cost.weekStarts.map((week) => week.toISOString()),
     costOverTime: {
       tasks: cost.tasks.map((series) => ({
@@ -96,6 +124,7 @@ export function buildFleetDocument(input: FleetInput): FleetDocument {
         pipeline: series.key.pipeline,
         weeks: series.weeks.map((week) => ({ ...week, weekStart: week.weekStart.toISOString() })),
       })),
+      compare: cost.compare && { before: rangeOf(cost.compare.before), after: rangeOf(cost.compare.after) },
       growers: cost.growers.map((growth) => ({
         kind: growth.kind,
         orchestrator: growth.orchestrator,
@@ -139,6 +168,9 @@ export function buildFleetDocument(input: FleetInput): FleetDocument {
         workersNeeded: group.workersNeeded,
         tasksPerWorker: group.tasksPerWorker,
         placement: group.placement,
+        ranCostPerHourUsd: group.ranCostPerHourUsd,
+        neededCostPerHourUsd: group.neededCostPerHourUsd,
+        monthlySavingsUsd: group.monthlySavingsUsd,
         sentence: group.sentence,
       })),
       peakAt: iso(placement.peakAt),
@@ -148,6 +180,7 @@ export function buildFleetDocument(input: FleetInput): FleetDocument {
       ranCostPerHourUsd: placement.ranCostPerHourUsd,
       neededCostPerHourUsd: placement.neededCostPerHourUsd,
       monthlySavingsUsd: placement.monthlySavingsUsd,
+      familyPrices: { source: FAMILY_PRICES_SOURCE, families: familyPrices },
       unplacedRuns: placement.unplacedRuns,
       evidence: PLACEMENT_EVIDENCE,
     },

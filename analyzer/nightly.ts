@@ -14,6 +14,7 @@ import type { FleetDocument } from "../common/fleet-document.js";
 import { fleetSectionsFor } from "./fleet-read.js";
 import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
+import { pricesAt, pricingSettingsOf } from "../common/pricing.js";
 import { type TaskKey, taskKeyString } from "../common/task-key.js";
 import type { Db } from "../db/client.js";
 import {
@@ -52,7 +53,8 @@ export function windowOf(night: Night, maxRuns: number): AnalysisWindow {
   };
 }
 
-export function settingsOf(config: Config): RecommendationSettings {
+/** The recommendation settings, priced as at `at` (`pricing.history`, common/pricing.ts; default now). */
+export function settingsOf(config: Config, at: Date = new Date()): RecommendationSettings {
   return {
     cpuBuffer: config.analysis.cpuBuffer,
     memoryBuffer: config.analysis.memoryBuffer,
@@ -60,7 +62,7 @@ export function settingsOf(config: Config): RecommendationSettings {
     memoryPeakPercentile: config.analysis.memoryPeakPercentile,
     maxOverMemoryShare: config.analysis.maxOverMemoryShare,
     policy: config.analysis.policy,
-    pricing: { ...config.pricing },
+    pricing: pricesAt(pricingSettingsOf(config), at),
   };
 }
 
@@ -125,7 +127,7 @@ export async function analyzeTasks(
 ): Promise<BatchResult> {
   const window = windowOf(night, config.analysis.maxRuns);
   const histories = await loadTaskHistories(db, keys, window);
-  const settings = settingsOf(config);
+  const settings = settingsOf(config, night.windowEnd);
   const analyses: TaskAnalysis[] = [];
   const failed: BatchResult["failed"] = [];
   for (const key of keys) {
@@ -154,7 +156,7 @@ export async function analyzeTasks(
       failed.push({ task: taskKeyString(key), error: describeError(coerceError(error)) });
     }
   }
-  await storeTaskAnalyses(db, analyses, night, config.pricing);
+  await storeTaskAnalyses(db, analyses, night, settings.pricing);
   return { analyses, failed };
 }
 
@@ -196,7 +198,10 @@ export type Publisher = (options: {
 /** The report's fleet sections (docs/fleet.md); a failed read leaves them out rather than the report. */
 async function nightFleet(db: Db, config: Config, logger: Logger, document: AnalysisDocument) {
   try {
-    return await fleetSectionsFor(db, document, { weeks: config.fleet.weeks, pricing: config.pricing });
+    return await fleetSectionsFor(db, document, {
+      weeks: config.fleet.weeks,
+      pricing: pricingSettingsOf(config),
+    });
   } catch (error) {
     logger.warn({ error: describeError(error) }, "fleet sections left out of the report");
     return undefined;

@@ -3,17 +3,19 @@ import { describe, expect, it } from "vitest";
 import { GiB } from "../common/units.js";
 import {
   type ConcurrentRun,
+  cheapestFamily,
   familyFor,
+  hostHourUsd,
+  instanceFamilies,
   MAX_TASKS_PER_WORKER,
   needOf,
   packFirstFitDecreasing,
   peakConcurrency,
   planPlacement,
   shapeFor,
+  workerHourUsd,
   type WorkerShape,
 } from "./placement.js";
-
-const pricing = { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 };
 
 describe("what a task needs", () => {
   it("groups by class, memory-heavy first by GiB per recommended core", () => {
@@ -109,6 +111,23 @@ describe("first-fit decreasing", () => {
     );
   });
 
+  it("chooses the family whose workers hold the peak for least, the ratio's family on a tie", () => {
+    const task = (id: string, gib: number) => ({ id, cpuCores: 1, memoryBytes: gib * GiB });
+    // One run of 1 core and 2.2 GiB: a 2-vCPU compute-optimized worker (4 GiB) holds it for less than the
+    // general-purpose one its ratio names.
+    expect(familyFor("cpu-bound", 2.2)).toBe("general-purpose");
+    const one = cheapestFamily("cpu-bound", 2.2, [task("a", 2.2)], [task("a", 2.2)]);
+    expect(one.family).toBe("compute-optimized");
+    expect(one.shape).toMatchObject({ cpuCores: 2, memoryBytes: 4 * GiB });
+    // Four of them: compute optimized needs 8 vCPUs for their 8.8 GiB, general purpose 4 (it stays).
+    const four = ["a", "b", "c", "d"].map((id) => task(id, 2.2));
+    expect(cheapestFamily("cpu-bound", 2.2, four, four).family).toBe("general-purpose");
+    // Nothing ran: every family costs nothing, the ratio decides.
+    expect(cheapestFamily("memory-heavy", 6, [], [task("a", 6)]).family).toBe("memory-optimized");
+    // Disk-bound groups keep local NVMe whatever it costs.
+    expect(cheapestFamily("disk-bound", 1, [task("a", 1)], [task("a", 1)]).family).toBe("storage-optimized");
+  });
+
   it("chooses the cheapest shape that holds every task of the group", () => {
     const items = Array.from({ length: 6 }, (_, index) => ({
       id: `r${index}`,
@@ -158,7 +177,7 @@ describe("observed concurrency and the plan", () => {
     const hosts = new Map(
       ["h0", "h1", "h2", "h3"].map((id) => [id, { cores: 8, memoryBytes: 32 * GiB }] as const),
     );
-    const plan = planPlacement({ tasks, runs, hosts, pricing });
+    const plan = planPlacement({ tasks, runs, hosts });
     expect(plan.groups).toHaveLength(1);
     const [group] = plan.groups;
     expect(group).toMatchObject({
@@ -178,9 +197,17 @@ describe("observed concurrency and the plan", () => {
       "at its busiest 4 runs at once on 4 hosts fit on 1 worker of 4 vCPU / 8 GiB",
     );
     expect(plan).toMatchObject({ peakRuns: 4, hostsAtPeak: 4, workersNeededAtPeak: 1, unplacedRuns: 1 });
-    const ran = 4 * (8 * pricing.cpuHourUsd + 32 * pricing.memoryGibHourUsd);
-    const needed = 4 * pricing.cpuHourUsd + 8 * pricing.memoryGibHourUsd;
-    expect(plan.monthlySavingsUsd).toBeCloseTo((ran - needed) * 720, 4);
+    // Each host, 4 GiB per core, is priced as 8 general-purpose vCPUs; the worker as 4 compute-optimized.
+    const host = 8 * instanceFamilies["general-purpose"].vcpuHourUsd;
+    const needed = 4 * instanceFamilies["compute-optimized"].vcpuHourUsd;
+    expect(plan.monthlySavingsUsd).toBeCloseTo((4 * host - needed) * 720, 4);
+    // The group's own saving: h0 also ran a task of no group then, so the group holds half of h0.
+    expect(group!.ranCostPerHourUsd).toBeCloseTo(3.5 * host, 6);
+    expect(group!.neededCostPerHourUsd).toBeCloseTo(needed, 6);
+    expect(group!.monthlySavingsUsd).toBeCloseTo((3.5 * host - needed) * 720, 4);
+    expect(group!.sentence).toMatch(
+      /its share of the hosts cost \$1\.41 an hour against \$0\.18, \$887\.\d\d a month saved$/,
+    );
   });
 
   it("leaves the saving unknown when a host's size is", () => {
@@ -198,9 +225,59 @@ describe("observed concurrency and the plan", () => {
       tasks,
       runs: [concurrent("1", "a", "h9", 0, 5)],
       hosts: new Map(),
-      pricing,
     });
     expect(plan.monthlySavingsUsd).toBeNull();
-    expect(plan.groups[0]).toMatchObject({ group: "network-or-idle", family: "general-purpose" });
+    expect(plan.groups[0]).toMatchObject({ ranCostPerHourUsd: null, monthlySavingsUsd: null });
+    // 2.5 GiB per core names general purpose, but one run fits the cheaper 2-vCPU compute-optimized worker.
+    expect(plan.groups[0]).toMatchObject({ group: "network-or-idle", family: "compute-optimized" });
+  });
+
+  it("gives each group its own saving, each host shared by the runs it held at the group's peak", () => {
+    const tasks = [
+      { task: "crunch", bottleneck: "cpu" as const, cpuCores: 2, memoryBytes: 2 * GiB },
+      { task: "copy", bottleneck: "disk-io" as const, cpuCores: 1, memoryBytes: 4 * GiB },
+    ].map((task) => ({ orchestrator: "airflow", pipeline: "etl", ...task }));
+    // One 16-core, 64 GiB host runs both at once; then the CPU-bound one alone, twice, on a second host.
+    const runs = [
+      concurrent("1", "crunch", "big", 0, 60),
+      concurrent("2", "copy", "big", 0, 60),
+      concurrent("3", "crunch", "small", 100, 160),
+      concurrent("4", "crunch", "small", 100, 160),
+    ];
+    const hosts = new Map([
+      ["big", { cores: 16, memoryBytes: 64 * GiB }],
+      ["small", { cores: 4, memoryBytes: 8 * GiB }],
+    ]);
+    const plan = planPlacement({ tasks, runs, hosts });
+    const groups = new Map(plan.groups.map((group) => [group.group, group]));
+    const cpu = groups.get("cpu-bound")!;
+    const disk = groups.get("disk-bound")!;
+    // The CPU-bound group peaks at 100 s on the small host alone; the disk-bound one at 0 s, half of big.
+    expect(cpu).toMatchObject({ peakRuns: 2, hostsAtPeak: 1, workersNeeded: 1 });
+    expect(cpu.ranCostPerHourUsd).toBeCloseTo(hostHourUsd({ cores: 4, memoryBytes: 8 * GiB }), 6);
+    expect(cpu.neededCostPerHourUsd).toBeCloseTo(workerHourUsd(cpu.shape), 6);
+    expect(disk.ranCostPerHourUsd).toBeCloseTo(hostHourUsd({ cores: 16, memoryBytes: 64 * GiB }) / 2, 6);
+    expect(disk.family).toBe("storage-optimized");
+    expect(disk.neededCostPerHourUsd).toBeCloseTo(
+      disk.shape.cpuCores * instanceFamilies["storage-optimized"].vcpuHourUsd,
+      6,
+    );
+    for (const group of [cpu, disk])
+      expect(group.monthlySavingsUsd).toBeCloseTo(
+        (group.ranCostPerHourUsd! - group.neededCostPerHourUsd) * 720,
+        3,
+      );
+  });
+
+  it("prices a host as the leanest family holding its memory per core", () => {
+    const perVcpu = (family: keyof typeof instanceFamilies) => instanceFamilies[family].vcpuHourUsd;
+    expect(hostHourUsd({ cores: 8, memoryBytes: 16 * GiB })).toBeCloseTo(8 * perVcpu("compute-optimized"), 9);
+    expect(hostHourUsd({ cores: 8, memoryBytes: 32 * GiB })).toBeCloseTo(8 * perVcpu("general-purpose"), 9);
+    // 16 GiB per core holds more than memory optimized's 8: priced as the 8 vCPUs that hold 64 GiB.
+    expect(hostHourUsd({ cores: 4, memoryBytes: 64 * GiB })).toBeCloseTo(8 * perVcpu("memory-optimized"), 9);
+    // Dearer per vCPU as the families hold more memory, local NVMe dearest.
+    const order = ["compute-optimized", "general-purpose", "memory-optimized", "storage-optimized"] as const;
+    for (let index = 1; index < order.length; index++)
+      expect(perVcpu(order[index]!)).toBeGreaterThan(perVcpu(order[index - 1]!));
   });
 });

@@ -55,16 +55,69 @@ export function needOf(task: Pick<PlacementTask, "bottleneck" | "cpuCores" | "me
  * Instance families by GiB per vCPU, as the providers define them (https://aws.amazon.com/ec2/instance-types/:
  * compute optimized C 2 GiB, general purpose M 4 GiB, memory optimized R 8 GiB, storage optimized I with
  * local NVMe 8 GiB per vCPU on i4i; https://cloud.google.com/compute/docs/machine-resource: n2-highcpu 1,
- * n2-standard 4, n2-highmem 8 GiB per vCPU, z3 with local SSD; Azure F, D, E and L series). Shapes are
- * priced at `pricing.*` like every other figure here: a family's own per-vCPU price is not modelled.
+ * n2-standard 4, n2-highmem 8 GiB per vCPU, z3 with local SSD; Azure F, D, E and L series).
+ *
+ * Each family is priced by its own on-demand price: the AWS family's `.large` size (2 vCPUs) per hour, on
+ * Linux in us-east-1, as AWS listed it in 2024 ({@link FAMILY_PRICES_SOURCE}), halved to a vCPU-hour. AWS
+ * sells each of these families at one price per vCPU across its sizes (a 4xlarge costs 8 larges), so a
+ * worker of n vCPUs costs n × `vcpuHourUsd`.
  */
 export const instanceFamilies = {
-  "compute-optimized": { gibPerVcpu: 2, aws: "c7i", gcp: "n2-highcpu / c3", azure: "Fsv2" },
-  "general-purpose": { gibPerVcpu: 4, aws: "m7i", gcp: "n2-standard", azure: "Dsv5" },
-  "memory-optimized": { gibPerVcpu: 8, aws: "r7i", gcp: "n2-highmem", azure: "Esv5" },
-  "storage-optimized": { gibPerVcpu: 8, aws: "i4i", gcp: "z3", azure: "Lsv3" },
+  "compute-optimized": {
+    gibPerVcpu: 2,
+    aws: "c7i",
+    gcp: "n2-highcpu / c3",
+    azure: "Fsv2",
+    priced: "c7i.large",
+    vcpuHourUsd: 0.08925 / 2,
+  },
+  "general-purpose": {
+    gibPerVcpu: 4,
+    aws: "m7i",
+    gcp: "n2-standard",
+    azure: "Dsv5",
+    priced: "m7i.large",
+    vcpuHourUsd: 0.1008 / 2,
+  },
+  "memory-optimized": {
+    gibPerVcpu: 8,
+    aws: "r7i",
+    gcp: "n2-highmem",
+    azure: "Esv5",
+    priced: "r7i.large",
+    vcpuHourUsd: 0.1323 / 2,
+  },
+  "storage-optimized": {
+    gibPerVcpu: 8,
+    aws: "i4i",
+    gcp: "z3",
+    azure: "Lsv3",
+    priced: "i4i.large",
+    vcpuHourUsd: 0.172 / 2,
+  },
 } as const;
+
+/** Where the families' prices come from (docs/fleet.md "Where tasks should run"). */
+export const FAMILY_PRICES_SOURCE =
+  "AWS EC2 On-Demand pricing, Linux, us-east-1, as listed in 2024 (https://aws.amazon.com/ec2/pricing/on-demand/)";
 export type InstanceFamily = keyof typeof instanceFamilies;
+
+/** A worker of `shape` per hour, at its family's price. */
+export function workerHourUsd(shape: Pick<WorkerShape, "family" | "cpuCores">): number {
+  return shape.cpuCores * instanceFamilies[shape.family].vcpuHourUsd;
+}
+
+/**
+ * A host that ran the runs, per hour: priced as the leanest family holding its GiB per core, with the
+ * vCPUs that hold its memory (a 4-core, 64 GiB host is priced as 8 memory-optimized vCPUs). Its own
+ * family is not recorded; this prices it on the same list as the workers it is compared with, so the
+ * saving is the packing's and the families', not a difference of price lists.
+ */
+export function hostHourUsd(host: { cores: number; memoryBytes: number }): number {
+  const gib = host.memoryBytes / GiB;
+  const family = instanceFamilies[familyFor("general", gib / Math.max(host.cores, 1e-9))];
+  return Math.max(host.cores, gib / family.gibPerVcpu) * family.vcpuHourUsd;
+}
 
 /** A disk-bound group wants local NVMe whatever its ratio; the others the leanest family holding their GiB per core. */
 export function familyFor(group: NeedGroup, gibPerCore: number): InstanceFamily {
@@ -176,6 +229,42 @@ export function shapeFor(
   return best!;
 }
 
+/** Families a group may run on: local NVMe for a disk-bound one, else any of the three by memory. */
+const familiesFor = (group: NeedGroup): InstanceFamily[] =>
+  group === "disk-bound"
+    ? ["storage-optimized"]
+    : ["compute-optimized", "general-purpose", "memory-optimized"];
+
+/**
+ * The family, and its shape, whose workers hold the peak's `items` for the least an hour at the families'
+ * prices ({@link instanceFamilies}); on a tie (and when nothing ran, so every family costs nothing) the
+ * leanest family holding the group's GiB per core ({@link familyFor}). A family whose workers cannot
+ * hold every item is not a candidate.
+ */
+export function cheapestFamily(
+  group: NeedGroup,
+  gibPerCore: number,
+  items: ReadonlyArray<PackItem>,
+  mustHold: ReadonlyArray<PackItem>,
+): { family: InstanceFamily; shape: WorkerShape; packing: Packing } {
+  const byRatio = familyFor(group, gibPerCore);
+  const ratioFit = shapeFor(byRatio, items, mustHold);
+  let best = {
+    family: byRatio,
+    ...ratioFit,
+    cost: ratioFit.packing.workers.length * workerHourUsd(ratioFit.shape),
+  };
+  for (const family of familiesFor(group)) {
+    if (family === byRatio) continue;
+    const fit = shapeFor(family, items, mustHold);
+    if (fit.packing.unplaceable.length > 0) continue;
+    const cost = fit.packing.workers.length * workerHourUsd(fit.shape);
+    // Cheaper by more than rounding: a tie keeps the family the ratio names.
+    if (cost < best.cost - 1e-9) best = { family, ...fit, cost };
+  }
+  return { family: best.family, shape: best.shape, packing: best.packing };
+}
+
 /** One run as the concurrency sweep needs it. */
 export interface ConcurrentRun extends TaskKey {
   id: string;
@@ -253,6 +342,15 @@ export interface PlacementGroup {
   workersNeeded: number;
   tasksPerWorker: number;
   placement: OrchestratorPlacement;
+  /**
+   * At the group's peak: the hosts' cost per hour, each host's share by the runs it held then (its runs
+   * of the group ÷ all its runs), against the group's workers; null when a host's size is unknown or the
+   * group ran nothing in the window.
+   */
+  ranCostPerHourUsd: number | null;
+  neededCostPerHourUsd: number;
+  /** (ran − needed) per hour × 24 × 30. */
+  monthlySavingsUsd: number | null;
   sentence: string;
 }
 
@@ -276,7 +374,6 @@ export interface PlacementInput {
   tasks: ReadonlyArray<PlacementTask>;
   runs: ReadonlyArray<ConcurrentRun>;
   hosts: ReadonlyMap<string, HostSize>;
-  pricing: { cpuHourUsd: number; memoryGibHourUsd: number };
 }
 
 const HOURS_PER_MONTH = 24 * 30;
@@ -286,6 +383,45 @@ const countsPerHost = (runs: ReadonlyArray<ConcurrentRun>) => {
   for (const run of runs) counts.set(run.hostId, (counts.get(run.hostId) ?? 0) + 1);
   return counts;
 };
+
+/** A host's size priced per hour, or null when it was not recorded. */
+function knownHostHourUsd(hosts: ReadonlyMap<string, HostSize>, hostId: string): number | null {
+  const size = hosts.get(hostId);
+  if (!size || size.cores === null || size.memoryBytes === null) return null;
+  return hostHourUsd({ cores: size.cores, memoryBytes: size.memoryBytes });
+}
+
+/**
+ * What the hosts running `group` at `at` cost per hour, each host's share by the runs it held then:
+ * `group` of them ÷ all of them, whatever their task. Null when a host's size is unknown.
+ */
+function sharedHostCost(
+  running: ReadonlyArray<ConcurrentRun>,
+  allRuns: ReadonlyArray<ConcurrentRun>,
+  at: Date,
+  hosts: ReadonlyMap<string, HostSize>,
+): number | null {
+  const mine = countsPerHost(running);
+  const instant = at.getTime();
+  const all = countsPerHost(
+    allRuns.filter(
+      (run) =>
+        mine.has(run.hostId) &&
+        run.startedAt.getTime() <= instant &&
+        Math.max(run.endedAt.getTime(), run.startedAt.getTime()) > instant,
+    ),
+  );
+  let total = 0;
+  for (const [hostId, count] of mine) {
+    const price = knownHostHourUsd(hosts, hostId);
+    if (price === null) return null;
+    total += (price * count) / Math.max(count, all.get(hostId) ?? 0);
+  }
+  return total;
+}
+
+const monthly = (ran: number | null, needed: number) =>
+  ran === null ? null : roundMicroUsd((ran - needed) * HOURS_PER_MONTH);
 
 /** Groups, shapes, packing at each group's peak and at the fleet's, and the saving. */
 export function planPlacement(input: PlacementInput): Placement {
@@ -311,7 +447,6 @@ export function planPlacement(input: PlacementInput): Placement {
     const cores = tasks.reduce((total, task) => total + task.cpuCores, 0);
     const gib = tasks.reduce((total, task) => total + task.memoryBytes / GiB, 0);
     const gibPerCore = cores > 0 ? gib / cores : 0;
-    const family = familyFor(group, gibPerCore);
     const runs = placedRuns.filter((run) => groupOfRun(run) === group);
     const peak = peakConcurrency(runs);
     // The shape must hold each of the group's tasks, even one the peak did not run.
@@ -321,10 +456,13 @@ export function planPlacement(input: PlacementInput): Placement {
       cpuCores: task.cpuCores,
       memoryBytes: task.memoryBytes,
     }));
-    const { shape, packing } = shapeFor(family, items, each);
+    const { family, shape, packing } = cheapestFamily(group, gibPerCore, items, each);
     shapes.set(group, shape);
     const perHost = [...countsPerHost(peak.running).values()];
     const tasksPerWorker = Math.max(1, ...packing.workers.map((worker) => worker.items.length));
+    // A group none of whose runs fell in the window has no observed load: no saving to claim.
+    const ran = peak.at === null ? null : sharedHostCost(peak.running, input.runs, peak.at, input.hosts);
+    const needed = packing.workers.length * workerHourUsd(shape);
     const entry: PlacementGroup = {
       group,
       tasks: tasks.map((task) => ({ ...task })),
@@ -338,6 +476,9 @@ export function planPlacement(input: PlacementInput): Placement {
       workersNeeded: packing.workers.length,
       tasksPerWorker,
       placement: orchestratorPlacement(group, tasksPerWorker),
+      ranCostPerHourUsd: ran === null ? null : roundMicroUsd(ran),
+      neededCostPerHourUsd: roundMicroUsd(needed),
+      monthlySavingsUsd: monthly(ran, needed),
       sentence: "",
     };
     entry.sentence = groupSentence(entry);
@@ -346,23 +487,21 @@ export function planPlacement(input: PlacementInput): Placement {
   const fleetPeak = peakConcurrency(placedRuns);
   let workersNeededAtPeak = 0;
   let neededCostPerHourUsd = 0;
-  const priceOf = (cores: number, bytes: number) =>
-    cores * input.pricing.cpuHourUsd + (bytes / GiB) * input.pricing.memoryGibHourUsd;
   for (const [group, shape] of shapes) {
     const items = fleetPeak.running.filter((run) => groupOfRun(run) === group).map(itemOf);
     const workers = packFirstFitDecreasing(items, shape).workers.length;
     workersNeededAtPeak += workers;
-    neededCostPerHourUsd += workers * priceOf(shape.cpuCores, shape.memoryBytes);
+    neededCostPerHourUsd += workers * workerHourUsd(shape);
   }
   const hostsAtPeak = [...countsPerHost(fleetPeak.running).keys()];
   let ranCostPerHourUsd: number | null = 0;
   for (const hostId of hostsAtPeak) {
-    const size = input.hosts.get(hostId);
-    if (!size || size.cores === null || size.memoryBytes === null) {
+    const price = knownHostHourUsd(input.hosts, hostId);
+    if (price === null) {
       ranCostPerHourUsd = null;
       break;
     }
-    ranCostPerHourUsd += priceOf(size.cores, size.memoryBytes);
+    ranCostPerHourUsd += price;
   }
   return {
     groups,
@@ -372,10 +511,7 @@ export function planPlacement(input: PlacementInput): Placement {
     workersNeededAtPeak,
     ranCostPerHourUsd: ranCostPerHourUsd === null ? null : roundMicroUsd(ranCostPerHourUsd),
     neededCostPerHourUsd: roundMicroUsd(neededCostPerHourUsd),
-    monthlySavingsUsd:
-      ranCostPerHourUsd === null
-        ? null
-        : roundMicroUsd((ranCostPerHourUsd - neededCostPerHourUsd) * HOURS_PER_MONTH),
+    monthlySavingsUsd: monthly(ranCostPerHourUsd, neededCostPerHourUsd),
     unplacedRuns: input.runs.length - placedRuns.length,
   };
 }
@@ -397,6 +533,15 @@ function groupSentence(group: PlacementGroup): string {
     `${group.family} workers (AWS ${family.aws}, GCP ${family.gcp}, Azure ${family.azure}); ` +
     `at its busiest ${group.peakRuns} ${group.peakRuns === 1 ? "run" : "runs"} at once on ${group.hostsAtPeak} ` +
     `${group.hostsAtPeak === 1 ? "host" : "hosts"} fit on ${group.workersNeeded} ` +
-    `${group.workersNeeded === 1 ? "worker" : "workers"} of ${shape}`
+    `${group.workersNeeded === 1 ? "worker" : "workers"} of ${shape}` +
+    groupSavingText(group)
   );
+}
+
+/** "; its share of the hosts cost $0.40 an hour against $0.09, $223.20 a month saved" (or "more"). */
+function groupSavingText(group: PlacementGroup): string {
+  if (group.monthlySavingsUsd === null || group.ranCostPerHourUsd === null) return "";
+  const saved = group.monthlySavingsUsd;
+  const month = saved < 0 ? `$${(-saved).toFixed(2)} a month more` : `$${saved.toFixed(2)} a month saved`;
+  return `; its share of the hosts cost $${group.ranCostPerHourUsd.toFixed(2)} an hour against $${group.neededCostPerHourUsd.toFixed(2)}, ${month}`;
 }

@@ -22,7 +22,12 @@ const taskCount = 1000;
 const weeks = 8;
 const repetitions = 3;
 const end = new Date("2026-12-07T00:00:00Z");
-const pricing = { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 };
+/** A price change four weeks before the end: every run is priced through the history, as configured. */
+const pricing = {
+  cpuHourUsd: 0.031611,
+  memoryGibHourUsd: 0.004237,
+  history: [{ from: new Date(end.getTime() - 28 * 86_400_000), cpuHourUsd: 0.035 }],
+};
 
 const measure = (work: () => Promise<unknown> | unknown) => medianMs(work, repetitions);
 

@@ -146,10 +146,45 @@ describe("setting parsers", () => {
     ["metrics:\n  runIds: maybe\n", "metrics.runIds"],
     ["log:\n  level: loud\n", "log.level"],
     ["collector:\n  spoolMaxBytes: -1\n", "collector.spoolMaxBytes"],
+    ["pricing:\n  history: { from: 2026-01-01 }\n", "pricing.history"],
   ])("refuses %j naming %s and its line", (text, key) => {
     const file = yamlFile(text);
     expect(() => loadConfig({ file, env: {} })).toThrow(
       new RegExp(`^config: ${key.replace(".", "\\.")} = .* \\(at ${file}:\\d+\\): expected `),
+    );
+  });
+});
+
+describe("pricing.history", () => {
+  it("reads each price change with the day it took effect, oldest first", () => {
+    const file = yamlFile(
+      "pricing:\n  cpuHourUsd: 0.03\n  history:\n    - { from: 2026-09-01, cpuHourUsd: 0.04 }\n    - from: 2026-11-01T12:00:00Z\n      memoryGibHourUsd: 0.005\n      cpuHourUsd: 0.045\n",
+    );
+    const config = loadConfig({ file, env: {} });
+    expect(config.pricing).toEqual({ cpuHourUsd: 0.03, memoryGibHourUsd: 0.004237 });
+    expect(config.priceHistory).toEqual([
+      { from: new Date("2026-09-01T00:00:00Z"), cpuHourUsd: 0.04 },
+      { from: new Date("2026-11-01T12:00:00Z"), cpuHourUsd: 0.045, memoryGibHourUsd: 0.005 },
+    ]);
+    expect(loadConfig({ env: {} }).priceHistory).toEqual([]);
+  });
+
+  it.each([
+    ["    - { from: 2026-11-01, cpuHourUSD: 0.04 }\n", "entry 1: unknown field 'cpuHourUSD'"],
+    ["    - { from: 2026-11-01 }\n", "entry 1: names no price"],
+    ["    - { from: soon, cpuHourUsd: 0.04 }\n", "entry 1: from must be a date such as 2026-11-01"],
+    [
+      "    - { from: 2026-11-01, cpuHourUsd: -1 }\n",
+      "entry 1: cpuHourUsd must be a price in USD of 0 or more",
+    ],
+    [
+      "    - { from: 2026-11-01, cpuHourUsd: 0.04 }\n    - { from: 2026-10-01, cpuHourUsd: 0.05 }\n",
+      "entry 2: from must come after the entry before it",
+    ],
+  ])("refuses %j naming the setting, its line and the entry", (entries, why) => {
+    const file = yamlFile(`pricing:\n  history:\n${entries}`);
+    expect(() => loadConfig({ file, env: {} })).toThrow(
+      new RegExp(`^config: pricing\\.history = .* \\(at ${file}:3\\): expected a list of .*\\(${why}`),
     );
   });
 });

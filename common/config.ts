@@ -197,7 +197,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     } catch (error) {
       if (!(error instanceof InvalidSettingValue)) throw error;
       throw new ConfigError(
-        `config: ${setting.key} = ${showValue(setting, raw)} (${describeOrigin(origin)}): expected ${setting.expected}`,
+        `config: ${setting.key} = ${showValue(setting, raw)} (${describeOrigin(origin)}): expected ${setting.expected}${error.message ? ` (${error.message})` : ""}`,
       );
     }
     setPath(result, setting.key, parsed);
@@ -221,8 +221,13 @@ function toConfig(parsed: ParsedSettings) {
   const { partitionsAhead, ...retention } = parsed.retention;
   const { statsdInterval, ...metrics } = parsed.metrics;
   const { minMemory, ...check } = parsed.check;
+  // The history apart from the base prices: every reader of `config.pricing` (the night's cost, the
+  // analysis document's prices) keeps its two numbers; common/pricing.ts `pricingSettingsOf` joins them.
+  const { history, ...pricing } = parsed.pricing;
   return {
     ...parsed,
+    pricing,
+    priceHistory: history,
     collector: { ...collector, intervalMs: interval },
     analysis: { windowDays: window, ...analysis },
     retention: { ...retention, partitionsAheadDays: partitionsAhead },

@@ -40,10 +40,11 @@ const growthSchema = z.object({
   orchestrator: z.string(),
   pipeline: z.string(),
   task: z.string().nullable(),
+  /** Cost per week in the before and the after period. */
   beforeWeekUsd: num,
   afterWeekUsd: num,
   weeklyIncreaseUsd: finite,
-  /** Cost per day, last week ÷ first week; null when the task is new or gone. */
+  /** Cost per day, the after period ÷ the before period (`compare`); null when the task is new or gone. */
   change: num.nullable(),
   /** Runs per day × duration × size × price = change. */
   factors: factorsSchema.nullable(),
@@ -95,14 +96,34 @@ const placementGroupSchema = z.object({
   workersNeeded: z.number().int().nonnegative(),
   tasksPerWorker: z.number().int().nonnegative(),
   placement: z.object({ airflowCelery: z.string(), airflowKubernetes: z.string(), prefect: z.string() }),
+  /** At the group's peak: its share of the hosts that ran it per hour (null: a host's size unknown, or no run). */
+  ranCostPerHourUsd: num.nullable().optional(),
+  /** The group's workers per hour, at its family's price. */
+  neededCostPerHourUsd: num.optional(),
+  /** (ran − needed) per hour × 24 × 30. */
+  monthlySavingsUsd: finite.nullable().optional(),
   sentence: z.string(),
+});
+
+const weekRangeSchema = z.object({
+  /** Weeks of the window, 1 = the oldest, inclusive. */
+  firstWeek: z.number().int().positive(),
+  lastWeek: z.number().int().positive(),
+  from: instant,
+  /** Exclusive. */
+  to: instant,
 });
 
 export const fleetDocumentSchema = z.object({
   generatedAt: instant,
   windowEnd: instant,
   weeks: z.number().int().positive(),
+  /** The prices in effect at the window's end. */
   pricing: z.object({ cpuHourUsd: num, memoryGibHourUsd: num }),
+  /** `pricing.history`: each change with the day it took effect; every run is priced as it started. */
+  priceHistory: z
+    .array(z.object({ from: instant, cpuHourUsd: num.optional(), memoryGibHourUsd: num.optional() }))
+    .optional(),
   weekStarts: z.array(instant),
   costOverTime: z.object({
     tasks: z.array(
@@ -116,6 +137,8 @@ export const fleetDocumentSchema = z.object({
     pipelines: z.array(
       z.object({ orchestrator: z.string(), pipeline: z.string(), weeks: z.array(weekCostSchema) }),
     ),
+    /** The two periods every growth compares (null: under two weeks, no growers). */
+    compare: z.object({ before: weekRangeSchema, after: weekRangeSchema }).nullable().optional(),
     growers: z.array(growthSchema),
     /** Runs without a known request (nor a recommendation): left out of every cost. */
     unpricedRuns: z.number().int().nonnegative(),
@@ -131,6 +154,13 @@ export const fleetDocumentSchema = z.object({
     ranCostPerHourUsd: num.nullable(),
     neededCostPerHourUsd: num,
     monthlySavingsUsd: finite.nullable(),
+    /** Each family's on-demand price per vCPU-hour the workers and the hosts are priced at, and its source. */
+    familyPrices: z
+      .object({
+        source: z.string(),
+        families: z.record(z.enum(instanceFamilyNames), z.object({ instance: z.string(), vcpuHourUsd: num })),
+      })
+      .optional(),
     unplacedRuns: z.number().int().nonnegative(),
     /** What the evidence is and is not, in one sentence. */
     evidence: z.string(),

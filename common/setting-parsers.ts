@@ -12,7 +12,10 @@ import { parseBytes, parseDurationMs } from "./units.js";
  */
 export type SettingParser<T = unknown> = (raw: unknown) => T;
 
-/** A raw value a setting's parser refused; the loader says which setting and what it expects. */
+/**
+ * A raw value a setting's parser refused; the loader says which setting and what it expects, and adds
+ * the message when there is one (which entry of a list, which field).
+ */
 export class InvalidSettingValue extends Error {
   override name = "InvalidSettingValue";
 }
@@ -20,8 +23,8 @@ export class InvalidSettingValue extends Error {
 /** Largest byte count stored exactly (int8 columns, JavaScript numbers: Number.MAX_SAFE_INTEGER). */
 export const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 
-function refuse(): never {
-  throw new InvalidSettingValue();
+function refuse(why?: string): never {
+  throw new InvalidSettingValue(why);
 }
 
 /** `parser`, then `accept` on its result. */
@@ -175,5 +178,62 @@ export const requests: SettingParser<ConfiguredRequest[]> = (raw) => {
     return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as {
       pipeline: string;
     };
+  });
+};
+
+/** An entry of `pricing.history` (common/pricing.ts): the prices it names, from the day it took effect. */
+export interface ConfiguredPriceChange {
+  from: Date;
+  cpuHourUsd?: number;
+  memoryGibHourUsd?: number;
+}
+
+const priceChangeFields = ["from", "cpuHourUsd", "memoryGibHourUsd"];
+
+/**
+ * `pricing.history`: a list of { from: DATE, cpuHourUsd?, memoryGibHourUsd? }, dates in increasing order,
+ * each entry naming at least one price. A field it does not know is refused, so a misspelt price is never
+ * silently left at the old one.
+ */
+export const priceHistory: SettingParser<ConfiguredPriceChange[]> = (raw) => {
+  if (raw === null || raw === "") return [];
+  if (!Array.isArray(raw)) refuse("not a list");
+  let previous: Date | null = null;
+  return (raw as unknown[]).map((item, index) => {
+    const entry = `entry ${index + 1}`;
+    if (item === null || typeof item !== "object" || Array.isArray(item)) refuse(`${entry} is not a mapping`);
+    const object = item as Record<string, unknown>;
+    const unknown = Object.keys(object).find((key) => !priceChangeFields.includes(key));
+    if (unknown !== undefined)
+      refuse(`${entry}: unknown field '${unknown}', expected ${priceChangeFields.join(", ")}`);
+    const fromRaw = object.from;
+    const from =
+      fromRaw instanceof Date
+        ? fromRaw
+        : typeof fromRaw === "string" &&
+            /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(fromRaw)
+          ? new Date(/^\d{4}-\d{2}-\d{2}$/.test(fromRaw) ? `${fromRaw}T00:00:00Z` : fromRaw)
+          : null;
+    if (from === null || Number.isNaN(from.getTime()))
+      refuse(`${entry}: from must be a date such as 2026-11-01`);
+    if (previous !== null && from.getTime() <= previous.getTime())
+      refuse(`${entry}: from must come after the entry before it`);
+    previous = from;
+    const priceField = (name: "cpuHourUsd" | "memoryGibHourUsd") => {
+      if (object[name] === undefined) return undefined;
+      try {
+        return price(object[name]);
+      } catch {
+        return refuse(`${entry}: ${name} must be a price in USD of 0 or more`);
+      }
+    };
+    const change: ConfiguredPriceChange = { from };
+    const cpu = priceField("cpuHourUsd");
+    const memory = priceField("memoryGibHourUsd");
+    if (cpu === undefined && memory === undefined)
+      refuse(`${entry}: names no price (cpuHourUsd or memoryGibHourUsd)`);
+    if (cpu !== undefined) change.cpuHourUsd = cpu;
+    if (memory !== undefined) change.memoryGibHourUsd = memory;
+    return change;
   });
 };

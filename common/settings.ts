@@ -22,6 +22,7 @@ import {
   percentile,
   positiveInt,
   price,
+  priceHistory,
   requests,
   text,
   converted,
@@ -299,6 +300,14 @@ const rows = [
     expected: "a price in USD such as 0.004237",
     description: "USD per GiB-hour. Default: Kubecost's default RAM price (GCP n1-standard, us-central1).",
     parse: price,
+  },
+  {
+    key: "pricing.history",
+    default: [],
+    expected: "a list of { from: DATE, cpuHourUsd?, memoryGibHourUsd? }, dates in increasing order",
+    description:
+      "Price changes, each from the day it took effect (YAML file only): `pricing.cpuHourUsd` and `pricing.memoryGibHourUsd` hold before the first entry, and each entry sets the prices it names from its `from` date on. Every run is priced as it started; the night prices at its window's end (docs/fleet.md).",
+    parse: priceHistory,
   },
   {
     key: "schedule.cron",

@@ -206,7 +206,7 @@ describe("HTML report in headless Chromium", () => {
     await page.close();
   });
 
-  it("draws the fleet sections at 1200 and 390 px without errors or sideways scrolling", async () => {
+  it("draws the fleet sections and each grower's weeks at 1200 and 390 px without errors or sideways scrolling", async () => {
     const file = join(dir, "fleet.html");
     writeFileSync(file, renderHtmlReport(sampleAnalysis(), { fleet: sampleFleet() }));
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -226,6 +226,16 @@ describe("HTML report in headless Chromium", () => {
       expect(chart!.width, `${width} px`).toBeLessThanOrEqual(width);
       expect(chart!.marks).toBe(8);
       expect(chart!.drawn).toBe(chart!.marks);
+      // Each grower's weeks: a small chart of one bar per week beside its sentence.
+      const sparks = (await chartSizes(page)).filter((chart) => chart.kind.includes("fleet-spark"));
+      expect(sparks.length, `${width} px`).toBeGreaterThan(0);
+      for (const spark of sparks) {
+        expect(spark.width, `${width} px`).toBeGreaterThan(0);
+        expect(spark.width, `${width} px`).toBeLessThanOrEqual(width);
+        expect(spark.height, `${width} px`).toBeGreaterThan(0);
+        expect(spark.marks).toBe(4);
+        expect(spark.drawn).toBe(spark.marks);
+      }
       expect(await horizontalOverflow(page), `${width} px`).toBe(0);
       expect(await page.getByRole("heading", { name: "Where tasks should run" }).isVisible()).toBe(true);
     }

@@ -65,7 +65,50 @@ describe("the report's fleet sections", () => {
     expect(text).toContain("\\n::error::x");
     const markdown = renderFleetMarkdown(document);
     expect(markdown).not.toContain("<script>");
-    for (const line of markdown.split("\n").filter((row) => row.startsWith("| disk-bound")))
-      expect(line.split(/(?<!\\)\|/).length).toBe(10);
+    const cells = (line: string) => line.split(/(?<!\\)\|/).length;
+    const groupRows = markdown.split("\n").filter((row) => row.startsWith("| disk-bound"));
+    expect(groupRows).toHaveLength(1);
+    for (const line of groupRows) expect(cells(line)).toBe(11);
+    // The growers' weeks: one cell per week beside the (escaped) name.
+    const weekRows = markdown.split("\n").filter((row) => /^\| \d+\. /.test(row));
+    expect(weekRows.length).toBeGreaterThan(0);
+    for (const line of weekRows) expect(cells(line)).toBe(2 + 1 + document.weekStarts.length);
+  });
+
+  it("shows each grower's weeks beside its sentence, and the periods compared", () => {
+    const view = fleetViewOf(document)!;
+    expect(view.compare).toBe(
+      "weeks 3–4 (from 2026-11-23) against weeks 1–2 (from 2026-11-09), cost per week",
+    );
+    const [row] = view.growerRows;
+    expect(row!.bars).toHaveLength(4);
+    // The last two weeks cost twice the first two: their bars are full height, the first ones half of it.
+    expect(row!.bars[3]!.height).toBeCloseTo(2 * row!.bars[0]!.height, 1);
+    expect(row!.bars[2]!.height).toBeCloseTo(row!.bars[3]!.height, 5);
+    for (const bar of row!.bars) expect(bar.y + bar.height).toBeCloseTo(view.sparkHeight, 5);
+    const html = renderHtmlReport(sampleAnalysis(), { fleet: document });
+    expect(html).toContain('<figure class="chart fleet-spark">');
+    expect(html).toContain("weeks 3–4 (from 2026-11-23) against weeks 1–2");
+    expect(html).toContain("<th>saving</th>");
+    expect(renderFleetText(document)).toContain(
+      "Biggest growers: weeks 3–4 (from 2026-11-23) against weeks 1–2",
+    );
+  });
+
+  it("gives each group its saving, and names where the families' prices come from", () => {
+    const groups = new Map(document.placement.groups.map((group) => [group.group, group]));
+    expect(groups.get("disk-bound")!.monthlySavingsUsd).toBeGreaterThan(0);
+    // A group whose tasks did not run in the window claims no saving.
+    expect(groups.get("cpu-bound")).toMatchObject({ peakRuns: 0, monthlySavingsUsd: null });
+    const view = fleetViewOf(document)!;
+    const savings = new Map(view.groups.map((group) => [group.group, group.saving]));
+    expect(savings.get("disk-bound")).toMatch(
+      /^\$[\d.]+ an hour ran against \$[\d.]+: \$[\d,.]+ a month saved$/,
+    );
+    expect(savings.get("cpu-bound")).toBe("no run in the window");
+    expect(view.familyPrices).toContain("https://aws.amazon.com/ec2/pricing/on-demand/");
+    const markdown = renderFleetMarkdown(document);
+    expect(markdown).toContain("| saving |");
+    expect(markdown).toContain("i4i.large");
   });
 });

@@ -4,7 +4,7 @@
  * from a process or a repository is escaped for where it goes (reports/escape.ts): a task named with a
  * line break or `::error::` stays one line of text, one with `|` or `<script>` stays one table cell.
  */
-import type { FleetDocument, FleetPlacementGroup } from "../common/fleet-document.js";
+import type { FleetDocument, FleetGrowth, FleetPlacementGroup } from "../common/fleet-document.js";
 import { escapeMarkdown, escapeTextLine } from "./escape.js";
 import { formatBytes, formatInstant, formatUsd } from "./format.js";
 
@@ -31,10 +31,69 @@ export function fleetWeeks(
 }
 
 /** Growers worth a line: a cost that moved, biggest increase first. */
-function shownGrowers(document: FleetDocument) {
+export function shownGrowers(document: FleetDocument): FleetGrowth[] {
   return document.costOverTime.growers
     .filter((growth) => growth.weeklyIncreaseUsd !== 0)
     .slice(0, GROWERS_SHOWN);
+}
+
+/** A grower's cost week by week: its task's series, or its pipeline's. */
+export function growerWeeks(document: FleetDocument, growth: FleetGrowth): number[] {
+  const series =
+    growth.kind === "task"
+      ? document.costOverTime.tasks.find(
+          (task) =>
+            task.orchestrator === growth.orchestrator &&
+            task.pipeline === growth.pipeline &&
+            task.task === growth.task,
+        )
+      : document.costOverTime.pipelines.find(
+          (pipeline) =>
+            pipeline.orchestrator === growth.orchestrator && pipeline.pipeline === growth.pipeline,
+        );
+  return document.weekStarts.map((_, index) => series?.weeks[index]?.costUsd ?? 0);
+}
+
+const weeksText = (range: { firstWeek: number; lastWeek: number }) =>
+  range.firstWeek === range.lastWeek
+    ? `week ${range.firstWeek}`
+    : `weeks ${range.firstWeek}–${range.lastWeek}`;
+
+/** "weeks 5–8 against weeks 1–4 (cost per week)": the periods the growers compare. */
+export function compareLine(document: FleetDocument): string {
+  const { compare } = document.costOverTime;
+  if (!compare) return "one week: nothing to compare it with";
+  return `${weeksText(compare.after)} (from ${compare.after.from.slice(0, 10)}) against ${weeksText(compare.before)} (from ${compare.before.from.slice(0, 10)}), cost per week`;
+}
+
+/** "Nothing moved" in the comparison's own terms. */
+export function noGrowersLine(document: FleetDocument): string {
+  const { compare } = document.costOverTime;
+  return compare
+    ? `No cost moved between ${weeksText(compare.before)} and ${weeksText(compare.after)}.`
+    : "One week holds nothing to compare with: pass --weeks 2 or more.";
+}
+
+/** A group's saving: its share of the hosts at its peak against its workers, per hour and a month. */
+export function groupSavingText(group: FleetPlacementGroup): string {
+  if (group.neededCostPerHourUsd === undefined) return "";
+  if (group.peakRuns === 0) return "no run in the window";
+  if (group.ranCostPerHourUsd === null || group.ranCostPerHourUsd === undefined)
+    return `${formatUsd(group.neededCostPerHourUsd)} an hour; the hosts' sizes are not all recorded`;
+  const month = group.monthlySavingsUsd ?? 0;
+  return `${formatUsd(group.ranCostPerHourUsd)} an hour ran against ${formatUsd(group.neededCostPerHourUsd)}: ${month < 0 ? `${formatUsd(-month)} a month more` : `${formatUsd(month)} a month saved`}`;
+}
+
+/** Where the workers' prices come from. */
+export function familyPricesLine(document: FleetDocument): string {
+  const prices = document.placement.familyPrices;
+  if (!prices) return "";
+  const each = Object.entries(prices.families)
+    .map(
+      ([family, price]) => `${family} $${Number(price.vcpuHourUsd.toPrecision(4))} (${price.instance} ÷ 2)`,
+    )
+    .join(", ");
+  return `Workers and hosts priced per vCPU-hour: ${each}; ${prices.source}.`;
 }
 
 function headline(document: FleetDocument): string {
@@ -72,10 +131,13 @@ export function renderFleetText(document: FleetDocument): string {
     lines.push(
       `  ${document.costOverTime.unpricedRuns} runs without a known request or recommendation are not priced`,
     );
-  lines.push("", "Biggest growers");
+  lines.push("", `Biggest growers: ${compareLine(document)}`);
   const growers = shownGrowers(document);
-  if (growers.length === 0) lines.push("  no cost moved between the first week and the last");
-  growers.forEach((growth, index) => lines.push(`  ${index + 1}. ${escapeTextLine(growth.sentence)}`));
+  if (growers.length === 0) lines.push(`  ${noGrowersLine(document)}`);
+  growers.forEach((growth, index) => {
+    lines.push(`  ${index + 1}. ${escapeTextLine(growth.sentence)}`);
+    lines.push(`     weekly: ${growerWeeks(document, growth).map(formatUsd).join(" ")}`);
+  });
   lines.push("", "Where tasks should run");
   if (document.placement.groups.length === 0)
     lines.push("  no analyzed task with a recommendation yet: run `rightsize analyze` first");
@@ -96,7 +158,10 @@ export function renderFleetText(document: FleetDocument): string {
     lines.push(`    Kubernetes  ${group.placement.airflowKubernetes}`);
     lines.push(`    Prefect     ${group.placement.prefect}`);
   }
-  lines.push(`  ${savingLine(document)}`, `  ${document.placement.evidence}`);
+  lines.push(`  ${savingLine(document)}`);
+  const prices = familyPricesLine(document);
+  if (prices) lines.push(`  ${prices}`);
+  lines.push(`  ${document.placement.evidence}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -115,25 +180,40 @@ export function renderFleetMarkdown(document: FleetDocument): string {
     "",
   );
   const growers = shownGrowers(document);
-  lines.push("#### Biggest growers", "");
-  if (growers.length === 0) lines.push("No cost moved between the first week and the last.");
+  lines.push("#### Biggest growers", "", `${escapeMarkdown(compareLine(document))}.`, "");
+  if (growers.length === 0) lines.push(noGrowersLine(document));
   growers.forEach((growth, index) => lines.push(`${index + 1}. ${escapeMarkdown(growth.sentence)}`));
+  if (growers.length > 0) lines.push("", ...growersWeekTable(document, growers));
   lines.push("", "### Where tasks should run", "");
   if (document.placement.groups.length > 0) {
     lines.push(
-      "| group | tasks | family | worker | workers at peak | Airflow (Celery) | Kubernetes | Prefect |",
+      "| group | tasks | family | worker | workers at peak | saving | Airflow (Celery) | Kubernetes | Prefect |",
     );
-    lines.push("| --- | ---: | --- | --- | ---: | --- | --- | --- |");
+    lines.push("| --- | ---: | --- | --- | ---: | --- | --- | --- | --- |");
     for (const group of document.placement.groups) {
       const code = (text: string) => escapeMarkdown(text);
       lines.push(
-        `| ${group.group} | ${group.tasks.length} | ${group.family} | ${shapeText(group)} | ${group.workersNeeded} (ran on ${group.hostsAtPeak}) | ${code(group.placement.airflowCelery)} | ${code(group.placement.airflowKubernetes)} | ${code(group.placement.prefect)} |`,
+        `| ${group.group} | ${group.tasks.length} | ${group.family} | ${shapeText(group)} | ${group.workersNeeded} (ran on ${group.hostsAtPeak}) | ${escapeMarkdown(groupSavingText(group))} | ${code(group.placement.airflowCelery)} | ${code(group.placement.airflowKubernetes)} | ${code(group.placement.prefect)} |`,
       );
     }
     lines.push("");
   } else {
     lines.push("No analyzed task with a recommendation yet: run `rightsize analyze` first.", "");
   }
-  lines.push(escapeMarkdown(savingLine(document)), "", `_${escapeMarkdown(document.placement.evidence)}_`);
+  lines.push(escapeMarkdown(savingLine(document)), "");
+  const prices = familyPricesLine(document);
+  if (prices) lines.push(escapeMarkdown(prices), "");
+  lines.push(`_${escapeMarkdown(document.placement.evidence)}_`);
   return `${lines.join("\n")}\n`;
+}
+
+/** The growers' cost week by week as a Markdown table: one row per grower, one column per week. */
+export function growersWeekTable(document: FleetDocument, growers: ReadonlyArray<FleetGrowth>): string[] {
+  const header = `| grower | ${document.weekStarts.map((week) => week.slice(5, 10)).join(" | ")} |`;
+  const rule = `| --- | ${document.weekStarts.map(() => "---:").join(" | ")} |`;
+  const rows = growers.map((growth, index) => {
+    const name = growth.task === null ? growth.pipeline : `${growth.pipeline}/${growth.task}`;
+    return `| ${index + 1}. ${escapeMarkdown(name)} | ${growerWeeks(document, growth).map(formatUsd).join(" | ")} |`;
+  });
+  return [header, rule, ...rows];
 }

@@ -25,6 +25,8 @@ import { redisUrl } from "../test-support/services.js";
 import { EmailDeliveryError } from "./email.js";
 import { publishAnalysis } from "./publish.js";
 import { hostileName, sampleAnalysis } from "../test-support/report-fixtures.js";
+import { fleetDocumentSchema } from "../common/fleet-document.js";
+import { sampleFleet } from "../test-support/fleet-fixtures.js";
 
 interface Mailbox {
   server: SMTPServer;
@@ -160,9 +162,14 @@ describe.each(engines)("publishAnalysis on $name", ({ create }) => {
       document: sampleAnalysis(),
       config,
       logger: silentLogger,
+      render: { fleet: sampleFleet() },
     });
     expect(result.email).toBe("skipped");
     expect(existsSync(result.htmlPath) && existsSync(result.markdownPath)).toBe(true);
+    // The night's fleet document lies beside its reports, valid against its contract.
+    expect(result.fleetPath).toBe(result.htmlPath.replace(/\.html$/, ".fleet.json"));
+    const fleet = fleetDocumentSchema.parse(JSON.parse(readFileSync(result.fleetPath!, "utf8")));
+    expect(fleet.costOverTime.growers.length).toBeGreaterThan(0);
     expect((await latestReportRun(database.handle.db))?.emailStatus).toBe("skipped");
     expect(mailbox.messages.length).toBe(before);
   });

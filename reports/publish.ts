@@ -10,6 +10,7 @@ import { basename, join, resolve } from "node:path";
 import type { AnalysisDocument } from "../common/analysis-document.js";
 import type { Config } from "../common/config.js";
 import { coerceError, describeError } from "../common/errors.js";
+import { fleetDocumentSchema } from "../common/fleet-document.js";
 import type { Logger } from "../common/logger.js";
 import type { Db } from "../db/client.js";
 import { insertReportRun, updateReportRun } from "../db/queries/report-runs.js";
@@ -24,6 +25,8 @@ import { deliverSlackSummary, type SlackResult } from "./slack.js";
 export interface PublishResult {
   htmlPath: string;
   markdownPath: string;
+  /** The fleet document beside the reports (`<base>.fleet.json`, docs/fleet.md), when the night had one. */
+  fleetPath?: string;
   /** already-sent: an earlier attempt of the same delivery sent it; not sent again. */
   email: "sent" | "skipped" | "failed" | "already-sent";
   /** The report run of this publish, or of the earlier one that sent the email (null if unknown). */
@@ -106,7 +109,13 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
   const markdownPath = join(outDir, `${base}.md`);
   writeReportFile(htmlPath, html);
   writeReportFile(markdownPath, markdown);
-  logger.info({ htmlPath, markdownPath, tasks: document.tasks.length }, "report written");
+  const fleet = options.render?.fleet;
+  const fleetPath = fleet ? join(outDir, `${base}.fleet.json`) : undefined;
+  // The fleet document beside the reports, checked against its contract as `rightsize fleet --format json` is.
+  if (fleet && fleetPath)
+    writeReportFile(fleetPath, `${JSON.stringify(fleetDocumentSchema.parse(fleet), null, 2)}\n`);
+  const files = { htmlPath, markdownPath, ...(fleetPath ? { fleetPath } : {}) };
+  logger.info({ ...files, tasks: document.tasks.length }, "report written");
   await exportAnalysisMetrics(document, config, logger);
 
   const { smtpUrl, from, to } = config.email;
@@ -122,7 +131,7 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
       { reason: smtpUrl ? "no recipients (RIGHTSIZE_EMAIL_TO)" : "no SMTP server (SMTP_URL)" },
       "report email skipped",
     );
-    return { htmlPath, markdownPath, email: "skipped", reportRunId };
+    return { ...files, email: "skipped", reportRunId };
   }
 
   const sent = await sentEarlier(db, { deliveryKey, channel: "email" });
@@ -131,7 +140,7 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
       { deliveryKey, reportRunId: sent.reportRunId },
       "report email already sent by an earlier attempt: not sent again",
     );
-    return { htmlPath, markdownPath, email: "already-sent", reportRunId: sent.reportRunId };
+    return { ...files, email: "already-sent", reportRunId: sent.reportRunId };
   }
   const reportRunId = await insertReportRun(db, {
     windowEnd: windowEndOf(document),
@@ -159,5 +168,5 @@ async function publishFilesAndEmail(options: PublishOptions): Promise<PublishRes
     updateReportRun(tx, reportRunId, { emailStatus: "sent", emailError: null }),
   );
   logger.info({ to, messageId, reportRunId }, "report email sent");
-  return { htmlPath, markdownPath, email: "sent", reportRunId };
+  return { ...files, email: "sent", reportRunId };
 }

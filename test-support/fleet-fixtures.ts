@@ -9,12 +9,15 @@ import { buildTask, hostileName, sampleAnalysis } from "./report-fixtures.js";
 const end = new Date("2026-12-07T00:00:00Z");
 const DAY = 86_400_000;
 
-/** Four weeks of a hostile-named task that runs twice as long in the last week. */
+/**
+ * Four weeks of a hostile-named task that runs twice as long in the last two: the default comparison of
+ * four weeks (weeks 3–4 against 1–2) finds it 2× longer.
+ */
 export function sampleFleet(): FleetDocument {
   const runs: Array<FleetRun & { id: string }> = [];
   for (let day = 28; day >= 1; day--) {
     const startedAt = new Date(end.getTime() - day * DAY);
-    const heldSeconds = day <= 7 ? 1200 : 600;
+    const heldSeconds = day <= 14 ? 1200 : 600;
     runs.push({
       id: `r${day}`,
       orchestrator: "airflow",
@@ -59,7 +62,7 @@ export function sampleFleet(): FleetDocument {
     analysis,
     end,
     weeks: 4,
-    pricing: { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 },
+    pricing: { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237, history: [] },
     generatedAt: end,
   });
 }
@@ -109,7 +112,7 @@ export function fleetOf(analysis: AnalysisDocument, weeks = 8): FleetDocument {
     analysis,
     end,
     weeks,
-    pricing: { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 },
+    pricing: { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237, history: [] },
     generatedAt: end,
   });
 }

@@ -5,6 +5,7 @@ import { fleetSectionsFor } from "../../analyzer/fleet-read.js";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
 import type { FleetDocument } from "../../common/fleet-document.js";
 import { UsageError } from "../../common/errors.js";
+import { pricingSettingsOf } from "../../common/pricing.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
 import { loadTimelines, type RunTimeline } from "../../db/queries/timelines.js";
 import { reportBaseName, windowOfDocument, writeReportFile } from "../../reports/publish.js";
@@ -98,7 +99,7 @@ Examples:
               timelines = await loadTimelines(handle.db, windowOfDocument(latest));
             fleet = await fleetSectionsFor(handle.db, latest, {
               weeks: runtime.config.fleet.weeks,
-              pricing: runtime.config.pricing,
+              pricing: pricingSettingsOf(runtime.config),
             });
             return latest;
           });
