@@ -20,6 +20,18 @@
  *   `BaseJobConfiguration.from_template_and_values`): a variable the template never names is dropped.
  * - The Airflow Helm chart's `workers.resources`: a Celery task runs inside the worker's container, so its
  *   limits cap every task there (the chart's values.yaml, `workers.resources`).
+ * - The executor (sources/executor.ts): executor_config and pod templates size only pods the Kubernetes
+ *   executor starts, so under an executor without it they reach no task; the KubernetesExecutor builds a
+ *   task's pod from three pods alone — `[base_worker_pod (the pod template), dynamic_pod, pod_override]`,
+ *   reconciled in that order (apache/airflow at 0b3d3e9,
+ *   providers/cncf/kubernetes/src/airflow/providers/cncf/kubernetes/pod_generator.py
+ *   `PodGenerator.construct_pod`) — so `resources=` sizes nothing there.
+ * - A pod template against a task's own pod: `reconcile_pods` lets the later pod win, `reconcile_containers`
+ *   merges containers by position (containers[0] with containers[0]) and `merge_objects` keeps the
+ *   template's attribute only where the override's is empty, so the override's `resources` replace the
+ *   template's whole when they sit on its first container; and `PodGenerator.from_obj` no longer reads the
+ *   Airflow 1.10 `KubernetesExecutor` keys (it raises unless `pod_override` holds a V1Pod). A run that had
+ *   the template's value anyway, or the override's over the template's, says which one won.
  */
 import { taskKeyString } from "../common/task-key.js";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
@@ -31,7 +43,8 @@ import {
   sameValue,
 } from "../analyzer/effective-requests.js";
 import { escapeTextLine } from "../reports/escape.js";
-import type { Finding, ScanResult } from "./findings.js";
+import { deploymentExecutor, onlyKubernetesExecutor, readsExecutorConfig } from "./executor.js";
+import type { Finding, PodTemplateValues, ScanResult } from "./findings.js";
 
 /** One declared value that does not reach one task. */
 export interface NotAppliedDeclaration {
@@ -79,8 +92,12 @@ function queueReason(
   scan: ScanResult,
 ): { reason: string; where: string } | null {
   if (finding.orchestrator !== "airflow" || !kubernetesExecutorConfig.has(finding.pattern)) return null;
+  // The executor the repository names, else the one its Helm chart's workers run under.
+  const deployed = deploymentExecutor(scan);
   const executors = new Set(
-    scan.findings.flatMap((other) => (other.workers ? [other.workers.executor] : [])),
+    deployed
+      ? [deployed.executor]
+      : scan.findings.flatMap((other) => (other.workers ? [other.workers.executor] : [])),
   );
   const [executor] = [...executors];
   if (executors.size !== 1 || !/^(Celery|Local)KubernetesExecutor$/.test(executor!)) return null;
@@ -97,6 +114,30 @@ function queueReason(
     reason: `under ${executor} only tasks with queue="${KUBERNETES_QUEUE}" run in a pod the KubernetesExecutor starts; this task has ${queue}, so it runs on ${worker}, where executor_config is never read`,
     where: `the ${worker.replace(/^a |^the /, "")}'s own resources (its container, or the Helm chart's workers.resources)`,
   };
+}
+
+/**
+ * What the repository's executor tells alone: executor_config and pod templates under an executor that
+ * starts no pods, `resources=` under the KubernetesExecutor alone.
+ */
+function executorReason(finding: Finding, scan: ScanResult): { reason: string; where: string } | null {
+  if (finding.orchestrator !== "airflow") return null;
+  const deployed = deploymentExecutor(scan);
+  if (!deployed) return null;
+  if (kubernetesExecutorConfig.has(finding.pattern) && !readsExecutorConfig(deployed.executor)) {
+    return {
+      reason: `the executor is ${deployed.executor} (${deployed.where}), which starts no pods: executor_config and pod templates size only a pod the KubernetesExecutor starts`,
+      where:
+        "the worker the task runs on (its container or service limits, or the Helm chart's workers.resources)",
+    };
+  }
+  if (airflowResources.has(finding.pattern) && onlyKubernetesExecutor(deployed.executor)) {
+    return {
+      reason: `the executor is KubernetesExecutor (${deployed.where}), which builds the task's pod from the pod template, its own pod and executor_config's pod_override alone (PodGenerator.construct_pod); resources= is not read`,
+      where: "the pod template, or the task's executor_config pod_override",
+    };
+  }
+  return null;
 }
 
 function workPoolReason(
@@ -137,8 +178,82 @@ function workerCap(finding: Finding, effective: EffectiveResource, scan: ScanRes
   );
 }
 
+/** Patterns through which a task sizes its own KubernetesExecutor pod, over the pod template. */
+const ownPodOverride = new Set([
+  "pod_override",
+  "kubernetes_executor",
+  "dag_factory_pod_override",
+  "dag_factory_kubernetes_executor",
+]);
+const legacyKeys = new Set(["kubernetes_executor", "dag_factory_kubernetes_executor"]);
+
+const LEGACY_KEYS_REASON =
+  "the cncf.kubernetes provider no longer reads executor_config's Airflow 1.10 KubernetesExecutor keys (PodGenerator.from_obj takes only a pod_override V1Pod)";
+const POSITION_REASON =
+  "Airflow merges a pod_override over the template container by container, by position (PodGenerator.reconcile_containers), so resources that are not on the override's first container leave the template's in place";
+
+/** The pod template a task's pod starts from: its own `pod_template_file`, else the executor's default. */
+function templateOf(scan: ScanResult, pipeline: string, task: string): PodTemplateValues | undefined {
+  const templates = scan.podTemplateValues ?? [];
+  const own = templates.find(
+    (template) => template.task?.pipeline === pipeline && template.task.task === task,
+  );
+  if (own) return own;
+  const defaults = templates.filter((template) => template.task === null);
+  return defaults.length === 1 ? defaults[0] : undefined;
+}
+
+/**
+ * A pod template against the task's own pod, told by what the runs' pod spec had: the template's value
+ * although the task overrides it, or (the reverse) the task's own executor_config over a template value.
+ */
+function podTemplateReason(
+  finding: Finding,
+  task: string,
+  mismatch: NotApplied,
+  scan: ScanResult,
+): { reason: string; where: string } | null {
+  if (finding.orchestrator !== "airflow" || mismatch.source !== "pod-spec") return null;
+  if (ownPodOverride.has(finding.pattern)) {
+    const template = templateOf(scan, finding.pipeline, task);
+    const shadowing = template?.values.find(
+      (value) =>
+        mismatch.effective !== null &&
+        value.resource === finding.resource &&
+        value.kind === mismatch.effectiveKind &&
+        sameValue(value.resource, value.value, mismatch.effective),
+    );
+    if (template && shadowing) {
+      return {
+        reason: `the pod template ${template.file}:${shadowing.line} gives the base container that ${shadowing.kind}, and the runs had it: the task's own value did not replace it (${legacyKeys.has(finding.pattern) ? LEGACY_KEYS_REASON : POSITION_REASON})`,
+        where: `${template.file}:${shadowing.line} (the pod template)`,
+      };
+    }
+    if (legacyKeys.has(finding.pattern)) {
+      return {
+        reason: LEGACY_KEYS_REASON,
+        where: "the pod spec the task ran with (the executor's pod template)",
+      };
+    }
+    return null;
+  }
+  if (finding.pattern !== "pod_template") return null;
+  const site = scan.tasks.find(
+    (candidate) =>
+      candidate.orchestrator === "airflow" &&
+      candidate.pipeline === finding.pipeline &&
+      candidate.task === task,
+  );
+  if (!site?.keywords.executor_config) return null;
+  return {
+    reason: `the task passes its own executor_config (${site.file}:${site.line}), which the KubernetesExecutor reconciles over the template last (PodGenerator.construct_pod: the pod template, then the executor's pod, then pod_override)`,
+    where: `${site.file}:${site.line} (the task's executor_config)`,
+  };
+}
+
 function explain(
   finding: Finding,
+  task: string,
   mismatch: NotApplied,
   effective: EffectiveResource,
   scan: ScanResult,
@@ -150,6 +265,8 @@ function explain(
       where: `${cap.file}:${cap.line} (workers.resources)`,
     };
   }
+  const template = podTemplateReason(finding, task, mismatch, scan);
+  if (template) return template;
   const where =
     mismatch.source === "cgroup"
       ? "the cgroup the task ran in (its worker's container or service limits)"
@@ -195,9 +312,12 @@ export function notAppliedDeclarations(
         { resource: finding.resource, kind: finding.kind, value: finding.value },
         effective,
       );
-      const known = workPoolReason(finding, task, scan) ?? queueReason(finding, task, scan);
+      const known =
+        workPoolReason(finding, task, scan) ??
+        queueReason(finding, task, scan) ??
+        executorReason(finding, scan);
       if (!mismatch && !known) continue;
-      const told = known ?? explain(finding, mismatch!, effective!, scan);
+      const told = known ?? explain(finding, task, mismatch!, effective!, scan);
       found.push({
         finding,
         ...base,

@@ -105,6 +105,17 @@ export interface PodTemplateReference {
   fromEnvironment?: boolean;
 }
 
+/**
+ * The values of a pod template the scan read, and whom it is named for (its task, or null for the
+ * executor's default): kept even for tasks whose own pod_override replaces them, so that a run that had
+ * the template's value anyway can be told (sources/effective.ts).
+ */
+export interface PodTemplateValues {
+  file: string;
+  task: PodTemplateReference["task"];
+  values: Array<{ resource: Resource; kind: RequestKind; value: number; line: number }>;
+}
+
 /** A deployment whose flow is named by an entrypoint in another file. */
 export interface DeployedFrom {
   entrypoint: string;
@@ -152,6 +163,19 @@ export interface TaskSite {
   queue?: string | null;
 }
 
+/**
+ * Where the repository names the Airflow executor: `[core] executor` in an airflow.cfg,
+ * `AIRFLOW__CORE__EXECUTOR` in a `.env`, a docker-compose service or the Helm chart's `env`, or the Helm
+ * chart's `executor` value (sources/executor.ts decides which one holds).
+ */
+export interface ExecutorSetting {
+  file: string;
+  line: number;
+  /** As written: a name (`CeleryExecutor`), a module path, or a comma-separated list (Airflow 2.10+). */
+  executor: string;
+  from: "airflow.cfg" | "environment" | "helm";
+}
+
 /** A file the scanner could not read. */
 export interface ScanProblem {
   file: string;
@@ -190,6 +214,10 @@ export interface ScanResult {
   /** Pod template files named by tasks or by airflow.cfg, resolved once every file is scanned. */
   podTemplates: PodTemplateReference[];
   problems: ScanProblem[];
+  /** Pod templates read, with their values (absent in results made before them). */
+  podTemplateValues?: PodTemplateValues[];
+  /** Executor settings found (absent in results made before them). */
+  executors?: ExecutorSetting[];
   /** Work-pool templates found, with the variables each names (absent in results made before them). */
   workPools?: WorkPoolVariables[];
   /** Files scanned (relative paths). */

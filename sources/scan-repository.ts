@@ -155,6 +155,7 @@ export function scanSourceInto(
   result.tasks.push(...part.tasks);
   result.podTemplates.push(...part.podTemplates);
   result.problems.push(...part.problems);
+  if (part.executors?.length) result.executors = [...(result.executors ?? []), ...part.executors];
   if (part.workPools?.length) result.workPools = [...(result.workPools ?? []), ...part.workPools];
   result.files.push(...part.files);
 }
