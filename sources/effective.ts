@@ -43,7 +43,12 @@ import {
   sameValue,
 } from "../analyzer/effective-requests.js";
 import { escapeTextLine } from "../reports/escape.js";
-import { deploymentExecutor, onlyKubernetesExecutor, readsExecutorConfig } from "./executor.js";
+import {
+  deploymentExecutor,
+  KUBERNETES_QUEUE,
+  onlyKubernetesExecutor,
+  readsExecutorConfig,
+} from "./executor.js";
 import type { Finding, PodTemplateValues, ScanResult } from "./findings.js";
 
 /** One declared value that does not reach one task. */
@@ -77,14 +82,10 @@ const EXECUTOR_CONFIG_REASON =
   "executor_config sizes only a pod the KubernetesExecutor starts, and these runs had no pod spec";
 
 /**
- * CeleryKubernetesExecutor and LocalKubernetesExecutor send a task to the KubernetesExecutor only when its
- * queue is `[celery_kubernetes_executor] kubernetes_queue` (default `kubernetes`); every other task runs
- * on a Celery (or local) worker, where executor_config is never read (apache/airflow
- * airflow/executors/celery_kubernetes_executor.py, `_router`; providers/celery/…/celery_kubernetes_executor.py
- * since the executors moved to providers). The executor is the Helm chart's `executor` value, known here
- * from its worker-level findings.
+ * Under CeleryKubernetesExecutor or LocalKubernetesExecutor only tasks on the kubernetes queue run in a pod
+ * (sources/executor.ts `KUBERNETES_QUEUE`). The executor is the one the repository names, else the Helm
+ * chart's that its worker-level findings carry.
  */
-const KUBERNETES_QUEUE = "kubernetes";
 
 function queueReason(
   finding: Finding,

@@ -58,3 +58,11 @@ export function onlyKubernetesExecutor(executor: string): boolean {
   const names = executorNames(executor);
   return names.length > 0 && names.every((name) => name === "KubernetesExecutor");
 }
+
+/**
+ * CeleryKubernetesExecutor and LocalKubernetesExecutor send a task to the KubernetesExecutor only when its
+ * queue is `[celery_kubernetes_executor] kubernetes_queue` (default `kubernetes`); every other task runs
+ * on a Celery (or local) worker (apache/airflow airflow/executors/celery_kubernetes_executor.py,
+ * `_router`; providers/celery/…/celery_kubernetes_executor.py since the executors moved to providers).
+ */
+export const KUBERNETES_QUEUE = "kubernetes";

@@ -21,6 +21,7 @@ import {
   type ScanResult,
   type WorkerPool,
 } from "./findings.js";
+import { KUBERNETES_QUEUE } from "./executor.js";
 import { EXECUTOR_VARIABLE } from "./pod-template.js";
 import { parseDeclared } from "./quantities.js";
 import { type ParsedYaml, parseYamlFile, yamlAt, yamlScalarValue } from "./yaml-scalars.js";
@@ -188,6 +189,8 @@ export function scanHelmValues(file: string, text: string): ScanResult {
 export interface WorkerTarget {
   cpuCores: number;
   memoryBytes: number;
+  /** The sum of the same heaviest slots' observed peaks (`memory.peakBytes.max`): what they used at once. */
+  peakMemoryBytes: number;
   /** The tasks it was computed from (keys `dag/task`), heaviest first. */
   tasks: string[];
   /** One sentence for the patch notes. */
@@ -203,25 +206,24 @@ const ownPodPatterns = new Set([
 ]);
 
 /**
- * The request a worker needs: a worker runs `slots` tasks at once, each in its own slot (Celery's
- * worker_concurrency; one task per KubernetesExecutor pod), so it must hold the heaviest `slots` tasks
- * that can meet there — the sum of the `slots` largest recommendations, per resource. The tasks are the
- * repository's Airflow tasks with a recommendation, except KubernetesPodOperator tasks (their work runs
- * in the pod they start) and, for task pods, tasks that size their own pod. Null without such tasks.
+ * The tasks that run on the workers `finding` sizes: the repository's Airflow tasks with a
+ * recommendation, except KubernetesPodOperator tasks (their work runs in the pod they start), tasks on
+ * the kubernetes queue under CeleryKubernetesExecutor and, for task pods, tasks that size their own pod.
  */
-export function workerTarget(
+export function tasksOnWorkers(
   finding: Finding,
   scan: ScanResult,
   recommendations: Iterable<TaskAnalysis>,
-): WorkerTarget | null {
+): TaskAnalysis[] {
   const workers = finding.workers;
-  if (!workers) return null;
+  if (!workers) return [];
   const excluded = new Set(
     scan.findings
       .filter(
         (other) =>
           other.orchestrator === "airflow" &&
           (other.pattern === "container_resources" ||
+            other.pattern === "dag_factory_container_resources" ||
             (workers.slots === 1 && ownPodPatterns.has(other.pattern))),
       )
       .flatMap((other) =>
@@ -230,26 +232,52 @@ export function workerTarget(
         ),
       ),
   );
+  // Tasks on the kubernetes queue run in pods of their own (the chart's KEDA query counts them out too:
+  // chart/values.yaml `workers.keda.query`, `queue != kubernetes_queue`).
+  if (/CeleryKubernetesExecutor/.test(workers.executor)) {
+    for (const site of scan.tasks) {
+      if (site.orchestrator === "airflow" && site.queue === KUBERNETES_QUEUE)
+        excluded.add(taskKeyString(site));
+    }
+  }
   const found = new Set(scan.tasks.filter((site) => site.orchestrator === "airflow").map(taskKeyString));
-  const tasks = [...recommendations].filter((analysis) => {
+  return [...recommendations].filter((analysis) => {
     const key = taskKeyString(analysis);
     return analysis.orchestrator === "airflow" && found.has(key) && !excluded.has(key);
   });
+}
+
+/** The sum of the `slots` largest values: what the heaviest tasks that can meet on one worker add up to. */
+function heaviestSum(tasks: TaskAnalysis[], slots: number, pick: (analysis: TaskAnalysis) => number): number {
+  return tasks
+    .map(pick)
+    .sort((a, b) => b - a)
+    .slice(0, slots)
+    .reduce((total, value) => total + value, 0);
+}
+
+/**
+ * The request a worker needs: a worker runs `slots` tasks at once, each in its own slot (Celery's
+ * worker_concurrency; one task per KubernetesExecutor pod), so it must hold the heaviest `slots` tasks
+ * that can meet there — the sum of the `slots` largest recommendations, per resource, over
+ * {@link tasksOnWorkers}. Null without such tasks.
+ */
+export function workerTarget(
+  finding: Finding,
+  scan: ScanResult,
+  recommendations: Iterable<TaskAnalysis>,
+): WorkerTarget | null {
+  const workers = finding.workers;
+  if (!workers) return null;
+  const tasks = tasksOnWorkers(finding, scan, recommendations);
   if (tasks.length === 0) return null;
-  const heaviest = (pick: (analysis: TaskAnalysis) => number) =>
-    tasks
-      .map(pick)
-      .sort((a, b) => b - a)
-      .slice(0, workers.slots);
-  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
-  const cpu = heaviest((analysis) => analysis.recommendation.cpuCores);
-  const memory = heaviest((analysis) => analysis.recommendation.memoryBytes);
   const ordered = [...tasks].sort((a, b) => b.recommendation.memoryBytes - a.recommendation.memoryBytes);
   const slots =
     workers.slots === 1 ? "one task per pod" : `${workers.slots} tasks at once (${workers.slotsFrom})`;
   return {
-    cpuCores: sum(cpu),
-    memoryBytes: sum(memory),
+    cpuCores: heaviestSum(tasks, workers.slots, (analysis) => analysis.recommendation.cpuCores),
+    memoryBytes: heaviestSum(tasks, workers.slots, (analysis) => analysis.recommendation.memoryBytes),
+    peakMemoryBytes: heaviestSum(tasks, workers.slots, (analysis) => analysis.memory.peakBytes.max),
     tasks: ordered.map((analysis) => `${analysis.pipeline}/${analysis.task}`),
     reason: `workers.resources at ${finding.file} sizes ${workers.executor} workers running ${slots}: the sum of the ${Math.min(workers.slots, tasks.length)} largest recommendations among the ${tasks.length} task(s) that run there`,
   };

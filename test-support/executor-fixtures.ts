@@ -122,3 +122,68 @@ export function kubernetesExecutorAnalysis(): AnalysisDocument {
     ],
   };
 }
+
+/**
+ * The Helm chart under CeleryKubernetesExecutor, its worker_concurrency set only through `workers.env`
+ * (over `env` and `config.celery.worker_concurrency`): three slots per worker; the kubernetes-queue task
+ * runs in its own pod, the pod_override on a default-queue task reaches nothing.
+ */
+export const celeryKubernetesChartFiles: Record<string, string> = {
+  "chart/values.yaml": `executor: CeleryKubernetesExecutor
+env:
+  - name: AIRFLOW__CELERY__WORKER_CONCURRENCY
+    value: "8"
+config:
+  celery:
+    worker_concurrency: 16
+workers:
+  env:
+    - name: AIRFLOW__CELERY__WORKER_CONCURRENCY
+      value: "3" # three tasks at once per worker
+  resources:
+    requests:
+      cpu: 2
+      memory: 3Gi
+    limits:
+      memory: 6Gi
+`,
+  "dags/warehouse.py": `from airflow import DAG
+from airflow.operators.bash import BashOperator
+from kubernetes.client import models as k8s
+
+BIG_POD = {
+    "pod_override": k8s.V1Pod(
+        spec=k8s.V1PodSpec(
+            containers=[
+                k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(requests={"memory": "8Gi"}))
+            ]
+        )
+    )
+}
+
+with DAG("warehouse") as dag:
+    a = BashOperator(task_id="a", bash_command="a.sh")
+    b = BashOperator(task_id="b", bash_command="b.sh")
+    c = BashOperator(task_id="c", bash_command="c.sh")
+    d = BashOperator(task_id="d", bash_command="d.sh")
+    heavy = BashOperator(task_id="heavy", bash_command="heavy.sh", queue="kubernetes", executor_config=BIG_POD)
+    misrouted = BashOperator(task_id="misrouted", bash_command="m.sh", executor_config=BIG_POD)
+`,
+};
+
+export function celeryKubernetesChartAnalysis(): AnalysisDocument {
+  const task = (name: string, cpuCores: number, memoryBytes: number) =>
+    analysisTask({ pipeline: "warehouse", task: name, cpuCores, memoryBytes, peakBytes: memoryBytes / 1.25 });
+  return {
+    generatedAt: "2026-11-20T02:00:00.000Z",
+    windowDays: 14,
+    tasks: [
+      task("a", 1, 2 * GiB),
+      task("b", 0.5, GiB),
+      task("c", 0.5, GiB),
+      task("d", 0.25, 512 * MiB),
+      task("heavy", 4, 7 * GiB),
+      task("misrouted", 0.25, 512 * MiB),
+    ],
+  };
+}
