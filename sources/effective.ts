@@ -159,7 +159,20 @@ function workPoolReason(
   // Two templates for one pool: which one the pool has cannot be told.
   if (templates.length !== 1) return null;
   const template = templates[0]!;
-  if (template.variables.includes(finding.variable)) return null;
+  if (template.variables.includes(finding.variable)) {
+    // Named somewhere (an environment variable, a label) but not where the job is sized, while the
+    // template sizes that resource itself: the value fills the other field and sizes nothing.
+    const places = (template.sizing ?? []).filter(
+      (place) => place.resource === finding.resource && place.kind === finding.kind,
+    );
+    if (places.length === 0 || places.some((place) => place.variable === finding.variable)) return null;
+    const place = places[0]!;
+    const sizedBy = place.variable === null ? "a value of its own" : `{{ ${place.variable} }}`;
+    return {
+      reason: `the base job template of work pool ${template.pool} sizes the job's ${finding.resource} ${finding.kind} with ${sizedBy} (${template.file}:${place.line}) and places {{ ${finding.variable} }} only elsewhere, so the job variable ${finding.variable} sizes nothing`,
+      where: `the work pool ${template.pool}'s base job template (${template.file}:${place.line})`,
+    };
+  }
   return {
     reason: `the base job template of work pool ${template.pool} (${template.file}:${template.line}) has no {{ ${finding.variable} }} placeholder, so the job variable ${finding.variable} is dropped`,
     where: `the work pool ${template.pool}'s base job template (${template.file}:${template.line})`,

@@ -149,6 +149,13 @@ export interface TaskSite {
    * override replaces with `{<<: *anchor, …}`.
    */
   jobVariablesAlias?: { start: number; end: number; anchor: string };
+  /**
+   * prefect.yaml only: where job variables of the deployment's own can be added — a key into its own
+   * `work_pool.job_variables` mapping (`item`: a block line at `indent`, or `flow`: before the `}`), or a
+   * new `job_variables: {…}` key of its own block `work_pool` (`key`). Absent where any of them is shared
+   * through an anchor (a change there would reach other deployments).
+   */
+  jobVariablesPlace?: { at: number; form: "item" | "flow" | "key"; indent: string; empty: boolean };
   /** See {@link Finding.deployedFrom}. */
   deployedFrom?: DeployedFrom;
   /**
@@ -203,6 +210,11 @@ export interface WorkPoolVariables {
   file: string;
   line: number;
   variables: string[];
+  /**
+   * The places that size the job (sources/work-pool-template.ts `placeOf`), each with the variable it
+   * takes (`{{ memory }}`) or null for a value written there; absent in results made before them.
+   */
+  sizing?: Array<{ resource: Resource; kind: RequestKind; variable: string | null; line: number }>;
 }
 
 export interface ScanResult {
