@@ -20,13 +20,14 @@
  *   forms, `task_group_name` and nested groups (`parent_group_name`);
  * - dagfactory/_yaml.py `load_yaml_file`: `os.path.expandvars` runs on the text before loading, so a
  *   `$VAR` in a value is dynamic.
- * - dagfactory/dagfactory.py `_retrieve_possible_default_config_dirs`, `_retrieve_default_yaml_filepaths`,
- *   `_merge_default_args_from_list_configs` and `build_dags`: a `defaults.yml` (else `defaults.yaml`,
- *   dagfactory/constants.py `DEFAULTS_FILE_NAMES`) in the DAG file's folder and each folder above it up to
- *   `defaults_config_path` (default `[core] dags_folder`) holds defaults; their `default_args` are merged
- *   key by key, each key's value whole, the nearest file winning, and the file's own
- *   `default.default_args` keys win over theirs the same way, before a DAG's config is deep-merged over
- *   the result (`merge_configs`).
+ * - dagfactory/dagfactory.py `_retrieve_possible_default_config_dirs` (line 92),
+ *   `_retrieve_default_yaml_filepaths` (113), `_merge_default_args_from_list_configs` (142) and
+ *   `build_dags` (221, 233): a `defaults.yml` (else `defaults.yaml`, dagfactory/constants.py:7
+ *   `DEFAULTS_FILE_NAMES`) in the DAG file's folder and each folder above it up to `defaults_config_path`
+ *   (default `[core] dags_folder`) holds defaults; their `default_args` are merged key by key, each key's
+ *   value whole, the nearest file winning, and the file's own `default.default_args` keys win over theirs
+ *   the same way, before a DAG's config is deep-merged over the result (dagfactory/dagbuilder.py:181,
+ *   dagfactory/utils.py:86 `merge_configs`).
  * Airflow merges `default_args` into an operator's arguments one keyword at a time, a TaskGroup's
  * `default_args` over the DAG's (airflow/models/baseoperator.py `_get_parent_defaults`) and an inner
  * group's over its parent's (airflow/utils/task_group.py `_update_default_args`).
