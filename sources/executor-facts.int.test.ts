@@ -16,9 +16,15 @@ import {
   kubernetesExecutorFiles,
 } from "../test-support/executor-fixtures.js";
 import { committedRepository, git, useScratchFolder, writeRepository } from "../test-support/repositories.js";
+import { runCli } from "../test-support/cli.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { checkRequests, renderGithubAnnotations } from "./check.js";
-import { deploymentExecutor } from "./executor.js";
+import {
+  deploymentExecutor,
+  executorNames,
+  onlyKubernetesExecutor,
+  readsExecutorConfig,
+} from "./executor.js";
 import { renderUnifiedDiff } from "./patcher.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
@@ -55,6 +61,29 @@ describe("the executor a repository names", () => {
     });
     const chart = { file: "values.yaml", line: 3, executor: "KubernetesExecutor", from: "helm" } as const;
     expect(deploymentExecutor({ executors: [env, chart] })).toBeNull();
+    // Airflow 2.10+ lists, module paths and aliases are read by their class names.
+    expect(
+      executorNames(
+        "CeleryExecutor, fast:airflow.providers.cncf.kubernetes.executors.kubernetes_executor.KubernetesExecutor",
+      ),
+    ).toEqual(["CeleryExecutor", "KubernetesExecutor"]);
+    expect(readsExecutorConfig("LocalExecutor,CeleryExecutor")).toBe(false);
+    expect(readsExecutorConfig("CeleryExecutor,KubernetesExecutor")).toBe(true);
+    expect(onlyKubernetesExecutor("CeleryExecutor,KubernetesExecutor")).toBe(false);
+  });
+
+  it("rightsize check --format github annotates the declaration with the executor's reason", async () => {
+    const repo = writeRepository(join(work(), "cli"), celeryExecutorFiles);
+    const analysis = join(work(), "celery-analysis.json");
+    writeFileSync(analysis, JSON.stringify(celeryExecutorAnalysis()));
+    const check = await runCli(
+      ["check", "--repo", repo, "--recommendations", analysis, "--format", "github", "--fail-on", "warning"],
+      { cwd: repo, env: { GITHUB_WORKSPACE: repo, GITHUB_STEP_SUMMARY: "" } },
+    );
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(
+      `::warning file=dags/etl.py,line=15,title=rightsize%3A etl/extract does-not-apply::memory request 4 GiB does not apply: ${celeryReason}\n`,
+    );
   });
 
   it("under CeleryExecutor, executor_config does not apply: check warns, patch leaves it and sizes the rest", async () => {

@@ -205,7 +205,14 @@ export async function scanRepository(
       });
       continue;
     }
-    scanSourceInto(result, parser, file, text, names, looksLikeDagFactory(text) ? defaultsFor(file) : []);
+    scanSourceInto(
+      result,
+      parser,
+      file,
+      text,
+      names,
+      /\.ya?ml$/.test(file) && looksLikeDagFactory(text) ? defaultsFor(file) : [],
+    );
   }
   settleDeployedFlows(result);
   settleWorkPoolDefaults(result);
