@@ -24,13 +24,14 @@
  *   executor starts, so under an executor without it they reach no task; the KubernetesExecutor builds a
  *   task's pod from three pods alone — `[base_worker_pod (the pod template), dynamic_pod, pod_override]`,
  *   reconciled in that order (apache/airflow at 0b3d3e9,
- *   providers/cncf/kubernetes/src/airflow/providers/cncf/kubernetes/pod_generator.py
- *   `PodGenerator.construct_pod`) — so `resources=` sizes nothing there.
- * - A pod template against a task's own pod: `reconcile_pods` lets the later pod win, `reconcile_containers`
- *   merges containers by position (containers[0] with containers[0]) and `merge_objects` keeps the
- *   template's attribute only where the override's is empty, so the override's `resources` replace the
- *   template's whole when they sit on its first container; and `PodGenerator.from_obj` no longer reads the
- *   Airflow 1.10 `KubernetesExecutor` keys (it raises unless `pod_override` holds a V1Pod). A run that had
+ *   providers/cncf/kubernetes/src/airflow/providers/cncf/kubernetes/pod_generator.py:306
+ *   `PodGenerator.construct_pod`, `pod_list` at line 393) — so `resources=` sizes nothing there.
+ * - A pod template against a task's own pod: `reconcile_pods` (line 201) lets the later pod win,
+ *   `reconcile_containers` (line 273) merges containers by position (containers[0] with containers[0],
+ *   lines 291–298) and `merge_objects` keeps the template's attribute only where the override's is empty,
+ *   so the override's `resources` replace the template's whole when they sit on its first container; and
+ *   `PodGenerator.from_obj` (line 176) no longer reads the Airflow 1.10 `KubernetesExecutor` keys (it
+ *   raises a TypeError, line 196, unless `pod_override` holds a V1Pod). A run that had
  *   the template's value anyway, or the override's over the template's, says which one won.
  */
 import { taskKeyString } from "../common/task-key.js";
