@@ -19,6 +19,7 @@ import {
 } from "../reports/escape.js";
 import { describeValue, targetValue } from "./quantities.js";
 import { type NotAppliedDeclaration, notAppliedDeclarations } from "./effective.js";
+import { workerTarget } from "./helm-values.js";
 
 export type Verdict =
   | "over-provisioned"
@@ -156,6 +157,7 @@ export function checkRequests(
       items.push(judge(base, resource, finding, analysis, options, site));
     }
   }
+  items.push(...judgeWorkers(scan, document, options));
   const violations = items.filter((item) => item.severity !== "info" && item.verdict !== "ok");
   const failed = violations.some((item) => severityRank[item.severity] >= severityRank[failOn]);
   return {
@@ -166,6 +168,96 @@ export function checkRequests(
     failOn,
     failed,
   };
+}
+
+/**
+ * Worker-level requests (the Helm chart's `workers.resources`) against the tasks that run on those workers
+ * (sources/helm-values.ts `workerTarget`): the target is the sum of the heaviest slots' recommendations,
+ * the observed use the sum of the same slots' memory peaks. A memory request or limit below that use is
+ * critical (the heaviest tasks meeting on one worker have used more than it holds); a request over
+ * `overRatio` × the target, and at least the minimum more, is over-provisioned. One item per value.
+ */
+function judgeWorkers(scan: ScanResult, document: AnalysisDocument, options: CheckOptions): CheckItem[] {
+  const usable = document.tasks.filter(
+    (analysis) => analysis.runs > 0 && analysis.recommendation.confidence !== "none",
+  );
+  const items: CheckItem[] = [];
+  for (const finding of scan.findings) {
+    if (finding.via !== "worker" || !finding.workers) continue;
+    const unit = finding.resource === "cpu" ? "cores" : "k8s-memory";
+    const target = workerTarget(finding, scan, usable);
+    const item = (
+      verdict: Verdict,
+      severity: CheckSeverity,
+      recommended: string | null,
+      message: string,
+    ) => ({
+      orchestrator: finding.orchestrator,
+      pipeline: finding.pipeline,
+      task: `workers (${finding.workers!.executor})`,
+      file: finding.file,
+      line: finding.line,
+      resource: finding.resource,
+      verdict,
+      severity,
+      declared: finding.dynamic ? finding.raw : describeValue(unit, finding.value),
+      recommended,
+      message,
+    });
+    const what = `workers' ${finding.resource} ${finding.kind}`;
+    if (!target) {
+      items.push(
+        item("no-data", "info", null, "no task that runs on these workers has enough runs to judge"),
+      );
+      continue;
+    }
+    if (finding.dynamic || finding.value === null) {
+      items.push(
+        item("dynamic", "info", null, `${what} ${finding.raw} is computed at deploy time; not compared`),
+      );
+      continue;
+    }
+    const recommendedValue = targetValue(finding.unit, target.cpuCores, target.memoryBytes);
+    const recommended = describeValue(unit, recommendedValue);
+    const declared = describeValue(unit, finding.value);
+    const slots = `${Math.min(finding.workers.slots, target.tasks.length)} heaviest of the ${target.tasks.length} task(s) that run there (${finding.workers.slotsFrom})`;
+    if (finding.resource === "memory" && finding.value < target.peakMemoryBytes) {
+      items.push(
+        item(
+          "under-provisioned",
+          "critical",
+          recommended,
+          `${what} ${declared} is below the ${describeValue(unit, target.peakMemoryBytes)} the ${slots} used at their peaks; recommended ${recommended}`,
+        ),
+      );
+      continue;
+    }
+    const minimum = finding.resource === "cpu" ? options.minCpuCores : options.minMemoryBytes;
+    if (
+      finding.kind === "request" &&
+      finding.value > options.overRatio * recommendedValue &&
+      finding.value - recommendedValue >= minimum
+    ) {
+      items.push(
+        item(
+          "over-provisioned",
+          "warning",
+          recommended,
+          `${what} ${declared} is ${(finding.value / recommendedValue).toFixed(1)}× the ${recommended} the ${slots} need at once`,
+        ),
+      );
+      continue;
+    }
+    items.push(
+      item(
+        "ok",
+        "info",
+        recommended,
+        `${what} ${declared} fits the ${recommended} the ${slots} need at once`,
+      ),
+    );
+  }
+  return items;
 }
 
 function notAppliedItem(

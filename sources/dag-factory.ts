@@ -20,6 +20,14 @@
  *   forms, `task_group_name` and nested groups (`parent_group_name`);
  * - dagfactory/_yaml.py `load_yaml_file`: `os.path.expandvars` runs on the text before loading, so a
  *   `$VAR` in a value is dynamic.
+ * - dagfactory/dagfactory.py `_retrieve_possible_default_config_dirs` (line 92),
+ *   `_retrieve_default_yaml_filepaths` (113), `_merge_default_args_from_list_configs` (142) and
+ *   `build_dags` (221, 233): a `defaults.yml` (else `defaults.yaml`, dagfactory/constants.py:7
+ *   `DEFAULTS_FILE_NAMES`) in the DAG file's folder and each folder above it up to `defaults_config_path`
+ *   (default `[core] dags_folder`) holds defaults; their `default_args` are merged key by key, each key's
+ *   value whole, the nearest file winning, and the file's own `default.default_args` keys win over theirs
+ *   the same way, before a DAG's config is deep-merged over the result (dagfactory/dagbuilder.py:181,
+ *   dagfactory/utils.py:86 `merge_configs`).
  * Airflow merges `default_args` into an operator's arguments one keyword at a time, a TaskGroup's
  * `default_args` over the DAG's (airflow/models/baseoperator.py `_get_parent_defaults`) and an inner
  * group's over its parent's (airflow/utils/task_group.py `_update_default_args`).
@@ -55,6 +63,20 @@ export function looksLikeDagFactory(text: string): boolean {
   return /^[ \t]*tasks[ \t]*:/m.test(text) && /^[ \t]*(?:-[ \t]+)?(?:operator|decorator)[ \t]*:/m.test(text);
 }
 
+/** A parsed YAML file a value can come from: the DAG file itself, or a `defaults.yml` above it. */
+export interface YamlSource {
+  file: string;
+  text: string;
+  document: Document;
+  lineCounter: LineCounter;
+}
+
+/** One layer of an argument's value: a node, and the file it is written in. */
+interface Layer {
+  source: YamlSource;
+  node: YamlNode;
+}
+
 /** Is this YAML node a dag-factory object (`__type__: …`), which dag-factory never merges into? */
 function isTyped(document: Document, node: YamlNode): boolean {
   return isMap(deref(document, node)) && lookup(document, node, "__type__") !== undefined;
@@ -64,19 +86,23 @@ function isTyped(document: Document, node: YamlNode): boolean {
  * The layers of one argument, highest priority first, one key down: `merge_configs` merges mappings key
  * by key down to the first layer that is not a plain mapping (an object or a scalar replaces the rest).
  */
-function layeredChild(document: Document, layers: YamlNode[], key: string): YamlNode[] {
-  const merging: YamlNode[] = [];
+function layeredChild(layers: Layer[], key: string): Layer[] {
+  const merging: Layer[] = [];
   for (const layer of layers) {
-    const node = deref(document, layer);
+    const { document } = layer.source;
+    const node = deref(document, layer.node);
     if (!isMap(node)) break;
     // An object is read alone when it wins, and never merged under a mapping above it.
     if (isTyped(document, node)) {
-      if (merging.length === 0) merging.push(node);
+      if (merging.length === 0) merging.push({ source: layer.source, node });
       break;
     }
-    merging.push(node);
+    merging.push({ source: layer.source, node });
   }
-  return merging.map((node) => lookup(document, node, key)).filter((node) => node !== undefined);
+  return merging.flatMap(({ source, node }) => {
+    const child = lookup(source.document, node, key);
+    return child === undefined ? [] : [{ source, node: child }];
+  });
 }
 
 /** The items of a list, plain or spelled `{__type__: builtins.list, items: […]}`. */
@@ -94,6 +120,12 @@ function listItems(document: Document, node: YamlNode): YamlNode[] {
 function scalarText(document: Document, node: YamlNode): string | null {
   const value = deref(document, node);
   return isScalar(value) && value.value !== null && value.value !== undefined ? String(value.value) : null;
+}
+
+/** A `queue` value as Airflow gets it; null when computed (a `$VAR`, Jinja) or not a plain scalar. */
+function queueName(layer: Layer): string | null {
+  const text = scalarText(layer.source.document, layer.node);
+  return text === null || /\$|\{\{/.test(text) ? null : text;
 }
 
 interface Group {
@@ -178,32 +210,25 @@ function tasksOf(document: Document, dag: YamlNode): TaskEntry[] | null {
 /** One declaration pattern's scalars below a task argument: each scalar's layers and what its key means. */
 interface Declaration {
   pattern: Pattern;
-  scalars: Array<{ layers: YamlNode[]; meaning: KeyMeaning }>;
+  scalars: Array<{ layers: Layer[]; meaning: KeyMeaning }>;
 }
 
-function requirementScalars(
-  document: Document,
-  layers: YamlNode[],
-): Array<{ layers: YamlNode[]; meaning: KeyMeaning }> {
-  const scalars: Array<{ layers: YamlNode[]; meaning: KeyMeaning }> = [];
+function requirementScalars(layers: Layer[]): Array<{ layers: Layer[]; meaning: KeyMeaning }> {
+  const scalars: Array<{ layers: Layer[]; meaning: KeyMeaning }> = [];
   for (const [group, kind] of Object.entries(resourceRequirementKinds)) {
-    const groupLayers = layeredChild(document, layers, group);
+    const groupLayers = layeredChild(layers, group);
     for (const [key, { resource, unit }] of Object.entries(resourceRequirementKeys)) {
-      scalars.push({ layers: layeredChild(document, groupLayers, key), meaning: { resource, kind, unit } });
+      scalars.push({ layers: layeredChild(groupLayers, key), meaning: { resource, kind, unit } });
     }
   }
   return scalars;
 }
 
 function keyScalars(
-  document: Document,
-  layers: YamlNode[],
+  layers: Layer[],
   keys: Record<string, KeyMeaning>,
-): Array<{ layers: YamlNode[]; meaning: KeyMeaning }> {
-  return Object.entries(keys).map(([key, meaning]) => ({
-    layers: layeredChild(document, layers, key),
-    meaning,
-  }));
+): Array<{ layers: Layer[]; meaning: KeyMeaning }> {
+  return Object.entries(keys).map(([key, meaning]) => ({ layers: layeredChild(layers, key), meaning }));
 }
 
 /**
@@ -211,39 +236,33 @@ function keyScalars(
  * merged: the container named `base` (the one Airflow's KubernetesExecutor runs the task in), else the
  * first.
  */
-function declarationsOf(document: Document, keyword: string, layers: YamlNode[]): Declaration[] {
+function declarationsOf(keyword: string, layers: Layer[]): Declaration[] {
   switch (keyword) {
     case "resources":
-      return [
-        {
-          pattern: "dag_factory_resources",
-          scalars: keyScalars(document, layers, airflowResourcesKeys),
-        },
-      ];
+      return [{ pattern: "dag_factory_resources", scalars: keyScalars(layers, airflowResourcesKeys) }];
     case "container_resources":
-      return [{ pattern: "dag_factory_container_resources", scalars: requirementScalars(document, layers) }];
+      return [{ pattern: "dag_factory_container_resources", scalars: requirementScalars(layers) }];
     case "executor_config": {
-      const pod = layeredChild(document, layers, "pod_override");
-      const spec = layeredChild(document, pod, "spec");
-      const containers = listItems(document, layeredChild(document, spec, "containers")[0]);
+      const pod = layeredChild(layers, "pod_override");
+      const spec = layeredChild(pod, "spec");
+      const list = layeredChild(spec, "containers")[0];
+      const containers = list
+        ? listItems(list.source.document, list.node).map((node) => ({ source: list.source, node }))
+        : [];
       const base =
         containers.find(
-          (container) => scalarText(document, lookup(document, container, "name")) === "base",
+          ({ source, node }) => scalarText(source.document, lookup(source.document, node, "name")) === "base",
         ) ?? containers[0];
       const declarations: Declaration[] = [
         {
           pattern: "dag_factory_kubernetes_executor",
-          scalars: keyScalars(
-            document,
-            layeredChild(document, layers, "KubernetesExecutor"),
-            legacyKubernetesExecutorKeys,
-          ),
+          scalars: keyScalars(layeredChild(layers, "KubernetesExecutor"), legacyKubernetesExecutorKeys),
         },
       ];
       if (base !== undefined) {
         declarations.push({
           pattern: "dag_factory_pod_override",
-          scalars: requirementScalars(document, layeredChild(document, [base], "resources")),
+          scalars: requirementScalars(layeredChild([base], "resources")),
         });
       }
       return declarations;
@@ -304,7 +323,11 @@ function overridePlace(
  * mapping of DAGs with `tasks`); a file that looks like one but is not valid YAML is reported with the
  * line of the first error.
  */
-export function scanDagFactoryYaml(file: string, text: string): ScanResult | null {
+export function scanDagFactoryYaml(
+  file: string,
+  text: string,
+  defaults: readonly YamlSource[] = [],
+): ScanResult | null {
   if (!looksLikeDagFactory(text)) return null;
   // PyYAML's FullLoader (dagfactory/_yaml.py) reads YAML 1.1 merge keys, as parseYamlFile does.
   const parsed = parseYamlFile(file, text);
@@ -315,23 +338,54 @@ export function scanDagFactoryYaml(file: string, text: string): ScanResult | nul
     return result;
   }
   const { document, lineCounter } = parsed;
+  const own: YamlSource = { file, text, document, lineCounter };
+  const at = (node: YamlNode): Layer[] => (node === undefined ? [] : [{ source: own, node }]);
   const root = document.contents;
   if (!isMap(root)) return null;
-  const defaults = lookup(document, root, "default");
   const dags = entries(document, root).filter(
     ([key, value]) => !systemKeys.has(key) && isMap(value) && tasksOf(document, value) !== null,
   );
   if (dags.length === 0) return null;
   result.files.push(file);
 
+  const fileDefaults = lookup(document, lookup(document, root, "default"), "default_args");
+  /**
+   * A keyword's default below the DAG's own default_args: the file's `default.default_args` keyword,
+   * else the nearest defaults.yml's — each whole, merged key by key (`_merge_default_args_from_list_configs`).
+   */
+  const sharedDefault = (keyword: string): Layer[] => {
+    const fromFile = lookup(document, fileDefaults, keyword);
+    if (fromFile !== undefined) return at(fromFile);
+    for (const source of defaults) {
+      const node = lookup(
+        source.document,
+        lookup(source.document, source.document.contents, "default_args"),
+        keyword,
+      );
+      if (node !== undefined) return [{ source, node }];
+    }
+    return [];
+  };
   const findings = new Map<string, Finding>();
   for (const [dagId, dag] of dags) {
     const groups = taskGroups(document, dag);
-    const dagDefaults = [lookup(document, dag, "default_args"), lookup(document, defaults, "default_args")];
+    const dagDefaultArgs = lookup(document, dag, "default_args");
     for (const task of tasksOf(document, dag)!) {
       const chain = groupChain(groups, scalarText(document, lookup(document, task.conf, "task_group_name")));
       const taskId = taskIdIn(chain, task.id);
       const nameRange = (deref(document, task.nameNode) as { range?: [number, number, number] }).range;
+      // The task's own argument replaces default_args' whole (Airflow merges keyword by keyword); among
+      // the defaults the innermost group wins, then the DAG's, merged over the shared default.
+      const argumentLayers = (keyword: string): Layer[] => {
+        const own = lookup(document, task.conf, keyword);
+        if (own !== undefined) return at(own);
+        const fromGroup = chain
+          .map((group) => lookup(document, group.defaultArgs, keyword))
+          .find((node) => node !== undefined);
+        if (fromGroup !== undefined) return at(fromGroup);
+        return [...at(lookup(document, dagDefaultArgs, keyword)), ...sharedDefault(keyword)];
+      };
+      const queue = argumentLayers("queue")[0];
       result.tasks.push({
         orchestrator: "airflow",
         pipeline: dagId,
@@ -342,31 +396,20 @@ export function scanDagFactoryYaml(file: string, text: string): ScanResult | nul
         indent: null,
         k8sModule: "k8s",
         ...overridePlace(document, text, lineCounter, task.conf),
+        // `queue` picks the executor under CeleryKubernetesExecutor (sources/effective.ts); a `$VAR` is
+        // expanded by dag-factory at load, so it is not known here.
+        ...(queue ? { queue: queueName(queue) } : {}),
       });
       for (const keyword of requestKeywords) {
-        // The task's own argument replaces default_args' whole (Airflow merges keyword by keyword);
-        // among the defaults the innermost group wins, then the DAG's, merged over the file's `default`.
-        const own = lookup(document, task.conf, keyword);
-        const fromGroup = chain
-          .map((group) => lookup(document, group.defaultArgs, keyword))
-          .find((node) => node !== undefined);
-        const layers =
-          own !== undefined
-            ? [own]
-            : fromGroup !== undefined
-              ? [fromGroup]
-              : layeredChild(
-                  document,
-                  dagDefaults.filter((node) => node !== undefined),
-                  keyword,
-                );
+        const layers = argumentLayers(keyword);
         if (layers.length === 0) continue;
-        const via = own !== undefined ? "task" : "default_args";
-        for (const declaration of declarationsOf(document, keyword, layers)) {
+        const via = lookup(document, task.conf, keyword) !== undefined ? "task" : "default_args";
+        for (const declaration of declarationsOf(keyword, layers)) {
           for (const { layers: valueLayers, meaning } of declaration.scalars) {
-            const scalar = deref(document, valueLayers[0]);
-            if (!isScalar(scalar) || !scalar.range || scalar.value === null) continue;
-            const key = `${scalar.range[0]}/${meaning.resource}/${meaning.kind}/${dagId}`;
+            const source = valueLayers[0]?.source;
+            const scalar = source ? deref(source.document, valueLayers[0]!.node) : undefined;
+            if (!source || !isScalar(scalar) || !scalar.range || scalar.value === null) continue;
+            const key = `${source.file}:${scalar.range[0]}/${meaning.resource}/${meaning.kind}/${dagId}`;
             const existing = findings.get(key);
             if (existing) {
               if (!existing.tasks.includes(taskId)) existing.tasks.push(taskId);
@@ -374,7 +417,7 @@ export function scanDagFactoryYaml(file: string, text: string): ScanResult | nul
             }
             findings.set(
               key,
-              scalarFinding(file, text, scalar, lineCounter, () => meaning.unit, {
+              scalarFinding(source.file, source.text, scalar, source.lineCounter, () => meaning.unit, {
                 resource: meaning.resource,
                 kind: meaning.kind,
                 pattern: declaration.pattern,

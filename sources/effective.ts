@@ -20,6 +20,19 @@
  *   `BaseJobConfiguration.from_template_and_values`): a variable the template never names is dropped.
  * - The Airflow Helm chart's `workers.resources`: a Celery task runs inside the worker's container, so its
  *   limits cap every task there (the chart's values.yaml, `workers.resources`).
+ * - The executor (sources/executor.ts): executor_config and pod templates size only pods the Kubernetes
+ *   executor starts, so under an executor without it they reach no task; the KubernetesExecutor builds a
+ *   task's pod from three pods alone — `[base_worker_pod (the pod template), dynamic_pod, pod_override]`,
+ *   reconciled in that order (apache/airflow at 0b3d3e9,
+ *   providers/cncf/kubernetes/src/airflow/providers/cncf/kubernetes/pod_generator.py:306
+ *   `PodGenerator.construct_pod`, `pod_list` at line 393) — so `resources=` sizes nothing there.
+ * - A pod template against a task's own pod: `reconcile_pods` (line 201) lets the later pod win,
+ *   `reconcile_containers` (line 273) merges containers by position (containers[0] with containers[0],
+ *   lines 291–298) and `merge_objects` keeps the template's attribute only where the override's is empty,
+ *   so the override's `resources` replace the template's whole when they sit on its first container; and
+ *   `PodGenerator.from_obj` (line 176) no longer reads the Airflow 1.10 `KubernetesExecutor` keys (it
+ *   raises a TypeError, line 196, unless `pod_override` holds a V1Pod). A run that had
+ *   the template's value anyway, or the override's over the template's, says which one won.
  */
 import { taskKeyString } from "../common/task-key.js";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
@@ -31,7 +44,13 @@ import {
   sameValue,
 } from "../analyzer/effective-requests.js";
 import { escapeTextLine } from "../reports/escape.js";
-import type { Finding, ScanResult } from "./findings.js";
+import {
+  deploymentExecutor,
+  KUBERNETES_QUEUE,
+  onlyKubernetesExecutor,
+  readsExecutorConfig,
+} from "./executor.js";
+import type { Finding, PodTemplateValues, ScanResult } from "./findings.js";
 
 /** One declared value that does not reach one task. */
 export interface NotAppliedDeclaration {
@@ -64,14 +83,10 @@ const EXECUTOR_CONFIG_REASON =
   "executor_config sizes only a pod the KubernetesExecutor starts, and these runs had no pod spec";
 
 /**
- * CeleryKubernetesExecutor and LocalKubernetesExecutor send a task to the KubernetesExecutor only when its
- * queue is `[celery_kubernetes_executor] kubernetes_queue` (default `kubernetes`); every other task runs
- * on a Celery (or local) worker, where executor_config is never read (apache/airflow
- * airflow/executors/celery_kubernetes_executor.py, `_router`; providers/celery/…/celery_kubernetes_executor.py
- * since the executors moved to providers). The executor is the Helm chart's `executor` value, known here
- * from its worker-level findings.
+ * Under CeleryKubernetesExecutor or LocalKubernetesExecutor only tasks on the kubernetes queue run in a pod
+ * (sources/executor.ts `KUBERNETES_QUEUE`). The executor is the one the repository names, else the Helm
+ * chart's that its worker-level findings carry.
  */
-const KUBERNETES_QUEUE = "kubernetes";
 
 function queueReason(
   finding: Finding,
@@ -79,8 +94,12 @@ function queueReason(
   scan: ScanResult,
 ): { reason: string; where: string } | null {
   if (finding.orchestrator !== "airflow" || !kubernetesExecutorConfig.has(finding.pattern)) return null;
+  // The executor the repository names, else the one its Helm chart's workers run under.
+  const deployed = deploymentExecutor(scan);
   const executors = new Set(
-    scan.findings.flatMap((other) => (other.workers ? [other.workers.executor] : [])),
+    deployed
+      ? [deployed.executor]
+      : scan.findings.flatMap((other) => (other.workers ? [other.workers.executor] : [])),
   );
   const [executor] = [...executors];
   if (executors.size !== 1 || !/^(Celery|Local)KubernetesExecutor$/.test(executor!)) return null;
@@ -97,6 +116,30 @@ function queueReason(
     reason: `under ${executor} only tasks with queue="${KUBERNETES_QUEUE}" run in a pod the KubernetesExecutor starts; this task has ${queue}, so it runs on ${worker}, where executor_config is never read`,
     where: `the ${worker.replace(/^a |^the /, "")}'s own resources (its container, or the Helm chart's workers.resources)`,
   };
+}
+
+/**
+ * What the repository's executor tells alone: executor_config and pod templates under an executor that
+ * starts no pods, `resources=` under the KubernetesExecutor alone.
+ */
+function executorReason(finding: Finding, scan: ScanResult): { reason: string; where: string } | null {
+  if (finding.orchestrator !== "airflow") return null;
+  const deployed = deploymentExecutor(scan);
+  if (!deployed) return null;
+  if (kubernetesExecutorConfig.has(finding.pattern) && !readsExecutorConfig(deployed.executor)) {
+    return {
+      reason: `the executor is ${deployed.executor} (${deployed.where}), which starts no pods: executor_config and pod templates size only a pod the KubernetesExecutor starts`,
+      where:
+        "the worker the task runs on (its container or service limits, or the Helm chart's workers.resources)",
+    };
+  }
+  if (airflowResources.has(finding.pattern) && onlyKubernetesExecutor(deployed.executor)) {
+    return {
+      reason: `the executor is KubernetesExecutor (${deployed.where}), which builds the task's pod from the pod template, its own pod and executor_config's pod_override alone (PodGenerator.construct_pod); resources= is not read`,
+      where: "the pod template, or the task's executor_config pod_override",
+    };
+  }
+  return null;
 }
 
 function workPoolReason(
@@ -117,7 +160,20 @@ function workPoolReason(
   // Two templates for one pool: which one the pool has cannot be told.
   if (templates.length !== 1) return null;
   const template = templates[0]!;
-  if (template.variables.includes(finding.variable)) return null;
+  if (template.variables.includes(finding.variable)) {
+    // Named somewhere (an environment variable, a label) but not where the job is sized, while the
+    // template sizes that resource itself: the value fills the other field and sizes nothing.
+    const places = (template.sizing ?? []).filter(
+      (place) => place.resource === finding.resource && place.kind === finding.kind,
+    );
+    if (places.length === 0 || places.some((place) => place.variable === finding.variable)) return null;
+    const place = places[0]!;
+    const sizedBy = place.variable === null ? "a value of its own" : `{{ ${place.variable} }}`;
+    return {
+      reason: `the base job template of work pool ${template.pool} sizes the job's ${finding.resource} ${finding.kind} with ${sizedBy} (${template.file}:${place.line}) and places {{ ${finding.variable} }} only elsewhere, so the job variable ${finding.variable} sizes nothing`,
+      where: `the work pool ${template.pool}'s base job template (${template.file}:${place.line})`,
+    };
+  }
   return {
     reason: `the base job template of work pool ${template.pool} (${template.file}:${template.line}) has no {{ ${finding.variable} }} placeholder, so the job variable ${finding.variable} is dropped`,
     where: `the work pool ${template.pool}'s base job template (${template.file}:${template.line})`,
@@ -137,8 +193,82 @@ function workerCap(finding: Finding, effective: EffectiveResource, scan: ScanRes
   );
 }
 
+/** Patterns through which a task sizes its own KubernetesExecutor pod, over the pod template. */
+const ownPodOverride = new Set([
+  "pod_override",
+  "kubernetes_executor",
+  "dag_factory_pod_override",
+  "dag_factory_kubernetes_executor",
+]);
+const legacyKeys = new Set(["kubernetes_executor", "dag_factory_kubernetes_executor"]);
+
+const LEGACY_KEYS_REASON =
+  "the cncf.kubernetes provider no longer reads executor_config's Airflow 1.10 KubernetesExecutor keys (PodGenerator.from_obj takes only a pod_override V1Pod)";
+const POSITION_REASON =
+  "Airflow merges a pod_override over the template container by container, by position (PodGenerator.reconcile_containers), so resources that are not on the override's first container leave the template's in place";
+
+/** The pod template a task's pod starts from: its own `pod_template_file`, else the executor's default. */
+function templateOf(scan: ScanResult, pipeline: string, task: string): PodTemplateValues | undefined {
+  const templates = scan.podTemplateValues ?? [];
+  const own = templates.find(
+    (template) => template.task?.pipeline === pipeline && template.task.task === task,
+  );
+  if (own) return own;
+  const defaults = templates.filter((template) => template.task === null);
+  return defaults.length === 1 ? defaults[0] : undefined;
+}
+
+/**
+ * A pod template against the task's own pod, told by what the runs' pod spec had: the template's value
+ * although the task overrides it, or (the reverse) the task's own executor_config over a template value.
+ */
+function podTemplateReason(
+  finding: Finding,
+  task: string,
+  mismatch: NotApplied,
+  scan: ScanResult,
+): { reason: string; where: string } | null {
+  if (finding.orchestrator !== "airflow" || mismatch.source !== "pod-spec") return null;
+  if (ownPodOverride.has(finding.pattern)) {
+    const template = templateOf(scan, finding.pipeline, task);
+    const shadowing = template?.values.find(
+      (value) =>
+        mismatch.effective !== null &&
+        value.resource === finding.resource &&
+        value.kind === mismatch.effectiveKind &&
+        sameValue(value.resource, value.value, mismatch.effective),
+    );
+    if (template && shadowing) {
+      return {
+        reason: `the pod template ${template.file}:${shadowing.line} gives the base container that ${shadowing.kind}, and the runs had it: the task's own value did not replace it (${legacyKeys.has(finding.pattern) ? LEGACY_KEYS_REASON : POSITION_REASON})`,
+        where: `${template.file}:${shadowing.line} (the pod template)`,
+      };
+    }
+    if (legacyKeys.has(finding.pattern)) {
+      return {
+        reason: LEGACY_KEYS_REASON,
+        where: "the pod spec the task ran with (the executor's pod template)",
+      };
+    }
+    return null;
+  }
+  if (finding.pattern !== "pod_template") return null;
+  const site = scan.tasks.find(
+    (candidate) =>
+      candidate.orchestrator === "airflow" &&
+      candidate.pipeline === finding.pipeline &&
+      candidate.task === task,
+  );
+  if (!site?.keywords.executor_config) return null;
+  return {
+    reason: `the task passes its own executor_config (${site.file}:${site.line}), which the KubernetesExecutor reconciles over the template last (PodGenerator.construct_pod: the pod template, then the executor's pod, then pod_override)`,
+    where: `${site.file}:${site.line} (the task's executor_config)`,
+  };
+}
+
 function explain(
   finding: Finding,
+  task: string,
   mismatch: NotApplied,
   effective: EffectiveResource,
   scan: ScanResult,
@@ -150,6 +280,8 @@ function explain(
       where: `${cap.file}:${cap.line} (workers.resources)`,
     };
   }
+  const template = podTemplateReason(finding, task, mismatch, scan);
+  if (template) return template;
   const where =
     mismatch.source === "cgroup"
       ? "the cgroup the task ran in (its worker's container or service limits)"
@@ -195,9 +327,12 @@ export function notAppliedDeclarations(
         { resource: finding.resource, kind: finding.kind, value: finding.value },
         effective,
       );
-      const known = workPoolReason(finding, task, scan) ?? queueReason(finding, task, scan);
+      const known =
+        workPoolReason(finding, task, scan) ??
+        queueReason(finding, task, scan) ??
+        executorReason(finding, scan);
       if (!mismatch && !known) continue;
-      const told = known ?? explain(finding, mismatch!, effective!, scan);
+      const told = known ?? explain(finding, task, mismatch!, effective!, scan);
       found.push({
         finding,
         ...base,

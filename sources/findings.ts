@@ -105,6 +105,17 @@ export interface PodTemplateReference {
   fromEnvironment?: boolean;
 }
 
+/**
+ * The values of a pod template the scan read, and whom it is named for (its task, or null for the
+ * executor's default): kept even for tasks whose own pod_override replaces them, so that a run that had
+ * the template's value anyway can be told (sources/effective.ts).
+ */
+export interface PodTemplateValues {
+  file: string;
+  task: PodTemplateReference["task"];
+  values: Array<{ resource: Resource; kind: RequestKind; value: number; line: number }>;
+}
+
 /** A deployment whose flow is named by an entrypoint in another file. */
 export interface DeployedFrom {
   entrypoint: string;
@@ -138,6 +149,13 @@ export interface TaskSite {
    * override replaces with `{<<: *anchor, …}`.
    */
   jobVariablesAlias?: { start: number; end: number; anchor: string };
+  /**
+   * prefect.yaml only: where job variables of the deployment's own can be added — a key into its own
+   * `work_pool.job_variables` mapping (`item`: a block line at `indent`, or `flow`: before the `}`), or a
+   * new `job_variables: {…}` key of its own block `work_pool` (`key`). Absent where any of them is shared
+   * through an anchor (a change there would reach other deployments).
+   */
+  jobVariablesPlace?: { at: number; form: "item" | "flow" | "key"; indent: string; empty: boolean };
   /** See {@link Finding.deployedFrom}. */
   deployedFrom?: DeployedFrom;
   /**
@@ -150,6 +168,19 @@ export interface TaskSite {
    * (Airflow's `[operators] default_queue`). Under CeleryKubernetesExecutor it picks the executor.
    */
   queue?: string | null;
+}
+
+/**
+ * Where the repository names the Airflow executor: `[core] executor` in an airflow.cfg,
+ * `AIRFLOW__CORE__EXECUTOR` in a `.env`, a docker-compose service or the Helm chart's `env`, or the Helm
+ * chart's `executor` value (sources/executor.ts decides which one holds).
+ */
+export interface ExecutorSetting {
+  file: string;
+  line: number;
+  /** As written: a name (`CeleryExecutor`), a module path, or a comma-separated list (Airflow 2.10+). */
+  executor: string;
+  from: "airflow.cfg" | "environment" | "helm";
 }
 
 /** A file the scanner could not read. */
@@ -179,6 +210,11 @@ export interface WorkPoolVariables {
   file: string;
   line: number;
   variables: string[];
+  /**
+   * The places that size the job (sources/work-pool-template.ts `placeOf`), each with the variable it
+   * takes (`{{ memory }}`) or null for a value written there; absent in results made before them.
+   */
+  sizing?: Array<{ resource: Resource; kind: RequestKind; variable: string | null; line: number }>;
 }
 
 export interface ScanResult {
@@ -190,6 +226,10 @@ export interface ScanResult {
   /** Pod template files named by tasks or by airflow.cfg, resolved once every file is scanned. */
   podTemplates: PodTemplateReference[];
   problems: ScanProblem[];
+  /** Pod templates read, with their values (absent in results made before them). */
+  podTemplateValues?: PodTemplateValues[];
+  /** Executor settings found (absent in results made before them). */
+  executors?: ExecutorSetting[];
   /** Work-pool templates found, with the variables each names (absent in results made before them). */
   workPools?: WorkPoolVariables[];
   /** Files scanned (relative paths). */

@@ -46,7 +46,8 @@ describe("Airflow Helm chart values", () => {
     expect(scan.findings.filter((finding) => finding.file.startsWith("deploy/"))).toHaveLength(4);
     expect(scan.files).toContain("deploy/redis/values.yaml");
     expect(scan.problems).toEqual([]);
-    // Not stored as any task's declared request, and no task is judged against the worker's size.
+    // Not stored as any task's declared request, and no task is judged against the worker's size: the
+    // workers are judged against the tasks that run on them (two slots: transform and extract).
     expect(declaredRows(repo, scan).filter((row) => row.file.startsWith("deploy/"))).toEqual([]);
     const report = checkRequests(
       scan,
@@ -54,7 +55,19 @@ describe("Airflow Helm chart values", () => {
       { overRatio: 2, minCpuCores: 0.5, minMemoryBytes: 512 * 1024 ** 2 },
       "warning",
     );
-    expect(report.items.filter((item) => item.file.startsWith("deploy/"))).toEqual([]);
+    expect(
+      report.items
+        .filter((item) => item.file.startsWith("deploy/"))
+        .map((item) => `${item.line} ${item.task} ${item.resource} ${item.declared} ${item.verdict}`),
+    ).toEqual([
+      "12 workers (CeleryExecutor) cpu 4 cores ok",
+      "13 workers (CeleryExecutor) memory 16 GiB over-provisioned",
+      "15 workers (CeleryExecutor) cpu 6 cores ok",
+      "16 workers (CeleryExecutor) memory 16 GiB ok",
+    ]);
+    expect(
+      report.items.filter((item) => item.pipeline !== "*").every((item) => !item.file.startsWith("deploy/")),
+    ).toBe(true);
   });
 
   it("sizes the workers for their heaviest slots with a diff git apply accepts", async () => {

@@ -10,11 +10,19 @@
  * `podTemplate` will use normal `workers` configuration parameters (e.g. `workers.resources`)" — so
  * under the KubernetesExecutor the same value sizes every task's pod.
  */
-import { isMap, isScalar } from "yaml";
+import { isMap, isScalar, isSeq } from "yaml";
 import type { TaskAnalysis } from "../common/analysis-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import { resourceRequirementKeys, resourceRequirementKinds } from "./declaration-patterns.js";
-import { emptyScanResult, type Finding, type ScanResult, type WorkerPool } from "./findings.js";
+import {
+  emptyScanResult,
+  type ExecutorSetting,
+  type Finding,
+  type ScanResult,
+  type WorkerPool,
+} from "./findings.js";
+import { KUBERNETES_QUEUE } from "./executor.js";
+import { EXECUTOR_VARIABLE } from "./pod-template.js";
 import { parseDeclared } from "./quantities.js";
 import { type ParsedYaml, parseYamlFile, yamlAt, yamlScalarValue } from "./yaml-scalars.js";
 
@@ -27,15 +35,72 @@ export function isHelmValuesName(name: string): boolean {
 const chartDefaultExecutor = "CeleryExecutor";
 const chartDefaultConcurrency = 16;
 
+/** A `{name, value}` entry of an env list (`env`, `workers.env`) whose value is a plain scalar. */
+function envEntry(
+  { document, lineCounter }: ParsedYaml,
+  path: string[],
+  name: string,
+): { value: string; line: number } | null {
+  const list = yamlAt(document, document.contents, path);
+  if (!isSeq(list)) return null;
+  // Kubernetes takes the last of two entries of one name.
+  for (const item of [...list.items].reverse()) {
+    const key = yamlAt(document, item, ["name"]);
+    const value = yamlAt(document, item, ["value"]);
+    if (!isScalar(key) || key.value !== name || !isScalar(value) || value.value === null) continue;
+    const text = String(value.value).trim();
+    if (text === "" || text.includes("{{")) return null;
+    return { value: text, line: lineCounter.linePos(value.range?.[0] ?? 0).line };
+  }
+  return null;
+}
+
+/**
+ * The executor Airflow runs under this chart: an `AIRFLOW__CORE__EXECUTOR` entry of `env` (given to every
+ * Airflow container, the scheduler's too: chart/templates/_helpers.yaml `custom_airflow_environment`)
+ * wins over the `[core] executor` the chart writes from `executor` (chart/values.yaml `config.core.executor:
+ * '{{ .Values.executor }}'`), as an environment variable wins over airflow.cfg (apache/airflow
+ * docs/apache-airflow/howto/set-config.rst, "The universal order of precedence"). Null when neither is set.
+ */
+export function helmExecutor(parsed: ParsedYaml, file: string): ExecutorSetting | null {
+  const fromEnv = envEntry(parsed, ["env"], EXECUTOR_VARIABLE);
+  if (fromEnv) return { file, line: fromEnv.line, executor: fromEnv.value, from: "helm" };
+  const node = yamlAt(parsed.document, parsed.document.contents, ["executor"]);
+  if (!isScalar(node) || typeof node.value !== "string" || node.value.trim() === "") return null;
+  if (node.value.includes("{{")) return null;
+  return {
+    file,
+    line: parsed.lineCounter.linePos(node.range?.[0] ?? 0).line,
+    executor: node.value.trim(),
+    from: "helm",
+  };
+}
+
+/**
+ * `worker_concurrency` through the worker's environment: the worker container gets `env`, then
+ * `workers.env` (chart/templates/workers/worker-deployment.yaml at 001394a: `custom_airflow_environment`,
+ * then `container_extra_envs (list . .Values.workers.env)`), and Kubernetes takes the last entry of a
+ * name; either wins over `config.celery.worker_concurrency` in airflow.cfg.
+ */
+const CONCURRENCY_VARIABLE = "AIRFLOW__CELERY__WORKER_CONCURRENCY";
+
 /** Which workers `workers.resources` sizes under the file's executor; null when no worker runs tasks. */
-function workerPool({ document, lineCounter }: ParsedYaml, file: string): WorkerPool | null {
-  const executorNode = yamlAt(document, document.contents, ["executor"]);
-  const executor =
-    isScalar(executorNode) && typeof executorNode.value === "string"
-      ? executorNode.value
-      : chartDefaultExecutor;
+function workerPool(parsed: ParsedYaml, file: string): WorkerPool | null {
+  const { document, lineCounter } = parsed;
+  const executor = helmExecutor(parsed, file)?.executor ?? chartDefaultExecutor;
   // Airflow 2.10+ takes a comma-separated list of executors; any Celery one runs Celery workers.
   if (/Celery/.test(executor)) {
+    for (const path of [["workers", "env"], ["env"]]) {
+      const entry = envEntry(parsed, path, CONCURRENCY_VARIABLE);
+      const slots = entry ? Number(entry.value) : Number.NaN;
+      if (entry && Number.isInteger(slots) && slots > 0) {
+        return {
+          executor,
+          slots,
+          slotsFrom: `${file}:${entry.line} (${path.join(".")} ${CONCURRENCY_VARIABLE})`,
+        };
+      }
+    }
     for (const path of [
       ["workers", "celery", "worker_concurrency"],
       ["config", "celery", "worker_concurrency"],
@@ -72,6 +137,8 @@ export function scanHelmValues(file: string, text: string): ScanResult {
     return result;
   }
   const { document, lineCounter } = parsed;
+  const executor = helmExecutor(parsed, file);
+  if (executor) result.executors = [executor];
   const resources = yamlAt(document, document.contents, ["workers", "resources"]);
   if (!isMap(resources)) return result;
   const workers = workerPool(parsed, file);
@@ -122,6 +189,8 @@ export function scanHelmValues(file: string, text: string): ScanResult {
 export interface WorkerTarget {
   cpuCores: number;
   memoryBytes: number;
+  /** The sum of the same heaviest slots' observed peaks (`memory.peakBytes.max`): what they used at once. */
+  peakMemoryBytes: number;
   /** The tasks it was computed from (keys `dag/task`), heaviest first. */
   tasks: string[];
   /** One sentence for the patch notes. */
@@ -137,25 +206,24 @@ const ownPodPatterns = new Set([
 ]);
 
 /**
- * The request a worker needs: a worker runs `slots` tasks at once, each in its own slot (Celery's
- * worker_concurrency; one task per KubernetesExecutor pod), so it must hold the heaviest `slots` tasks
- * that can meet there — the sum of the `slots` largest recommendations, per resource. The tasks are the
- * repository's Airflow tasks with a recommendation, except KubernetesPodOperator tasks (their work runs
- * in the pod they start) and, for task pods, tasks that size their own pod. Null without such tasks.
+ * The tasks that run on the workers `finding` sizes: the repository's Airflow tasks with a
+ * recommendation, except KubernetesPodOperator tasks (their work runs in the pod they start), tasks on
+ * the kubernetes queue under CeleryKubernetesExecutor and, for task pods, tasks that size their own pod.
  */
-export function workerTarget(
+export function tasksOnWorkers(
   finding: Finding,
   scan: ScanResult,
   recommendations: Iterable<TaskAnalysis>,
-): WorkerTarget | null {
+): TaskAnalysis[] {
   const workers = finding.workers;
-  if (!workers) return null;
+  if (!workers) return [];
   const excluded = new Set(
     scan.findings
       .filter(
         (other) =>
           other.orchestrator === "airflow" &&
           (other.pattern === "container_resources" ||
+            other.pattern === "dag_factory_container_resources" ||
             (workers.slots === 1 && ownPodPatterns.has(other.pattern))),
       )
       .flatMap((other) =>
@@ -164,26 +232,52 @@ export function workerTarget(
         ),
       ),
   );
+  // Tasks on the kubernetes queue run in pods of their own (the chart's KEDA query counts them out too:
+  // chart/values.yaml `workers.keda.query`, `queue != kubernetes_queue`).
+  if (/CeleryKubernetesExecutor/.test(workers.executor)) {
+    for (const site of scan.tasks) {
+      if (site.orchestrator === "airflow" && site.queue === KUBERNETES_QUEUE)
+        excluded.add(taskKeyString(site));
+    }
+  }
   const found = new Set(scan.tasks.filter((site) => site.orchestrator === "airflow").map(taskKeyString));
-  const tasks = [...recommendations].filter((analysis) => {
+  return [...recommendations].filter((analysis) => {
     const key = taskKeyString(analysis);
     return analysis.orchestrator === "airflow" && found.has(key) && !excluded.has(key);
   });
+}
+
+/** The sum of the `slots` largest values: what the heaviest tasks that can meet on one worker add up to. */
+function heaviestSum(tasks: TaskAnalysis[], slots: number, pick: (analysis: TaskAnalysis) => number): number {
+  return tasks
+    .map(pick)
+    .sort((a, b) => b - a)
+    .slice(0, slots)
+    .reduce((total, value) => total + value, 0);
+}
+
+/**
+ * The request a worker needs: a worker runs `slots` tasks at once, each in its own slot (Celery's
+ * worker_concurrency; one task per KubernetesExecutor pod), so it must hold the heaviest `slots` tasks
+ * that can meet there — the sum of the `slots` largest recommendations, per resource, over
+ * {@link tasksOnWorkers}. Null without such tasks.
+ */
+export function workerTarget(
+  finding: Finding,
+  scan: ScanResult,
+  recommendations: Iterable<TaskAnalysis>,
+): WorkerTarget | null {
+  const workers = finding.workers;
+  if (!workers) return null;
+  const tasks = tasksOnWorkers(finding, scan, recommendations);
   if (tasks.length === 0) return null;
-  const heaviest = (pick: (analysis: TaskAnalysis) => number) =>
-    tasks
-      .map(pick)
-      .sort((a, b) => b - a)
-      .slice(0, workers.slots);
-  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
-  const cpu = heaviest((analysis) => analysis.recommendation.cpuCores);
-  const memory = heaviest((analysis) => analysis.recommendation.memoryBytes);
   const ordered = [...tasks].sort((a, b) => b.recommendation.memoryBytes - a.recommendation.memoryBytes);
   const slots =
     workers.slots === 1 ? "one task per pod" : `${workers.slots} tasks at once (${workers.slotsFrom})`;
   return {
-    cpuCores: sum(cpu),
-    memoryBytes: sum(memory),
+    cpuCores: heaviestSum(tasks, workers.slots, (analysis) => analysis.recommendation.cpuCores),
+    memoryBytes: heaviestSum(tasks, workers.slots, (analysis) => analysis.recommendation.memoryBytes),
+    peakMemoryBytes: heaviestSum(tasks, workers.slots, (analysis) => analysis.memory.peakBytes.max),
     tasks: ordered.map((analysis) => `${analysis.pipeline}/${analysis.task}`),
     reason: `workers.resources at ${finding.file} sizes ${workers.executor} workers running ${slots}: the sum of the ${Math.min(workers.slots, tasks.length)} largest recommendations among the ${tasks.length} task(s) that run there`,
   };

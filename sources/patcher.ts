@@ -181,6 +181,8 @@ interface Override {
   site: TaskSite;
   pattern: Pattern;
   reasons: string[];
+  /** The shared declarations the task wants another value of. */
+  findings: Finding[];
 }
 
 /** One shared declaration's wish for an override of one of its tasks: `key` names the task and pattern. */
@@ -189,6 +191,7 @@ interface WantedOverride {
   site: TaskSite;
   pattern: Pattern;
   reason: string;
+  finding: Finding;
 }
 
 /** Re-quotes a string literal's new text the way the original was quoted. */
@@ -257,9 +260,10 @@ function planSharedValues(
 ): PlanPart & { overrides: Override[] } {
   const groups = groupByPlace(scan, recommendations).map((members) => planGroup(members, scan));
   const overrides = new Map<string, Override>();
-  for (const { key, site, pattern, reason } of groups.flatMap((group) => group.overrides)) {
-    const override = overrides.get(key) ?? { site, pattern, reasons: [] };
+  for (const { key, site, pattern, reason, finding } of groups.flatMap((group) => group.overrides)) {
+    const override = overrides.get(key) ?? { site, pattern, reasons: [], findings: [] };
     if (!override.reasons.includes(reason)) override.reasons.push(reason);
+    override.findings.push(finding);
     overrides.set(key, override);
   }
   return {
@@ -309,7 +313,11 @@ function canOverride(first: Finding, site: TaskSite | undefined): site is TaskSi
     site !== undefined &&
     (taskKeywordOfPattern[first.pattern] !== undefined ||
       (yamlTaskKeywordOfPattern[first.pattern] !== undefined && site.yamlIndent !== undefined) ||
-      (first.pattern === "prefect_yaml" && site.jobVariablesAlias !== undefined))
+      (first.pattern === "prefect_yaml" && site.jobVariablesAlias !== undefined) ||
+      // A work pool's default of a variable: the deployment sets the variable itself in prefect.yaml.
+      (first.pattern === "work_pool_template" &&
+        first.variable !== undefined &&
+        site.jobVariablesPlace !== undefined))
   );
 }
 
@@ -363,7 +371,7 @@ function planGroup(members: Member[], scan: ScanResult): PlanPart & { overrides:
       const site = siteOf(scan, first, member);
       if (!canOverride(first, site)) continue;
       const key = `${member.finding.pipeline}/${member.task}/${first.pattern}`;
-      overrides.push({ key, site, pattern: first.pattern, reason });
+      overrides.push({ key, site, pattern: first.pattern, reason, finding: member.finding });
       part.changes.push(changeOf(first, [member], "override"));
     }
   }
@@ -389,7 +397,7 @@ function planOverrides(
   recommendations: Map<string, TaskAnalysis>,
 ): PlanPart {
   const part: PlanPart = { edits: [], changes: [], notes: [] };
-  for (const { site, pattern, reasons } of overrides) {
+  for (const { site, pattern, reasons, findings } of overrides) {
     const reason = reasons.join("; ");
     part.notes.push(
       `override for ${site.orchestrator === "prefect" ? site.pipeline : `${site.pipeline}/${site.task}`} in ${site.file}: ${reason}`,
@@ -397,7 +405,17 @@ function planOverrides(
     part.edits.push(
       pattern === "prefect_yaml" && site.jobVariablesAlias
         ? mergeKeyOverride(site, site.jobVariablesAlias, scan, recommendations)
-        : declarationOverride(site, pattern, reason, scan, sources, recommendations),
+        : pattern === "work_pool_template" && site.jobVariablesPlace
+          ? poolDefaultOverride(
+              site,
+              site.jobVariablesPlace,
+              reason,
+              findings,
+              scan,
+              sources,
+              recommendations,
+            )
+          : declarationOverride(site, pattern, reason, scan, sources, recommendations),
     );
   }
   return part;
@@ -431,6 +449,44 @@ function mergeKeyOverride(
     end: alias.end,
     text: `{<<: *${alias.anchor}, ${values.join(", ")}}`,
   };
+}
+
+/**
+ * A deployment's own job variables in place of its work pool's defaults: each pool default the
+ * deployment wants another value of (`findings`; the defaults it is content with stay inherited), added to
+ * its `work_pool.job_variables` in prefect.yaml (a
+ * deployment's job variables fill the template's placeholders over the pool's defaults: PrefectHQ/prefect
+ * src/prefect/workers/base.py `BaseJobConfiguration.from_template_and_values`). Strings are written as
+ * JSON strings (valid YAML) so they keep the type the pool's variable schema has.
+ */
+function poolDefaultOverride(
+  site: TaskSite,
+  place: NonNullable<TaskSite["jobVariablesPlace"]>,
+  reason: string,
+  findings: Finding[],
+  scan: ScanResult,
+  sources: Map<string, string>,
+  recommendations: Map<string, TaskAnalysis>,
+): FileEdit {
+  const values = findings
+    .filter((finding) => finding.variable !== undefined && finding.literal !== null)
+    .map((finding) => {
+      const text = wantedFor(finding, site.task, scan, recommendations).text;
+      return `${finding.variable}: ${finding.literal!.kind === "string" ? JSON.stringify(text) : text}`;
+    });
+  const eol = (sources.get(site.file) ?? "")[place.at] === "\r" ? "\r\n" : "\n";
+  // Names in the reason come from the repository: no line break may end the comment early.
+  const comment = `# rightsize: per-deployment override, ${reason}`.replace(
+    /[\r\n\u0085\u2028\u2029]+/g,
+    " ",
+  );
+  const text =
+    place.form === "flow"
+      ? `${place.empty ? "" : ", "}${values.join(", ")}`
+      : place.form === "key"
+        ? `${eol}${place.indent}${comment}${eol}${place.indent}job_variables: {${values.join(", ")}}`
+        : `${eol}${place.indent}${comment}${values.map((value) => `${eol}${place.indent}${value}`).join("")}`;
+  return { file: site.file, start: place.at, end: place.at, text };
 }
 
 /**

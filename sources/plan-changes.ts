@@ -32,7 +32,22 @@ export async function planRepositoryChanges(
   const document = await recommendations();
   // A value the runs show never reached its task is left alone, with a note on where the effective one is.
   const applying = withoutNotApplied(scan, notAppliedDeclarations(scan, document));
-  const sources = readSources(repo, new Set(applying.scan.findings.map((finding) => finding.file)));
+  // The files the values are in, and the files of the tasks they reach, where a per-task override goes (a
+  // dag-factory task whose value comes from a defaults.yml above it).
+  const reached = new Set(
+    applying.scan.findings.flatMap((finding) =>
+      finding.tasks.map((task) => `${finding.orchestrator}\u0000${finding.pipeline}\u0000${task}`),
+    ),
+  );
+  const sources = readSources(
+    repo,
+    new Set([
+      ...applying.scan.findings.map((finding) => finding.file),
+      ...applying.scan.tasks
+        .filter((site) => reached.has(`${site.orchestrator}\u0000${site.pipeline}\u0000${site.task}`))
+        .map((site) => site.file),
+    ]),
+  );
   const plan = planPatches(
     applying.scan,
     sources,

@@ -62,7 +62,20 @@ export function scanAirflowConfig(file: string, text: string): ScanResult {
     }
     if (/^\s/.test(line) || /^[#;]/.test(line.trim()) || section === null) return;
     const pair = /^([^=:]+)[=:](.*)$/.exec(line);
-    if (!pair || pair[1]!.trim().toLowerCase() !== "pod_template_file") return;
+    const key = pair?.[1]!.trim().toLowerCase();
+    if (!pair || (key !== "pod_template_file" && key !== "executor")) return;
+    if (key === "executor") {
+      // `[core] executor` (apache/airflow airflow-core/src/airflow/config_templates/config.yml).
+      if (section === "core" && pair[2]!.trim() !== "") {
+        (result.executors ??= []).push({
+          file,
+          line: index + 1,
+          executor: pair[2]!.trim(),
+          from: "airflow.cfg",
+        });
+      }
+      return;
+    }
     if (templateSections.includes(section)) found.set(section, { value: pair[2]!.trim(), line: index + 1 });
   });
   const setting = templateSections.map((name) => found.get(name)).find((entry) => entry !== undefined);
@@ -108,6 +121,9 @@ const templateVariables = templateSections.map(
   (section) => `AIRFLOW__${section.toUpperCase()}__POD_TEMPLATE_FILE`,
 );
 
+/** `[core] executor` set through the environment, which wins over airflow.cfg likewise. */
+export const EXECUTOR_VARIABLE = "AIRFLOW__CORE__EXECUTOR";
+
 /** `.env` (as docker compose reads it) and docker-compose files: where an environment sets the default. */
 export function isEnvironmentFileName(name: string): boolean {
   return name === ".env" || /^(?:docker-)?compose(?:[-.][^/]*)?\.ya?ml$/.test(name);
@@ -125,7 +141,7 @@ export function scanEnvironmentFile(file: string, text: string): ScanResult {
   if (posix.basename(file) === ".env") {
     text.split(/\r?\n/).forEach((line, index) => {
       const pair = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-      if (pair && templateVariables.includes(pair[1]!)) {
+      if (pair && [...templateVariables, EXECUTOR_VARIABLE].includes(pair[1]!)) {
         found.push({ variable: pair[1]!, value: pair[2]!.replace(/^(["'])(.*)\1$/, "$2"), line: index + 1 });
       }
     });
@@ -139,7 +155,7 @@ export function scanEnvironmentFile(file: string, text: string): ScanResult {
     const services = yamlAt(document, document.contents, ["services"]);
     for (const service of isMap(services) ? services.items : []) {
       const environment = yamlAt(document, service.value, ["environment"]);
-      for (const variable of templateVariables) {
+      for (const variable of [...templateVariables, EXECUTOR_VARIABLE]) {
         const node = isSeq(environment)
           ? environment.items.find((item) => isScalar(item) && String(item.value).startsWith(`${variable}=`))
           : yamlAt(document, environment, [variable]);
@@ -149,6 +165,19 @@ export function scanEnvironmentFile(file: string, text: string): ScanResult {
         found.push({ variable, value, line: lineCounter.linePos(node.range?.[0] ?? 0).line });
       }
     }
+  }
+  // Several services setting the same executor are one setting.
+  const executors = new Set<string>();
+  for (const entry of found.filter((candidate) => candidate.variable === EXECUTOR_VARIABLE)) {
+    // `${EXECUTOR:-CeleryExecutor}` is the deployment's to expand: not a fact here.
+    if (/^$|\$|\{\{/.test(entry.value.trim()) || executors.has(entry.value.trim())) continue;
+    executors.add(entry.value.trim());
+    (result.executors ??= []).push({
+      file,
+      line: entry.line,
+      executor: entry.value.trim(),
+      from: "environment",
+    });
   }
   // The newer variable wins; several services setting the same value are one setting.
   for (const variable of templateVariables) {
@@ -260,8 +289,18 @@ function byFileName(
   return matches.length === 1 ? matches[0]! : null;
 }
 
-/** Patterns through which a task sizes its own pod: the template's resources don't reach it. */
-const ownPodPatterns = new Set(["pod_override", "kubernetes_executor", "container_resources"]);
+/**
+ * Patterns through which a task sizes its own pod: the template's resources don't reach it (in Python or
+ * in a dag-factory file alike).
+ */
+const ownPodPatterns = new Set([
+  "pod_override",
+  "kubernetes_executor",
+  "container_resources",
+  "dag_factory_pod_override",
+  "dag_factory_kubernetes_executor",
+  "dag_factory_container_resources",
+]);
 
 /**
  * Reads the pod templates the scan found references to and adds their findings. A per-task template
@@ -377,7 +416,20 @@ export function applyPodTemplates(
     return loaded;
   };
   // Every reference is resolved (and reported) once, even when every task it names sizes its own pod.
-  for (const reference of [...perTask, ...(distinct.size === 1 ? defaults : [])]) load(reference);
+  for (const reference of [...perTask, ...(distinct.size === 1 ? defaults : [])]) {
+    const template = load(reference);
+    if (!template) continue;
+    (result.podTemplateValues ??= []).push({
+      file: template.file,
+      task: reference.task,
+      values: template.values.flatMap((value) => {
+        const number = value.literal ? parseDeclared(value.unit, value.literal) : Number.NaN;
+        return Number.isFinite(number)
+          ? [{ resource: value.resource, kind: value.kind, value: number, line: value.line }]
+          : [];
+      }),
+    });
+  }
 
   for (const { reference, pipeline, via, tasks } of assignments) {
     const template = load(reference);

@@ -4,12 +4,12 @@
  * let a patch replace exactly the scalar, keeping comments and quotes) and `flow.deploy(name=…,
  * job_variables={…})` calls in Python. Pure functions of a file's text (and, for Python, its tree).
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, type Scalar } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, type LineCounter, type Scalar } from "yaml";
 import { parseYamlFile } from "./yaml-scalars.js";
 import { type PrefectNames, prefectLimitVariables, prefectVariableResource } from "./declaration-patterns.js";
 import { posix } from "node:path";
 import type { Node } from "web-tree-sitter";
-import type { DeployedFrom, Finding, FlowDefinition, Resource, ScanResult } from "./findings.js";
+import type { DeployedFrom, Finding, FlowDefinition, Resource, ScanResult, TaskSite } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import type { PythonModule } from "./python-module.js";
 import {
@@ -241,6 +241,51 @@ function ownJobVariablesAlias(
   return { start: variables.range[0], end: variables.range[1], anchor: variables.source };
 }
 
+function withPlace(place: TaskSite["jobVariablesPlace"]): Pick<TaskSite, "jobVariablesPlace"> {
+  return place ? { jobVariablesPlace: place } : {};
+}
+
+/** The end of a node's text, without the line break and blank lines a block collection's range runs into. */
+function contentEnd(text: string, node: { range?: [number, number, number] | null }): number {
+  const [start, end] = node.range!;
+  return start + text.slice(start, end).trimEnd().length;
+}
+
+/**
+ * Where job variables of the deployment's own can be written in prefect.yaml (see
+ * {@link TaskSite.jobVariablesPlace}): only in a `work_pool` (and `job_variables`) written in the
+ * deployment itself, none of them anchored, so that no other deployment gets them.
+ */
+function jobVariablesPlace(
+  text: string,
+  lineCounter: LineCounter,
+  deployment: YamlNode,
+): TaskSite["jobVariablesPlace"] {
+  if (!isMap(deployment) || deployment.anchor) return undefined;
+  const workPool = ownValue(deployment, "work_pool");
+  if (!isMap(workPool) || workPool.anchor || !workPool.range) return undefined;
+  const variables = ownValue(workPool, "job_variables");
+  const indentOf = (node: { range?: [number, number, number] | null }) =>
+    " ".repeat(lineCounter.linePos(node.range![0]).col - 1);
+  if (variables === undefined) {
+    if (workPool.flow) return undefined;
+    const first = workPool.items.find((pair) => isPair(pair) && isScalar(pair.key) && isScalar(pair.value));
+    if (!first || !isScalar(first.value) || !first.value.range || !isScalar(first.key)) return undefined;
+    const lineEnd = text.indexOf("\n", first.value.range[1]);
+    const end = lineEnd === -1 ? text.length : text[lineEnd - 1] === "\r" ? lineEnd - 1 : lineEnd;
+    return { at: end, form: "key", indent: indentOf(first.key), empty: true };
+  }
+  if (!isMap(variables) || variables.anchor || !variables.range) return undefined;
+  if (variables.flow) {
+    const close = text.lastIndexOf("}", contentEnd(text, variables));
+    if (close === -1) return undefined;
+    return { at: close, form: "flow", indent: "", empty: variables.items.length === 0 };
+  }
+  const first = variables.items[0];
+  if (!first || !isScalar(first.key)) return undefined;
+  return { at: contentEnd(text, variables), form: "item", indent: indentOf(first.key), empty: false };
+}
+
 /** Scans one prefect.yaml. A malformed file is reported with its line and skipped. */
 export function scanPrefectYaml(
   file: string,
@@ -306,6 +351,7 @@ export function scanPrefectYaml(
       keywords: {},
       k8sModule: "k8s",
       ...(alias ? { jobVariablesAlias: alias } : {}),
+      ...withPlace(jobVariablesPlace(text, lineCounter, deployment)),
       ...(isScalar(poolName) && typeof poolName.value === "string"
         ? { workPool: { name: poolName.value, variables: entries(document, variables).map(([key]) => key) } }
         : {}),

@@ -11,7 +11,7 @@ import type { ImagePath } from "../common/setting-parsers.js";
 import type { ScanProblem, ScanResult } from "./findings.js";
 import { emptyScanResult } from "./findings.js";
 import type { PrefectNames } from "./declaration-patterns.js";
-import { scanDagFactoryYaml } from "./dag-factory.js";
+import { looksLikeDagFactory, scanDagFactoryYaml, type YamlSource } from "./dag-factory.js";
 import { isHelmValuesName, scanHelmValues } from "./helm-values.js";
 import {
   applyPodTemplates,
@@ -24,6 +24,7 @@ import {
 import { scanPrefectYaml, settleDeployedFlows } from "./prefect.js";
 import { scanPythonSource } from "./python-scanner.js";
 import { firstSyntaxError, pythonParser } from "./python-syntax.js";
+import { parseYamlFile } from "./yaml-scalars.js";
 import { scanWorkPoolTemplate, settleWorkPoolDefaults } from "./work-pool-template.js";
 
 /** Folders that hold no DAG sources of the repository's own. */
@@ -132,6 +133,7 @@ export function scanSourceInto(
   file: string,
   text: string,
   names: PrefectNames,
+  dagFactoryDefaults: readonly YamlSource[] = [],
 ): void {
   // prefect.yaml entrypoints name flows in the Python files: those are scanned first (scanRepository
   // and the fixtures order them so), and their flows resolve the deployments' keys.
@@ -148,13 +150,14 @@ export function scanSourceInto(
             ? scanHelmValues(file, text)
             : name.endsWith(".json")
               ? scanWorkPoolTemplate(file, text)
-              : scanDagFactoryYaml(file, text);
+              : scanDagFactoryYaml(file, text, dagFactoryDefaults);
   if (part === null) return;
   result.findings.push(...part.findings);
   result.flows.push(...part.flows);
   result.tasks.push(...part.tasks);
   result.podTemplates.push(...part.podTemplates);
   result.problems.push(...part.problems);
+  if (part.executors?.length) result.executors = [...(result.executors ?? []), ...part.executors];
   if (part.workPools?.length) result.workPools = [...(result.workPools ?? []), ...part.workPools];
   result.files.push(...part.files);
 }
@@ -175,6 +178,11 @@ export async function scanRepository(
   const parser = await pythonParser();
   const result = emptyScanResult();
   const paths = pythonFirst(listFiles(repo, result.problems));
+  const defaultsFor = dagFactoryDefaultsReader(
+    paths.map((path) => relative(repo, path).split(sep).join("/")),
+    (file) => readFileSync(join(repo, file), "utf8"),
+    result.problems,
+  );
   for (const path of paths) {
     const file = relative(repo, path).split(sep).join("/");
     let text: string;
@@ -197,7 +205,14 @@ export async function scanRepository(
       });
       continue;
     }
-    scanSourceInto(result, parser, file, text, names);
+    scanSourceInto(
+      result,
+      parser,
+      file,
+      text,
+      names,
+      /\.ya?ml$/.test(file) && looksLikeDagFactory(text) ? defaultsFor(file) : [],
+    );
   }
   settleDeployedFlows(result);
   settleWorkPoolDefaults(result);
@@ -208,6 +223,50 @@ export async function scanRepository(
     options.imagePaths,
   );
   return result;
+}
+
+/**
+ * dag-factory's `defaults.yml` files for a YAML file: in its folder and each folder above it up to the
+ * repository's root, nearest first, `defaults.yml` before `defaults.yaml` in one folder (astronomer/
+ * dag-factory dagfactory/dagfactory.py `_retrieve_default_yaml_filepaths`; the repository's root stands
+ * for `defaults_config_path`, whose default is the DAGs folder). Each is parsed once; a malformed one is
+ * reported once and left out.
+ */
+export function dagFactoryDefaultsReader(
+  files: readonly string[],
+  read: (file: string) => string,
+  problems: ScanProblem[],
+): (file: string) => YamlSource[] {
+  const present = new Set(files);
+  const parsed = new Map<string, YamlSource | null>();
+  const load = (file: string): YamlSource | null => {
+    if (parsed.has(file)) return parsed.get(file)!;
+    let source: YamlSource | null = null;
+    try {
+      const text = read(file);
+      const yaml = parseYamlFile(file, text);
+      if ("message" in yaml) problems.push(yaml);
+      else source = { file, text, ...yaml };
+    } catch (error) {
+      problems.push({ file, line: 1, message: `cannot be read (${(error as Error).message}); file skipped` });
+    }
+    parsed.set(file, source);
+    return source;
+  };
+  return (file) => {
+    if (!/\.ya?ml$/.test(file)) return [];
+    const sources: YamlSource[] = [];
+    for (let folder = posix.dirname(file); ; folder = posix.dirname(folder)) {
+      const prefix = folder === "." ? "" : `${folder}/`;
+      const name = ["defaults.yml", "defaults.yaml"]
+        .map((base) => prefix + base)
+        .find((candidate) => present.has(candidate));
+      const source = name && name !== file ? load(name) : null;
+      if (source) sources.push(source);
+      if (folder === "." || folder === "/" || folder === "") break;
+    }
+    return sources;
+  };
 }
 
 /**

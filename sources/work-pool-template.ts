@@ -37,6 +37,7 @@ import {
   type RequestKind,
   type Resource,
   type ScanResult,
+  type WorkPoolVariables,
 } from "./findings.js";
 import { prefectUnit } from "./prefect.js";
 import { type Literal, parseDeclared, type QuantityUnit } from "./quantities.js";
@@ -179,6 +180,7 @@ export function scanWorkPoolTemplate(file: string, text: string): ScanResult | n
   });
   const named = new Set<string>();
   const placed = new Map<string, { place: Place; style: Style }>();
+  const sizing: NonNullable<WorkPoolVariables["sizing"]> = [];
   const findings: Finding[] = [];
   scalarsUnder(document, configuration, [], (scalar, path) => {
     if (typeof scalar.value === "string") {
@@ -188,6 +190,12 @@ export function scanWorkPoolTemplate(file: string, text: string): ScanResult | n
     if (!place || !scalar.range || scalar.value === null) return;
     const value = typeof scalar.value === "string" ? scalar.value.trim() : null;
     const placeholder = value === null ? null : /^\{\{\s*([\w-]+)\s*\}\}(Mi)?$/.exec(value);
+    sizing.push({
+      resource: place.resource,
+      kind: place.kind,
+      variable: placeholder?.[1] ?? null,
+      line: lineCounter.linePos(scalar.range[0]).line,
+    });
     if (placeholder && (!placeholder[2] || place.resource === "memory")) {
       const style: Style = placeholder[2] ? "kubernetes-mebibytes" : place.style;
       const earlier = placed.get(placeholder[1]!);
@@ -233,6 +241,7 @@ export function scanWorkPoolTemplate(file: string, text: string): ScanResult | n
       file,
       line: configuration.range ? lineCounter.linePos(configuration.range[0]).line : 1,
       variables: [...named].sort(),
+      sizing,
     },
   ];
   return result;

@@ -200,3 +200,65 @@ diff --git a/dags/warehouse.yml b/dags/warehouse.yml
 -        ram: 512
 +        ram: 320
 `;
+
+/**
+ * dag-factory's `defaults.yml` files: one for every DAG folder, a nearer one for `marketing/` whose
+ * `resources` replace the outer ones whole (and whose `queue` its tasks get), and a DAG whose own
+ * `default_args.resources` deep-merge over the defaults.
+ */
+export const dagFactoryDefaultsFiles: Record<string, string> = {
+  "dags/load_dags.py": `from dagfactory import load_yaml_dags
+
+load_yaml_dags(globals_dict=globals())
+`,
+  "dags/defaults.yml": `# Defaults for every dag-factory DAG below this folder.
+default_args:
+  owner: data
+  resources:
+    cpus: 2
+    ram: 8192 # sized for the 2023 backfill
+`,
+  "dags/marketing/defaults.yml": `default_args:
+  queue: kubernetes
+  resources:
+    cpus: 1
+`,
+  "dags/marketing/campaigns.yml": `campaigns:
+  default_args:
+    start_date: 2024-01-01
+  tasks:
+    fetch:
+      operator: airflow.operators.bash.BashOperator
+      bash_command: fetch.sh
+    score:
+      operator: airflow.operators.bash.BashOperator
+      bash_command: score.sh
+`,
+  "dags/finance/ledger.yml": `ledger:
+  default_args:
+    start_date: 2024-01-01
+    resources:
+      ram: 4096
+  tasks:
+    close:
+      operator: airflow.operators.bash.BashOperator
+      bash_command: close.sh
+    report:
+      operator: airflow.operators.bash.BashOperator
+      bash_command: report.sh
+      resources: {cpus: 0.5, ram: 1024}
+`,
+};
+
+export function dagFactoryDefaultsAnalysis(): AnalysisDocument {
+  return {
+    generatedAt: "2026-11-20T02:00:00.000Z",
+    windowDays: 14,
+    tasks: [
+      analysisTask({ pipeline: "campaigns", task: "fetch", cpuCores: 0.5, memoryBytes: GiB }),
+      analysisTask({ pipeline: "campaigns", task: "score", cpuCores: 1.5, memoryBytes: 2 * GiB }),
+      analysisTask({ pipeline: "ledger", task: "close", cpuCores: 1, memoryBytes: 3 * GiB }),
+      analysisTask({ pipeline: "ledger", task: "report", cpuCores: 0.5, memoryBytes: 1024 * MiB }),
+    ],
+  };
+}

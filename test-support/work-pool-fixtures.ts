@@ -128,17 +128,20 @@ export const workPoolExpectedPatch = `# prefect.yaml:14 hourly-sync/hourly: cpu 
 # work-pools/ecs.json:18 export/export: memory request 8192 -> 2048
 # work-pools/ecs.json:19 export/export: cpu request 2048 -> 512
 # work-pools/k8s-pool.json:39 nightly-etl/nightly: cpu request "1000m" -> "500m"
-# work-pools/k8s-pool.json:40 nightly-etl/nightly, hourly-sync/hourly: memory request "2Gi" -> "1536Mi"
-# memory request at work-pools/k8s-pool.json:40 is shared by tasks that need different values (nightly-etl/nightly: 1.5 GiB (1536Mi); hourly-sync/hourly: 1 GiB (1Gi)): no per-task override is possible for hourly-sync/hourly in work-pools/k8s-pool.json (work_pool_template); the shared value is the largest one wanted
+# work-pools/k8s-pool.json:40 nightly-etl/nightly: memory request "2Gi" -> "1536Mi"
+# work-pools/k8s-pool.json:40 hourly-sync/hourly: memory request "2Gi" -> "1Gi" (per-task override)
+# override for hourly-sync/hourly in prefect.yaml: memory request at work-pools/k8s-pool.json:40 is shared by tasks that need different values (nightly-etl/nightly: 1.5 GiB (1536Mi); hourly-sync/hourly: 1 GiB (1Gi))
 diff --git a/prefect.yaml b/prefect.yaml
 --- a/prefect.yaml
 +++ b/prefect.yaml
-@@ -11,7 +11,7 @@
+@@ -11,7 +11,9 @@
      work_pool:
        name: k8s-pool
        job_variables:
 -        cpu_request: "250m"
 +        cpu_request: "200m"
++        # rightsize: per-deployment override, memory request at work-pools/k8s-pool.json:40 is shared by tasks that need different values (nightly-etl/nightly: 1.5 GiB (1536Mi); hourly-sync/hourly: 1 GiB (1Gi))
++        memory_request: "1Gi"
    - name: export
      entrypoint: flows/export.py:export
      work_pool:
@@ -171,3 +174,100 @@ diff --git a/work-pools/k8s-pool.json b/work-pools/k8s-pool.json
      }
    }
 `;
+
+/**
+ * A Kubernetes pool whose template defaults `cpu` and `memory`, and deployments that inherit them: one
+ * whose `work_pool` has no job variables, one with a flow mapping of them, one with a block mapping, and
+ * two sharing their whole `work_pool` through an anchor (no override of their own can be written). A
+ * second pool's template names `{{ memory }}` only in an environment variable and sizes the container
+ * with a value of its own.
+ */
+export const poolOverrideFiles: Record<string, string> = {
+  "flows/etl.py": "from prefect import flow\n\n\n@flow\ndef nightly():\n    pass\n",
+  "pools/k8s.json": `{
+  "job_configuration": {
+    "job_manifest": {
+      "spec": {"template": {"spec": {"containers": [
+        {"image": "{{ image }}", "resources": {"requests": {"cpu": "{{ cpu }}", "memory": "{{ memory }}"}}}
+      ]}}}
+    }
+  },
+  "variables": {
+    "properties": {
+      "image": {"type": "string", "default": "prefecthq/prefect:3-latest"},
+      "cpu": {"type": "string", "default": "1"},
+      "memory": {"type": "string", "default": "4Gi"}
+    }
+  }
+}
+`,
+  "pools/fixed.json": `{
+  "job_configuration": {
+    "env": {"PIPELINE_MEMORY": "{{ memory }}"},
+    "job_manifest": {
+      "spec": {"template": {"spec": {"containers": [
+        {"image": "{{ image }}", "resources": {"requests": {"memory": "4Gi"}}}
+      ]}}}
+    }
+  },
+  "variables": {"properties": {"memory": {"type": "string"}}}
+}
+`,
+  "prefect.yaml": `definitions:
+  pools:
+    shared: &shared
+      name: k8s
+
+deployments:
+  - name: small
+    entrypoint: flows/etl.py:nightly
+    work_pool:
+      name: k8s
+  - name: medium
+    entrypoint: flows/etl.py:nightly
+    work_pool:
+      name: k8s
+      job_variables: {image: "etl:2"}
+  - name: large
+    entrypoint: flows/etl.py:nightly
+    work_pool:
+      name: k8s
+      job_variables:
+        image: "etl:2" # pinned
+  - name: first-shared
+    entrypoint: flows/etl.py:nightly
+    work_pool: *shared
+  - name: second-shared
+    entrypoint: flows/etl.py:nightly
+    work_pool: *shared
+  - name: env-only
+    entrypoint: flows/etl.py:nightly
+    work_pool:
+      name: fixed
+      job_variables:
+        memory: 12Gi
+`,
+};
+
+export function poolOverrideAnalysis(): AnalysisDocument {
+  const deployment = (name: string, cpuCores: number, memoryBytes: number) =>
+    analysisTask({
+      orchestrator: "prefect",
+      pipeline: `nightly/${name}`,
+      task: "__flow__",
+      cpuCores,
+      memoryBytes,
+    });
+  return {
+    generatedAt: "2026-11-20T02:00:00.000Z",
+    windowDays: 14,
+    tasks: [
+      deployment("small", 0.25, GiB / 2),
+      deployment("medium", 0.5, GiB),
+      deployment("large", 2, 6 * GiB),
+      deployment("first-shared", 1, 2 * GiB),
+      deployment("second-shared", 0.75, 1.5 * GiB),
+      deployment("env-only", 1, 10 * GiB),
+    ],
+  };
+}
