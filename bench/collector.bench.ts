@@ -10,11 +10,12 @@
  * /proc/self/stat) for tools that spawn (systeminformation's `ps`, pidstat). Rows go to a counting sink:
  * this measures the collector's eyes, not the database (see the ingest benchmark).
  *
+ * `--soak-minutes N` (node dist/bench/collector.bench.js --soak-minutes 30): the soak alone, see {@link soak}.
  * Minutes of the real loop: `--minutes N` when run directly (node dist/bench/collector.bench.js
  * --minutes 10) or COLLECTOR_BENCH_MINUTES=N under `npm run bench`; default 1.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -431,7 +432,86 @@ export async function forkRates(): Promise<void> {
   process.stdout.write(`${table.toString()}\n`);
 }
 
+/** Open fds of another process: the collector keeps one per file it re-reads, so its maps show here. */
+function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** Bytes under a folder (the spool), 0 when it does not exist. */
+function folderBytes(folder: string): number {
+  try {
+    return readdirSync(folder, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .reduce((sum, entry) => sum + statSync(join(entry.parentPath, entry.name)).size, 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * No growth over time: one real `rightsize collect` (exits from process accounting) for `--soak-minutes`
+ * (default 30) under the fork-rate workload (50 trees among 1,000 processes, a child every 0.3 s), read
+ * once a minute: its CPU over the minute, RSS, open fds (the kept-fd map) and spool bytes. Prints every
+ * minute and the first five minutes against the last five.
+ */
+export async function soak(minutes: number): Promise<void> {
+  const { all } = await spawnHost(300);
+  const folder = mkdtempSync(join(tmpdir(), "rightsize-bench-soak-"));
+  const collector = await startCollector("acct", folder);
+  const pid = collector.child.pid!;
+  const rows: Array<{ minute: number; cpu: number; rss: number; peak: number; fds: number; spool: number }> =
+    [];
+  try {
+    await sleep(20_000);
+    let before = processCpuMs(pid);
+    process.stdout.write("minute | % of a core | RSS MiB (peak) | open fds | spool bytes\n");
+    for (let minute = 1; minute <= minutes; minute++) {
+      await sleep(60_000);
+      const now = processCpuMs(pid);
+      const memory = processRssMiB(pid);
+      const row = {
+        minute,
+        cpu: (now - before) / 600,
+        rss: memory.rss,
+        peak: memory.peak,
+        fds: openFds(pid),
+        spool: folderBytes(join(folder, "spool-acct")),
+      };
+      before = now;
+      rows.push(row);
+      process.stdout.write(
+        `${minute} | ${row.cpu.toFixed(2)} | ${row.rss.toFixed(1)} (${row.peak.toFixed(1)}) | ${row.fds} | ${row.spool}\n`,
+      );
+    }
+    const mean = (part: typeof rows, key: "cpu" | "rss" | "fds") =>
+      part.reduce((sum, row) => sum + row[key], 0) / Math.max(part.length, 1);
+    const first = rows.slice(0, 5);
+    const last = rows.slice(-5);
+    const counts = await collector.counts();
+    process.stdout.write(
+      `first 5 min: ${mean(first, "cpu").toFixed(2)} % of a core, RSS ${mean(first, "rss").toFixed(1)} MiB, ${mean(first, "fds").toFixed(0)} fds; ` +
+        `last 5 min: ${mean(last, "cpu").toFixed(2)} %, RSS ${mean(last, "rss").toFixed(1)} MiB, ${mean(last, "fds").toFixed(0)} fds; ` +
+        `peak RSS ${Math.max(...rows.map((row) => row.peak)).toFixed(1)} MiB; ${counts.executions} executions, ${counts.samples} samples\n`,
+    );
+  } finally {
+    await collector.stop();
+    await collector.drop();
+    for (const child of all) child.kill("SIGKILL");
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  if (!process.argv.includes("--fork-only")) await run();
-  await forkRates();
+  const soakFlag = process.argv.indexOf("--soak-minutes");
+  if (soakFlag >= 0) {
+    const minutes = Number(process.argv[soakFlag + 1]);
+    if (!(Number.isInteger(minutes) && minutes >= 10))
+      throw new Error(
+        `--soak-minutes: '${process.argv[soakFlag + 1]}' is not a whole number of minutes, 10 or more`,
+      );
+    await soak(minutes);
+  } else {
+    if (!process.argv.includes("--fork-only")) await run();
+    await forkRates();
+  }
 }
