@@ -22,7 +22,13 @@ describe("loadConfig", () => {
     expect(config.analysis.maxRuns).toBe(100);
     expect(config.analysis.cpuBuffer).toBe(0.15);
     expect(config.pricing).toEqual({ cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 });
-    expect(config.retention).toEqual({ days: 30, partitionsAheadDays: 7 });
+    expect(config.retention).toEqual({
+      days: 30,
+      partitionsAheadDays: 7,
+      processesDays: 14,
+      hostSamplesDays: 30,
+      runsDays: 400,
+    });
     expect(config.check.minMemoryBytes).toBe(512 * 1024 ** 2);
     expect(config.email.to).toEqual([]);
     for (const setting of settings) {

@@ -8,6 +8,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { type TaskKey, taskKeyString } from "../../common/task-key.js";
 import { type Db, queryRows } from "../client.js";
 import type { AnalysisWindow } from "./analysis.js";
+import { runCommandsRelation } from "./execution-commands.js";
 import { float8ArrayFromBinary, numberColumns } from "./float8-binary.js";
 
 /** Seconds per thread state, summed over a run's samples. */
@@ -241,11 +242,11 @@ export async function loadTaskHistories(
       db,
       sql`with keys as (${keysRelation(keys)}), runs as (${batchRuns(window)})
           select orchestrator, pipeline, task, command, count, cpu_seconds, peak_rss from (
-            select r.orchestrator, r.pipeline, r.task, p.command, count(*)::int as count,
-                   sum(p.cpu_seconds)::float8 as cpu_seconds, max(p.peak_rss_bytes)::float8 as peak_rss,
+            select r.orchestrator, r.pipeline, r.task, p.command, sum(p.count)::int as count,
+                   sum(p.cpu_seconds)::float8 as cpu_seconds, max(p.peak_rss)::float8 as peak_rss,
                    row_number() over (partition by r.orchestrator, r.pipeline, r.task
                                       order by sum(p.cpu_seconds) desc, p.command) as rank
-            from runs r join execution_processes p on p.execution_id = r.id
+            from runs r join (${runCommandsRelation(sql`select id from runs`)}) p on p.execution_id = r.id
             group by r.orchestrator, r.pipeline, r.task, p.command
           ) c where rank <= ${PROCESSES_SHOWN}
           order by orchestrator, pipeline, task, rank`,

@@ -1,0 +1,14 @@
+CREATE TABLE "execution_commands" (
+	"execution_id" uuid NOT NULL,
+	"command" text NOT NULL,
+	"processes" integer NOT NULL,
+	"cpu_seconds" double precision NOT NULL,
+	"peak_rss_bytes" bigint NOT NULL,
+	"read_bytes" bigint,
+	"write_bytes" bigint,
+	"first_seen" timestamp with time zone NOT NULL,
+	"last_seen" timestamp with time zone NOT NULL,
+	CONSTRAINT "execution_commands_execution_id_command_pk" PRIMARY KEY("execution_id","command")
+);
+--> statement-breakpoint
+CREATE INDEX "task_executions_started" ON "task_executions" USING btree ("started_at");
