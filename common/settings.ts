@@ -337,7 +337,8 @@ const rows = [
     env: "RIGHTSIZE_RETENTION",
     default: "30d",
     expected: "a duration such as 30d",
-    description: "Sample partitions older than this are dropped by the maintenance job; a run's summary outlives them.",
+    description:
+      "Sample partitions older than this are dropped by the maintenance job; a run's summary outlives them.",
     parse: days,
   },
   {
@@ -364,7 +365,8 @@ const rows = [
     // As long as the samples they are read beside (retention.days).
     default: "30d",
     expected: "a duration such as 30d",
-    description: "Host samples (what each host did each tick) older than this are deleted by the maintenance job.",
+    description:
+      "Host samples (what each host did each tick) older than this are deleted by the maintenance job.",
     parse: days,
   },
   {
@@ -373,7 +375,8 @@ const rows = [
     // A year of runs for `fleet --weeks 52` and a month's margin; a run is a few hundred bytes by then
     // (BENCHMARKS.md "retention").
     default: "400d",
-    expected: "a duration such as 400d, at least each of retention.days, retention.processes and retention.hostSamples",
+    expected:
+      "a duration such as 400d, at least each of retention.days, retention.processes and retention.hostSamples",
     description:
       "Runs that started longer ago than this are deleted with their summaries and per-command rollups, and analyses and report records older than this too, by the maintenance job.",
     parse: days,

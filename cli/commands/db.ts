@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { maintainDatabase } from "../../analyzer/nightly.js";
 import { runtimeOf, withDatabase } from "../runtime.js";
 
 export function register(program: Command): void {
@@ -37,6 +36,8 @@ Example:
     )
     .action(async (_options, command: Command) => {
       const runtime = runtimeOf(command);
+      // The analyzer's module graph only for this subcommand: `db migrate` stays light.
+      const { maintainDatabase } = await import("../../analyzer/nightly.js");
       await withDatabase(runtime, async (handle) => {
         const { partitions, retention } = await maintainDatabase(handle.db, runtime.config);
         runtime.logger.info({ partitions, deleted: retention }, "maintenance done");
