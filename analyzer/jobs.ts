@@ -2,7 +2,8 @@
  * The nightly job graph on BullMQ. A job scheduler fires `nightly`; it adds a flow: `analyze-tasks`
  * children, each a batch of task keys, and a `publish` parent that runs once every child is done. Two
  * more schedulers run `maintain-partitions` (sample partitions and every table's retention) and
- * `summarize-runs` (the hourly catch-up of run summaries) every hour. Processors are thin: each calls one step of nightly.ts.
+ * `summarize-runs` (the hourly catch-up of run summaries) every hour. Processors are thin: each calls one
+ * step of nightly.ts.
  *
  * Idempotence: a night is named by its window end, results are upserted per (task key, window end), and
  * the flow's job ids derive from the nightly job's id, so a retried `nightly` adds nothing twice.

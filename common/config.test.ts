@@ -95,6 +95,27 @@ describe("loadConfig", () => {
       /cannot read \/nonexistent\/rightsize.yaml/,
     );
   });
+
+  it("reads every retention, names a typo'd one, and refuses runs kept shorter than their rows", () => {
+    const file = yamlFile("retention:\n  processes: 7d\n  hostSamples: 10d\n  runs: 90d\n");
+    expect(loadConfig({ file, env: {} }).retention).toEqual({
+      days: 30,
+      partitionsAheadDays: 7,
+      processesDays: 7,
+      hostSamplesDays: 10,
+      runsDays: 90,
+    });
+    const typo = yamlFile("retention:\n  proceses: 7d\n");
+    expect(() => loadConfig({ file: typo, env: {} })).toThrow(
+      `config: ${typo}:2: unknown key 'retention.proceses' (did you mean 'retention.processes'?)`,
+    );
+    expect(() => loadConfig({ env: { RIGHTSIZE_RETENTION_PROCESSES: "a week" } })).toThrow(
+      /config: retention.processes = "a week" \(from RIGHTSIZE_RETENTION_PROCESSES\): expected a duration such as 14d/,
+    );
+    expect(() => loadConfig({ env: { RIGHTSIZE_RETENTION_RUNS: "20d" } })).toThrow(
+      "config: retention.runs = 20d is shorter than retention.days = 30d",
+    );
+  });
 });
 
 describe("README configuration reference", () => {

@@ -3,9 +3,9 @@
  * inside the database (run_summaries): by the collector's writer right after it wrote the run's last rows
  * ({@link summarizeExecutions}), or by the catch-up ({@link summarizeRuns}) for a run whose collector died
  * or whose rows came from a replayed spool. Summarizing a run also rolls its processes up per command
- * (db/queries/execution-commands.ts), so the per-command split outlives the per-process rows. The night then reads one summary row per run, a batch of tasks
- * per statement (db/queries/task-histories.ts), so the analyzing process never holds samples and its
- * memory grows with the batch, not with the window.
+ * (db/queries/execution-commands.ts), so the per-command split outlives the per-process rows. The night
+ * then reads one summary row per run, a batch of tasks per statement (db/queries/task-histories.ts), so
+ * the analyzing process never holds samples and its memory grows with the batch, not with the window.
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { TaskKey } from "../../common/task-key.js";
