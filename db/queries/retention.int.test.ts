@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maintainDatabase, runNightInline } from "../../analyzer/nightly.js";
 import { loadConfig } from "../../common/config.js";
 import { createLogger } from "../../common/logger.js";
+import { runCli } from "../../test-support/cli.js";
 import { engines, type TestDatabase } from "../../test-support/databases.js";
 import { queryRows } from "../client.js";
 import { summarizeExecutions } from "./analysis.js";
@@ -253,5 +254,41 @@ describe.each(engines)("retention on $name", ({ create }) => {
       { command: "python", count: 1, cpuSeconds: 20, peakRssBytes: 300 * MiB },
       { command: "gzip", count: 4, cpuSeconds: 10, peakRssBytes: 3 * MiB },
     ]);
+  });
+});
+
+describe("rightsize db maintain", () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await engines[0].create();
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it("runs the pass, lists every retention in its help, and refuses runs kept shorter than their rows", async () => {
+    const db = database.handle.db;
+    await upsertHost(db, { id: "worker-1", hostname: "worker-1", cores: 4 });
+    const id = await addRun(db, "compress", 30, [python, gzip(1)], { samples: false });
+    const result = await runCli(["db", "maintain", "--db", database.url]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/deleted: 2 process rows, 0 host samples, 0 runs/);
+    expect(await count(db, "execution_commands", `execution_id = '${id}'`)).toBe(2);
+
+    const help = await runCli(["db", "maintain", "--help"]);
+    for (const setting of [
+      "retention.days",
+      "retention.hostSamples",
+      "retention.processes",
+      "retention.runs",
+    ])
+      expect(help.stdout).toContain(setting);
+
+    const refused = await runCli(["db", "maintain", "--db", database.url], {
+      env: { RIGHTSIZE_RETENTION_RUNS: "7d" },
+    });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("retention.runs = 7d is shorter than retention.days = 30d");
   });
 });
