@@ -372,8 +372,8 @@ const rows = [
   {
     key: "retention.runs",
     env: "RIGHTSIZE_RETENTION_RUNS",
-    // A year of runs for `fleet --weeks 52` and a month's margin; a run is a few hundred bytes by then
-    // (BENCHMARKS.md "retention").
+    // Chosen value: a year of runs for `fleet --weeks 52` and a month's margin; a run keeps about 3 kB
+    // once its per-process rows are gone (BENCHMARKS.md "ingest", storage over time).
     default: "400d",
     expected:
       "a duration such as 400d, at least each of retention.days, retention.processes and retention.hostSamples",
