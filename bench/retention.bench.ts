@@ -14,7 +14,8 @@
  * the tables are rewritten (VACUUM FULL) before each measurement so the sizes are the rows' own, not the
  * free space a plain VACUUM leaves for reuse. The per-day figures and the steady state follow from the
  * bytes per run and the days each table keeps: before, only sample partitions were dropped (30 d); after,
- * every table has an age (common/settings.ts `retention.*` defaults).
+ * every table has an age (common/settings.ts `retention.*` defaults). Last, the hourly pass is timed when
+ * it has nothing to delete, over a million older runs and 2 M per-process rows of recent ones.
  */
 import { performance } from "node:perf_hooks";
 import { sql } from "drizzle-orm";
@@ -26,6 +27,7 @@ import { summarizeRuns } from "../db/queries/analysis.js";
 import { rollUpCommands } from "../db/queries/execution-commands.js";
 import { ensurePartitions } from "../db/queries/partitions.js";
 import { createScratchDatabase } from "../test-support/scratch-database.js";
+import { medianMs } from "./median-time.js";
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const runs = Number(process.env.RETENTION_BENCH_RUNS ?? 400);
@@ -36,6 +38,8 @@ const hosts = 20;
 const runsPerDay = (concurrentTasks * 86_400) / ticksPerRun;
 const hostSamplesPerDay = hosts * 86_400;
 const hostSampleRows = 200_000;
+const idleOldRuns = 1_000_000;
+const idleRecentRuns = 10_000;
 const DAY_MS = 86_400_000;
 
 const MB = 1e6;
@@ -185,6 +189,35 @@ export async function run(): Promise<void> {
     out(
       `  growth per day past a year: before ${((hostDay + day("execution_processes") + day("run_summaries") + day("task_executions")) / MB).toFixed(0)} MB, ` +
         `after ${(keptRun / MB).toFixed(1)} MB until ${runsDays} days, then 0`,
+    );
+
+    // The hourly pass when it has nothing to delete, as a long-lived fleet's database looks most hours:
+    // a million older runs (five weeks of this fleet) whose per-process rows are gone, and 2 M per-process
+    // rows of 10,000 recent runs. The pass finds the old runs by task_executions_started and probes each.
+    await db.execute(sql`
+      insert into task_executions (id, orchestrator, pipeline, task, run_id, host_id, attribution, started_at,
+                                   ended_at, status)
+      select gen_random_uuid(), 'airflow', 'p', 't' || (r % 200), 'old' || r, 'w0', 'env',
+             to_timestamp(${now / 1000}) - interval '15 days' - make_interval(secs => r * 3),
+             to_timestamp(${now / 1000}) - interval '15 days' - make_interval(secs => r * 3 - 600), 'succeeded'
+      from generate_series(1, ${idleOldRuns}) r`);
+    await db.execute(sql`
+      insert into task_executions (id, orchestrator, pipeline, task, run_id, host_id, attribution, started_at,
+                                   ended_at, status)
+      select gen_random_uuid(), 'airflow', 'p', 't' || (r % 200), 'new' || r, 'w0', 'env',
+             to_timestamp(${now / 1000}) - interval '1 day' - make_interval(secs => r),
+             to_timestamp(${now / 1000}) - interval '1 day' - make_interval(secs => r - 600), 'succeeded'
+      from generate_series(1, ${idleRecentRuns}) r`);
+    await db.execute(sql`
+      insert into execution_processes
+      select e.id, 2000 + p, p, 1, 'gzip', 'gzip -c /data/exports/orders.csv', e.started_at, e.started_at, 0.4,
+             1048576, 4096, 4096, true
+      from task_executions e cross join generate_series(1, ${processesPerRun}) p where e.run_id like 'new%'`);
+    await db.execute(sql`vacuum analyze`);
+    const idleMs = await medianMs(() => maintainDatabase(db, config, new Date(now)), 3);
+    out(
+      `\nidle pass over ${idleOldRuns} older runs and ${idleRecentRuns * processesPerRun} per-process rows: ` +
+        `${idleMs.toFixed(0)} ms (median of 3)`,
     );
   } finally {
     await handle.close();

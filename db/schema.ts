@@ -93,6 +93,11 @@ export const taskExecutions = pgTable(
      * got from the kernel on reaping its command: its own children's times, /proc/self/stat).
      */
     referenceCpuSource: text("reference_cpu_source").$type<"cgroup" | "wait4">(),
+    /**
+     * When the retention rolled the run's processes up per command and deleted its per-process rows
+     * (db/queries/retention.ts); null until then. The hourly pass finds the runs still to do by it.
+     */
+    processesPrunedAt: ts("processes_pruned_at"),
   },
   (table) => [
     uniqueIndex("task_executions_identity").on(
@@ -105,8 +110,15 @@ export const taskExecutions = pgTable(
       table.hostId,
     ),
     index("task_executions_task_started").on(table.orchestrator, table.pipeline, table.task, table.startedAt),
-    /** The retention finds the runs past each setting's age by it (db/queries/retention.ts). */
+    /** The retention finds the runs past retention.runs by it (db/queries/retention.ts). */
     index("task_executions_started").on(table.startedAt),
+    /**
+     * Only the runs whose per-process rows are still there (the last retention.processes days): the
+     * hourly pass reads the few past the age, not every older run.
+     */
+    index("task_executions_processes_kept")
+      .on(table.startedAt)
+      .where(sql`${table.processesPrunedAt} is null`),
     index("task_executions_open")
       .on(table.hostId)
       .where(sql`${table.endedAt} is null`),

@@ -11,4 +11,6 @@ CREATE TABLE "execution_commands" (
 	CONSTRAINT "execution_commands_execution_id_command_pk" PRIMARY KEY("execution_id","command")
 );
 --> statement-breakpoint
-CREATE INDEX "task_executions_started" ON "task_executions" USING btree ("started_at");
+ALTER TABLE "task_executions" ADD COLUMN "processes_pruned_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "task_executions_started" ON "task_executions" USING btree ("started_at");--> statement-breakpoint
+CREATE INDEX "task_executions_processes_kept" ON "task_executions" USING btree ("started_at") WHERE "task_executions"."processes_pruned_at" is null;

@@ -1,8 +1,9 @@
 /**
- * Each execution's processes per command: from its per-process rows (execution_processes) while they
- * exist, and from its rollup (execution_commands) once the retention has deleted them
- * (db/queries/retention.ts). The rollup is written when the run is summarized (db/queries/analysis.ts)
- * and written again from the per-process rows just before they go, so it holds what they last said.
+ * Each execution's processes per command: from its per-process rows (execution_processes) until the
+ * retention deletes them, and from its rollup (execution_commands) once it has
+ * (task_executions.processes_pruned_at, db/queries/retention.ts). The rollup is written when the run is
+ * summarized (db/queries/analysis.ts) and written again from the per-process rows in the statement that
+ * deletes them, so it holds what they last said.
  */
 import { type SQL, sql } from "drizzle-orm";
 import { type Db, queryRows } from "../client.js";
@@ -66,20 +67,22 @@ export function uuidList(ids: string[]): SQL {
 
 /**
  * Rows `(execution_id, command, count, cpu_seconds, peak_rss)` for the executions `ids` (a relation of
- * one uuid column): grouped from the per-process rows of an execution that still has them, else its
- * rollup. `count` is the processes, `peak_rss` the largest single process's peak.
+ * one uuid column): grouped from the per-process rows of an execution the retention has not pruned yet,
+ * else its rollup (a per-process row stored after the pruning, from a spool replayed that late, is not
+ * counted twice). `count` is the processes, `peak_rss` the largest single process's peak.
  */
 export function runCommandsRelation(ids: SQL): SQL {
   return sql`select p.execution_id, p.command, count(*)::int as count, sum(p.cpu_seconds)::float8 as cpu_seconds,
                     max(p.peak_rss_bytes)::float8 as peak_rss
              from execution_processes p
+             join task_executions e on e.id = p.execution_id and e.processes_pruned_at is null
              where p.execution_id in (${ids})
              group by p.execution_id, p.command
              union all
              select c.execution_id, c.command, c.processes, c.cpu_seconds, c.peak_rss_bytes::float8
              from execution_commands c
-             where c.execution_id in (${ids})
-               and not exists (select 1 from execution_processes p where p.execution_id = c.execution_id)`;
+             join task_executions e on e.id = c.execution_id and e.processes_pruned_at is not null
+             where c.execution_id in (${ids})`;
 }
 
 /** One execution's command, as {@link runCommandsRelation} gives it. */

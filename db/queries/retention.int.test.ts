@@ -219,6 +219,14 @@ describe.each(engines)("retention on $name", ({ create }) => {
   });
 
   it("an old run's per-command split reads from its rollup, late process included", async () => {
+    // Pruned runs are marked; the recent one is not.
+    expect(await count(db, "task_executions", "processes_pruned_at is not null")).toBe(2);
+    expect(await count(db, "task_executions", `processes_pruned_at is null and id = '${ids.recent}'`)).toBe(
+      1,
+    );
+    // A per-process row arriving after the pruning (a spool replayed that late) is not counted beside the
+    // rollup that already holds the run's split.
+    await addProcesses(db, ids.old!, daysAgo(60), [gzip(50)], 950);
     const commands = await loadRunCommands(db, [ids.old!, ids.unsampled!, ids.recent!]);
     expect(commands.get(ids.old!)).toEqual([
       { command: "gzip", count: 4, cpuSeconds: 10, peakRssBytes: 3 * MiB },

@@ -4,9 +4,10 @@
  * with their summaries and rollups, the analyses and the report records. Each age is a setting
  * (common/settings.ts `retention.*`); runs outlive everything that belongs to them (common/config.ts).
  *
- * Old runs are found by task_executions_started, and their rows by each table's primary key, whose first
- * column is the execution (or, for host samples, the host): a pass touches the rows it deletes and the
- * runs past the age, never a whole table.
+ * Old runs are found by task_executions_processes_kept (the runs whose per-process rows are still there)
+ * and task_executions_started, and their rows by each table's primary key, whose first column is the
+ * execution (or, for host samples, the host): a pass touches the rows it deletes and the runs it
+ * deletes them for, never a whole table nor every older run.
  */
 import { type SQL, sql } from "drizzle-orm";
 import { type Db, queryRows } from "../client.js";
@@ -49,16 +50,19 @@ export async function applyRetention(
   policy: RetentionPolicy,
   now = new Date(),
 ): Promise<RetentionResult> {
+  // The runs past the age not yet done: task_executions_processes_kept holds only those, so the pass reads
+  // the runs it prunes, not every older run. A run is marked done in the same statement.
   const [processes] = await queryRows<{ n: number }>(
     db,
     sql`with old as (
           select e.id from task_executions e
-          where e.started_at < ${cutoff(now, policy.processesDays)}
-            and exists (select 1 from execution_processes p where p.execution_id = e.id)
+          where e.processes_pruned_at is null and e.started_at < ${cutoff(now, policy.processesDays)}
         ),
         ${rollUpCommandsExpressions(sql`select id from old`)},
-        gone as (delete from execution_processes p using old where p.execution_id = old.id returning 1)
-        select (select count(*) from gone)::int as n, (select count(*) from rolled)::int as rolled`,
+        gone as (delete from execution_processes p using old where p.execution_id = old.id returning 1),
+        done as (update task_executions e set processes_pruned_at = now() from old where e.id = old.id returning 1)
+        select (select count(*) from gone)::int as n, (select count(*) from rolled)::int as rolled,
+               (select count(*) from done)::int as done`,
   );
 
   // Per host: a range of the (host_id, ts) key each, instead of a scan of every host's rows. The writer
@@ -73,7 +77,7 @@ export async function applyRetention(
   );
 
   // A run's per-process rows went at retention.processes, no longer than this: only rows written after
-  // that pass (a spool replayed late) are left for this statement to delete.
+  // that pass (a spool replayed late, kept until here and read beside the rollup meanwhile) are left.
   const [runs] = await queryRows<{
     executions: number;
     summaries: number;
