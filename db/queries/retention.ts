@@ -65,7 +65,8 @@ export async function applyRetention(
                (select count(*) from done)::int as done`,
   );
 
-  // Per host: a range of the (host_id, ts) key each, instead of a scan of every host's rows. The writer
+  // Per host: a range of the (host_id, ts) key each when the pass deletes an hour's share (Postgres 15
+  // plans a nested loop over hosts with the key's index; a backlog of days gets a scan, the cheaper plan). The writer
   // records a host before its samples (collector/storage/writer.ts), so every host_id is in hosts.
   const [hostSamples] = await queryRows<{ n: number }>(
     db,
