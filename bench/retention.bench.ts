@@ -15,7 +15,8 @@
  * free space a plain VACUUM leaves for reuse. The per-day figures and the steady state follow from the
  * bytes per run and the days each table keeps: before, only sample partitions were dropped (30 d); after,
  * every table has an age (common/settings.ts `retention.*` defaults). Last, the hourly pass is timed when
- * it has nothing to delete, over a million older runs and 2 M per-process rows of recent ones.
+ * it has nothing to delete, over a million older runs and 2 M per-process rows of recent ones (after the
+ * first pass, which marks the older runs once).
  */
 import { performance } from "node:perf_hooks";
 import { sql } from "drizzle-orm";
@@ -60,6 +61,10 @@ export async function run(): Promise<void> {
   try {
     await migrateDatabase(handle);
     const { db } = handle;
+    // An autovacuum ANALYZE running beside a VACUUM FULL holds a snapshot that keeps the rows just
+    // deleted: the sizes after the pass would count them.
+    for (const table of tables.filter((name) => name !== "samples"))
+      await db.execute(sql.raw(`alter table ${table} set (autovacuum_enabled = false)`));
     const now = Date.now();
     await ensurePartitions(db, new Date(now - 21 * DAY_MS), new Date(now));
     await db.execute(sql`insert into hosts (id, hostname, cores, memory_bytes)
@@ -214,10 +219,16 @@ export async function run(): Promise<void> {
              1048576, 4096, 4096, true
       from task_executions e cross join generate_series(1, ${processesPerRun}) p where e.run_id like 'new%'`);
     await db.execute(sql`vacuum analyze`);
+    // The first pass after an upgrade marks every older run (none was marked before): once.
+    const firstStarted = performance.now();
+    await maintainDatabase(db, config, new Date(now));
+    const firstMs = performance.now() - firstStarted;
+    // Autovacuum has an hour between two passes to clear the marked runs' old index entries.
+    await db.execute(sql`vacuum analyze`);
     const idleMs = await medianMs(() => maintainDatabase(db, config, new Date(now)), 3);
     out(
-      `\nidle pass over ${idleOldRuns} older runs and ${idleRecentRuns * processesPerRun} per-process rows: ` +
-        `${idleMs.toFixed(0)} ms (median of 3)`,
+      `\n${idleOldRuns} older runs and ${idleRecentRuns * processesPerRun} per-process rows of recent runs: ` +
+        `first pass (marks the older runs) ${firstMs.toFixed(0)} ms; an idle pass ${idleMs.toFixed(0)} ms (median of 3)`,
     );
   } finally {
     await handle.close();
