@@ -1,8 +1,9 @@
 /**
  * The nightly job graph on BullMQ. A job scheduler fires `nightly`; it adds a flow: `analyze-tasks`
  * children, each a batch of task keys, and a `publish` parent that runs once every child is done. Two
- * more schedulers run `maintain-partitions` and `summarize-runs` (the hourly catch-up of run summaries)
- * every hour. Processors are thin: each calls one step of nightly.ts.
+ * more schedulers run `maintain-partitions` (sample partitions and every table's retention) and
+ * `summarize-runs` (the hourly catch-up of run summaries) every hour. Processors are thin: each calls one
+ * step of nightly.ts.
  *
  * Idempotence: a night is named by its window end, results are upserted per (task key, window end), and
  * the flow's job ids derive from the nightly job's id, so a retried `nightly` adds nothing twice.
@@ -20,7 +21,6 @@ import { coerceError, describeError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { TaskKey } from "../common/task-key.js";
 import type { Db } from "../db/client.js";
-import { maintainPartitions } from "../db/queries/partitions.js";
 import { DeliveryRecordError } from "../reports/delivery-record.js";
 import { publishAnalysis } from "../reports/publish.js";
 import {
@@ -30,6 +30,7 @@ import {
   catchUpSummaries,
   floorToMinute,
   MAINTENANCE_CRON,
+  maintainDatabase,
   type Night,
   type Publisher,
   publishNight,
@@ -213,13 +214,11 @@ export function createProcessor(context: JobContext): {
         }
       }
       case jobNames.maintainPartitions: {
-        const changes = await maintainPartitions(
-          db,
-          config.retention.days,
-          config.retention.partitionsAheadDays,
-        );
-        if (changes.length > 0) logger.info({ changes }, "sample partitions maintained");
-        return { changes: changes.length };
+        const { partitions, retention } = await maintainDatabase(db, config);
+        if (partitions.length > 0) logger.info({ changes: partitions }, "sample partitions maintained");
+        if (Object.values(retention).some((count) => count > 0))
+          logger.info({ deleted: retention }, "rows past retention deleted");
+        return { changes: partitions.length, deleted: retention };
       }
       case jobNames.summarizeRuns: {
         const summarized = await catchUpSummaries(db, config);

@@ -29,6 +29,8 @@ import {
   recordAnalysis,
   storeTaskAnalyses,
 } from "../db/queries/profiles.js";
+import { maintainPartitions, type PartitionChange } from "../db/queries/partitions.js";
+import { applyRetention, type RetentionResult } from "../db/queries/retention.js";
 import { loadTaskHistories } from "../db/queries/task-histories.js";
 import type { RecommendationSettings } from "./recommend.js";
 import { declaredValuesOf, matchConfiguredRequest } from "./requests.js";
@@ -356,9 +358,28 @@ export async function runNightInline(options: {
   return { document, analyzed, failed, emptyReason };
 }
 
+/** What one maintenance pass did: sample partitions made and dropped, and rows deleted per table. */
+export interface MaintenanceResult {
+  partitions: PartitionChange[];
+  retention: RetentionResult;
+}
+
 /**
- * Partition maintenance runs hourly at minute 17: creating tomorrow's partition must never wait for a
- * single nightly slot that a down worker could miss, and minute 17 stays clear of the top-of-hour rush.
+ * The maintenance pass (the hourly `maintain-partitions` job and `rightsize db maintain`): sample
+ * partitions made ahead and dropped past retention.days, then every other table's retention
+ * (db/queries/retention.ts) at the ages of the `retention.*` settings.
+ */
+export async function maintainDatabase(db: Db, config: Config, now = new Date()): Promise<MaintenanceResult> {
+  const { days, partitionsAheadDays, processesDays, hostSamplesDays, runsDays } = config.retention;
+  const partitions = await maintainPartitions(db, days, partitionsAheadDays);
+  const retention = await applyRetention(db, { processesDays, hostSamplesDays, runsDays }, now);
+  return { partitions, retention };
+}
+
+/**
+ * Partition maintenance (and the rest of the retention) runs hourly at minute 17: creating tomorrow's
+ * partition must never wait for a single nightly slot that a down worker could miss, and minute 17 stays
+ * clear of the top-of-hour rush.
  */
 export const MAINTENANCE_CRON = "17 * * * *";
 

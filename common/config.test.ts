@@ -22,7 +22,13 @@ describe("loadConfig", () => {
     expect(config.analysis.maxRuns).toBe(100);
     expect(config.analysis.cpuBuffer).toBe(0.15);
     expect(config.pricing).toEqual({ cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 });
-    expect(config.retention).toEqual({ days: 30, partitionsAheadDays: 7 });
+    expect(config.retention).toEqual({
+      days: 30,
+      partitionsAheadDays: 7,
+      processesDays: 14,
+      hostSamplesDays: 30,
+      runsDays: 400,
+    });
     expect(config.check.minMemoryBytes).toBe(512 * 1024 ** 2);
     expect(config.email.to).toEqual([]);
     for (const setting of settings) {
@@ -87,6 +93,27 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ file: broken, env: {} })).toThrow(new RegExp(`${broken}:\\d+: not valid YAML`));
     expect(() => loadConfig({ file: "/nonexistent/rightsize.yaml", env: {} })).toThrow(
       /cannot read \/nonexistent\/rightsize.yaml/,
+    );
+  });
+
+  it("reads every retention, names a typo'd one, and refuses runs kept shorter than their rows", () => {
+    const file = yamlFile("retention:\n  processes: 7d\n  hostSamples: 10d\n  runs: 90d\n");
+    expect(loadConfig({ file, env: {} }).retention).toEqual({
+      days: 30,
+      partitionsAheadDays: 7,
+      processesDays: 7,
+      hostSamplesDays: 10,
+      runsDays: 90,
+    });
+    const typo = yamlFile("retention:\n  proceses: 7d\n");
+    expect(() => loadConfig({ file: typo, env: {} })).toThrow(
+      `config: ${typo}:2: unknown key 'retention.proceses' (did you mean 'retention.processes'?)`,
+    );
+    expect(() => loadConfig({ env: { RIGHTSIZE_RETENTION_PROCESSES: "a week" } })).toThrow(
+      /config: retention.processes = "a week" \(from RIGHTSIZE_RETENTION_PROCESSES\): expected a duration such as 14d/,
+    );
+    expect(() => loadConfig({ env: { RIGHTSIZE_RETENTION_RUNS: "20d" } })).toThrow(
+      "config: retention.runs = 20d is shorter than retention.days = 30d",
     );
   });
 });

@@ -208,7 +208,26 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
   const config = toConfig(result as ParsedSettings);
   if (spoolDirFromDefault)
     config.collector.spoolDir = embeddedSpoolDir(config.collector.spoolDir, config.database.url);
+  checkRetention(config.retention);
   return config;
+}
+
+/**
+ * A run is deleted with its summary and rollup after retention.runs: its samples, per-process rows and
+ * host samples must be gone by then, or they would outlive the run they belong to.
+ */
+function checkRetention(retention: Config["retention"]): void {
+  const shorter = (
+    [
+      ["retention.days", retention.days],
+      ["retention.processes", retention.processesDays],
+      ["retention.hostSamples", retention.hostSamplesDays],
+    ] as const
+  ).find(([, days]) => days > retention.runsDays);
+  if (shorter)
+    throw new ConfigError(
+      `config: retention.runs = ${retention.runsDays}d is shorter than ${shorter[0]} = ${shorter[1]}d: expected retention.runs at least as long, so a run outlives its rows`,
+    );
 }
 
 /** The configuration every command receives: the parsed settings, a few named for their units. */
@@ -218,7 +237,7 @@ export type Config = ReturnType<typeof toConfig>;
 function toConfig(parsed: ParsedSettings) {
   const { interval, ...collector } = parsed.collector;
   const { window, ...analysis } = parsed.analysis;
-  const { partitionsAhead, ...retention } = parsed.retention;
+  const { partitionsAhead, processes, hostSamples, runs, ...retention } = parsed.retention;
   const { statsdInterval, ...metrics } = parsed.metrics;
   const { minMemory, ...check } = parsed.check;
   // The history apart from the base prices: every reader of `config.pricing` (the night's cost, the
@@ -230,7 +249,13 @@ function toConfig(parsed: ParsedSettings) {
     priceHistory: history,
     collector: { ...collector, intervalMs: interval },
     analysis: { windowDays: window, ...analysis },
-    retention: { ...retention, partitionsAheadDays: partitionsAhead },
+    retention: {
+      ...retention,
+      partitionsAheadDays: partitionsAhead,
+      processesDays: processes,
+      hostSamplesDays: hostSamples,
+      runsDays: runs,
+    },
     metrics: { ...metrics, statsdIntervalMs: statsdInterval },
     check: { ...check, minMemoryBytes: minMemory },
   };

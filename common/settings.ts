@@ -346,7 +346,8 @@ const rows = [
     env: "RIGHTSIZE_RETENTION",
     default: "30d",
     expected: "a duration such as 30d",
-    description: "Sample partitions older than this are dropped by the maintenance job.",
+    description:
+      "Sample partitions older than this are dropped by the maintenance job; a run's summary outlives them.",
     parse: days,
   },
   {
@@ -355,6 +356,38 @@ const rows = [
     default: "7d",
     expected: "a duration such as 7d",
     description: "Daily sample partitions are created this far ahead.",
+    parse: days,
+  },
+  {
+    key: "retention.processes",
+    env: "RIGHTSIZE_RETENTION_PROCESSES",
+    // The default analysis window: the night reads a window's per-process rows, older runs their rollup.
+    default: "14d",
+    expected: "a duration such as 14d",
+    description:
+      "Per-process rows of runs that started longer ago than this are deleted by the maintenance job; each run's per-command rollup stays as long as the run (retention.runs).",
+    parse: days,
+  },
+  {
+    key: "retention.hostSamples",
+    env: "RIGHTSIZE_RETENTION_HOST_SAMPLES",
+    // As long as the samples they are read beside (retention.days).
+    default: "30d",
+    expected: "a duration such as 30d",
+    description:
+      "Host samples (what each host did each tick) older than this are deleted by the maintenance job.",
+    parse: days,
+  },
+  {
+    key: "retention.runs",
+    env: "RIGHTSIZE_RETENTION_RUNS",
+    // Chosen value: a year of runs for `fleet --weeks 52` and a month's margin; a run keeps about 3 kB
+    // once its per-process rows are gone (BENCHMARKS.md "ingest", storage over time).
+    default: "400d",
+    expected:
+      "a duration such as 400d, at least each of retention.days, retention.processes and retention.hostSamples",
+    description:
+      "Runs that started longer ago than this are deleted with their summaries and per-command rollups, and analyses and report records older than this too, by the maintenance job.",
     parse: days,
   },
   {

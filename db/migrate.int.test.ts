@@ -36,6 +36,7 @@ describe.each(engines)("migrations on $name", ({ create }) => {
     expect(tables).toEqual([
       "analyses",
       "declared_requests",
+      "execution_commands",
       "execution_processes",
       "host_samples",
       "hosts",

@@ -1,7 +1,8 @@
 /**
  * The database schema (drizzle). `samples` is range-partitioned by day: drizzle-kit generates its table,
  * and the migration adds `PARTITION BY RANGE (ts)` (see db/migrations/0000_*.sql); partitions are made
- * and dropped by `rightsize_maintain_partitions()` (db/migrations/0001_*.sql).
+ * and dropped by `rightsize_maintain_partitions()` (db/migrations/0001_*.sql). Every other table's rows are
+ * deleted by age by the retention (db/queries/retention.ts).
  *
  * Units everywhere: seconds, bytes, cores. A null measure means "unknown", never zero.
  */
@@ -92,6 +93,11 @@ export const taskExecutions = pgTable(
      * got from the kernel on reaping its command: its own children's times, /proc/self/stat).
      */
     referenceCpuSource: text("reference_cpu_source").$type<"cgroup" | "wait4">(),
+    /**
+     * When the retention rolled the run's processes up per command and deleted its per-process rows
+     * (db/queries/retention.ts); null until then. The hourly pass finds the runs still to do by it.
+     */
+    processesPrunedAt: ts("processes_pruned_at"),
   },
   (table) => [
     uniqueIndex("task_executions_identity").on(
@@ -104,6 +110,15 @@ export const taskExecutions = pgTable(
       table.hostId,
     ),
     index("task_executions_task_started").on(table.orchestrator, table.pipeline, table.task, table.startedAt),
+    /** The retention finds the runs past retention.runs by it (db/queries/retention.ts). */
+    index("task_executions_started").on(table.startedAt),
+    /**
+     * Only the runs whose per-process rows are still there (the last retention.processes days): the
+     * hourly pass reads the few past the age, not every older run.
+     */
+    index("task_executions_processes_kept")
+      .on(table.startedAt)
+      .where(sql`${table.processesPrunedAt} is null`),
     index("task_executions_open")
       .on(table.hostId)
       .where(sql`${table.endedAt} is null`),
@@ -209,6 +224,31 @@ export const executionProcesses = pgTable(
     exited: boolean("exited").notNull().default(false),
   },
   (table) => [primaryKey({ columns: [table.executionId, table.pid, table.startTicks] })],
+);
+
+/**
+ * An execution's processes rolled up per command (the `command` column the analyzer groups by), written
+ * when the run is summarized and again just before its per-process rows are deleted by the retention
+ * (db/queries/retention.ts): the per-command split outlives the per-process rows. Readers take the
+ * per-process rows while they exist and this rollup once they are gone (db/queries/execution-commands.ts).
+ */
+export const executionCommands = pgTable(
+  "execution_commands",
+  {
+    executionId: uuid("execution_id").notNull(),
+    command: text("command").notNull(),
+    /** Processes of the execution that ran this command. */
+    processes: integer("processes").notNull(),
+    cpuSeconds: doublePrecision("cpu_seconds").notNull(),
+    /** The largest single process's peak RSS, as the per-process rows' max. */
+    peakRssBytes: int8("peak_rss_bytes").notNull(),
+    /** Summed over the processes; null when none of them had a reading. */
+    readBytes: int8("read_bytes"),
+    writeBytes: int8("write_bytes"),
+    firstSeen: ts("first_seen").notNull(),
+    lastSeen: ts("last_seen").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.executionId, table.command] })],
 );
 
 /** A resource request found in a DAG or flow source by `rightsize scan`. */

@@ -2,13 +2,15 @@
  * The analysis window and the run summaries. Each finished execution's samples are summarized once
  * inside the database (run_summaries): by the collector's writer right after it wrote the run's last rows
  * ({@link summarizeExecutions}), or by the catch-up ({@link summarizeRuns}) for a run whose collector died
- * or whose rows came from a replayed spool. The night then reads one summary row per run, a batch of tasks
- * per statement (db/queries/task-histories.ts), so the analyzing process never holds samples and its
- * memory grows with the batch, not with the window.
+ * or whose rows came from a replayed spool. Summarizing a run also rolls its processes up per command
+ * (db/queries/execution-commands.ts), so the per-command split outlives the per-process rows. The night
+ * then reads one summary row per run, a batch of tasks per statement (db/queries/task-histories.ts), so
+ * the analyzing process never holds samples and its memory grows with the batch, not with the window.
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { TaskKey } from "../../common/task-key.js";
 import { type Db, queryRows } from "../client.js";
+import { rollUpCommands } from "./execution-commands.js";
 
 /** The analysis window: executions that started at or after `start` and ended by `end`. */
 export interface AnalysisWindow {
@@ -145,12 +147,15 @@ function idList(ids: string[]): SQL {
  * Summarizes the given executions that have ended and have samples, from their samples: what the
  * collector's writer calls once it has written an ended execution's last rows, so each run is summarized
  * when it ends and the night reads summaries. A summary made again (a batch replayed from the spool)
- * replaces the old one with what the samples now say. Returns the ids summarized.
+ * replaces the old one with what the samples now say, and so does the run's per-command rollup. Returns
+ * the ids summarized.
  */
 export async function summarizeExecutions(db: Db, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
   const rows = await queryRows<{ execution_id: string }>(db, summarizeExecutionsQuery(ids, "replace"));
-  return rows.map((row) => row.execution_id);
+  const summarized = rows.map((row) => row.execution_id);
+  await rollUpCommands(db, summarized);
+  return summarized;
 }
 
 /** The statement behind {@link summarizeExecutions}, apart so that tests and EXPLAIN can run it. */
@@ -211,6 +216,10 @@ export async function summarizeRuns(db: Db, span: CatchUpSpan, lanes = 2): Promi
           const rows = await queryRows<{ execution_id: string }>(
             tx as unknown as Db,
             summarizeExecutionsQuery(batch, "keep"),
+          );
+          await rollUpCommands(
+            tx as unknown as Db,
+            rows.map((row) => row.execution_id),
           );
           return rows.length;
         });

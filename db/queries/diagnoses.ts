@@ -6,6 +6,7 @@
  */
 import { sql } from "drizzle-orm";
 import { type Db, queryRows } from "../client.js";
+import { loadCommands } from "./execution-commands.js";
 import type { ProcessSummary } from "./task-histories.js";
 
 /**
@@ -137,37 +138,24 @@ export async function loadNeighbourSamples(db: Db, run: RunSpan): Promise<Neighb
   }));
 }
 
-/** Each execution's commands: its processes grouped by command, with their count, CPU and peak RSS. */
+/**
+ * Each execution's commands: its processes grouped by command, with their count, CPU and peak RSS (from
+ * the per-command rollup once the retention has deleted an old run's per-process rows).
+ */
 export async function loadRunCommands(
   db: Db,
   executionIds: string[],
 ): Promise<Map<string, ProcessSummary[]>> {
   const commands = new Map<string, ProcessSummary[]>();
-  if (executionIds.length === 0) return commands;
-  const rows = await queryRows<{
-    execution_id: string;
-    command: string;
-    count: number;
-    cpu_seconds: number;
-    peak_rss: number;
-  }>(
-    db,
-    sql`select p.execution_id, p.command, count(*)::int as count, sum(p.cpu_seconds)::float8 as cpu_seconds,
-               max(p.peak_rss_bytes)::float8 as peak_rss
-        from execution_processes p
-        where p.execution_id in (select value::uuid from json_array_elements_text(${JSON.stringify(executionIds)}::json))
-        group by p.execution_id, p.command
-        order by p.execution_id, p.command`,
-  );
-  for (const row of rows) {
-    const list = commands.get(row.execution_id) ?? [];
+  for (const row of await loadCommands(db, executionIds)) {
+    const list = commands.get(row.executionId) ?? [];
     list.push({
       command: row.command,
-      count: Number(row.count),
-      cpuSeconds: Number(row.cpu_seconds),
-      peakRssBytes: Number(row.peak_rss),
+      count: row.processes,
+      cpuSeconds: row.cpuSeconds,
+      peakRssBytes: row.peakRssBytes,
     });
-    commands.set(row.execution_id, list);
+    commands.set(row.executionId, list);
   }
   return commands;
 }

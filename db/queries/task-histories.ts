@@ -8,6 +8,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { type TaskKey, taskKeyString } from "../../common/task-key.js";
 import { type Db, queryRows } from "../client.js";
 import type { AnalysisWindow } from "./analysis.js";
+import { runCommandsRelation } from "./execution-commands.js";
 import { float8ArrayFromBinary, numberColumns } from "./float8-binary.js";
 
 /** Seconds per thread state, summed over a run's samples. */
@@ -239,13 +240,17 @@ export async function loadTaskHistories(
         Record<string, unknown> & { command: string; count: number; cpu_seconds: number; peak_rss: number }
     >(
       db,
+      // Each run's CPU per command is a float sum already: the task's sum adds them in one order, so the
+      // same runs give the same bits whatever plan the batch gets (inline and queued nights agree).
       sql`with keys as (${keysRelation(keys)}), runs as (${batchRuns(window)})
           select orchestrator, pipeline, task, command, count, cpu_seconds, peak_rss from (
-            select r.orchestrator, r.pipeline, r.task, p.command, count(*)::int as count,
-                   sum(p.cpu_seconds)::float8 as cpu_seconds, max(p.peak_rss_bytes)::float8 as peak_rss,
+            select r.orchestrator, r.pipeline, r.task, p.command, sum(p.count)::int as count,
+                   sum(p.cpu_seconds order by p.execution_id)::float8 as cpu_seconds,
+                   max(p.peak_rss)::float8 as peak_rss,
                    row_number() over (partition by r.orchestrator, r.pipeline, r.task
-                                      order by sum(p.cpu_seconds) desc, p.command) as rank
-            from runs r join execution_processes p on p.execution_id = r.id
+                                      order by sum(p.cpu_seconds order by p.execution_id) desc, p.command)
+                     as rank
+            from runs r join (${runCommandsRelation(sql`select id from runs`)}) p on p.execution_id = r.id
             group by r.orchestrator, r.pipeline, r.task, p.command
           ) c where rank <= ${PROCESSES_SHOWN}
           order by orchestrator, pipeline, task, rank`,
