@@ -138,11 +138,13 @@ export function seedFromTemplate(
   try {
     const files = unpackTar(gunzipSync(readFileSync(templateFile)), staging, templateFile);
     const top = [...new Set(files.map((path) => path.split("/")[0]!))];
-    for (const name of top.filter((name) => name !== "PG_VERSION"))
-      renameSync(join(staging, name), join(folder, name));
     if (!top.includes("PG_VERSION"))
       throw new EmbeddedTemplateError(`${templateFile}: no PG_VERSION in the template`);
-    renameSync(join(staging, "PG_VERSION"), join(folder, "PG_VERSION"));
+    // What a start cut short moved in before is no database yet (no PG_VERSION): it is replaced.
+    for (const name of [...top.filter((name) => name !== "PG_VERSION"), "PG_VERSION"]) {
+      rmSync(join(folder, name), { recursive: true, force: true });
+      renameSync(join(staging, name), join(folder, name));
+    }
   } catch (error) {
     throw error instanceof EmbeddedTemplateError
       ? error
