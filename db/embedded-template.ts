@@ -105,7 +105,7 @@ export type SeedOutcome = { seeded: true } | { seeded: false; reason: string };
  * the installed migrations and PGlite. It unpacks into `FOLDER/.template` first and then moves each entry
  * into place, `PG_VERSION` last: PGlite takes a folder with `PG_VERSION` for a database, so a start cut
  * short leaves a folder the next start seeds again. A damaged template throws
- * {@link EmbeddedTemplateError}, after removing what it unpacked.
+ * {@link EmbeddedTemplateError}, after removing what it unpacked and moved.
  */
 export function seedFromTemplate(
   folder: string,
@@ -135,6 +135,7 @@ export function seedFromTemplate(
     };
   const staging = join(folder, ".template");
   rmSync(staging, { recursive: true, force: true });
+  const moved: string[] = [];
   try {
     const files = unpackTar(gunzipSync(readFileSync(templateFile)), staging, templateFile);
     const top = [...new Set(files.map((path) => path.split("/")[0]!))];
@@ -144,8 +145,11 @@ export function seedFromTemplate(
     for (const name of [...top.filter((name) => name !== "PG_VERSION"), "PG_VERSION"]) {
       rmSync(join(folder, name), { recursive: true, force: true });
       renameSync(join(staging, name), join(folder, name));
+      moved.push(name);
     }
   } catch (error) {
+    // The folder goes back to what it was without a database, so that initdb can still make one.
+    for (const name of moved) rmSync(join(folder, name), { recursive: true, force: true });
     throw error instanceof EmbeddedTemplateError
       ? error
       : new EmbeddedTemplateError(`${templateFile}: cannot unpack into ${folder}`, { cause: error });

@@ -36,7 +36,7 @@ import { type Logger, silentLogger } from "../common/logger.js";
 import { isSameProcessAlive, processStartTicks } from "../common/process-alive.js";
 import type { DatabaseHandle, DatabaseTarget, Db } from "./client.js";
 import { type EmbeddedServer, startEmbeddedServer } from "./embedded-server.js";
-import { seedFromTemplate } from "./embedded-template.js";
+import { type SeedOutcome, seedFromTemplate } from "./embedded-template.js";
 import { migrationsFolder } from "./migrations-folder.js";
 import * as schema from "./schema.js";
 
@@ -332,8 +332,8 @@ async function connectToOwner(
  * every folder, whatever its postgresql.conf says). initdb's 128 MB of shared buffers were 151 of the
  * 189 MiB of WebAssembly memory resident after opening a folder; at 16 MB the memory stays at the module's
  * initial 128 MiB with 29 MiB resident (BENCHMARKS.md "wrapper", the owner's memory profile). WebAssembly
- * memory never shrinks, so maintenance_work_mem (Postgres' default 64 MB, for CREATE INDEX) is held to
- * the same 16 MB: an owner creates indexes only on new, empty day partitions. wal_buffers follows
+ * memory never shrinks, so maintenance_work_mem (Postgres' default 64 MB, for CREATE INDEX and VACUUM)
+ * is held to the same 16 MB: an index built on a larger table sorts on disk instead. wal_buffers follows
  * shared_buffers (1/32, Postgres' `-1` default).
  */
 export const OWNER_SETTINGS = ["-c", "shared_buffers=16MB", "-c", "maintenance_work_mem=16MB"];
@@ -366,10 +366,19 @@ async function compiledBaselineOnly<T>(compile: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A new folder gets the prepared data directory (db/embedded-template.ts) where one fits. */
+/**
+ * A new folder gets the prepared data directory (db/embedded-template.ts) where one fits. The template
+ * only saves memory and time: a damaged one is logged and initdb makes the database as it would without.
+ */
 function seedNewFolder(folder: string, logger: Logger): void {
   if (existsSync(join(folder, "PG_VERSION"))) return;
-  const outcome = seedFromTemplate(folder);
+  let outcome: SeedOutcome;
+  try {
+    outcome = seedFromTemplate(folder);
+  } catch (error) {
+    outcome = { seeded: false, reason: describeError(error) };
+    logger.warn({ folder, err: outcome.reason }, "cannot use the prepared embedded database template");
+  }
   if (outcome.seeded) logger.debug({ folder }, "embedded database created from the prepared template");
   else logger.debug({ folder, reason: outcome.reason }, "embedded database created by initdb");
 }
