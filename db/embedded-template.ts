@@ -3,7 +3,7 @@
  * migrations.
  *
  * PGlite creates a new folder by running initdb in a second WebAssembly instance of Postgres beside the
- * first; that first start peaked at 853–936 MiB RSS against about 300 MiB for reopening the same folder
+ * first; that first start peaked at 898 MiB RSS against 324 MiB for reopening the same folder
  * (BENCHMARKS.md "wrapper", the owner's memory profile). So `npm run build` (scripts/build-embedded-template.mjs)
  * creates one database in memory, applies the committed migrations, and keeps PGlite's dump of its data
  * directory (`dumpDataDir`, a gzip'd tar) beside this module with a manifest of what it holds: the digest
