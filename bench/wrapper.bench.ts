@@ -4,7 +4,10 @@
  * processes: the wrapper's, as the task here is a `sleep`). Cases: Postgres; the embedded default with
  * an owner running (a `collect` daemon, so `run` writes through its socket); the embedded default with no
  * owner (`run` starts no database and spools its rows for the next reader). Then the embedded daemon's own
- * peak memory (VmHWM) after it served those runs. Median of `WRAPPER_BENCH_RUNS` (default 5) runs each.
+ * peak memory (VmHWM) once it serves a new folder (its first start) and after it served those runs, and its
+ * CPU. Median of `WRAPPER_BENCH_RUNS` (default 5) runs each. With `WRAPPER_BENCH_BASELINE=DIST` (another
+ * build's dist/, e.g. the previous commit built in a scratch folder) that build's daemon serves the same
+ * runs of its own CLI right after, for a side by side in the same run.
  *
  * `node --expose-gc dist/bench/run.js wrapper`; `BENCH_DATABASE_URL` names the Postgres server.
  */
@@ -57,10 +60,10 @@ function medianUsage(samples: Usage[]): Usage {
   };
 }
 
-function wrapped(db: string, index: number): string[] {
+function wrapped(db: string, index: number, cliPath: string = cli): string[] {
   return [
     process.execPath,
-    cli,
+    cliPath,
     "--db",
     db,
     "run",
@@ -78,13 +81,58 @@ function vmHwm(pid: number): number {
   return match ? Number(match[1]) * 1024 : Number.NaN;
 }
 
-async function untilServing(folder: string, daemon: ChildProcess): Promise<void> {
+/** User + system CPU seconds of a live process, from /proc/PID/stat (proc(5): fields 14 and 15). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function untilServing(folder: string, daemon: ChildProcess, cliPath: string): Promise<void> {
   // The daemon listens first and answers once PGlite is open and migrated: a status through it waits.
   while (!existsSync(join(folder, OWNER_SOCKET_NAME))) {
     if (daemon.exitCode !== null) throw new Error("the collect daemon exited before serving");
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  timed([process.execPath, cli, "--db", folder, "status"], {});
+  timed([process.execPath, cliPath, "--db", folder, "status"], {});
+}
+
+interface DaemonUsage {
+  firstStartPeakBytes: number;
+  firstStartCpuSeconds: number;
+  peakBytes: number;
+  cpuSeconds: number;
+}
+
+/**
+ * A `collect` daemon of `cliPath` on a new embedded folder: its peak RSS and CPU once it serves (the first
+ * start: the folder created and migrated), then after `serve` ran the wrapped commands through it.
+ */
+async function daemonOnNewFolder(
+  cliPath: string,
+  folder: string,
+  env: NodeJS.ProcessEnv,
+  serve: () => void,
+): Promise<DaemonUsage> {
+  const daemon = spawn(process.execPath, [cliPath, "--db", folder, "collect"], {
+    env: { ...process.env, ...env, LOG_LEVEL: "warn" },
+    stdio: "ignore",
+  });
+  try {
+    await untilServing(folder, daemon, cliPath);
+    const firstStartPeakBytes = vmHwm(daemon.pid!);
+    const firstStartCpuSeconds = cpuSeconds(daemon.pid!);
+    serve();
+    return {
+      firstStartPeakBytes,
+      firstStartCpuSeconds,
+      peakBytes: vmHwm(daemon.pid!),
+      cpuSeconds: cpuSeconds(daemon.pid!),
+    };
+  } finally {
+    daemon.kill("SIGTERM");
+    await new Promise((resolve) => daemon.once("exit", resolve));
+  }
 }
 
 export async function run(): Promise<void> {
@@ -92,7 +140,8 @@ export async function run(): Promise<void> {
   const env = { RIGHTSIZE_SPOOL_DIR: join(home, "spool") };
   const scratch = await createScratchDatabase(adminUrl, "rightsize_bench_wrapper");
   const rows: Array<[string, Usage]> = [];
-  let daemonPeak = Number.NaN;
+  const daemons: Array<[string, DaemonUsage]> = [];
+  const baseline = process.env.WRAPPER_BENCH_BASELINE;
   try {
     const measure = (label: string, argv: (index: number) => string[]) => {
       const samples: Usage[] = [];
@@ -107,17 +156,21 @@ export async function run(): Promise<void> {
     measure("run, Postgres", (index) => wrapped(scratch.url, index));
 
     const owned = join(home, "owned");
-    const daemon = spawn(process.execPath, [cli, "--db", owned, "collect"], {
-      env: { ...process.env, ...env, LOG_LEVEL: "warn" },
-      stdio: "ignore",
-    });
-    try {
-      await untilServing(owned, daemon);
-      measure("run, embedded, owner running", (index) => wrapped(owned, index));
-      daemonPeak = vmHwm(daemon.pid!);
-    } finally {
-      daemon.kill("SIGTERM");
-      await new Promise((resolve) => daemon.once("exit", resolve));
+    daemons.push([
+      "this build",
+      await daemonOnNewFolder(cli, owned, env, () =>
+        measure("run, embedded, owner running", (index) => wrapped(owned, index)),
+      ),
+    ]);
+    if (baseline) {
+      const baselineCli = join(baseline, "cli/main.js");
+      const folder = join(home, "baseline");
+      daemons.push([
+        baseline,
+        await daemonOnNewFolder(baselineCli, folder, env, () => {
+          for (let index = 0; index < runs; index++) timed(wrapped(folder, index, baselineCli), env);
+        }),
+      ]);
     }
 
     const alone = join(home, "alone");
@@ -155,7 +208,23 @@ export async function run(): Promise<void> {
     ]);
   }
   process.stdout.write(`${table.toString()}\n`);
-  process.stdout.write(
-    `collect daemon on the embedded database, after serving ${runs} runs: peak RSS (VmHWM) ${(daemonPeak / 1024 ** 2).toFixed(0)} MiB\n`,
-  );
+  const daemonTable = new Table({
+    head: [
+      "collect daemon on a new embedded folder",
+      "first start: peak RSS MiB",
+      "CPU s",
+      `after serving ${runs} runs: peak RSS MiB`,
+      "CPU s",
+    ],
+  });
+  for (const [label, usage] of daemons) {
+    daemonTable.push([
+      label,
+      (usage.firstStartPeakBytes / 1024 ** 2).toFixed(0),
+      usage.firstStartCpuSeconds.toFixed(2),
+      (usage.peakBytes / 1024 ** 2).toFixed(0),
+      usage.cpuSeconds.toFixed(2),
+    ]);
+  }
+  process.stdout.write(`${daemonTable.toString()}\n`);
 }

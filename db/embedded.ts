@@ -36,6 +36,7 @@ import { type Logger, silentLogger } from "../common/logger.js";
 import { isSameProcessAlive, processStartTicks } from "../common/process-alive.js";
 import type { DatabaseHandle, DatabaseTarget, Db } from "./client.js";
 import { type EmbeddedServer, startEmbeddedServer } from "./embedded-server.js";
+import { type SeedOutcome, seedFromTemplate } from "./embedded-template.js";
 import { migrationsFolder } from "./migrations-folder.js";
 import * as schema from "./schema.js";
 
@@ -326,6 +327,62 @@ async function connectToOwner(
   };
 }
 
+/**
+ * Postgres settings of the owner's PGlite, on top of PGlite's own start parameters (`-c` options apply to
+ * every folder, whatever its postgresql.conf says). initdb's 128 MB of shared buffers were 151 of the
+ * 189 MiB of WebAssembly memory resident after opening a folder; at 16 MB the memory stays at the module's
+ * initial 128 MiB with 29 MiB resident (BENCHMARKS.md "wrapper", the owner's memory profile). WebAssembly
+ * memory never shrinks, so maintenance_work_mem (Postgres' default 64 MB, for CREATE INDEX and VACUUM)
+ * is held to the same 16 MB: an index built on a larger table sorts on disk instead. wal_buffers follows
+ * shared_buffers (1/32, Postgres' `-1` default).
+ */
+export const OWNER_SETTINGS = ["-c", "shared_buffers=16MB", "-c", "maintenance_work_mem=16MB"];
+
+/**
+ * Runs `compile` (PGlite's creation, which compiles its WebAssembly module) with V8's baseline compiler
+ * only (`--liftoff-only`): V8 otherwise recompiles Postgres' hot functions with its optimizing compiler
+ * in the background, and that code and the compiler's own memory were 60–70 MiB of the owner's peak RSS.
+ * The CPU of 300,000 rows written and grouped did not rise (1.25–1.43 s against 1.30–1.50 s, four
+ * alternating rounds; BENCHMARKS.md "wrapper", the owner's memory profile). The flag is read when a module
+ * is compiled, so it is set back once PGlite has compiled: other WebAssembly this process loads later
+ * (tree-sitter's grammars for `scan`) compiles as usual, and PGlite's functions stay at the baseline
+ * (measured: the peak stayed as low). Node lets flags change after start (`v8.setFlagsFromString`); a
+ * runtime that refuses changes nothing but the memory.
+ */
+async function compiledBaselineOnly<T>(compile: () => Promise<T>): Promise<T> {
+  const { setFlagsFromString } = await import("node:v8");
+  const set = (flag: string) => {
+    try {
+      setFlagsFromString(flag);
+    } catch {
+      // A runtime that refuses: the module compiles with its default tiers.
+    }
+  };
+  set("--liftoff-only");
+  try {
+    return await compile();
+  } finally {
+    set("--no-liftoff-only");
+  }
+}
+
+/**
+ * A new folder gets the prepared data directory (db/embedded-template.ts) where one fits. The template
+ * only saves memory and time: a damaged one is logged and initdb makes the database as it would without.
+ */
+function seedNewFolder(folder: string, logger: Logger): void {
+  if (existsSync(join(folder, "PG_VERSION"))) return;
+  let outcome: SeedOutcome;
+  try {
+    outcome = seedFromTemplate(folder);
+  } catch (error) {
+    outcome = { seeded: false, reason: describeError(error) };
+    logger.warn({ folder, err: outcome.reason }, "cannot use the prepared embedded database template");
+  }
+  if (outcome.seeded) logger.debug({ folder }, "embedded database created from the prepared template");
+  else logger.debug({ folder, reason: outcome.reason }, "embedded database created by initdb");
+}
+
 async function becomeOwner(
   target: Extract<DatabaseTarget, { kind: "pglite" }>,
   unlock: () => void,
@@ -354,8 +411,11 @@ async function becomeOwner(
   };
   let client: PGlite;
   try {
+    seedNewFolder(folder, logger);
     const { PGlite } = await import("@electric-sql/pglite");
-    client = await PGlite.create(folder);
+    client = await compiledBaselineOnly(() =>
+      PGlite.create(folder, { startParams: [...PGlite.defaultStartParams, ...OWNER_SETTINGS] }),
+    );
     await client.query("select 1");
   } catch (error) {
     await stopServing(0);
