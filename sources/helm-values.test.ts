@@ -38,12 +38,15 @@ describe("scanHelmValues", () => {
       executor: "CeleryExecutor",
       slots: 4,
       slotsFrom: "values.yaml:6 (workers.celery.worker_concurrency)",
+      queues: ["default"],
+      defaultQueue: "default",
+      resourcesAt: "workers.resources",
     });
     const templated = scanHelmValues(
       "values.yaml",
       values("config:\n  celery:\n    worker_concurrency: '{{ .Values.slots }}'"),
     );
-    expect(templated.findings[0]?.workers).toEqual({
+    expect(templated.findings[0]?.workers).toMatchObject({
       executor: "CeleryExecutor",
       slots: 16,
       slotsFrom: "the chart's default config.celery.worker_concurrency",
@@ -62,6 +65,7 @@ describe("scanHelmValues", () => {
       executor: "KubernetesExecutor",
       slots: 1,
       slotsFrom: "one task per KubernetesExecutor pod",
+      resourcesAt: "workers.resources",
     });
     expect(
       scanHelmValues("values.yaml", values("executor: CeleryExecutor,KubernetesExecutor")).findings[0]

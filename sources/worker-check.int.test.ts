@@ -34,7 +34,14 @@ describe("worker-level requests", () => {
       { file: "chart/values.yaml", line: 1, executor: "CeleryKubernetesExecutor", from: "helm" },
     ]);
     for (const finding of scan.findings.filter((candidate) => candidate.via === "worker")) {
-      expect(finding.workers).toEqual({ executor: "CeleryKubernetesExecutor", slots: 3, slotsFrom: slots });
+      expect(finding.workers).toEqual({
+        executor: "CeleryKubernetesExecutor",
+        slots: 3,
+        slotsFrom: slots,
+        queues: ["default"],
+        defaultQueue: "default",
+        resourcesAt: "workers.resources",
+      });
     }
   });
 
