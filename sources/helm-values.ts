@@ -351,6 +351,11 @@ export function scanHelmValues(file: string, text: string): ScanResult {
   return result;
 }
 
+/** How check and patch name the workers a value sizes: `workers (CeleryExecutor)`, `workers highmem (CeleryExecutor)`. */
+export function workersLabel(workers: WorkerPool): string {
+  return `workers${workers.set ? ` ${workers.set}` : ""} (${workers.executor})`;
+}
+
 /** What a worker-level request should hold, and why. */
 export interface WorkerTarget {
   cpuCores: number;
