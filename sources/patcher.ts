@@ -572,7 +572,7 @@ function planWorkerRequests(scan: ScanResult, recommendations: Map<string, TaskA
     const { finding, wanted } = wanting.reduce((largest, next) =>
       next.wanted.value > largest.wanted.value ? next : largest,
     );
-    if (wanting.length > 1) {
+    if (new Set(wanting.map((one) => one.wanted.text)).size > 1) {
       workerNotes.add(
         `${finding.file}:${finding.line} ${finding.workers?.resourcesAt ?? "workers.resources"} sizes worker sets ${wanting.map((one) => one.finding.workers?.set ?? "default").join(", ")}: it gets the largest value they want, ${describeValue(finding.unit, wanted.value)}; give a set its own resources to size it apart`,
       );
