@@ -9,6 +9,11 @@
  * `limits`/`requests` of `cpu`/`memory`, `config.celery.worker_concurrency: 16`, and "The default
  * `podTemplate` will use normal `workers` configuration parameters (e.g. `workers.resources`)" — so
  * under the KubernetesExecutor the same value sizes every task's pod.
+ *
+ * Worker sets (apache/airflow main after chart 1.18, read at capyai-agent-test2/airflow 5711eb3, a fork:
+ * the index's apache/airflow copy predates them): chart/values.yaml `workers.celery.enableDefault`,
+ * `workers.celery.queue`, `workers.celery.sets`, `workers.celery.resources`; each set rendered by
+ * chart/templates/workers/worker-deployment.yaml; chart/docs/customizing-workers.rst.
  */
 import { isMap, isScalar, isSeq } from "yaml";
 import type { TaskAnalysis } from "../common/analysis-document.js";
@@ -378,7 +383,7 @@ const ownPodPatterns = new Set([
 
 /**
  * The tasks that run on the workers `finding` sizes: the repository's Airflow tasks with a
- * recommendation, except KubernetesPodOperator tasks (their work runs in the pod they start), tasks on
+ * recommendation on a queue those workers consume (a Celery worker set's), except KubernetesPodOperator tasks (their work runs in the pod they start), tasks on
  * the kubernetes queue under CeleryKubernetesExecutor and, for task pods, tasks that size their own pod.
  */
 export function tasksOnWorkers(
