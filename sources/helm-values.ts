@@ -347,9 +347,15 @@ export function scanHelmValues(file: string, text: string): ScanResult {
   const used = new Set(pools.map(({ pool }) => pool.resourcesAt));
   for (const path of written) {
     if (used.has(pathText(path))) continue;
+    // The line of the `resources:` key itself.
+    const key = (() => {
+      const parent = at(path.slice(0, -1));
+      if (!isMap(parent)) return undefined;
+      return parent.items.find((pair) => isScalar(pair.key) && pair.key.value === path.at(-1))?.key;
+    })();
     result.problems.push({
       file,
-      line: lineOf(at(path)),
+      line: key ? lineOf(key) : lineOf(at(path)),
       message: `${pathText(path)} sizes no worker set (workers.celery.resources or each set's own resources replace it whole); not read`,
     });
   }

@@ -33,7 +33,7 @@ describe("the chart's worker sets", () => {
     expect(scan.problems).toEqual([
       {
         file: "chart/values.yaml",
-        line: 7,
+        line: 6,
         message:
           "workers.resources sizes no worker set (workers.celery.resources or each set's own resources replace it whole); not read",
       },
