@@ -19,7 +19,7 @@ import {
 } from "../reports/escape.js";
 import { describeValue, targetValue } from "./quantities.js";
 import { type NotAppliedDeclaration, notAppliedDeclarations } from "./effective.js";
-import { workerTarget } from "./helm-values.js";
+import { workersLabel, workerTarget } from "./helm-values.js";
 
 export type Verdict =
   | "over-provisioned"
@@ -194,7 +194,7 @@ function judgeWorkers(scan: ScanResult, document: AnalysisDocument, options: Che
     ) => ({
       orchestrator: finding.orchestrator,
       pipeline: finding.pipeline,
-      task: `workers (${finding.workers!.executor})`,
+      task: workersLabel(finding.workers!),
       file: finding.file,
       line: finding.line,
       resource: finding.resource,
@@ -204,7 +204,7 @@ function judgeWorkers(scan: ScanResult, document: AnalysisDocument, options: Che
       recommended,
       message,
     });
-    const what = `workers' ${finding.resource} ${finding.kind}`;
+    const what = `${finding.workers.set ? `worker set ${finding.workers.set}'s` : "workers'"} ${finding.resource} ${finding.kind}`;
     if (!target) {
       items.push(
         item("no-data", "info", null, "no task that runs on these workers has enough runs to judge"),

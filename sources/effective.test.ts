@@ -71,10 +71,11 @@ describe("declared against effective", () => {
       ),
     ]);
     const [found] = notAppliedDeclarations(scan, document);
+    // The repository alone tells it: the task declares more than the limit of the workers it runs on.
     expect(found?.reason).toBe(
-      "the Helm chart's workers.resources limit (chart/values.yaml:5) caps the Celery worker's container the task runs in",
+      "the task runs on the Helm chart's Celery workers, whose worker container's memory limit 1 GiB (chart/values.yaml:5) caps every task in it",
     );
-    expect(found?.where).toBe("chart/values.yaml:5 (workers.resources)");
+    expect(found?.where).toBe("chart/values.yaml:5 (workers.resources.limits.memory)");
   });
 
   it("tells a job variable the work pool's template never names, from the repository alone", async () => {
@@ -213,7 +214,8 @@ with DAG("mixed") as dag:
       ),
     );
     expect(notAppliedDeclarations(scan, document).map((item) => `${item.task}: ${item.message}`)).toEqual([
-      "celery: memory request 6 GiB does not apply: under CeleryKubernetesExecutor only tasks with queue=\"kubernetes\" run in a pod the KubernetesExecutor starts; this task has the default queue, so it runs on a Celery worker, where executor_config is never read. The effective value is set in the Celery worker's own resources (its container, or the Helm chart's workers.resources)",
+      "celery: memory request 6 GiB does not apply: under CeleryKubernetesExecutor only tasks with queue=\"kubernetes\" run in a pod the KubernetesExecutor starts; this task has the default queue, so it runs on a Celery worker, where executor_config is never read; and the task runs on the Helm chart's Celery workers, whose worker container's memory limit 4 GiB (chart/values.yaml:5) caps every task in it. The effective value is set in chart/values.yaml:5 (workers.resources.limits.memory)",
+      // Queue "heavy" is not the default workers' queue: which workers run it the chart does not say.
       'other: memory request 6 GiB does not apply: under CeleryKubernetesExecutor only tasks with queue="kubernetes" run in a pod the KubernetesExecutor starts; this task has queue "heavy", so it runs on a Celery worker, where executor_config is never read. The effective value is set in the Celery worker\'s own resources (its container, or the Helm chart\'s workers.resources)',
     ]);
   });

@@ -51,6 +51,7 @@ import {
   readsExecutorConfig,
 } from "./executor.js";
 import type { Finding, PodTemplateValues, ScanResult } from "./findings.js";
+import { tasksOnWorkers } from "./helm-values.js";
 
 /** One declared value that does not reach one task. */
 export interface NotAppliedDeclaration {
@@ -137,6 +138,51 @@ function executorReason(finding: Finding, scan: ScanResult): { reason: string; w
     return {
       reason: `the executor is KubernetesExecutor (${deployed.where}), which builds the task's pod from the pod template, its own pod and executor_config's pod_override alone (PodGenerator.construct_pod); resources= is not read`,
       where: "the pod template, or the task's executor_config pod_override",
+    };
+  }
+  return null;
+}
+
+/**
+ * The Helm chart's worker limit caps it: a task that runs on a Celery worker set (routed by its queue,
+ * sources/helm-values.ts `tasksOnWorkers`) runs inside that set's worker container, whose limit the kernel
+ * enforces on every process in it, so a declared value above the set's limit can never be what the task
+ * gets — told from the repository alone. The chart renders each set's `resources` into its worker
+ * container (chart/templates/workers/worker-deployment.yaml, `resources: {{- toYaml .Values.workers.resources }}`
+ * with `.Values.workers` merged per set).
+ */
+function workerLimitReason(
+  finding: Finding,
+  task: string,
+  analysis: TaskAnalysis,
+  scan: ScanResult,
+): { reason: string; where: string } | null {
+  if (finding.orchestrator !== "airflow" || finding.value === null) return null;
+  if (!airflowResources.has(finding.pattern) && !kubernetesExecutorConfig.has(finding.pattern)) return null;
+  for (const limit of scan.findings) {
+    if (
+      limit.pattern !== "helm_workers" ||
+      limit.kind !== "limit" ||
+      limit.resource !== finding.resource ||
+      limit.value === null ||
+      !limit.workers ||
+      !/Celery/.test(limit.workers.executor)
+    )
+      continue;
+    if (finding.value <= limit.value || sameValue(finding.resource, finding.value, limit.value)) continue;
+    if (tasksOnWorkers(limit, scan, [analysis]).length === 0) continue;
+    const workers = limit.workers;
+    const set = workers.set ? `worker set ${workers.set}` : "Celery workers";
+    const queue = scan.tasks.find(
+      (site) => site.orchestrator === "airflow" && site.pipeline === finding.pipeline && site.task === task,
+    )?.queue;
+    const routed =
+      workers.queues && workers.set
+        ? ` (queue ${JSON.stringify(queue ?? workers.defaultQueue ?? "default")})`
+        : "";
+    return {
+      reason: `the task runs on the Helm chart's ${set}${routed}, whose worker container's ${finding.resource} limit ${describeAmount(finding.resource, limit.value)} (${limit.file}:${limit.line}) caps every task in it`,
+      where: `${limit.file}:${limit.line} (${workers.resourcesAt ?? "workers.resources"}.limits.${finding.resource})`,
     };
   }
   return null;
@@ -327,10 +373,16 @@ export function notAppliedDeclarations(
         { resource: finding.resource, kind: finding.kind, value: finding.value },
         effective,
       );
-      const known =
+      const capped = workerLimitReason(finding, task, analysis, scan);
+      const other =
         workPoolReason(finding, task, scan) ??
         queueReason(finding, task, scan) ??
         executorReason(finding, scan);
+      // Both: the value reaches no pod, and the worker it runs on could not hold it anyway.
+      const known =
+        capped && other
+          ? { reason: `${other.reason}; and ${capped.reason}`, where: capped.where }
+          : (capped ?? other);
       if (!mismatch && !known) continue;
       const told = known ?? explain(finding, task, mismatch!, effective!, scan);
       found.push({

@@ -85,6 +85,17 @@ export interface WorkerPool {
   slots: number;
   /** Where `slots` comes from: a `file:line`, or the default it falls back to. */
   slotsFrom: string;
+  /**
+   * The chart's Celery worker set (`default`, or a `workers.celery.sets[].name`), when the values file
+   * declares sets (sources/helm-values.ts).
+   */
+  set?: string;
+  /** The Celery queues these workers consume; absent: every task's (the KubernetesExecutor's pods). */
+  queues?: string[];
+  /** The queue of a task without its own (`[operators] default_queue`). */
+  defaultQueue?: string;
+  /** The values path of the `resources` block the value is in (`workers.celery.sets[1].resources`). */
+  resourcesAt?: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { analysisTask, scanFiles } from "../test-support/source-fixtures.js";
-import { isHelmValuesName, scanHelmValues, workerTarget } from "./helm-values.js";
+import { isHelmValuesName, scanHelmValues, tasksOnWorkers, workerTarget } from "./helm-values.js";
 
 const GiB = 1024 ** 3;
 
@@ -38,12 +38,15 @@ describe("scanHelmValues", () => {
       executor: "CeleryExecutor",
       slots: 4,
       slotsFrom: "values.yaml:6 (workers.celery.worker_concurrency)",
+      queues: ["default"],
+      defaultQueue: "default",
+      resourcesAt: "workers.resources",
     });
     const templated = scanHelmValues(
       "values.yaml",
       values("config:\n  celery:\n    worker_concurrency: '{{ .Values.slots }}'"),
     );
-    expect(templated.findings[0]?.workers).toEqual({
+    expect(templated.findings[0]?.workers).toMatchObject({
       executor: "CeleryExecutor",
       slots: 16,
       slotsFrom: "the chart's default config.celery.worker_concurrency",
@@ -62,6 +65,7 @@ describe("scanHelmValues", () => {
       executor: "KubernetesExecutor",
       slots: 1,
       slotsFrom: "one task per KubernetesExecutor pod",
+      resourcesAt: "workers.resources",
     });
     expect(
       scanHelmValues("values.yaml", values("executor: CeleryExecutor,KubernetesExecutor")).findings[0]
@@ -78,6 +82,70 @@ describe("scanHelmValues", () => {
     ]);
     expect(scanHelmValues("values.yaml", "workers: [\n").problems[0]?.message).toMatch(/^not valid YAML/);
     expect(scanHelmValues("values.yaml", "workers:\n  resources: {}\n").findings).toEqual([]);
+  });
+});
+
+describe("worker sets", () => {
+  const sets = `executor: CeleryExecutor
+config:
+  operators:
+    default_queue: main
+workers:
+  celery:
+    enableDefault: false
+    resources:
+      requests: {cpu: 1, memory: 2Gi}
+      limits: {memory: 4Gi}
+    sets:
+      - name: small
+        queue: default
+      - name: big
+        queue: " big , bigger "
+        resources:
+          requests: {memory: 8Gi}
+`;
+  it("take the parent's resources whole, or their own whole, and no default set when enableDefault is false", () => {
+    const { findings, problems } = scanHelmValues("values.yaml", sets);
+    expect(problems).toEqual([]);
+    expect(
+      findings.map(
+        (finding) =>
+          `${finding.line} ${finding.resource} ${finding.kind} ${finding.raw} ${finding.workers!.set} ${finding.workers!.queues!.join("|")}`,
+      ),
+    ).toEqual([
+      // `default` is Airflow's [operators] default_queue, here "main".
+      "9 cpu request 1 small main",
+      "9 memory request 2Gi small main",
+      "10 memory limit 4Gi small main",
+      // `resources` is replaced whole (workersMergeValues' $fullOverwrite): no CPU request, no limit.
+      "17 memory request 8Gi big big|bigger",
+    ]);
+  });
+
+  it("route a task by its queue, a task without one to the sets on the default queue", async () => {
+    const scan = await scanFiles({
+      "dags/d.py": `from airflow import DAG
+from airflow.operators.bash import BashOperator
+
+with DAG("d") as dag:
+    BashOperator(task_id="plain", bash_command="x")
+    BashOperator(task_id="main", bash_command="x", queue="main")
+    BashOperator(task_id="big", bash_command="x", queue="bigger")
+    BashOperator(task_id="lost", bash_command="x", queue="nobody")
+`,
+    });
+    const recommendations = ["plain", "main", "big", "lost"].map((task) =>
+      analysisTask({ pipeline: "d", task, cpuCores: 1, memoryBytes: GiB }),
+    );
+    const { findings } = scanHelmValues("values.yaml", sets);
+    const routed = (set: string) =>
+      tasksOnWorkers(
+        findings.find((finding) => finding.workers?.set === set)!,
+        scan,
+        recommendations,
+      ).map((analysis) => analysis.task);
+    expect(routed("small")).toEqual(["plain", "main"]);
+    expect(routed("big")).toEqual(["big"]);
   });
 });
 

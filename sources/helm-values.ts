@@ -9,6 +9,11 @@
  * `limits`/`requests` of `cpu`/`memory`, `config.celery.worker_concurrency: 16`, and "The default
  * `podTemplate` will use normal `workers` configuration parameters (e.g. `workers.resources`)" — so
  * under the KubernetesExecutor the same value sizes every task's pod.
+ *
+ * Worker sets (apache/airflow main after chart 1.18, read at capyai-agent-test2/airflow 5711eb3, a fork:
+ * the index's apache/airflow copy predates them): chart/values.yaml `workers.celery.enableDefault`,
+ * `workers.celery.queue`, `workers.celery.sets`, `workers.celery.resources`; each set rendered by
+ * chart/templates/workers/worker-deployment.yaml; chart/docs/customizing-workers.rst.
  */
 import { isMap, isScalar, isSeq } from "yaml";
 import type { TaskAnalysis } from "../common/analysis-document.js";
@@ -38,7 +43,7 @@ const chartDefaultConcurrency = 16;
 /** A `{name, value}` entry of an env list (`env`, `workers.env`) whose value is a plain scalar. */
 function envEntry(
   { document, lineCounter }: ParsedYaml,
-  path: string[],
+  path: Array<string | number>,
   name: string,
 ): { value: string; line: number } | null {
   const list = yamlAt(document, document.contents, path);
@@ -84,64 +89,184 @@ export function helmExecutor(parsed: ParsedYaml, file: string): ExecutorSetting 
  */
 const CONCURRENCY_VARIABLE = "AIRFLOW__CELERY__WORKER_CONCURRENCY";
 
-/** Which workers `workers.resources` sizes under the file's executor; null when no worker runs tasks. */
-function workerPool(parsed: ParsedYaml, file: string): WorkerPool | null {
+/**
+ * One Celery worker set of the chart: the default workers (`workers`, `workers.celery`) and each entry of
+ * `workers.celery.sets`, each rendered as a worker Deployment (or StatefulSet) of its own
+ * (chart/templates/workers/worker-deployment.yaml in the chart that has sets: `range $workerSet :=
+ * $workerSets`, the default set first when `workers.celery.enableDefault`). Values are merged by
+ * `workersMergeValues` (chart/templates/_helpers.yaml): `workers`, then `workers.celery` with its unset
+ * (`~`, empty-map) fields removed, then the set; `resources` is in its `$fullOverwrite` list, so a
+ * `resources` given at a later level replaces the earlier one whole, and a non-empty list (`env`)
+ * replaces the parent's list (chart/docs/customizing-workers.rst, "Different volumes for Celery worker
+ * sets").
+ */
+interface WorkerSet {
+  /** `default`, or the set's `name`. */
+  name: string;
+  /** The Celery queues its workers consume: `queue` split at commas (the KEDA query splits it so). */
+  queues: string[];
+  /** The values path of the `resources` block that sizes its worker container; null when none is given. */
+  resources: Array<string | number> | null;
+  /** The env lists its worker container gets, the winning one last. */
+  envPaths: Array<Array<string | number>>;
+}
+
+const pathText = (path: Array<string | number>) =>
+  path
+    .map((step, index) => (typeof step === "number" ? `[${step}]` : index === 0 ? step : `.${step}`))
+    .join("");
+
+function nonEmptyMap(parsed: ParsedYaml, path: Array<string | number>): boolean {
+  const node = yamlAt(parsed.document, parsed.document.contents, path);
+  return isMap(node) && node.items.length > 0;
+}
+
+function nonEmptySeq(parsed: ParsedYaml, path: Array<string | number>): boolean {
+  const node = yamlAt(parsed.document, parsed.document.contents, path);
+  return isSeq(node) && node.items.length > 0;
+}
+
+function stringAt(parsed: ParsedYaml, path: Array<string | number>): string | null {
+  const node = yamlAt(parsed.document, parsed.document.contents, path);
+  if (!isScalar(node) || node.value === null || node.value === undefined) return null;
+  const text = String(node.value).trim();
+  return text === "" || text.includes("{{") ? null : text;
+}
+
+/** The chart's worker sets, the default set first; a chart without `workers.celery.sets` has the default only. */
+function workerSets(parsed: ParsedYaml): { sets: WorkerSet[]; declared: boolean } {
+  const { document } = parsed;
+  // Airflow's `[operators] default_queue` (default "default") is the queue of a task without its own.
+  const defaultQueue = stringAt(parsed, ["config", "operators", "default_queue"]) ?? "default";
+  // The chart's worker args run `airflow celery worker -q QUEUE` unless the queue is "default"
+  // (chart/values.yaml `workers.args`), so the default workers consume `workers.celery.queue`.
+  const celeryQueue = stringAt(parsed, ["workers", "celery", "queue"]) ?? "default";
+  const queuesOf = (queue: string) =>
+    queue === "default"
+      ? [defaultQueue]
+      : queue
+          .split(",")
+          .map((part) => part.trim())
+          .filter(Boolean);
+  const parentResources = nonEmptyMap(parsed, ["workers", "celery", "resources"])
+    ? ["workers", "celery", "resources"]
+    : isMap(yamlAt(document, document.contents, ["workers", "resources"]))
+      ? ["workers", "resources"]
+      : null;
+  const parentEnv = nonEmptySeq(parsed, ["workers", "celery", "env"])
+    ? ["workers", "celery", "env"]
+    : ["workers", "env"];
+  const listed = yamlAt(document, document.contents, ["workers", "celery", "sets"]);
+  const declared = isSeq(listed) && listed.items.length > 0;
+  const enableDefault = yamlAt(document, document.contents, ["workers", "celery", "enableDefault"]);
+  const sets: WorkerSet[] = [];
+  if (!declared || !isScalar(enableDefault) || enableDefault.value !== false) {
+    sets.push({
+      name: "default",
+      queues: queuesOf(celeryQueue),
+      resources: parentResources,
+      envPaths: [["env"], parentEnv],
+    });
+  }
+  if (isSeq(listed)) {
+    listed.items.forEach((_, index) => {
+      const at = ["workers", "celery", "sets", index];
+      const name = stringAt(parsed, [...at, "name"]) ?? `#${index + 1}`;
+      const own = yamlAt(document, document.contents, [...at, "resources"]);
+      sets.push({
+        name,
+        queues: queuesOf(stringAt(parsed, [...at, "queue"]) ?? celeryQueue),
+        resources: isMap(own) ? [...at, "resources"] : parentResources,
+        envPaths: [["env"], nonEmptySeq(parsed, [...at, "env"]) ? [...at, "env"] : parentEnv],
+      });
+    });
+  }
+  return { sets, declared };
+}
+
+/** How many tasks one Celery worker of `set` runs at once, and where that is written. */
+function celerySlots(parsed: ParsedYaml, file: string, set: WorkerSet): { slots: number; slotsFrom: string } {
   const { document, lineCounter } = parsed;
+  for (const path of [...set.envPaths].reverse()) {
+    const entry = envEntry(parsed, path, CONCURRENCY_VARIABLE);
+    const slots = entry ? Number(entry.value) : Number.NaN;
+    if (entry && Number.isInteger(slots) && slots > 0) {
+      return { slots, slotsFrom: `${file}:${entry.line} (${pathText(path)} ${CONCURRENCY_VARIABLE})` };
+    }
+  }
+  for (const path of [
+    ["workers", "celery", "worker_concurrency"],
+    ["config", "celery", "worker_concurrency"],
+  ]) {
+    const node = yamlAt(document, document.contents, path);
+    if (!isScalar(node)) continue;
+    const slots = Number(node.value);
+    if (Number.isInteger(slots) && slots > 0) {
+      return {
+        slots,
+        slotsFrom: `${file}:${lineCounter.linePos(node.range?.[0] ?? 0).line} (${path.join(".")})`,
+      };
+    }
+  }
+  return {
+    slots: chartDefaultConcurrency,
+    slotsFrom: "the chart's default config.celery.worker_concurrency",
+  };
+}
+
+/** Which workers each `resources` block sizes under the file's executor; empty when no worker runs tasks. */
+function workerPools(
+  parsed: ParsedYaml,
+  file: string,
+): Array<{ pool: WorkerPool; resources: Array<string | number> }> {
   const executor = helmExecutor(parsed, file)?.executor ?? chartDefaultExecutor;
   // Airflow 2.10+ takes a comma-separated list of executors; any Celery one runs Celery workers.
   if (/Celery/.test(executor)) {
-    for (const path of [["workers", "env"], ["env"]]) {
-      const entry = envEntry(parsed, path, CONCURRENCY_VARIABLE);
-      const slots = entry ? Number(entry.value) : Number.NaN;
-      if (entry && Number.isInteger(slots) && slots > 0) {
-        return {
-          executor,
-          slots,
-          slotsFrom: `${file}:${entry.line} (${path.join(".")} ${CONCURRENCY_VARIABLE})`,
-        };
-      }
-    }
-    for (const path of [
-      ["workers", "celery", "worker_concurrency"],
-      ["config", "celery", "worker_concurrency"],
-    ]) {
-      const node = yamlAt(document, document.contents, path);
-      if (!isScalar(node)) continue;
-      const slots = Number(node.value);
-      if (Number.isInteger(slots) && slots > 0) {
-        return {
-          executor,
-          slots,
-          slotsFrom: `${file}:${lineCounter.linePos(node.range?.[0] ?? 0).line} (${path.join(".")})`,
-        };
-      }
-    }
-    return {
-      executor,
-      slots: chartDefaultConcurrency,
-      slotsFrom: "the chart's default config.celery.worker_concurrency",
-    };
+    const { sets, declared } = workerSets(parsed);
+    return sets.flatMap((set) =>
+      set.resources
+        ? [
+            {
+              resources: set.resources,
+              pool: {
+                executor,
+                ...celerySlots(parsed, file, set),
+                ...(declared ? { set: set.name } : {}),
+                queues: set.queues,
+                defaultQueue: stringAt(parsed, ["config", "operators", "default_queue"]) ?? "default",
+                resourcesAt: pathText(set.resources),
+              },
+            },
+          ]
+        : [],
+    );
   }
-  if (/Kubernetes/.test(executor))
-    return { executor, slots: 1, slotsFrom: "one task per KubernetesExecutor pod" };
-  return null;
+  const { document } = parsed;
+  if (/Kubernetes/.test(executor) && isMap(yamlAt(document, document.contents, ["workers", "resources"]))) {
+    return [
+      {
+        resources: ["workers", "resources"],
+        pool: {
+          executor,
+          slots: 1,
+          slotsFrom: "one task per KubernetesExecutor pod",
+          resourcesAt: "workers.resources",
+        },
+      },
+    ];
+  }
+  return [];
 }
 
-/** Scans one Helm values file for `workers.resources`. Files without it (other charts) yield nothing. */
-export function scanHelmValues(file: string, text: string): ScanResult {
-  const result = emptyScanResult();
-  result.files.push(file);
-  const parsed = parseYamlFile(file, text);
-  if ("message" in parsed) {
-    result.problems.push(parsed);
-    return result;
-  }
+/** The values of one `resources` block, as worker-level findings. */
+function resourceFindings(
+  file: string,
+  text: string,
+  parsed: ParsedYaml,
+  resources: unknown,
+  workers: WorkerPool | null,
+): Finding[] {
   const { document, lineCounter } = parsed;
-  const executor = helmExecutor(parsed, file);
-  if (executor) result.executors = [executor];
-  const resources = yamlAt(document, document.contents, ["workers", "resources"]);
-  if (!isMap(resources)) return result;
-  const workers = workerPool(parsed, file);
   const found: Finding[] = [];
   for (const [key, kind] of Object.entries(resourceRequirementKinds)) {
     for (const [resourceKey, meaning] of Object.entries(resourceRequirementKeys)) {
@@ -172,17 +297,74 @@ export function scanHelmValues(file: string, text: string): ScanResult {
       });
     }
   }
-  if (found.length > 0 && !workers) {
-    const executor = yamlAt(document, document.contents, ["executor"]);
+  return found;
+}
+
+/**
+ * Scans one Helm values file for the workers' `resources`: `workers.resources`, `workers.celery.resources`
+ * and each `workers.celery.sets[].resources`, one finding per value and worker set it sizes (a block the
+ * default workers and the sets without their own share is found once per set). Files without them (other
+ * charts) yield nothing.
+ */
+export function scanHelmValues(file: string, text: string): ScanResult {
+  const result = emptyScanResult();
+  result.files.push(file);
+  const parsed = parseYamlFile(file, text);
+  if ("message" in parsed) {
+    result.problems.push(parsed);
+    return result;
+  }
+  const { document, lineCounter } = parsed;
+  const executor = helmExecutor(parsed, file);
+  if (executor) result.executors = [executor];
+  const at = (path: Array<string | number>) => yamlAt(document, document.contents, path);
+  const lineOf = (node: unknown) =>
+    isScalar(node) || isMap(node) || isSeq(node) ? lineCounter.linePos(node.range?.[0] ?? 0).line : 1;
+  const places: Array<Array<string | number>> = [
+    ["workers", "resources"],
+    ["workers", "celery", "resources"],
+  ];
+  const sets = at(["workers", "celery", "sets"]);
+  if (isSeq(sets)) {
+    sets.items.forEach((_, index) => places.push(["workers", "celery", "sets", index, "resources"]));
+  }
+  const written = places.filter((path) => resourceFindings(file, text, parsed, at(path), null).length > 0);
+  if (written.length === 0) return result;
+  const pools = workerPools(parsed, file);
+  if (pools.length === 0) {
     result.problems.push({
       file,
-      line: isScalar(executor) && executor.range ? lineCounter.linePos(executor.range[0]).line : 1,
+      line: lineOf(at(["executor"])),
       message: "workers.resources is not used: the executor runs no worker pods; not read",
     });
     return result;
   }
-  result.findings.push(...found);
+  for (const { pool, resources } of pools) {
+    result.findings.push(...resourceFindings(file, text, parsed, at(resources), pool));
+  }
+  // A block no worker set takes: `workers.resources` under a non-empty `workers.celery.resources`, or the
+  // default workers' own when `enableDefault: false` and every set has its own.
+  const used = new Set(pools.map(({ pool }) => pool.resourcesAt));
+  for (const path of written) {
+    if (used.has(pathText(path))) continue;
+    // The line of the `resources:` key itself.
+    const key = (() => {
+      const parent = at(path.slice(0, -1));
+      if (!isMap(parent)) return undefined;
+      return parent.items.find((pair) => isScalar(pair.key) && pair.key.value === path.at(-1))?.key;
+    })();
+    result.problems.push({
+      file,
+      line: key ? lineOf(key) : lineOf(at(path)),
+      message: `${pathText(path)} sizes no worker set (workers.celery.resources or each set's own resources replace it whole); not read`,
+    });
+  }
   return result;
+}
+
+/** How check and patch name the workers a value sizes: `workers (CeleryExecutor)`, `workers highmem (CeleryExecutor)`. */
+export function workersLabel(workers: WorkerPool): string {
+  return `workers${workers.set ? ` ${workers.set}` : ""} (${workers.executor})`;
 }
 
 /** What a worker-level request should hold, and why. */
@@ -207,7 +389,7 @@ const ownPodPatterns = new Set([
 
 /**
  * The tasks that run on the workers `finding` sizes: the repository's Airflow tasks with a
- * recommendation, except KubernetesPodOperator tasks (their work runs in the pod they start), tasks on
+ * recommendation on a queue those workers consume (a Celery worker set's), except KubernetesPodOperator tasks (their work runs in the pod they start), tasks on
  * the kubernetes queue under CeleryKubernetesExecutor and, for task pods, tasks that size their own pod.
  */
 export function tasksOnWorkers(
@@ -240,7 +422,17 @@ export function tasksOnWorkers(
         excluded.add(taskKeyString(site));
     }
   }
-  const found = new Set(scan.tasks.filter((site) => site.orchestrator === "airflow").map(taskKeyString));
+  // A Celery worker set runs the tasks of the queues it consumes (the chart's `-q` worker argument); a
+  // task without a queue of its own, or with one computed at run time, is counted on the default queue.
+  const found = new Set(
+    scan.tasks
+      .filter(
+        (site) =>
+          site.orchestrator === "airflow" &&
+          (!workers.queues || workers.queues.includes(site.queue ?? workers.defaultQueue ?? "default")),
+      )
+      .map(taskKeyString),
+  );
   return [...recommendations].filter((analysis) => {
     const key = taskKeyString(analysis);
     return analysis.orchestrator === "airflow" && found.has(key) && !excluded.has(key);
@@ -279,6 +471,6 @@ export function workerTarget(
     memoryBytes: heaviestSum(tasks, workers.slots, (analysis) => analysis.recommendation.memoryBytes),
     peakMemoryBytes: heaviestSum(tasks, workers.slots, (analysis) => analysis.memory.peakBytes.max),
     tasks: ordered.map((analysis) => `${analysis.pipeline}/${analysis.task}`),
-    reason: `workers.resources at ${finding.file} sizes ${workers.executor} workers running ${slots}: the sum of the ${Math.min(workers.slots, tasks.length)} largest recommendations among the ${tasks.length} task(s) that run there`,
+    reason: `${workers.resourcesAt ?? "workers.resources"} at ${finding.file} sizes ${workers.executor} workers${workers.set ? ` of worker set ${workers.set} (queues ${workers.queues!.join(", ")})` : ""} running ${slots}: the sum of the ${Math.min(workers.slots, tasks.length)} largest recommendations among the ${tasks.length} task(s) that run there`,
   };
 }

@@ -15,7 +15,7 @@ import { backtestShowsOomRisk, type TaskAnalysis } from "../common/analysis-docu
 import { taskKeyString } from "../common/task-key.js";
 import { taskKeywordOfPattern, yamlTaskKeywordOfPattern } from "./declaration-patterns.js";
 import type { Finding, Pattern, RequestKind, Resource, ScanResult, TaskSite } from "./findings.js";
-import { workerTarget } from "./helm-values.js";
+import { workersLabel, workerTarget } from "./helm-values.js";
 import { describeValue, formatLike, parseDeclared, targetValue, targetValueOf } from "./quantities.js";
 
 /** A patch could not be made safely; nothing is written. */
@@ -530,17 +530,23 @@ function declarationOverride(
   );
 }
 
-/** Worker-level requests (the Helm chart's workers.resources) size the workers the tasks run on. */
+/**
+ * Worker-level requests (the Helm chart's workers' resources) size the workers the tasks run on. A block
+ * that several worker sets share (the default workers' resources, taken by every set without its own) is
+ * one literal: it gets the largest value any of them wants (enough for each), and a note names them.
+ */
 function planWorkerRequests(scan: ScanResult, recommendations: Map<string, TaskAnalysis>): PlanPart {
   const part: PlanPart = { edits: [], changes: [], notes: [] };
   const workerNotes = new Set<string>();
+  const byLiteral = new Map<string, Array<{ finding: Finding; wanted: { text: string; value: number } }>>();
   for (const finding of scan.findings) {
     if (finding.via !== "worker" || finding.dynamic || finding.literal === null || finding.value === null)
       continue;
     const target = workerTarget(finding, scan, recommendations.values());
+    const place = finding.workers?.resourcesAt ?? "workers.resources";
     if (!target) {
       workerNotes.add(
-        `workers.resources at ${finding.file}: no task that runs on those workers has a recommendation; left alone`,
+        `${place} at ${finding.file}${finding.workers?.set ? ` (worker set ${finding.workers.set})` : ""}: no task that runs on those workers has a recommendation; left alone`,
       );
       continue;
     }
@@ -549,27 +555,43 @@ function planWorkerRequests(scan: ScanResult, recommendations: Map<string, TaskA
       (other) =>
         other.via === "worker" &&
         other.file === finding.file &&
+        other.workers?.resourcesAt === finding.workers?.resourcesAt &&
+        other.workers?.set === finding.workers?.set &&
         other.kind === "request" &&
         other.resource === finding.resource &&
         other.literal !== null &&
         other.value !== null,
     );
-    const wanted = wantedForTarget(finding, target, request);
-    if (wanted.text === finding.literal.text) continue;
+    const key = `${finding.file}:${finding.start}`;
+    byLiteral.set(key, [
+      ...(byLiteral.get(key) ?? []),
+      { finding, wanted: wantedForTarget(finding, target, request) },
+    ]);
+  }
+  for (const wanting of byLiteral.values()) {
+    const { finding, wanted } = wanting.reduce((largest, next) =>
+      next.wanted.value > largest.wanted.value ? next : largest,
+    );
+    if (new Set(wanting.map((one) => one.wanted.text)).size > 1) {
+      workerNotes.add(
+        `${finding.file}:${finding.line} ${finding.workers?.resourcesAt ?? "workers.resources"} sizes worker sets ${wanting.map((one) => one.finding.workers?.set ?? "default").join(", ")}: it gets the largest value they want, ${describeValue(finding.unit, wanted.value)}; give a set its own resources to size it apart`,
+      );
+    }
+    if (wanted.text === finding.literal!.text) continue;
     part.edits.push({ file: finding.file, start: finding.start, end: finding.end, text: wanted.text });
     part.changes.push({
       file: finding.file,
       line: finding.line,
       orchestrator: finding.orchestrator,
       pipeline: finding.pipeline,
-      tasks: [`workers (${finding.workers!.executor})`],
+      tasks: wanting.map((one) => workersLabel(one.finding.workers!)),
       resource: finding.resource,
       kind: finding.kind,
       from: finding.raw,
       to: literalSource(finding, wanted.text),
-      fromValue: finding.value,
+      fromValue: finding.value!,
       toValue: wanted.value,
-      fromText: describeValue(finding.unit, finding.value),
+      fromText: describeValue(finding.unit, finding.value!),
       toText: describeValue(finding.unit, wanted.value),
       how: "shared",
     });

@@ -34,7 +34,14 @@ describe("worker-level requests", () => {
       { file: "chart/values.yaml", line: 1, executor: "CeleryKubernetesExecutor", from: "helm" },
     ]);
     for (const finding of scan.findings.filter((candidate) => candidate.via === "worker")) {
-      expect(finding.workers).toEqual({ executor: "CeleryKubernetesExecutor", slots: 3, slotsFrom: slots });
+      expect(finding.workers).toEqual({
+        executor: "CeleryKubernetesExecutor",
+        slots: 3,
+        slotsFrom: slots,
+        queues: ["default"],
+        defaultQueue: "default",
+        resourcesAt: "workers.resources",
+      });
     }
   });
 
@@ -79,7 +86,7 @@ describe("worker-level requests", () => {
         "# chart/values.yaml:15 workers (CeleryKubernetesExecutor): memory request 3Gi -> 4Gi",
         '# dags/warehouse.py:9 warehouse/heavy: memory request "8Gi" -> "7Gi"',
         `# workers.resources at chart/values.yaml sizes CeleryKubernetesExecutor workers running 3 tasks at once (${slots}): the sum of the 3 largest recommendations among the 5 task(s) that run there`,
-        `# dags/warehouse.py:9 warehouse/misrouted: left as it is, memory request 8 GiB does not apply: under CeleryKubernetesExecutor only tasks with queue="kubernetes" run in a pod the KubernetesExecutor starts; this task has the default queue, so it runs on a Celery worker, where executor_config is never read. The effective value is set in the Celery worker's own resources (its container, or the Helm chart's workers.resources)`,
+        `# dags/warehouse.py:9 warehouse/misrouted: left as it is, memory request 8 GiB does not apply: under CeleryKubernetesExecutor only tasks with queue="kubernetes" run in a pod the KubernetesExecutor starts; this task has the default queue, so it runs on a Celery worker, where executor_config is never read; and the task runs on the Helm chart's Celery workers, whose worker container's memory limit 6 GiB (chart/values.yaml:17) caps every task in it. The effective value is set in chart/values.yaml:17 (workers.resources.limits.memory)`,
         "diff --git a/chart/values.yaml b/chart/values.yaml",
         "--- a/chart/values.yaml",
         "+++ b/chart/values.yaml",
