@@ -4,7 +4,9 @@
  * `rightsize analyze` runs). Prints one JSON line with the night's wall time. Module loading, the
  * configuration and the connection are start-up, not the night: the floor beside it is timed on an open
  * connection in a warm process too.
- * Usage: node dist/bench/analysis-night.js DATABASE_URL WINDOW_END
+ * `--leave-out backtest,diagnosis` leaves those parts out of every task's analysis (runNightInline's
+ * `leaveOut`), so the benchmark times what each adds to the same night.
+ * Usage: node dist/bench/analysis-night.js DATABASE_URL WINDOW_END [--leave-out PART,…]
  */
 import { sql } from "drizzle-orm";
 import { performance } from "node:perf_hooks";
@@ -12,11 +14,20 @@ import { runNightInline } from "../analyzer/nightly.js";
 import { loadConfig } from "../common/config.js";
 import { silentLogger } from "../common/logger.js";
 import { openDatabase } from "../db/client.js";
+import { type OptionalPart, optionalParts } from "../analyzer/task-analysis.js";
 
-const [url, windowEnd] = process.argv.slice(2);
-if (!url || !windowEnd) {
-  process.stderr.write("usage: analysis-night.js DATABASE_URL WINDOW_END\n");
+const [url, windowEnd, flag, list] = process.argv.slice(2);
+if (!url || !windowEnd || (flag !== undefined && (flag !== "--leave-out" || !list))) {
+  process.stderr.write("usage: analysis-night.js DATABASE_URL WINDOW_END [--leave-out PART,…]\n");
   process.exit(2);
+}
+const leaveOut = new Set<OptionalPart>();
+for (const part of list ? list.split(",") : []) {
+  if (!(optionalParts as readonly string[]).includes(part)) {
+    process.stderr.write(`--leave-out: '${part}' is not one of ${optionalParts.join(", ")}\n`);
+    process.exit(2);
+  }
+  leaveOut.add(part as OptionalPart);
 }
 const config = loadConfig({ env: {} });
 const handle = await openDatabase(url);
@@ -30,6 +41,7 @@ try {
     night: { windowEnd: new Date(windowEnd), windowDays: config.analysis.windowDays },
     // As `rightsize analyze` without --json: results stored, no document rebuilt.
     document: false,
+    leaveOut,
   });
   process.stdout.write(
     `${JSON.stringify({ seconds: (performance.now() - started) / 1000, analyzed: result.analyzed, failed: result.failed.length })}\n`,
