@@ -1,7 +1,7 @@
 /**
  * The analyzing process of bench/analysis.bench.ts: loads its modules and the configuration, opens the
  * database and makes one round trip, and only then starts its clock and runs the night inline (the steps
- * `rightsize analyze` runs). Prints one JSON line with the night's wall time. Module loading, the
+ * `rightsize analyze` runs). Prints one JSON line with the night's wall time and this process's CPU time. Module loading, the
  * configuration and the connection are start-up, not the night: the floor beside it is timed on an open
  * connection in a warm process too.
  * `--leave-out backtest,diagnosis` leaves those parts out of every task's analysis (runNightInline's
@@ -34,6 +34,7 @@ const handle = await openDatabase(url);
 try {
   await handle.db.execute(sql`select 1`);
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const result = await runNightInline({
     db: handle.db,
     config,
@@ -44,7 +45,17 @@ try {
     leaveOut,
   });
   process.stdout.write(
-    `${JSON.stringify({ seconds: (performance.now() - started) / 1000, analyzed: result.analyzed, failed: result.failed.length })}\n`,
+    `${JSON.stringify({
+      seconds: (performance.now() - started) / 1000,
+      // This process's own CPU time in the night (user + system): the part that grows with the work
+      // computed here, and moves far less than wall time when other work shares the cores.
+      cpuSeconds: (() => {
+        const used = process.cpuUsage(cpuBefore);
+        return (used.user + used.system) / 1e6;
+      })(),
+      analyzed: result.analyzed,
+      failed: result.failed.length,
+    })}\n`,
   );
 } finally {
   await handle.close();

@@ -147,6 +147,10 @@ export async function run(): Promise<void> {
     again: number;
     withoutBacktest: number;
     withoutDiagnosis: number;
+    /** The analyzing process's own CPU seconds in the edge night, whole and without each part. */
+    cpu: number;
+    cpuWithoutBacktest: number;
+    cpuWithoutDiagnosis: number;
     rss: number;
     againRss: number;
     backtestProcess: number;
@@ -187,6 +191,7 @@ export async function run(): Promise<void> {
       // diagnoses, in turn within each round, the first of them first in one round and last in the next.
       const variants = [[], ["--leave-out", "backtest"], ["--leave-out", "diagnosis"]];
       const times = variants.map(() => [] as number[]);
+      const cpu = variants.map(() => [] as number[]);
       let againRss = 0;
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
@@ -196,7 +201,9 @@ export async function run(): Promise<void> {
             windowEnd.toISOString(),
             ...variants[variant]!,
           ]);
-          times[variant]!.push((JSON.parse(night.stdout) as { seconds: number }).seconds);
+          const reported = JSON.parse(night.stdout) as { seconds: number; cpuSeconds: number };
+          times[variant]!.push(reported.seconds);
+          cpu[variant]!.push(reported.cpuSeconds);
           if (variant === 0) againRss = Math.max(againRss, night.peakRssBytes);
         }
       }
@@ -227,6 +234,9 @@ export async function run(): Promise<void> {
         again: median(times[0]!),
         withoutBacktest: median(times[1]!),
         withoutDiagnosis: median(times[2]!),
+        cpu: median(cpu[0]!),
+        cpuWithoutBacktest: median(cpu[1]!),
+        cpuWithoutDiagnosis: median(cpu[2]!),
         rss: analysis.peakRssBytes,
         againRss,
         backtestProcess: median(processSeconds),
@@ -295,6 +305,24 @@ export async function run(): Promise<void> {
       `${(r.again / r.withoutDiagnosis).toFixed(2)} ×`,
     ]),
   );
+  const partsCpuTable = table(
+    [
+      "samples",
+      "node CPU, whole (s)",
+      "without the backtest (s)",
+      "backtest's CPU ÷ whole night's wall",
+      "without the diagnoses (s)",
+      "diagnoses' CPU ÷ whole night's wall",
+    ],
+    results.map((r) => [
+      r.samples.toLocaleString("en"),
+      r.cpu.toFixed(3),
+      r.cpuWithoutBacktest.toFixed(3),
+      `${((100 * (r.cpu - r.cpuWithoutBacktest)) / r.again).toFixed(1)} %`,
+      r.cpuWithoutDiagnosis.toFixed(3),
+      `${((100 * (r.cpu - r.cpuWithoutDiagnosis)) / r.again).toFixed(1)} %`,
+    ]),
+  );
   const backtestTable = table(
     [
       "samples",
@@ -312,6 +340,6 @@ export async function run(): Promise<void> {
     ]),
   );
   process.stdout.write(
-    `${runsPerTask} runs × ${ticksPerRun} ticks per task; each night = the inline night in its own process (catch up on summaries, analyze and store every task; timed once its modules are loaded and its connection is open); catch-up night: no run summarized yet; edge: every run summarized when it ended; targets: catch-up ≤ 1.0 × floor, edge ≤ 0.25 × floor, ≤ 300 MB; edge nights: median of ${rounds} rounds\n${lines.join("\n")}\n\nThe edge night whole and without each part (median of ${rounds} rounds, alternating); targets: backtest ≤ 15 %, diagnoses ≤ 1.1 ×\n${partsTable}\n\n\`rightsize backtest\` for every policy (process: median of ${Math.max(3, rounds)}, start-up included; warm: median of 5, alternating with the reads); target ≤ 2 s\n${backtestTable}\n`,
+    `${runsPerTask} runs × ${ticksPerRun} ticks per task; each night = the inline night in its own process (catch up on summaries, analyze and store every task; timed once its modules are loaded and its connection is open); catch-up night: no run summarized yet; edge: every run summarized when it ended; targets: catch-up ≤ 1.0 × floor, edge ≤ 0.25 × floor, ≤ 300 MB; edge nights: median of ${rounds} rounds\n${lines.join("\n")}\n\nThe edge night whole and without each part (median of ${rounds} rounds, alternating); targets: backtest ≤ 15 %, diagnoses ≤ 1.1 ×\n${partsTable}\n\nThe analyzing process's own CPU time in the same nights (median of ${rounds}): what each part costs where it runs\n${partsCpuTable}\n\n\`rightsize backtest\` for every policy (process: median of ${Math.max(3, rounds)}, start-up included; warm: median of 5, alternating with the reads); target ≤ 2 s\n${backtestTable}\n`,
   );
 }
