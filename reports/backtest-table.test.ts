@@ -140,6 +140,18 @@ describe("the email and the Slack message", () => {
       expect(line).toMatch(/^• `[^`\n]*` none of its 42 runs/);
       expect(line).not.toMatch(/<(?!\/)|<!/);
     }
+    // Five of the longest names, every character escaped, still fit a section's 3,000 characters.
+    const document = sampleAnalysis();
+    document.tasks = Array.from({ length: 5 }, (_, index) => ({
+      ...document.tasks[0]!,
+      pipeline: "<".repeat(40),
+      task: `${"<".repeat(40)}${index}`,
+      backtest: backtest({ meetsTarget: false }),
+    }));
+    const blocks = slackMessage(document).blocks as Array<{ text?: { text: string } }>;
+    const replayed = blocks.find((block) => block.text?.text.startsWith("*Replayed on past runs*"))!;
+    expect(replayed.text!.text.split("\n")).toHaveLength(6);
+    expect(replayed.text!.text.length).toBeLessThanOrEqual(3000);
   });
 });
 
