@@ -222,9 +222,21 @@ export async function run(): Promise<void> {
       }
       const warm = JSON.parse(
         (await runNode(backtestPath, [database.url, windowEnd.toISOString()])).stdout,
-      ) as { commandMs: number; readsMs: number; runs: number };
-      if (warm.runs !== tasks * runsPerTask) {
-        throw new Error(`the backtest read ${warm.runs} of ${tasks * runsPerTask} runs`);
+      ) as {
+        commandMs: number;
+        readsMs: number;
+        runs: number;
+        found: { tasks: number; runs: number[] };
+      };
+      // Every batch read and backtested: every task a row, every run replayed by every policy.
+      if (
+        warm.runs !== tasks * runsPerTask ||
+        warm.found.tasks !== tasks ||
+        warm.found.runs.some((runs) => runs !== tasks * runsPerTask)
+      ) {
+        throw new Error(
+          `the backtest read ${warm.runs} of ${tasks * runsPerTask} runs and found ${JSON.stringify(warm.found)}`,
+        );
       }
       results.push({
         samples: n,

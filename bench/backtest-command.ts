@@ -27,10 +27,14 @@ const config = loadConfig({ env: {} });
 const night = { windowEnd: new Date(windowEnd), windowDays: config.analysis.windowDays };
 const handle = await openDatabase(url);
 
+/** What the command found: its task rows and the runs each policy replayed, for the benchmark to check. */
+let found = { tasks: 0, runs: [] as number[] };
+
 async function command(): Promise<number> {
   const result = await backtestWindow(handle.db, config, night, {
     policy: config.analysis.policy as PolicyName,
   });
+  found = { tasks: result.tasks.length, runs: result.policies.map((policy) => policy.runs) };
   return renderBacktestText(result).length;
 }
 
@@ -69,7 +73,7 @@ try {
     commandMs.push(await timed(command));
   }
   process.stdout.write(
-    `${JSON.stringify({ commandMs: median(commandMs), readsMs: median(readsMs), runs, characters })}\n`,
+    `${JSON.stringify({ commandMs: median(commandMs), readsMs: median(readsMs), runs, characters, found })}\n`,
   );
 } finally {
   await handle.close();
