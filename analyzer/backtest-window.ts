@@ -142,7 +142,8 @@ export function finishSums(sums: BacktestSums): Pick<WindowBacktest, "policies" 
 
 /**
  * The window's backtest from the database: the window's unsummarized runs summarized first (as the night
- * does), then each batch of tasks read in three statements and backtested. `task` limits it to one key.
+ * does), then each batch of tasks read in three statements and backtested, the next batch's read under
+ * way meanwhile (two batches held at most). `task` limits it to one key.
  */
 export async function backtestWindow(
   db: Db,
@@ -155,8 +156,16 @@ export async function backtestWindow(
   const keys = options.task ? [options.task] : await tasksOfNight(db, config, night);
   const settings = settingsOf(config);
   const sums = startSums(options.policy);
-  for (const batch of batchesOf(keys, 1, keys.length)) {
-    const histories = await loadTaskHistories(db, batch, window);
+  const batches = batchesOf(keys, 1, keys.length);
+  // The next batch is read while this one is backtested: Postgres answers while Node computes, so the
+  // command takes about the longer of the two rather than their sum (BENCHMARKS.md "backtest").
+  let next = batches.length > 0 ? loadTaskHistories(db, batches[0]!, window) : null;
+  for (let index = 0; index < batches.length; index++) {
+    const batch = batches[index]!;
+    const histories = await next!;
+    next = index + 1 < batches.length ? loadTaskHistories(db, batches[index + 1]!, window) : null;
+    // Awaited on the next turn; if this batch's backtest throws first, its failure is not unhandled.
+    next?.catch(() => undefined);
     const tasks: TaskRuns[] = [];
     for (const key of batch) {
       const history = histories.get(taskKeyString(key));

@@ -334,6 +334,23 @@ describe("the night's backtest", () => {
     expect(analysis.recommendation.monthlySavingsUsd).toBeGreaterThan(0);
   });
 
+  it("leaves the backtest or the diagnosis out only when asked (the analysis benchmark's leaveOut)", () => {
+    const peaks = [400, 410, 420, 400, 405, 415, 410, 900];
+    const whole = buildTaskAnalysis(input(peaks), settings);
+    expect(whole.backtest).toBeDefined();
+    expect(whole.diagnosis).toBeDefined();
+    const withoutBacktest = buildTaskAnalysis(input(peaks), settings, new Set(["backtest"]));
+    expect(withoutBacktest.backtest).toBeUndefined();
+    expect(withoutBacktest.diagnosis).toEqual(whole.diagnosis);
+    // Without the backtest nothing holds the cut back: the rule's own recommendation stands.
+    expect(withoutBacktest.recommendation.memoryBytes).toBe(whole.backtest!.inSample.memoryBytes);
+    expect(withoutBacktest.recommendation.memoryBytes).toBeLessThan(whole.recommendation.memoryBytes);
+    const withoutDiagnosis = buildTaskAnalysis(input(peaks), settings, new Set(["diagnosis"]));
+    expect(withoutDiagnosis.diagnosis).toBeUndefined();
+    expect(withoutDiagnosis.backtest).toEqual(whole.backtest);
+    expect(withoutDiagnosis.recommendation).toEqual(whole.recommendation);
+  });
+
   it("offers exactly the registry's policies as the analysis.policy setting", () => {
     for (const name of policyNames) {
       expect(loadConfig({ env: { RIGHTSIZE_POLICY: name } }).analysis.policy).toBe(name);

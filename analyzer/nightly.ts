@@ -34,7 +34,7 @@ import { applyRetention, type RetentionResult } from "../db/queries/retention.js
 import { loadTaskHistories } from "../db/queries/task-histories.js";
 import type { RecommendationSettings } from "./recommend.js";
 import { declaredValuesOf, matchConfiguredRequest } from "./requests.js";
-import { buildTaskAnalysis } from "./task-analysis.js";
+import { buildTaskAnalysis, type OptionalPart } from "./task-analysis.js";
 
 /** The task's data cannot give an analysis (a contract violation, not a passing outage): don't retry. */
 export class AnalysisDataError extends Error {
@@ -126,6 +126,8 @@ export async function analyzeTasks(
   config: Config,
   night: Night,
   keys: TaskKey[],
+  /** Parts left out (bench/analysis.bench.ts times the night without each). @defaultValue none */
+  leaveOut: ReadonlySet<OptionalPart> = new Set(),
 ): Promise<BatchResult> {
   const window = windowOf(night, config.analysis.maxRuns);
   const histories = await loadTaskHistories(db, keys, window);
@@ -151,6 +153,7 @@ export async function analyzeTasks(
               maxRuns: config.analysis.maxRuns,
             },
             settings,
+            leaveOut,
           ),
         ),
       );
@@ -314,6 +317,11 @@ export async function runNightInline(options: {
   concurrency?: number;
   /** Rebuild the night's document from the stored profiles at the end. @defaultValue true */
   document?: boolean;
+  /**
+   * Parts of each task's analysis left out: only the analysis benchmark sets it, to time the night with
+   * and without the backtest and the diagnoses in the same run. @defaultValue none
+   */
+  leaveOut?: ReadonlySet<OptionalPart>;
 }): Promise<InlineResult> {
   const { db, config, logger, night } = options;
   const summarized = await summarizeNight(db, config, night);
@@ -330,7 +338,7 @@ export async function runNightInline(options: {
       while (next < batches.length) {
         const batch = batches[next++]!;
         try {
-          const result = await analyzeTasks(db, config, night, batch);
+          const result = await analyzeTasks(db, config, night, batch, options.leaveOut);
           analyzed += result.analyses.length;
           for (const failure of result.failed) {
             logger.error(failure, "task analysis failed");

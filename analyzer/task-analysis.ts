@@ -32,6 +32,13 @@ export const RECENT_RUNS_SHOWN = 20;
 /** Endpoints listed per task: the few that explain most of the waiting. */
 export const ENDPOINTS_SHOWN = 5;
 
+/**
+ * Parts of a task's analysis that can be left out of a night: the benchmark times the night with and
+ * without each (bench/analysis.bench.ts); the product always computes both.
+ */
+export const optionalParts = ["backtest", "diagnosis"] as const;
+export type OptionalPart = (typeof optionalParts)[number];
+
 export interface TaskInput {
   key: TaskKey;
   /** Any order; sorted oldest first here. */
@@ -273,7 +280,12 @@ function recentRunsOf(runs: readonly RunSummary[]): NonNullable<TaskAnalysis["re
   }));
 }
 
-export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSettings): TaskAnalysis {
+/** `leaveOut`: parts not computed (their keys are absent, the recommendation is not held back). */
+export function buildTaskAnalysis(
+  input: TaskInput,
+  settings: RecommendationSettings,
+  leaveOut: ReadonlySet<OptionalPart> = new Set(),
+): TaskAnalysis {
   const runs = oldestFirst(input.runs);
   const figures = runs.map((run) => backtestRunOf(run, input));
   const latest = figures.at(-1)?.requests;
@@ -292,8 +304,8 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
   };
   const { policy, recommendation: made } = recommendByPolicy(recommendationInput, settings);
   // The recommendation's own values in sample; out of sample, the same rule from the older runs.
-  const backtest = backtestTask(figures, policy, settings, made);
-  const recommendation = holdUnsafeCut(made, backtest, recommendationInput, settings);
+  const backtest = leaveOut.has("backtest") ? undefined : backtestTask(figures, policy, settings, made);
+  const recommendation = backtest ? holdUnsafeCut(made, backtest, recommendationInput, settings) : made;
   return {
     orchestrator: input.key.orchestrator,
     pipeline: input.key.pipeline,
@@ -327,8 +339,8 @@ export function buildTaskAnalysis(input: TaskInput, settings: RecommendationSett
     recommendation,
     endpoints: totals.endpoints,
     regressions: findRegressions(figures),
-    backtest,
-    diagnosis: taskDiagnosisOf(runs),
+    ...(backtest ? { backtest } : {}),
+    ...(leaveOut.has("diagnosis") ? {} : { diagnosis: taskDiagnosisOf(runs) }),
     recentRuns: recentRunsOf(runs),
     ...(effective
       ? { effectiveRequest: { ...effective, ...(notApplied.length > 0 ? { notApplied } : {}) } }

@@ -9,8 +9,17 @@
  * The analysis runs the inline night (what `rightsize analyze` runs) in a child process of its own
  * (bench/analysis-night.ts), which starts its clock once its modules are loaded and its connection is
  * open, so the night's time leaves out start-up as the floor's does, and its peak RSS (VmHWM) is that of
- * the analyzing process alone. Sizes:
- * ANALYSIS_BENCH_SIZES=1m,10m (default) or e.g. 0.1m,1m for a quick run.
+ * the analyzing process alone.
+ *
+ * On the summarized database the edge night runs in rounds, three ways each round: whole, without the
+ * backtest and without the diagnoses (analysis-night.js `--leave-out`, the night's own `leaveOut`
+ * option), so what each part adds is read in the same run (targets: the backtest adds ≤ 15 %, the night
+ * with diagnoses ≤ 1.1 × the night without). Then `rightsize backtest` for every policy on the same
+ * database: the whole command as a process, and its path in a warm process beside the same reads alone
+ * (bench/backtest-command.ts); target ≤ 2 s.
+ *
+ * Sizes: ANALYSIS_BENCH_SIZES=1m,10m (default) or e.g. 0.1m,1m for a quick run; rounds:
+ * ANALYSIS_BENCH_ROUNDS (default 5; medians are reported).
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -22,6 +31,7 @@ import { createScratchDatabase, type ScratchDatabase } from "../test-support/scr
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const cliPath = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 const nightPath = fileURLToPath(new URL("./analysis-night.js", import.meta.url));
+const backtestPath = fileURLToPath(new URL("./backtest-command.js", import.meta.url));
 /** BENCHMARKS.md "analysis" shape: 20 runs of 500 one-second ticks per task; the task count sets the size. */
 const runsPerTask = 20;
 const ticksPerRun = 500;
@@ -33,6 +43,11 @@ function parseSizes(text: string): number[] {
     const factor = { "": 1, k: 1e3, m: 1e6 }[match[2]!.toLowerCase() as "" | "k" | "m"];
     return Math.round(Number(match[1]) * factor);
   });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function createDatabase(): Promise<ScratchDatabase> {
@@ -130,9 +145,24 @@ export async function run(): Promise<void> {
     floor: number;
     analysis: number;
     again: number;
+    withoutBacktest: number;
+    withoutDiagnosis: number;
+    /** The analyzing process's own CPU seconds in the edge night, whole and without each part. */
+    cpu: number;
+    cpuWithoutBacktest: number;
+    cpuWithoutDiagnosis: number;
     rss: number;
     againRss: number;
+    backtestProcess: number;
+    backtestCommand: number;
+    backtestReads: number;
   }> = [];
+  const rounds = Number(process.env.ANALYSIS_BENCH_ROUNDS ?? 5);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    throw new Error(
+      `ANALYSIS_BENCH_ROUNDS: '${process.env.ANALYSIS_BENCH_ROUNDS}' is not a whole number ≥ 1`,
+    );
+  }
   for (const size of sizes) {
     const tasks = Math.max(1, Math.round(size / (runsPerTask * ticksPerRun)));
     const database = await createDatabase();
@@ -157,17 +187,73 @@ export async function run(): Promise<void> {
       }
       const analysis = { seconds: reported.seconds, peakRssBytes: night.peakRssBytes };
       // The same night again: every run already summarized, as the writer leaves them when each run
-      // ends, so the night reads one summary row per run.
-      const againRun = await runNode(nightPath, [database.url, windowEnd.toISOString()]);
-      const again = JSON.parse(againRun.stdout) as { seconds: number };
+      // ends, so the night reads one summary row per run. Whole, without the backtest and without the
+      // diagnoses, in turn within each round, the first of them first in one round and last in the next.
+      const variants = [[], ["--leave-out", "backtest"], ["--leave-out", "diagnosis"]];
+      const times = variants.map(() => [] as number[]);
+      const cpu = variants.map(() => [] as number[]);
+      let againRss = 0;
+      for (let round = 0; round < rounds; round++) {
+        const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+        for (const variant of order) {
+          const night = await runNode(nightPath, [
+            database.url,
+            windowEnd.toISOString(),
+            ...variants[variant]!,
+          ]);
+          const reported = JSON.parse(night.stdout) as { seconds: number; cpuSeconds: number };
+          times[variant]!.push(reported.seconds);
+          cpu[variant]!.push(reported.cpuSeconds);
+          if (variant === 0) againRss = Math.max(againRss, night.peakRssBytes);
+        }
+      }
+      // `rightsize backtest` on the same database: the whole process (start-up included), then its path
+      // in a warm process beside the same reads alone.
+      const processSeconds: number[] = [];
+      for (let round = 0; round < Math.max(3, rounds); round++) {
+        const command = await runNode(cliPath, [
+          "backtest",
+          "--db",
+          database.url,
+          "--window-end",
+          windowEnd.toISOString(),
+        ]);
+        processSeconds.push(command.seconds);
+      }
+      const warm = JSON.parse(
+        (await runNode(backtestPath, [database.url, windowEnd.toISOString()])).stdout,
+      ) as {
+        commandMs: number;
+        readsMs: number;
+        runs: number;
+        found: { tasks: number; runs: number[] };
+      };
+      // Every batch read and backtested: every task a row, every run replayed by every policy.
+      if (
+        warm.runs !== tasks * runsPerTask ||
+        warm.found.tasks !== tasks ||
+        warm.found.runs.some((runs) => runs !== tasks * runsPerTask)
+      ) {
+        throw new Error(
+          `the backtest read ${warm.runs} of ${tasks * runsPerTask} runs and found ${JSON.stringify(warm.found)}`,
+        );
+      }
       results.push({
         samples: n,
         tasks,
         floor: floor.seconds,
         analysis: analysis.seconds,
-        again: again.seconds,
+        again: median(times[0]!),
+        withoutBacktest: median(times[1]!),
+        withoutDiagnosis: median(times[2]!),
+        cpu: median(cpu[0]!),
+        cpuWithoutBacktest: median(cpu[1]!),
+        cpuWithoutDiagnosis: median(cpu[2]!),
         rss: analysis.peakRssBytes,
-        againRss: againRun.peakRssBytes,
+        againRss,
+        backtestProcess: median(processSeconds),
+        backtestCommand: warm.commandMs / 1000,
+        backtestReads: warm.readsMs / 1000,
       });
     } finally {
       await sql.end();
@@ -211,7 +297,61 @@ export async function run(): Promise<void> {
     ]);
   }
   const lines = [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`);
+  const table = (header: string[], cells: string[][]) =>
+    [header, header.map(() => "---"), ...cells].map((row) => `| ${row.join(" | ")} |`).join("\n");
+  const partsTable = table(
+    [
+      "samples",
+      "edge night, whole (s)",
+      "without the backtest (s)",
+      "added by the backtest",
+      "without the diagnoses (s)",
+      "with ÷ without diagnoses",
+    ],
+    results.map((r) => [
+      r.samples.toLocaleString("en"),
+      r.again.toFixed(3),
+      r.withoutBacktest.toFixed(3),
+      `${((100 * (r.again - r.withoutBacktest)) / r.withoutBacktest).toFixed(1)} %`,
+      r.withoutDiagnosis.toFixed(3),
+      `${(r.again / r.withoutDiagnosis).toFixed(2)} ×`,
+    ]),
+  );
+  const partsCpuTable = table(
+    [
+      "samples",
+      "node CPU, whole (s)",
+      "without the backtest (s)",
+      "backtest's CPU ÷ whole night's wall",
+      "without the diagnoses (s)",
+      "diagnoses' CPU ÷ whole night's wall",
+    ],
+    results.map((r) => [
+      r.samples.toLocaleString("en"),
+      r.cpu.toFixed(3),
+      r.cpuWithoutBacktest.toFixed(3),
+      `${((100 * (r.cpu - r.cpuWithoutBacktest)) / r.again).toFixed(1)} %`,
+      r.cpuWithoutDiagnosis.toFixed(3),
+      `${((100 * (r.cpu - r.cpuWithoutDiagnosis)) / r.again).toFixed(1)} %`,
+    ]),
+  );
+  const backtestTable = table(
+    [
+      "samples",
+      "`rightsize backtest`, whole process (s)",
+      "its path in a warm process (s)",
+      "floor: the same reads alone (s)",
+      "× floor",
+    ],
+    results.map((r) => [
+      r.samples.toLocaleString("en"),
+      r.backtestProcess.toFixed(3),
+      r.backtestCommand.toFixed(3),
+      r.backtestReads.toFixed(3),
+      (r.backtestCommand / r.backtestReads).toFixed(2),
+    ]),
+  );
   process.stdout.write(
-    `${runsPerTask} runs × ${ticksPerRun} ticks per task; each night = the inline night in its own process (catch up on summaries, analyze and store every task; timed once its modules are loaded and its connection is open); catch-up night: no run summarized yet; edge: every run summarized when it ended; targets: catch-up ≤ 1.0 × floor, edge ≤ 0.25 × floor, ≤ 300 MB\n${lines.join("\n")}\n`,
+    `${runsPerTask} runs × ${ticksPerRun} ticks per task; each night = the inline night in its own process (catch up on summaries, analyze and store every task; timed once its modules are loaded and its connection is open); catch-up night: no run summarized yet; edge: every run summarized when it ended; targets: catch-up ≤ 1.0 × floor, edge ≤ 0.25 × floor, ≤ 300 MB; edge nights: median of ${rounds} rounds\n${lines.join("\n")}\n\nThe edge night whole and without each part (median of ${rounds} rounds, alternating); targets: backtest ≤ 15 %, diagnoses ≤ 1.1 ×\n${partsTable}\n\nThe analyzing process's own CPU time in the same nights (median of ${rounds}): what each part costs where it runs\n${partsCpuTable}\n\n\`rightsize backtest\` for every policy (process: median of ${Math.max(3, rounds)}, start-up included; warm: median of 5, alternating with the reads); target ≤ 2 s\n${backtestTable}\n`,
   );
 }

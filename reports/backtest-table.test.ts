@@ -6,10 +6,12 @@ import { hostileNames, sampleAnalysis } from "../test-support/report-fixtures.js
 import {
   backtestSentenceOf,
   type BacktestView,
+  pastRunsLines,
   renderBacktestMarkdown,
   renderBacktestText,
 } from "./backtest-table.js";
-import { renderHtmlReport, renderMarkdownReport } from "./render.js";
+import { renderEmail, renderHtmlReport, renderMarkdownReport } from "./render.js";
+import { slackMessage } from "./slack.js";
 
 type TaskBacktest = NonNullable<TaskAnalysis["backtest"]>;
 
@@ -93,6 +95,77 @@ describe("the Markdown report (and so the pull request body)", () => {
       /- etl\\_daily \/ load\\\|orders: none of its 42 runs would have exceeded 576 MiB; .* \(OOM risk: no memory cut is proposed\)\n/,
     );
     expect(renderMarkdownReport(sampleAnalysis())).not.toContain("Replayed on past runs");
+  });
+});
+
+describe("the email and the Slack message", () => {
+  const sentence =
+    "none of its 42 runs would have exceeded 576 MiB; 1 would have run up to about 6 % longer on 0.5 cores; sized from the older runs, none of the 10 newest would have exceeded 512 MiB";
+
+  it("carry the report's backtest sentence for each listed task, with the OOM-risk mark", () => {
+    const document = sampleAnalysis();
+    document.tasks[0]!.backtest = backtest({ meetsTarget: false });
+    document.tasks[1]!.backtest = backtest();
+    const email = renderEmail(document);
+    expect(email.text).toContain(
+      `   Replayed on past runs: ${sentence} (OOM risk: no memory cut is proposed)\n`,
+    );
+    expect(email.text.match(/Replayed on past runs: /g)).toHaveLength(2);
+    expect(email.html).toContain(
+      `Replayed on past runs: ${sentence} <span style="color:#6a1b9a">(OOM risk: no memory cut is proposed)</span></td></tr>`,
+    );
+    expect(email.html.match(/Replayed on past runs: /g)).toHaveLength(2);
+    const blocks = slackMessage(document).blocks as Array<{ text?: { text: string } }>;
+    const replayed = blocks.find((block) => block.text?.text.startsWith("*Replayed on past runs*"));
+    expect(replayed?.text?.text.split("\n")).toHaveLength(3);
+    expect(replayed?.text?.text).toContain(` ${sentence} (OOM risk: no memory cut is proposed)`);
+  });
+
+  it("say nothing of a backtest where the report has none", () => {
+    const email = renderEmail(sampleAnalysis());
+    expect(email.text).not.toContain("Replayed on past runs");
+    expect(email.html).not.toContain("Replayed on past runs");
+    const blocks = slackMessage(sampleAnalysis()).blocks as Array<{ text?: { text: string } }>;
+    expect(blocks.some((block) => block.text?.text.includes("Replayed on past runs"))).toBe(false);
+  });
+
+  it("keep hostile task names inert in Slack and in the email's text", () => {
+    for (const name of hostileNames) {
+      const document = sampleAnalysis();
+      document.tasks[0]!.task = name;
+      document.tasks[0]!.backtest = backtest();
+      const blocks = slackMessage(document).blocks as Array<{ text?: { text: string } }>;
+      const replayed = blocks.find((block) => block.text?.text.startsWith("*Replayed on past runs*"))!;
+      const line = replayed.text!.text.split("\n")[1]!;
+      expect(line).toMatch(/^• `[^`\n]*` none of its 42 runs/);
+      expect(line).not.toMatch(/<(?!\/)|<!/);
+    }
+    // Five of the longest names, every character escaped, still fit a section's 3,000 characters.
+    const document = sampleAnalysis();
+    document.tasks = Array.from({ length: 5 }, (_, index) => ({
+      ...document.tasks[0]!,
+      pipeline: "<".repeat(40),
+      task: `${"<".repeat(40)}${index}`,
+      backtest: backtest({ meetsTarget: false }),
+    }));
+    const blocks = slackMessage(document).blocks as Array<{ text?: { text: string } }>;
+    const replayed = blocks.find((block) => block.text?.text.startsWith("*Replayed on past runs*"))!;
+    expect(replayed.text!.text.split("\n")).toHaveLength(6);
+    expect(replayed.text!.text.length).toBeLessThanOrEqual(3000);
+  });
+});
+
+describe("pastRunsLines (patch and pr output)", () => {
+  it("says per task what its recommendation would have done to its past runs, names on one line", () => {
+    const document = sampleAnalysis();
+    const [first, second] = document.tasks;
+    first!.task = "load\n::error::x";
+    first!.backtest = backtest({ meetsTarget: false });
+    second!.backtest = backtest({ outOfSample: null, meetsTarget: null });
+    expect(pastRunsLines([first!, second!, document.tasks[2]!].filter(Boolean))).toEqual([
+      `past runs of ${first!.orchestrator}/${first!.pipeline}/load\\n::error::x: none of its 42 runs would have exceeded 576 MiB; 1 would have run up to about 6 % longer on 0.5 cores; sized from the older runs, none of the 10 newest would have exceeded 512 MiB (OOM risk: no memory cut is proposed)`,
+      `past runs of ${second!.orchestrator}/${second!.pipeline}/${second!.task}: none of its 42 runs would have exceeded 576 MiB; 1 would have run up to about 6 % longer on 0.5 cores`,
+    ]);
   });
 });
 

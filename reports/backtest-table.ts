@@ -3,7 +3,7 @@
  * side by side) and one policy's per-task rows, as plain text, Markdown or JSON. Pure renderers of the
  * analyzer's result (analyzer/backtest-window.ts); every task name goes through reports/escape.ts.
  */
-import type { TaskAnalysis } from "../common/analysis-document.js";
+import { backtestShowsOomRisk, type TaskAnalysis } from "../common/analysis-document.js";
 import { escapeMarkdown, escapeTextLine } from "./escape.js";
 import { formatBytes, formatCores, formatPercent, formatUsd } from "./format.js";
 
@@ -187,4 +187,19 @@ export function backtestSentenceOf(backtest: TaskBacktest): string {
       ? ""
       : `; sized from the older runs, ${out.overMemory === 0 ? "none" : out.overMemory} of the ${out.runs} newest would have exceeded ${formatBytes(out.memoryBytes)}`;
   return `${memoryPart}; ${cpuPart}${outPart}`;
+}
+
+/**
+ * One line per task with a backtest, for `patch` and `pr`: what its recommendation would have done to its
+ * past runs, and when the backtest shows OOM risk that no memory cut is proposed. Names escaped for a
+ * terminal line (reports/escape.ts).
+ */
+export function pastRunsLines(tasks: readonly TaskAnalysis[]): string[] {
+  return tasks.flatMap((task) =>
+    task.backtest
+      ? [
+          `past runs of ${escapeTextLine(`${task.orchestrator}/${task.pipeline}/${task.task}`)}: ${backtestSentenceOf(task.backtest)}${backtestShowsOomRisk(task) ? " (OOM risk: no memory cut is proposed)" : ""}`,
+        ]
+      : [],
+  );
 }

@@ -75,6 +75,24 @@ function slackGrowers(fleet: FleetDocument | undefined): string[] {
     });
 }
 
+/**
+ * Characters of a backtest sentence shown (a full one is about 210): five lines, each with a name of 80
+ * characters that escaping can make 320, stay under a section's 3,000.
+ */
+const backtestLimit = 250;
+
+/**
+ * One line per listed task with a backtest: what its recommendation would have done to its past runs, as
+ * the Markdown report's "Replayed on past runs" says it.
+ */
+function slackBacktests(view: ReturnType<typeof buildReportView>): string[] {
+  return view.backtests.map(({ task, backtestSentence, backtestRisk }) => {
+    const text = `${backtestSentence!}${backtestRisk ? " (OOM risk: no memory cut is proposed)" : ""}`;
+    const cut = text.length > backtestLimit ? `${text.slice(0, backtestLimit - 1)}…` : text;
+    return `• ${slackName(`${task.pipeline} / ${task.task}`)} ${escapeSlack(cut)}`;
+  });
+}
+
 /** The night's Block Kit message: headline, the worst tasks, the report link where one is known. */
 export function slackMessage(
   document: AnalysisDocument,
@@ -140,6 +158,13 @@ export function slackMessage(
     blocks.push({
       type: "section",
       text: { type: "mrkdwn", text: "No tasks were analyzed in this window." },
+    });
+  }
+  const backtests = slackBacktests(view);
+  if (backtests.length > 0) {
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: `*Replayed on past runs*\n${backtests.join("\n")}` },
     });
   }
   const growers = slackGrowers(options.fleet);

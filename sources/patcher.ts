@@ -15,6 +15,7 @@ import { backtestShowsOomRisk, type TaskAnalysis } from "../common/analysis-docu
 import { taskKeyString } from "../common/task-key.js";
 import { taskKeywordOfPattern, yamlTaskKeywordOfPattern } from "./declaration-patterns.js";
 import type { Finding, Pattern, RequestKind, Resource, ScanResult, TaskSite } from "./findings.js";
+import { heldBackNotes } from "./held-back-cuts.js";
 import { workersLabel, workerTarget } from "./helm-values.js";
 import { describeValue, formatLike, parseDeclared, targetValue, targetValueOf } from "./quantities.js";
 
@@ -225,7 +226,13 @@ export function planPatches(
   );
   const changes = parts.flatMap((part) => part.changes);
   changes.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
-  return { files, changes, notes: parts.flatMap((part) => part.notes) };
+  // A memory cut a task's backtest holds back is said so, with the backtest's numbers.
+  const heldBack = heldBackNotes(scan.findings, (finding, task) =>
+    recommendations.get(
+      taskKeyString({ orchestrator: finding.orchestrator, pipeline: finding.pipeline, task }),
+    ),
+  );
+  return { files, changes, notes: [...parts.flatMap((part) => part.notes), ...heldBack] };
 }
 
 /**

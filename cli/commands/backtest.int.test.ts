@@ -4,14 +4,11 @@
  * the spike and the backtest says that run would have been OOM-killed; the policies sized to the maximum
  * do not. A second task grows in its newest runs, so its out-of-sample replay fails the risk target.
  */
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TaskBacktest } from "../../analyzer/backtest.js";
 import { MiB } from "../../common/units.js";
-import type { Db } from "../../db/client.js";
-import { upsertExecution } from "../../db/queries/executions.js";
 import { upsertHost } from "../../db/queries/hosts.js";
-import { insertSamples, type NewSample } from "../../db/queries/samples.js";
+import { seedRun } from "../../test-support/backtest-runs.js";
 import { runCli } from "../../test-support/cli.js";
 import { createPostgresTestDatabase, type TestDatabase } from "../../test-support/databases.js";
 
@@ -21,79 +18,25 @@ const spikyTask = "airflow/etl_daily/load_orders";
 const growingTask = "airflow/etl_daily/grow|ing\n::error::x";
 let database: TestDatabase;
 
-/** One finished run of 60 one-second samples: cores wobble around `cores`, memory climbs to `peakMiB`. */
-async function seedRun(db: Db, task: string, index: number, runs: number, peakMiB: number, cores: number) {
-  const id = randomUUID();
-  const endedAt = new Date(Date.parse(windowEnd) - 3_600_000 - (runs - 1 - index) * 6 * 3_600_000);
-  const startedAt = new Date(endedAt.getTime() - 60_000);
-  const [orchestrator, pipeline, name] = [
-    task.slice(0, 7),
-    "etl_daily",
-    task.slice(task.lastIndexOf("/") + 1),
-  ];
-  await upsertExecution(db, {
-    id,
-    orchestrator,
-    pipeline,
-    task: name,
-    runId: `scheduled__${startedAt.toISOString()}`,
-    tryNumber: 1,
-    hostId: "host-a",
-    attribution: "env",
-    startedAt,
-    endedAt,
-    exitCode: 0,
-    status: "succeeded",
-    requestCpuCores: 2,
-    cpuSource: "flag",
-    requestMemoryBytes: 2048 * MiB,
-    memorySource: "flag",
-  });
-  const rows: NewSample[] = [];
-  let cumulative = 0;
-  for (let tick = 0; tick < 60; tick++) {
-    const used = cores + ((tick * 7 + index) % 10) / 50;
-    cumulative += used;
-    rows.push({
-      executionId: id,
-      ts: new Date(startedAt.getTime() + (tick + 1) * 1000),
-      intervalSeconds: 1,
-      cpuCores: used,
-      cpuSecondsTotal: cumulative,
-      rssBytes: Math.round(((peakMiB - 60 + tick + 1) * MiB) as number),
-      diskReadBytes: 0,
-      diskWriteBytes: 0,
-      netRxBytes: null,
-      netTxBytes: null,
-      onCpuSeconds: used,
-      cpuWaitSeconds: 0,
-      diskWaitSeconds: 0,
-      netWaitSeconds: 0,
-      childWaitSeconds: 0,
-      idleSeconds: 0,
-      threads: 2,
-      processesAlive: 1,
-      processesStarted: tick === 0 ? 1 : 0,
-      throttledPeriods: null,
-      totalPeriods: null,
-      oomKills: 0,
-      hostLoad1: 1,
-    });
-  }
-  await insertSamples(db, rows);
-}
-
 beforeAll(async () => {
   database = await createPostgresTestDatabase();
   const db = database.handle.db;
   await upsertHost(db, { id: "host-a", hostname: "host-a", cores: 4, memoryBytes: 16 * 1024 * MiB });
   // 21 runs near 400 MiB, the 11th spiking to 1200 MiB.
   for (let index = 0; index < 21; index++) {
-    await seedRun(db, spikyTask, index, 21, index === 10 ? 1200 : 400 + (index % 5) * 4, 1);
+    const peakMiB = index === 10 ? 1200 : 400 + (index % 5) * 4;
+    await seedRun(db, { task: spikyTask, index, runs: 21, peakMiB, cores: 1, windowEnd });
   }
   // 8 runs near 400 MiB, then the newest two near 900 MiB.
   for (let index = 0; index < 8; index++) {
-    await seedRun(db, growingTask, index, 8, index >= 6 ? 900 : 400, 0.5);
+    await seedRun(db, {
+      task: growingTask,
+      index,
+      runs: 8,
+      peakMiB: index >= 6 ? 900 : 400,
+      cores: 0.5,
+      windowEnd,
+    });
   }
 }, 120_000);
 

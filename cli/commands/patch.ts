@@ -4,7 +4,9 @@ import type { Command } from "commander";
 import type { AnalysisDocument } from "../../common/analysis-document.js";
 import { UsageError } from "../../common/errors.js";
 import { loadAnalysisDocument } from "../../db/queries/profiles.js";
+import { pastRunsLines } from "../../reports/backtest-table.js";
 import {
+  changedTasks,
   describePlan,
   describeProblems,
   planRepositoryChanges,
@@ -85,8 +87,9 @@ See docs/requests.md.`,
     .action(async (options: PatchOptions, command: Command) => {
       const runtime = runtimeOf(command);
       const repo = repoFolder(options.repo);
-      const { plan } = await planForRepository(runtime, repo, options.recommendations);
-      const lines = describePlan(plan);
+      const { plan, document } = await planForRepository(runtime, repo, options.recommendations);
+      const pastRuns = pastRunsLines(changedTasks(plan, document));
+      const lines = [...describePlan(plan), ...pastRuns];
       if (plan.files.length === 0) {
         process.stdout.write(`${[...lines, "nothing to change"].join("\n")}\n`);
         return;
@@ -94,7 +97,7 @@ See docs/requests.md.`,
       const out = resolve(options.out ?? join(runtime.config.reports.outDir, "patches"));
       mkdirSync(out, { recursive: true });
       const file = join(out, "rightsize.patch");
-      writeFileSync(file, renderUnifiedDiff(plan));
+      writeFileSync(file, renderUnifiedDiff({ ...plan, notes: [...plan.notes, ...pastRuns] }));
       lines.push(`${plan.changes.length} change(s) in ${plan.files.length} file(s): ${file}`);
       process.stdout.write(`${lines.join("\n")}\n`);
     });

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { UsageError } from "../../common/errors.js";
+import { pastRunsLines } from "../../reports/backtest-table.js";
 import { renderMarkdownReport } from "../../reports/render.js";
 import { changedTasks, describePlan, makePullRequest } from "../../sources/index.js";
 import { runtimeOf } from "../runtime.js";
@@ -69,13 +70,13 @@ See docs/requests.md.`,
         throw new UsageError(`--github ${githubRepo}: needs a token in GITHUB_TOKEN (or github.token)`);
       }
       const { plan, document } = await planForRepository(runtime, repo, options.recommendations);
-      const lines = describePlan(plan);
+      const tasks = changedTasks(plan, document);
+      const lines = [...describePlan(plan), ...pastRunsLines(tasks)];
       if (plan.files.length === 0) {
         process.stdout.write(`${[...lines, "nothing to change: no branch made"].join("\n")}\n`);
         return;
       }
       const [owner, name] = githubRepo ? githubRepo.split("/") : [];
-      const tasks = changedTasks(plan, document);
       const result = await makePullRequest({
         repo,
         plan,
