@@ -19,6 +19,7 @@ import {
 } from "../reports/escape.js";
 import { describeValue, targetValue } from "./quantities.js";
 import { type NotAppliedDeclaration, notAppliedDeclarations } from "./effective.js";
+import { backtestEvidence } from "./held-back-cuts.js";
 import { workersLabel, workerTarget } from "./helm-values.js";
 
 export type Verdict =
@@ -372,24 +373,6 @@ function judge(
     );
   }
   return item("ok", "info", `${resource} request ${declaredText} fits the recommended ${recommended}`);
-}
-
-/** What the backtest says against a memory cut, in numbers. */
-function backtestEvidence(analysis: TaskAnalysis): string {
-  const { inSample, outOfSample } = analysis.backtest!;
-  const parts = [
-    ...(inSample.overMemory > 0
-      ? [
-          `${inSample.overMemory} of ${inSample.runs} past runs would have exceeded ${describeValue("k8s-memory", inSample.memoryBytes)}`,
-        ]
-      : []),
-    ...(outOfSample && outOfSample.overMemory > 0
-      ? [
-          `${outOfSample.overMemory} of the ${outOfSample.runs} newest runs would have exceeded the ${describeValue("k8s-memory", outOfSample.memoryBytes)} the older runs suggest`,
-        ]
-      : []),
-  ];
-  return `the backtest shows OOM risk for a cut (${parts.join("; ")})`;
 }
 
 /** A table for people. */

@@ -1,15 +1,15 @@
 /**
  * Memory cuts held back by the backtest (docs/analyzer.md "Backtest"): a cut the task's own runs would
  * not have survived is never proposed, and `patch` and `pr` say so with the backtest's numbers, in the
- * words `check` uses for its "kept" verdict (sources/check.ts). Pure.
+ * words `check` uses for its "kept" verdict ({@link backtestEvidence}). Pure.
  */
 import { backtestShowsOomRisk, type TaskAnalysis } from "../common/analysis-document.js";
 import { escapeTextLine } from "../reports/escape.js";
 import type { Finding } from "./findings.js";
 import { describeValue, targetValue } from "./quantities.js";
 
-/** What the backtest says against a memory cut, in numbers (as sources/check.ts words it). */
-function backtestEvidence(analysis: TaskAnalysis): string {
+/** What the backtest says against a memory cut, in numbers: `check`'s "kept" verdict and the patch notes. */
+export function backtestEvidence(analysis: TaskAnalysis): string {
   const { inSample, outOfSample } = analysis.backtest!;
   const parts = [
     ...(inSample.overMemory > 0

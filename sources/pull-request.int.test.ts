@@ -1,76 +1,11 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../test-support/cli.js";
+import { type GithubStandIn, startGithubStandIn } from "../test-support/github-stand-in.js";
 import { fixtureAnalysis, fixtureFiles, writeFixtureRepository } from "../test-support/source-fixtures.js";
-
-interface Recorded {
-  method: string;
-  url: string;
-  authorization: string | undefined;
-  body: Record<string, unknown> | null;
-}
-
-/** A stand-in for the GitHub REST API on 127.0.0.1 that records every request. */
-function startGithub(): Promise<{ server: Server; url: string; requests: Recorded[] }> {
-  const requests: Recorded[] = [];
-  const open: Array<{ number: number; head: string }> = [];
-  const read = (request: IncomingMessage) =>
-    new Promise<string>((resolve) => {
-      let data = "";
-      request.on("data", (chunk) => {
-        data += chunk;
-      });
-      request.on("end", () => resolve(data));
-    });
-  const server = createServer(async (request, response) => {
-    const text = await read(request);
-    const body = text ? (JSON.parse(text) as Record<string, unknown>) : null;
-    requests.push({
-      method: request.method!,
-      url: request.url!,
-      authorization: request.headers.authorization,
-      body,
-    });
-    const url = new URL(request.url!, "http://127.0.0.1");
-    response.setHeader("content-type", "application/json");
-    if (request.method === "GET" && url.pathname === "/repos/acme/dags/pulls") {
-      const head = url.searchParams.get("head")?.split(":")[1];
-      response.end(
-        JSON.stringify(open.filter((pull) => pull.head === head).map((pull) => ({ number: pull.number }))),
-      );
-      return;
-    }
-    if (request.method === "POST" && url.pathname === "/repos/acme/dags/pulls") {
-      const number = 7 + open.length;
-      open.push({ number, head: String(body?.head) });
-      response.statusCode = 201;
-      response.end(JSON.stringify({ number, html_url: `http://127.0.0.1/acme/dags/pull/${number}` }));
-      return;
-    }
-    const update = /^\/repos\/acme\/dags\/pulls\/(\d+)$/.exec(url.pathname);
-    if (request.method === "PATCH" && update) {
-      response.end(
-        JSON.stringify({
-          number: Number(update[1]),
-          html_url: `http://127.0.0.1/acme/dags/pull/${update[1]}`,
-        }),
-      );
-      return;
-    }
-    response.statusCode = 404;
-    response.end(JSON.stringify({ message: "Not Found" }));
-  });
-  return new Promise((resolve) => {
-    server.listen(0, "127.0.0.1", () => {
-      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests });
-    });
-  });
-}
 
 const identity = {
   GIT_AUTHOR_NAME: "t",
@@ -86,7 +21,7 @@ describe("rightsize pr", () => {
   let repo: string;
   let remote: string;
   let analysisFile: string;
-  let github: Awaited<ReturnType<typeof startGithub>>;
+  let github: GithubStandIn;
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "rightsize-pr-"));
@@ -100,11 +35,11 @@ describe("rightsize pr", () => {
     git(repo, "push", "-q", "origin", "main");
     analysisFile = join(work, "analysis.json");
     writeFileSync(analysisFile, JSON.stringify(fixtureAnalysis()));
-    github = await startGithub();
+    github = await startGithubStandIn();
   });
 
   afterAll(async () => {
-    await new Promise((resolve) => github.server.close(resolve));
+    await github.close();
     rmSync(work, { recursive: true, force: true });
   });
 
