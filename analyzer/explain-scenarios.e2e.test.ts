@@ -1,0 +1,241 @@
+/**
+ * `rightsize explain` on runs whose cause is known: real workloads (test-support/slowdown-workloads.py)
+ * under the real `rightsize run` wrapper into a Postgres database of this file's own, a few quick usual
+ * runs of each task first, then one run slowed on purpose, then the built CLI's `explain --format json`.
+ *
+ * The machine is shared and loaded by other work, so every effect is made several times the usual run
+ * and the assertions are on the named cause and the ranking, never on exact seconds; each also says
+ * which wrong causes must not come first.
+ */
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Explanation } from "./explain.js";
+import { runCli, type CliResult } from "../test-support/cli.js";
+import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
+import { python } from "../test-support/process-workloads.js";
+
+const workloads = fileURLToPath(new URL("../test-support/slowdown-workloads.py", import.meta.url));
+/** Every run of this file on one host of its own: the neighbours are this file's runs only. */
+const hostId = `explain-scenarios-${process.pid}`;
+/** Usual runs before the slowed one: one more than the diagnosis needs (analyzer/diagnosis.ts DIAGNOSIS_MIN_RUNS). */
+const USUAL_RUNS = 6;
+/** Five ticks a second: a run of one or two seconds still has the ten ticks a correlation needs. */
+const INTERVAL = "200ms";
+
+let database: TestDatabase;
+let folder: string;
+/** A fresh pipeline per attempt: vitest's retry of a test must not add runs to the first attempt's tasks. */
+let attempt = 0;
+
+beforeAll(async () => {
+  database = await createPostgresTestDatabase();
+  folder = mkdtempSync(join(tmpdir(), "rightsize-explain-scenarios-"));
+});
+
+afterAll(async () => {
+  await database?.drop();
+  if (folder) rmSync(folder, { recursive: true, force: true });
+});
+
+/** `rightsize run` of `argv` as `generic/PIPELINE/TASK`, run id `run`, on this file's host. */
+function track(pipeline: string, task: string, run: string, argv: string[]): Promise<CliResult> {
+  return runCli(
+    [
+      "--db",
+      database.url,
+      "run",
+      "--pipeline",
+      pipeline,
+      "--task",
+      task,
+      "--run",
+      run,
+      "--interval",
+      INTERVAL,
+      "--",
+      ...argv,
+    ],
+    { cwd: folder, env: { REDIS_URL: "", RIGHTSIZE_HOST_ID: hostId }, timeoutMs: 120_000 },
+  );
+}
+
+async function tracked(pipeline: string, task: string, run: string, argv: string[]): Promise<void> {
+  const result = await track(pipeline, task, run, argv);
+  expect(result.code, `${task} ${run}: ${result.stderr}`).toBe(0);
+}
+
+/** The usual runs, one after the other (each alone on the host but for the machine's other work). */
+async function usualRuns(pipeline: string, task: string, argv: (index: number) => string[]) {
+  for (let index = 0; index < USUAL_RUNS; index++)
+    await tracked(pipeline, task, `usual-${index}`, argv(index));
+}
+
+async function explain(pipeline: string, task: string): Promise<Explanation> {
+  const result = await runCli(
+    ["--db", database.url, "explain", `generic/${pipeline}/${task}`, "--latest", "--format", "json"],
+    { cwd: folder, env: { REDIS_URL: "" }, timeoutMs: 120_000 },
+  );
+  expect(result.stderr).toBe("");
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout) as Explanation;
+}
+
+function pipelineOf(name: string): string {
+  attempt++;
+  return `${name}-${attempt}`;
+}
+
+/** The states no run of `cause` may be blamed on first. */
+function expectMainCause(explanation: Explanation, cause: string): void {
+  const { diagnosis } = explanation;
+  expect(diagnosis.verdict, diagnosis.sentences.join("\n")).toBe("slower");
+  expect(diagnosis.mainCause, diagnosis.sentences.join("\n")).toBe(cause);
+  // The parts still add up to the difference, and the largest growing part is the cause.
+  const sum = diagnosis.components.reduce((total, component) => total + component.deltaSeconds, 0);
+  expect(sum).toBeCloseTo(diagnosis.deltaSeconds, 6);
+}
+
+describe("explain names the known cause of a slowed real run", () => {
+  it("a CPU hog pinned to the same core: waiting for a CPU, the hog's task key first", async () => {
+    const pipeline = pipelineOf("cpu");
+    // About a second of one core's work alone; both hogs and the run share core 0.
+    const victim = ["taskset", "-c", "0", python, workloads, "burn", "30000000"];
+    await usualRuns(pipeline, "crunch", () => victim);
+    // Two hogs (two tracked runs, two cgroups of equal weight) leave the run a third of its core: three
+    // times its usual time once they start. They start half a second in, so the run's waiting rises with
+    // their use, and a steady burner on the other core overlaps the whole run without taking its core.
+    const hog = (seconds: number) => [
+      "taskset",
+      "-c",
+      "0",
+      "sh",
+      "-c",
+      `sleep 0.5; exec ${python} ${workloads} hog ${seconds}`,
+    ];
+    const results = await Promise.all([
+      track(pipeline, "crunch", "slowed", victim),
+      track(pipeline, "cpu-hog", "hog-1", hog(5)),
+      track(pipeline, "cpu-hog", "hog-2", hog(5)),
+      track(pipeline, "steady", "other-core", ["taskset", "-c", "1", python, workloads, "hog", "4"]),
+    ]);
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+
+    const explanation = await explain(pipeline, "crunch");
+    expectMainCause(explanation, "cpuWait");
+    const cpu = explanation.neighbours.find((finding) => finding.resource === "cpu");
+    expect(cpu, JSON.stringify(explanation.neighbours)).toBeDefined();
+    expect(cpu!.ranks[0]!.label, cpu!.sentences.join("\n")).toBe(`generic/${pipeline}/cpu-hog`);
+    expect(cpu!.ranks[0]!.correlation).toBeGreaterThan(0);
+  });
+
+  it("a neighbour writing with O_DSYNC to the same disk: blocked on disk, the writer's task key first", async () => {
+    const pipeline = pipelineOf("disk");
+    const file = join(folder, `${pipeline}.journal`);
+    const victim = [python, workloads, "fsync-writer", file, "400", "2000"];
+    await usualRuns(pipeline, "journal", () => victim);
+    const results = await Promise.all([
+      track(pipeline, "journal", "slowed", victim),
+      track(pipeline, "dsync-writer", "flood", [
+        "sh",
+        "-c",
+        `sleep 0.5; exec timeout 6 dd if=/dev/zero of=${join(folder, "flood")} bs=1M count=100000 oflag=dsync status=none; true`,
+      ]),
+      track(pipeline, "steady", "other-core", ["taskset", "-c", "1", python, workloads, "hog", "4"]),
+    ]);
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    rmSync(join(folder, "flood"), { force: true });
+
+    const explanation = await explain(pipeline, "journal");
+    expectMainCause(explanation, "diskWait");
+    const disk = explanation.neighbours.find((finding) => finding.resource === "disk");
+    expect(disk, JSON.stringify(explanation.neighbours)).toBeDefined();
+    expect(disk!.ranks[0]!.label, disk!.sentences.join("\n")).toBe(`generic/${pipeline}/dsync-writer`);
+  });
+
+  it("three times the usual input: more work on a CPU with three times the bytes read, not waiting", async () => {
+    const pipeline = pipelineOf("input");
+    const usual = join(folder, `${pipeline}-usual.txt`);
+    const triple = join(folder, `${pipeline}-triple.txt`);
+    writeText(usual, 8);
+    writeText(triple, 24);
+    await usualRuns(pipeline, "compress", () => [python, workloads, "compress", usual]);
+    await tracked(pipeline, "compress", "slowed", [python, workloads, "compress", triple]);
+
+    const explanation = await explain(pipeline, "compress");
+    expectMainCause(explanation, "cpu");
+    const read = explanation.diagnosis.volumes.find((volume) => volume.metric === "diskReadBytes")!;
+    expect(read.ratio).toBeGreaterThan(2.5);
+    expect(read.ratio).toBeLessThan(3.5);
+    const cpu = explanation.diagnosis.volumes.find((volume) => volume.metric === "cpuSeconds")!;
+    expect(cpu.ratio).toBeGreaterThan(2);
+    expect(explanation.diagnosis.sentences.join("\n")).toMatch(/read against a median of .* \(3\.\d×\)/);
+  });
+
+  it("a slower remote endpoint: the network wait on that endpoint, not the one that kept its pace", async () => {
+    const pipeline = pipelineOf("endpoint");
+    const steady = await delayedServer(300);
+    const slowing = await delayedServer(300);
+    try {
+      const victim = [python, workloads, "fetch", steady.url, slowing.url, steady.url, slowing.url];
+      await usualRuns(pipeline, "fetch-rates", () => victim);
+      slowing.delayMs = 2000;
+      await tracked(pipeline, "fetch-rates", "slowed", victim);
+    } finally {
+      await Promise.all([steady.close(), slowing.close()]);
+    }
+
+    const explanation = await explain(pipeline, "fetch-rates");
+    expectMainCause(explanation, "networkWait");
+    expect(explanation.diagnosis.mainEndpoint).toBe(`127.0.0.1:${slowing.port}`);
+    // No CPU or disk wait beyond the usual: no neighbour is looked for.
+    expect(explanation.neighbours).toEqual([]);
+  });
+
+  it("a task whose duration follows its input size: the inconsistency sentence names bytes read", async () => {
+    const pipeline = pipelineOf("growth");
+    const sizes = [4, 14, 6, 20, 8, 24, 10, 16, 12];
+    for (const [index, mib] of sizes.entries()) {
+      const input = join(folder, `${pipeline}-${index}.txt`);
+      writeText(input, mib);
+      await tracked(pipeline, "compress", `day-${index}`, [python, workloads, "compress", input]);
+    }
+
+    const { inconsistency } = await explain(pipeline, "compress");
+    expect(inconsistency.runs).toBe(sizes.length);
+    expect(inconsistency.explainedBy?.factor, inconsistency.sentence).toBe("diskReadBytes");
+    expect(inconsistency.explainedBy!.r).toBeGreaterThan(0.8);
+    expect(inconsistency.sentence).toMatch(
+      new RegExp(`^Duration follows bytes read: r = 0\\.\\d\\d over ${sizes.length} runs`),
+    );
+  });
+});
+
+/** `mib` MiB of text that compresses slowly (base64 of random bytes), written to `file`. */
+function writeText(file: string, mib: number): void {
+  writeFileSync(file, randomBytes((mib * 1024 * 1024 * 3) / 4).toString("base64"));
+}
+
+/** An HTTP server on 127.0.0.1 that answers every request after `delayMs` (which the test may change). */
+async function delayedServer(delayMs: number) {
+  const server: Server = createServer((_request, response) => {
+    setTimeout(() => response.end("ok\n"), state.delayMs);
+  });
+  const state = {
+    delayMs,
+    port: 0,
+    url: "",
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  state.port = (server.address() as AddressInfo).port;
+  state.url = `http://127.0.0.1:${state.port}/rates`;
+  return state;
+}
