@@ -3,13 +3,17 @@
 Each is a subcommand; every one does a fixed amount of work, so what slows it is what the test did to it:
 
   burn ITERATIONS              a pure CPU loop in one thread (slowed by a CPU hog on the same core)
-  hog SECONDS                  spins one thread for SECONDS of wall time (the hog)
-  fsync-writer FILE BLOCKS WORK  writes BLOCKS 4 KiB blocks to FILE, each after WORK iterations of the CPU loop
-                               and followed by an fsync (slowed by a neighbour's O_DSYNC writes to the same disk)
+  hog SECONDS                  spins one thread for SECONDS of wall time (a steady neighbour)
+  pulse SECONDS                spins 0.75 s of every second of the wall clock for SECONDS (the hog: hogs started
+                               apart still spin together, and the run they slow waits in the same rhythm)
+  direct-reader FILE READS     reads READS random 4 KiB blocks of FILE with O_DIRECT, as an index lookup does
+                               (slowed by a neighbour's O_DSYNC writes to the same disk)
   compress FILE                drops FILE from the page cache, reads it from disk and compresses it (time follows bytes read)
   fetch URL...                 GETs each URL in turn and reads the whole answer (slowed by a slower endpoint)
 """
+import mmap
 import os
+import random
 import sys
 import time
 import urllib.request
@@ -29,16 +33,28 @@ def hog(seconds):
         pass
 
 
-def fsync_writer(path, blocks, work):
-    block = b"x" * 4096
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def pulse(seconds, period=1.0, busy=0.75):
+    end = time.time() + seconds
+    while True:
+        now = time.time()
+        if now >= end:
+            return
+        phase = now % period
+        if phase < busy:
+            continue
+        time.sleep(min(period - phase, end - now))
+
+
+def direct_reader(path, reads):
+    block = 4096
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
     try:
-        for _ in range(blocks):
-            # Some CPU between the writes, so the run is not blocked on disk all the time alone: its share
-            # of each tick blocked rises when a neighbour loads the disk, and so lines up with the neighbour.
-            burn(work)
-            os.write(fd, block)
-            os.fsync(fd)
+        blocks = os.fstat(fd).st_size // block
+        # O_DIRECT needs an aligned buffer: an anonymous mapping is page-aligned.
+        buffer = mmap.mmap(-1, block)
+        generator = random.Random(1)
+        for _ in range(reads):
+            os.preadv(fd, [buffer], generator.randrange(blocks) * block)
     finally:
         os.close(fd)
 
@@ -73,8 +89,10 @@ def main(argv):
         burn(int(args[0]))
     elif command == "hog":
         hog(float(args[0]))
-    elif command == "fsync-writer":
-        fsync_writer(args[0], int(args[1]), int(args[2]))
+    elif command == "pulse":
+        pulse(float(args[0]))
+    elif command == "direct-reader":
+        direct_reader(args[0], int(args[1]))
     elif command == "compress":
         compress(args[0])
     elif command == "fetch":
