@@ -139,19 +139,22 @@ describe("explain names the known cause of a slowed real run", () => {
     execFileSync("dd", ["if=/dev/urandom", `of=${table}`, "bs=1M", "count=128", "conv=fsync", "status=none"]);
     const victim = [python, workloads, "direct-reader", table, "10000"];
     await usualRuns(pipeline, "lookup", () => victim);
-    // Half a second in, a neighbour writes 4 MiB at a time with O_DSYNC to the same disk for three seconds:
-    // every read of the run waits behind its flushes (ten times as long on the test machine).
+    // Half a second in, a neighbour writes 4 MiB at a time with O_DSYNC to the same disk from two
+    // processes for three seconds: every read of the run waits behind their flushes (3.7 times as long on
+    // the loaded test machine, where one writer alone added a fifth).
+    const flood = (index: number) =>
+      `timeout 3 dd if=/dev/zero of=${join(folder, `flood-${index}`)} bs=4M count=100000 oflag=dsync status=none`;
     const results = await Promise.all([
       track(pipeline, "lookup", "slowed", victim),
       track(pipeline, "dsync-writer", "flood", [
         "sh",
         "-c",
-        `sleep 0.5; timeout 3 dd if=/dev/zero of=${join(folder, "flood")} bs=4M count=100000 oflag=dsync status=none; true`,
+        `sleep 0.5; ${flood(1)} & ${flood(2)}; wait; true`,
       ]),
       track(pipeline, "steady", "other-core", ["taskset", "-c", "1", python, workloads, "hog", "4"]),
     ]);
     for (const result of results) expect(result.code, result.stderr).toBe(0);
-    rmSync(join(folder, "flood"), { force: true });
+    for (const index of [1, 2]) rmSync(join(folder, `flood-${index}`), { force: true });
 
     rmSync(table, { force: true });
     const explanation = await explain(pipeline, "lookup");

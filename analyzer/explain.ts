@@ -130,7 +130,10 @@ export async function explainRun(
       }
       if (!suspect.executions.has(sample.executionId)) {
         suspect.executions.add(sample.executionId);
-        if (!suspect.runIds.includes(sample.runId)) suspect.runIds.push(sample.runId);
+        if (!suspect.runIds.includes(sample.runId)) {
+          suspect.runIds.push(sample.runId);
+          suspect.runIds.sort();
+        }
         const single = suspect.executions.size === 1;
         suspect.executionId = single ? sample.executionId : null;
         suspect.runId = single ? sample.runId : null;
