@@ -88,6 +88,30 @@ async function explain(pipeline: string, task: string): Promise<Explanation> {
   return JSON.parse(result.stdout) as Explanation;
 }
 
+/** A word for `sh -c`: single-quoted (the test's own paths and arguments hold no single quote). */
+function shellWord(word: string): string {
+  if (word.includes("'")) throw new Error(`no single quotes in shell words: ${word}`);
+  return `'${word}'`;
+}
+
+/**
+ * The victim's argv, marking its start: \`rightsize run\` takes about a second to start its command on the
+ * loaded test machine, more than a usual run lasts, so a neighbour started beside it waits for the mark.
+ */
+function marking(marker: string, argv: string[]): string[] {
+  return ["sh", "-c", `: > ${shellWord(marker)}; exec ${argv.map(shellWord).join(" ")}`];
+}
+
+/** A neighbour's argv: waits for the victim's mark, then \`delay\` seconds more, then runs \`script\`. */
+function afterMark(marker: string, delay: number, script: string): string[] {
+  return ["sh", "-c", `while [ ! -e ${shellWord(marker)} ]; do sleep 0.02; done; sleep ${delay}; ${script}`];
+}
+
+/** A neighbour that burns core 1 from the victim's start for four seconds: busy, but not on its core. */
+function steady(marker: string): string[] {
+  return afterMark(marker, 0, `exec taskset -c 1 ${python} ${workloads} hog 4`);
+}
+
 function pipelineOf(name: string): string {
   attempt++;
   return `${name}-${attempt}`;
@@ -107,19 +131,21 @@ describe("explain names the known cause of a slowed real run", () => {
   it("a CPU hog pinned to the same core: waiting for a CPU, the hog's task key first", async () => {
     const pipeline = pipelineOf("cpu");
     // Under a second of one core's work alone; the hogs and the run share core 0.
-    const victim = ["taskset", "-c", "0", python, workloads, "burn", "20000000"];
+    const marker = join(folder, `${pipeline}.started`);
+    const victim = marking(marker, ["taskset", "-c", "0", python, workloads, "burn", "20000000"]);
     await usualRuns(pipeline, "crunch", () => victim);
     // Three hogs (three tracked runs, three cgroups of equal weight) leave the run a quarter of its core
-    // while they spin. They spin in step, 0.75 s of every second of the wall clock, and start half a second
-    // in, so the run's waiting rises and falls with their use; a steady burner on the other core overlaps
+    // while they spin. They spin in step, 0.75 s of every second of the wall clock, and start 0.4 s after
+    // the run, so its waiting rises and falls with their use; a steady burner on the other core overlaps
     // the whole run without taking its core.
-    const hog = ["taskset", "-c", "0", "sh", "-c", `sleep 0.5; exec ${python} ${workloads} pulse 6`];
+    rmSync(marker);
+    const hog = afterMark(marker, 0.4, `exec taskset -c 0 ${python} ${workloads} pulse 6`);
     const results = await Promise.all([
       track(pipeline, "crunch", "slowed", victim),
       track(pipeline, "cpu-hog", "hog-1", hog),
       track(pipeline, "cpu-hog", "hog-2", hog),
       track(pipeline, "cpu-hog", "hog-3", hog),
-      track(pipeline, "steady", "other-core", ["taskset", "-c", "1", python, workloads, "hog", "4"]),
+      track(pipeline, "steady", "other-core", steady(marker)),
     ]);
     for (const result of results) expect(result.code, result.stderr).toBe(0);
 
@@ -137,21 +163,24 @@ describe("explain names the known cause of a slowed real run", () => {
     // An index lookup: random 4 KiB reads with O_DIRECT, each one a real request to the disk.
     const table = join(folder, `${pipeline}.table`);
     execFileSync("dd", ["if=/dev/urandom", `of=${table}`, "bs=1M", "count=128", "conv=fsync", "status=none"]);
-    const victim = [python, workloads, "direct-reader", table, "10000"];
+    const marker = join(folder, `${pipeline}.started`);
+    const victim = marking(marker, [python, workloads, "direct-reader", table, "10000"]);
     await usualRuns(pipeline, "lookup", () => victim);
-    // Half a second in, a neighbour writes 4 MiB at a time with O_DSYNC to the same disk from two
+    rmSync(marker);
+    // 0.3 s after the run starts, a neighbour writes 4 MiB at a time with O_DSYNC to the same disk from two
     // processes for three seconds: every read of the run waits behind their flushes (3.7 times as long on
     // the loaded test machine, where one writer alone added a fifth).
     const flood = (index: number) =>
       `timeout 3 dd if=/dev/zero of=${join(folder, `flood-${index}`)} bs=4M count=100000 oflag=dsync status=none`;
     const results = await Promise.all([
       track(pipeline, "lookup", "slowed", victim),
-      track(pipeline, "dsync-writer", "flood", [
-        "sh",
-        "-c",
-        `sleep 0.5; ${flood(1)} & ${flood(2)}; wait; true`,
-      ]),
-      track(pipeline, "steady", "other-core", ["taskset", "-c", "1", python, workloads, "hog", "4"]),
+      track(
+        pipeline,
+        "dsync-writer",
+        "flood",
+        afterMark(marker, 0.3, `${flood(1)} & ${flood(2)}; wait; true`),
+      ),
+      track(pipeline, "steady", "other-core", steady(marker)),
     ]);
     for (const result of results) expect(result.code, result.stderr).toBe(0);
     for (const index of [1, 2]) rmSync(join(folder, `flood-${index}`), { force: true });
