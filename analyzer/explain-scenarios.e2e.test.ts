@@ -134,12 +134,15 @@ describe("explain names the known cause of a slowed real run", () => {
     const marker = join(folder, `${pipeline}.started`);
     const victim = marking(marker, ["taskset", "-c", "0", python, workloads, "burn", "20000000"]);
     await usualRuns(pipeline, "crunch", () => victim);
-    // Three hogs (three tracked runs, three cgroups of equal weight) leave the run a quarter of its core
-    // while they spin. They spin in step, 0.75 s of every second of the wall clock, and start 0.4 s after
-    // the run, so its waiting rises and falls with their use; a steady burner on the other core overlaps
-    // the whole run without taking its core.
+    // Three hogs (three tracked runs) each give their own cgroup the CPU weight a 10-core request would
+    // (cpu.shares 10240 against the 1024 of every other task and cgroup): while they spin, the run gets a
+    // few times less of its core than before, however many other threads the machine runs (a weight high
+    // enough to starve it for a whole tick makes the collector see the tick as idle: schedstat's run delay
+    // only moves when the thread runs, docs/collector.md). They spin in step, 0.75 s of
+    // every second of the wall clock, and start 0.4 s after the run, so its waiting rises and falls with
+    // their use; a steady burner on the other core overlaps the whole run without taking its core.
     rmSync(marker);
-    const hog = afterMark(marker, 0.4, `exec taskset -c 0 ${python} ${workloads} pulse 6`);
+    const hog = afterMark(marker, 0.4, `exec taskset -c 0 ${python} ${workloads} pulse 6 10240`);
     const results = await Promise.all([
       track(pipeline, "crunch", "slowed", victim),
       track(pipeline, "cpu-hog", "hog-1", hog),
@@ -265,7 +268,10 @@ describe("explain names the known cause of a slowed real run", () => {
 
     const { inconsistency } = await explain(pipeline, "compress");
     expect(inconsistency.runs).toBe(sizes.length);
-    expect(inconsistency.explainedBy?.factor, inconsistency.sentence).toBe("diskReadBytes");
+    expect(
+      inconsistency.explainedBy?.factor,
+      `${inconsistency.sentence}\n${JSON.stringify(inconsistency.factors)}`,
+    ).toBe("diskReadBytes");
     expect(inconsistency.explainedBy!.r).toBeGreaterThan(0.8);
     expect(inconsistency.sentence).toMatch(
       new RegExp(`^Duration follows bytes read: r = 0\\.\\d\\d over ${sizes.length} runs`),

@@ -4,8 +4,10 @@ Each is a subcommand; every one does a fixed amount of work, so what slows it is
 
   burn ITERATIONS              a pure CPU loop in one thread (slowed by a CPU hog on the same core)
   hog SECONDS                  spins one thread for SECONDS of wall time (a steady neighbour)
-  pulse SECONDS                spins 0.75 s of every second of the wall clock for SECONDS (the hog: hogs started
-                               apart still spin together, and the run they slow waits in the same rhythm)
+  pulse SECONDS [SHARES]       spins 0.75 s of every second of the wall clock for SECONDS (the hog: hogs started
+                               apart still spin together, and the run they slow waits in the same rhythm); with
+                               SHARES, first gives its own cgroup that CPU weight (v1 cpu.shares, or v2
+                               cpu.weight scaled from shares as systemd does), as a big CPU request would
   direct-reader FILE READS     reads READS random 4 KiB blocks of FILE with O_DIRECT, as an index lookup does
                                (slowed by a neighbour's O_DSYNC writes to the same disk)
   compress FILE                drops FILE from the page cache, reads it from disk and compresses it (time follows bytes read)
@@ -43,6 +45,24 @@ def pulse(seconds, period=1.0, busy=0.75):
         if phase < busy:
             continue
         time.sleep(min(period - phase, end - now))
+
+
+def own_cpu_weight(shares):
+    """Sets the CPU weight of the cgroup this process is in: its own (made by `rightsize run`), never the root."""
+    for line in open("/proc/self/cgroup"):
+        _, controllers, path = line.rstrip("\n").split(":", 2)
+        if path == "/":
+            continue
+        if "cpu" in controllers.split(","):
+            with open(f"/sys/fs/cgroup/cpu{path}/cpu.shares", "w") as file:
+                file.write(str(shares))
+            return
+        if controllers == "" and os.path.exists(f"/sys/fs/cgroup{path}/cpu.weight"):
+            # systemd's mapping of shares to weight (1024 → 100), within cpu.weight's 1..10000.
+            with open(f"/sys/fs/cgroup{path}/cpu.weight", "w") as file:
+                file.write(str(max(1, min(10000, shares * 100 // 1024))))
+            return
+    sys.exit("pulse: not in a cgroup of its own, so no CPU weight to raise")
 
 
 def direct_reader(path, reads):
@@ -90,6 +110,8 @@ def main(argv):
     elif command == "hog":
         hog(float(args[0]))
     elif command == "pulse":
+        if len(args) > 1:
+            own_cpu_weight(int(args[1]))
         pulse(float(args[0]))
     elif command == "direct-reader":
         direct_reader(args[0], int(args[1]))
