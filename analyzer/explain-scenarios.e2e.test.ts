@@ -10,7 +10,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -94,22 +94,60 @@ function shellWord(word: string): string {
   return `'${word}'`;
 }
 
-/**
- * The victim's argv, marking its start: \`rightsize run\` takes about a second to start its command on the
- * loaded test machine, more than a usual run lasts, so a neighbour started beside it waits for the mark.
- */
+/** The victim's argv, marking its start in \`marker\` (for the neighbours of its slowed run to wait for). */
 function marking(marker: string, argv: string[]): string[] {
   return ["sh", "-c", `: > ${shellWord(marker)}; exec ${argv.map(shellWord).join(" ")}`];
 }
 
-/** A neighbour's argv: waits for the victim's mark, then \`delay\` seconds more, then runs \`script\`. */
-function afterMark(marker: string, delay: number, script: string): string[] {
-  return ["sh", "-c", `while [ ! -e ${shellWord(marker)} ]; do sleep 0.02; done; sleep ${delay}; ${script}`];
+interface Neighbour {
+  task: string;
+  run: string;
+  /** Seconds after the victim's start. */
+  delay: number;
+  /** What it runs then, a \`sh -c\` script. */
+  script: string;
 }
 
 /** A neighbour that burns core 1 from the victim's start for four seconds: busy, but not on its core. */
-function steady(marker: string): string[] {
-  return afterMark(marker, 0, `exec taskset -c 1 ${python} ${workloads} hog 4`);
+const steady: Neighbour = {
+  task: "steady",
+  run: "other-core",
+  delay: 0,
+  script: `exec taskset -c 1 ${python} ${workloads} hog 4`,
+};
+
+async function waitForFiles(files: string[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!files.every((file) => existsSync(file))) {
+    if (Date.now() > deadline) throw new Error(`neighbours not started within a minute: ${files.join(", ")}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * The victim's slowed run beside its neighbours, each a tracked run of its own. \`rightsize run\` takes a
+ * second or more to start its command on the loaded test machine, as long as a usual run lasts: so the
+ * neighbours start first and say so, the victim starts once they all have, and each neighbour's work
+ * begins its \`delay\` after the victim's own start (\`marker\`, written by its argv, see {@link marking}).
+ */
+async function slowedBeside(
+  pipeline: string,
+  marker: string,
+  victim: { task: string; argv: string[] },
+  neighbours: Neighbour[],
+): Promise<void> {
+  rmSync(marker, { force: true });
+  const ready = neighbours.map((_, index) => `${marker}.ready-${index}`);
+  const started = neighbours.map((neighbour, index) =>
+    track(pipeline, neighbour.task, neighbour.run, [
+      "sh",
+      "-c",
+      `: > ${shellWord(ready[index]!)}; while [ ! -e ${shellWord(marker)} ]; do sleep 0.02; done; sleep ${neighbour.delay}; ${neighbour.script}`,
+    ]),
+  );
+  await waitForFiles(ready);
+  const results = await Promise.all([track(pipeline, victim.task, "slowed", victim.argv), ...started]);
+  for (const result of results) expect(result.code, result.stderr).toBe(0);
 }
 
 function pipelineOf(name: string): string {
@@ -141,16 +179,18 @@ describe("explain names the known cause of a slowed real run", () => {
     // only moves when the thread runs, docs/collector.md). They spin in step, 0.75 s of
     // every second of the wall clock, and start 0.4 s after the run, so its waiting rises and falls with
     // their use; a steady burner on the other core overlaps the whole run without taking its core.
-    rmSync(marker);
-    const hog = afterMark(marker, 0.4, `exec taskset -c 0 ${python} ${workloads} pulse 6 10240`);
-    const results = await Promise.all([
-      track(pipeline, "crunch", "slowed", victim),
-      track(pipeline, "cpu-hog", "hog-1", hog),
-      track(pipeline, "cpu-hog", "hog-2", hog),
-      track(pipeline, "cpu-hog", "hog-3", hog),
-      track(pipeline, "steady", "other-core", steady(marker)),
+    const hog = (run: string): Neighbour => ({
+      task: "cpu-hog",
+      run,
+      delay: 0.4,
+      script: `exec taskset -c 0 ${python} ${workloads} pulse 6 10240`,
+    });
+    await slowedBeside(pipeline, marker, { task: "crunch", argv: victim }, [
+      hog("hog-1"),
+      hog("hog-2"),
+      hog("hog-3"),
+      steady,
     ]);
-    for (const result of results) expect(result.code, result.stderr).toBe(0);
 
     const explanation = await explain(pipeline, "crunch");
     expectMainCause(explanation, "cpuWait");
@@ -188,23 +228,15 @@ describe("explain names the known cause of a slowed real run", () => {
       const marker = join(folder, `${pipeline}.started`);
       const victim = marking(marker, [python, workloads, "direct-reader", table, "10000"]);
       await usualRuns(pipeline, "lookup", () => victim);
-      rmSync(marker);
       // 0.3 s after the run starts, a neighbour writes 4 MiB at a time with O_DSYNC to the same disk from two
       // processes for three seconds: every read of the run waits behind their flushes (3.7 times as long on
       // the loaded test machine, where one writer alone added a fifth).
       const flood = (index: number) =>
         `timeout 3 dd if=/dev/zero of=${join(folder, `flood-${index}`)} bs=4M count=100000 oflag=dsync status=none`;
-      const results = await Promise.all([
-        track(pipeline, "lookup", "slowed", victim),
-        track(
-          pipeline,
-          "dsync-writer",
-          "flood",
-          afterMark(marker, 0.3, `${flood(1)} & ${flood(2)}; wait; true`),
-        ),
-        track(pipeline, "steady", "other-core", steady(marker)),
+      await slowedBeside(pipeline, marker, { task: "lookup", argv: victim }, [
+        { task: "dsync-writer", run: "flood", delay: 0.3, script: `${flood(1)} & ${flood(2)}; wait; true` },
+        steady,
       ]);
-      for (const result of results) expect(result.code, result.stderr).toBe(0);
       for (const index of [1, 2]) rmSync(join(folder, `flood-${index}`), { force: true });
 
       rmSync(table, { force: true });
@@ -259,7 +291,9 @@ describe("explain names the known cause of a slowed real run", () => {
 
   it("a task whose duration follows its input size: the inconsistency sentence names bytes read", async () => {
     const pipeline = pipelineOf("growth");
-    const sizes = [4, 14, 6, 20, 8, 24, 10, 16, 12];
+    // Inputs from 4 to 44 MiB: the work they bring (some 30 ms of CPU a MiB) outgrows what the loaded
+    // machine's waits for a CPU add to a run at random.
+    const sizes = [4, 28, 8, 36, 12, 44, 16, 40, 20];
     for (const [index, mib] of sizes.entries()) {
       const input = join(folder, `${pipeline}-${index}.txt`);
       writeText(input, mib);
