@@ -168,9 +168,11 @@ function expectMainCause(explanation: Explanation, cause: string): void {
 describe("explain names the known cause of a slowed real run", () => {
   it("a CPU hog pinned to the same core: waiting for a CPU, the hog's task key first", async () => {
     const pipeline = pipelineOf("cpu");
-    // Under a second of one core's work alone; the hogs and the run share core 0.
+    // About a second of one core's work alone (more on the loaded machine), so the waiting the hogs add
+    // is well above the second explain looks for neighbours from (analyzer/explain.ts
+    // waitsBeyondBaseline); the hogs and the run share core 0.
     const marker = join(folder, `${pipeline}.started`);
-    const victim = marking(marker, ["taskset", "-c", "0", python, workloads, "burn", "20000000"]);
+    const victim = marking(marker, ["taskset", "-c", "0", python, workloads, "burn", "30000000"]);
     await usualRuns(pipeline, "crunch", () => victim);
     // Three hogs (three tracked runs) each give their own cgroup the CPU weight a 10-core request would
     // (cpu.shares 10240 against the 1024 of every other task and cgroup): while they spin, the run gets a
@@ -308,7 +310,7 @@ describe("explain names the known cause of a slowed real run", () => {
     ).toBe("diskReadBytes");
     expect(inconsistency.explainedBy!.r).toBeGreaterThan(0.8);
     expect(inconsistency.sentence).toMatch(
-      new RegExp(`^Duration follows bytes read: r = 0\\.\\d\\d over ${sizes.length} runs`),
+      new RegExp(`^Duration follows bytes read: r = [01]\\.\\d\\d over ${sizes.length} runs`),
     );
   });
 });
