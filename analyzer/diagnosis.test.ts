@@ -145,6 +145,7 @@ describe("diagnoseRun", () => {
     };
     const diagnosis = diagnoseRun(slowRun, withEndpoints);
     expect(diagnosis.mainCause).toBe("networkWait");
+    expect(diagnosis.sentences).toContain("Main cause: +9m 00s waiting on s3.amazonaws.com:443.");
     expect(diagnosis.mainEndpoint).toBe("s3.amazonaws.com:443");
     expect(mainCauseText(diagnosis)).toBe("+9m 00s waiting on s3.amazonaws.com:443");
   });

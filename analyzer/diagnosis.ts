@@ -522,7 +522,9 @@ function sentencesOf(diagnosis: RunDiagnosis): string[] {
       `Main cause: ${signedDuration(main.seconds)} more work at the usual pace${which}: its waits grew no faster than its work, which points at its input or its code, not at what else ran.`,
     );
   } else if (main && main.cause !== "unsampled") {
-    sentences.push(`Main cause: ${signedDuration(main.seconds)} ${causeName(main)} beyond its usual pace.`);
+    // Only the waits for a CPU and on disk are measured against the run's pace; the rest count as they grew.
+    const pace = main.cause === "cpuWait" || main.cause === "diskWait" ? " beyond its usual pace" : "";
+    sentences.push(`Main cause: ${signedDuration(main.seconds)} ${causeName(main)}${pace}.`);
   }
   for (const volume of diagnosis.volumes) {
     const [, text] = volumeLabels[volume.metric];
