@@ -57,12 +57,74 @@ describe("diagnoseRun", () => {
     expect(diagnosis.baseline?.durationSeconds).toBe(604);
     expect(diagnosis.deltaSeconds).toBe(1676);
     expect(diagnosis.mainCause).toBe("diskWait");
-    expect(mainCauseText(diagnosis)).toBe("+24m 00s blocked on disk");
+    // Three times the bytes at the usual 60 s per GiB would have waited 180 s: 120 s of the 1440 s are the
+    // work's (with its 56 s more on a CPU), the rest is the disk's.
+    expect(mainCauseText(diagnosis)).toBe("+22m 00s blocked on disk");
+    expect(diagnosis.causes.map((cause) => [cause.cause, cause.seconds])).toEqual([
+      ["diskWait", 1320],
+      ["cpuWait", 180],
+      ["work", 176],
+    ]);
     expect(diagnosis.sentences[0]).toMatch(/^\+27m 56s against the median run \(10m 04s, run run-4\)/);
     expect(diagnosis.sentences[1]).toBe(
       "Where the difference went: +24m 00s blocked on disk, +3m 00s waiting for a CPU.",
     );
     expect(diagnosis.sentences).toContain("3 GiB read against a median of 1 GiB read (3×).");
+  });
+
+  it("three times the input at the usual pace is more work, not waiting", () => {
+    // The usual runs wait for a CPU 30 s per 100 s on a CPU (a busy host); this one does three times the
+    // work on the same host and waits in proportion.
+    const runs = syntheticRuns(10, (index) => ({
+      durationSeconds: 200 + index,
+      sampledSeconds: 200 + index,
+      wall: wall(200 + index, { cpuWaitSeconds: 40 + index * 0.3, diskWaitSeconds: 20 }),
+      diskReadBytes: GiB,
+      cpuSeconds: 140,
+    }));
+    const slow = syntheticRun(
+      {
+        durationSeconds: 600,
+        sampledSeconds: 600,
+        wall: wall(600, { cpuWaitSeconds: 120, diskWaitSeconds: 60 }),
+        diskReadBytes: 3 * GiB,
+        cpuSeconds: 420,
+      },
+      20,
+    );
+    const diagnosis = diagnoseRun(slow, runs);
+    expect(diagnosis.verdict).toBe("slower");
+    // The plain split still says where the time went: most of it on a CPU, some waiting for one.
+    expect(diagnosis.components[0]!.state).toBe("cpu");
+    expect(diagnosis.mainCause).toBe("work");
+    expect(diagnosis.causes.map((cause) => cause.cause)).toEqual(["work"]);
+    expect(mainCauseText(diagnosis)).toBe("+6m 36s more work at the usual pace");
+    expect(diagnosis.sentences).toContain(
+      "Main cause: +6m 36s more work at the usual pace (CPU 3×, read 3×): its waits grew no faster than its work, which points at its input or its code, not at what else ran.",
+    );
+  });
+
+  it("the same work waiting longer for a CPU is contention", () => {
+    const runs = syntheticRuns(10, (index) => ({
+      durationSeconds: 200 + index,
+      sampledSeconds: 200 + index,
+      wall: wall(200 + index, { cpuWaitSeconds: 20 }),
+      cpuSeconds: 180,
+    }));
+    const slow = syntheticRun(
+      {
+        durationSeconds: 600,
+        sampledSeconds: 600,
+        wall: wall(600, { cpuWaitSeconds: 410 }),
+        cpuSeconds: 190,
+      },
+      20,
+    );
+    const diagnosis = diagnoseRun(slow, runs);
+    expect(diagnosis.mainCause).toBe("cpuWait");
+    // 190 s on a CPU against 184: at the usual 20 s per 184 s, 0.65 s of the extra wait is the work's.
+    expect(diagnosis.causes[0]!.seconds).toBeCloseTo(390 - (20 * 190) / 184 + 20, 6);
+    expect(diagnosis.sentences).toContain("Main cause: +6m 29s waiting for a CPU beyond its usual pace.");
   });
 
   it("splits the network wait by remote endpoint", () => {
@@ -83,6 +145,7 @@ describe("diagnoseRun", () => {
     };
     const diagnosis = diagnoseRun(slowRun, withEndpoints);
     expect(diagnosis.mainCause).toBe("networkWait");
+    expect(diagnosis.sentences).toContain("Main cause: +9m 00s waiting on s3.amazonaws.com:443.");
     expect(diagnosis.mainEndpoint).toBe("s3.amazonaws.com:443");
     expect(mainCauseText(diagnosis)).toBe("+9m 00s waiting on s3.amazonaws.com:443");
   });
@@ -201,21 +264,31 @@ describe("decomposeDuration (properties)", () => {
     );
   });
 
-  it("the main cause of a slower run took a positive part of the difference, and the largest", () => {
+  it("the main cause of a slower run is its largest positive cause, and the causes hold no more than grew", () => {
     fc.assert(
       fc.property(arbitraryRun, fc.array(arbitraryRun, { minLength: 5, maxLength: 12 }), (run, others) => {
         const diagnosis = diagnoseRun(
           run,
           others.map((other, index) => ({ ...other, executionId: `other-${index}` })),
         );
+        if (diagnosis.verdict !== "slower") expect(diagnosis.causes).toEqual([]);
         if (diagnosis.mainCause === null) return;
         expect(diagnosis.verdict).toBe("slower");
-        const cause = diagnosis.components.find(
-          (item) => item.state === diagnosis.mainCause && (item.endpoint ?? null) === diagnosis.mainEndpoint,
-        )!;
-        expect(cause.deltaSeconds).toBeGreaterThan(0);
-        const positive = diagnosis.components.filter((item) => item.deltaSeconds > 0);
-        expect(cause.deltaSeconds).toBe(Math.max(...positive.map((item) => item.deltaSeconds)));
+        const main = diagnosis.causes[0]!;
+        expect(main.cause).toBe(diagnosis.mainCause);
+        expect(main.seconds).toBeGreaterThan(0);
+        expect(main.seconds).toBe(Math.max(...diagnosis.causes.map((cause) => cause.seconds)));
+        // Every cause is carved out of components that grew: together they never exceed them.
+        const grown = diagnosis.components.reduce((sum, item) => sum + Math.max(0, item.deltaSeconds), 0);
+        const blamed = diagnosis.causes.reduce((sum, cause) => sum + cause.seconds, 0);
+        expect(blamed).toBeLessThanOrEqual(grown * (1 + 1e-9) + 1e-9);
+        // A wait named as the cause went beyond the run's usual pace: its component grew at least as much.
+        if (main.cause !== "work") {
+          const component = diagnosis.components.find(
+            (item) => item.state === main.cause && (item.endpoint ?? null) === (main.endpoint ?? null),
+          )!;
+          expect(component.deltaSeconds).toBeGreaterThanOrEqual(main.seconds - 1e-9);
+        }
       }),
     );
   });

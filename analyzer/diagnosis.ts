@@ -8,6 +8,11 @@
  * else idle), the network part further by remote endpoint. Each run's states add up to its sampled
  * seconds and the rest of its duration is "unsampled", so the components add up to the difference
  * exactly: nothing is left unexplained by construction, and what the samples did not see is named.
+ *
+ * The main cause reads the same parts once more: a run that did more work (more CPU seconds, more bytes)
+ * also waits longer for a CPU and on disk at its usual pace, and that wait is the work's, not contention's.
+ * So waiting for a CPU is measured against the median run's wait per second on a CPU, disk waits against its
+ * wait per byte moved, and only what goes beyond that pace is blamed on the wait ({@link causesOf}).
  */
 import { formatBytes, formatDuration } from "../common/units.js";
 import type { ProcessSummary, RunSummary, StateSeconds } from "../db/queries/task-histories.js";
@@ -33,6 +38,20 @@ export const timeStateLabels: Record<TimeState, string> = {
   idle: "idle",
   unsampled: "not sampled",
 };
+
+/**
+ * What a slower run's extra time is blamed on: a {@link TimeState}, or `work`: the run did more than usual
+ * (on a CPU longer, and waited for a CPU and on disk in proportion, at the median run's pace).
+ */
+export type Cause = Exclude<TimeState, "cpu"> | "work";
+
+/** One cause's share of a slower run's extra time. */
+export interface CauseShare {
+  cause: Cause;
+  /** For `networkWait` split by remote endpoint: the endpoint, or null for waits no named endpoint took. */
+  endpoint?: string | null;
+  seconds: number;
+}
 
 /** One part of the duration difference: a state's (or one endpoint's) seconds in the run and the baseline. */
 export interface TimeComponent {
@@ -103,8 +122,13 @@ export interface RunDiagnosis {
   };
   /** Share of CFS periods throttled, in the run and the comparable runs' median; null when unknown. */
   throttling: { runShare: number | null; baselineShare: number | null };
-  /** The state that took most of the difference, when the run was slower. */
-  mainCause: TimeState | null;
+  /**
+   * The extra time of a slower run by cause, largest first (empty unless `slower`): `work` holds the growth
+   * on a CPU and the waits at the median run's pace; each wait holds what went beyond that pace.
+   */
+  causes: CauseShare[];
+  /** The cause that took most of the difference, when the run was slower. */
+  mainCause: Cause | null;
   /** The endpoint behind a `networkWait` main cause. */
   mainEndpoint: string | null;
   sentences: string[];
@@ -262,6 +286,7 @@ export function diagnoseRun(
       runShare: throttledShare(run),
       baselineShare: medianOrNull(comparable.map(throttledShare)),
     },
+    causes: [],
     mainCause: null,
     mainEndpoint: null,
     sentences: [],
@@ -303,13 +328,96 @@ export function diagnoseRun(
     volumes: volumeChanges(run, comparable),
     commands: commandChanges(run, comparable, commands),
   };
-  const cause = deltaSeconds > 0 ? components.find((component) => component.deltaSeconds > 0) : undefined;
-  if (verdict === "slower" && cause && cause.state !== "unsampled") {
-    diagnosis.mainCause = cause.state;
-    diagnosis.mainEndpoint = cause.endpoint ?? null;
+  if (verdict === "slower") {
+    diagnosis.causes = causesOf(run, medianRun, components);
+    const cause = diagnosis.causes[0];
+    if (cause && cause.cause !== "unsampled") {
+      diagnosis.mainCause = cause.cause;
+      diagnosis.mainEndpoint = cause.endpoint ?? null;
+    }
   }
   diagnosis.sentences = sentencesOf(diagnosis);
   return diagnosis;
+}
+
+/**
+ * The part of a wait's growth the run's own extra work explains: the wait the run would have had at the
+ * median run's pace (its wait per unit of work, times the run's work), above the median run's wait, and at
+ * most the growth itself. 0 when the median run did none of that work.
+ */
+export function waitAtUsualPace(
+  runWork: number | null,
+  baselineWork: number | null,
+  baselineWait: number,
+  growth: number,
+): number {
+  if (growth <= 0 || runWork === null || baselineWork === null || baselineWork <= 0) return 0;
+  const expected = (baselineWait * runWork) / baselineWork;
+  return Math.min(growth, Math.max(0, expected - baselineWait));
+}
+
+function diskBytesOf(run: RunSummary): number | null {
+  return run.diskReadBytes === null && run.diskWriteBytes === null
+    ? null
+    : (run.diskReadBytes ?? 0) + (run.diskWriteBytes ?? 0);
+}
+
+/**
+ * A slower run's extra time by cause, largest positive first: `work` is the growth on a CPU plus the waits
+ * for a CPU (per second on a CPU) and on disk (per byte read and written) at the median run's pace; each
+ * wait keeps what went beyond it; the other components (each endpoint, children, idle, not sampled) as
+ * they are. Causes that did not grow are left out.
+ */
+export function causesOf(
+  run: RunSummary,
+  baseline: RunSummary,
+  components: ReadonlyArray<TimeComponent>,
+): CauseShare[] {
+  const ours = wallSecondsOf(run);
+  const theirs = wallSecondsOf(baseline);
+  const delta = (state: TimeState) =>
+    components.find((component) => component.state === state)?.deltaSeconds ?? 0;
+  const cpuWaitOfWork = waitAtUsualPace(
+    ours.onCpuSeconds,
+    theirs.onCpuSeconds,
+    theirs.cpuWaitSeconds,
+    delta("cpuWait"),
+  );
+  const diskWaitOfWork = waitAtUsualPace(
+    diskBytesOf(run),
+    diskBytesOf(baseline),
+    theirs.diskWaitSeconds,
+    delta("diskWait"),
+  );
+  const causes: CauseShare[] = [
+    { cause: "work", seconds: Math.max(0, delta("cpu")) + cpuWaitOfWork + diskWaitOfWork },
+    { cause: "cpuWait", seconds: delta("cpuWait") - cpuWaitOfWork },
+    { cause: "diskWait", seconds: delta("diskWait") - diskWaitOfWork },
+  ];
+  for (const component of components) {
+    if (component.state === "cpu" || component.state === "cpuWait" || component.state === "diskWait")
+      continue;
+    causes.push({
+      cause: component.state,
+      ...(component.endpoint === undefined ? {} : { endpoint: component.endpoint }),
+      seconds: component.deltaSeconds,
+    });
+  }
+  return causes
+    .filter((cause) => cause.seconds > 0)
+    .sort((a, b) => b.seconds - a.seconds || causeName(a).localeCompare(causeName(b)));
+}
+
+/** "more work at the usual pace", "blocked on disk", "waiting on db:5432". */
+export function causeName(cause: CauseShare): string {
+  if (cause.cause === "work") return "more work at the usual pace";
+  return componentName({
+    state: cause.cause,
+    ...(cause.endpoint === undefined ? {} : { endpoint: cause.endpoint }),
+    runSeconds: 0,
+    baselineSeconds: 0,
+    deltaSeconds: 0,
+  });
 }
 
 function throttledShare(run: RunSummary): number | null {
@@ -401,6 +509,23 @@ function sentencesOf(diagnosis: RunDiagnosis): string[] {
     `${signedDuration(diagnosis.deltaSeconds)} against the median run (${formatDuration(baseline.durationSeconds)}, run ${baseline.runId}): ${formatDuration(diagnosis.durationSeconds)}, ${verdict}; slower than ${diagnosis.fasterRuns} of ${diagnosis.comparableRuns} comparable runs (p50 ${formatDuration(baseline.p50Seconds)}, p95 ${formatDuration(baseline.p95Seconds)}).`,
   );
   if (parts.length > 0) sentences.push(`Where the difference went: ${parts.join(", ")}.`);
+  const main = diagnosis.causes[0];
+  if (main?.cause === "work") {
+    const grown = diagnosis.volumes.filter(
+      (volume) => volume.ratio !== null && volume.ratio >= VOLUME_FACTOR,
+    );
+    const which =
+      grown.length === 0
+        ? ""
+        : ` (${grown.map((volume) => `${volumeLabels[volume.metric][0]} ${ratioText(volume.ratio!)}`).join(", ")})`;
+    sentences.push(
+      `Main cause: ${signedDuration(main.seconds)} more work at the usual pace${which}: its waits grew no faster than its work, which points at its input or its code, not at what else ran.`,
+    );
+  } else if (main && main.cause !== "unsampled") {
+    // Only the waits for a CPU and on disk are measured against the run's pace; the rest count as they grew.
+    const pace = main.cause === "cpuWait" || main.cause === "diskWait" ? " beyond its usual pace" : "";
+    sentences.push(`Main cause: ${signedDuration(main.seconds)} ${causeName(main)}${pace}.`);
+  }
   for (const volume of diagnosis.volumes) {
     const [, text] = volumeLabels[volume.metric];
     if (volume.ratio === null) {
@@ -448,11 +573,12 @@ function sentencesOf(diagnosis: RunDiagnosis): string[] {
   return sentences;
 }
 
-/** The diagnosis's main cause as one short phrase for a report line: "+24m 00s blocked on disk". */
+/**
+ * The diagnosis's main cause as one short phrase for a report line: "+24m 00s blocked on disk",
+ * "+2.1 s more work at the usual pace".
+ */
 export function mainCauseText(diagnosis: RunDiagnosis): string | null {
-  if (diagnosis.mainCause === null) return null;
-  const component = diagnosis.components.find(
-    (item) => item.state === diagnosis.mainCause && (item.endpoint ?? null) === diagnosis.mainEndpoint,
-  );
-  return component ? `${signedDuration(component.deltaSeconds)} ${componentName(component)}` : null;
+  const main = diagnosis.causes[0];
+  if (diagnosis.mainCause === null || !main) return null;
+  return `${signedDuration(main.seconds)} ${causeName(main)}`;
 }

@@ -119,17 +119,24 @@ export async function explainRun(
       endedAt: run.endedAt,
     };
     const [ticks, samples] = await Promise.all([loadRunTicks(db, span), loadNeighbourSamples(db, span)]);
-    const suspects = new Map<string, Suspect>();
+    // One suspect per task key (analyzer/neighbours.ts Suspect): its executions' samples together.
+    const suspects = new Map<string, Suspect & { runIds: string[]; executions: Set<string> }>();
     for (const sample of samples) {
-      let suspect = suspects.get(sample.executionId);
+      const label = taskKeyString(sample);
+      let suspect = suspects.get(label);
       if (!suspect) {
-        suspect = {
-          label: taskKeyString(sample),
-          executionId: sample.executionId,
-          runId: sample.runId,
-          samples: [],
-        };
-        suspects.set(sample.executionId, suspect);
+        suspect = { label, executionId: null, runId: null, runIds: [], executions: new Set(), samples: [] };
+        suspects.set(label, suspect);
+      }
+      if (!suspect.executions.has(sample.executionId)) {
+        suspect.executions.add(sample.executionId);
+        if (!suspect.runIds.includes(sample.runId)) {
+          suspect.runIds.push(sample.runId);
+          suspect.runIds.sort();
+        }
+        const single = suspect.executions.size === 1;
+        suspect.executionId = single ? sample.executionId : null;
+        suspect.runId = single ? sample.runId : null;
       }
       suspect.samples.push(sample);
     }

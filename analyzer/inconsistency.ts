@@ -22,6 +22,12 @@ export const INCONSISTENT_P95_RATIO = 1.5;
 export const INCONSISTENT_CV = 0.3;
 /** A factor explains the variation when |r| is at least moderate (analyzer/statistics.ts correlationStrength). */
 const EXPLAINS = 0.4;
+/** How a run spent its time: these follow its input whenever the input grows. */
+const SPENDING_FACTORS = new Set(["cpuSeconds", "cpuWait", "diskWait"]);
+/** What a run was given to work on. */
+const DATA_FACTORS = new Set(["diskReadBytes", "diskWriteBytes"]);
+/** A spending factor follows a data factor when r between them across runs is strong (statistics.ts). */
+const FOLLOWS = 0.6;
 
 export interface FactorCorrelation {
   /** `diskReadBytes`, `cpuSeconds`, `cpuWait`, `diskWait`, `endpoint`, `tryNumber`, `hourOfDay`. */
@@ -46,8 +52,14 @@ export interface Inconsistency {
   inconsistent: boolean;
   /** Every factor that could be computed, strongest |r| first. */
   factors: FactorCorrelation[];
-  /** The factor that explains the variation, when one reaches a moderate |r|. */
+  /**
+   * The factor that explains the variation, when one reaches a moderate |r|: the first of `factors`, unless
+   * that is how the runs spent their time (CPU seconds, a wait) and it follows the data they read or wrote
+   * (r ≥ 0.6 across the runs): then the data, which the spending follows, with `follows` set.
+   */
   explainedBy: FactorCorrelation | null;
+  /** When the data was named over the spending factor that led: that factor and its r with the data. */
+  follows: { factor: string; label: string; r: number } | null;
   sentence: string;
 }
 
@@ -103,7 +115,8 @@ export function explainInconsistency(runs: ReadonlyArray<RunSummary>): Inconsist
     runs.length >= INCONSISTENCY_MIN_RUNS &&
     ((p95OverP50 !== null && p95OverP50 >= INCONSISTENT_P95_RATIO) || (cv !== null && cv >= INCONSISTENT_CV));
   const factors: FactorCorrelation[] = [];
-  for (const [factor, read] of factorReaders(runs)) {
+  const readers = factorReaders(runs);
+  for (const [factor, read] of readers) {
     const pairs = runs.flatMap((run) => {
       const value = read(run);
       return value === null || !Number.isFinite(value) ? [] : [[value, run.durationSeconds] as const];
@@ -118,7 +131,32 @@ export function explainInconsistency(runs: ReadonlyArray<RunSummary>): Inconsist
   }
   factors.sort((a, b) => Math.abs(b.r) - Math.abs(a.r) || a.label.localeCompare(b.label));
   const best = factors[0];
-  const explainedBy = best && Math.abs(best.r) >= EXPLAINS ? best : null;
+  let explainedBy = best && Math.abs(best.r) >= EXPLAINS ? best : null;
+  let follows: Inconsistency["follows"] = null;
+  if (explainedBy && SPENDING_FACTORS.has(explainedBy.factor)) {
+    const readerOf = (name: string) => readers.find(([factor]) => factor.factor === name)![1];
+    const spending = readerOf(explainedBy.factor);
+    for (const data of factors.filter(
+      (item) => DATA_FACTORS.has(item.factor) && Math.abs(item.r) >= EXPLAINS,
+    )) {
+      const read = readerOf(data.factor);
+      const pairs = runs.flatMap((run) => {
+        const [x, y] = [read(run), spending(run)];
+        return x === null || y === null || !Number.isFinite(x) || !Number.isFinite(y)
+          ? []
+          : [[x, y] as const];
+      });
+      const r = correlationOrNull(
+        pairs.map(([x]) => x),
+        pairs.map(([, y]) => y),
+      );
+      if (r !== null && r >= FOLLOWS) {
+        follows = { factor: explainedBy.factor, label: explainedBy.label, r };
+        explainedBy = data;
+        break;
+      }
+    }
+  }
   const spread = `p95 ${formatDuration(p95)} against p50 ${formatDuration(p50)}${p95OverP50 === null ? "" : ` (${p95OverP50.toFixed(1)}×)`}, CV ${cv === null ? "–" : cv.toFixed(2)} over ${runs.length} runs`;
   let sentence: string;
   if (runs.length < INCONSISTENCY_MIN_RUNS) {
@@ -126,7 +164,10 @@ export function explainInconsistency(runs: ReadonlyArray<RunSummary>): Inconsist
   } else if (explainedBy) {
     const verb = explainedBy.r > 0 ? "follows" : "falls as";
     const tail = explainedBy.r > 0 ? "" : " rises";
-    sentence = `Duration ${verb} ${explainedBy.label}${tail}: r = ${explainedBy.r.toFixed(2)} over ${explainedBy.runs} runs (${explainedBy.strength}); ${spread}.`;
+    const spending = follows
+      ? `, and so does ${follows.label} (r = ${best!.r.toFixed(2)}), which follows ${explainedBy.label}: r = ${follows.r.toFixed(2)}`
+      : "";
+    sentence = `Duration ${verb} ${explainedBy.label}${tail}: r = ${explainedBy.r.toFixed(2)} over ${explainedBy.runs} runs (${explainedBy.strength})${spending}; ${spread}.`;
   } else {
     sentence = best
       ? `No stored factor explains the variation: the closest, ${best.label}, has r = ${best.r.toFixed(2)} over ${best.runs} runs; ${spread}.`
@@ -141,6 +182,7 @@ export function explainInconsistency(runs: ReadonlyArray<RunSummary>): Inconsist
     inconsistent,
     factors,
     explainedBy,
+    follows,
     sentence,
   };
 }

@@ -72,6 +72,32 @@ describe("rankNeighbours", () => {
     );
   });
 
+  it("where no correlation is evidence, the suspect that used most while the run waited comes first", () => {
+    // A host so busy the run waits about as much whatever its neighbours do: noise lines up a little
+    // (r below 0.2) with a light task, not with the hog that took three times its CPU.
+    const noise = (index: number) => ((index * 7) % 5) / 50;
+    const ticks = victim(40, (index) => 0.7 + noise(index));
+    const light = suspect("generic/p/light", 0, 40, (index) => ({ cpuCores: 0.3 + noise(index) / 20 }));
+    const hog = suspect("generic/p/hog", 0, 40, (index) => ({ cpuCores: 0.9 + noise(index * 3) / 20 }));
+    const ranks = rankNeighbours(ticks, "cpu", [light, hog]);
+    expect(ranks.map((rank) => rank.strength)).toEqual(["none", "none"]);
+    expect(ranks[0]!.label).toBe("generic/p/hog");
+    expect(ranks[0]!.cpuSeconds).toBeGreaterThan(2 * ranks[1]!.cpuSeconds);
+  });
+
+  it("a suspect of several runs names them all", () => {
+    const ticks = victim(20, (index) => (index % 2) * 0.5);
+    const hogs = {
+      ...suspect("generic/p/hog", 0, 20, (index) => ({ cpuCores: index % 2 })),
+      runIds: ["h1", "h2"],
+    };
+    const [rank] = rankNeighbours(ticks, "cpu", [{ ...hogs, executionId: null, runId: null }]);
+    expect(rank!.runIds).toEqual(["h1", "h2"]);
+    expect(neighbourSentence(rank!, "cpu")).toMatch(
+      /^generic\/p\/hog \(runs h1, h2\) overlapped 19\.5 s on the same host/,
+    );
+  });
+
   it("a run whose waiting never varied gives no evidence", () => {
     const ticks = victim(50, () => 0.5);
     const [rank] = rankNeighbours(ticks, "disk", [

@@ -32,12 +32,20 @@ export interface UsageSample {
   diskBytes: number | null;
 }
 
-/** A suspect: a task execution on the same host (or, later, the host's untracked use). */
+/**
+ * A suspect: the executions of one task on the same host (or, later, the host's untracked use). One task's
+ * executions are one suspect: three copies of a hog each take a third of what they take together, and it
+ * is the task that a reader can act on.
+ */
 export interface Suspect {
   /** The task key's text (`orchestrator/pipeline/task`), or a label such as `untracked processes`. */
   label: string;
+  /** The execution, when the suspect is one. */
   executionId: string | null;
+  /** The run, when the suspect is one execution. */
   runId: string | null;
+  /** Every run the suspect's samples belong to (its executions' run ids, each once). */
+  runIds?: string[];
   samples: UsageSample[];
 }
 
@@ -50,6 +58,7 @@ export interface NeighbourRank {
   label: string;
   executionId: string | null;
   runId: string | null;
+  runIds?: string[];
   /** Seconds of the run's ticks during which the suspect had samples. */
   overlapSeconds: number;
   /** The run's ticks the suspect overlapped. */
@@ -102,9 +111,14 @@ export function strengthOf(correlation: number | null, ticks: number): EvidenceS
   return correlationStrength(correlation);
 }
 
+const strengthOrder: Record<EvidenceStrength, number> = { strong: 3, moderate: 2, weak: 1, none: 0 };
+
 /**
- * The suspects ranked for `resource`: by the correlation of their use with the run's waiting over the
- * run's ticks they overlapped, strongest first, then by how much they used. Suspects that never overlapped
+ * The suspects ranked for `resource`: by the strength of the evidence that their use lines up with the
+ * run's waiting (the correlation over the run's ticks they overlapped), then, among suspects with evidence,
+ * by the correlation, and last by how much they used within the run's ticks. Where no correlation is
+ * evidence (a host so busy that the run waited whatever a neighbour did), the one that used most while the
+ * run waited comes first, not the one whose noise happened to line up best. Suspects that never overlapped
  * the run are left out. Ticks must be in time order.
  */
 export function rankNeighbours(
@@ -133,6 +147,7 @@ export function rankNeighbours(
       label: suspect.label,
       executionId: suspect.executionId,
       runId: suspect.runId,
+      ...(suspect.runIds ? { runIds: suspect.runIds } : {}),
       overlapSeconds: usage.reduce((sum, use) => sum + use.coveredSeconds, 0),
       overlapTicks: overlapping.length,
       cpuSeconds: usage.reduce((sum, use) => sum + use.cpuSeconds, 0),
@@ -142,15 +157,21 @@ export function rankNeighbours(
     });
   }
   const used = (rank: NeighbourRank) => (resource === "cpu" ? rank.cpuSeconds : rank.diskBytes);
+  const evidence = (rank: NeighbourRank) => (rank.strength === "none" ? -2 : rank.correlation!);
   return ranks.sort(
     (a, b) =>
-      (b.correlation ?? -2) - (a.correlation ?? -2) || used(b) - used(a) || a.label.localeCompare(b.label),
+      strengthOrder[b.strength] - strengthOrder[a.strength] ||
+      evidence(b) - evidence(a) ||
+      used(b) - used(a) ||
+      a.label.localeCompare(b.label),
   );
 }
 
 /** One sentence for a ranked neighbour, with its numbers: what it used over the overlap and how it lined up. */
 export function neighbourSentence(rank: NeighbourRank, resource: WaitResource): string {
-  const run = rank.runId === null ? "" : ` (run ${rank.runId})`;
+  const runIds =
+    rank.runIds && rank.runIds.length > 0 ? rank.runIds : rank.runId === null ? [] : [rank.runId];
+  const run = runIds.length === 0 ? "" : ` (run${runIds.length > 1 ? "s" : ""} ${runIds.join(", ")})`;
   const use = `${formatDuration(rank.cpuSeconds)} of CPU and ${formatBytes(rank.diskBytes)} of disk`;
   const what = resource === "cpu" ? "CPU use" : "disk use";
   const waited = resource === "cpu" ? "waiting for a CPU" : "disk wait";

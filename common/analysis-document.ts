@@ -80,10 +80,13 @@ const runDiagnosisSchema = z.object({
   /** The median run's duration; null with too few comparable runs. */
   baselineSeconds: nullableNum,
   deltaSeconds: finite,
-  /** Where most of the difference went when the run was slower: cpu, cpuWait, diskWait, networkWait, childWait, idle. */
+  /**
+   * What most of the difference is blamed on when the run was slower: work (more work at the usual pace),
+   * cpuWait, diskWait (beyond the usual pace), networkWait, childWait, idle.
+   */
   mainCause: z.string().nullable(),
   mainEndpoint: z.string().nullable(),
-  /** The main cause as a phrase with its seconds: "+24m 00s blocked on disk". */
+  /** The main cause as a phrase with its seconds: "+24m 00s blocked on disk", "+2.1 s more work at the usual pace". */
   mainCauseText: z.string().nullable(),
   /** The duration difference by state (and endpoint); they add up to deltaSeconds. */
   components: z.array(

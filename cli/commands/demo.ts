@@ -102,10 +102,12 @@ and Prefect (environment), each built to show one bottleneck: a single-threaded 
 fsyncs, a flow waiting on a slow local HTTP API, an idle sleeper, and one spawning hundreds of
 short-lived shells. The real collector watches; the real analyzer, reports and patcher follow. The
 DAG and prefect.yaml in examples/ are read, never changed: patches are written as diff files.
+With --runs 6 or more, the gzip task's last run is given three times its input, and the report shows
+that slowed run beside its diagnosis (rightsize explain airflow/demo_etl/compress_orders says the same).
 
 Examples:
   npm start                                    same as: rightsize demo
-  rightsize demo --runs 5 --seconds 6          more data, higher confidence
+  rightsize demo --runs 6 --seconds 6          more data, higher confidence, and a slowed run
   rightsize demo --db postgres://postgres@127.0.0.1:5432/demo --redis redis://127.0.0.1:6379`,
     )
     .action(async (flags: DemoFlags, command: Command) => {

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AnalysisDocument, analysisDocumentSchema } from "../../common/analysis-document.js";
 import type { Logger } from "../../common/logger.js";
-import { type DemoTask, demoTasks } from "./scenario.js";
+import { type DemoTask, demoTasks, taskSeconds } from "./scenario.js";
 
 const cliMain = fileURLToPath(new URL("../main.js", import.meta.url));
 const workloadScript = fileURLToPath(new URL("./workload.js", import.meta.url));
@@ -107,6 +107,9 @@ interface LaunchContext {
   logsDir: string;
   apiUrl: string;
   secondsPerTask: number;
+  /** This run's number (from 1) among the demo's runs. */
+  run: number;
+  runs: number;
 }
 
 /** Starts one try of one task in its orchestrator's process shape; resolves with its exit code. */
@@ -115,7 +118,7 @@ function launchTask(task: DemoTask, runId: string, context: LaunchContext): Prom
     ...process.env,
     ...task.env,
     DEMO_WORKLOAD: task.workload,
-    DEMO_SECONDS: String(context.secondsPerTask * (task.durationFactor ?? 1)),
+    DEMO_SECONDS: String(taskSeconds(task, context.run, context.runs, context.secondsPerTask)),
     DEMO_URL: context.apiUrl,
   };
   let args: string[];
@@ -190,6 +193,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       logsDir: join(scratch, "logs"),
       apiUrl: api.url,
       secondsPerTask: options.secondsPerTask,
+      run: 1,
+      runs: options.runs,
     };
     const total = options.runs * tasks.length;
     let done = 0;
@@ -199,7 +204,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         done++;
         const name = `${task.orchestrator} ${task.pipeline}.${task.task}`;
         step(`run ${run}/${options.runs}  ${String(done).padStart(2)}/${total}  ${name} — ${task.story}`);
-        const code = await launchTask(task, runId, context);
+        const code = await launchTask(task, runId, { ...context, run });
         if (code !== 0) throw new DemoStepError(`demo task ${name} exited ${code}`);
       }
     }

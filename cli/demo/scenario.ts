@@ -3,7 +3,11 @@
  * task doing one kind of work in the process shape its orchestrator gives it, so the collector's real
  * attribution path sees them.
  */
+import { DIAGNOSIS_MIN_RUNS } from "../../analyzer/diagnosis.js";
 import type { BottleneckClass } from "../../common/analysis-document.js";
+
+/** Runs of every task from which the demo slows a last run: one more than a diagnosis compares it with. */
+export const SLOWED_RUN_MIN_RUNS = DIAGNOSIS_MIN_RUNS + 1;
 
 /** How the orchestrator's task process looks from /proc. */
 export type ProcessShape =
@@ -30,6 +34,12 @@ export interface DemoTask {
   env?: Record<string, string>;
   /** Runs this many times the demo's seconds per task. @defaultValue 1 */
   durationFactor?: number;
+  /**
+   * When the demo runs every task at least {@link SLOWED_RUN_MIN_RUNS} times, the task's last run is given
+   * this many times its usual input: its work is bound by time, so this many times its seconds. The report
+   * then shows a slowed run beside its diagnosis.
+   */
+  lastRunInputFactor?: number;
   /** The bottleneck class the task is built to show. */
   expected: BottleneckClass;
   /** What it stands for, for the terminal summary. */
@@ -43,6 +53,7 @@ export const demoTasks: DemoTask[] = [
     task: "compress_orders",
     shape: "airflow-argv",
     workload: "cpu",
+    lastRunInputFactor: 3,
     expected: "cpu",
     story: "single-threaded gzip with a 4-core request",
   },
@@ -107,3 +118,10 @@ export const demoTasks: DemoTask[] = [
     story: "spawns hundreds of short-lived shells",
   },
 ];
+
+/** How long one run of `task` works: its share of the demo's seconds, and more on a slowed last run. */
+export function taskSeconds(task: DemoTask, run: number, runs: number, secondsPerTask: number): number {
+  const seconds = secondsPerTask * (task.durationFactor ?? 1);
+  const slowed = task.lastRunInputFactor !== undefined && runs >= SLOWED_RUN_MIN_RUNS && run === runs;
+  return slowed ? seconds * task.lastRunInputFactor! : seconds;
+}
