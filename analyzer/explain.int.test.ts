@@ -14,16 +14,20 @@ import { runCli } from "../test-support/cli.js";
 import { engines, type TestDatabase } from "../test-support/databases.js";
 import {
   burnerTask,
+  crowdedTask,
   endpointTask,
   farTask,
   seedSlowEndpoint,
+  seedUntrackedContention,
   seedSlowedRun,
   SLOW_SECONDS,
   slowedTask,
+  UNTRACKED_CORES,
   USUAL_RUNS,
   writerTask,
 } from "../test-support/diagnosis-fixtures.js";
 import { explainRun } from "./explain.js";
+import { UNTRACKED_LABEL } from "./neighbours.js";
 
 const windowEnd = new Date("2026-11-20T02:00:00.000Z");
 const window = windowOf({ windowEnd, windowDays: 14 }, 100);
@@ -63,6 +67,20 @@ describe.each(engines)("explain on $name", ({ name, create }) => {
     expect(disk.ranks.find((rank) => rank.label === taskKeyString(burnerTask))!.strength).not.toBe("strong");
     expect(disk.sentences[0]).toMatch(
       new RegExp(`^${taskKeyString(writerTask)} \\(run manual__purge\\) overlapped 6m 00s on the same host`),
+    );
+  });
+
+  it("names the host's untracked processes when they, not a tracked neighbour, line up with the CPU wait", async () => {
+    await seedUntrackedContention(database.handle.db, windowEnd);
+    const explanation = await explainRun(database.handle.db, crowdedTask, { latest: true }, window);
+    const cpu = explanation!.neighbours.find((finding) => finding.resource === "cpu")!;
+    expect(cpu.ranks[0]).toMatchObject({ label: UNTRACKED_LABEL, executionId: null, strength: "strong" });
+    expect(cpu.ranks[1]!.label).toBe(taskKeyString(burnerTask));
+    expect(cpu.ranks[1]!.strength).not.toBe("strong");
+    // Half the run's ticks are bursts of 1.6 cores, plus the host's 0.1 beyond its tasks all along.
+    expect(cpu.ranks[0]!.cpuSeconds / cpu.ranks[0]!.overlapSeconds).toBeCloseTo(UNTRACKED_CORES / 2 + 0.1, 1);
+    expect(cpu.sentences[0]).toMatch(
+      /^untracked processes overlapped 6m 00s on the same host, using \d+m \d\ds of CPU \(0\.9 cores on average\)/,
     );
   });
 

@@ -10,14 +10,17 @@ import type { Db } from "../db/client.js";
 import type { AnalysisWindow } from "../db/queries/analysis.js";
 import { summarizeExecutions } from "../db/queries/analysis.js";
 import { loadNeighbourSamples, loadRunCommands, loadRunTicks } from "../db/queries/diagnoses.js";
+import { type HostSampleRow, loadHostSamples } from "../db/queries/host-samples.js";
 import { loadTaskHistory, type RunSummary } from "../db/queries/task-histories.js";
 import { diagnoseRun, type RunDiagnosis } from "./diagnosis.js";
 import { explainInconsistency, type Inconsistency } from "./inconsistency.js";
 import {
+  type HostTick,
   type NeighbourRank,
   neighbourSentence,
   rankNeighbours,
   type Suspect,
+  untrackedUse,
   type WaitResource,
 } from "./neighbours.js";
 
@@ -81,6 +84,17 @@ export function waitsBeyondBaseline(
   return waits.sort((a, b) => b.extraSeconds - a.extraSeconds);
 }
 
+/** A stored host sample as the neighbours' reckoning reads it: its tick, busy cores and disk bytes. */
+function hostTickOf(row: HostSampleRow): HostTick {
+  const known = row.diskReadBytes !== null || row.diskWriteBytes !== null;
+  return {
+    endMs: row.ts.getTime(),
+    intervalSeconds: row.intervalSeconds,
+    cpuBusyCores: row.cpuBusyCores,
+    diskBytes: known ? (row.diskReadBytes ?? 0) + (row.diskWriteBytes ?? 0) : null,
+  };
+}
+
 /** The task's history, its runs without a summary summarized first (as the night's catch-up does). */
 async function historyOf(db: Db, key: TaskKey, window: AnalysisWindow) {
   const history = await loadTaskHistory(db, key, window);
@@ -118,7 +132,11 @@ export async function explainRun(
       startedAt: run.startedAt,
       endedAt: run.endedAt,
     };
-    const [ticks, samples] = await Promise.all([loadRunTicks(db, span), loadNeighbourSamples(db, span)]);
+    const [ticks, samples, host] = await Promise.all([
+      loadRunTicks(db, span),
+      loadNeighbourSamples(db, span),
+      loadHostSamples(db, span.hostId, span.startedAt, span.endedAt),
+    ]);
     // One suspect per task key (analyzer/neighbours.ts Suspect): its executions' samples together.
     const suspects = new Map<string, Suspect & { runIds: string[]; executions: Set<string> }>();
     for (const sample of samples) {
@@ -140,8 +158,12 @@ export async function explainRun(
       }
       suspect.samples.push(sample);
     }
+    const ranked: Suspect[] = [...suspects.values()];
+    // Where the collect daemon recorded the host, its use beyond every tracked execution is one more suspect.
+    if (host.length > 0)
+      ranked.push(untrackedUse(host.map(hostTickOf), [ticks, ...ranked.map((suspect) => suspect.samples)]));
     for (const wait of waits) {
-      const ranks = rankNeighbours(ticks, wait.resource, [...suspects.values()]).slice(0, NEIGHBOURS_SHOWN);
+      const ranks = rankNeighbours(ticks, wait.resource, ranked).slice(0, NEIGHBOURS_SHOWN);
       neighbours.push({
         resource: wait.resource,
         extraWaitSeconds: wait.extraSeconds,

@@ -68,7 +68,7 @@ describe("rankNeighbours", () => {
     // 200 samples overlapping 199.5 s of the run: the first half second of its first sample falls before.
     expect(ranks[0]!.overlapSeconds).toBeCloseTo(199.5, 6);
     expect(neighbourSentence(ranks[0]!, "disk")).toMatch(
-      /^airflow\/etl\/bulk_write \(run r1\) overlapped 3m 20s on the same host, using 39\.9 s of CPU and 4\.\d GiB of disk; its disk use against this run's disk wait: r = 0\.9\d over 200 ticks, strong evidence\.$/,
+      /^airflow\/etl\/bulk_write \(run r1\) overlapped 3m 20s on the same host, using 39\.9 s of CPU \(0\.2 cores on average\) and 4\.\d GiB of disk; its disk use against this run's disk wait: r = 0\.9\d over 200 ticks, strong evidence\.$/,
     );
   });
 

@@ -7,8 +7,9 @@
  * shared compute clusters", EuroSys 2013, §4: the correlation between a victim's slowdown and each
  * co-located task's CPU use over the same ticks): here the victim's slowdown is its wall-clock share of
  * each tick spent waiting for a CPU (against the suspects' cores) or blocked on disk (against the
- * suspects' disk bytes per second). A suspect is any series of usage over time: another task execution
- * today; the host's own use beyond its tracked tasks when host samples are stored is one more series.
+ * suspects' disk bytes per second). A suspect is any series of usage over time: another task's
+ * executions, and, where the `collect` daemon recorded the host (db/schema.ts hostSamples), the host's own
+ * use beyond every tracked execution ({@link untrackedUse}).
  */
 import { formatBytes, formatDuration } from "../common/units.js";
 import { correlationOrNull, correlationStrength, type EvidenceStrength } from "./statistics.js";
@@ -33,7 +34,7 @@ export interface UsageSample {
 }
 
 /**
- * A suspect: the executions of one task on the same host (or, later, the host's untracked use). One task's
+ * A suspect: the executions of one task on the same host, or the host's untracked use ({@link untrackedUse}). One task's
  * executions are one suspect: three copies of a hog each take a third of what they take together, and it
  * is the task that a reader can act on.
  */
@@ -172,7 +173,11 @@ export function neighbourSentence(rank: NeighbourRank, resource: WaitResource): 
   const runIds =
     rank.runIds && rank.runIds.length > 0 ? rank.runIds : rank.runId === null ? [] : [rank.runId];
   const run = runIds.length === 0 ? "" : ` (run${runIds.length > 1 ? "s" : ""} ${runIds.join(", ")})`;
-  const use = `${formatDuration(rank.cpuSeconds)} of CPU and ${formatBytes(rank.diskBytes)} of disk`;
+  const cores =
+    rank.overlapSeconds > 0
+      ? ` (${(rank.cpuSeconds / rank.overlapSeconds).toFixed(1)} cores on average)`
+      : "";
+  const use = `${formatDuration(rank.cpuSeconds)} of CPU${cores} and ${formatBytes(rank.diskBytes)} of disk`;
   const what = resource === "cpu" ? "CPU use" : "disk use";
   const waited = resource === "cpu" ? "waiting for a CPU" : "disk wait";
   const evidence =

@@ -10,6 +10,7 @@ import type { TaskKey } from "../common/task-key.js";
 import { MiB } from "../common/units.js";
 import type { Db } from "../db/client.js";
 import { upsertExecution } from "../db/queries/executions.js";
+import { insertHostSamples } from "../db/queries/host-samples.js";
 import { upsertHost } from "../db/queries/hosts.js";
 import { upsertProcesses } from "../db/queries/processes.js";
 import { insertSamples, type NewSample } from "../db/queries/samples.js";
@@ -262,5 +263,100 @@ export async function seedSlowEndpoint(db: Db, windowEnd: Date): Promise<void> {
       { endpoint: "rates.example.com:443", waitSeconds: 300 * 0.62 },
       { endpoint: "db.internal:5432", waitSeconds: 300 * 0.07 },
     ],
+  );
+}
+
+export const crowdedTask: TaskKey = { orchestrator: "airflow", pipeline: "etl_daily", task: "score_models" };
+/** Cores the host's untracked processes use in the bursts of {@link seedUntrackedContention}. */
+export const UNTRACKED_CORES = 1.6;
+
+/**
+ * A run slowed by waiting for a CPU on worker-3 whenever something no collector tracks burns 1.6 cores
+ * (the host's own samples say so), beside a tracked neighbour that burns steadily and lines up with
+ * nothing. The host's samples add both tasks' use and the untracked bursts, as /proc/stat would.
+ */
+export async function seedUntrackedContention(db: Db, windowEnd: Date): Promise<void> {
+  await upsertHost(db, { id: "worker-3", hostname: "worker-3", cores: 4 });
+  const usual = (tick: number): Tick => ({
+    cores: 0.9 + wobble(tick),
+    onCpu: 0.9,
+    cpuWait: 0.02,
+    diskWait: 0.03,
+    idle: 0.05,
+    read: MiB,
+    write: MiB,
+  });
+  for (let day = USUAL_RUNS; day >= 1; day--) {
+    const startedAt = new Date(windowEnd.getTime() - day * 86_400_000 - 3_600_000);
+    await writeExecution(
+      db,
+      crowdedTask,
+      `scheduled__day-${day}`,
+      "worker-3",
+      startedAt,
+      USUAL_SECONDS + day,
+      usual,
+      "python",
+    );
+  }
+  const slowStart = new Date(windowEnd.getTime() - 3_600_000);
+  const victim = (tick: number): Tick => {
+    const wait = 0.05 + 0.7 * burst(tick) + wobble(tick) / 2;
+    return {
+      cores: 0.9 - wait * 0.8,
+      onCpu: 0.9 - wait * 0.8,
+      cpuWait: wait,
+      diskWait: 0.03,
+      idle: 0.05,
+      read: MiB,
+      write: MiB,
+    };
+  };
+  await writeExecution(
+    db,
+    crowdedTask,
+    "scheduled__today",
+    "worker-3",
+    slowStart,
+    SLOW_SECONDS,
+    victim,
+    "python",
+  );
+  const steady = (tick: number): Tick => ({
+    cores: 1 + wobble(tick * 3),
+    onCpu: 1,
+    cpuWait: 0,
+    diskWait: 0,
+    idle: 0,
+    read: 0,
+    write: 0,
+  });
+  await writeExecution(
+    db,
+    burnerTask,
+    "scheduled__today",
+    "worker-3",
+    slowStart,
+    SLOW_SECONDS,
+    steady,
+    "node",
+  );
+  await insertHostSamples(
+    db,
+    Array.from({ length: SLOW_SECONDS + 30 }, (_, index) => {
+      const tick = index - 15;
+      const inRun = tick >= 0 && tick < SLOW_SECONDS;
+      const tracked = inRun ? victim(tick).cores + steady(tick).cores : 0;
+      return {
+        hostId: "worker-3",
+        ts: new Date(slowStart.getTime() + (tick + 1) * 1000),
+        intervalSeconds: 1,
+        cpuBusyCores: tracked + 0.1 + UNTRACKED_CORES * burst(tick),
+        cpuIowaitCores: 0,
+        diskBusyShare: 0.05,
+        diskReadBytes: inRun ? 2 * MiB : 0,
+        diskWriteBytes: inRun ? MiB : 0,
+      };
+    }),
   );
 }
