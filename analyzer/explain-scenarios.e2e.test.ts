@@ -169,7 +169,7 @@ describe("explain names the known cause of a slowed real run", () => {
   it("a CPU hog pinned to the same core: waiting for a CPU, the hog's task key first", async () => {
     const pipeline = pipelineOf("cpu");
     // About a second of one core's work alone (more on the loaded machine), so the waiting the hogs add
-    // is well above the second explain looks for neighbours from (analyzer/explain.ts
+    // is well above the tick explain looks for neighbours from (analyzer/explain.ts
     // waitsBeyondBaseline); the hogs and the run share core 0.
     const marker = join(folder, `${pipeline}.started`);
     const victim = marking(marker, ["taskset", "-c", "0", python, workloads, "burn", "30000000"]);
@@ -228,13 +228,15 @@ describe("explain names the known cause of a slowed real run", () => {
         "status=none",
       ]);
       const marker = join(folder, `${pipeline}.started`);
-      const victim = marking(marker, [python, workloads, "direct-reader", table, "10000"]);
+      const victim = marking(marker, [python, workloads, "direct-reader", table, "20000"]);
       await usualRuns(pipeline, "lookup", () => victim);
-      // 0.3 s after the run starts, a neighbour writes 4 MiB at a time with O_DSYNC to the same disk from two
-      // processes for three seconds: every read of the run waits behind their flushes (3.7 times as long on
-      // the loaded test machine, where one writer alone added a fifth).
+      // 0.3 s after the run starts, a neighbour writes 4 MiB at a time with O_DIRECT and O_DSYNC to the same
+      // disk from two processes: every read of the run queues behind their writes at the device. Measured
+      // on the 2-core test machine, quiet: 20,000 such reads took 0.97 s, 0.49 s of it blocked on disk;
+      // beside the two writers 4.2 s, 3.4 s of it on disk and 0.3 s waiting for a CPU (schedstat). Written
+      // through the page cache instead (O_DSYNC alone), the writers mostly cost CPU: 0.4 s more on disk.
       const flood = (index: number) =>
-        `timeout 3 dd if=/dev/zero of=${join(folder, `flood-${index}`)} bs=4M count=100000 oflag=dsync status=none`;
+        `timeout 6 dd if=/dev/zero of=${join(folder, `flood-${index}`)} bs=4M count=100000 oflag=direct,dsync status=none`;
       await slowedBeside(pipeline, marker, { task: "lookup", argv: victim }, [
         { task: "dsync-writer", run: "flood", delay: 0.3, script: `${flood(1)} & ${flood(2)}; wait; true` },
         steady,

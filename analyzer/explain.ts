@@ -30,8 +30,8 @@ export type RunSelection = { runId: string } | { latest: true } | { slowest: tru
 /** Neighbours named per resource at most (the strongest suspects; chosen value). */
 const NEIGHBOURS_SHOWN = 5;
 /**
- * A wait is beyond its baseline when it grew by this share of the median run's duration, and by a second
- * at least (a tick of jitter; chosen values).
+ * A wait is beyond its baseline when it grew by this share of the median run's duration, and by one of
+ * the run's ticks at least (a tick of jitter: a second at the default interval; chosen values).
  */
 const WAIT_GROWTH_SHARE = 0.05;
 
@@ -67,12 +67,16 @@ export function pickRun(runs: ReadonlyArray<RunSummary>, selection: RunSelection
   );
 }
 
-/** The waits (CPU, disk) the run spent beyond its median run, with the extra seconds, largest first. */
+/**
+ * The waits (CPU, disk) the run spent beyond its median run, with the extra seconds, largest first.
+ * `tickSeconds`: the run's sampling tick (its sampled seconds over its ticks).
+ */
 export function waitsBeyondBaseline(
   diagnosis: RunDiagnosis,
+  tickSeconds: number,
 ): Array<{ resource: WaitResource; extraSeconds: number }> {
   if (diagnosis.baseline === null) return [];
-  const floor = Math.max(1, WAIT_GROWTH_SHARE * diagnosis.baseline.durationSeconds);
+  const floor = Math.max(tickSeconds, WAIT_GROWTH_SHARE * diagnosis.baseline.durationSeconds);
   const waits: Array<{ resource: WaitResource; extraSeconds: number }> = [];
   for (const [state, resource] of [
     ["cpuWait", "cpu"],
@@ -123,7 +127,7 @@ export async function explainRun(
     history.runs.map((item) => item.executionId),
   );
   const diagnosis = diagnoseRun(run, history.runs, commands);
-  const waits = waitsBeyondBaseline(diagnosis);
+  const waits = waitsBeyondBaseline(diagnosis, run.ticks > 0 ? run.sampledSeconds / run.ticks : 1);
   const neighbours: NeighbourFinding[] = [];
   if (waits.length > 0) {
     const span = {
