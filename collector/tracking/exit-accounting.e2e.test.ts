@@ -9,8 +9,11 @@
  * workload's references are: settled totals would agree whatever the tree walk saw. So every total here
  * is the tree arithmetic of a tick taken after the command exited and before the settling.
  *
- * The machine these run on is shared and loaded: the CPU-time comparisons hold under load (CPU time is
- * not wall time), the wall-clock shares are compared as "on a CPU or waiting for one".
+ * They run with the end-to-end project, alone and after the others: a process's last CPU (its exit path,
+ * after the collector's last reading and the accounting record) grows with the load on the cores, and
+ * beside the parallel integration tests the totals of 300 short children fell 3 % below the kernel's
+ * (2 % tolerance), where alone they hold. The wall-clock shares are compared as "on a CPU or waiting for
+ * one".
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -165,6 +168,21 @@ function expectLastTickShort(tree: number, kernel: number): void {
   expect.soft(tree, figures).toBeLessThanOrEqual(kernel * 1.02);
 }
 
+/**
+ * The kernel hands the tree's totals out through /proc/PID/stat in 1/100-s ticks, four counters each
+ * truncated (utime, stime, cutime, cstime), where the references (wait4, getrusage, bash's `times`) are
+ * in microseconds or milliseconds: a total may fall short by up to four ticks, 0.04 s, whatever its size.
+ * So a figure is held to `share` of its reference or to those four ticks, whichever is larger: on a fast
+ * machine the fixed workloads here use about 1 s of CPU, where 2 % is half the truncation alone.
+ */
+const TRUNCATED_TICKS_SECONDS = 0.04;
+
+function expectNear(measured: number, reference: number, share: number, figures: string): void {
+  expect(Math.abs(measured - reference), figures).toBeLessThanOrEqual(
+    Math.max(share * reference, TRUNCATED_TICKS_SECONDS),
+  );
+}
+
 describe.skipIf(!isRoot)("exit accounting with BSD process accounting", () => {
   it("counts 300 short children of a waiting parent and splits their CPU by command as wait4 reports it", async () => {
     const report = join(folder, "gzip-children.json");
@@ -177,16 +195,15 @@ describe.skipIf(!isRoot)("exit accounting with BSD process accounting", () => {
     expect(gzip.length).toBeLessThanOrEqual(300);
     // The tree arithmetic (the parent and its reaped children), against the parent's own rusage and
     // every child's wait4.
-    expect(
-      relativeError(watched.unsettledTotal, rusageTotal(kernel)),
+    expectNear(
+      watched.unsettledTotal,
+      rusageTotal(kernel),
+      0.02,
       `tree ${watched.unsettledTotal} s, wait4 ${rusageTotal(kernel)} s`,
-    ).toBeLessThan(0.02);
+    );
     // gzip's CPU split by command, against each gzip's wait4, and the parent's against its getrusage.
     const gzipKernel = kernel.children.reduce((sum, child) => sum + child.cpu, 0);
-    expect(
-      relativeError(cpuOf(gzip), gzipKernel),
-      `gzip ${cpuOf(gzip)} s, wait4 ${gzipKernel} s`,
-    ).toBeLessThan(0.05);
+    expectNear(cpuOf(gzip), gzipKernel, 0.05, `gzip ${cpuOf(gzip)} s, wait4 ${gzipKernel} s`);
     // The parent's own CPU is a few tenths of a second. Its last reading's four counters (utime, stime,
     // cutime, cstime) are each truncated to 1/100 s, and what wait4 says beyond them goes to the parent's
     // row unless a record or a pace names another: up to four ticks can move between it and its children.
@@ -208,17 +225,16 @@ describe.skipIf(!isRoot)("exit accounting with BSD process accounting", () => {
     const watched = await watch(["/bin/bash", "-c", script], "acct", 300);
     const kernel = parseBashTimes(watched.stdout);
     const rusage = kernel.own + kernel.children;
-    expect(
-      relativeError(watched.unsettledTotal, rusage),
+    expectNear(
+      watched.unsettledTotal,
+      rusage,
+      0.02,
       `tree ${watched.unsettledTotal} s, kernel ${JSON.stringify(kernel)}`,
-    ).toBeLessThan(0.02);
+    );
     const gzip = watched.processes.filter((row) => row.command === "gzip");
     expect(gzip).toHaveLength(40);
     // The shell's only children are the 40 gzip.
-    expect(
-      relativeError(cpuOf(gzip), kernel.children),
-      `gzip ${cpuOf(gzip)} s, kernel ${kernel.children} s`,
-    ).toBeLessThan(0.05);
+    expectNear(cpuOf(gzip), kernel.children, 0.05, `gzip ${cpuOf(gzip)} s, kernel ${kernel.children} s`);
   });
 
   it.each(Object.keys(waitingMiddles))(
@@ -257,10 +273,12 @@ describe("exit accounting with the poll (accounting not used)", () => {
     expect(watched.method).toBe("poll");
     const kernel = parseBashTimes(watched.stdout);
     const rusage = kernel.own + kernel.children;
-    expect(
-      relativeError(watched.unsettledTotal, rusage),
+    expectNear(
+      watched.unsettledTotal,
+      rusage,
+      0.02,
       `tree ${watched.unsettledTotal} s, kernel ${JSON.stringify(kernel)}`,
-    ).toBeLessThan(0.02);
+    );
     // No lower bound for these children: a poll sees a ~10-ms gzip at most once, right after its
     // exec, and its CPU after that is in the shell's cutime, outside the per-command split
     // (docs/collector.md, Limits); 0.00 to 0.03 s of 3 s measured here. A long-lived child's row is held
