@@ -4,12 +4,15 @@
  * the value where it lives (the defaults file) and gives a task that needs another value its own key in
  * its DAG file — an exact diff `git apply --check` accepts, read back by PyYAML as dag-factory loads it.
  */
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { dagFactoryDefaultsAnalysis, dagFactoryDefaultsFiles } from "../test-support/dag-factory-fixtures.js";
-import { committedRepository, git, useScratchFolder, writeRepository } from "../test-support/repositories.js";
+import {
+  patchedRepository,
+  readWithPyYaml,
+  useScratchFolder,
+  writeRepository,
+} from "../test-support/repositories.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { renderUnifiedDiff } from "./patcher.js";
 import { planRepositoryChanges } from "./plan-changes.js";
@@ -105,17 +108,10 @@ describe("dag-factory defaults.yml", () => {
         "",
       ].join("\n"),
     );
-    const clean = committedRepository(join(work(), "clean"), dagFactoryDefaultsFiles);
-    const patchFile = join(work(), "defaults.patch");
-    writeFileSync(patchFile, patch);
-    git(clean, "apply", "--check", patchFile);
-    git(clean, "apply", patchFile);
+    const clean = patchedRepository(join(work(), "clean"), dagFactoryDefaultsFiles, patch);
     // dag-factory loads every file with PyYAML: the values written read as meant.
-    const read = execFileSync(
-      "/usr/bin/python3",
-      [
-        "-c",
-        `import json, sys, yaml
+    const read = readWithPyYaml(
+      `import json, sys, yaml
 load = lambda f: yaml.safe_load(open(f))
 root, marketing, campaigns, ledger = (load(f) for f in sys.argv[1:])
 print(json.dumps({
@@ -125,16 +121,14 @@ print(json.dumps({
   "fetch": campaigns["campaigns"]["tasks"]["fetch"].get("resources"),
   "ledger": ledger["ledger"]["default_args"]["resources"],
 }))`,
-        ...[
-          "dags/defaults.yml",
-          "dags/marketing/defaults.yml",
-          "dags/marketing/campaigns.yml",
-          "dags/finance/ledger.yml",
-        ].map((file) => join(clean, file)),
-      ],
-      { encoding: "utf8" },
+      [
+        "dags/defaults.yml",
+        "dags/marketing/defaults.yml",
+        "dags/marketing/campaigns.yml",
+        "dags/finance/ledger.yml",
+      ].map((file) => join(clean, file)),
     );
-    expect(JSON.parse(read)).toEqual({
+    expect(read).toEqual({
       root: { cpus: 1, ram: 8192 },
       marketing: { cpus: 0.5 },
       score: { cpus: 1.5 },

@@ -6,12 +6,15 @@
  * job's resources does not apply. An exact diff `git apply --check` accepts, read back by PyYAML (as
  * Prefect reads prefect.yaml) and by Python's json (the pools' templates).
  */
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { poolOverrideAnalysis, poolOverrideFiles } from "../test-support/work-pool-fixtures.js";
-import { committedRepository, git, useScratchFolder, writeRepository } from "../test-support/repositories.js";
+import {
+  patchedRepository,
+  readWithPyYaml,
+  useScratchFolder,
+  writeRepository,
+} from "../test-support/repositories.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { checkRequests } from "./check.js";
 import { renderUnifiedDiff } from "./patcher.js";
@@ -128,16 +131,9 @@ describe("work pools' per-deployment overrides", () => {
         "",
       ].join("\n"),
     );
-    const clean = committedRepository(join(work(), "clean"), poolOverrideFiles);
-    const patchFile = join(work(), "pools.patch");
-    writeFileSync(patchFile, patch);
-    git(clean, "apply", "--check", patchFile);
-    git(clean, "apply", patchFile);
-    const read = execFileSync(
-      "/usr/bin/python3",
-      [
-        "-c",
-        `import json, sys, yaml
+    const clean = patchedRepository(join(work(), "clean"), poolOverrideFiles, patch);
+    const read = readWithPyYaml(
+      `import json, sys, yaml
 deployments = yaml.safe_load(open(sys.argv[1]))["deployments"]
 pools = {name: json.load(open(path))["variables"]["properties"] for name, path in (("k8s", sys.argv[2]), ("fixed", sys.argv[3]))}
 fixed = json.load(open(sys.argv[3]))["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]["containers"][0]["resources"]
@@ -146,13 +142,9 @@ print(json.dumps({
   "k8sDefaults": {k: v.get("default") for k, v in pools["k8s"].items()},
   "fixed": fixed,
 }))`,
-        join(clean, "prefect.yaml"),
-        join(clean, "pools/k8s.json"),
-        join(clean, "pools/fixed.json"),
-      ],
-      { encoding: "utf8" },
+      [join(clean, "prefect.yaml"), join(clean, "pools/k8s.json"), join(clean, "pools/fixed.json")],
     );
-    expect(JSON.parse(read)).toEqual({
+    expect(read).toEqual({
       jobVariables: {
         small: { cpu: "0.25", memory: "512Mi" },
         medium: { image: "etl:2", cpu: "0.5", memory: "1Gi" },

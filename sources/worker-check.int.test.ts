@@ -4,15 +4,18 @@
  * kubernetes-queue task of a CeleryKubernetesExecutor counted out. The patch is an exact diff
  * `git apply --check` accepts, read back by PyYAML as Helm's values are read.
  */
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   celeryKubernetesChartAnalysis,
   celeryKubernetesChartFiles,
 } from "../test-support/executor-fixtures.js";
-import { committedRepository, git, useScratchFolder, writeRepository } from "../test-support/repositories.js";
+import {
+  patchedRepository,
+  readWithPyYaml,
+  useScratchFolder,
+  writeRepository,
+} from "../test-support/repositories.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { checkRequests, renderGithubAnnotations } from "./check.js";
 import { renderUnifiedDiff } from "./patcher.js";
@@ -113,21 +116,12 @@ describe("worker-level requests", () => {
         "",
       ].join("\n"),
     );
-    const clean = committedRepository(join(work(), "clean"), celeryKubernetesChartFiles);
-    const patchFile = join(work(), "workers.patch");
-    writeFileSync(patchFile, patch);
-    git(clean, "apply", "--check", patchFile);
-    git(clean, "apply", patchFile);
-    const read = execFileSync(
-      "/usr/bin/python3",
-      [
-        "-c",
-        "import json, sys, yaml; w = yaml.safe_load(open(sys.argv[1]))['workers']; print(json.dumps([w['resources'], w['env']]))",
-        join(clean, "chart/values.yaml"),
-      ],
-      { encoding: "utf8" },
+    const clean = patchedRepository(join(work(), "clean"), celeryKubernetesChartFiles, patch);
+    const read = readWithPyYaml(
+      "import json, sys, yaml; w = yaml.safe_load(open(sys.argv[1]))['workers']; print(json.dumps([w['resources'], w['env']]))",
+      [join(clean, "chart/values.yaml")],
     );
-    expect(JSON.parse(read)).toEqual([
+    expect(read).toEqual([
       { requests: { cpu: 2, memory: "4Gi" }, limits: { memory: "6Gi" } },
       [{ name: "AIRFLOW__CELERY__WORKER_CONCURRENCY", value: "3" }],
     ]);

@@ -5,11 +5,14 @@
  * task declaring more memory than its set's limit reported as not applying. The patch is an exact diff
  * `git apply --check` accepts, read back by PyYAML as Helm reads values.
  */
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { committedRepository, git, useScratchFolder, writeRepository } from "../test-support/repositories.js";
+import {
+  patchedRepository,
+  readWithPyYaml,
+  useScratchFolder,
+  writeRepository,
+} from "../test-support/repositories.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { workerSetAnalysis, workerSetFiles } from "../test-support/worker-set-fixtures.js";
 import { checkRequests, renderGithubAnnotations } from "./check.js";
@@ -144,21 +147,12 @@ describe("the chart's worker sets", () => {
         "",
       ].join("\n"),
     );
-    const clean = committedRepository(join(work(), "clean"), workerSetFiles);
-    const patchFile = join(work(), "worker-sets.patch");
-    writeFileSync(patchFile, patch);
-    git(clean, "apply", "--check", patchFile);
-    git(clean, "apply", patchFile);
-    const read = execFileSync(
-      "/usr/bin/python3",
-      [
-        "-c",
-        "import json, sys, yaml; c = yaml.safe_load(open(sys.argv[1]))['workers']['celery']; print(json.dumps([c['resources'], [[s['name'], s['queue'], s.get('resources')] for s in c['sets']]]))",
-        join(clean, "chart/values.yaml"),
-      ],
-      { encoding: "utf8" },
+    const clean = patchedRepository(join(work(), "clean"), workerSetFiles, patch);
+    const read = readWithPyYaml(
+      "import json, sys, yaml; c = yaml.safe_load(open(sys.argv[1]))['workers']['celery']; print(json.dumps([c['resources'], [[s['name'], s['queue'], s.get('resources')] for s in c['sets']]]))",
+      [join(clean, "chart/values.yaml")],
     );
-    expect(JSON.parse(read)).toEqual([
+    expect(read).toEqual([
       { requests: { cpu: 1, memory: "3584Mi" }, limits: { memory: "6Gi" } },
       [
         ["highmem", "highmem", { requests: { cpu: 3.5, memory: "11Gi" }, limits: { memory: "12Gi" } }],

@@ -55,3 +55,24 @@ export function committedRepository(folder: string, files: Record<string, string
   git(folder, "commit", "-q", "-m", "fixture");
   return folder;
 }
+
+/**
+ * `files` committed in a new repository under `folder`, with `patch` applied after `git apply --check`
+ * accepted it (the exact diff `patch` writes must apply to the files as they were); returns `folder`.
+ */
+export function patchedRepository(folder: string, files: Record<string, string>, patch: string): string {
+  committedRepository(folder, files);
+  const patchFile = `${folder}.patch`;
+  writeFileSync(patchFile, patch);
+  git(folder, "apply", "--check", patchFile);
+  git(folder, "apply", patchFile);
+  return folder;
+}
+
+/**
+ * What the tool that owns the format reads: `script` runs under Debian's python3 with PyYAML
+ * (python3-yaml), gets `paths` as sys.argv[1:] and prints JSON, which is returned parsed.
+ */
+export function readWithPyYaml(script: string, paths: string[]): unknown {
+  return JSON.parse(execFileSync("/usr/bin/python3", ["-c", script, ...paths], { encoding: "utf8" }));
+}
