@@ -54,6 +54,8 @@ export interface SimProcess {
   reapedBy: number | null;
   /** A zombie its parent left unreaped by exiting: init took its times as the parent exited. */
   orphanedAsZombie: boolean;
+  /** The parent whose exit reparented it to init while it lived; null while it kept its parent. */
+  orphanedFrom: number | null;
 }
 
 /** A process's own CPU time, ticks (utime + stime). */
@@ -168,7 +170,10 @@ export class SimulatedKernel {
       if (c.state === "Z") {
         c.orphanedAsZombie = true;
         this.remove(c, SimulatedKernel.INIT);
-      } else this.changed.add(child);
+      } else {
+        c.orphanedFrom = p.pid;
+        this.changed.add(child);
+      }
     }
     p.children = [];
     if (!this.outside.has(p.ppid)) return null;
@@ -253,6 +258,7 @@ export class SimulatedKernel {
       holds: [],
       reapedBy: null,
       orphanedAsZombie: false,
+      orphanedFrom: null,
     });
     this.changed.add(pid);
     this.described.add(pid);
