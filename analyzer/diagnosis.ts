@@ -150,17 +150,22 @@ const COMPONENT_SHARE_NAMED = 0.05;
  */
 export function wallSecondsOf(run: RunSummary): StateSeconds {
   if (run.wall) return run.wall;
-  const states: Array<keyof StateSeconds> = [
-    "onCpuSeconds",
-    "cpuWaitSeconds",
-    "diskWaitSeconds",
-    "netWaitSeconds",
-    "childWaitSeconds",
-    "idleSeconds",
-  ];
-  const total = states.reduce((sum, state) => sum + run[state], 0);
+  const total =
+    run.onCpuSeconds +
+    run.cpuWaitSeconds +
+    run.diskWaitSeconds +
+    run.netWaitSeconds +
+    run.childWaitSeconds +
+    run.idleSeconds;
   const scale = total > 0 ? run.sampledSeconds / total : 0;
-  return Object.fromEntries(states.map((state) => [state, run[state] * scale])) as unknown as StateSeconds;
+  return {
+    onCpuSeconds: run.onCpuSeconds * scale,
+    cpuWaitSeconds: run.cpuWaitSeconds * scale,
+    diskWaitSeconds: run.diskWaitSeconds * scale,
+    netWaitSeconds: run.netWaitSeconds * scale,
+    childWaitSeconds: run.childWaitSeconds * scale,
+    idleSeconds: run.idleSeconds * scale,
+  };
 }
 
 /**

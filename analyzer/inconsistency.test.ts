@@ -46,9 +46,9 @@ describe("explainInconsistency", () => {
 
   it("names a remote endpoint's wait, and counts runs without it as no wait", () => {
     const runs = syntheticRuns(12, (index) => ({
-      durationSeconds: 600 + (index % 3) * 300 + wobble(index),
+      durationSeconds: 600 + (index % 3) * 600 + wobble(index),
       endpoints:
-        index % 3 === 0 ? null : [{ endpoint: "api.example.com:443", waitSeconds: (index % 3) * 290 }],
+        index % 3 === 0 ? null : [{ endpoint: "api.example.com:443", waitSeconds: (index % 3) * 590 }],
       diskReadBytes: GiB + wobble(index * 5) * GiB,
       cpuSeconds: 100,
     }));
@@ -65,8 +65,10 @@ describe("explainInconsistency", () => {
       syntheticRuns(10, (index) => ({ durationSeconds: 600 + wobble(index), cpuSeconds: 100 })),
     );
     expect(steady.inconsistent).toBe(false);
+    expect(steady.factors).toEqual([]);
+    expect(steady.explainedBy).toBeNull();
     expect(steady.sentence).toBe(
-      "No stored factor explains the variation: none could be computed; p95 10m 01s against p50 10m 00s (1.0×), CV 0.00 over 10 runs.",
+      "Duration is steady, so no factor is looked for: p95 10m 01s against p50 10m 00s (1.0×), CV 0.00 over 10 runs (inconsistent from p95/p50 1.5× or CV 0.3).",
     );
   });
 });

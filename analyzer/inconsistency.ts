@@ -63,39 +63,57 @@ export interface Inconsistency {
   sentence: string;
 }
 
-type Reader = (run: RunSummary) => number | null;
+type Factor = Omit<FactorCorrelation, "r" | "runs" | "strength">;
+/** A factor's value in each run (in the runs' order), null where the run cannot give it. */
+type Column = Array<number | null>;
 
-function factorReaders(
-  runs: ReadonlyArray<RunSummary>,
-): Array<[Omit<FactorCorrelation, "r" | "runs" | "strength">, Reader]> {
-  const readers: Array<[Omit<FactorCorrelation, "r" | "runs" | "strength">, Reader]> = [
-    [{ factor: "diskReadBytes", label: "bytes read" }, (run) => run.diskReadBytes],
-    [{ factor: "diskWriteBytes", label: "bytes written" }, (run) => run.diskWriteBytes],
-    [{ factor: "cpuSeconds", label: "CPU seconds" }, (run) => run.cpuSeconds],
+/** Every factor's column, read in one pass over the runs (a run's wall split is computed once). */
+function factorColumns(runs: ReadonlyArray<RunSummary>): Array<[Factor, Column]> {
+  const walls = runs.map((run) => (run.ticks > 0 ? wallSecondsOf(run) : null));
+  const columns: Array<[Factor, Column]> = [
+    [{ factor: "diskReadBytes", label: "bytes read" }, runs.map((run) => run.diskReadBytes)],
+    [{ factor: "diskWriteBytes", label: "bytes written" }, runs.map((run) => run.diskWriteBytes)],
+    [{ factor: "cpuSeconds", label: "CPU seconds" }, runs.map((run) => run.cpuSeconds)],
     [
       { factor: "cpuWait", label: "time waiting for a CPU" },
-      (run) => (run.ticks > 0 ? wallSecondsOf(run).cpuWaitSeconds : null),
+      walls.map((wall) => wall?.cpuWaitSeconds ?? null),
     ],
     [
       { factor: "diskWait", label: "time blocked on disk" },
-      (run) => (run.ticks > 0 ? wallSecondsOf(run).diskWaitSeconds : null),
+      walls.map((wall) => wall?.diskWaitSeconds ?? null),
     ],
-    [{ factor: "tryNumber", label: "the try number" }, (run) => run.tryNumber],
+    [{ factor: "tryNumber", label: "the try number" }, runs.map((run) => run.tryNumber)],
     // Linear in the UTC hour: a task slow at 23:00 and at 01:00 alike does not show here (chosen simplicity).
     [
       { factor: "hourOfDay", label: "the hour of day (UTC)" },
-      (run) => run.startedAt.getUTCHours() + run.startedAt.getUTCMinutes() / 60,
+      runs.map((run) => run.startedAt.getUTCHours() + run.startedAt.getUTCMinutes() / 60),
     ],
   ];
-  const endpoints = new Set(runs.flatMap((run) => (run.endpoints ?? []).map((item) => item.endpoint)));
+  const endpoints = new Set<string>();
+  for (const run of runs) for (const item of run.endpoints ?? []) endpoints.add(item.endpoint);
   for (const endpoint of [...endpoints].sort()) {
-    readers.push([
+    columns.push([
       { factor: "endpoint", endpoint, label: `time waiting on ${endpoint}` },
-      (run) =>
+      runs.map((run) =>
         run.ticks > 0 ? (run.endpoints?.find((item) => item.endpoint === endpoint)?.waitSeconds ?? 0) : null,
+      ),
     ]);
   }
-  return readers;
+  return columns;
+}
+
+/** Pearson's r of two columns over the runs where both are finite, with how many runs that is. */
+function correlationOfColumns(x: Column, y: Column): { r: number | null; runs: number } {
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let index = 0; index < x.length; index++) {
+    const [a, b] = [x[index], y[index]];
+    if (a === null || b === null || a === undefined || b === undefined) continue;
+    if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
+    xs.push(a);
+    ys.push(b);
+  }
+  return { r: xs.length < INCONSISTENCY_MIN_RUNS ? null : correlationOrNull(xs, ys), runs: xs.length };
 }
 
 /** How much a task's duration varies, and the stored factor that follows it most closely. */
@@ -115,41 +133,32 @@ export function explainInconsistency(runs: ReadonlyArray<RunSummary>): Inconsist
     runs.length >= INCONSISTENCY_MIN_RUNS &&
     ((p95OverP50 !== null && p95OverP50 >= INCONSISTENT_P95_RATIO) || (cv !== null && cv >= INCONSISTENT_CV));
   const factors: FactorCorrelation[] = [];
-  const readers = factorReaders(runs);
-  for (const [factor, read] of readers) {
-    const pairs = runs.flatMap((run) => {
-      const value = read(run);
-      return value === null || !Number.isFinite(value) ? [] : [[value, run.durationSeconds] as const];
-    });
-    if (pairs.length < INCONSISTENCY_MIN_RUNS) continue;
-    const r = correlationOrNull(
-      pairs.map(([value]) => value),
-      pairs.map(([, duration]) => duration),
-    );
+  // A steady task has no variation to explain: factors are looked for only in an inconsistent one (which
+  // has the runs a correlation needs), and most tasks of a fleet are steady.
+  const columns = inconsistent ? factorColumns(runs) : [];
+  for (const [factor, column] of columns) {
+    const { r, runs: paired } = correlationOfColumns(column, durations);
     if (r === null) continue;
-    factors.push({ ...factor, r, runs: pairs.length, strength: correlationStrength(r) });
+    // Built field by field: a spread of the two shapes (with and without an endpoint) is the slowest line
+    // of the night's diagnoses (a node --cpu-prof, BENCHMARKS.md "The diagnoses inside the night").
+    const [strength, label] = [correlationStrength(r), factor.label];
+    factors.push(
+      factor.endpoint === undefined
+        ? { factor: factor.factor, label, r, runs: paired, strength }
+        : { factor: factor.factor, endpoint: factor.endpoint, label, r, runs: paired, strength },
+    );
   }
   factors.sort((a, b) => Math.abs(b.r) - Math.abs(a.r) || a.label.localeCompare(b.label));
   const best = factors[0];
   let explainedBy = best && Math.abs(best.r) >= EXPLAINS ? best : null;
   let follows: Inconsistency["follows"] = null;
   if (explainedBy && SPENDING_FACTORS.has(explainedBy.factor)) {
-    const readerOf = (name: string) => readers.find(([factor]) => factor.factor === name)![1];
-    const spending = readerOf(explainedBy.factor);
+    const columnOf = (name: string) => columns.find(([factor]) => factor.factor === name)![1];
+    const spending = columnOf(explainedBy.factor);
     for (const data of factors.filter(
       (item) => DATA_FACTORS.has(item.factor) && Math.abs(item.r) >= EXPLAINS,
     )) {
-      const read = readerOf(data.factor);
-      const pairs = runs.flatMap((run) => {
-        const [x, y] = [read(run), spending(run)];
-        return x === null || y === null || !Number.isFinite(x) || !Number.isFinite(y)
-          ? []
-          : [[x, y] as const];
-      });
-      const r = correlationOrNull(
-        pairs.map(([x]) => x),
-        pairs.map(([, y]) => y),
-      );
+      const { r } = correlationOfColumns(columnOf(data.factor), spending);
       if (r !== null && r >= FOLLOWS) {
         follows = { factor: explainedBy.factor, label: explainedBy.label, r };
         explainedBy = data;
@@ -161,6 +170,8 @@ export function explainInconsistency(runs: ReadonlyArray<RunSummary>): Inconsist
   let sentence: string;
   if (runs.length < INCONSISTENCY_MIN_RUNS) {
     sentence = `Not enough runs to explain the variation: ${runs.length}, ${INCONSISTENCY_MIN_RUNS} needed.`;
+  } else if (!inconsistent) {
+    sentence = `Duration is steady, so no factor is looked for: ${spread} (inconsistent from p95/p50 ${INCONSISTENT_P95_RATIO}× or CV ${INCONSISTENT_CV}).`;
   } else if (explainedBy) {
     const verb = explainedBy.r > 0 ? "follows" : "falls as";
     const tail = explainedBy.r > 0 ? "" : " rises";

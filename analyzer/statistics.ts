@@ -46,7 +46,8 @@ export function correlationOrNull(x: ReadonlyArray<number>, y: ReadonlyArray<num
   if (x.length < 2 || x.length !== y.length) return null;
   const constant = (values: ReadonlyArray<number>) => values.every((value) => value === values[0]);
   if (constant(x) || constant(y)) return null;
-  const r = sampleCorrelation([...x], [...y]);
+  // simple-statistics reads its arguments without changing them: no copy is needed.
+  const r = sampleCorrelation(x as number[], y as number[]);
   return Number.isFinite(r) ? Math.max(-1, Math.min(1, r)) : null;
 }
 

@@ -34,13 +34,21 @@ function documentOf(diagnosis: RunDiagnosis): TaskDiagnosis["latest"] {
 /** The task's diagnosis, or undefined without a run. `runs` in any order. */
 export function taskDiagnosisOf(runs: ReadonlyArray<RunSummary>): TaskDiagnosis | undefined {
   if (runs.length === 0) return undefined;
-  const newestFirst = [...runs].sort(
-    (a, b) => b.startedAt.getTime() - a.startedAt.getTime() || a.executionId.localeCompare(b.executionId),
-  );
-  const latest = newestFirst[0]!;
-  const worst = newestFirst.reduce((slowest, run) =>
-    run.durationSeconds > slowest.durationSeconds ? run : slowest,
-  );
+  // The latest run, and the slowest (the latest of the slowest on a tie); runs that started together
+  // in the order of their execution ids.
+  const newer = (a: RunSummary, b: RunSummary) =>
+    a.startedAt.getTime() - b.startedAt.getTime() > 0 ||
+    (a.startedAt.getTime() === b.startedAt.getTime() && a.executionId.localeCompare(b.executionId) < 0);
+  let latest = runs[0]!;
+  let worst = runs[0]!;
+  for (const run of runs) {
+    if (newer(run, latest)) latest = run;
+    if (
+      run.durationSeconds > worst.durationSeconds ||
+      (run.durationSeconds === worst.durationSeconds && newer(run, worst))
+    )
+      worst = run;
+  }
   const variation = explainInconsistency(runs);
   return {
     latest: documentOf(diagnoseRun(latest, runs)),
