@@ -136,31 +136,29 @@ export async function explainRun(
       startedAt: run.startedAt,
       endedAt: run.endedAt,
     };
-    const [ticks, samples, host] = await Promise.all([
+    const [ticks, executions, host] = await Promise.all([
       loadRunTicks(db, span),
       loadNeighbourSamples(db, span),
       loadHostSamples(db, span.hostId, span.startedAt, span.endedAt),
     ]);
     // One suspect per task key (analyzer/neighbours.ts Suspect): its executions' samples together.
-    const suspects = new Map<string, Suspect & { runIds: string[]; executions: Set<string> }>();
-    for (const sample of samples) {
-      const label = taskKeyString(sample);
+    const suspects = new Map<string, Suspect & { runIds: string[]; executions: number }>();
+    for (const execution of executions) {
+      const label = taskKeyString(execution);
       let suspect = suspects.get(label);
       if (!suspect) {
-        suspect = { label, executionId: null, runId: null, runIds: [], executions: new Set(), samples: [] };
+        suspect = { label, executionId: null, runId: null, runIds: [], executions: 0, samples: [] };
         suspects.set(label, suspect);
       }
-      if (!suspect.executions.has(sample.executionId)) {
-        suspect.executions.add(sample.executionId);
-        if (!suspect.runIds.includes(sample.runId)) {
-          suspect.runIds.push(sample.runId);
-          suspect.runIds.sort();
-        }
-        const single = suspect.executions.size === 1;
-        suspect.executionId = single ? sample.executionId : null;
-        suspect.runId = single ? sample.runId : null;
+      suspect.executions++;
+      if (!suspect.runIds.includes(execution.runId)) {
+        suspect.runIds.push(execution.runId);
+        suspect.runIds.sort();
       }
-      suspect.samples.push(sample);
+      const single = suspect.executions === 1;
+      suspect.executionId = single ? execution.executionId : null;
+      suspect.runId = single ? execution.runId : null;
+      suspect.samples = single ? execution.samples : [...suspect.samples, ...execution.samples];
     }
     const ranked: Suspect[] = [...suspects.values()];
     // Where the collect daemon recorded the host, its use beyond every tracked execution is one more suspect.

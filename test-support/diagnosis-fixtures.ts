@@ -123,12 +123,16 @@ async function writeExecution(
   return id;
 }
 
-/** Writes the scenario; the slowed run starts an hour before `windowEnd`. Returns the slowed run's id. */
+/**
+ * Writes the scenario; the slowed run starts an hour before `windowEnd`, on `host` with its two neighbours.
+ * Returns the slowed run's id.
+ */
 export async function seedSlowedRun(
   db: Db,
   windowEnd: Date,
+  host = "worker-1",
 ): Promise<{ slowedRunId: string; slowedExecutionId: string }> {
-  await upsertHost(db, { id: "worker-1", hostname: "worker-1", cores: 4 });
+  await upsertHost(db, { id: host, hostname: host, cores: 4 });
   await upsertHost(db, { id: "worker-2", hostname: "worker-2", cores: 4 });
   const usual = (tick: number): Tick => ({
     cores: 0.85 + wobble(tick),
@@ -145,7 +149,7 @@ export async function seedSlowedRun(
       db,
       slowedTask,
       `scheduled__day-${day}`,
-      "worker-1",
+      host,
       startedAt,
       USUAL_SECONDS + day,
       usual,
@@ -170,7 +174,7 @@ export async function seedSlowedRun(
     db,
     slowedTask,
     "scheduled__today",
-    "worker-1",
+    host,
     slowStart,
     SLOW_SECONDS,
     slowed,
@@ -182,7 +186,7 @@ export async function seedSlowedRun(
     db,
     writerTask,
     "manual__purge",
-    "worker-1",
+    host,
     new Date(slowStart.getTime() - 30_000),
     SLOW_SECONDS + 60,
     (tick) => ({ ...quiet, cores: 0.2, onCpu: 0.2, idle: 0.8, write: (burst(tick - 30) * 200 + 1) * MiB }),
@@ -193,7 +197,7 @@ export async function seedSlowedRun(
     db,
     burnerTask,
     "scheduled__today",
-    "worker-1",
+    host,
     slowStart,
     SLOW_SECONDS,
     (tick) => ({ ...quiet, cores: 1.5 + wobble(tick * 3), onCpu: 1, idle: 0, write: ((tick * 7) % 5) * MiB }),

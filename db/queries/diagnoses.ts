@@ -7,6 +7,7 @@
 import { sql } from "drizzle-orm";
 import { type Db, queryRows } from "../client.js";
 import { loadCommands } from "./execution-commands.js";
+import { float8RowsFromBinary } from "./float8-binary.js";
 import type { ProcessSummary } from "./task-histories.js";
 
 /**
@@ -22,17 +23,19 @@ export interface RunTick {
   diskBytes: number | null;
 }
 
-/** One overlapping execution's sample, with the execution it belongs to. */
-export interface NeighbourSampleRow {
+/** One overlapping execution with its samples over the overlap, in order. */
+export interface NeighbourExecution {
   executionId: string;
   orchestrator: string;
   pipeline: string;
   task: string;
   runId: string;
-  endMs: number;
-  intervalSeconds: number;
-  cpuCores: number | null;
-  diskBytes: number | null;
+  samples: Array<{
+    endMs: number;
+    intervalSeconds: number;
+    cpuCores: number | null;
+    diskBytes: number | null;
+  }>;
 }
 
 /** The span a run's samples are read within: its start and end, as stored. */
@@ -94,11 +97,14 @@ export async function loadRunTicks(db: Db, run: RunSpan): Promise<RunTick[]> {
 }
 
 /**
- * The samples of every other execution on the run's host that overlapped it, within the run's span, in
- * order per execution. A sample counts when its tick ends within the span (or within a minute after it,
- * the longest tick the collector takes: its interval setting's ceiling, docs/collector.md).
+ * Every other execution on the run's host that overlapped it, with its samples within the run's span, in
+ * order. A sample counts when its tick ends within the span (or within a minute after it,
+ * the longest tick the collector takes: its interval setting's ceiling, docs/collector.md). One row per
+ * execution with its samples as one binary float8[][] (db/queries/float8-binary.ts): a busy host's hour
+ * is hundreds of thousands of samples, which as rows of their own cost the driver more than the reading
+ * (BENCHMARKS.md "explain").
  */
-export async function loadNeighbourSamples(db: Db, run: RunSpan): Promise<NeighbourSampleRow[]> {
+export async function loadNeighbourSamples(db: Db, run: RunSpan): Promise<NeighbourExecution[]> {
   const start = run.startedAt.toISOString();
   const end = run.endedAt.toISOString();
   const rows = await queryRows<{
@@ -107,15 +113,12 @@ export async function loadNeighbourSamples(db: Db, run: RunSpan): Promise<Neighb
     pipeline: string;
     task: string;
     run_id: string;
-    end_ms: number;
-    interval_seconds: number;
-    cpu_cores: number | null;
-    disk_bytes: number | null;
+    samples: Uint8Array | string;
   }>(
     db,
     sql`select e.id, e.orchestrator, e.pipeline, e.task, e.run_id,
-               floor(extract(epoch from x.ts) * 1000)::float8 as end_ms, x.interval_seconds::float8 as interval_seconds,
-               x.cpu_cores::float8 as cpu_cores, ${diskBytesOf} as disk_bytes
+               array_send(array_agg(array[floor(extract(epoch from x.ts) * 1000), x.interval_seconds,
+                                          x.cpu_cores, ${diskBytesOf}]::float8[] order by x.ts)) as samples
         from task_executions e
         join samples x on x.execution_id = e.id
         where e.host_id = ${run.hostId} and e.id <> ${run.executionId}
@@ -123,7 +126,8 @@ export async function loadNeighbourSamples(db: Db, run: RunSpan): Promise<Neighb
           and (e.ended_at is null or e.ended_at >= ${start}::timestamptz)
           and x.ts > ${start}::timestamptz
           and x.ts <= ${end}::timestamptz + interval '1 minute'
-        order by e.id, x.ts`,
+        group by e.id
+        order by e.id`,
   );
   return rows.map((row) => ({
     executionId: row.id,
@@ -131,10 +135,12 @@ export async function loadNeighbourSamples(db: Db, run: RunSpan): Promise<Neighb
     pipeline: row.pipeline,
     task: row.task,
     runId: row.run_id,
-    endMs: Number(row.end_ms),
-    intervalSeconds: Number(row.interval_seconds),
-    cpuCores: row.cpu_cores === null ? null : Number(row.cpu_cores),
-    diskBytes: row.disk_bytes === null ? null : Number(row.disk_bytes),
+    samples: float8RowsFromBinary(row.samples, 4).map(([endMs, intervalSeconds, cpuCores, diskBytes]) => ({
+      endMs: endMs!,
+      intervalSeconds: intervalSeconds!,
+      cpuCores: cpuCores ?? null,
+      diskBytes: diskBytes ?? null,
+    })),
   }));
 }
 
