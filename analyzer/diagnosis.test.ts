@@ -7,6 +7,7 @@ import { syntheticRun, syntheticRuns } from "../test-support/analyzer-fixtures.j
 import { taskDiagnosisOf } from "./task-diagnosis.js";
 import {
   decomposeDuration,
+  pickRun,
   DIAGNOSIS_MIN_RUNS,
   diagnoseRun,
   mainCauseText,
@@ -310,5 +311,36 @@ describe("taskDiagnosisOf", () => {
     expect(diagnosis.worst?.mainCauseText).toBe("+29m 00s blocked on disk");
     expect(taskDiagnosisOf([latest])!.worst).toBeUndefined();
     expect(taskDiagnosisOf([])).toBeUndefined();
+  });
+});
+
+describe("pickRun", () => {
+  // Two runs started together (index 1 twice): the smaller execution id counts as the later one.
+  const twin = (id: string, seconds: number) => ({
+    ...syntheticRun({ durationSeconds: seconds, runId: `twin-${id}` }, 1),
+    executionId: `00000000-0000-4000-8000-00000000000${id}`,
+  });
+  const runs = [
+    syntheticRun({ durationSeconds: 900 }, 0),
+    twin("b", 900),
+    twin("a", 300),
+    {
+      ...syntheticRun({ durationSeconds: 100, runId: "twin-a" }, 0),
+      executionId: "00000000-0000-4000-8000-0000000000ff",
+    },
+  ];
+
+  it("takes the latest, the slowest and a named run in any order, ties by start then execution id", () => {
+    for (const order of [runs, [...runs].reverse()]) {
+      expect(pickRun(order, { latest: true })?.runId).toBe("twin-a");
+      expect(pickRun(order, { latest: true })?.durationSeconds).toBe(300);
+      // 900 s twice: the later of the two (started a day after the other).
+      expect(pickRun(order, { slowest: true })?.runId).toBe("twin-b");
+      // A run id two runs share: the later one; an execution id names its run.
+      expect(pickRun(order, { runId: "twin-a" })?.durationSeconds).toBe(300);
+      expect(pickRun(order, { runId: runs[0]!.executionId })).toBe(runs[0]);
+      expect(pickRun(order, { runId: "nowhere" })).toBeUndefined();
+    }
+    expect(pickRun([], { latest: true })).toBeUndefined();
   });
 });

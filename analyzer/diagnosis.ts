@@ -134,6 +134,36 @@ export interface RunDiagnosis {
   sentences: string[];
 }
 
+/** Which run of a task: one by its run id (or execution id), the latest, or the slowest. */
+export type RunSelection = { runId: string } | { latest: true } | { slowest: true };
+
+/** Whether `a` started after `b`; runs that started together count in the order of their execution ids. */
+function startedAfter(a: RunSummary, b: RunSummary): boolean {
+  const [at, bt] = [a.startedAt.getTime(), b.startedAt.getTime()];
+  return at > bt || (at === bt && a.executionId.localeCompare(b.executionId) < 0);
+}
+
+/**
+ * The run the selection names among the task's runs, or undefined: for a run id, the latest run with it;
+ * the slowest, the latest of the slowest on a tie. One pass, in any order of the runs.
+ */
+export function pickRun(runs: ReadonlyArray<RunSummary>, selection: RunSelection): RunSummary | undefined {
+  let picked: RunSummary | undefined;
+  for (const run of runs) {
+    if ("runId" in selection && run.runId !== selection.runId && run.executionId !== selection.runId)
+      continue;
+    if (
+      picked === undefined ||
+      ("slowest" in selection
+        ? run.durationSeconds > picked.durationSeconds ||
+          (run.durationSeconds === picked.durationSeconds && startedAfter(run, picked))
+        : startedAfter(run, picked))
+    )
+      picked = run;
+  }
+  return picked;
+}
+
 /** A volume is worth a sentence when it moved by this factor either way (chosen value). */
 export const VOLUME_FACTOR = 1.5;
 /** A command is worth a sentence when it ran this many times as often as usual (chosen value). */

@@ -12,7 +12,7 @@ import { summarizeExecutions } from "../db/queries/analysis.js";
 import { loadNeighbourSamples, loadRunCommands, loadRunTicks } from "../db/queries/diagnoses.js";
 import { type HostSampleRow, loadHostSamples } from "../db/queries/host-samples.js";
 import { loadTaskHistory, type RunSummary } from "../db/queries/task-histories.js";
-import { diagnoseRun, type RunDiagnosis } from "./diagnosis.js";
+import { diagnoseRun, pickRun, type RunDiagnosis, type RunSelection } from "./diagnosis.js";
 import { explainInconsistency, type Inconsistency } from "./inconsistency.js";
 import {
   type HostTick,
@@ -25,7 +25,6 @@ import {
 } from "./neighbours.js";
 
 /** Which run to explain: one by its run id (or execution id), the latest, or the slowest in the window. */
-export type RunSelection = { runId: string } | { latest: true } | { slowest: true };
 
 /** Neighbours named per resource at most (the strongest suspects; chosen value). */
 const NEIGHBOURS_SHOWN = 5;
@@ -50,21 +49,6 @@ export interface Explanation {
   diagnosis: RunDiagnosis;
   neighbours: NeighbourFinding[];
   inconsistency: Inconsistency;
-}
-
-/** The run the selection names among the task's runs (newest first for ties), or undefined. */
-export function pickRun(runs: ReadonlyArray<RunSummary>, selection: RunSelection): RunSummary | undefined {
-  const newestFirst = [...runs].sort(
-    (a, b) => b.startedAt.getTime() - a.startedAt.getTime() || a.executionId.localeCompare(b.executionId),
-  );
-  if ("runId" in selection)
-    return newestFirst.find((run) => run.runId === selection.runId || run.executionId === selection.runId);
-  if ("latest" in selection) return newestFirst[0];
-  return newestFirst.reduce<RunSummary | undefined>(
-    (slowest, run) =>
-      slowest === undefined || run.durationSeconds > slowest.durationSeconds ? run : slowest,
-    undefined,
-  );
 }
 
 /**

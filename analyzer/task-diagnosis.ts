@@ -7,7 +7,7 @@
  */
 import type { TaskAnalysis } from "../common/analysis-document.js";
 import type { RunSummary } from "../db/queries/task-histories.js";
-import { diagnoseRun, mainCauseText, type RunDiagnosis } from "./diagnosis.js";
+import { diagnoseRun, mainCauseText, pickRun, type RunDiagnosis } from "./diagnosis.js";
 import { explainInconsistency } from "./inconsistency.js";
 
 type TaskDiagnosis = NonNullable<TaskAnalysis["diagnosis"]>;
@@ -34,21 +34,8 @@ function documentOf(diagnosis: RunDiagnosis): TaskDiagnosis["latest"] {
 /** The task's diagnosis, or undefined without a run. `runs` in any order. */
 export function taskDiagnosisOf(runs: ReadonlyArray<RunSummary>): TaskDiagnosis | undefined {
   if (runs.length === 0) return undefined;
-  // The latest run, and the slowest (the latest of the slowest on a tie); runs that started together
-  // in the order of their execution ids.
-  const newer = (a: RunSummary, b: RunSummary) =>
-    a.startedAt.getTime() - b.startedAt.getTime() > 0 ||
-    (a.startedAt.getTime() === b.startedAt.getTime() && a.executionId.localeCompare(b.executionId) < 0);
-  let latest = runs[0]!;
-  let worst = runs[0]!;
-  for (const run of runs) {
-    if (newer(run, latest)) latest = run;
-    if (
-      run.durationSeconds > worst.durationSeconds ||
-      (run.durationSeconds === worst.durationSeconds && newer(run, worst))
-    )
-      worst = run;
-  }
+  const latest = pickRun(runs, { latest: true })!;
+  const worst = pickRun(runs, { slowest: true })!;
   const variation = explainInconsistency(runs);
   return {
     latest: documentOf(diagnoseRun(latest, runs)),

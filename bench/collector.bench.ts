@@ -289,6 +289,7 @@ const cliMain = fileURLToPath(new URL("../cli/main.js", import.meta.url));
  * the build before it in the same run.
  */
 const baselineCli = process.env.COLLECTOR_BENCH_BASELINE_CLI;
+const profileDir = process.env.COLLECTOR_BENCH_PROFILE_DIR;
 
 /** A real `rightsize collect` on its own scratch Postgres database, exits from `accounting`. */
 async function startCollector(
@@ -298,7 +299,10 @@ async function startCollector(
   label: string = accounting,
 ) {
   const database = await createScratchDatabase(adminUrl, `rightsize_bench_${label}`);
-  const child = spawn(process.execPath, [cli, "--db", database.url, "collect"], {
+  // COLLECTOR_BENCH_PROFILE_DIR=DIR writes each collector's `--cpu-prof` there when it stops (node refuses
+  // the flag in NODE_OPTIONS).
+  const profile = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, label)}`] : [];
+  const child = spawn(process.execPath, [...profile, cli, "--db", database.url, "collect"], {
     stdio: ["ignore", "ignore", "pipe"],
     env: {
       ...process.env,
@@ -321,8 +325,13 @@ async function startCollector(
     /** The method the collector said it uses (its start-up log line). */
     method: () => /exited processes: ([^"]*)"/.exec(log)?.[1] ?? "?",
     async stop() {
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(
+          `the ${label} collector exited early (${child.exitCode ?? child.signalCode}):\n${log}`,
+        );
+      const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
-      await new Promise((resolve) => child.once("exit", resolve));
+      await exited;
     },
     /** Executions found and sample rows written, from its database. */
     async counts(): Promise<{ executions: number; samples: number }> {

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { explainRun, type RunSelection } from "../../analyzer/explain.js";
+import type { RunSelection } from "../../analyzer/diagnosis.js";
+import { explainRun } from "../../analyzer/explain.js";
 import { windowOf } from "../../analyzer/nightly.js";
 import { CommandExitError, UsageError } from "../../common/errors.js";
 import { parseTaskKey, type TaskKey } from "../../common/task-key.js";
