@@ -2,20 +2,16 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { pricesAt } from "../common/pricing.js";
 import { GiB } from "../common/units.js";
+import type { FleetRun } from "../db/queries/fleet.js";
+import { decomposeChange, durationCause } from "./cost-change.js";
+import { comparisonProblem, costOverTime, defaultComparison, weekIndexOf } from "./cost-over-time.js";
 import {
   addRun,
   costOfTotals,
-  comparisonProblem,
-  costOverTime,
-  decomposeChange,
-  defaultComparison,
-  durationCause,
   emptyTotals,
-  type FleetRun,
-  type PeriodTotals,
   heldCostOf as heldCost,
-  weekIndexOf,
-} from "./cost-over-time.js";
+  type PeriodTotals,
+} from "./period-totals.js";
 
 const pricing = { cpuHourUsd: 0.031611, memoryGibHourUsd: 0.004237 };
 const end = new Date("2026-12-07T00:00:00Z");

@@ -8,7 +8,8 @@ import type { FleetDocument } from "../common/fleet-document.js";
 import type { Db } from "../db/client.js";
 import { loadFleetRuns, loadHostSizes } from "../db/queries/fleet.js";
 import type { PricingSettings } from "../common/pricing.js";
-import { type Comparison, WEEK_DAYS } from "./cost-over-time.js";
+import type { Comparison } from "./cost-over-time.js";
+import { WEEK_DAYS } from "./period-totals.js";
 import { buildFleetDocument } from "./fleet.js";
 
 export interface FleetReadOptions {

@@ -9,7 +9,8 @@ import type { FleetDocument } from "../common/fleet-document.js";
 import { taskKeyString } from "../common/task-key.js";
 import type { FleetRun, HostSize } from "../db/queries/fleet.js";
 import { type PricingSettings, priceLookup, pricesAt } from "../common/pricing.js";
-import { type Comparison, costOverTime, WEEK_DAYS, type WeekRange } from "./cost-over-time.js";
+import { type Comparison, costOverTime } from "./cost-over-time.js";
+import { WEEK_DAYS, type WeekRange } from "./period-totals.js";
 import {
   FAMILY_PRICES_SOURCE,
   type InstanceFamily,
