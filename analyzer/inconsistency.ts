@@ -140,7 +140,7 @@ export function explainInconsistency(runs: ReadonlyArray<RunSummary>): Inconsist
     const { r, runs: paired } = correlationOfColumns(column, durations);
     if (r === null) continue;
     // Built field by field: a spread of the two shapes (with and without an endpoint) is the slowest line
-    // of the night's diagnoses (a node --cpu-prof, BENCHMARKS.md "The diagnoses inside the night").
+    // of the night's diagnoses (a node --cpu-prof, BENCHMARKS.md "The diagnoses rewritten").
     const [strength, label] = [correlationStrength(r), factor.label];
     factors.push(
       factor.endpoint === undefined
