@@ -56,7 +56,7 @@ async function atScale(url: string): Promise<void> {
     )) as unknown as [{ samples: number }];
     let rows = "";
     for (const [what, key] of [
-      ["a slowed run beside the generated runs of its hour (neighbours read)", slowedTask],
+      ["a slowed run that starts with the generated runs (neighbours read)", slowedTask],
       ["the latest run of the first generated task (no neighbour read)", first!],
     ] as Array<[string, TaskKey]>) {
       const explanation = (await explainRun(handle.db, key, { latest: true }, window))!;
@@ -75,7 +75,7 @@ async function atScale(url: string): Promise<void> {
           );
       });
       const suspects = explanation.neighbours.reduce((sum, finding) => sum + finding.ranks.length, 0);
-      rows += `| explain ${what}: ${explanation.diagnosis.comparableRuns} comparable runs, ${suspects} suspects ranked | ${explainMs.toFixed(1)} ms | its sample reads ${floorMs.toFixed(1)} ms | ${(explainMs / floorMs).toFixed(2)} × |\n`;
+      rows += `| explain ${what}: ${explanation.diagnosis.comparableRuns} comparable runs, ${suspects} suspects named | ${explainMs.toFixed(1)} ms | its sample reads ${floorMs.toFixed(1)} ms | ${(explainMs / floorMs).toFixed(2)} × |\n`;
     }
     process.stdout.write(
       `${samples.toLocaleString("en")} samples\n| what | rightsize | floor | ratio |\n| --- | --- | --- | --- |\n${rows}`,
