@@ -4,6 +4,7 @@
  * prices it (analyzer/recommend.ts `costOf`): its request × the time it held it × the prices in effect
  * when it started; what it used beside it, its CPU-seconds and its peak memory held for the same time.
  */
+import { durationStates } from "../common/fleet-document.js";
 import type { FleetRun } from "../db/queries/fleet.js";
 import type { StateSeconds } from "../db/queries/task-histories.js";
 import { GiB } from "../common/units.js";
@@ -39,15 +40,8 @@ export interface PeriodTotals {
   wall: StateWallSeconds;
 }
 
-/** The wall-clock states a period sums, in one order for every loop over them. */
-export const stateNames = [
-  "onCpuSeconds",
-  "cpuWaitSeconds",
-  "diskWaitSeconds",
-  "netWaitSeconds",
-  "childWaitSeconds",
-  "idleSeconds",
-] as const satisfies ReadonlyArray<keyof StateWallSeconds>;
+/** The wall-clock states a period sums: the fleet document's list (common/fleet-document.ts). */
+export const stateNames = durationStates satisfies ReadonlyArray<keyof StateWallSeconds>;
 
 const zeroWall = (): StateWallSeconds => ({
   onCpuSeconds: 0,
