@@ -19,7 +19,7 @@ import {
   renderGithubAnnotations,
   renderJobSummary,
 } from "../sources/check.js";
-import type { PatchPlan } from "../sources/patcher.js";
+import type { PatchPlan } from "../sources/patch-plan.js";
 import { pullRequestBody } from "../sources/pull-request.js";
 import { buildTask, hostileNames } from "../test-support/report-fixtures.js";
 

@@ -14,7 +14,7 @@ import {
   writeRepository,
 } from "../test-support/repositories.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
-import { renderUnifiedDiff } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
 

@@ -7,7 +7,8 @@ import {
 import { analysisTask, scanFiles } from "../test-support/source-fixtures.js";
 import { scanDagFactoryYaml } from "./dag-factory.js";
 import type { Finding } from "./findings.js";
-import { planPatches, renderUnifiedDiff, usableRecommendations } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
+import { planPatches, usableRecommendations } from "./patcher.js";
 
 /** A finding as one line: where, whose, what. */
 const describe_ = (finding: Finding) =>

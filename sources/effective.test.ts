@@ -4,7 +4,8 @@ import { GiB } from "../common/units.js";
 import { analysisTask, scanFiles } from "../test-support/source-fixtures.js";
 import { checkRequests, renderGithubAnnotations } from "./check.js";
 import { notAppliedDeclarations, withoutNotApplied } from "./effective.js";
-import { planPatches, renderUnifiedDiff, usableRecommendations } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
+import { planPatches, usableRecommendations } from "./patcher.js";
 
 const options = { overRatio: 2, minCpuCores: 0.5, minMemoryBytes: 512 * 1024 ** 2 };
 

@@ -25,7 +25,7 @@ import {
   onlyKubernetesExecutor,
   readsExecutorConfig,
 } from "./executor.js";
-import { renderUnifiedDiff } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
 

@@ -7,7 +7,7 @@ import { runCli } from "../test-support/cli.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { checkRequests } from "./check.js";
 import { declaredRows } from "./declared-rows.js";
-import { renderUnifiedDiff } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
 import { git, useScratchFolder, writeRepository } from "../test-support/repositories.js";

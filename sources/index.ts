@@ -14,7 +14,8 @@ export { declaredRows } from "./declared-rows.js";
 export { type NotAppliedDeclaration, notAppliedDeclarations } from "./effective.js";
 export type { PrefectNames } from "./declaration-patterns.js";
 export type { Finding, ScanResult } from "./findings.js";
-export { type PatchPlan, renderUnifiedDiff } from "./patcher.js";
+export type { PatchPlan } from "./patch-plan.js";
+export { renderUnifiedDiff } from "./patch-render.js";
 export { describePlan, planRepositoryChanges, type RepositoryPlan } from "./plan-changes.js";
 export {
   changedTasks,

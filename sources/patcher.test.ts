@@ -2,13 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ScanResult } from "./findings.js";
 import { analysisTask, fixtureAnalysis, fixtureFiles, scanFiles } from "../test-support/source-fixtures.js";
-import {
-  PatchError,
-  type PatchPlan,
-  planPatches,
-  renderUnifiedDiff,
-  usableRecommendations,
-} from "./patcher.js";
+import { PatchError, type PatchPlan } from "./patch-plan.js";
+import { renderUnifiedDiff } from "./patch-render.js";
+import { planPatches, usableRecommendations } from "./patcher.js";
 import { firstSyntaxError, pythonParser } from "./python-syntax.js";
 import { formatLike, parseDeclared, targetValue } from "./quantities.js";
 import { taskKeyString } from "../common/task-key.js";

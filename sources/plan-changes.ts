@@ -7,7 +7,8 @@ import type { AnalysisDocument } from "../common/analysis-document.js";
 import type { PrefectNames } from "./declaration-patterns.js";
 import { notAppliedDeclarations, withoutNotApplied } from "./effective.js";
 import type { ScanResult } from "./findings.js";
-import { type PatchPlan, planPatches, usableRecommendations } from "./patcher.js";
+import type { PatchPlan } from "./patch-plan.js";
+import { planPatches, usableRecommendations } from "./patcher.js";
 import { readSources, scanRepository, syntaxChecker } from "./scan-repository.js";
 
 export interface RepositoryPlan {

@@ -11,7 +11,7 @@ import type { AnalysisDocument } from "../common/analysis-document.js";
 import { GiB, MiB } from "../common/units.js";
 import { loadConfig } from "../common/config.js";
 import { analysisTask, defaultPrefectNames } from "../test-support/source-fixtures.js";
-import { renderUnifiedDiff } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
 import { useScratchFolder, writeRepository } from "../test-support/repositories.js";

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { podTemplateAnalysis, podTemplateFixtureFiles } from "../test-support/kubernetes-fixtures.js";
 import { runCli } from "../test-support/cli.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
-import { renderUnifiedDiff } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
 import { git, useScratchFolder, writeRepository } from "../test-support/repositories.js";

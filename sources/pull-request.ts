@@ -16,7 +16,7 @@ import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document
 import { UsageError } from "../common/errors.js";
 import { parseTaskKey, type TaskKey, taskKeyString } from "../common/task-key.js";
 import { escapeMarkdown } from "../reports/escape.js";
-import type { Change, PatchPlan } from "./patcher.js";
+import type { Change, PatchPlan } from "./patch-plan.js";
 
 /** Git or GitHub refused; the message says which step. */
 export class PullRequestError extends Error {

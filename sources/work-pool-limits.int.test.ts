@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GiB } from "../common/units.js";
 import { analysisTask, defaultPrefectNames } from "../test-support/source-fixtures.js";
-import { renderUnifiedDiff } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
 import { useScratchFolder, writeRepository } from "../test-support/repositories.js";

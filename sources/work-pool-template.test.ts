@@ -6,7 +6,8 @@ import {
   workPoolFiles,
 } from "../test-support/work-pool-fixtures.js";
 import type { Finding } from "./findings.js";
-import { planPatches, renderUnifiedDiff, usableRecommendations } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
+import { planPatches, usableRecommendations } from "./patcher.js";
 import { syntaxChecker } from "./scan-repository.js";
 import { scanWorkPoolTemplate } from "./work-pool-template.js";
 

@@ -18,7 +18,7 @@ import {
 } from "../test-support/repositories.js";
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { checkRequests, renderGithubAnnotations } from "./check.js";
-import { renderUnifiedDiff } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
 

@@ -16,7 +16,7 @@ import {
 import { defaultPrefectNames } from "../test-support/source-fixtures.js";
 import { workerSetAnalysis, workerSetFiles } from "../test-support/worker-set-fixtures.js";
 import { checkRequests, renderGithubAnnotations } from "./check.js";
-import { renderUnifiedDiff } from "./patcher.js";
+import { renderUnifiedDiff } from "./patch-render.js";
 import { planRepositoryChanges } from "./plan-changes.js";
 import { scanRepository } from "./scan-repository.js";
 
