@@ -296,7 +296,6 @@ export async function run(): Promise<void> {
       `×${(last.rss / first.rss).toFixed(2)} / ×${(last.againRss / first.againRss).toFixed(2)}`,
     ]);
   }
-  const lines = [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`);
   const table = (header: string[], cells: string[][]) =>
     [header, header.map(() => "---"), ...cells].map((row) => `| ${row.join(" | ")} |`).join("\n");
   const partsTable = table(
@@ -352,6 +351,6 @@ export async function run(): Promise<void> {
     ]),
   );
   process.stdout.write(
-    `${runsPerTask} runs × ${ticksPerRun} ticks per task; each night = the inline night in its own process (catch up on summaries, analyze and store every task; timed once its modules are loaded and its connection is open); catch-up night: no run summarized yet; edge: every run summarized when it ended; targets: catch-up ≤ 1.0 × floor, edge ≤ 0.25 × floor, ≤ 300 MB; edge nights: median of ${rounds} rounds\n${lines.join("\n")}\n\nThe edge night whole and without each part (median of ${rounds} rounds, alternating); targets: backtest ≤ 15 %, diagnoses ≤ 1.1 ×\n${partsTable}\n\nThe analyzing process's own CPU time in the same nights (median of ${rounds}): what each part costs where it runs\n${partsCpuTable}\n\n\`rightsize backtest\` for every policy (process: median of ${Math.max(3, rounds)}, start-up included; warm: median of 5, alternating with the reads); target ≤ 2 s\n${backtestTable}\n`,
+    `${runsPerTask} runs × ${ticksPerRun} ticks per task; each night = the inline night in its own process (catch up on summaries, analyze and store every task; timed once its modules are loaded and its connection is open); catch-up night: no run summarized yet; edge: every run summarized when it ended; targets: catch-up ≤ 1.0 × floor, edge ≤ 0.25 × floor, ≤ 300 MB; edge nights: median of ${rounds} rounds\n${table(header, rows)}\n\nThe edge night whole and without each part (median of ${rounds} rounds, alternating); targets: backtest ≤ 15 %, diagnoses ≤ 1.1 ×\n${partsTable}\n\nThe analyzing process's own CPU time in the same nights (median of ${rounds}): what each part costs where it runs\n${partsCpuTable}\n\n\`rightsize backtest\` for every policy (process: median of ${Math.max(3, rounds)}, start-up included; warm: median of 5, alternating with the reads); target ≤ 2 s\n${backtestTable}\n`,
   );
 }

@@ -19,6 +19,7 @@ import { listSamples } from "../db/queries/samples.js";
 import { runCli } from "../test-support/cli.js";
 import { createPostgresTestDatabase, type TestDatabase } from "../test-support/databases.js";
 import {
+  expectBurnerRow,
   median,
   parseBashTimes,
   readBurnerReport,
@@ -281,13 +282,6 @@ describe("rightsize run, work below a waiting parent", () => {
     }
     // The per-process split: the burner's row against its own getrusage. With the cgroup's counter the
     // tree is seen only here.
-    const row = processes.find((process) => process.pid === burner.pid);
-    expect(row, "the burner's process row").toBeDefined();
-    expect
-      .soft(
-        relativeError(row?.cpuSeconds ?? 0, burner.cpu),
-        `burner row ${row?.cpuSeconds} s, getrusage ${burner.cpu} s`,
-      )
-      .toBeLessThan(0.05);
+    expectBurnerRow(processes, burner);
   });
 });

@@ -12,6 +12,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 import { CLOCK_TICKS_PER_SECOND } from "../collector/procfs/procfs-parse.js";
 import { procStatFields } from "../common/process-alive.js";
 
@@ -179,6 +180,24 @@ export function median(values: number[]): number {
 /** |measured − reference| / reference. */
 export function relativeError(measured: number, reference: number): number {
   return Math.abs(measured - reference) / reference;
+}
+
+/**
+ * The burner's process row against the CPU its own getrusage reported: the row is there, and its CPU
+ * within 5 % (soft, so the test's other checks still report).
+ */
+export function expectBurnerRow(
+  processes: ReadonlyArray<{ pid: number; cpuSeconds?: number | null }>,
+  burner: BurnerReport,
+): void {
+  const row = processes.find((process) => process.pid === burner.pid);
+  expect(row, "the burner's process row").toBeDefined();
+  expect
+    .soft(
+      relativeError(row?.cpuSeconds ?? 0, burner.cpu),
+      `burner row ${row?.cpuSeconds} s, getrusage ${burner.cpu} s`,
+    )
+    .toBeLessThan(0.05);
 }
 
 /** A process's user + system CPU now, seconds, from /proc/PID/stat (null once it is gone). */

@@ -26,6 +26,7 @@ import type { NewExecution } from "../../db/queries/executions.js";
 import type { NewProcess } from "../../db/queries/processes.js";
 import type { NewSample } from "../../db/queries/samples.js";
 import {
+  expectBurnerRow,
   median,
   parseBashTimes,
   python,
@@ -252,14 +253,7 @@ describe.skipIf(!isRoot)("exit accounting with BSD process accounting", () => {
         relativeError(cores, burner.cores),
         `median ${cores} cores, burner ${burner.cores}`,
       ).toBeLessThan(0.2);
-      const row = watched.processes.find((process) => process.pid === burner.pid);
-      expect(row, "the burner's process row").toBeDefined();
-      expect
-        .soft(
-          relativeError(row?.cpuSeconds ?? 0, burner.cpu),
-          `burner row ${row?.cpuSeconds} s, getrusage ${burner.cpu} s`,
-        )
-        .toBeLessThan(0.05);
+      expectBurnerRow(watched.processes, burner);
     },
   );
 });
@@ -301,14 +295,7 @@ describe("exit accounting with the poll (accounting not used)", () => {
       .toBeLessThan(0.2);
     // Without exit records, what the chain used after its last look goes to its members by their pace
     // over the last tick: to the burner, with the little its waiting parents used exiting.
-    const row = watched.processes.find((process) => process.pid === burner.pid);
-    expect(row, "the burner's process row").toBeDefined();
-    expect
-      .soft(
-        relativeError(row?.cpuSeconds ?? 0, burner.cpu),
-        `burner row ${row?.cpuSeconds} s, getrusage ${burner.cpu} s`,
-      )
-      .toBeLessThan(0.05);
+    expectBurnerRow(watched.processes, burner);
   });
 });
 
