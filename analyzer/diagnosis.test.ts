@@ -5,14 +5,8 @@ import { GiB } from "../common/units.js";
 import type { RunSummary, StateSeconds } from "../db/queries/task-histories.js";
 import { syntheticRun, syntheticRuns } from "../test-support/analyzer-fixtures.js";
 import { taskDiagnosisOf } from "./task-diagnosis.js";
-import {
-  decomposeDuration,
-  pickRun,
-  DIAGNOSIS_MIN_RUNS,
-  diagnoseRun,
-  mainCauseText,
-  timeBudgetOf,
-} from "./diagnosis.js";
+import { DIAGNOSIS_MIN_RUNS, diagnoseRun, mainCauseText, pickRun } from "./diagnosis.js";
+import { decomposeDuration, timeBudgetOf } from "./time-budget.js";
 
 /** A wall split whose states add up to `seconds`: mostly on a CPU, the rest as given. */
 function wall(seconds: number, parts: Partial<StateSeconds> = {}): StateSeconds {

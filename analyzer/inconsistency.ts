@@ -8,7 +8,7 @@
  */
 import { formatDuration } from "../common/units.js";
 import type { RunSummary } from "../db/queries/task-histories.js";
-import { wallSecondsOf } from "./diagnosis.js";
+import { wallSecondsOf } from "./time-budget.js";
 import { correlationOrNull, correlationStrength, type EvidenceStrength, percentileOf } from "./statistics.js";
 
 /** Runs a factor needs before its correlation is read (chosen value: r's 95 % interval is then ±0.6 at most). */
