@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { RunSummary } from "../db/queries/task-histories.js";
 import { taskDiagnosisOf } from "../analyzer/task-diagnosis.js";
+import { syntheticRun } from "../test-support/analyzer-fixtures.js";
 
 const TASKS = 1000;
 const RUNS = 20;
@@ -39,7 +40,6 @@ function tasksOfTheNight(): RunSummary[][] {
     for (let index = 0; index < RUNS; index++) {
       const input = (1 + random() * (inconsistent ? 6 : 0.2)) * 2 ** 30;
       const seconds = 300 * (input / 2 ** 30) + random() * 60;
-      const startedAt = new Date(Date.UTC(2026, 10, 1 + index, task % 24, 0, 0));
       const wall = {
         onCpuSeconds: seconds * 0.5,
         cpuWaitSeconds: seconds * 0.1 * random(),
@@ -48,51 +48,42 @@ function tasksOfTheNight(): RunSummary[][] {
         childWaitSeconds: 0,
         idleSeconds: seconds * 0.1,
       };
-      runs.push({
-        executionId: `00000000-0000-4000-8000-${String(task * RUNS + index).padStart(12, "0")}`,
-        runId: `run-${index}`,
-        tryNumber: 1 + (index % 7 === 0 ? 1 : 0),
-        hostId: `worker-${task % 8}`,
-        hostCores: 8,
-        startedAt,
-        endedAt: new Date(startedAt.getTime() + seconds * 1000),
-        durationSeconds: seconds,
-        exitCode: 0,
-        status: "succeeded",
-        requestCpuCores: 2,
-        limitCpuCores: null,
-        cpuSource: "airflow",
-        requestMemoryBytes: 4 * 2 ** 30,
-        limitMemoryBytes: 4 * 2 ** 30,
-        memorySource: "airflow",
-        endpoints:
-          task % 3 === 0
-            ? [
-                { endpoint: "db.internal:5432", waitSeconds: seconds * 0.05 },
-                { endpoint: "s3.amazonaws.com:443", waitSeconds: seconds * 0.05 * random() },
-              ]
-            : null,
-        ticks: Math.round(seconds),
-        sampledSeconds: seconds,
-        cpuP50: 0.5,
-        cpuP95: 0.9,
-        cpuMax: 1,
-        cpuSeconds: seconds * 0.5,
-        coresQuantiles: null,
-        peakRssBytes: Math.round((1 + random()) * 2 ** 30),
-        diskReadBytes: Math.round(input),
-        diskWriteBytes: Math.round(random() * 2 ** 27),
-        netRxBytes: 2 ** 20,
-        netTxBytes: 2 ** 16,
-        ...wall,
-        wall: task % 2 === 0 ? wall : null,
-        oomKills: 0,
-        throttledPeriods: 10,
-        totalPeriods: 100,
-        processesMax: 4,
-        processesStarted: 12,
-        hostLoadAvg: 2,
-      });
+      // Each task runs at an hour of its own, with execution ids of its own.
+      const startedAt = new Date(Date.UTC(2026, 10, 1 + index, task % 24, 0, 0));
+      runs.push(
+        syntheticRun(
+          {
+            executionId: `00000000-0000-4000-8000-${String(task * RUNS + index).padStart(12, "0")}`,
+            startedAt,
+            endedAt: new Date(startedAt.getTime() + seconds * 1000),
+            durationSeconds: seconds,
+            sampledSeconds: seconds,
+            ticks: Math.round(seconds),
+            tryNumber: 1 + (index % 7 === 0 ? 1 : 0),
+            hostId: `worker-${task % 8}`,
+            endpoints:
+              task % 3 === 0
+                ? [
+                    { endpoint: "db.internal:5432", waitSeconds: seconds * 0.05 },
+                    { endpoint: "s3.amazonaws.com:443", waitSeconds: seconds * 0.05 * random() },
+                  ]
+                : null,
+            cpuSeconds: seconds * 0.5,
+            limitMemoryBytes: 4 * 2 ** 30,
+            peakRssBytes: Math.round((1 + random()) * 2 ** 30),
+            diskReadBytes: Math.round(input),
+            diskWriteBytes: Math.round(random() * 2 ** 27),
+            netRxBytes: 2 ** 20,
+            netTxBytes: 2 ** 16,
+            ...wall,
+            wall: task % 2 === 0 ? wall : null,
+            throttledPeriods: 10,
+            totalPeriods: 100,
+            processesStarted: 12,
+          },
+          index,
+        ),
+      );
     }
     tasks.push(runs);
   }
