@@ -18,10 +18,11 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
+import { codePath } from "../common/package-root.js";
 import { migrationsFolder } from "./migrations-folder.js";
 
 /** Where `npm run build` puts the template: beside this module in dist/. */
-export const embeddedTemplateFile = fileURLToPath(new URL("./embedded-template.tar.gz", import.meta.url));
+export const embeddedTemplateFile = codePath("db", "embedded-template.tar.gz");
 
 /** What a template holds; a template whose manifest differs from what is installed is not used. */
 export interface TemplateManifest {

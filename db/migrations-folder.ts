@@ -1,4 +1,4 @@
-import { fileURLToPath } from "node:url";
+import { codePath } from "../common/package-root.js";
 
-/** The committed migrations (drizzle-kit), beside this module in the source tree and in dist/. */
-export const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
+/** The committed migrations (drizzle-kit): db/migrations in the source tree and in dist/. */
+export const migrationsFolder = codePath("db", "migrations");

@@ -9,9 +9,11 @@
  * the report's link goes through `mdLink` (Markdown) or `textLine` (the email's text part).
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import Handlebars from "handlebars";
 import type { AnalysisDocument, TaskAnalysis } from "../common/analysis-document.js";
 import { UsageError } from "../common/errors.js";
+import { codePath } from "../common/package-root.js";
 import { escapeMarkdown, escapeTextLine, markdownLink } from "./escape.js";
 import {
   formatBytes,
@@ -26,7 +28,7 @@ import { buildReportView, defaultMaxTasks, palette, type RenderOptions } from ".
 
 export type { RenderOptions } from "./view-model.js";
 
-const templatesDir = new URL("./templates/", import.meta.url);
+const templatesDir = codePath("reports", "templates");
 
 const handlebars = Handlebars.create();
 
@@ -92,16 +94,16 @@ handlebars.registerHelper("mdLink", (label: unknown, url: unknown) =>
 );
 handlebars.registerHelper("textLine", escapeTextLine);
 
-for (const file of readdirSync(new URL("./partials/", templatesDir))) {
+for (const file of readdirSync(join(templatesDir, "partials"))) {
   if (!file.endsWith(".hbs")) continue;
   handlebars.registerPartial(
     file.slice(0, -".hbs".length),
-    readFileSync(new URL(`./partials/${file}`, templatesDir), "utf8"),
+    readFileSync(join(templatesDir, "partials", file), "utf8"),
   );
 }
 
 function load(name: string, options: { html: boolean }): HandlebarsTemplateDelegate {
-  const source = readFileSync(new URL(name, templatesDir), "utf8");
+  const source = readFileSync(join(templatesDir, name), "utf8");
   return handlebars.compile(source, { noEscape: !options.html, strict: false, preventIndent: true });
 }
 

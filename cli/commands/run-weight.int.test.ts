@@ -1,13 +1,26 @@
 /**
  * `rightsize run` wraps every task, so what it loads is CPU each task pays (BENCHMARKS.md "wrapper"):
- * the modules the built command resolves for `run` leave out what only other commands need.
+ * the modules the built command loads for `run` leave out what only other commands need.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { cliPath } from "../../test-support/cli.js";
 
-/** Every ES module URL the built command resolves for `args`, logged by a module.register resolve hook. */
-function modulesResolved(args: string[]): string[] {
+const cliDir = dirname(cliPath);
+/** The bundled command's files (main.js and its chunks) → the modules of dist/ and node_modules in each. */
+const bundleInputs = JSON.parse(readFileSync(join(cliDir, "bundle-inputs.json"), "utf8")) as Record<
+  string,
+  string[]
+>;
+
+/**
+ * Every module the built command loads for `args`: the files a module.register resolve hook sees, a chunk
+ * of the bundle standing for the modules in it (paths as `dist/…` and `node_modules/…`).
+ */
+function modulesLoaded(args: string[]): string[] {
   const hooks = `export async function resolve(specifier, context, next) {
     const result = await next(specifier, context);
     process._rawDebug("RESOLVED " + result.url);
@@ -21,28 +34,36 @@ function modulesResolved(args: string[]): string[] {
     { encoding: "utf8", env: { ...process.env, RIGHTSIZE_CONFIG: "" } },
   );
   expect(result.status).toBe(0);
-  return result.stderr
+  const files = result.stderr
     .split("\n")
-    .filter((line) => line.startsWith("RESOLVED "))
-    .map((line) => line.slice("RESOLVED ".length));
+    .filter((line) => line.startsWith("RESOLVED file://"))
+    .map((line) => fileURLToPath(line.slice("RESOLVED ".length)));
+  expect(files).toContain(cliPath);
+  return files.flatMap((file) => {
+    const bundled = bundleInputs[relative(cliDir, file)];
+    return bundled ?? [relative(join(cliDir, "../.."), file)];
+  });
 }
 
 describe("what run loads", () => {
+  it("is the bundle: a few files, the command's modules and drizzle inside them", () => {
+    const modules = modulesLoaded(["run", "--help"]);
+    expect(modules).toContain("dist/cli/commands/run.js");
+    expect(modules).toContain("dist/collector/storage/writer.js");
+    expect(modules.some((module) => module.startsWith("node_modules/drizzle-orm/"))).toBe(true);
+    expect(Object.keys(bundleInputs).length).toBeLessThan(modules.length / 4);
+  });
+
   it("leaves out zod, yaml, PGlite and the collect daemon's modules", () => {
-    const modules = modulesResolved(["run", "--help"]);
-    // The hook sees it: the run command's own module and the writer are there.
-    expect(modules.some((url) => url.endsWith("/cli/commands/run.js"))).toBe(true);
-    expect(modules.some((url) => url.endsWith("/collector/storage/writer.js"))).toBe(true);
-    const unwanted = modules.filter((url) =>
-      /\/node_modules\/(zod|yaml|@electric-sql\/pglite|pidusage)\/|\/cli\/commands\/collect\.js$|\/collector\/(collect-daemon|kubernetes-client)\.js$/.test(
-        url,
+    const unwanted = modulesLoaded(["run", "--help"]).filter((module) =>
+      /^node_modules\/(zod|yaml|@electric-sql\/pglite|pidusage)\/|^dist\/cli\/commands\/collect\.js$|^dist\/collector\/(collect-daemon|kubernetes-client)\.js$/.test(
+        module,
       ),
     );
     expect(unwanted).toEqual([]);
   });
 
-  it("the collect command still loads its daemon (the hook would see it)", () => {
-    const modules = modulesResolved(["collect", "--help"]);
-    expect(modules.some((url) => url.endsWith("/collector/collect-daemon.js"))).toBe(true);
+  it("the collect command still loads its daemon (the test would see it)", () => {
+    expect(modulesLoaded(["collect", "--help"])).toContain("dist/collector/collect-daemon.js");
   });
 });

@@ -9,13 +9,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type AnalysisDocument, analysisDocumentSchema } from "../../common/analysis-document.js";
 import type { Logger } from "../../common/logger.js";
+import { codePath } from "../../common/package-root.js";
 import { type DemoTask, demoTasks, taskSeconds } from "./scenario.js";
 
-const cliMain = fileURLToPath(new URL("../main.js", import.meta.url));
-const workloadScript = fileURLToPath(new URL("./workload.js", import.meta.url));
+const cliMain = codePath("cli", "main.js");
+const workloadScript = codePath("cli", "demo", "workload.js");
 
 /** How long the slow API of the network-bound task takes to answer: long enough to dominate its time. */
 const SLOW_API_DELAY_MS = 400;
