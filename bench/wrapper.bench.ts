@@ -6,8 +6,9 @@
  * owner (`run` starts no database and spools its rows for the next reader). Then the embedded daemon's own
  * peak memory (VmHWM) once it serves a new folder (its first start) and after it served those runs, and its
  * CPU. Median of `WRAPPER_BENCH_RUNS` (default 5) runs each. With `WRAPPER_BENCH_BASELINE=DIST` (another
- * build's dist/, e.g. the previous commit built in a scratch folder) that build's daemon serves the same
- * runs of its own CLI right after, for a side by side in the same run.
+ * build's dist/, e.g. the previous commit built in a scratch folder) that build's `run` takes turns with
+ * this one's on Postgres, and its daemon serves the same runs of its own CLI right after this build's, for
+ * a side by side in the same run.
  *
  * `node --expose-gc dist/bench/run.js wrapper`; `BENCH_DATABASE_URL` names the Postgres server.
  */
@@ -143,23 +144,34 @@ export async function run(): Promise<void> {
   const daemons: Array<[string, DaemonUsage]> = [];
   const baseline = process.env.WRAPPER_BENCH_BASELINE;
   try {
-    const measure = (label: string, argv: (index: number) => string[]) => {
-      const samples: Usage[] = [];
-      for (let index = 0; index < runs; index++) samples.push(timed(argv(index), env));
-      rows.push([label, medianUsage(samples)]);
+    /** Each command `runs` times, the commands taking turns so that a drift of the load hits them alike. */
+    const measure = (...commands: Array<[label: string, argv: (index: number) => string[]]>) => {
+      const samples = commands.map((): Usage[] => []);
+      for (let index = 0; index < runs; index++) {
+        commands.forEach(([, argv], which) => samples[which]!.push(timed(argv(index), env)));
+      }
+      commands.forEach(([label], which) => rows.push([label, medianUsage(samples[which]!)]));
     };
-    measure(`bare: ${task.join(" ")}`, () => task);
+    measure([`bare: ${task.join(" ")}`, () => task]);
     // What any wrapper written for Node pays before its first line runs.
-    measure("node -e 0 (Node's own start)", () => [process.execPath, "-e", "0"]);
+    measure(["node -e 0 (Node's own start)", () => [process.execPath, "-e", "0"]]);
     // Migrated once first, as a deployed database is: the runs measure the wrapper, not the schema.
     timed([process.execPath, cli, "--db", scratch.url, "db", "migrate"], env);
-    measure("run, Postgres", (index) => wrapped(scratch.url, index));
+    if (baseline) {
+      const baselineCli = join(baseline, "cli/main.js");
+      measure(
+        ["run, Postgres", (index) => wrapped(scratch.url, index)],
+        [`run, Postgres, ${baseline}`, (index) => wrapped(scratch.url, index + runs, baselineCli)],
+      );
+    } else {
+      measure(["run, Postgres", (index) => wrapped(scratch.url, index)]);
+    }
 
     const owned = join(home, "owned");
     daemons.push([
       "this build",
       await daemonOnNewFolder(cli, owned, env, () =>
-        measure("run, embedded, owner running", (index) => wrapped(owned, index)),
+        measure(["run, embedded, owner running", (index) => wrapped(owned, index)]),
       ),
     ]);
     if (baseline) {
@@ -175,7 +187,7 @@ export async function run(): Promise<void> {
 
     const alone = join(home, "alone");
     timed([process.execPath, cli, "--db", alone, "db", "migrate"], env);
-    measure("run, embedded, no owner (run spools)", (index) => wrapped(alone, index));
+    measure(["run, embedded, no owner (run spools)", (index) => wrapped(alone, index)]);
   } finally {
     await scratch.drop();
     rmSync(home, { recursive: true, force: true });
