@@ -273,22 +273,36 @@ function forkSecondsWanted(): number {
   return seconds;
 }
 
-/** VmRSS and VmHWM (peak) of another process, MiB. */
-function processRssMiB(pid: number): { rss: number; peak: number } {
+/**
+ * VmRSS, VmHWM (peak) and RssAnon of another process, MiB. RSS less its anonymous part is mostly the node
+ * binary's pages (file-backed, clean: shared with every Node process of the host and reclaimable).
+ */
+function processRssMiB(pid: number): { rss: number; peak: number; anon: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
-  return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
+  return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024, anon: kib("RssAnon") / 1024 };
+}
+
+/** RSS as the fork-rate table shows it: now (peak) and the anonymous part. */
+function formatRss(memory: { rss: number; peak: number; anon: number }): string {
+  return `${memory.rss.toFixed(1)} (${memory.peak.toFixed(1)}), anonymous ${memory.anon.toFixed(1)}`;
 }
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const cliMain = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 
+/** Node's flags as the deployment files run the collector (deploy/systemd, compose, DaemonSet). */
+const DEPLOYED_NODE_OPTIONS = "--max-semi-space-size=1";
+
 /**
- * Another build's CLI (`COLLECTOR_BENCH_BASELINE_CLI=/path/to/dist/cli/main.js`): a third collector, with
- * exits from accounting, runs it beside this build's over the same host, so a change is measured against
- * the build before it in the same run.
+ * A third collector, with exits from accounting, beside this build's over the same host, so a change is
+ * measured against what it changes in the same run: another build's CLI
+ * (`COLLECTOR_BENCH_BASELINE_CLI=/path/to/dist/cli/main.js`), more flags for Node on its command line
+ * (`COLLECTOR_BENCH_BASELINE_NODE_FLAGS="--max-old-space-size=32"`; some, such as `--optimize-for-size`,
+ * Node refuses in NODE_OPTIONS), or both.
  */
 const baselineCli = process.env.COLLECTOR_BENCH_BASELINE_CLI;
+const baselineNodeFlags = process.env.COLLECTOR_BENCH_BASELINE_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
 const profileDir = process.env.COLLECTOR_BENCH_PROFILE_DIR;
 
 /** A real `rightsize collect` on its own scratch Postgres database, exits from `accounting`. */
@@ -297,12 +311,13 @@ async function startCollector(
   folder: string,
   cli = cliMain,
   label: string = accounting,
+  nodeFlags: string[] = [],
 ) {
   const database = await createScratchDatabase(adminUrl, `rightsize_bench_${label}`);
   // COLLECTOR_BENCH_PROFILE_DIR=DIR writes each collector's `--cpu-prof` there when it stops (node refuses
   // the flag in NODE_OPTIONS).
   const profile = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, label)}`] : [];
-  const child = spawn(process.execPath, [...profile, cli, "--db", database.url, "collect"], {
+  const child = spawn(process.execPath, [...nodeFlags, ...profile, cli, "--db", database.url, "collect"], {
     stdio: ["ignore", "ignore", "pipe"],
     env: {
       ...process.env,
@@ -311,8 +326,7 @@ async function startCollector(
       RIGHTSIZE_STATE_DIR: join(folder, `state-${label}`),
       RIGHTSIZE_SPOOL_DIR: join(folder, `spool-${label}`),
       RIGHTSIZE_HOST_ID: `bench-${label}`,
-      // As the deployment files run it (deploy/systemd, compose, DaemonSet).
-      NODE_OPTIONS: "--max-semi-space-size=1",
+      NODE_OPTIONS: DEPLOYED_NODE_OPTIONS,
     },
   });
   let log = "";
@@ -321,7 +335,9 @@ async function startCollector(
   });
   return {
     child,
-    label: cli === cliMain ? "" : ` (baseline build ${cli})`,
+    label:
+      (cli === cliMain ? "" : ` (baseline build ${cli})`) +
+      (nodeFlags.length === 0 ? "" : ` (node ${nodeFlags.join(" ")})`),
     /** The method the collector said it uses (its start-up log line). */
     method: () => /exited processes: ([^"]*)"/.exec(log)?.[1] ?? "?",
     async stop() {
@@ -368,7 +384,7 @@ export async function forkRates(): Promise<void> {
       `reader (50 forking trees, 1,000 on host, ${seconds} s, all at once)`,
       "child every",
       "% of a core",
-      "RSS MiB (peak)",
+      "RSS MiB (peak), anonymous",
       "executions / samples",
     ],
   });
@@ -384,7 +400,17 @@ export async function forkRates(): Promise<void> {
     const every = `${forkEveryMs / 1000} s`;
     const folder = mkdtempSync(join(tmpdir(), "rightsize-bench-collect-"));
     const collectors = [await startCollector("acct", folder), await startCollector("poll", folder)];
-    if (baselineCli) collectors.push(await startCollector("acct", folder, baselineCli, "baseline"));
+    if (baselineCli || baselineNodeFlags.length > 0) {
+      collectors.push(
+        await startCollector("acct", folder, baselineCli ?? cliMain, "baseline", baselineNodeFlags),
+      );
+    }
+    // Node's own floor: an idle Node process with the collector's flags, whose RSS any collector in Node
+    // stands on.
+    const idleNode = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], {
+      stdio: "ignore",
+      env: { ...process.env, NODE_OPTIONS: DEPLOYED_NODE_OPTIONS },
+    });
     const pidstat = spawn(
       "pidstat",
       ["-h", "-u", "-r", "-d", "-p", pids.join(","), "1", String(Math.ceil(warmUpMs / 1000 + seconds + 5))],
@@ -400,6 +426,7 @@ export async function forkRates(): Promise<void> {
         ...collectors.map((collector) => ({ name: "", pid: collector.child.pid!, collector })),
         { name: "pidstat -u -r -d -p PIDS 1", pid: pidstat.pid!, collector: null },
         { name: "netdata apps.plugin 1", pid: apps.pid!, collector: null },
+        { name: "node, idle (Node's own floor)", pid: idleNode.pid!, collector: null },
       ];
       const cpuOf = (pid: number) => {
         try {
@@ -421,21 +448,39 @@ export async function forkRates(): Promise<void> {
             `rightsize collect, exits from ${reader.collector.method()}${reader.collector.label}`,
             every,
             shown,
-            `${memory.rss.toFixed(1)} (${memory.peak.toFixed(1)})`,
+            formatRss(memory),
             `${counts.executions} / ${counts.samples}`,
           ]);
-        } else push([reader.name, every, shown, "-", "-"]);
+        } else {
+          push([
+            reader.name,
+            every,
+            shown,
+            reader.pid === idleNode.pid ? formatRss(processRssMiB(reader.pid)) : "-",
+            "-",
+          ]);
+        }
       }
     } finally {
+      idleNode.kill("SIGKILL");
       apps.kill("SIGKILL");
       pidstat.kill("SIGKILL");
-      for (const collector of collectors) {
-        await collector.stop();
-        await collector.drop();
-      }
+      // The host goes first: a collector that exited early throws from stop(), and must not leave 1,000
+      // processes behind to load the next run.
       for (const child of all) child.kill("SIGKILL");
+      const stopped = await Promise.allSettled(
+        collectors.map(async (collector) => {
+          try {
+            await collector.stop();
+          } finally {
+            await collector.drop();
+          }
+        }),
+      );
       rmSync(folder, { recursive: true, force: true });
       await sleep(500);
+      const failed = stopped.find((result) => result.status === "rejected");
+      if (failed) throw failed.reason;
     }
   }
   process.stdout.write(`${table.toString()}\n`);
