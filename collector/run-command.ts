@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { coerceError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
@@ -14,12 +14,13 @@ import { observeSink } from "./export/observe-sink.js";
 import { createOwnCgroup, type OwnCgroup } from "./procfs/cgroup.js";
 import { takeHostInventory } from "./procfs/host-inventory.js";
 import type { AccountingMode } from "./procfs/process-accounting.js";
-import { parseProcCgroup, parseStat } from "./procfs/procfs-parse.js";
+import { parseIo, parseProcCgroup, parseStat } from "./procfs/procfs-parse.js";
 import { CLOCK_TICKS_PER_SECOND } from "./procfs/procfs-parse.js";
 import { redactArgv } from "./storage/redact.js";
 import type { SampleWriter } from "./storage/writer.js";
 import { startSamplerLoop } from "./tracking/loop.js";
 import { MIN_SAMPLE_GAP_MS } from "./tracking/sample-math.js";
+import type { RootIo } from "./tracking/process-tree.js";
 import { type SampleSink, Sampler } from "./tracking/sampler.js";
 
 export interface RunOptions {
@@ -177,6 +178,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   const [file, ...args] = options.command as [string, ...string[]];
   const env = { ...process.env, RIGHTSIZE_WRAPPED: executionId };
   const reapedBefore = reapedChildrenTicks();
+  const reapedIoBefore = reapedChildrenIo();
   const startedAtMs = Date.now();
   const child = own
     ? spawn("/bin/sh", ["-c", TRAMPOLINE, "rightsize-run", file, ...args], {
@@ -220,10 +222,20 @@ export async function runCommand(options: RunOptions): Promise<number> {
     if (result.error) process.stderr.write(`rightsize: cannot start ${file}: ${result.error.message}\n`);
     if (tracked) {
       try {
-        // Reaped by now: its whole CPU, own and its children's, is in this process's children times.
+        // Reaped by now: its whole CPU and storage bytes, own and its children's, are this process's
+        // children's.
         const reapedAfter = reapedChildrenTicks();
+        const reapedIoAfter = reapedChildrenIo();
         if (reapedBefore !== null && reapedAfter !== null)
-          sampler.settleRoot(executionId, (reapedAfter - reapedBefore) / CLOCK_TICKS_PER_SECOND);
+          sampler.settleRoot(
+            executionId,
+            (reapedAfter - reapedBefore) / CLOCK_TICKS_PER_SECOND,
+            reapedIoBefore &&
+              reapedIoAfter && {
+                readBytes: reapedIoAfter.readBytes - reapedIoBefore.readBytes,
+                writeBytes: reapedIoAfter.writeBytes - reapedIoBefore.writeBytes,
+              },
+          );
         // A tick closer than this to the loop's last one makes no sample (sample-math.ts), and what
         // settling added would land in none.
         await new Promise((resolve) => setTimeout(resolve, MIN_SAMPLE_GAP_MS));
@@ -256,6 +268,28 @@ export function reapedChildrenTicks(): number | null {
   try {
     const stat = parseStat(readFileSync("/proc/self/stat", "utf8"));
     return stat ? stat.cutimeTicks + stat.cstimeTicks : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The storage bytes this process's reaped children read and wrote, themselves and what they had reaped:
+ * the kernel folds a child's io into its parent's on wait, and /proc/self/io sums those with every live
+ * thread's, which /proc/self/task/TID/io give one by one. Null when a file cannot be read. A thread of
+ * this process that exited would count as a child: the wrapper's threads live as long as it does.
+ */
+export function reapedChildrenIo(): RootIo | null {
+  try {
+    const whole = parseIo(readFileSync("/proc/self/io", "utf8"));
+    let readBytes = whole.readBytes;
+    let writeBytes = whole.writeBytes;
+    for (const tid of readdirSync("/proc/self/task")) {
+      const thread = parseIo(readFileSync(`/proc/self/task/${tid}/io`, "utf8"));
+      readBytes = readBytes === null || thread.readBytes === null ? null : readBytes - thread.readBytes;
+      writeBytes = writeBytes === null || thread.writeBytes === null ? null : writeBytes - thread.writeBytes;
+    }
+    return readBytes === null || writeBytes === null ? null : { readBytes, writeBytes };
   } catch {
     return null;
   }

@@ -141,6 +141,32 @@ f.flush(); os.fsync(f.fileno()); f.close()`;
     expect(Math.abs(written - 200 * MiB) / (200 * MiB)).toBeLessThanOrEqual(0.05);
   });
 
+  it.each(["its own cgroup", "the process tree"] as const)(
+    "counts 100 MB written just before the command exits, which no poll reads, from %s",
+    async (source) => {
+      // The bytes are counted as the page cache takes them, between two polls once the root was read;
+      // the process leaves at once, without closing.
+      const script = `import os, time
+time.sleep(0.5)
+f = open(${JSON.stringify(join(folder, `last-${source.replaceAll(" ", "-")}.bin`))}, "wb", buffering=0)
+chunk = b"x" * (1024 * 1024)
+for _ in range(100): f.write(chunk)
+os._exit(0)`;
+      const env = source === "the process tree" ? { RIGHTSIZE_CGROUP_ROOT: join(folder, "no-cgroup") } : {};
+      const { result, samples, processes } = await run(
+        `last-write-${source.replaceAll(" ", "-")}`,
+        [python, "-c", script],
+        [],
+        env,
+      );
+      expect(result.code).toBe(0);
+      const written = samples.reduce((sum, s) => sum + (s.diskWriteBytes ?? 0), 0);
+      expect(relativeError(written, 100 * MiB), `${written} bytes`).toBeLessThanOrEqual(0.05);
+      const root = processes.find((p) => p.command === "python3");
+      expect(relativeError(root?.writeBytes ?? 0, 100 * MiB)).toBeLessThanOrEqual(0.05);
+    },
+  );
+
   it("keeps the CPU of 200 short-lived children and lists their command with its count", async () => {
     // Each awk lives ~50 ms (docs/collector.md "Short-lived subprocesses"); `times` prints the kernel's account of the shell and its reaped children.
     const script = `i=0; while [ $i -lt 200 ]; do awk 'BEGIN{for(i=0;i<1000000;i++)s+=i}'; i=$((i+1)); done; times`;

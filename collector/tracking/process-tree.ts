@@ -39,6 +39,12 @@ import {
 const FORK_WITHOUT_EXEC_MS = 1000;
 
 /** A departed member as the exit settlement sees it (sample-math.ts settleDepartures). */
+/** Storage bytes a root and what it reaped read and wrote in all, as its parent got them on reaping it. */
+export interface RootIo {
+  readBytes: number;
+  writeBytes: number;
+}
+
 function departureOf(record: ProcessRecord): Departure {
   return {
     ...record,
@@ -46,6 +52,18 @@ function departureOf(record: ProcessRecord): Departure {
     running: record.state === "R",
     reapedSinceTick: record.childTicks - record.childTicksBefore,
   };
+}
+
+/**
+ * Raises a root's last io reading to its final one; returns what that adds. A counter never read stays
+ * unknown (null) rather than becoming the total of the last moments alone.
+ */
+function settleIo(record: ProcessRecord, io: RootIo): RootIo {
+  const readBytes = record.readBytes === null ? 0 : Math.max(io.readBytes - record.readBytes, 0);
+  const writeBytes = record.writeBytes === null ? 0 : Math.max(io.writeBytes - record.writeBytes, 0);
+  if (record.readBytes !== null) record.readBytes += readBytes;
+  if (record.writeBytes !== null) record.writeBytes += writeBytes;
+  return { readBytes, writeBytes };
 }
 
 function sameMark(a: ScheduleMark, b: ScheduleMark | null): boolean {
@@ -398,22 +416,29 @@ export class ProcessTree {
   }
 
   /**
-   * The root's exact final CPU, ticks (own + reaped children's, as its parent got it on reaping it: `run`
-   * reads its own reaped-children times). A root still followed takes it when the walk sees it go
-   * (settleExits, with the members that left with it); one a tick saw go already carried its chain's
-   * readings, and what they missed is carried now. Returns the ticks carried here.
+   * The root's exact final CPU, ticks, and storage bytes (own + reaped children's, as its parent got them
+   * on reaping it: `run` reads its own reaped-children times and io). A root still followed takes them
+   * when the walk sees it go (settleExits, with the members that left with it); one a tick saw go already
+   * carried its chain's readings, and what they missed is carried now. Returns the ticks carried here.
    */
-  settleRoot(execution: ExecutionState, totalTicks: number): number {
+  settleRoot(execution: ExecutionState, totalTicks: number, io: RootIo | null = null): number {
     const root = execution.processes.get(execution.rootPid);
     if (root?.alive && root.startTicks === execution.rootStartTicks) {
       execution.rootFinalTicks = totalTicks;
+      // Its io is read no more (it is gone): the walk that sees it go carries these.
+      if (io) settleIo(root, io);
       return 0;
     }
     const missed = Math.max(totalTicks - execution.rootLastTicks, 0);
-    execution.carry = { ...execution.carry, ticks: execution.carry.ticks + missed };
-    // The chain's rows get it as their records say they used it, in the next tick's split.
     const chain = execution.rootChain;
     const rootRecord = chain.find((record) => record.pid === execution.rootPid);
+    const missedIo = rootRecord && io ? settleIo(rootRecord, io) : { readBytes: 0, writeBytes: 0 };
+    execution.carry = {
+      ticks: execution.carry.ticks + missed,
+      readBytes: execution.carry.readBytes + missedIo.readBytes,
+      writeBytes: execution.carry.writeBytes + missedIo.writeBytes,
+    };
+    // The chain's rows get it as their records say they used it, in the next tick's split.
     for (const [pid, own] of shareLastMoments(
       chain.map(departureOf),
       totalTicks,

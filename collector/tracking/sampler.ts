@@ -49,7 +49,7 @@ import * as selfCheck from "./cpu-self-check.js";
 import { Discovery, refineFromDescendants } from "./discovery.js";
 import { countStarts, type ExecutionState, takeDeparted, takeStarts } from "./execution-state.js";
 import { creditTickCpu, ExitLedger } from "./exit-ledger.js";
-import { ProcessTree } from "./process-tree.js";
+import { ProcessTree, type RootIo } from "./process-tree.js";
 import { executionRow, hostSampleRow, processRow } from "./rows.js";
 import {
   emptyCarry,
@@ -256,16 +256,18 @@ export class Sampler {
   }
 
   /**
-   * The root's exact final CPU (own + reaped children's), as its parent got it on reaping it: `run` reads
-   * it from its own children's times (process-tree.ts settleRoot). Call before the final tick.
+   * The root's exact final CPU and storage bytes (own + reaped children's), as its parent got them on
+   * reaping it: `run` reads them from its own children's times and io (process-tree.ts settleRoot). Call
+   * before the final tick.
    */
-  settleRoot(id: string, totalSeconds: number): void {
+  settleRoot(id: string, totalSeconds: number, io: RootIo | null = null): void {
     const execution = this.executions.get(id);
     if (execution && execution.endedAt === null) {
       execution.cpuCheck.wait4Seconds = totalSeconds;
       execution.settledTicks += this.tree.settleRoot(
         execution,
         Math.round(totalSeconds * CLOCK_TICKS_PER_SECOND),
+        io,
       );
     }
   }
@@ -365,10 +367,11 @@ export class Sampler {
   /**
    * Fast inner poll: children lists of tracked trees only, so short-lived children are seen.
    * `everyTree` reads every tree whatever the gates (for measuring the busy-host cost). Returns whether
-   * any tree is busy (spawned lately): the loop polls fast only then.
+   * the loop should poll fast: a tree whose children lists are polled spawned lately. With accounting
+   * only a `run` root is re-read, whose tree's forks give that read nothing to catch.
    */
   poll(everyTree = false): boolean {
-    if (!this.pollNeeded()) return false;
+    if (this.pollNeeded() === null) return false;
     // With process accounting, every exited process leaves a record the next tick reads: the children
     // lists need no polling, only a `run` root's own counters (nothing else keeps them once it exits).
     const childrenPolled = everyTree || this.exits.method === "poll";
@@ -391,8 +394,9 @@ export class Sampler {
       for (const record of [...execution.processes.values()]) {
         if (!record.alive) continue;
         const young = record.looks < 3 && record.firstSeenMs !== now;
-        // `run`: the root's parent is the wrapper, so nothing keeps its counters once it exits: re-read
-        // them each poll, and only its last ~10 ms can be lost.
+        // `run`: the root's parent is the wrapper, which settles its exact CPU and storage bytes when it
+        // reaps it (settleRoot); re-read each poll, its counters say how its last moments were shared
+        // among its chain, and its memory's peak.
         const root = execution.watchRoot && record.pid === execution.rootPid;
         if ((young && due) || root) {
           // Young: re-read to catch its exec (a forked shell becoming `gzip`) and its last CPU time.
@@ -406,18 +410,18 @@ export class Sampler {
         if (due) this.tree.findChildren(execution, record, now);
       }
     }
-    return anyHot;
+    return childrenPolled && anyHot;
   }
 
   /**
-   * Whether polls between ticks do anything: children lists are polled only without accounting, and a
-   * `run` root's counters always (see poll). The loop sleeps until the next tick otherwise.
+   * What polls between ticks read: children lists without accounting, else only a `run` root's counters
+   * (see poll), else nothing, and the loop sleeps until the next tick.
    */
-  pollNeeded(): boolean {
-    if (this.exits.method === "poll") return true;
+  pollNeeded(): "children" | "root" | null {
+    if (this.exits.method === "poll") return "children";
     for (const execution of this.executions.values())
-      if (execution.watchRoot && execution.endedAt === null) return true;
-    return false;
+      if (execution.watchRoot && execution.endedAt === null) return "root";
+    return null;
   }
 
   /** One tick: every tracked tree's measures, one sample per execution. */
