@@ -38,13 +38,13 @@ import {
  */
 const FORK_WITHOUT_EXEC_MS = 1000;
 
-/** A departed member as the exit settlement sees it (sample-math.ts settleDepartures). */
 /** Storage bytes a root and what it reaped read and wrote in all, as its parent got them on reaping it. */
 export interface RootIo {
   readBytes: number;
   writeBytes: number;
 }
 
+/** A departed member as the exit settlement sees it (sample-math.ts settleDepartures). */
 function departureOf(record: ProcessRecord): Departure {
   return {
     ...record,

@@ -373,7 +373,7 @@ export class Sampler {
   poll(everyTree = false): boolean {
     if (this.pollNeeded() === null) return false;
     // With process accounting, every exited process leaves a record the next tick reads: the children
-    // lists need no polling, only a `run` root's own counters (nothing else keeps them once it exits).
+    // lists need no polling, only a `run` root's own counters (below).
     const childrenPolled = everyTree || this.exits.method === "poll";
     // Nothing was forked anywhere since the last poll (the host's last pid is unchanged): no new child
     // to find. One read of /proc/loadavg instead of one per tracked process.
