@@ -21,7 +21,7 @@ import { gunzipSync } from "node:zlib";
 import { codePath } from "../common/package-root.js";
 import { migrationsFolder } from "./migrations-folder.js";
 
-/** Where `npm run build` puts the template: beside this module in dist/. */
+/** Where `npm run build` puts the template: dist/db/, beside this module as tsc builds it. */
 export const embeddedTemplateFile = codePath("db", "embedded-template.tar.gz");
 
 /** What a template holds; a template whose manifest differs from what is installed is not used. */
