@@ -142,10 +142,10 @@ f.flush(); os.fsync(f.fileno()); f.close()`;
   });
 
   it.each(["its own cgroup", "the process tree"] as const)(
-    "counts 100 MB written just before the command exits, which no poll reads, from %s",
+    "counts 100 MB written in the command's last moments, after its last poll, from %s",
     async (source) => {
-      // The bytes are counted as the page cache takes them, between two polls once the root was read;
-      // the process leaves at once, without closing.
+      // The bytes are counted as the page cache takes them, mostly after the root's last poll, and the
+      // process leaves at once, without closing: only the wrapper's settling of the root has them all.
       const script = `import os, time
 time.sleep(0.5)
 f = open(${JSON.stringify(join(folder, `last-${source.replaceAll(" ", "-")}.bin`))}, "wb", buffering=0)

@@ -19,14 +19,6 @@ export const DEFAULT_POLL_MS = 10;
  */
 export const QUIET_POLL_MS = 50;
 
-/**
- * With process accounting a poll only re-reads a `run` root's counters. Its exact CPU and storage bytes
- * come from the wrapper's own reaping (run-command.ts) and its children's exits from the records, so the
- * re-read only narrows what its last moments leave to share among its chain, and sees a peak of its
- * memory. Five a second instead of twenty: BENCHMARKS.md "wrapper".
- */
-export const ROOT_POLL_MS = 200;
-
 export interface LoopOptions {
   intervalMs: number;
   pollMs?: number;
@@ -74,15 +66,7 @@ export function startSamplerLoop(sampler: Sampler, options: LoopOptions): Sample
       busy = sampler.poll();
     })();
     // Nothing to poll (exits come from accounting records): look again at the next tick's pace.
-    const needed = sampler.pollNeeded();
-    const rootMs = Math.min(Math.max(pollMs, ROOT_POLL_MS), options.intervalMs);
-    const next = busy
-      ? pollMs
-      : needed === "children"
-        ? quietMs
-        : needed === "root"
-          ? rootMs
-          : options.intervalMs;
+    const next = busy ? pollMs : sampler.pollNeeded() ? quietMs : options.intervalMs;
     if (!stopped) pollTimer = setTimeout(poll, next);
   };
   const tickTimer = setInterval(tick, options.intervalMs);

@@ -367,11 +367,10 @@ export class Sampler {
   /**
    * Fast inner poll: children lists of tracked trees only, so short-lived children are seen.
    * `everyTree` reads every tree whatever the gates (for measuring the busy-host cost). Returns whether
-   * the loop should poll fast: a tree whose children lists are polled spawned lately. With accounting
-   * only a `run` root is re-read, whose tree's forks give that read nothing to catch.
+   * any tree is busy (spawned lately): the loop polls fast only then.
    */
   poll(everyTree = false): boolean {
-    if (this.pollNeeded() === null) return false;
+    if (!this.pollNeeded()) return false;
     // With process accounting, every exited process leaves a record the next tick reads: the children
     // lists need no polling, only a `run` root's own counters (below).
     const childrenPolled = everyTree || this.exits.method === "poll";
@@ -395,8 +394,8 @@ export class Sampler {
         if (!record.alive) continue;
         const young = record.looks < 3 && record.firstSeenMs !== now;
         // `run`: the root's parent is the wrapper, which settles its exact CPU and storage bytes when it
-        // reaps it (settleRoot); re-read each poll, its counters say how its last moments were shared
-        // among its chain, and its memory's peak.
+        // reaps it (settleRoot). Re-read each poll, the tree's own sum (the CPU self-check's) misses only
+        // its last ~10 ms, and its last moments are shared among its chain as they went.
         const root = execution.watchRoot && record.pid === execution.rootPid;
         if ((young && due) || root) {
           // Young: re-read to catch its exec (a forked shell becoming `gzip`) and its last CPU time.
@@ -410,18 +409,18 @@ export class Sampler {
         if (due) this.tree.findChildren(execution, record, now);
       }
     }
-    return childrenPolled && anyHot;
+    return anyHot;
   }
 
   /**
-   * What polls between ticks read: children lists without accounting, else only a `run` root's counters
-   * (see poll), else nothing, and the loop sleeps until the next tick.
+   * Whether polls between ticks do anything: children lists are polled only without accounting, and a
+   * `run` root's counters always (see poll). The loop sleeps until the next tick otherwise.
    */
-  pollNeeded(): "children" | "root" | null {
-    if (this.exits.method === "poll") return "children";
+  pollNeeded(): boolean {
+    if (this.exits.method === "poll") return true;
     for (const execution of this.executions.values())
-      if (execution.watchRoot && execution.endedAt === null) return "root";
-    return null;
+      if (execution.watchRoot && execution.endedAt === null) return true;
+    return false;
   }
 
   /** One tick: every tracked tree's measures, one sample per execution. */
